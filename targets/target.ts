@@ -1,0 +1,83 @@
+// The Target interface (like nfpm's Packager): each OS target receives what the build made
+// — executables, the bundle, version, mtime, branding — and writes its packages, returning
+// artifacts.json entries. Targets never import engine source, scripts/, or each other.
+import type { Arch, AnyArch } from './arch.ts';
+import type { TargetVersions } from './version.ts';
+
+/** Branding and service facts from the build manifest (OEM partners rename the product). */
+export interface PackageInfo {
+  /** package name, e.g. "edgewan" */
+  name: string;
+  /** service / unit / init script name */
+  serviceName: string;
+  vendor: string;
+  maintainer: string;
+  homepage: string;
+  description: string;
+  license: string;
+  versions: TargetVersions;
+  /** service.memoryMax in bytes (default 128 MiB) */
+  memoryMaxBytes: number;
+  /** the default engine config shipped as /etc/<name>/<name>.json, already schema-validated */
+  defaultConfig: Record<string, unknown>;
+}
+
+export interface BuildInputs {
+  info: PackageInfo;
+  /** SOURCE_DATE_EPOCH, seconds */
+  mtime: number;
+  /** absolute path of dist/ */
+  outDir: string;
+  /** absolute paths of the built executables, per arch that was built */
+  executables: Partial<Record<Arch, string>>;
+  /** absolute path of the CJS bundle (runs on Node >= 18) and of its license notices */
+  bundle: string;
+  licenses: string;
+  /** SBOM documents to reference or ship, per arch and for the bundle ("noarch") */
+  sboms: Partial<Record<AnyArch, string>>;
+  /** the build cache directory (downloads, sysroots), outside the repo */
+  cacheDir: string;
+  /** signing material resolved by the build (dev keys or the user's) */
+  keys: SigningKeys;
+  /** progress and warnings */
+  log: (msg: string) => void;
+}
+
+export interface SigningKeys {
+  /** armored OpenPGP private key (apt) */
+  openpgpPrivate?: string;
+  /** PKCS#8 PEM Ed25519 private key (usign / opkg) */
+  usignPrivatePem?: string;
+  /** PKCS#8 PEM P-256 private key (apk v3) */
+  apkPrivatePem?: string;
+}
+
+export type ArtifactType =
+  | 'bundle' | 'executable' | 'sbom' | 'checksums' | 'deb' | 'apt-repo' | 'ipk' | 'opkg-feed'
+  | 'apk' | 'apk-feed' | 'oci-layout' | 'oci-archive' | 'docker-archive' | 'disk-image';
+
+/** One dist/artifacts.json entry (INTERFACES.md; schema in targets/artifacts.schema.json). */
+export interface Artifact {
+  type: ArtifactType;
+  /** relative to dist/ */
+  path: string;
+  arch?: AnyArch;
+  platform?: string;
+  platforms?: string[];
+  target?: 'debian' | 'raspbian' | 'openwrt-24.10' | 'openwrt-25.12' | 'oci' | 'disk';
+  sha256: string;
+  size: number;
+  /** for directory artifacts: the signed index file the sha256 is of */
+  index?: string;
+  runtime?: { node: string; eol: boolean };
+}
+
+export interface Target {
+  /** artifacts.json `target` name, also what --target accepts */
+  readonly name: NonNullable<Artifact['target']>;
+  /** which arches it can package (it is skipped for others) */
+  readonly arches: readonly Arch[];
+  /** fail before anything is written when inputs cannot be packaged */
+  validate(inputs: BuildInputs): void;
+  build(inputs: BuildInputs): Promise<Artifact[]>;
+}
