@@ -1,0 +1,87 @@
+// Content-addressed step cache (default ~/.cache/edgewan/build, --cache-dir overrides). A
+// step's key is the sha256 of everything that decides its output (input hashes, tool
+// versions, options); an entry is a directory of output files plus meta.json, written under a
+// temporary name and renamed, so a half-written entry is never found. Restoring hard-links
+// the file into dist/ (copy across filesystems), so a no-op rebuild moves no bytes.
+import { link, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { copyAtomic, sha256, stableJson, tempPathFor, writeAtomic } from './fsutil.ts';
+
+export interface CacheEntry {
+  dir: string;
+  meta: Record<string, unknown>;
+  files: string[];
+}
+
+export class StepCache {
+  constructor(readonly dir: string) {}
+
+  /** Key from any JSON-able description of a step's inputs. */
+  static key(parts: unknown): string {
+    return sha256(stableJson(parts));
+  }
+
+  private entryDir(key: string): string {
+    return join(this.dir, 'entries', key.slice(0, 2), key);
+  }
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    const dir = this.entryDir(key);
+    try {
+      const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as Record<string, unknown>;
+      const files = (await readdir(dir)).filter((f) => f !== 'meta.json').sort();
+      return { dir, meta, files };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Store files (name → source path) and meta under key; returns the entry. */
+  async put(key: string, files: Record<string, string>, meta: Record<string, unknown> = {}): Promise<CacheEntry> {
+    const dir = this.entryDir(key);
+    await mkdir(dirname(dir), { recursive: true });
+    const tmp = tempPathFor(dir);
+    await mkdir(tmp, { recursive: true });
+    try {
+      for (const [name, src] of Object.entries(files)) await copyAtomic(src, join(tmp, name), (await stat(src)).mode & 0o777);
+      await writeAtomic(join(tmp, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
+      await rm(dir, { recursive: true, force: true });
+      await rename(tmp, dir);
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+    return (await this.get(key))!;
+  }
+
+  /** Small JSON records (e.g. the bundle's input list) under a name. */
+  async readRecord<T>(name: string): Promise<T | undefined> {
+    try { return JSON.parse(await readFile(join(this.dir, 'records', `${name}.json`), 'utf8')) as T; } catch { return undefined; }
+  }
+
+  async writeRecord(name: string, value: unknown): Promise<void> {
+    await writeAtomic(join(this.dir, 'records', `${name}.json`), JSON.stringify(value));
+  }
+}
+
+/**
+ * Put a cached file at dest: nothing to do when dest already is that file (same inode);
+ * otherwise hard-link it to a temp name and rename, falling back to a copy.
+ */
+export async function restoreFile(entry: CacheEntry, name: string, dest: string): Promise<void> {
+  const src = join(entry.dir, name);
+  const s = await stat(src);
+  try {
+    const d = await stat(dest);
+    if (d.ino === s.ino && d.dev === s.dev) return;
+  } catch { /* dest missing */ }
+  await mkdir(dirname(dest), { recursive: true });
+  const tmp = tempPathFor(dest);
+  try {
+    await link(src, tmp);
+    await rename(tmp, dest);
+  } catch {
+    await rm(tmp, { force: true });
+    await copyAtomic(src, dest, s.mode & 0o777);
+  }
+}
