@@ -1,0 +1,95 @@
+// The resolved engine config: what every component reads. Produced once by loadConfig()
+// (schema defaults filled in, sizes turned into bytes, env overrides applied) and deep-frozen.
+// Section owners (tunnel: helper C, dns: helper D) refine their own interface here together
+// with their section of engine/schema/config.schema.json.
+
+export type Role = 'edge' | 'core';
+export type LogLevelName = 'debug' | 'info' | 'warn' | 'error';
+
+export interface MemoryConfig {
+  /** 'auto' (cgroup limit, else a share of physical memory) or bytes. */
+  readonly limit: 'auto' | number;
+  /** Numbers <= 1 are fractions of the limit; larger numbers are bytes. Read via memory/policy.ts. */
+  readonly split: { readonly chunkMemory: number; readonly dns: number; readonly buffers: number };
+}
+
+export interface AdminConfig {
+  readonly listen: string;
+  readonly token: string | null;
+}
+
+export interface SupervisorConfig {
+  readonly maxRestarts: number;
+  readonly periodS: number;
+  readonly backoffMs: { readonly initial: number; readonly max: number };
+  readonly graceS: number;
+}
+
+export interface TunnelConfig {
+  readonly listen: string | null;
+  readonly connect: string | null;
+  readonly auth: {
+    readonly psk: string | null;
+    readonly cert: string | null;
+    readonly key: string | null;
+    readonly pin: string | null;
+  };
+}
+
+export interface ForwardConfig {
+  readonly listen: string;
+  readonly target: string;
+  readonly direction: 'edge-to-core' | 'core-to-edge';
+}
+
+export interface SocksConfig {
+  readonly listen: string | null;
+}
+
+export interface DnsRecordConfig {
+  readonly name: string;
+  readonly type: 'A' | 'AAAA' | 'CNAME' | 'TXT';
+  readonly value: string;
+  readonly ttlS: number;
+}
+
+export interface DnsConfig {
+  readonly enabled: boolean;
+  readonly listen: readonly string[];
+  readonly upstreams: readonly string[];
+  readonly records: readonly DnsRecordConfig[];
+  readonly hostsFile: string | null;
+  readonly serveStale: boolean;
+  readonly negativeTtlS: number;
+}
+
+export interface CachesConfig {
+  /** maxSize in bytes (0: off). */
+  readonly chunkDisk: { readonly maxSize: number };
+  readonly dnsSnapshot: boolean;
+}
+
+export interface ResolvedConfig {
+  readonly role: Role;
+  readonly stateDir: string;
+  readonly memory: MemoryConfig;
+  readonly admin: AdminConfig;
+  readonly log: { readonly level: LogLevelName };
+  readonly supervisor: SupervisorConfig;
+  readonly tunnel: TunnelConfig;
+  readonly forwards: readonly ForwardConfig[];
+  readonly socks: SocksConfig;
+  readonly dns: DnsConfig;
+  readonly caches: CachesConfig;
+}
+
+/** What loadConfig() returns: the frozen config plus where it came from. */
+export interface LoadedConfig {
+  readonly config: ResolvedConfig;
+  /** The validated document with defaults filled in (what print-config prints; passes the schema). */
+  readonly document: Readonly<Record<string, unknown>>;
+  /** The file read, or null for defaults only. */
+  readonly file: string | null;
+  /** Which EDGEWAN_* variables changed the file's values. */
+  readonly envApplied: readonly string[];
+}
