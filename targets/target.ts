@@ -37,6 +37,8 @@ export interface BuildInputs {
   sboms: Partial<Record<AnyArch, string>>;
   /** the build cache directory (downloads, sysroots), outside the repo */
   cacheDir: string;
+  /** private glibc set dirs per built arch (scripts/glibc.ts prepareGlibc: loader + libraries) */
+  glibc?: Partial<Record<Arch, string>>;
   /** signing material resolved by the build (dev keys or the user's) */
   keys: SigningKeys;
   /** progress and warnings */
