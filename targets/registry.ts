@@ -1,0 +1,10 @@
+// The one list of OS/image targets the build runs (like nfpm's packager registry). Each
+// target owner adds one import and one list item; the build filters it by --target and the
+// manifest's `targets`. Order is the order they run in.
+import type { Target } from './target.ts';
+
+export const TARGETS: Target[] = [
+];
+
+/** artifacts.json `target` names a build may ask for (also the manifest schema's enum). */
+export const TARGET_NAMES = ['debian', 'raspbian', 'openwrt-24.10', 'openwrt-25.12', 'oci', 'disk'] as const;
