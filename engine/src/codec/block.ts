@@ -1,0 +1,64 @@
+// LZ4 block compression as the tunnel uses it, picked by measurement (docs/tunnel.md):
+// lz4-wasm-nodejs (lz4_flex compiled to WASM; the bundle inlines the .wasm, see
+// scripts/bundle.ts) is ~3× faster to compress and ~7× faster to decompress than our
+// pure-TS codec (lz4.ts), which stays as the fallback and as the reference decoder.
+// Both produce/consume the standard LZ4 block format; lz4_flex adds a 4-byte size prefix
+// that is stripped here, so the wire carries plain blocks.
+import * as wasm from 'lz4-wasm-nodejs';
+import { lz4Compress, lz4Decompress } from './lz4.ts';
+
+let wasmOk = true;
+
+/** Which implementation is in use ("wasm" until it misbehaves once, then "ts"). */
+export function lz4Impl(): 'wasm' | 'ts' { return wasmOk ? 'wasm' : 'ts'; }
+
+/** Force one implementation (tests and benchmarks compare them). */
+export function setLz4Impl(impl: 'wasm' | 'ts'): void { wasmOk = impl === 'wasm'; }
+
+export function compressBlock(src: Uint8Array): Uint8Array {
+  if (wasmOk) {
+    try {
+      const out = wasm.compress(src);
+      // lz4_flex's compress_prepend_size: u32 LE raw size, then a standard block.
+      if (out.length >= 4 && (out[0] | (out[1] << 8) | (out[2] << 16) | (out[3] << 24)) >>> 0 === src.length) {
+        return out.subarray(4);
+      }
+    } catch { /* fall through to the TS codec for good */ }
+    wasmOk = false;
+  }
+  return lz4Compress(src);
+}
+
+/** Decode a standard LZ4 block to exactly rawLen bytes; null when malformed. */
+export function decompressBlock(block: Uint8Array, rawLen: number): Uint8Array | null {
+  if (wasmOk) {
+    const inp = new Uint8Array(block.length + 4);
+    inp[0] = rawLen & 255; inp[1] = (rawLen >>> 8) & 255; inp[2] = (rawLen >>> 16) & 255; inp[3] = rawLen >>> 24;
+    inp.set(block, 4);
+    try {
+      const out = wasm.decompress(inp);
+      return out.length === rawLen ? out : null;
+    } catch {
+      // A malformed block made lz4_flex panic (a WASM trap). The glue restores its stack
+      // pointer in a finally block, but stay on the TS decoder from now on to be safe.
+      wasmOk = false;
+    }
+  }
+  return lz4Decompress(block, rawLen);
+}
+
+/**
+ * Compress when it pays: returns null for incompressible data. A sample probe first
+ * (1 KiB from the middle) skips the full pass on random/encrypted/compressed input.
+ */
+export function compressIfWorthwhile(src: Uint8Array): Uint8Array | null {
+  if (src.length < 64) return null;
+  if (src.length >= 8192) {
+    const mid = src.length >>> 1;
+    const probe = compressBlock(src.subarray(mid - 1024, mid + 1024));
+    if (probe.length > 2048 * 0.97) return null;
+  }
+  const c = compressBlock(src);
+  // Worth it only if it saves at least 1/32 (the receiver pays a decode for it).
+  return c.length < src.length - (src.length >>> 5) ? c : null;
+}

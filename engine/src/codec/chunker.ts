@@ -1,0 +1,135 @@
+// FastCDC-style content-defined chunker (Xia et al., USENIX ATC 2016): a gear rolling hash
+// with normalized chunking (a stricter mask before the expected size, a looser one after),
+// so boundaries depend only on content and resynchronise right after an edit. Pure: bytes
+// in, cut points out. Both peers use the same seeded gear table, so a chunk cut by either
+// side has the same boundaries (and fingerprint) whichever direction it travels.
+
+export interface ChunkerOptions {
+  /** expected (average) chunk size in bytes, a power of two (default 8 KiB) */
+  avgSize?: number;
+  /** minimum chunk size (default avg/4); no boundary is searched before it */
+  minSize?: number;
+  /** maximum chunk size (default avg*8); a cut is forced there */
+  maxSize?: number;
+}
+
+export interface ChunkerParams { avgSize: number; minSize: number; maxSize: number; maskS: number; maskL: number; }
+
+// Gear table from a fixed splitmix32 seed: deterministic across processes and versions.
+const GEAR = new Int32Array(256);
+{
+  let s = 0x9e3779b9;
+  for (let i = 0; i < 256; i++) {
+    s = (s + 0x9e3779b9) | 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    GEAR[i] = z ^ (z >>> 16);
+  }
+}
+
+/** A mask with `bits` one-bits spread over the top of a 32-bit word (the hash's best-mixed bits). */
+function spreadMask(bits: number): number {
+  // Left-shifting gear hash: bit k depends on the last k+1 bytes, so use high bits only,
+  // every other bit from the top, which keeps a ≥ 2·bits byte window in play.
+  let m = 0;
+  for (let i = 0; i < bits; i++) m |= 1 << (31 - 2 * i);
+  return m | 0;
+}
+
+export function chunkerParams(opts: ChunkerOptions = {}): ChunkerParams {
+  const avgSize = opts.avgSize ?? 8192;
+  const bits = Math.round(Math.log2(avgSize));
+  if (2 ** bits !== avgSize || bits < 8 || bits > 22) {
+    throw new RangeError(`EDGEWAN_ERR_CODEC_CHUNK_SIZE: expected chunk size ${avgSize} must be a power of two between 256 and 4 MiB`);
+  }
+  const minSize = opts.minSize ?? avgSize / 4;
+  const maxSize = opts.maxSize ?? avgSize * 8;
+  if (!(minSize >= 64 && minSize < avgSize && maxSize > avgSize && maxSize <= 16 * 1024 * 1024)) {
+    throw new RangeError(`EDGEWAN_ERR_CODEC_CHUNK_SIZE: need 64 ≤ min (${minSize}) < avg (${avgSize}) < max (${maxSize}) ≤ 16 MiB`);
+  }
+  // Normalization level 2 (FastCDC §3.3): ±2 mask bits around the expected size.
+  return { avgSize, minSize, maxSize, maskS: spreadMask(Math.min(bits + 2, 16)), maskL: spreadMask(bits - 2) };
+}
+
+/**
+ * Length of the first chunk of buf[start..end): a content-defined boundary, or maxSize when
+ * none is found that far; -1 when neither is reached before `end` (more bytes are needed).
+ */
+export function findCut(p: ChunkerParams, buf: Uint8Array, start: number, end: number): number {
+  const n = end - start;
+  if (n <= p.minSize) return -1;
+  const limit = n >= p.maxSize ? start + p.maxSize : end;
+  const normal = Math.min(start + p.avgSize, limit);
+  const { maskS, maskL } = p;
+  let h = 0;
+  let i = start + p.minSize;
+  for (; i < normal; i++) {
+    h = ((h << 1) + GEAR[buf[i]]) | 0;
+    if ((h & maskS) === 0) return i + 1 - start;
+  }
+  for (; i < limit; i++) {
+    h = ((h << 1) + GEAR[buf[i]]) | 0;
+    if ((h & maskL) === 0) return i + 1 - start;
+  }
+  return n >= p.maxSize ? p.maxSize : -1;
+}
+
+/** Like findCut, but the bytes end at `end` for good: a short remainder is a chunk as is. */
+export function nextCut(p: ChunkerParams, buf: Uint8Array, start: number, end: number): number {
+  const c = findCut(p, buf, start, end);
+  return c < 0 ? end - start : c;
+}
+
+/** Cut a whole buffer into chunks (lengths). Convenience for tests and benchmarks. */
+export function chunkAll(p: ChunkerParams, buf: Uint8Array): number[] {
+  const out: number[] = [];
+  let pos = 0;
+  while (pos < buf.length) {
+    const len = nextCut(p, buf, pos, buf.length);
+    out.push(len);
+    pos += len;
+  }
+  return out;
+}
+
+/**
+ * Streaming chunker for one direction of one stream: push() bytes as they arrive, get back
+ * complete content-defined chunks; the tail after the last boundary stays buffered (at most
+ * maxSize bytes) until more data, flush() (idle/end) or a forced cut at maxSize.
+ */
+export class StreamChunker {
+  private tail: Uint8Array = new Uint8Array(0);
+  constructor(readonly params: ChunkerParams) {}
+
+  get pending(): number { return this.tail.length; }
+
+  push(data: Uint8Array): Uint8Array[] {
+    let buf = data;
+    if (this.tail.length > 0) {
+      buf = new Uint8Array(this.tail.length + data.length);
+      buf.set(this.tail, 0);
+      buf.set(data, this.tail.length);
+    }
+    const out: Uint8Array[] = [];
+    let pos = 0;
+    while (pos < buf.length) {
+      const len = findCut(this.params, buf, pos, buf.length);
+      if (len < 0) break; // no boundary yet: the rest is the tail
+      out.push(buf.subarray(pos, pos + len));
+      pos += len;
+    }
+    // Copy the tail so the caller's buffer (and the big concatenation) can be released.
+    this.tail = pos === buf.length ? new Uint8Array(0) : buf.slice(pos);
+    return out;
+  }
+
+  /** Emit whatever is buffered as a (forced) chunk; null when empty. */
+  flush(): Uint8Array | null {
+    if (this.tail.length === 0) return null;
+    const t = this.tail;
+    this.tail = new Uint8Array(0);
+    return t;
+  }
+
+}

@@ -1,0 +1,166 @@
+// The tunnel's wire format (version 1), carried inside TLS. Every frame:
+//   u8 type · u32 BE stream id · u32 BE payload length · payload
+// Lengths are bounded per type, the decoder copies at most one frame and never trusts a
+// length before checking it, and any violation surfaces as a FrameError (code + byte
+// offset) that the link turns into "close with a logged reason" — never an uncaught throw.
+// Full description: docs/tunnel.md, "Wire format".
+import { FP_LEN } from './fingerprint.ts';
+
+export const PROTOCOL_VERSION = 1;
+export const MAGIC = 0x45575431; // "EWT1"
+export const HEADER_LEN = 9;
+/** Largest payload of any frame: bounds the decoder's buffer. */
+export const MAX_PAYLOAD = 512 * 1024;
+/** Largest decoded chunk / raw piece one op may carry (≥ the chunker's max size). */
+export const MAX_OP_RAW = 256 * 1024;
+
+export const enum T {
+  HELLO = 1, OPEN = 2, OPEN_OK = 3, DATA = 4, CREDIT = 5, FIN = 6, RST = 7,
+  NEED = 8, CHUNK = 9, MISSING = 10, PING = 11, PONG = 12,
+}
+export const enum Op { LIT = 1, LZ4 = 2, REF = 3, RAW = 4 }
+
+export interface Frame { type: T; stream: number; payload: Uint8Array; }
+
+/** One piece of stream data inside DATA/CHUNK. `data` is raw for LIT/RAW, compressed for LZ4. */
+export type DataOp =
+  | { op: Op.LIT | Op.RAW; rawLen: number; data: Uint8Array }
+  | { op: Op.LZ4; rawLen: number; data: Uint8Array }
+  | { op: Op.REF; rawLen: number; fp: Uint8Array };
+
+export class FrameError extends Error {
+  constructor(readonly code: string, message: string, readonly offset: number) {
+    super(`EDGEWAN_ERR_TUNNEL_${code}: ${message} (at byte ${offset} of the frame stream)`);
+  }
+}
+
+// Exact or maximum payload length per type; [min, max].
+const LIMITS: Record<number, [number, number]> = {
+  [T.HELLO]: [32, 256], [T.OPEN]: [1, 1024], [T.OPEN_OK]: [0, 0], [T.DATA]: [1, MAX_PAYLOAD],
+  [T.CREDIT]: [4, 4], [T.FIN]: [0, 0], [T.RST]: [1, 257], [T.NEED]: [FP_LEN, FP_LEN],
+  [T.CHUNK]: [FP_LEN + 5, FP_LEN + 9 + MAX_OP_RAW + 1100], [T.MISSING]: [FP_LEN, FP_LEN],
+  [T.PING]: [8, 8], [T.PONG]: [8, 8],
+};
+
+export function encodeFrame(type: T, stream: number, payload: Uint8Array = EMPTY): Buffer {
+  const b = Buffer.allocUnsafe(HEADER_LEN + payload.length);
+  b[0] = type;
+  b.writeUInt32BE(stream >>> 0, 1);
+  b.writeUInt32BE(payload.length, 5);
+  b.set(payload, HEADER_LEN);
+  return b;
+}
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Incremental decoder: push() what the socket delivered, get back whole frames. Holds at
+ * most one partial frame (≤ HEADER_LEN + MAX_PAYLOAD bytes) plus the unparsed input.
+ */
+export class FrameReader {
+  private buf: Buffer = Buffer.alloc(0);
+  private consumed = 0; // bytes of the stream already parsed, for error offsets
+
+  push(data: Uint8Array): Frame[] {
+    this.buf = this.buf.length === 0 ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+      : Buffer.concat([this.buf, data]);
+    const out: Frame[] = [];
+    let pos = 0;
+    while (this.buf.length - pos >= HEADER_LEN) {
+      const type = this.buf[pos];
+      const len = this.buf.readUInt32BE(pos + 5);
+      const lim = LIMITS[type];
+      const at = this.consumed + pos;
+      if (!lim) throw new FrameError('FRAME_TYPE', `unknown frame type ${type}`, at);
+      if (len < lim[0] || len > lim[1]) throw new FrameError('FRAME_LENGTH', `frame type ${type} with payload length ${len} outside [${lim[0]}, ${lim[1]}]`, at);
+      if (this.buf.length - pos < HEADER_LEN + len) break;
+      // Copy the payload out so the (possibly large) socket buffer is not retained.
+      const payload = Uint8Array.prototype.slice.call(this.buf, pos + HEADER_LEN, pos + HEADER_LEN + len);
+      out.push({ type, stream: this.buf.readUInt32BE(pos + 1), payload });
+      pos += HEADER_LEN + len;
+    }
+    this.consumed += pos;
+    this.buf = pos === this.buf.length ? Buffer.alloc(0) : Buffer.from(this.buf.subarray(pos));
+    return out;
+  }
+}
+
+/** Serialise ops (DATA payload, or the op part of a CHUNK). */
+export function encodeOps(ops: DataOp[]): Buffer {
+  let n = 0;
+  for (const o of ops) n += o.op === Op.REF ? 1 + FP_LEN + 4 : o.op === Op.LZ4 ? 9 + o.data.length : 5 + o.data.length;
+  const b = Buffer.allocUnsafe(n);
+  let p = 0;
+  for (const o of ops) {
+    b[p++] = o.op;
+    if (o.op === Op.REF) { b.set(o.fp, p); p += FP_LEN; b.writeUInt32BE(o.rawLen, p); p += 4; }
+    else if (o.op === Op.LZ4) { b.writeUInt32BE(o.rawLen, p); b.writeUInt32BE(o.data.length, p + 4); p += 8; b.set(o.data, p); p += o.data.length; }
+    else { b.writeUInt32BE(o.data.length, p); p += 4; b.set(o.data, p); p += o.data.length; }
+  }
+  return b;
+}
+
+function u32(b: Uint8Array, p: number): number {
+  return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+}
+
+/** Strict parse of a DATA payload. Sub-arrays alias the payload (no copies). */
+export function decodeOps(b: Uint8Array, at = 0): DataOp[] {
+  const ops: DataOp[] = [];
+  let p = 0;
+  const need = (k: number) => { if (p + k > b.length) throw new FrameError('OP_TRUNCATED', `op needs ${k} more bytes, ${b.length - p} left`, at + p); };
+  while (p < b.length) {
+    const op = b[p++];
+    if (op === Op.REF) {
+      need(FP_LEN + 4);
+      const fp = b.subarray(p, p + FP_LEN); p += FP_LEN;
+      const rawLen = u32(b, p); p += 4;
+      if (rawLen === 0 || rawLen > MAX_OP_RAW) throw new FrameError('OP_LENGTH', `reference to a ${rawLen}-byte chunk`, at + p - 4);
+      ops.push({ op, rawLen, fp });
+    } else if (op === Op.LZ4) {
+      need(8);
+      const rawLen = u32(b, p); const clen = u32(b, p + 4); p += 8;
+      if (rawLen === 0 || rawLen > MAX_OP_RAW || clen === 0 || clen > rawLen + (rawLen >>> 8) + 16) {
+        throw new FrameError('OP_LENGTH', `LZ4 op raw ${rawLen} / compressed ${clen} bytes out of bounds`, at + p - 8);
+      }
+      need(clen);
+      ops.push({ op, rawLen, data: b.subarray(p, p + clen) }); p += clen;
+    } else if (op === Op.LIT || op === Op.RAW) {
+      need(4);
+      const len = u32(b, p); p += 4;
+      if (len === 0 || len > MAX_OP_RAW) throw new FrameError('OP_LENGTH', `literal of ${len} bytes`, at + p - 4);
+      need(len);
+      ops.push({ op, rawLen: len, data: b.subarray(p, p + len) }); p += len;
+    } else {
+      throw new FrameError('OP_TYPE', `unknown data op ${op}`, at + p - 1);
+    }
+  }
+  return ops;
+}
+
+export interface Hello { version: number; cacheId: Uint8Array; capacityMiB: number; windowBytes: number; role: 'edge' | 'core'; }
+
+export function encodeHello(h: Hello): Buffer {
+  const b = Buffer.alloc(32);
+  b.writeUInt32BE(MAGIC, 0); b[4] = h.version; b[5] = h.role === 'edge' ? 1 : 2;
+  b.set(h.cacheId.subarray(0, 16), 6);
+  b.writeUInt32BE(h.capacityMiB >>> 0, 22); b.writeUInt32BE(h.windowBytes >>> 0, 26);
+  return b;
+}
+
+export function decodeHello(b: Uint8Array): Hello {
+  const d = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if (d.readUInt32BE(0) !== MAGIC) throw new FrameError('HELLO', 'bad magic: the peer does not speak the edgewan tunnel protocol', 0);
+  if (d[4] !== PROTOCOL_VERSION) throw new FrameError('HELLO', `peer speaks protocol version ${d[4]}, this side ${PROTOCOL_VERSION}: upgrade both sides to one release`, 4);
+  if (d[5] !== 1 && d[5] !== 2) throw new FrameError('HELLO', `bad role ${d[5]}`, 5);
+  const windowBytes = d.readUInt32BE(26);
+  if (windowBytes < 16384 || windowBytes > 16 * 1024 * 1024) throw new FrameError('HELLO', `stream window ${windowBytes} out of bounds`, 26);
+  return { version: d[4], role: d[5] === 1 ? 'edge' : 'core', cacheId: Uint8Array.prototype.slice.call(d, 6, 22), capacityMiB: d.readUInt32BE(22), windowBytes };
+}
+
+/** CHUNK payload: fp then exactly one LIT or LZ4 op. */
+export function decodeChunk(b: Uint8Array): { fp: Uint8Array; op: DataOp } {
+  const fp = b.subarray(0, FP_LEN);
+  const ops = decodeOps(b.subarray(FP_LEN), FP_LEN);
+  if (ops.length !== 1 || (ops[0].op !== Op.LIT && ops[0].op !== Op.LZ4)) throw new FrameError('CHUNK', 'a CHUNK frame must carry exactly one literal', FP_LEN);
+  return { fp, op: ops[0] };
+}
