@@ -2,8 +2,10 @@
 // target owner adds one import and one list item; the build filters it by --target and the
 // manifest's `targets`. Order is the order they run in.
 import type { Target } from './target.ts';
+import { ociTarget } from '../images/oci/target.ts';
 
 export const TARGETS: Target[] = [
+  ociTarget,
 ];
 
 /** artifacts.json `target` names a build may ask for (also the manifest schema's enum). */

@@ -73,12 +73,26 @@ export function glibcEntries(arch: Arch, exe: Buffer, glibcDir: string): FileEnt
   return entries;
 }
 
+/**
+ * Copyright files of the Debian packages the libraries came from (LGPL/GPL notices ride
+ * with the binaries). scripts/glibc.ts keeps them in "<dir>.json" beside the library dir.
+ */
+function noticeEntries(glibcDir: string): FileEntry[] {
+  const meta = `${glibcDir.replace(/\/+$/, '')}.json`;
+  if (!existsSync(meta)) return [];
+  const notices = (JSON.parse(readFileSync(meta, 'utf8')) as { notices?: Record<string, string> }).notices ?? {};
+  return Object.keys(notices).sort().map((pkg) => ({
+    type: 'file' as const, path: `usr/share/doc/${pkg}/copyright`, mode: 0o644, data: Buffer.from(notices[pkg]),
+  }));
+}
+
 /** The version-independent base layer. */
 export function baseEntries(arch: Arch, exe: Buffer, glibcDir: string, user: string): FileEntry[] {
   const u = IMAGE_UID;
   const text = (s: string) => Buffer.from(s);
   return [
     ...glibcEntries(arch, exe, glibcDir),
+    ...noticeEntries(glibcDir),
     { type: 'file', path: 'etc/passwd', mode: 0o644, data: text(`root:x:0:0:root:/root:/usr/sbin/nologin\n${user}:x:${u}:${u}:${user}:${STATE_DIR}:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`) },
     { type: 'file', path: 'etc/group', mode: 0o644, data: text(`root:x:0:\n${user}:x:${u}:\nnogroup:x:65534:\n`) },
     // glibc's built-in default without this file asks DNS before /etc/hosts.
