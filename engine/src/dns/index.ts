@@ -1,0 +1,113 @@
+// The DNS component: wires options, local data, the byte-bounded cache, the upstream pool and
+// the UDP/TCP server behind the supervisor's Component interface, and owns the warm-restart
+// snapshot (loaded on start, saved every snapshotIntervalS and on stop). main.ts creates it
+// with createDnsComponent(config.dns, { stateDir, snapshot: config.caches.dnsSnapshot }).
+import { join } from 'node:path';
+import type { Component, ComponentContext, MetricSample } from '../supervisor/component.ts';
+import { DnsCache } from './cache.ts';
+import { LocalData } from './local.ts';
+import { dnsMetrics } from './metrics.ts';
+import { dnsOptions, systemUpstreams, type DnsOptions } from './options.ts';
+import { Resolver } from './resolver.ts';
+import { DnsServer, makeAcl } from './server.ts';
+import { loadSnapshot, saveSnapshot } from './snapshot.ts';
+import { UpstreamPool } from './upstream.ts';
+
+export { type DnsOptions } from './options.ts';
+
+export interface DnsComponentDeps {
+  stateDir: string;
+  /** caches.dnsSnapshot: keep the cache across restarts */
+  snapshot: boolean;
+  /** resolv.conf used when no upstream is configured (tests point it elsewhere) */
+  resolvConf?: string;
+}
+
+export const SNAPSHOT_FILE = 'dns-cache.snapshot';
+const HEALTH_CHECK_MS = 5000;
+
+export function createDnsComponent(section: { enabled?: boolean } & Record<string, unknown>, deps: DnsComponentDeps): Component {
+  let opts: DnsOptions | undefined;
+  let server: DnsServer | undefined;
+  let resolver: Resolver | undefined;
+  let pool: UpstreamPool | undefined;
+  let cache: DnsCache | undefined;
+  let local: LocalData | undefined;
+  let ctx: ComponentContext | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  const snap = { loaded: 0, lastSavedAt: null as string | null, lastError: null as string | null };
+
+  const save = (why: string) => {
+    if (!opts?.snapshotFile || !cache) return;
+    try {
+      const bytes = saveSnapshot(opts.snapshotFile, cache);
+      snap.lastSavedAt = new Date().toISOString();
+      ctx?.log.debug('dns snapshot saved', { file: opts.snapshotFile, bytes, entries: cache.entries, why });
+    } catch (err) {
+      snap.lastError = (err as Error).message;
+      ctx?.log.warn('dns snapshot not saved', { file: opts.snapshotFile, error: err as Error, code: 'EDGEWAN_ERR_DNS_SNAPSHOT_WRITE' });
+    }
+  };
+
+  return {
+    name: 'dns',
+    async start(c) {
+      ctx = c;
+      if (!section.enabled) return;
+      opts = dnsOptions(section, deps.snapshot ? join(deps.stateDir, SNAPSHOT_FILE) : null);
+      const upstreams = opts.upstreams.length ? opts.upstreams : systemUpstreams(opts.listen, deps.resolvConf);
+      pool = new UpstreamPool(upstreams, { timeoutMs: opts.upstreamTimeoutMs, attempts: opts.upstreamAttempts, maxInflight: opts.maxInflight, ednsUdpSize: opts.ednsUdpSize });
+      cache = new DnsCache(c.budgetBytes(), opts);
+      local = new LocalData(opts.records, opts.hostsFile);
+      if (opts.snapshotFile) {
+        try {
+          const entries = loadSnapshot(opts.snapshotFile, Date.now(), opts.serveStale ? opts.staleMaxS : 0);
+          for (const [k, e] of entries) cache.set(k, e);
+          snap.loaded = entries.length;
+          if (entries.length) c.log.info('dns cache restored', { file: opts.snapshotFile, entries: entries.length });
+        } catch (err) {
+          c.log.warn('dns snapshot ignored', { file: opts.snapshotFile, error: err as Error, code: (err as { code?: string }).code, hint: 'it is replaced at the next save' });
+        }
+      }
+      resolver = new Resolver(opts, cache, local, pool, c.log);
+      server = new DnsServer(resolver, makeAcl(opts.allowFrom), c.log);
+      await server.listen(opts.listen);
+      c.log.info('dns listening', { listen: server.bound, upstreams, localRecords: local.count, budgetBytes: cache.budgetBytes });
+      if (upstreams.length === 0) c.degraded('no upstream resolver: only local data is answered');
+      if (opts.snapshotFile && opts.snapshotIntervalS > 0) {
+        timers.push(setInterval(() => save('periodic'), opts.snapshotIntervalS * 1000).unref());
+      }
+      let wasDown = false;
+      timers.push(setInterval(() => {
+        const h = pool!.health();
+        const down = h.length > 0 && h.every((u) => !u.up);
+        if (down !== wasDown) { if (down) c.degraded('every upstream resolver is failing'); else c.healthy(); }
+        wasDown = down;
+      }, HEALTH_CHECK_MS).unref());
+    },
+    async stop() {
+      for (const t of timers) clearInterval(t);
+      timers.length = 0;
+      try { await server?.close(); } catch { /* closing is best effort */ }
+      save('stop');
+      server = undefined;
+    },
+    status() {
+      if (!opts || !cache || !pool || !resolver) return { enabled: !!section.enabled };
+      return {
+        enabled: true,
+        listen: server?.bound ?? [],
+        upstreams: pool.health(),
+        cache: { entries: cache.entries, bytes: cache.bytes, budgetBytes: cache.budgetBytes },
+        localRecords: local?.count ?? 0,
+        counters: { ...resolver.counters, ...pool.counters },
+        snapshot: { file: opts.snapshotFile, restoredEntries: snap.loaded, lastSavedAt: snap.lastSavedAt, lastError: snap.lastError },
+      };
+    },
+    metrics(): MetricSample[] {
+      if (!resolver || !pool || !cache) return [];
+      return dnsMetrics(resolver, pool, cache);
+    },
+    resize(budget) { cache?.resize(budget); },
+  };
+}

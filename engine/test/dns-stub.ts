@@ -1,0 +1,135 @@
+// Test helpers for the DNS component: a stub upstream resolver on loopback (UDP + TCP, port 0)
+// with a tiny synthetic zone, and a client that sends one query and decodes the answer.
+// Zone of the stub:
+//   <anything>.example.test  A    10.x.y.z derived from the name, TTL `ttl` (default 300)
+//   nx*.example.test         NXDOMAIN with an SOA (TTL 300, MINIMUM negMin)
+//   nodata.example.test AAAA NOERROR, no answers, SOA
+//   big.example.test    TXT  ~3 KB of TXT (truncated over UDP, complete over TCP)
+//   spoof.example.test  A    first sends a datagram with a wrong ID, then the real answer
+// `down = true` makes it drop every query (timeouts); `servfail = true` answers SERVFAIL.
+import dgram from 'node:dgram';
+import net from 'node:net';
+import dnsPacket from 'dns-packet';
+import { createLogger } from '../src/log/logger.ts';
+import type { ComponentContext } from '../src/supervisor/component.ts';
+
+export interface Stub {
+  port: number;
+  queries: Map<string, number>;
+  total: number;
+  down: boolean;
+  servfail: boolean;
+  ttl: number;
+  negMin: number;
+  close(): Promise<void>;
+}
+
+function ipFor(name: string): string {
+  let h = 0;
+  for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return `10.${(h >> 16) & 255}.${(h >> 8) & 255}.${h & 255}`;
+}
+
+function answerFor(stub: Stub, q: dnsPacket.Packet): dnsPacket.Packet {
+  const question = q.questions![0];
+  const name = question.name.toLowerCase();
+  const soa = { name: 'example.test', type: 'SOA', class: 'IN', ttl: 300,
+    data: { mname: 'ns.example.test', rname: 'host.example.test', serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: stub.negMin } };
+  const base = { type: 'response' as const, id: q.id, flags: dnsPacket.RECURSION_AVAILABLE | (q.flags ?? 0) & 1, questions: q.questions };
+  if (stub.servfail) return { ...base, flags: base.flags | 2, answers: [] };
+  if (name.startsWith('nx')) return { ...base, flags: base.flags | 3, answers: [], authorities: [soa] } as dnsPacket.Packet;
+  if (name === 'nodata.example.test' && question.type === 'AAAA') return { ...base, answers: [], authorities: [soa] } as dnsPacket.Packet;
+  if (name === 'big.example.test') {
+    const chunks = Array.from({ length: 12 }, (_, i) => `${i}`.padEnd(250, 'x'));
+    return { ...base, answers: [{ name: question.name, type: 'TXT', class: 'IN', ttl: stub.ttl, data: chunks }] } as dnsPacket.Packet;
+  }
+  if (question.type !== 'A') return { ...base, answers: [], authorities: [soa] } as dnsPacket.Packet;
+  return { ...base, answers: [{ name: question.name, type: 'A', class: 'IN', ttl: stub.ttl, data: ipFor(name) }] };
+}
+
+export async function startStub(): Promise<Stub> {
+  const udp = dgram.createSocket('udp4');
+  await new Promise<void>((res) => udp.bind(0, '127.0.0.1', () => res()));
+  const port = udp.address().port;
+  const stub: Stub = {
+    port, queries: new Map(), total: 0, down: false, servfail: false, ttl: 300, negMin: 60,
+    close: async () => {
+      await new Promise<void>((res) => udp.close(() => res()));
+      for (const c of conns) c.destroy();
+      await new Promise<void>((res) => tcp.close(() => res()));
+    },
+  };
+  const handle = (msg: Buffer, tcpMode: boolean): Buffer[] | null => {
+    let q: dnsPacket.Packet;
+    try { q = dnsPacket.decode(msg); } catch { return null; }
+    const name = q.questions?.[0]?.name.toLowerCase() ?? '';
+    stub.total++;
+    stub.queries.set(name, (stub.queries.get(name) ?? 0) + 1);
+    if (stub.down) return null;
+    const a = answerFor(stub, q);
+    let out = dnsPacket.encode(a);
+    if (!tcpMode && out.length > 1232) {
+      out = dnsPacket.encode({ ...a, flags: (a.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE, answers: [] });
+    }
+    if (name === 'spoof.example.test' && !tcpMode) {
+      const fake = dnsPacket.encode({ ...a, id: (q.id! + 1) & 0xffff, answers: [{ name, type: 'A', class: 'IN', ttl: 300, data: '6.6.6.6' }] });
+      return [fake, out];
+    }
+    return [out];
+  };
+  udp.on('message', (msg, rinfo) => {
+    for (const b of handle(msg, false) ?? []) udp.send(b, rinfo.port, rinfo.address);
+  });
+  const conns = new Set<net.Socket>();
+  const tcp = net.createServer((c) => {
+    conns.add(c); c.on('close', () => conns.delete(c)); c.on('error', () => c.destroy());
+    let buf = Buffer.alloc(0);
+    c.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const msg = buf.subarray(2, 2 + buf.readUInt16BE(0)); buf = buf.subarray(2 + msg.length);
+        for (const b of handle(msg, true) ?? []) { const l = Buffer.alloc(2); l.writeUInt16BE(b.length); c.write(Buffer.concat([l, b])); }
+      }
+    });
+  });
+  await new Promise<void>((res) => tcp.listen(port, '127.0.0.1', () => res()));
+  return stub;
+}
+
+/** One UDP query (optionally raw bytes); resolves to the raw answer or null after timeoutMs. */
+export function udpAsk(port: number, query: Buffer, timeoutMs = 2000, host = '127.0.0.1'): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    const t = setTimeout(() => { s.close(); resolve(null); }, timeoutMs);
+    s.on('message', (m) => { clearTimeout(t); s.close(); resolve(m); });
+    s.send(query, port, host);
+  });
+}
+
+export function query(name: string, type: dnsPacket.RecordType = 'A', opts: { id?: number; edns?: number } = {}): Buffer {
+  return dnsPacket.encode({
+    type: 'query', id: opts.id ?? 4242, flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ name, type, class: 'IN' }],
+    additionals: opts.edns ? [{ type: 'OPT', name: '.', udpPayloadSize: opts.edns, flags: 0, options: [] } as unknown as dnsPacket.Answer] : [],
+  });
+}
+
+export async function ask(port: number, name: string, type: dnsPacket.RecordType = 'A', opts: { id?: number; edns?: number } = {}): Promise<dnsPacket.Packet & { raw: Buffer }> {
+  const raw = await udpAsk(port, query(name, type, opts));
+  if (!raw) throw new Error(`no answer for ${name} ${type} on port ${port}`);
+  return Object.assign(dnsPacket.decode(raw), { raw });
+}
+
+/** A ComponentContext for in-process tests: records log lines and health reports. */
+export function fakeContext(budget = 4 * 1024 * 1024) {
+  const lines: Array<Record<string, unknown>> = [];
+  const reports: string[] = [];
+  const ac = new AbortController();
+  const log = createLogger({ level: 'debug', write: (l) => { lines.push(JSON.parse(l)); } });
+  const ctx: ComponentContext = {
+    log, signal: ac.signal, budgetBytes: () => budget,
+    degraded: (r) => reports.push(`degraded: ${r}`), healthy: () => reports.push('healthy'),
+    fail: (e) => reports.push(`fail: ${e.message}`),
+  };
+  return { ctx, lines, reports };
+}
