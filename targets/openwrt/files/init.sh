@@ -1,0 +1,75 @@
+#!/bin/sh /etc/rc.common
+# procd service for @NAME@ (written by edgewan-build; docs/openwrt.md).
+# The UCI config /etc/config/@NAME@ is translated to the engine's JSON at every start, then
+# checked with `@NAME@ check-config`: on any error nothing is started (no procd instance, so
+# procd has nothing to respawn) and the reason is logged with the UCI option's name.
+# shellcheck shell=dash
+
+# shellcheck disable=SC2034 # read by /etc/rc.common
+START=95
+# shellcheck disable=SC2034
+STOP=10
+# shellcheck disable=SC2034
+USE_PROCD=1
+# shellcheck disable=SC2034
+EXTRA_COMMANDS="translate"
+# shellcheck disable=SC2034
+EXTRA_HELP="	translate	Print the engine JSON translated from /etc/config/@NAME@"
+
+NAME=@NAME@
+PROG=/usr/bin/@NAME@
+RUNDIR=/var/etc/@NAME@
+RUNCONF=$RUNDIR/@NAME@.json
+
+# shellcheck source=/dev/null
+. /usr/share/@NAME@/uci2json.sh
+
+translate() {
+	uci2json_load "$NAME" && uci2json_write /dev/stdout
+}
+
+start_service() {
+	local out tmp heap
+	if ! uci2json_load "$NAME"; then
+		logger -s -t "$NAME" -p daemon.err "not started: fix /etc/config/$NAME (see above)"
+		return 1
+	fi
+	if [ "$UCI_ENABLED" != 1 ]; then
+		logger -t "$NAME" -p daemon.notice "disabled in /etc/config/$NAME (option enabled '0')"
+		return 0
+	fi
+	mkdir -p "$RUNDIR"
+	tmp="$RUNCONF.new"
+	uci2json_write "$tmp" || { rm -f "$tmp"; return 1; }
+	chown "root:$UCI_GROUP" "$tmp" 2>/dev/null
+	chmod 0640 "$tmp"
+	if ! out=$("$PROG" check-config "$tmp" 2>&1); then
+		logger -s -t "$NAME" -p daemon.err "not started: the config translated from /etc/config/$NAME is invalid: $out"
+		rm -f "$tmp"
+		return 1
+	fi
+	mv -f "$tmp" "$RUNCONF"
+	mkdir -p "$UCI_STATE_DIR"
+	chown "$UCI_USER:$UCI_GROUP" "$UCI_STATE_DIR" 2>/dev/null
+	chmod 0750 "$UCI_STATE_DIR"
+
+	# V8 reserves gigabytes of address space: cap the heap, never procd `limits as=`.
+	heap=$((UCI_MEMORY_MAX_BYTES / 2097152))
+	procd_open_instance
+	procd_set_param command "$PROG" run --config "$RUNCONF"
+	procd_set_param env NODE_OPTIONS="--max-old-space-size=$heap"
+	procd_set_param user "$UCI_USER"
+	procd_set_param group "$UCI_GROUP"
+	procd_set_param respawn 300 5 5
+	procd_set_param term_timeout $((UCI_GRACE_S + 5))
+	procd_set_param reload_signal HUP
+	procd_set_param stdout 1
+	procd_set_param stderr 1
+	# Only a DNS listener below port 1024 needs a capability (port 53 next to dnsmasq).
+	[ "$UCI_PRIV_PORT" = 1 ] && procd_set_param capabilities /etc/capabilities/$NAME.json
+	procd_close_instance
+}
+
+service_triggers() {
+	procd_add_reload_trigger "$NAME"
+}

@@ -1,0 +1,2 @@
+/etc/config/@NAME@
+/etc/@NAME@/
