@@ -16,6 +16,8 @@ export interface TarOptions {
   dotSlash?: boolean;
   /** add missing parent directories (mode 0755) automatically */
   implicitDirs?: boolean;
+  /** with dotSlash: write the "./" entry first (default true; an .ipk's outer tar has none) */
+  rootDir?: boolean;
 }
 
 export class DuplicatePathError extends Error {
@@ -64,7 +66,7 @@ export async function buildTar(entries: readonly FileEntry[], opts: TarOptions):
   });
   const mtime = new Date(opts.mtime * 1000);
   const name = (e: FileEntry) => (opts.dotSlash ? `./${e.path}` : e.path) + (e.type === 'dir' ? '/' : '');
-  if (opts.dotSlash) {
+  if (opts.dotSlash && opts.rootDir !== false) {
     await addEntry(p, { name: './', type: 'directory', mode: 0o755, mtime, uid: 0, gid: 0, uname: 'root', gname: 'root' });
   }
   for (const e of list) {
