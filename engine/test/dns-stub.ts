@@ -114,10 +114,21 @@ export function query(name: string, type: dnsPacket.RecordType = 'A', opts: { id
   });
 }
 
-export async function ask(port: number, name: string, type: dnsPacket.RecordType = 'A', opts: { id?: number; edns?: number } = {}): Promise<dnsPacket.Packet & { raw: Buffer }> {
+/** A decoded answer, loosely typed for assertions. */
+export interface Rec { name: string; type: string; ttl: number; data: unknown }
+export interface Reply {
+  id: number; flags: number; rcode: string; questions: Array<{ name: string; type: string }>;
+  answers: Rec[]; authorities: Rec[]; additionals: Rec[]; raw: Buffer;
+}
+
+export function decode(raw: Buffer): Reply {
+  return Object.assign(dnsPacket.decode(raw) as unknown as Reply, { raw });
+}
+
+export async function ask(port: number, name: string, type: dnsPacket.RecordType = 'A', opts: { id?: number; edns?: number } = {}): Promise<Reply> {
   const raw = await udpAsk(port, query(name, type, opts));
   if (!raw) throw new Error(`no answer for ${name} ${type} on port ${port}`);
-  return Object.assign(dnsPacket.decode(raw), { raw });
+  return decode(raw);
 }
 
 /** A ComponentContext for in-process tests: records log lines and health reports. */
@@ -128,6 +139,8 @@ export function fakeContext(budget = 4 * 1024 * 1024) {
   const log = createLogger({ level: 'debug', write: (l) => { lines.push(JSON.parse(l)); } });
   const ctx: ComponentContext = {
     log, signal: ac.signal, budgetBytes: () => budget,
+    budgets: () => ({ dns: budget }) as unknown as ReturnType<ComponentContext['budgets']>,
+    unconfigured: (r) => reports.push(`unconfigured: ${r}`),
     degraded: (r) => reports.push(`degraded: ${r}`), healthy: () => reports.push('healthy'),
     fail: (e) => reports.push(`fail: ${e.message}`),
   };

@@ -48,19 +48,33 @@ export interface SocksConfig {
 
 export interface DnsRecordConfig {
   readonly name: string;
-  readonly type: 'A' | 'AAAA' | 'CNAME' | 'TXT';
+  readonly type: 'A' | 'AAAA' | 'CNAME' | 'TXT' | 'PTR' | 'MX' | 'NXDOMAIN';
   readonly value: string;
   readonly ttlS: number;
+  readonly subdomains: boolean;
 }
 
+/** The `dns` section; engine/src/dns/options.ts documents each field (helper D). */
 export interface DnsConfig {
   readonly enabled: boolean;
   readonly listen: readonly string[];
   readonly upstreams: readonly string[];
   readonly records: readonly DnsRecordConfig[];
   readonly hostsFile: string | null;
+  readonly allowFrom: readonly string[];
   readonly serveStale: boolean;
+  readonly staleAnswerTtlS: number;
+  readonly staleMaxS: number;
   readonly negativeTtlS: number;
+  readonly negativeMaxTtlS: number;
+  readonly minTtlS: number;
+  readonly maxTtlS: number;
+  readonly prefetch: boolean;
+  readonly upstreamTimeoutMs: number;
+  readonly upstreamAttempts: number;
+  readonly maxInflight: number;
+  readonly ednsUdpSize: number;
+  readonly snapshotIntervalS: number;
 }
 
 export interface CachesConfig {

@@ -7,7 +7,7 @@ import type { Component, ComponentContext, MetricSample } from '../supervisor/co
 import { DnsCache } from './cache.ts';
 import { LocalData } from './local.ts';
 import { dnsMetrics } from './metrics.ts';
-import { dnsOptions, systemUpstreams, type DnsOptions } from './options.ts';
+import { dnsOptions, systemUpstreams, type DnsOptions, type DnsSection } from './options.ts';
 import { Resolver } from './resolver.ts';
 import { DnsServer, makeAcl } from './server.ts';
 import { loadSnapshot, saveSnapshot } from './snapshot.ts';
@@ -26,7 +26,8 @@ export interface DnsComponentDeps {
 export const SNAPSHOT_FILE = 'dns-cache.snapshot';
 const HEALTH_CHECK_MS = 5000;
 
-export function createDnsComponent(section: { enabled?: boolean } & Record<string, unknown>, deps: DnsComponentDeps): Component {
+/** `section` is config.dns (engine/src/config/types.ts DnsConfig) or a partial of it in tests. */
+export function createDnsComponent(section: DnsSection, deps: DnsComponentDeps): Component {
   let opts: DnsOptions | undefined;
   let server: DnsServer | undefined;
   let resolver: Resolver | undefined;
@@ -53,7 +54,7 @@ export function createDnsComponent(section: { enabled?: boolean } & Record<strin
     name: 'dns',
     async start(c) {
       ctx = c;
-      if (!section.enabled) return;
+      if (!section.enabled) { c.unconfigured('dns.enabled is false'); return; }
       opts = dnsOptions(section, deps.snapshot ? join(deps.stateDir, SNAPSHOT_FILE) : null);
       const upstreams = opts.upstreams.length ? opts.upstreams : systemUpstreams(opts.listen, deps.resolvConf);
       pool = new UpstreamPool(upstreams, { timeoutMs: opts.upstreamTimeoutMs, attempts: opts.upstreamAttempts, maxInflight: opts.maxInflight, ednsUdpSize: opts.ednsUdpSize });

@@ -61,7 +61,7 @@ export class LocalData {
     if (hostsFile) all.push(...parseHosts(readFileSync(hostsFile, 'utf8')));
     for (const r of all) {
       const name = normal(r.name);
-      if (r.type !== 'NXDOMAIN' && r.value === undefined) {
+      if (r.type !== 'NXDOMAIN' && !r.value) {
         throw Object.assign(new Error(`dns record "${r.name}" of type ${r.type} needs a value`), { code: 'EDGEWAN_ERR_DNS_RECORD' });
       }
       if (r.subdomains || r.type === 'NXDOMAIN') {

@@ -60,9 +60,14 @@ export const DNS_DEFAULTS: Omit<DnsOptions, 'snapshotFile'> = {
   snapshotIntervalS: 300,
 };
 
-export function dnsOptions(section: Partial<DnsOptions> & Record<string, unknown>, snapshotFile: string | null): DnsOptions {
+/** The config's `dns` section as given (config.dns, or a partial object in tests). */
+export type DnsSection = {
+  readonly [K in keyof DnsOptions]?: DnsOptions[K] extends Array<infer T> ? readonly T[] : DnsOptions[K];
+} & { readonly enabled?: boolean };
+
+export function dnsOptions(section: DnsSection, snapshotFile: string | null): DnsOptions {
   const out = { ...DNS_DEFAULTS, snapshotFile } as DnsOptions & Record<string, unknown>;
-  for (const [k, v] of Object.entries(section)) {
+  for (const [k, v] of Object.entries(section as Record<string, unknown>)) {
     if (k in DNS_DEFAULTS && v !== undefined) out[k] = Array.isArray(v) ? [...v] : v;
   }
   return out;
