@@ -3,6 +3,7 @@
 // exit code 70 past the restart intensity. Only main.ts wires concrete components.
 
 import type { Logger } from '../log/logger.ts';
+import type { Budgets } from '../memory/policy.ts';
 
 /**
  * running      serving normally
@@ -30,6 +31,10 @@ export interface ComponentContext {
   readonly signal: AbortSignal;
   /** Byte budget for this component's caches and buffers, from the memory policy. */
   budgetBytes(): number;
+  /** Every budget (chunkMemory, dns, buffers, heap cap) when a component needs more than one. */
+  budgets(): Budgets;
+  /** Nothing to do with the current config (e.g. no tunnel peer); /readyz stays 200. */
+  unconfigured(reason: string): void;
   /** Report reduced function; the supervisor shows it in /status and /metrics. */
   degraded(reason: string): void;
   /** Back to full function after degraded(). */

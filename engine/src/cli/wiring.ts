@@ -1,0 +1,19 @@
+// The list of concrete components `run` starts besides admin. Component owners add one entry
+// each (tunnel, forwards, socks: engine/src/tunnel; dns: engine/src/dns). On SIGHUP a
+// component whose `section` changed is replaced by a fresh one from `create`.
+import type { ResolvedConfig } from '../config/types.ts';
+import type { BudgetName } from '../memory/policy.ts';
+import type { Component } from '../supervisor/component.ts';
+
+export interface Wiring {
+  name: string;
+  /** Budgets (memory.split entries) whose sum is this component's budgetBytes(). */
+  budget?: readonly BudgetName[];
+  /** The part of the config this component depends on (compared as JSON on reload). */
+  section(c: ResolvedConfig): unknown;
+  /** A new component for this config, or undefined when it has no place in it at all. */
+  create(c: ResolvedConfig): Component | undefined;
+}
+
+export const WIRINGS: Wiring[] = [
+];

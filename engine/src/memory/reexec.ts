@@ -1,0 +1,50 @@
+// Getting the heap cap to V8. Flags on a SEA's command line never reach V8 and
+// v8.setFlagsFromString at run time changes nothing (FACTS §7); only NODE_OPTIONS read at
+// process start works. So when NODE_OPTIONS has no --max-old-space-size, `run` starts itself
+// again with it set: process.execve where the runtime has it (Node >= 22.15: a true exec, no
+// second process), else a child that inherits stdio, receives forwarded signals and whose exit
+// code becomes ours (costs the parent's RSS, measured in docs/config.md).
+import { spawn } from 'node:child_process';
+import { hasHeapFlag } from './policy.ts';
+
+export const REEXEC_MARK = 'EDGEWAN_REEXECED';
+
+/** argv (without the executable) that starts this same program again. */
+export function selfArgs(): string[] {
+  // In a SEA, argv[1] repeats the executable path; for `node bundle.cjs` it is the script and
+  // execArgv holds node's own flags (e.g. --import tsx in development).
+  if (process.argv[1] === process.execPath) return process.argv.slice(2);
+  return [...process.execArgv, ...process.argv.slice(1)];
+}
+
+export function needsReexec(env: NodeJS.ProcessEnv): boolean {
+  return !hasHeapFlag(env.NODE_OPTIONS) && env[REEXEC_MARK] !== '1';
+}
+
+/**
+ * Re-run with the heap flag. Resolves with the child's exit code (wrapper mode); never
+ * resolves when execve replaced the process.
+ */
+export function reexecWithHeapCap(heapCapMiB: number, onSignalForwarded?: (sig: string) => void): Promise<number> {
+  const env = {
+    ...process.env,
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=${heapCapMiB}`.trim(),
+    [REEXEC_MARK]: '1',
+  };
+  const args = selfArgs();
+  const execve = (process as unknown as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
+  if (typeof execve === 'function') {
+    execve(process.execPath, [process.execPath, ...args], env);
+  }
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { env, stdio: 'inherit' });
+    const forward = (sig: NodeJS.Signals) => { onSignalForwarded?.(sig); child.kill(sig); };
+    const sigs: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+    for (const s of sigs) process.on(s, forward);
+    child.on('error', () => resolve(70));
+    child.on('exit', (code, signal) => {
+      for (const s of sigs) process.off(s, forward);
+      resolve(code ?? (signal === 'SIGKILL' ? 137 : 128 + 15));
+    });
+  });
+}
