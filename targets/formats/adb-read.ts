@@ -169,9 +169,9 @@ export type Json = null | boolean | number | string | Json[] | { [k: string]: Js
 export function decodeValue(r: AdbReader, v: AdbVal, kind: Kind, where: string, depth = 0): Json {
   if (depth > MAX_DEPTH) fail(`${where}: nesting deeper than ${MAX_DEPTH}`);
   if (r.type(v) === ADB_TYPE_SPECIAL) {
+    // NULL means "not set"; TRUE/FALSE are defined atoms but no apk schema field holds them.
     if (v === 0) return null;
-    if (v === 1 || v === 2) return v === 1;
-    return fail(`${where}: unknown special value ${v}`);
+    return fail(`${where}: special value ${v} where a ${kind.k} is expected`);
   }
   switch (kind.k) {
     case 'string': return r.blob(v).toString('utf8');

@@ -10,6 +10,12 @@
 // is the uncompressed point 0x04||X||Y (mbedtls_pk_write_pubkey gives the same bytes).
 import { createHash, createPrivateKey, createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
+import { ecdsa } from '@noble/curves/abstract/weierstrass.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+
+// ECDSA P-256 with SHA-512 for both the message hash and RFC 6979's HMAC-DRBG, so the nonce
+// is exactly RFC 6979's for "ECDSA, 256 Bits (Prime Field), With SHA-512" (test vector A.2.5).
+const p256sha512 = ecdsa(p256.Point, sha512);
 
 /** apk_crypto.h APK_DIGEST_SHA512 (the only hash apk-tools 3 signs with). */
 export const APK_DIGEST_SHA512 = 0x04;
@@ -77,11 +83,16 @@ export function signHeaderFor(keyId: Buffer): Buffer {
 /** SIG block payload: adb_sign_v0 header then the DER ECDSA signature (RFC 6979 nonce). */
 export function signAdb(schema: number, adb: Buffer, key: ApkSigningKey): Buffer {
   const hdr = signHeaderFor(key.keyId);
-  const digest = createHash('sha512').update(signedMessage(schema, hdr, adb)).digest();
-  // prehash:false — we pass the SHA-512 digest; noble truncates it to the curve order bits
-  // exactly as ECDSA (and openssl) do for a 512-bit hash on P-256.
-  const der = p256.sign(digest, key.secret, { prehash: false, format: 'der', lowS: true, extraEntropy: false });
-  return Buffer.concat([hdr, Buffer.from(der)]);
+  return Buffer.concat([hdr, ecdsaSha512Der(signedMessage(schema, hdr, adb), key.secret)]);
+}
+
+/**
+ * ECDSA-with-SHA512 over `msg` (what EVP_DigestSign does for apk-tools), DER encoded, with the
+ * RFC 6979 nonce. The SHA-512 digest is truncated to 256 bits by ECDSA itself, as openssl does.
+ */
+export function ecdsaSha512Der(msg: Uint8Array, secret: Uint8Array): Buffer {
+  // lowS keeps s in the lower half; openssl and mbedtls accept either half.
+  return Buffer.from(p256sha512.sign(msg, secret, { prehash: true, format: 'der', lowS: true, extraEntropy: false }));
 }
 
 export interface SigInfo {
