@@ -11,7 +11,7 @@ Commands:
   check-config FILE         validate a config file (exit 0, or 78 with errors)
   print-config FILE         print the resolved config with defaults filled in
   print-schema              print the config JSON Schema
-  keygen --out DIR [--force]  create tunnel credentials (default dir /etc/edgewan/keys)
+  keygen --out DIR          create tunnel credentials (default /etc/edgewan/keys)
   healthcheck [--config F]  exit 0 iff /readyz answers 200 (default config
                             /etc/edgewan/edgewan.json when present, plus EDGEWAN_*)
 
@@ -21,7 +21,7 @@ Options:
 
 Environment overrides: EDGEWAN_ROLE, EDGEWAN_STATE_DIR, EDGEWAN_MEMORY_LIMIT,
 EDGEWAN_ADMIN_LISTEN, EDGEWAN_ADMIN_TOKEN, EDGEWAN_LOG_LEVEL. Exit codes: 0 ok,
-1 unhealthy, 64 usage, 70 restart intensity exceeded, 78 invalid configuration.
+1 unhealthy, 64 usage, 73 keys exist/cannot write, 70 restart intensity exceeded, 78 invalid configuration.
 `;
 
 function usage(msg: string): number {
@@ -73,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./cli/commands.ts')).healthcheck(option(rest, '--config'), env);
     case 'keygen': {
       const out = option(rest, '--out') ?? '/etc/edgewan/keys';
-      return (await import('./cli/commands.ts')).keygenCommand(out, rest.includes('--force'));
+      return (await import('./cli/commands.ts')).keygenCommand(out);
     }
     default:
       return usage(`unknown command "${cmd}"`);

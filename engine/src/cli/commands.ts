@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { CONFIG_SCHEMA, ConfigError, formatBytes, hostOf, loadConfig } from '../config/index.ts';
-import { keygen, KeygenError } from './keygen.ts';
+import { keygen } from './keygen.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/edgewan/edgewan.json';
 
@@ -63,12 +63,9 @@ export async function healthcheck(file: string | undefined, env: NodeJS.ProcessE
   return 1;
 }
 
-export function keygenCommand(out: string, force: boolean): number {
-  try {
-    for (const f of keygen(out, force)) process.stdout.write(`wrote ${f.path}: ${f.describe}\n`);
-    return 0;
-  } catch (e) {
-    if (e instanceof KeygenError) { process.stderr.write(`edgewan: ${e.code}: ${e.message}\n`); return 73; }
-    throw e;
-  }
+export async function keygenCommand(out: string): Promise<number> {
+  const r = await keygen(out);
+  process.stdout.write(r.out);
+  process.stderr.write(r.err);
+  return r.code;
 }
