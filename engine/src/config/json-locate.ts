@@ -8,7 +8,7 @@ export function locateJsonError(text: string): JsonSyntaxError | undefined {
   let i = 0;
   const fail = (reason: string): never => { throw { offset: i, reason } as JsonSyntaxError; };
   const ws = () => { while (i < text.length && ' \t\r\n'.includes(text[i])) i += 1; };
-  const describe = () => (i >= text.length ? 'end of file' : JSON.stringify(text[i]));
+  const describe = () => (i >= text.length ? 'end of file' : text[i] === '/' ? '"/" (comments are not allowed in JSON)' : JSON.stringify(text[i]));
   const literal = (word: string) => {
     if (text.startsWith(word, i)) i += word.length; else fail(`unexpected ${describe()}`);
   };
