@@ -51,10 +51,22 @@ function openFiles(path: string): { files: Files; isDir: boolean } {
 }
 
 function layerInfo(data: Buffer, diffId: string | undefined, where: string, problems: string[]): InspectedLayer {
-  const tar = data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data) : data;
+  let tar: Buffer;
+  try {
+    tar = data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data) : data;
+  } catch (e) {
+    problems.push(`${where}: cannot decompress: ${(e as Error).message}`);
+    return { size: data.length, diffId: '', entries: 0, paths: [], duplicates: [] };
+  }
   const actual = sha(tar);
   if (diffId && diffId !== actual) problems.push(`${where}: diff_id ${diffId} but the uncompressed layer is ${actual}`);
-  const entries = readTar(tar, where);
+  let entries: ReturnType<typeof readTar>;
+  try {
+    entries = readTar(tar, where);
+  } catch (e) {
+    problems.push((e as Error).message);
+    entries = [];
+  }
   const duplicates = duplicatePaths(entries);
   if (duplicates.length) problems.push(`${where}: duplicate paths ${duplicates.join(', ')}`);
   return { size: data.length, diffId: actual, entries: entries.length, paths: entries.map((e) => e.path), duplicates };
