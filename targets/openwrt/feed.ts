@@ -1,0 +1,47 @@
+// The signed opkg feed (FACTS §5), as OpenWRT's package/Makefile writes it:
+// Packages.manifest = every package's control + Filename, Size, SHA256sum (before
+// Description); Packages = the same without Maintainer, LicenseFiles, Source*, Require*,
+// SourceDateEpoch; Packages.gz (`gzip -9n`); Packages.sig (usign over Packages); the public
+// key named by its key number (what /etc/opkg/keys/ expects); a customfeeds.conf line.
+import { createHash } from 'node:crypto';
+import { gzip, parseControl } from './ipk.ts';
+import { keyNumHex, usignPublicFile, usignSign, type UsignKey } from './usign.ts';
+
+export interface FeedPackage { filename: string; data: Buffer; control: string; }
+
+const DROP = /^(Maintainer|LicenseFiles|Source|SourceName|Require|Require-User|SourceDateEpoch)$/;
+
+function paragraph(p: FeedPackage): { manifest: string; packages: string } {
+  const c = parseControl(p.control);
+  const extra: Record<string, string> = {
+    Filename: p.filename, Size: String(p.data.length), SHA256sum: createHash('sha256').update(p.data).digest('hex'),
+  };
+  const lines: [string, string][] = [];
+  for (const [k, v] of Object.entries(c)) {
+    if (k === 'Description') for (const [ek, ev] of Object.entries(extra)) lines.push([ek, ev]);
+    lines.push([k, v]);
+  }
+  if (!('Description' in c)) for (const [ek, ev] of Object.entries(extra)) lines.push([ek, ev]);
+  const fmt = (ls: [string, string][]) => ls.map(([k, v]) => `${k}: ${v.split('\n').join('\n ')}\n`).join('') + '\n';
+  return { manifest: fmt(lines), packages: fmt(lines.filter(([k]) => !DROP.test(k))) };
+}
+
+export interface FeedFiles { files: Record<string, Buffer>; keyFile: string; }
+
+/** Every feed file by name (relative to the feed directory). Packages sorted by name, arch. */
+export function buildFeed(pkgs: readonly FeedPackage[], key: UsignKey, opts: { name: string; url: string }): FeedFiles {
+  const sorted = [...pkgs].sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
+  const paras = sorted.map(paragraph);
+  const packages = Buffer.from(paras.map((p) => p.packages).join(''));
+  const keyFile = keyNumHex(key);
+  const files: Record<string, Buffer> = {
+    'Packages': packages,
+    'Packages.gz': gzip(packages),
+    'Packages.manifest': Buffer.from(paras.map((p) => p.manifest).join('')),
+    'Packages.sig': Buffer.from(usignSign(packages, key)),
+    [keyFile]: Buffer.from(usignPublicFile(key, opts.name)),
+    'customfeeds.conf': Buffer.from(`# ${opts.name}: append to /etc/opkg/customfeeds.conf; install the key with\n` +
+      `#   wget -O /etc/opkg/keys/${keyFile} ${opts.url}/${keyFile}\nsrc/gz ${opts.name} ${opts.url}\n`),
+  };
+  return { files, keyFile };
+}

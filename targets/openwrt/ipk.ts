@@ -1,0 +1,153 @@
+// OpenWRT .ipk writer and reader (24.10 and earlier; FACTS §5). An .ipk is a gzip'd tar — NOT
+// an ar archive like .deb — of ./debian-binary ("2.0\n"), ./control.tar.gz and ./data.tar.gz,
+// every member deterministic (sorted, 0:0, one mtime, gzip without name or time like
+// `gzip -n`). Control fields follow OpenWRT's package-pack.mk, with Installed-Size in BYTES.
+import { readFile } from 'node:fs/promises';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { extract } from 'tar-stream';
+import { buildTar, type FileEntry } from '../formats/tar.ts';
+
+export interface IpkControl {
+  Package: string;
+  Version: string;
+  Depends?: string;
+  Conflicts?: string;
+  'Require-User'?: string;
+  Source: string;
+  SourceName: string;
+  License: string;
+  Section: string;
+  URL: string;
+  Maintainer: string;
+  Architecture: string;
+  Description: string;
+}
+
+/** Field order as OpenWRT writes them; SourceDateEpoch and Installed-Size are computed. */
+const ORDER = ['Package', 'Version', 'Depends', 'Conflicts', 'Require-User', 'Source', 'SourceName', 'License',
+  'Section', 'SourceDateEpoch', 'URL', 'Maintainer', 'Architecture', 'Installed-Size', 'Description'] as const;
+
+export interface IpkInput {
+  control: IpkControl;
+  files: readonly FileEntry[];
+  conffiles: readonly string[];
+  scripts: Partial<Record<'preinst' | 'postinst' | 'prerm' | 'postrm', string>>;
+  mtime: number;
+}
+
+export const gzip = (b: Buffer) => gzipSync(b, { level: 9 }); // header mtime 0, no name: `gzip -9n`
+
+/** Sum of the regular files' sizes: what opkg reports and what OpenWRT's build writes. */
+export function installedSize(files: readonly FileEntry[]): number {
+  return files.reduce((n, f) => n + (f.type === 'file' ? f.data.length : 0), 0);
+}
+
+export function controlText(c: IpkControl, mtime: number, size: number): string {
+  const all: Record<string, string | undefined> = { ...c, SourceDateEpoch: String(mtime), 'Installed-Size': String(size) };
+  let out = '';
+  for (const k of ORDER) {
+    const v = all[k];
+    if (v === undefined || v === '') continue;
+    if (/\n\s*\n/.test(v) || (k !== 'Description' && v.includes('\n'))) throw new Error(`control field ${k} must not contain blank lines`);
+    out += `${k}: ${v.split('\n').join('\n ')}\n`;
+  }
+  return out;
+}
+
+export async function buildIpk(input: IpkInput): Promise<Buffer> {
+  const { mtime } = input;
+  const size = installedSize(input.files);
+  const ctl: FileEntry[] = [{ type: 'file', path: 'control', mode: 0o644, data: Buffer.from(controlText(input.control, mtime, size)) }];
+  if (input.conffiles.length) ctl.push({ type: 'file', path: 'conffiles', mode: 0o644, data: Buffer.from(input.conffiles.map((c) => `${c}\n`).join('')) });
+  for (const [name, body] of Object.entries(input.scripts)) {
+    if (body) ctl.push({ type: 'file', path: name, mode: 0o755, data: Buffer.from(body) });
+  }
+  const controlTar = gzip(await buildTar(ctl, { mtime, dotSlash: true }));
+  const dataTar = gzip(await buildTar(input.files, { mtime, dotSlash: true, implicitDirs: true }));
+  const outer = await buildTar([
+    { type: 'file', path: 'debian-binary', mode: 0o644, data: Buffer.from('2.0\n') },
+    { type: 'file', path: 'control.tar.gz', mode: 0o644, data: controlTar },
+    { type: 'file', path: 'data.tar.gz', mode: 0o644, data: dataTar },
+  ], { mtime, dotSlash: true, rootDir: false, implicitDirs: false });
+  return gzip(outer);
+}
+
+export interface TarMember { name: string; type: string; mode: number; uid: number; gid: number; mtime: number; size: number; data: Buffer; linkname?: string; }
+
+/** Read a (gzip'd or plain) tar into members. */
+export async function readTar(buf: Buffer): Promise<TarMember[]> {
+  const raw = buf[0] === 0x1f && buf[1] === 0x8b ? gunzipSync(buf) : buf;
+  const ex = extract();
+  const out: TarMember[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    ex.on('entry', (h, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: unknown) => { chunks.push(c as Buffer); });
+      stream.on('end', () => {
+        out.push({ name: h.name, type: h.type ?? 'file', mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0,
+          mtime: Math.floor((h.mtime?.getTime() ?? 0) / 1000), size: h.size ?? 0, data: Buffer.concat(chunks), linkname: h.linkname ?? undefined });
+        next();
+      });
+      stream.resume();
+    });
+    ex.on('finish', resolve);
+    ex.on('error', reject);
+  });
+  ex.end(raw);
+  await done;
+  return out;
+}
+
+/** Parse a Debian-style control paragraph (continuation lines start with a space). */
+export function parseControl(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let last = '';
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    if (line.startsWith(' ') && last) out[last] += `\n${line.slice(1)}`;
+    else {
+      const i = line.indexOf(':');
+      last = line.slice(0, i);
+      out[last] = line.slice(i + 1).trim();
+    }
+  }
+  return out;
+}
+
+export interface IpkInfo {
+  members: string[];
+  control: Record<string, string>;
+  conffiles: string[];
+  scripts: Record<string, string>;
+  files: { path: string; type: string; mode: string; size: number; uid: number; gid: number; target?: string }[];
+  dataSize: number;
+}
+
+/** Our reader for `edgewan-build inspect`: outer members, control fields, scripts, file list. */
+export async function inspectIpk(path: string): Promise<IpkInfo> {
+  const buf = await readFile(path);
+  const outer = await readTar(buf);
+  const get = (n: string) => {
+    const m = outer.find((e) => e.name === `./${n}`);
+    if (!m) throw new Error(`${path}: not an .ipk (no ./${n} in the outer tar; members: ${outer.map((e) => e.name).join(', ')})`);
+    return m.data;
+  };
+  if (get('debian-binary').toString() !== '2.0\n') throw new Error(`${path}: debian-binary is not "2.0"`);
+  const ctl = await readTar(get('control.tar.gz'));
+  const data = await readTar(get('data.tar.gz'));
+  const ctlFile = (n: string) => ctl.find((e) => e.name === `./${n}`)?.data.toString();
+  const scripts: Record<string, string> = {};
+  for (const s of ['preinst', 'postinst', 'prerm', 'postrm']) { const b = ctlFile(s); if (b !== undefined) scripts[s] = b; }
+  const files = data.map((e) => ({
+    path: e.name, type: e.type, mode: e.mode.toString(8).padStart(4, '0'), size: e.size, uid: e.uid, gid: e.gid,
+    ...(e.linkname ? { target: e.linkname } : {}),
+  }));
+  return {
+    members: outer.map((e) => e.name),
+    control: parseControl(ctlFile('control') ?? ''),
+    conffiles: (ctlFile('conffiles') ?? '').split('\n').filter(Boolean),
+    scripts,
+    files,
+    dataSize: data.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0),
+  };
+}
