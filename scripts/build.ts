@@ -1,0 +1,152 @@
+// The build's composition root (like ko's resolver): manifest → host tools → bundle →
+// executables (parallel across arches) → SBOMs → every selected Target from
+// targets/registry.ts → SHA256SUMS and artifacts.json. SOURCE_DATE_EPOCH is read once here
+// and passed down; nothing below reads env or argv.
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ARCHES, type Arch } from '../targets/arch.ts';
+import { TARGETS, TARGET_NAMES } from '../targets/registry.ts';
+import type { AnyArch } from '../targets/arch.ts';
+import type { Artifact, BuildInputs, Target } from '../targets/target.ts';
+import { writeManifests, fileArtifact } from './artifacts.ts';
+import { buildBundle } from './bundle.ts';
+import { StepCache } from './cache.ts';
+import { BuildError, UsageError } from './errors.ts';
+import { writeAtomic } from './fsutil.ts';
+import { ensureHostTools } from './hosttools.ts';
+import { resolveKeys } from './keys.ts';
+import { loadManifest, packageInfo } from './manifest.ts';
+import { cacheRoot, defaultStepCacheDir, devKeysDir, downloadDir, REPO_ROOT, type Env } from './paths.ts';
+import { parallel, Progress } from './progress.ts';
+import { LOCK_PATH, loadLock } from './runtimes.ts';
+import { makeSbom, sbomFileName } from './sbom.ts';
+import { buildExecutable, type SeaResult } from './sea.ts';
+
+export interface BuildOptions {
+  root?: string;
+  manifest?: string;
+  /** --arch (overrides the manifest) */
+  arches?: Arch[];
+  /** --target names, or ['none'] for no packaging (overrides the manifest) */
+  targets?: string[];
+  out?: string;
+  cacheDir?: string;
+  env: Env;
+  progress: Progress;
+}
+
+export interface BuildReport {
+  version: string;
+  commit: string;
+  sourceDateEpoch: number;
+  outDir: string;
+  artifacts: Artifact[];
+  steps: Progress['steps'];
+  warnings: string[];
+  devKeys: string[];
+}
+
+function git(root: string, args: string[]): string | undefined {
+  try { return execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined; } catch { return undefined; }
+}
+
+/** SOURCE_DATE_EPOCH, else the last commit's time (seconds). */
+export function sourceDateEpoch(root: string, env: Env): number {
+  const s = env.SOURCE_DATE_EPOCH;
+  if (s !== undefined && s !== '') {
+    if (!/^\d+$/.test(s)) throw new UsageError(`SOURCE_DATE_EPOCH="${s}" is not a number of seconds`);
+    return Number(s);
+  }
+  return Number(git(root, ['log', '-1', '--format=%ct']) ?? 0);
+}
+
+/** Targets to run: --target beats the manifest; default every registered target. */
+export function selectTargets(requested: string[] | undefined, registry: readonly Target[]): Target[] {
+  if (!requested) return [...registry];
+  if (requested.length === 1 && requested[0] === 'none') return [];
+  const out: Target[] = [];
+  for (const name of requested) {
+    if (!(TARGET_NAMES as readonly string[]).includes(name)) {
+      throw new UsageError(`unknown target "${name}": use one of ${TARGET_NAMES.join(', ')} (or "none")`);
+    }
+    const t = registry.find((x) => x.name === name);
+    if (!t) throw new BuildError('TARGET', `target "${name}" is not implemented in this build yet (available: ${registry.map((x) => x.name).join(', ') || 'none'})`);
+    out.push(t);
+  }
+  return out;
+}
+
+async function writeIfChanged(path: string, text: string): Promise<void> {
+  try { if ((await readFile(path, 'utf8')) === text) return; } catch { /* missing */ }
+  await writeAtomic(path, text);
+}
+
+export async function build(o: BuildOptions): Promise<BuildReport> {
+  const root = o.root ?? REPO_ROOT;
+  const p = o.progress;
+  const m = loadManifest(root, o.manifest, (w) => p.warn(w));
+  const arches = o.arches ?? m.arches;
+  const targets = selectTargets(o.targets ?? m.targets, TARGETS);
+  const outDir = o.out ? resolve(o.out) : m.outDir;
+  const mtime = sourceDateEpoch(root, o.env);
+  const commit = git(root, ['rev-parse', '--short=12', 'HEAD']) ?? 'unknown';
+  const info = packageInfo(m);
+  const lock = loadLock(o.env.EDGEWAN_RUNTIMES_LOCK || LOCK_PATH);
+  const cache = new StepCache(o.cacheDir ? resolve(o.cacheDir) : defaultStepCacheDir(o.env));
+  const downloads = downloadDir(o.env);
+  p.info(`${m.branding.packageName} ${m.version} (commit ${commit}, SOURCE_DATE_EPOCH=${mtime}) → ${outDir}; manifest ${m.file}`);
+  for (const a of arches) {
+    if (lock.executables[a]?.eol) p.warn(`${a}: Node ${lock.executables[a].version} is end-of-life (the newest official Node for ${a}); marked eol in artifacts.json`);
+  }
+  // Everything that can fail on bad input fails here, before anything is written.
+  if (arches.length) ensureHostTools(arches, { env: o.env, log: (s) => p.info(s) });
+  const inputs0 = { info, mtime, outDir, cacheDir: cacheRoot(o.env) };
+  let keysDev: string[] = [];
+  let keys: BuildInputs['keys'] = {};
+  if (targets.length) {
+    const r = await resolveKeys({ env: o.env, devDir: devKeysDir(o.env), manifest: m.signing });
+    keys = r.keys; keysDev = r.dev;
+    if (r.dev.length) p.warn(`signing with DEVELOPMENT keys from ${devKeysDir(o.env)} (${r.dev.join(', ')}): not for production; set them in the manifest's "signing" or EDGEWAN_*_KEY`);
+  }
+
+  const artifacts: Artifact[] = [];
+  const extra: string[] = [];
+  const product = { name: m.branding.packageName, version: m.version, license: m.branding.license, homepage: m.branding.homepage, vendor: m.branding.vendor };
+  const bundle = await p.step('bundle', () => buildBundle({ root, outDir, version: m.version, commit, cache,
+    self: { name: m.branding.packageName, license: m.branding.license } }), (r) => r.cached);
+  artifacts.push(await fileArtifact(outDir, bundle.bundle, { type: 'bundle', arch: 'noarch' }));
+  extra.push(bundle.map, bundle.licenses);
+  const sboms: Partial<Record<AnyArch, string>> = {};
+  const writeSbom = async (arch: AnyArch, artifact: string, sha: string, runtime?: typeof lock.executables.x64) => {
+    const path = join(outDir, 'sbom', sbomFileName(artifact));
+    await writeIfChanged(path, `${JSON.stringify(makeSbom({ artifact, artifactSha256: sha, product, packages: bundle.packages, runtime, mtime }), null, 2)}\n`);
+    sboms[arch] = path;
+    artifacts.push(await fileArtifact(outDir, path, { type: 'sbom', arch }));
+  };
+  await writeSbom('noarch', 'edgewan.cjs', bundle.sha256);
+
+  const limit = Math.max(1, Math.min(availableParallelism(), 3));
+  const exes = await parallel(limit, arches.map((arch) => () => p.step(`executable ${arch}`, () => buildExecutable({
+    arch, bundle: bundle.bundle, bundleSha256: bundle.sha256, pin: lock.executables[arch], downloads, outDir, cache,
+    env: o.env, log: (s) => p.info(`${arch}: ${s}`),
+  }), (r) => r.cached).then((r): [Arch, SeaResult] => [arch, r])));
+  const executables: Partial<Record<Arch, string>> = {};
+  for (const [arch, r] of exes) {
+    executables[arch] = r.path;
+    const pin = lock.executables[arch];
+    artifacts.push(await fileArtifact(outDir, r.path, { type: 'executable', arch, runtime: { node: pin.version, eol: pin.eol } }));
+    await writeSbom(arch, ARCHES[arch].executable, r.sha256, pin);
+  }
+
+  const inputs: BuildInputs = { ...inputs0, executables, bundle: bundle.bundle, licenses: bundle.licenses, sboms, keys,
+    log: (s) => p.info(s) };
+  for (const t of targets) t.validate(inputs);
+  for (const t of targets) artifacts.push(...await p.step(`target ${t.name}`, () => t.build(inputs)));
+
+  const all = await p.step('SHA256SUMS + artifacts.json', () => writeManifests(outDir, artifacts, extra));
+  return { version: m.version, commit, sourceDateEpoch: mtime, outDir, artifacts: all, steps: p.steps, warnings: p.warnings, devKeys: keysDev };
+}
+
+
