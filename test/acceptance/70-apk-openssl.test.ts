@@ -38,7 +38,7 @@ function gunzipRaw(file: Buffer): Buffer {
 /** Split a decompressed stream by hand: header, ADB block payload, SIG block payloads. */
 function blocks(stream: Buffer): { schema: Buffer; adb: Buffer; sigs: Buffer[] } {
   const schema = stream.subarray(4, 8);
-  let pos = 8; let adb = Buffer.alloc(0); const sigs: Buffer[] = [];
+  let pos = 8; let adb: Buffer = Buffer.alloc(0); const sigs: Buffer[] = [];
   while (pos < stream.length) {
     const hdr = stream.readUInt32LE(pos);
     const type = hdr >>> 30; const raw = hdr & 0x3fffffff;
