@@ -1,6 +1,8 @@
-// Argument parsing for `edgewan-build push` (scripts/cli.ts dispatches here). Credentials
-// come from --username + --password-stdin, else EDGEWAN_REGISTRY_USERNAME/_PASSWORD, else
-// Docker's config.json ($DOCKER_CONFIG/config.json or ~/.docker/config.json).
+// Argument parsing for `edgewan-build push` (scripts/push.ts dispatches `pushOci` here).
+// The builder's CLI passes only positional arguments, so every option also has an
+// environment form: EDGEWAN_PUSH_PLAIN_HTTP=1, EDGEWAN_PUSH_MOUNT_FROM, EDGEWAN_PUSH_LAYOUT,
+// EDGEWAN_REGISTRY_USERNAME / EDGEWAN_REGISTRY_PASSWORD. Without those, credentials come
+// from Docker's config.json ($DOCKER_CONFIG/config.json or ~/.docker/config.json).
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -16,10 +18,13 @@ export const PUSH_USAGE = `usage: edgewan-build push [options] REGISTRY/REPOSITO
   --chunk-size BYTES   upload blobs larger than this in chunks (default 16777216)
   --json               print the result as JSON`;
 
-export async function pushMain(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
-  const o: Partial<PushOptions> & { json?: boolean } = { layout: join(process.cwd(), 'dist', 'oci', 'layout') };
-  let username = process.env.EDGEWAN_REGISTRY_USERNAME;
-  let password = process.env.EDGEWAN_REGISTRY_PASSWORD;
+export function parsePushArgs(argv: string[], env: NodeJS.ProcessEnv, defaultLayout: string): PushOptions & { json?: boolean; help?: boolean } {
+  const o: Partial<PushOptions> & { json?: boolean; help?: boolean } = {
+    layout: env.EDGEWAN_PUSH_LAYOUT ?? defaultLayout, plainHttp: env.EDGEWAN_PUSH_PLAIN_HTTP === '1' || undefined,
+    mountFrom: env.EDGEWAN_PUSH_MOUNT_FROM || undefined,
+  };
+  let username = env.EDGEWAN_REGISTRY_USERNAME;
+  let password = env.EDGEWAN_REGISTRY_PASSWORD;
   let passwordStdin = false;
   const args = [...argv];
   const val = (flag: string) => {
@@ -37,7 +42,7 @@ export async function pushMain(argv: string[], out: (s: string) => void = (s) =>
     else if (a === '--mount-from') o.mountFrom = val(a);
     else if (a === '--chunk-size') o.chunkSize = Number(val(a));
     else if (a === '--json') o.json = true;
-    else if (a === '-h' || a === '--help') { out(`${PUSH_USAGE}\n`); return 0; }
+    else if (a === '-h' || a === '--help') return { ...(o as PushOptions), help: true };
     else if (a.startsWith('-')) throw new PushError('EDGEWAN_ERR_PUSH_USAGE', `unknown option ${a}\n${PUSH_USAGE}`);
     else if (o.ref) throw new PushError('EDGEWAN_ERR_PUSH_USAGE', `one reference only (got ${o.ref} and ${a})\n${PUSH_USAGE}`);
     else o.ref = a;
@@ -47,8 +52,23 @@ export async function pushMain(argv: string[], out: (s: string) => void = (s) =>
   if (passwordStdin) password = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
   if (username && password !== undefined) o.credentials = { username, password };
   else if (username) throw new PushError('EDGEWAN_ERR_PUSH_USAGE', '--username needs --password-stdin (or EDGEWAN_REGISTRY_PASSWORD)');
-  const dockerDir = process.env.DOCKER_CONFIG ?? join(homedir(), '.docker');
-  const r = await push({ ...(o as PushOptions), dockerConfig: join(dockerDir, 'config.json'), log: (m) => process.stderr.write(`${m}\n`) });
+  o.dockerConfig = join(env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
+  return o as PushOptions;
+}
+
+/** Standalone entry: `node --import tsx images/oci/push-cli.ts [options] REF`. */
+export async function pushMain(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const o = parsePushArgs(argv, process.env, join(process.cwd(), 'dist', 'oci', 'layout'));
+  if (o.help) { out(`${PUSH_USAGE}\n`); return 0; }
+  const r = await push({ ...o, log: (m) => process.stderr.write(`${m}\n`) });
   out(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${r.ref}@${r.digest}\n`);
   return 0;
+}
+
+/** The pusher scripts/push.ts registers for target "oci" (args: REF, options as above). */
+export async function pushOci(opts: { outDir: string; args: string[]; json: boolean; log: (m: string) => void }): Promise<unknown> {
+  const o = parsePushArgs(opts.args, process.env, join(opts.outDir, 'oci', 'layout'));
+  const r = await push({ ...o, log: opts.log });
+  if (!opts.json) process.stdout.write(`${r.ref}@${r.digest}\n`);
+  return r;
 }
