@@ -12,6 +12,7 @@ import { BuildError } from './errors.ts';
 import { sha256File } from './fsutil.ts';
 import { runnerFor } from './hosttools.ts';
 import { validateArtifacts } from './artifacts.ts';
+import { inspectApk } from '../targets/openwrt/apk/inspect.ts';
 
 const run = promisify(execFile);
 
@@ -90,6 +91,7 @@ export const READERS: Reader[] = [
   { name: 'spdx', match: (p, h) => isJson(p, h) && h.toString('utf8').includes('"spdxVersion"'), read: inspectSbom },
   { name: 'artifacts.json', match: (p, h) => basename(p) === 'artifacts.json' && isJson(p, h), read: inspectArtifacts },
   // Format owners: one line each below, e.g.
+  { name: 'apk', match: (p, h, dir) => (dir ? existsSync(join(p, 'packages.adb')) : h.toString('latin1', 0, 3) === 'ADB'), read: inspectApk },
   // { name: 'deb', match: (p) => p.endsWith('.deb'), read: inspectDeb },
 ];
 

@@ -3,9 +3,11 @@
 // manifest's `targets`. Order is the order they run in.
 import type { Target } from './target.ts';
 import { ociTarget } from '../images/oci/target.ts';
+import { apkTarget } from './openwrt/apk/target.ts';
 
 export const TARGETS: Target[] = [
   ociTarget,
+  apkTarget,
 ];
 
 /** artifacts.json `target` names a build may ask for (also the manifest schema's enum). */
