@@ -1,0 +1,221 @@
+// The tunnel Component: owns the chunk store, the TLS listener (core) or the reconnecting
+// dialer (edge), the live links, the degrade chain and the metrics. Streams the peer opens
+// are connected to their target here; local listeners (proxy/) open streams through the
+// TunnelHub this component registers with.
+import net from 'node:net';
+import tls from 'node:tls';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Component, ComponentContext, MetricSample } from '../supervisor/component.ts';
+import { chunkerParams, type ChunkerParams } from '../codec/chunker.ts';
+import { lz4Impl } from '../codec/block.ts';
+import { ChunkStore } from '../cache/store.ts';
+import { Link } from './link.ts';
+import { newCounters, type Mode } from './counters.ts';
+import { makeTransport, type AuthConfig, type Transport } from './transport.ts';
+import { hub } from './hub.ts';
+import { splitHostPort } from './hostport.ts';
+import { splice, resetSocket } from '../proxy/splice.ts';
+import { tunnelMetrics } from './metrics.ts';
+import type { TunnelStream } from './stream.ts';
+
+export interface TunnelOptions {
+  role: 'edge' | 'core';
+  stateDir: string;
+  listen: string | null;
+  connect: string | null;
+  auth: AuthConfig;
+  /** bytes; 0 disables the disk tier */
+  diskMaxBytes: number;
+  chunkSize?: number;
+  windowBytes?: number;
+  backoffMs?: { initial: number; max: number };
+  pingIntervalMs?: number;
+  /** test hook: start in this mode */
+  mode?: Mode;
+}
+
+export class TunnelComponent implements Component {
+  readonly name = 'tunnel';
+  readonly counters = newCounters();
+  store: ChunkStore | null = null;
+  private ctx!: ComponentContext;
+  private mode: Mode;
+  private readonly links = new Set<Link>();
+  private server: tls.Server | null = null;
+  private transport!: Transport;
+  private chunker!: ChunkerParams;
+  private stopped = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private backoff: number;
+  private readonly locals = new Set<net.Socket>();
+  private state: 'down' | 'connecting' | 'up' | 'listening' | 'unconfigured' = 'down';
+  private lastError: string | null = null;
+
+  constructor(readonly opts: TunnelOptions) {
+    this.mode = opts.mode ?? 'dedup';
+    this.backoff = opts.backoffMs?.initial ?? 250;
+  }
+
+  /** The address the core listens on (after start), for tests and status. */
+  address(): net.AddressInfo | null { return (this.server?.address() as net.AddressInfo | null) ?? null; }
+
+  async start(ctx: ComponentContext): Promise<void> {
+    this.ctx = ctx;
+    const o = this.opts;
+    if (o.role === 'edge' && !o.connect) { this.state = 'unconfigured'; ctx.unconfigured('no tunnel.connect: this edge has no core to talk to'); return; }
+    this.transport = makeTransport(o.role, o.auth);
+    this.chunker = chunkerParams({ avgSize: o.chunkSize ?? 8192 });
+    const diskDir = join(o.stateDir, 'chunks');
+    this.store = new ChunkStore({
+      memoryBytes: Math.max(1 << 20, ctx.budgetBytes()),
+      disk: o.diskMaxBytes > 0 ? { dir: diskDir, maxBytes: o.diskMaxBytes } : undefined,
+      onDiskFailure: (e) => { ctx.log.warn('chunk disk store failed; continuing with memory-only dedup', { error: e.message }); this.reportMode(); },
+    });
+    this.flushTimer = setInterval(() => this.store?.flush(), 1000);
+    this.flushTimer.unref();
+    this.reportMode();
+    hub.register(this);
+    if (o.role === 'core') {
+      const [host, port] = splitHostPort(o.listen ?? '[::]:9618');
+      this.server = tls.createServer(this.transport.server, (sock) => this.onSecure(sock));
+      this.server.on('tlsClientError', (e, sock) => { ctx.log.warn('tunnel peer rejected during TLS handshake', { error: e.message, remote: sock.remoteAddress }); });
+      await new Promise<void>((resolve, reject) => {
+        this.server!.once('error', reject);
+        this.server!.listen(port, host, () => { this.server!.off('error', reject); resolve(); });
+      });
+      this.server.on('error', (e) => ctx.fail(e));
+      this.state = 'listening';
+    } else {
+      this.dial();
+    }
+  }
+
+  /** A link that can carry streams now, or null. Core: the most recently connected edge. */
+  currentLink(): Link | null {
+    let best: Link | null = null;
+    for (const l of this.links) if (!l.isClosed) best = l;
+    return best;
+  }
+
+  async open(target: string): Promise<TunnelStream> {
+    const l = this.currentLink();
+    if (!l) throw new Error('EDGEWAN_ERR_TUNNEL_LINK_DOWN: the tunnel to the peer is not connected');
+    this.counters.streamsOpened++;
+    return l.open(target);
+  }
+
+  private dial(): void {
+    if (this.stopped) return;
+    const [host, port] = splitHostPort(this.opts.connect!);
+    this.state = 'connecting';
+    const sock = tls.connect({ ...this.transport.client, host, port, servername: undefined });
+    sock.setNoDelay(true);
+    let linked = false;
+    sock.once('secureConnect', () => { linked = this.onSecure(sock); });
+    const retry = (why: string) => {
+      if (linked || this.stopped || this.retryTimer) return;
+      this.lastError = why; this.state = 'down';
+      this.ctx.log.warn('tunnel connect failed; retrying', { error: why, inMs: this.backoff });
+      this.scheduleDial();
+    };
+    sock.once('error', (e) => retry(e.message));
+    sock.once('close', () => retry('connection closed during handshake'));
+  }
+
+  private scheduleDial(): void {
+    const max = this.opts.backoffMs?.max ?? 30000;
+    const wait = Math.round(this.backoff * (0.8 + 0.4 * Math.random()));
+    this.backoff = Math.min(max, this.backoff * 2);
+    this.retryTimer = setTimeout(() => { this.retryTimer = null; this.dial(); }, wait);
+  }
+
+  /** An authenticated-at-TLS-level socket: check the peer, then run a Link over it. */
+  private onSecure(sock: tls.TLSSocket): boolean {
+    const bad = this.transport.verify(sock);
+    if (bad || this.stopped) {
+      this.ctx.log.warn('tunnel peer rejected', { reason: bad ?? 'stopping', remote: sock.remoteAddress });
+      sock.destroy();
+      return false;
+    }
+    sock.setNoDelay(true);
+    const store = this.store!;
+    const peerFile = join(this.opts.stateDir, 'chunks', `peer-of-${this.opts.role}`);
+    const link = new Link(sock, {
+      role: this.opts.role, store, chunker: this.chunker, windowBytes: this.opts.windowBytes ?? 128 * 1024,
+      log: this.ctx.log, mode: () => this.mode, counters: this.counters, pingIntervalMs: this.opts.pingIntervalMs,
+      rememberedPeer: () => (store.diskEnabled && existsSync(peerFile) ? readFileSync(peerFile) : null),
+      rememberPeer: (id) => { if (store.diskEnabled) { try { writeFileSync(peerFile, id); } catch { /* advisory only */ } } },
+    });
+    this.links.add(link);
+    link.on('ready', () => { this.state = 'up'; this.backoff = this.opts.backoffMs?.initial ?? 250; this.lastError = null; });
+    link.on('stream', (s: TunnelStream) => this.connectTarget(link, s));
+    link.on('close', (reason: string) => {
+      this.links.delete(link);
+      this.ctx.log.warn('tunnel link down', { reason });
+      this.lastError = reason;
+      if (this.opts.role === 'edge' && !this.stopped) { this.counters.reconnects++; this.state = 'down'; this.scheduleDial(); }
+    });
+    return true;
+  }
+
+  /** The peer opened a stream: connect its target and join the two. */
+  private connectTarget(link: Link, s: TunnelStream): void {
+    let hp: [string, number];
+    try { hp = splitHostPort(s.target); } catch (e) { link.refuse(s, (e as Error).message); return; }
+    const sock = net.connect({ host: hp[0], port: hp[1] });
+    this.locals.add(sock);
+    const timer = setTimeout(() => sock.destroy(new Error('connect timed out after 10 s')), 10000);
+    sock.once('connect', () => { clearTimeout(timer); sock.setNoDelay(true); link.accept(s); splice(sock, s, () => this.locals.delete(sock)); });
+    sock.once('error', (e) => {
+      clearTimeout(timer); this.locals.delete(sock);
+      if (!sock.connecting) return; // after connect, splice handles errors
+      link.refuse(s, `cannot connect ${s.target}: ${e.message}`);
+    });
+  }
+
+  /** Degrade chain: dedup (disk+memory) → dedup (memory) → lz4 → raw. */
+  setMode(m: Mode, why?: string): void { this.mode = m; if (why) this.ctx.log.warn('tunnel mode changed', { mode: m, reason: why }); this.reportMode(); }
+
+  private reportMode(): void {
+    if (!this.ctx) return;
+    const diskWanted = this.opts.diskMaxBytes > 0;
+    if (this.mode !== 'dedup') this.ctx.degraded(`data reduction mode ${this.mode}`);
+    else if (diskWanted && this.store && !this.store.diskEnabled) this.ctx.degraded(`chunk disk store unavailable (${this.store.diskFailure?.message ?? 'unknown'}); dedup memory-only`);
+    else this.ctx.healthy();
+  }
+
+  get modeName(): string {
+    if (this.mode !== 'dedup') return this.mode;
+    return this.store?.diskEnabled ? 'dedup-disk' : 'dedup-memory';
+  }
+
+  status(): Record<string, unknown> {
+    const l = this.currentLink();
+    return {
+      role: this.opts.role, state: this.state, mode: this.modeName, lz4: lz4Impl(), auth: this.transport?.describe,
+      links: this.links.size, activeStreams: [...this.links].reduce((n, k) => n + k.activeStreams, 0),
+      rttMs: l?.rttMs ?? null, lastError: this.lastError, ...this.counters,
+      cache: this.store ? { memoryBytes: this.store.memoryBytes, memoryLimit: this.store.memoryLimit, diskBytes: this.store.diskBytes, diskLimit: this.store.diskLimit } : null,
+    };
+  }
+
+  metrics(): MetricSample[] { return tunnelMetrics(this, [...this.links]); }
+
+  resize(budgetBytes: number): void { this.store?.resize(Math.max(1 << 20, budgetBytes)); }
+
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true;
+    hub.unregister(this);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.server?.close();
+    // Let streams finish within the grace period, then cut what is left.
+    const until = Date.now() + graceMs;
+    while (Date.now() < until && [...this.links].some((l) => l.activeStreams > 0)) await new Promise((r) => setTimeout(r, 50));
+    for (const l of [...this.links]) l.close('tunnel stopping');
+    for (const s of this.locals) resetSocket(s);
+    try { this.store?.close(); } catch { /* never reject */ }
+  }
+}

@@ -1,0 +1,277 @@
+// One authenticated TLS connection between an edge and a core, carrying many TunnelStreams.
+// Owns the frame reader, the HELLO exchange (cache identities), stream ids (edge odd, core
+// even), fair scheduling of senders when the socket pushes back, NEED/CHUNK resolution of
+// references, and keepalive/RTT. Any protocol violation closes the link with a logged
+// reason; every stream in flight is then reset (never half-delivered as if complete).
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { FrameReader, FrameError, encodeFrame, encodeOps, decodeOps, decodeChunk, decodeHello, encodeHello, PROTOCOL_VERSION, T, Op, type DataOp, type Frame } from '../codec/frame.ts';
+import { fingerprint, fpKey, FP_LEN } from '../codec/fingerprint.ts';
+import { compressIfWorthwhile, decompressBlock } from '../codec/block.ts';
+import type { ChunkerParams } from '../codec/chunker.ts';
+import type { ChunkStore } from '../cache/store.ts';
+import type { Logger } from '../log/logger.ts';
+import { PeerModel } from './peer-model.ts';
+import { TunnelStream } from './stream.ts';
+import { newCounters, type Counters, type Mode } from './counters.ts';
+
+export interface LinkOptions {
+  role: 'edge' | 'core';
+  store: ChunkStore;
+  chunker: ChunkerParams;
+  /** receive window per stream (decoded bytes) announced to the peer */
+  windowBytes: number;
+  log: Logger;
+  mode(): Mode;
+  counters?: Counters;
+  /** The peer cache id we dealt with last time (persisted), and how to remember the new one. */
+  rememberedPeer?(): Uint8Array | null;
+  rememberPeer?(id: Uint8Array): void;
+  pingIntervalMs?: number;
+  helloTimeoutMs?: number;
+}
+
+export class Link extends EventEmitter {
+  readonly counters: Counters;
+  peerWindow = 65536;
+  rttMs = -1;
+  private readonly reader = new FrameReader();
+  private readonly streams = new Map<number, TunnelStream>();
+  private readonly opening = new Map<number, { resolve(s: TunnelStream): void; reject(e: Error): void }>();
+  private readonly needWaiters = new Map<string, TunnelStream[]>();
+  private readonly ready = new Set<TunnelStream>();
+  private nextId: number;
+  private peer: PeerModel | null = null;
+  private blocked = false;
+  private closed = false;
+  private lastRx = Date.now();
+  private timer: NodeJS.Timeout | null = null;
+  private helloTimer: NodeJS.Timeout | null = null;
+  private whenReady: Promise<void>;
+  private readyResolve!: () => void;
+
+  constructor(readonly socket: Duplex, readonly opts: LinkOptions) {
+    super();
+    this.counters = opts.counters ?? newCounters();
+    this.nextId = opts.role === 'edge' ? 1 : 2;
+    this.whenReady = new Promise((res) => { this.readyResolve = res; });
+    this.whenReady.catch(() => {});
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('drain', () => { this.blocked = false; this.pump(); });
+    socket.on('error', (e) => this.close(`socket error: ${e.message}`));
+    socket.on('close', () => this.close('connection closed by peer'));
+    this.writeRaw(encodeFrame(T.HELLO, 0, encodeHello({ version: PROTOCOL_VERSION, role: opts.role, cacheId: opts.store.id, capacityMiB: opts.store.capacityMiB, windowBytes: opts.windowBytes })));
+    this.helloTimer = setTimeout(() => this.close('no HELLO from peer in time'), opts.helloTimeoutMs ?? 10000);
+  }
+
+  get mode(): Mode { return this.opts.mode(); }
+  get activeStreams(): number { return this.streams.size; }
+  get isClosed(): boolean { return this.closed; }
+  ready$(): Promise<void> { return this.whenReady; }
+
+  /** Open a stream to `target` (host:port) on the far side; resolves once the peer connected it. */
+  async open(target: string): Promise<TunnelStream> {
+    await this.whenReady;
+    if (this.closed) throw new Error('EDGEWAN_ERR_TUNNEL_LINK_DOWN: the tunnel link is down');
+    const id = this.nextId; this.nextId += 2;
+    const s = new TunnelStream(id, this, target);
+    this.streams.set(id, s);
+    this.sendFrame(T.OPEN, id, Buffer.from(target, 'utf8'));
+    return new Promise((resolve, reject) => this.opening.set(id, { resolve, reject }));
+  }
+
+  /** Accept a stream the peer opened (after the caller connected the target). */
+  accept(s: TunnelStream): void { this.sendFrame(T.OPEN_OK, s.id); }
+  refuse(s: TunnelStream, reason: string): void { s.remoteReset = true; this.sendReset(s.id, reason); s.destroy(); }
+
+  // ---- used by TunnelStream --------------------------------------------------------------
+  schedule(s: TunnelStream): void { if (!this.closed) { this.ready.add(s); this.pump(); } }
+
+  encodeChunk(c: Uint8Array): DataOp {
+    const mode = this.mode;
+    if (mode === 'dedup' && this.peer) {
+      const fp = fingerprint(c);
+      if (this.peer.shouldRef(fp)) {
+        this.counters.chunkHits++; this.counters.savedDedup += c.length - FP_LEN - 5;
+        return { op: Op.REF, rawLen: c.length, fp };
+      }
+      this.counters.chunkMisses++;
+      this.opts.store.put(fp, c);
+      this.peer.add(fp);
+    }
+    if (mode === 'raw') return { op: Op.RAW, rawLen: c.length, data: c };
+    const z = compressIfWorthwhile(c);
+    const stored = mode === 'dedup';
+    if (z) { this.counters.savedLz4 += c.length - z.length; return { op: Op.LZ4, rawLen: c.length, data: z }; }
+    return { op: stored ? Op.LIT : Op.RAW, rawLen: c.length, data: c };
+  }
+
+  sendData(id: number, ops: DataOp[]): void { this.sendFrame(T.DATA, id, encodeOps(ops)); }
+  sendCredit(id: number, n: number): void { const b = Buffer.alloc(4); b.writeUInt32BE(n); this.sendFrame(T.CREDIT, id, b); }
+  sendReset(id: number, reason: string): void {
+    if (this.closed) return;
+    this.sendFrame(T.RST, id, Buffer.concat([Buffer.from([1]), Buffer.from(reason.slice(0, 200), 'utf8')]));
+  }
+  forget(id: number): void { const s = this.streams.get(id); if (s) { this.streams.delete(id); this.ready.delete(s); this.emit('streamClosed'); } }
+
+  lookup(fp: Uint8Array): Uint8Array | undefined { return this.opts.store.get(fp); }
+
+  /** A literal arrived: store it (both sides keep every chunk that crossed) and note the peer has it. */
+  learn(data: Uint8Array): void {
+    if (this.mode !== 'dedup' || !this.peer) return;
+    const fp = fingerprint(data);
+    this.opts.store.put(fp, data);
+    this.peer.add(fp);
+  }
+
+  need(s: TunnelStream, fp: Uint8Array): void {
+    const k = fpKey(fp);
+    const list = this.needWaiters.get(k);
+    if (list) { list.push(s); return; }
+    this.needWaiters.set(k, [s]);
+    this.counters.needs++;
+    this.sendFrame(T.NEED, s.id, fp);
+  }
+
+  sendFrame(type: T, stream: number, payload?: Uint8Array): void { this.writeRaw(encodeFrame(type, stream, payload)); }
+
+  private writeRaw(b: Buffer): void {
+    if (this.closed) return;
+    this.counters.wireTx += b.length;
+    if (!this.socket.write(b)) this.blocked = true;
+  }
+
+  private pump(): void {
+    // Round-robin: one batch per ready stream per turn, until the socket pushes back.
+    while (!this.blocked && !this.closed && this.ready.size > 0) {
+      for (const s of [...this.ready]) {
+        this.ready.delete(s);
+        if (s.sendSome()) this.ready.add(s);
+        if (this.blocked) break;
+      }
+    }
+  }
+
+  // ---- receive ---------------------------------------------------------------------------
+  private onData(d: Buffer): void {
+    if (this.closed) return;
+    this.counters.wireRx += d.length;
+    this.lastRx = Date.now();
+    let frames: Frame[];
+    try { frames = this.reader.push(d); } catch (e) { this.close((e as Error).message); return; }
+    for (const f of frames) {
+      let err: string | null;
+      try { err = this.onFrame(f); } catch (e) {
+        err = e instanceof FrameError ? e.message : `EDGEWAN_ERR_TUNNEL_INTERNAL: ${(e as Error).message}`;
+      }
+      if (err) { this.close(err); return; }
+      if (this.closed) return;
+    }
+  }
+
+  private onFrame(f: Frame): string | null {
+    if (!this.peer && f.type !== T.HELLO) return 'EDGEWAN_ERR_TUNNEL_PROTOCOL: frame before HELLO';
+    switch (f.type) {
+      case T.HELLO: {
+        if (this.peer) return 'EDGEWAN_ERR_TUNNEL_PROTOCOL: second HELLO';
+        const h = decodeHello(f.payload);
+        if (h.role === this.opts.role) return `EDGEWAN_ERR_TUNNEL_ROLE: both sides are "${h.role}"; one must be edge, the other core`;
+        const prev = this.opts.rememberedPeer?.() ?? null;
+        const same = prev !== null && Buffer.from(prev).equals(Buffer.from(h.cacheId));
+        const entries = Math.min(4_000_000, Math.ceil((h.capacityMiB * 1048576) / this.opts.chunker.avgSize));
+        this.peer = new PeerModel(this.opts.store, same, Math.min(entries, 262144));
+        this.opts.rememberPeer?.(h.cacheId);
+        this.peerWindow = h.windowBytes;
+        if (this.helloTimer) clearTimeout(this.helloTimer);
+        this.startKeepalive();
+        this.opts.log.info('tunnel link up', { peerRole: h.role, peerCache: Buffer.from(h.cacheId).toString('hex'), peerCacheKnown: same });
+        this.readyResolve();
+        this.emit('ready');
+        return null;
+      }
+      case T.OPEN: {
+        if (f.stream === 0 || (f.stream & 1) === (this.opts.role === 'edge' ? 1 : 0) || this.streams.has(f.stream)) return `EDGEWAN_ERR_TUNNEL_PROTOCOL: bad stream id ${f.stream} in OPEN`;
+        const s = new TunnelStream(f.stream, this, Buffer.from(f.payload).toString('utf8'));
+        this.streams.set(f.stream, s);
+        this.emit('stream', s);
+        return null;
+      }
+      case T.OPEN_OK: {
+        const o = this.opening.get(f.stream); const s = this.streams.get(f.stream);
+        if (o && s) { this.opening.delete(f.stream); o.resolve(s); }
+        return null;
+      }
+      case T.DATA: {
+        const s = this.streams.get(f.stream);
+        if (!s) return null; // raced with a reset: drop
+        return s.receive(decodeOps(f.payload));
+      }
+      case T.CREDIT: { this.streams.get(f.stream)?.addCredit(Buffer.from(f.payload).readUInt32BE(0)); return null; }
+      case T.FIN: { this.streams.get(f.stream)?.remoteEnd(); return null; }
+      case T.RST: {
+        const s = this.streams.get(f.stream);
+        const reason = Buffer.from(f.payload.subarray(1)).toString('utf8');
+        const o = this.opening.get(f.stream);
+        if (o) { this.opening.delete(f.stream); o.reject(new Error(`EDGEWAN_ERR_TUNNEL_OPEN: the far side could not open the stream: ${reason}`)); }
+        if (s) { s.remoteReset = true; s.destroy(new Error(`EDGEWAN_ERR_TUNNEL_RESET: stream reset by peer: ${reason}`)); }
+        return null;
+      }
+      case T.NEED: {
+        this.peer!.lost(f.payload);
+        const data = this.opts.store.get(f.payload);
+        if (!data) { this.sendFrame(T.MISSING, 0, f.payload); return null; }
+        const z = compressIfWorthwhile(data);
+        const op: DataOp = z ? { op: Op.LZ4, rawLen: data.length, data: z } : { op: Op.LIT, rawLen: data.length, data };
+        this.sendFrame(T.CHUNK, 0, Buffer.concat([f.payload, encodeOps([op])]));
+        this.peer!.add(f.payload);
+        return null;
+      }
+      case T.CHUNK: {
+        const { fp, op } = decodeChunk(f.payload);
+        const waiters = this.needWaiters.get(fpKey(fp));
+        if (!waiters) return null;
+        const data = op.op === Op.LZ4 ? decompressBlock(op.data, op.rawLen) : (op as { data: Uint8Array }).data;
+        if (!data || !fingerprint(data).equals(Buffer.from(fp))) return 'EDGEWAN_ERR_TUNNEL_CHUNK: the literal sent for a reference does not match its fingerprint';
+        this.needWaiters.delete(fpKey(fp));
+        this.opts.store.put(fp, data); this.peer!.add(fp);
+        for (const s of waiters) { const e = s.resolve(data); if (e) return e; }
+        return null;
+      }
+      case T.MISSING: {
+        const waiters = this.needWaiters.get(fpKey(f.payload)) ?? [];
+        this.needWaiters.delete(fpKey(f.payload));
+        for (const s of waiters) s.destroy(new Error('EDGEWAN_ERR_TUNNEL_CHUNK_LOST: neither side holds a referenced chunk any more'));
+        return null;
+      }
+      case T.PING: { this.sendFrame(T.PONG, 0, f.payload); return null; }
+      case T.PONG: { this.rttMs = Date.now() - Number(Buffer.from(f.payload).readBigUInt64BE(0)); return null; }
+      default: return `EDGEWAN_ERR_TUNNEL_PROTOCOL: unexpected frame type ${f.type}`;
+    }
+  }
+
+  private startKeepalive(): void {
+    const every = this.opts.pingIntervalMs ?? 10000;
+    const ping = () => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(Date.now())); this.sendFrame(T.PING, 0, b); };
+    ping();
+    this.timer = setInterval(() => {
+      if (Date.now() - this.lastRx > 3 * every) { this.close(`no traffic from peer for ${3 * every} ms`); return; }
+      ping();
+    }, every);
+    this.timer.unref();
+  }
+
+  /** Close the link: every open stream is reset, pending opens fail. Idempotent. */
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    const err = new Error(`EDGEWAN_ERR_TUNNEL_LINK_DOWN: ${reason}`);
+    for (const o of this.opening.values()) o.reject(err);
+    this.opening.clear();
+    for (const s of [...this.streams.values()]) { s.remoteReset = true; s.destroy(err); }
+    this.streams.clear();
+    this.socket.destroy();
+    this.emit('close', reason);
+  }
+}
