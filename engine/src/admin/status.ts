@@ -1,6 +1,7 @@
 // The engine's state as one JSON document (/status) and as metric samples (/metrics): build
 // facts, uptime, memory (limit, heap cap, budgets, usage), components (state, restarts,
 // budget, what each reports), plus a short in-memory history for the status page's charts.
+import { getHeapStatistics } from 'node:v8';
 import { VERSION, COMMIT } from '../buildinfo.ts';
 import type { Budgets } from '../memory/policy.ts';
 import type { MetricSample } from '../supervisor/component.ts';
@@ -21,6 +22,8 @@ export interface EngineStatus {
   role: string; ready: boolean; uptimeS: number; time: string;
   memory: {
     limitBytes: number; limitSource: string; heapCapBytes: number;
+    /** What V8 itself enforces: proof that the heap cap reached it (FACTS §7). */
+    v8HeapLimitBytes: number;
     rssBytes: number; heapUsedBytes: number; heapTotalBytes: number; externalBytes: number;
     budgets: { chunkMemory: number; dns: number; buffers: number };
   };
@@ -55,6 +58,7 @@ export class StatusSource {
       uptimeS: Math.floor((now - this.deps.startedAt) / 1000), time: new Date(now).toISOString(),
       memory: {
         limitBytes: b.limitBytes, limitSource: b.limitSource, heapCapBytes: b.heapCapMiB * 1024 * 1024,
+        v8HeapLimitBytes: getHeapStatistics().heap_size_limit,
         rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, externalBytes: mem.external,
         budgets: { chunkMemory: b.chunkMemory, dns: b.dns, buffers: b.buffers },
       },
@@ -108,6 +112,7 @@ export class StatusSource {
       { name: 'process_heap_total_bytes', help: 'V8 heap reserved.', type: 'gauge', value: st.memory.heapTotalBytes },
       { name: 'process_external_memory_bytes', help: 'Memory of Buffers and other objects outside the V8 heap.', type: 'gauge', value: st.memory.externalBytes },
       { name: 'memory_limit_bytes', help: 'Memory limit the engine lives within.', type: 'gauge', value: st.memory.limitBytes, labels: { source: st.memory.limitSource } },
+      { name: 'memory_v8_heap_limit_bytes', help: 'Heap size limit V8 enforces (follows the heap cap via NODE_OPTIONS).', type: 'gauge', value: st.memory.v8HeapLimitBytes },
       { name: 'memory_heap_cap_bytes', help: 'V8 heap cap derived from the limit (floor(0.5 x limit) MiB).', type: 'gauge', value: st.memory.heapCapBytes },
       { name: 'supervisor_restarts_in_period', help: 'Restarts within the current intensity period (escalation above supervisor.maxRestarts).', type: 'gauge', value: st.supervisor.restartsInPeriod },
     ];

@@ -5,16 +5,33 @@
 // second process), else a child that inherits stdio, receives forwarded signals and whose exit
 // code becomes ours (costs the parent's RSS, measured in docs/config.md).
 import { spawn } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { hasHeapFlag } from './policy.ts';
 
 export const REEXEC_MARK = 'EDGEWAN_REEXECED';
 
 /** argv (without the executable) that starts this same program again. */
 export function selfArgs(): string[] {
-  // In a SEA, argv[1] repeats the executable path; for `node bundle.cjs` it is the script and
-  // execArgv holds node's own flags (e.g. --import tsx in development).
-  if (process.argv[1] === process.execPath) return process.argv.slice(2);
+  // In a SEA, argv[1] repeats the executable as it was invoked (relative, or via a symlink);
+  // for `node bundle.cjs` it is the script and execArgv holds node's own flags (e.g.
+  // --import tsx in development). node:sea is missing on Node 20.11, so compare real paths.
+  if (sameFile(process.argv[1], process.execPath)) return process.argv.slice(2);
   return [...process.execArgv, ...process.argv.slice(1)];
+}
+
+function sameFile(a: string | undefined, b: string): boolean {
+  if (!a) return false;
+  try { return realpathSync(a) === realpathSync(b); } catch { return false; }
+}
+
+/**
+ * NODE_OPTIONS flags for a heap cap. The young generation comes on top of the old space: Node
+ * 24 reserves up to 3 x 64 MiB of semi-spaces by default (measured: heap_size_limit = old
+ * space + 192 MiB), which alone exceeds a 128 MiB container. So the semi-space is scaled too.
+ */
+export function heapFlags(heapCapMiB: number): string {
+  const semi = Math.max(1, Math.min(16, Math.floor(heapCapMiB / 16)));
+  return `--max-old-space-size=${heapCapMiB} --max-semi-space-size=${semi}`;
 }
 
 export function needsReexec(env: NodeJS.ProcessEnv): boolean {
@@ -28,7 +45,7 @@ export function needsReexec(env: NodeJS.ProcessEnv): boolean {
 export function reexecWithHeapCap(heapCapMiB: number, onSignalForwarded?: (sig: string) => void): Promise<number> {
   const env = {
     ...process.env,
-    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=${heapCapMiB}`.trim(),
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${heapFlags(heapCapMiB)}`.trim(),
     [REEXEC_MARK]: '1',
   };
   const args = selfArgs();
