@@ -33,6 +33,8 @@ export interface BuildOptions {
   targets?: string[];
   out?: string;
   cacheDir?: string;
+  /** commit to stamp (default: git HEAD, or EDGEWAN_COMMIT for builds outside git) */
+  commit?: string;
   env: Env;
   progress: Progress;
 }
@@ -91,7 +93,7 @@ export async function build(o: BuildOptions): Promise<BuildReport> {
   const targets = selectTargets(o.targets ?? m.targets, TARGETS);
   const outDir = o.out ? resolve(o.out) : m.outDir;
   const mtime = sourceDateEpoch(root, o.env);
-  const commit = git(root, ['rev-parse', '--short=12', 'HEAD']) ?? 'unknown';
+  const commit = o.commit ?? (o.env.EDGEWAN_COMMIT || git(root, ['rev-parse', '--short=12', 'HEAD']) || 'unknown');
   const info = packageInfo(m);
   const lock = loadLock(o.env.EDGEWAN_RUNTIMES_LOCK || LOCK_PATH);
   const cache = new StepCache(o.cacheDir ? resolve(o.cacheDir) : defaultStepCacheDir(o.env));
