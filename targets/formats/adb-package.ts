@@ -5,7 +5,7 @@
 // whole stream like adb_compress() does by default. Inputs are validated before any byte
 // is produced: a version apk would reject, a bad name, an unknown owner are clear errors.
 import { createHash } from 'node:crypto';
-import { AdbWriter, ADB_BLOCK_ADB, ADB_BLOCK_DATA, ADB_BLOCK_SIG, ADB_NULL, ADB_SCHEMA_PACKAGE, blobContentOffset, blobSort, compressAdb, fileBlock, fileHeader, AdbFormatError, type AdbVal } from './adb.ts';
+import { AdbWriter, ADB_BLOCK_ADB, ADB_BLOCK_DATA, ADB_BLOCK_SIG, ADB_NULL, ADB_SCHEMA_PACKAGE, blobContentOffset, blobSort, compressAdb, compressAdbSplit, fileBlock, fileHeader, AdbFormatError, type AdbVal } from './adb.ts';
 import { ACL, DEP, DI, FI, PI, PKG, S_IFLNK, SCRIPT_NAMES } from './adb-schema.ts';
 import { signAdb, type ApkSigningKey } from './adb-sign.ts';
 import { normPath, type FileEntry } from './tar.ts';
@@ -129,7 +129,12 @@ export interface BuiltApk {
 }
 
 /** Build, sign and compress one APK v3 package. */
-export function buildApkPackage(input: ApkPackageInput, key?: ApkSigningKey): BuiltApk {
+export interface BuildApkOptions {
+  /** share compressed DATA parts between packages with the same files (see compressAdbSplit) */
+  dataCache?: Map<string, Buffer>;
+}
+
+export function buildApkPackage(input: ApkPackageInput, key?: ApkSigningKey, opts: BuildApkOptions = {}): BuiltApk {
   const { info } = input;
   validateApkName(info.name);
   validateApkVersion(info.version);
@@ -204,13 +209,14 @@ export function buildApkPackage(input: ApkPackageInput, key?: ApkSigningKey): Bu
   w.patch(blobContentOffset(hashVal), createHash('sha256').update(w.bytes()).digest().subarray(0, 20));
   const adb = w.bytes();
 
-  const stream: Buffer[] = [fileHeader(ADB_SCHEMA_PACKAGE), ...fileBlock(ADB_BLOCK_ADB, adb)];
-  if (key) stream.push(...fileBlock(ADB_BLOCK_SIG, signAdb(ADB_SCHEMA_PACKAGE, adb, key)));
+  const head: Buffer[] = [fileHeader(ADB_SCHEMA_PACKAGE), ...fileBlock(ADB_BLOCK_ADB, adb)];
+  if (key) head.push(...fileBlock(ADB_BLOCK_SIG, signAdb(ADB_SCHEMA_PACKAGE, adb, key)));
+  const data: Buffer[] = [];
   for (const d of dataOrder) {
     const hdr = Buffer.alloc(8);
     hdr.writeUInt32LE(d.pathIdx, 0); hdr.writeUInt32LE(d.fileIdx, 4);
-    stream.push(...fileBlock(ADB_BLOCK_DATA, [hdr, d.data]));
+    data.push(...fileBlock(ADB_BLOCK_DATA, [hdr, d.data]));
   }
   if (adb.length > 0x3fffffff) throw new AdbFormatError('ADB block too large');
-  return { file: compressAdb(stream), adb };
+  return { file: opts.dataCache ? compressAdbSplit(head, data, opts.dataCache) : compressAdb([...head, ...data]), adb };
 }

@@ -7,7 +7,8 @@
 //   src/adb_comp.c   adb_compress: default = "ADBd" + raw deflate (src/io_gunzip.c: level 9,
 //                    windowBits -15, memLevel 8)
 // See docs/apk.md for the map of every function to its apk-tools counterpart.
-import { deflateRawSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { constants, deflateRawSync } from 'node:zlib';
 
 export const ADB_TYPE_SPECIAL = 0x00000000;
 export const ADB_TYPE_INT = 0x10000000;
@@ -190,11 +191,32 @@ export function fileBlock(type: number, payload: Buffer | Buffer[]): Buffer[] {
   return [hdr, ...parts, Buffer.alloc(pad)];
 }
 
+const DEFLATE = { level: 9, windowBits: 15, memLevel: 8 } as const;
+
 /** adb_compress with the default spec: "ADBd" then the raw-deflated stream (level 9). */
 export function compressAdb(stream: Buffer | Buffer[]): Buffer {
   const input = Array.isArray(stream) ? Buffer.concat(stream) : stream;
-  const body = deflateRawSync(input, { level: 9, windowBits: 15, memLevel: 8 });
-  return Buffer.concat([Buffer.from('ADBd', 'latin1'), body]);
+  return Buffer.concat([Buffer.from('ADBd', 'latin1'), deflateRawSync(input, DEFLATE)]);
+}
+
+/**
+ * Same format as compressAdb, but the metadata part (header, ADB, SIG) ends with a deflate
+ * full flush, so the DATA part is compressed from a fresh state and its compressed bytes can
+ * be shared by every package with the same payload (the four aarch64 packages differ only in
+ * their ADB block). One valid raw deflate stream either way; apk-tools' own writer does not
+ * flush, so our bytes differ from `apk mkpkg` output while any inflater reads both alike.
+ * `cache` maps SHA-256 of the uncompressed DATA part to its compressed bytes.
+ */
+export function compressAdbSplit(head: Buffer[], data: Buffer[], cache?: Map<string, Buffer>): Buffer {
+  const headZ = deflateRawSync(Buffer.concat(head), { ...DEFLATE, finishFlush: constants.Z_FULL_FLUSH });
+  const dataIn = Buffer.concat(data);
+  const key = createHash('sha256').update(dataIn).digest('hex');
+  let dataZ = cache?.get(key);
+  if (!dataZ) {
+    dataZ = deflateRawSync(dataIn, DEFLATE);
+    cache?.set(key, dataZ);
+  }
+  return Buffer.concat([Buffer.from('ADBd', 'latin1'), headZ, dataZ]);
 }
 
 /** apk_blob_sort: bytewise compare, then the shorter first (the order of sorted arrays). */

@@ -146,3 +146,17 @@ test('random and mutated inputs never crash the reader (4000 bounded cases)', ()
   try { assert.equal(decodeApk(tampered, key.publicPem).signatures[0].verified, false); }
   catch (e) { assert.ok(e instanceof AdbFormatError); }
 });
+
+test('split compression: one deflate stream, DATA part shared between arch variants', () => {
+  const cache = new Map<string, Buffer>();
+  const a = buildApkPackage(input, key, { dataCache: cache });
+  const b = buildApkPackage({ ...input, info: { ...input.info, arch: 'aarch64_generic' } }, key, { dataCache: cache });
+  assert.equal(cache.size, 1);
+  const whole = buildApkPackage(input, key);
+  assert.deepEqual(inflateRawSync(a.file.subarray(4)), inflateRawSync(whole.file.subarray(4)));
+  const shared = [...cache.values()][0];
+  assert.deepEqual(a.file.subarray(a.file.length - shared.length), shared);
+  assert.deepEqual(b.file.subarray(b.file.length - shared.length), shared);
+  assert.equal((decodeApk(b.file, key.publicPem).root.info as Record<string, unknown>).arch, 'aarch64_generic');
+  assert.deepEqual(apkFileContents(b.file).get('usr/bin/edgewan'), big);
+});

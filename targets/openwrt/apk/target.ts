@@ -92,6 +92,7 @@ export async function buildOpenwrtApk(inputs: BuildInputs, opts: ApkBuildOptions
     // One payload per canonical arch (the executable is patched once), one package per name.
     const payload = opts.payload ? opts.payload(inputs, arch) : openwrtPayload(inputs, { arch });
     const entries = apkEntries(info.name, payload);
+    const dataCache = new Map<string, Buffer>(); // the arch's names share the compressed files
     for (const owrt of names) {
       const pkg = buildApkPackage({
         info: {
@@ -99,7 +100,7 @@ export async function buildOpenwrtApk(inputs: BuildInputs, opts: ApkBuildOptions
           license: info.license, origin: info.name, maintainer: info.maintainer, url: info.homepage, buildTime: mtime,
         },
         entries, mtime, scripts: apkScripts(info.name),
-      }, plan.key);
+      }, plan.key, { dataCache });
       const ndx = buildApkIndex({ description: `${info.name} ${info.versions.apk} for OpenWRT 25.12 ${owrt}`, packages: [{ file: pkg.file }] }, plan.key);
       const dir = join(root, owrt);
       mkdirSync(dir, { recursive: true });
