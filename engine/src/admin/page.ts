@@ -17,7 +17,7 @@ main{padding:16px 20px;display:grid;gap:14px;grid-template-columns:repeat(auto-f
 .card{background:var(--card);border-radius:8px;padding:12px 14px}.card h2{font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:var(--mut);margin:0 0 8px}
 .big{font-size:24px;font-weight:600}.mut{color:var(--mut)}.wide{grid-column:1/-1}
 .bar{height:8px;background:#253241;border-radius:4px;overflow:hidden;margin:4px 0 10px}.bar i{display:block;height:100%;background:var(--acc)}
-table{width:100%;border-collapse:collapse}td,th{text-align:left;padding:5px 6px;border-bottom:1px solid #253241;vertical-align:top}th{color:var(--mut);font-weight:500}
+table{width:100%;border-collapse:collapse}td,th{text-align:left;white-space:nowrap;padding:5px 6px;border-bottom:1px solid #253241;vertical-align:top}th{color:var(--mut);font-weight:500}
 .kv{font-size:12px;color:var(--mut)}.kv b{color:var(--fg);font-weight:500}
 svg{width:100%;height:46px}svg path{fill:none;stroke:var(--acc);stroke-width:1.5}.chart{margin-bottom:8px}
 #err{color:var(--bad);padding:0 20px}
@@ -53,7 +53,7 @@ document.getElementById('heapbar').style.width=Math.min(100,100*s.memory.heapUse
 var b='';Object.keys(s.memory.budgets).forEach(function(k){var v=s.memory.budgets[k];b+='<tr data-budget="'+esc(k)+'"><td>'+esc(k)+'</td><td data-v="'+v+'">'+bytes(v)+'</td><td style="width:45%"><div class="bar"><i style="width:'+(100*v/s.memory.limitBytes)+'%"></i></div></td></tr>'});
 document.getElementById('budgets').innerHTML=b;
 var c='';s.components.forEach(function(x){var kv=Object.keys(x.status||{}).map(function(k){var v=x.status[k];return '<span class="kv">'+esc(k)+' <b>'+esc(typeof v==='object'?JSON.stringify(v):show(v,k))+'</b></span>'}).join(' · ');
-c+='<tr data-component="'+esc(x.name)+'"><td>'+esc(x.name)+'</td><td><span class="pill '+cls(x.state)+'" data-f="state" data-v="'+esc(x.state)+'">'+esc(x.state)+'</span>'+(x.reason?'<div class="kv">'+esc(x.reason)+'</div>':'')+'</td><td data-f="restarts" data-v="'+x.restarts+'">'+x.restarts+'</td><td data-f="budgetBytes" data-v="'+x.budgetBytes+'">'+bytes(x.budgetBytes)+'</td><td>'+dur(x.sinceS)+'</td><td>'+kv+'</td></tr>'});
+c+='<tr data-component="'+esc(x.name)+'"><td>'+esc(x.name)+'</td><td><span class="pill '+cls(x.state)+'" data-f="state" data-v="'+esc(x.state)+'">'+esc(x.state)+'</span>'+(x.reason?'<div class="kv">'+esc(x.reason)+'</div>':'')+'</td><td data-f="restarts" data-v="'+x.restarts+'">'+x.restarts+'</td><td data-f="budgetBytes" data-v="'+x.budgetBytes+'">'+bytes(x.budgetBytes)+'</td><td>'+dur(x.sinceS)+'</td><td style="white-space:normal">'+kv+'</td></tr>'});
 document.getElementById('comps').innerHTML=c;
 var h=s.history,ch='';Object.keys(h.series).forEach(function(k){var xs=h.series[k],rate=/_total(\\{|$)/.test(k),ys=xs;
 if(rate){ys=xs.map(function(x,i){return i?(x-xs[i-1])*1000/(h.t[i]-h.t[i-1]):NaN})}

@@ -36,8 +36,8 @@ export interface EngineStatus {
   history: { t: number[]; series: Record<string, number[]> };
 }
 
-export const HISTORY_STEP_MS = 5000;
-const HISTORY_LEN = 120;
+export const HISTORY_STEP_MS = 2000;
+const HISTORY_LEN = 300; // 10 minutes at HISTORY_STEP_MS
 const MAX_SERIES = 16;
 
 export class StatusSource {
