@@ -96,3 +96,33 @@ export function podmanEnv(dir: string): NodeJS.ProcessEnv {
   writeFileSync(join(dir, 'storage.conf'), `[storage]\ndriver = "vfs"\nrunroot = "${join(dir, 'run')}"\ngraphroot = "${join(dir, 'graph')}"\n`);
   return { ...process.env, CONTAINERS_CONF: join(dir, 'containers.conf'), CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf'), TMPDIR: dir };
 }
+
+/** The dist/ the tests read (EDGEWAN_TEST_DIST overrides, for a build into another dir). */
+export function distDir(): string {
+  return process.env.EDGEWAN_TEST_DIST ?? join(import.meta.dirname, '..', '..', 'dist');
+}
+
+export interface OciArtifacts { layout: string; archive: string; docker: Record<string, string>; indexSha: string; version: string }
+
+/** The OCI entries of dist/artifacts.json, as absolute paths; throws when the build wrote none. */
+export function ociArtifacts(): OciArtifacts {
+  const dist = distDir();
+  const list = JSON.parse(readFileSync(join(dist, 'artifacts.json'), 'utf8')) as { type: string; path: string; platform?: string; sha256: string }[];
+  const layout = list.find((a) => a.type === 'oci-layout');
+  const archive = list.find((a) => a.type === 'oci-archive');
+  if (!layout || !archive) throw new Error(`${dist}/artifacts.json lists no OCI layout/archive: run the build with the oci target`);
+  const docker = Object.fromEntries(list.filter((a) => a.type === 'docker-archive').map((a) => [a.platform!, join(dist, a.path)]));
+  const version = /-(\d[^/]*)\.oci\.tar$/.exec(archive.path)![1];
+  return { layout: join(dist, layout.path), archive: join(dist, archive.path), docker, indexSha: layout.sha256, version };
+}
+
+export function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv, input?: string): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: env ?? process.env, input, maxBuffer: 64 << 20, timeout: 300_000 });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: `${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
+}
+
+export function mustRun(cmd: string, args: string[], env?: NodeJS.ProcessEnv, input?: string): string {
+  const r = run(cmd, args, env, input);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr.slice(-2000)}`);
+  return r.stdout;
+}

@@ -1,0 +1,115 @@
+// The image run by podman + runc (FACTS §4 configuration, per-run storage): each platform
+// pulled from the oci-archive with --platform and each docker-archive loaded with
+// `podman load` starts, passes `edgewan healthcheck`, runs as uid 10001 and exits 0 on
+// `podman stop`. On amd64 also: --memory 96m shows in /status (limit and heap cap = ½),
+// --read-only with the state volume and a tmpfs, and a restart from the same volume.
+// arm platforms run under qemu-user (binfmt), so runs are kept to one per import path.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { needRoot, needTool } from '../helpers/tools.ts';
+import { mustRun, ociArtifacts, podmanEnv, run } from '../helpers/oci.ts';
+
+const MiB = 1024 * 1024;
+const dir = mkdtempSync(join(tmpdir(), 'oci-podman-'));
+const env = podmanEnv(dir);
+const podman = (...args: string[]) => mustRun('podman', args, env).trim();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `podman exec … edgewan healthcheck` until it exits 0; returns ms since `since`. */
+async function waitHealthy(ctr: string, since: number, timeoutMs = 60_000): Promise<number> {
+  for (;;) {
+    if (run('podman', ['exec', ctr, '/usr/bin/edgewan', 'healthcheck'], env).code === 0) return Date.now() - since;
+    const state = podman('inspect', '-f', '{{.State.Status}}', ctr);
+    if (state !== 'running' || Date.now() - since > timeoutMs) {
+      throw new Error(`${ctr} not healthy (state ${state}); logs:\n${run('podman', ['logs', ctr], env).stderr.slice(-3000)}${run('podman', ['logs', ctr], env).stdout.slice(-3000)}`);
+    }
+    await sleep(100);
+  }
+}
+
+function uidOf(ctr: string): number {
+  const pid = podman('inspect', '-f', '{{.State.Pid}}', ctr);
+  return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+}
+
+/** GET a path of the admin endpoint from inside the container's network namespace (no curl in the image). */
+function adminGet(ctr: string, path: string): string {
+  const pid = podman('inspect', '-f', '{{.State.Pid}}', ctr);
+  return mustRun('nsenter', ['-t', pid, '-n', process.execPath, '-e',
+    `fetch('http://127.0.0.1:9617${path}').then(async (r) => { process.stdout.write(await r.text()); process.exitCode = r.ok ? 0 : 1; })`]);
+}
+
+function stopExitCode(ctr: string): number {
+  podman('stop', '-t', '15', ctr);
+  return Number(podman('inspect', '-f', '{{.State.ExitCode}}', ctr));
+}
+
+const tools = (t: import('node:test').TestContext) =>
+  needRoot(t) && needTool(t, 'podman') && needTool(t, 'runc') && needTool(t, 'nsenter', 'util-linux');
+
+test.after(() => {
+  run('podman', ['rm', '-a', '-f', '-t', '0'], env);
+  run('podman', ['volume', 'prune', '-f'], env);
+  run('podman', ['rmi', '-a', '-f'], env);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('oci podman: amd64 from the oci-archive — healthy, non-root, 96m limit, read-only, restart, exit 0', async (t) => {
+  if (!tools(t)) return;
+  const a = ociArtifacts();
+  const id = podman('pull', '-q', '--platform', 'linux/amd64', `oci-archive:${a.archive}`).split('\n').pop()!;
+  podman('volume', 'create', 'ew-state');
+  const t0 = Date.now();
+  podman('run', '-d', '--name', 'ew-amd64', '--pull', 'never', '--memory', '96m', '--read-only', '--tmpfs', '/tmp',
+    '-v', 'ew-state:/var/lib/edgewan', id);
+  const ms = await waitHealthy('ew-amd64', t0);
+  t.diagnostic(`amd64 start to healthy: ${ms} ms`);
+  assert.equal(uidOf('ew-amd64'), 10001);
+  const status = JSON.parse(adminGet('ew-amd64', '/status')) as { memory: { limitBytes: number; heapCapBytes: number; limitSource: string } };
+  assert.equal(status.memory.limitBytes, 96 * MiB);
+  assert.equal(status.memory.heapCapBytes, 48 * MiB, 'heap cap = ⌊0.5 × limit⌋ MiB');
+  assert.match(status.memory.limitSource, /^cgroup/);
+  assert.notEqual(run('podman', ['exec', 'ew-amd64', '/usr/bin/edgewan', 'keygen', '--out', '/etc/edgewan/x'], env).code, 0, 'the root file system is read-only');
+  assert.equal(stopExitCode('ew-amd64'), 0);
+  const t1 = Date.now();
+  podman('start', 'ew-amd64');
+  await waitHealthy('ew-amd64', t1);
+  assert.equal(stopExitCode('ew-amd64'), 0, 'restarted container stops cleanly too');
+});
+
+for (const platform of ['linux/arm64', 'linux/arm/v7']) {
+  test(`oci podman: ${platform} from the oci-archive under qemu — healthy, non-root, exit 0`, async (t) => {
+    if (!tools(t)) return;
+    const a = ociArtifacts();
+    const id = podman('pull', '-q', '--platform', platform, `oci-archive:${a.archive}`).split('\n').pop()!;
+    const arch = podman('image', 'inspect', '-f', '{{.Architecture}}', id);
+    assert.equal(arch, platform.split('/')[1]);
+    const name = `ew-${platform.replace(/\//g, '-')}`;
+    const t0 = Date.now();
+    podman('run', '-d', '--name', name, '--pull', 'never', '--platform', platform, id);
+    t.diagnostic(`${platform} start to healthy: ${await waitHealthy(name, t0, 120_000)} ms`);
+    assert.equal(uidOf(name), 10001);
+    assert.equal(stopExitCode(name), 0);
+  });
+}
+
+test('oci podman: every docker-archive loads (duplicate paths would be rejected) and runs healthy', async (t) => {
+  if (!tools(t)) return;
+  const a = ociArtifacts();
+  assert.deepEqual(Object.keys(a.docker).sort(), ['linux/amd64', 'linux/arm/v7', 'linux/arm64']);
+  for (const [platform, file] of Object.entries(a.docker)) {
+    const m = JSON.parse(mustRun('tar', ['-xOf', file, 'manifest.json'])) as { Config: string; RepoTags: string[] }[];
+    assert.deepEqual(m[0].RepoTags, [`edgewan:${a.version}`]);
+    assert.match(podman('load', '-i', file), /Loaded image/);
+    const id = m[0].Config.replace(/\.json$/, '');
+    assert.match(podman('image', 'inspect', '-f', '{{.Config.Healthcheck.Test}}', id), /edgewan healthcheck/);
+    const name = `ew-docker-${platform.replace(/\//g, '-')}`;
+    podman('run', '-d', '--name', name, '--pull', 'never', '--platform', platform, id);
+    await waitHealthy(name, Date.now(), 120_000);
+    assert.equal(stopExitCode(name), 0, `${platform}: exit 0 on podman stop`);
+    podman('rm', name);
+  }
+});
