@@ -43,7 +43,8 @@ export class StepCache {
     const tmp = tempPathFor(dir);
     await mkdir(tmp, { recursive: true });
     try {
-      for (const [name, src] of Object.entries(files)) await copyAtomic(src, join(tmp, name), (await stat(src)).mode & 0o777);
+      // Modes are normalised (0755 if executable, else 0644): umask must never reach dist/.
+      for (const [name, src] of Object.entries(files)) await copyAtomic(src, join(tmp, name), (await stat(src)).mode & 0o100 ? 0o755 : 0o644);
       await writeAtomic(join(tmp, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
       await rm(dir, { recursive: true, force: true });
       await rename(tmp, dir);
