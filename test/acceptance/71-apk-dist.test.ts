@@ -1,0 +1,47 @@
+// Every APK v3 package and packages.adb the default build wrote (dist/artifacts.json) reads
+// back with our reader: signatures verify with the shipped dist/openwrt/25.12/<name>.pem, every
+// DATA block matches its file's size and SHA-256, each index lists its package with the
+// package's file size and ADB hash, and every default OpenWRT arch name of every built arch
+// has its package (INTERFACES.md, "Architectures").
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ARCHES, type Arch } from '../../targets/arch.ts';
+import type { Artifact } from '../../targets/target.ts';
+import { decodeApk } from '../../targets/formats/adb-decode.ts';
+
+const DIST = join(import.meta.dirname, '..', '..', 'dist');
+
+test('the build\'s APK v3 packages and indexes read back, verified and complete', () => {
+  const list = JSON.parse(readFileSync(join(DIST, 'artifacts.json'), 'utf8')) as Artifact[];
+  const apks = list.filter((a) => a.type === 'apk');
+  const feeds = list.filter((a) => a.type === 'apk-feed');
+  const built = list.filter((a) => a.type === 'executable').map((a) => a.arch as Arch);
+  assert.ok(apks.length > 0, 'no apk artifacts in dist/artifacts.json: the openwrt-25.12 target was skipped or not selected (see the build log)');
+  const want = built.flatMap((a) => ARCHES[a].openwrt).sort();
+  assert.deepEqual(apks.map((a) => a.platform).sort(), want);
+  const base = join(DIST, 'openwrt/25.12');
+  const pem = readdirSync(base).filter((f) => f.endsWith('.pem'));
+  assert.equal(pem.length, 1, `one public key in ${base}`);
+  const pub = readFileSync(join(base, pem[0]), 'utf8');
+  for (const a of apks) {
+    const file = readFileSync(join(DIST, a.path));
+    assert.equal(createHash('sha256').update(file).digest('hex'), a.sha256, a.path);
+    const d = decodeApk(file, pub); // throws on any DATA block mismatch
+    assert.ok(d.signatures.length === 1 && d.signatures[0].verified, `${a.path}: signature`);
+    assert.equal((d.root.info as Record<string, unknown>).arch, a.platform);
+    assert.ok(d.files?.some((f) => f.path.startsWith('usr/bin/') && f.size > 0), `${a.path}: executable`);
+    const feed = feeds.find((f) => f.path === a.path.slice(0, a.path.lastIndexOf('/')));
+    assert.ok(feed, `${a.path}: its feed artifact`);
+    const ndxFile = readFileSync(join(DIST, feed.path, 'packages.adb'));
+    assert.equal(createHash('sha256').update(ndxFile).digest('hex'), feed.sha256);
+    const ndx = decodeApk(ndxFile, pub);
+    assert.ok(ndx.signatures[0]?.verified, `${feed.path}/packages.adb: signature`);
+    const entry = (ndx.root.packages as Record<string, unknown>[]).find((p) => p.hashes === d.adbSha256);
+    assert.ok(entry, `${feed.path}/packages.adb lists ${a.path}`);
+    assert.equal(entry['file-size'], file.length);
+  }
+  assert.ok(existsSync(join(base, 'customfeeds.list')));
+});
