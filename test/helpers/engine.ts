@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
-export const ENGINE_EXE = join(ROOT, 'dist/bin/edgewan-linux-x64');
+/** EDGEWAN_TEST_ENGINE_EXE points the tests at another build (e.g. one made with --out elsewhere). */
+export const ENGINE_EXE = process.env.EDGEWAN_TEST_ENGINE_EXE || join(ROOT, 'dist/bin/edgewan-linux-x64');
 
 export function engineCommand(): string[] {
   if (existsSync(ENGINE_EXE)) return [ENGINE_EXE];
@@ -73,6 +74,7 @@ export async function startEngine(opts: StartOptions = {}): Promise<RunningEngin
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   const [cmd, ...pre] = engineCommand();
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
+  // the tests' own EDGEWAN_* overrides must not leak into the engine unless asked for
   for (const k of Object.keys(env)) if (k.startsWith('EDGEWAN_') && !(opts.env && k in opts.env)) delete env[k];
   const proc = spawn(cmd, [...pre, 'run', '--config', configPath], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
