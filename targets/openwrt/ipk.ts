@@ -33,9 +33,16 @@ export interface IpkInput {
   conffiles: readonly string[];
   scripts: Partial<Record<'preinst' | 'postinst' | 'prerm' | 'postrm', string>>;
   mtime: number;
+  /** dataTarGz(files, mtime) made once and shared by the packages that differ only in Architecture */
+  data?: Buffer;
 }
 
-export const gzip = (b: Buffer) => gzipSync(b, { level: 9 }); // header mtime 0, no name: `gzip -9n`
+/** Header mtime 0 and no name, like `gzip -n`; level 9 for indexes (`gzip -9n`), 6 for packages. */
+export const gzip = (b: Buffer, level = 9) => gzipSync(b, { level });
+
+export async function dataTarGz(files: readonly FileEntry[], mtime: number): Promise<Buffer> {
+  return gzip(await buildTar(files, { mtime, dotSlash: true, implicitDirs: true }), 6);
+}
 
 /** Sum of the regular files' sizes: what opkg reports and what OpenWRT's build writes. */
 export function installedSize(files: readonly FileEntry[]): number {
@@ -62,14 +69,15 @@ export async function buildIpk(input: IpkInput): Promise<Buffer> {
   for (const [name, body] of Object.entries(input.scripts)) {
     if (body) ctl.push({ type: 'file', path: name, mode: 0o755, data: Buffer.from(body) });
   }
-  const controlTar = gzip(await buildTar(ctl, { mtime, dotSlash: true }));
-  const dataTar = gzip(await buildTar(input.files, { mtime, dotSlash: true, implicitDirs: true }));
+  const controlTar = gzip(await buildTar(ctl, { mtime, dotSlash: true }), 6);
+  const dataTar = input.data ?? await dataTarGz(input.files, mtime);
   const outer = await buildTar([
     { type: 'file', path: 'debian-binary', mode: 0o644, data: Buffer.from('2.0\n') },
     { type: 'file', path: 'control.tar.gz', mode: 0o644, data: controlTar },
     { type: 'file', path: 'data.tar.gz', mode: 0o644, data: dataTar },
   ], { mtime, dotSlash: true, rootDir: false, implicitDirs: false });
-  return gzip(outer);
+  // The outer members are already compressed: level 1 costs a fraction of the time, same size.
+  return gzip(outer, 1);
 }
 
 export interface TarMember { name: string; type: string; mode: number; uid: number; gid: number; mtime: number; size: number; data: Buffer; linkname?: string; }

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, type Arch } from '../arch.ts';
 import type { Artifact, BuildInputs, PackageInfo, Target } from '../target.ts';
 import { buildFeed, type FeedPackage } from './feed.ts';
-import { devicePaths, OpenwrtPayloadError, openwrtPayload, patchExecutable, glibcEntries, type Variant } from './files.ts';
+import { devicePaths, OpenwrtPayloadError, openwrtPayload, patchExecutable, glibcEntries, type OpenwrtPayload, type Variant } from './files.ts';
 import { imageBuilderFiles } from './imagebuilder.ts';
-import { buildIpk, controlText, installedSize, type IpkControl } from './ipk.ts';
+import { buildIpk, controlText, dataTarGz, installedSize, type IpkControl } from './ipk.ts';
 import { usignKey } from './usign.ts';
 
 export const FEED_DIR = 'openwrt/24.10';
@@ -76,10 +76,9 @@ export const openwrtIpkTarget: Target = {
     const artifacts: Artifact[] = [];
     const feed: FeedPackage[] = [];
     const platforms = new Set<string>();
-    const emit = async (pkg: string, archName: string, arch: Arch | 'noarch', variant: Variant, patched?: Buffer) => {
-      const payload = openwrtPayload(inputs, variant, patched);
+    const emit = async (pkg: string, archName: string, arch: Arch | 'noarch', variant: Variant, payload: OpenwrtPayload, dataGz?: Buffer) => {
       const ctl = control(info, pkg, archName, variant, payload.requireUser);
-      const data = await buildIpk({ control: ctl, files: payload.files, conffiles: payload.conffiles, scripts: payload.scripts, mtime });
+      const data = await buildIpk({ control: ctl, files: payload.files, conffiles: payload.conffiles, scripts: payload.scripts, mtime, data: dataGz });
       const filename = ipkFileName(pkg, info.versions.ipk, archName);
       writeAtomic(join(dir, filename), data);
       platforms.add(archName);
@@ -90,10 +89,12 @@ export const openwrtIpkTarget: Target = {
     };
     for (const arch of builtArches(inputs)) {
       const libs = glibcEntries(inputs.glibc![arch]!, arch, info.name).map((l) => l.path.split('/').pop()!);
-      const patched = patchExecutable(inputs.executables[arch]!, arch, libs, info.name); // once per arch
-      for (const name of ARCHES[arch].openwrt) await emit(info.name, name, arch, { arch }, patched);
+      // Patch and compress once per arch: the packages per OpenWRT name differ only in control.
+      const payload = openwrtPayload(inputs, { arch }, patchExecutable(inputs.executables[arch]!, arch, libs, info.name));
+      const dataGz = await dataTarGz(payload.files, mtime);
+      for (const name of ARCHES[arch].openwrt) await emit(info.name, name, arch, { arch }, payload, dataGz);
     }
-    const nodePkg = await emit(`${info.name}-node`, 'all', 'noarch', 'node');
+    const nodePkg = await emit(`${info.name}-node`, 'all', 'noarch', 'node', openwrtPayload(inputs, 'node'));
     if (nodePkg.length > NODE_PACKAGE_MAX) inputs.log(`openwrt: WARNING ${info.name}-node is ${nodePkg.length} bytes, over the ${NODE_PACKAGE_MAX}-byte budget for small flash`);
 
     // Remove packages of earlier builds (other versions) so the feed lists exactly this build.

@@ -112,7 +112,7 @@ _ew_forward() {
 
 uci2json_load() {
 	local v role state_dir log_level admin_listen admin_token memory_max grace_s dns tc tl psk socks
-	_ew_bad=0 _ew_fwd= _ew_low=0
+	_ew_bad=0 _ew_fwd='' _ew_low=0
 	config_load "$1"
 	reset_cb
 	config_get v main enabled 1; _ew_bool main.enabled "$v"; UCI_ENABLED=$_ew_b

@@ -1,0 +1,99 @@
+// Helpers for the OpenWRT acceptance tests: find (or, outside CI, make) the real .ipk
+// packages, unpack one into a root that holds ONLY the package's files plus a static busybox
+// and the procd/UCI stand-ins (test/acceptance/5x-openwrt-stubs), and run commands in it
+// with chroot — foreign arches through qemu-user with an explicit QEMU_CPU (FACTS §7).
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ALL_ARCHES, ARCHES, type Arch } from '../../targets/arch.ts';
+import { FEED_DIR, openwrtIpkTarget } from '../../targets/openwrt/target.ts';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const DIST = join(ROOT, 'dist');
+const STUBS = join(import.meta.dirname, '5x-openwrt-stubs');
+
+/** The feed dir of the real build; outside CI it is built here from dist/bin when missing. */
+export async function feedDir(): Promise<string | undefined> {
+  const dir = join(DIST, FEED_DIR);
+  if (existsSync(join(dir, 'Packages'))) return dir;
+  if (process.env.CI) throw new Error(`${dir}/Packages missing: the build stage must write the OpenWRT feed`);
+  const exes: Partial<Record<Arch, string>> = {};
+  for (const a of ALL_ARCHES) { const p = join(DIST, 'bin', ARCHES[a].executable); if (existsSync(p)) exes[a] = p; }
+  if (!Object.keys(exes).length) return undefined;
+  const { prepareGlibc } = await import('../../scripts/glibc.ts');
+  const { defaultCacheDir } = await import('../../scripts/glibc.ts');
+  const { standInInputs } = await import('../unit/openwrt-fixture.ts');
+  const out = mkdtempSync(join(tmpdir(), 'ewF-dist-'));
+  const inputs = { ...standInInputs({ outDir: out }), executables: exes, glibc: {} as Partial<Record<Arch, string>> };
+  if (existsSync(join(DIST, 'bin/edgewan.cjs'))) { inputs.bundle = join(DIST, 'bin/edgewan.cjs'); inputs.licenses = `${inputs.bundle}.LICENSES.txt`; }
+  for (const a of Object.keys(exes) as Arch[]) inputs.glibc[a] = (await prepareGlibc(a, defaultCacheDir())).dir;
+  await openwrtIpkTarget.build(inputs);
+  return join(out, FEED_DIR);
+}
+
+export function ipkFor(feed: string, pkg: string, archName: string): string | undefined {
+  const f = readdirSync(feed).find((n) => n.startsWith(`${pkg}_`) && n.endsWith(`_${archName}.ipk`));
+  return f && join(feed, f);
+}
+
+function sh(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.error?.message}`);
+  return r.stdout;
+}
+
+/** Unpack with the system tar (which also proves tar reads our archives). */
+export function unpackIpk(ipk: string): { root: string; control: string; work: string } {
+  const work = mkdtempSync(join(tmpdir(), 'ewF-root-'));
+  const root = join(work, 'root');
+  const ctl = join(work, 'control');
+  mkdirSync(root); mkdirSync(ctl);
+  sh('tar', ['-xzf', ipk, '-C', work, './data.tar.gz', './control.tar.gz']);
+  sh('tar', ['-xzf', join(work, 'data.tar.gz'), '-C', root]);
+  sh('tar', ['-xzf', join(work, 'control.tar.gz'), '-C', ctl]);
+  return { root, control: ctl, work };
+}
+
+/** Add a static busybox, the stand-ins, device nodes and the qemu interpreter to a root. */
+export function makeRunnable(root: string, arch: Arch): void {
+  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'tmp', 'dev', 'proc', 'lib/functions', 'var/etc', 'usr/libexec/qemu-binfmt']) mkdirSync(join(root, d), { recursive: true });
+  copyFileSync('/bin/busybox', join(root, 'bin/busybox'));
+  sh('chroot', [root, '/bin/busybox', '--install', '-s']);
+  copyFileSync(join(STUBS, 'rc.common'), join(root, 'etc/rc.common'));
+  copyFileSync(join(STUBS, 'functions.sh'), join(root, 'lib/functions.sh'));
+  copyFileSync(join(STUBS, 'procd.sh'), join(root, 'lib/functions/procd.sh'));
+  rmSync(join(root, 'usr/bin/logger'), { force: true });
+  writeFileSync(join(root, 'usr/bin/logger'), '#!/bin/sh\n# stand-in: keep the message, print it like logger -s\nfor m; do :; done\necho "$m" >> /tmp/logger.log\necho "$m" >&2\n');
+  chmodSync(join(root, 'usr/bin/logger'), 0o755);
+  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nedgewan:x:32768:32768:edgewan:/var/run/edgewan:/bin/false\n');
+  writeFileSync(join(root, 'etc/group'), 'root:x:0:\nedgewan:x:32768:edgewan\n');
+  spawnSync('mknod', ['-m', '666', join(root, 'dev/null'), 'c', '1', '3']);
+  spawnSync('mknod', ['-m', '666', join(root, 'dev/urandom'), 'c', '1', '9']);
+  const q = ARCHES[arch].qemu;
+  if (arch !== 'x64') {
+    const bin = arch === 'arm64' ? 'aarch64' : 'arm';
+    copyFileSync(`/usr/bin/${q}`, join(root, `usr/libexec/qemu-binfmt/${bin}-binfmt-P`));
+    copyFileSync(`/usr/bin/${q}`, join(root, `usr/bin/${q}`));
+  }
+}
+
+/** Every path of a glibc loader or libc in the root (only the package's private set may exist). */
+export function glibcFiles(root: string): string[] {
+  const out = sh('find', [root, '(', '-name', 'libc.so*', '-o', '-name', 'ld-linux*', ')']);
+  return out.split('\n').filter(Boolean).map((p) => p.slice(root.length));
+}
+
+/** chroot with /proc mounted for the run; env is the whole environment inside. */
+export function chrootRun(root: string, argv: string[], env: Record<string, string> = {}): SpawnSyncReturns<string> {
+  const proc = join(root, 'proc');
+  const mounted = spawnSync('mount', ['-t', 'proc', 'proc', proc]).status === 0;
+  try {
+    return spawnSync('chroot', [root, ...argv], { encoding: 'utf8', timeout: 120_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...env } });
+  } finally {
+    if (mounted) spawnSync('umount', [proc]);
+  }
+}
+
+export const procdLog = (root: string) => (existsSync(join(root, 'tmp/procd.log')) ? readFileSync(join(root, 'tmp/procd.log'), 'utf8') : '');
+export const cleanup = (work: string) => rmSync(work, { recursive: true, force: true });
