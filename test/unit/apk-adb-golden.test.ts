@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
 import { AdbWriter } from '../../targets/formats/adb.ts';
 import { buildApkPackage } from '../../targets/formats/adb-package.ts';
+import { buildApkIndex } from '../../targets/formats/adb-index.ts';
 
 const u8 = (n: number) => Buffer.from([n]);
 const u16 = (n: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(n); return b; };
@@ -110,5 +111,40 @@ test('a one-file package is the ADB tree, block layout and DATA block apk mkpkg 
     z(3),                           //   padding to 8 (raw 13 → 16)
   );
   assert.equal(built.file.subarray(0, 4).toString('latin1'), 'ADBd'); // adb_compress default
+  assert.deepEqual(inflateRawSync(built.file.subarray(4)), stream);
+});
+
+test('an index of that package is the "indx" tree apk mkndx defines', () => {
+  const pkg = buildApkPackage({ info: { name: 'a', version: '1-r0', arch: 'noarch' }, mtime: 1700000000, entries: [{ type: 'file', path: 'f', mode: 0o644, data: s('x') }] });
+  const pkgHash20 = pkg.adb.subarray(149, 169);               // the package's own pkginfo.hashes
+  const adbSha = createHash('sha256').update(pkg.adb).digest(); // identity mkndx records
+  assert.ok(pkg.file.length < 0x10000000);
+  const built = buildApkIndex({ description: 'test', packages: [{ file: pkg.file }] });
+  const adb = cat(
+    u32(0), u32(0xe0000094),        // @0   adb_hdr; root = OBJECT @148
+    u8(1), s('a'),                  // @8   copy of pkginfo.name
+    u8(4), s('1-r0'),               // @10  copy of pkginfo.version
+    u8(20), pkgHash20,              // @15  copy of the package's 20-byte hashes (adb_wo_copyobj copies all)
+    u8(6), s('noarch'),             // @36  copy of pkginfo.arch
+    u8(32), adbSha,                 // @43  hashes = SHA-256 of the package's ADB block
+    u32(14),                        // @76  pkginfo object: 14 slots (up to ADBI_PI_FILE_SIZE 0x0d)
+    u32(0x80000008),                //        NAME
+    u32(0x8000000a),                //        VERSION
+    u32(0x8000002b),                //        HASHES = blob @43 (replaces the copied one)
+    u32(0),                         //        DESCRIPTION
+    u32(0x80000024),                //        ARCH = blob @36
+    u32(0), u32(0), u32(0), u32(0), //        LICENSE, ORIGIN, MAINTAINER, URL
+    u32(0), u32(0),                 //        REPO_COMMIT, BUILD_TIME
+    u32(0x10001000),                //        INSTALLED_SIZE = INT 4096 (direct value, copied as is)
+    u32(0x10000000 + pkg.file.length), //     FILE_SIZE = INT size of the .apk file
+    u8(4), s('test'),               // @132 index description
+    z(3),                           // @137 padding to 4
+    u32(2), u32(0xe000004c),        // @140 packages array: 1 pkginfo @76
+    u32(3),                         // @148 index object: 3 slots
+    u32(0x80000084),                //        ADBI_NDX_DESCRIPTION = blob @132
+    u32(0xe000008c),                //        ADBI_NDX_PACKAGES = object @140
+  );
+  assert.deepEqual(built.adb, adb);
+  const stream = cat(s('ADB.'), s('indx'), u32(4 + adb.length), adb, z(4)); // 164 → padded to 168
   assert.deepEqual(inflateRawSync(built.file.subarray(4)), stream);
 });
