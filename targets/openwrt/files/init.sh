@@ -25,7 +25,7 @@ RUNCONF=$RUNDIR/@NAME@.json
 . /usr/share/@NAME@/uci2json.sh
 
 translate() {
-	uci2json_load "$NAME" && uci2json_write /dev/stdout
+	uci2json_load "$NAME" && uci2json_write -
 }
 
 start_service() {

@@ -164,6 +164,7 @@ uci2json_load() {
 	[ "$_ew_bad" = 0 ]
 }
 
+# uci2json_write FILE (or - for stdout: /dev/stdout may not exist early at boot)
 uci2json_write() {
-	printf '%s\n' "$_ew_json" > "$1"
+	if [ "$1" = - ]; then printf '%s\n' "$_ew_json"; else printf '%s\n' "$_ew_json" > "$1"; fi
 }

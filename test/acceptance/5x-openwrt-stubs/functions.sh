@@ -61,8 +61,8 @@ config_list_foreach() {
 }
 config_load() {
 	CONFIG_SECTIONS= CONFIG_NUM_SECTIONS=0 CONFIG_SECTION=
-	[ -f "/etc/config/$1" ] || return 1
-	. "/etc/config/$1"
+	[ -f "${UCI_CONFIG_DIR:-/etc/config}/$1" ] || return 1
+	. "${UCI_CONFIG_DIR:-/etc/config}/$1"
 	${CONFIG_SECTION:+config_cb}
 	return 0
 }

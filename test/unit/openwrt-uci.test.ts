@@ -1,0 +1,105 @@
+// The UCI → engine JSON translator (targets/openwrt/files/uci2json.sh) run by the system
+// shell against the procd/UCI stand-ins: the default UCI file translates into JSON the engine
+// schema accepts; every bad value is refused with its UCI option name; nothing half-done.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import { openwrtPayload } from '../../targets/openwrt/files.ts';
+import { standInInputs } from './openwrt-fixture.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const STUBS = join(ROOT, 'test/acceptance/5x-openwrt-stubs');
+const inputs = standInInputs();
+const payload = openwrtPayload(inputs, 'node');
+const file = (p: string) => payload.files.find((f) => f.path === p && f.type === 'file') as { data: Buffer };
+const DEFAULT_UCI = file('etc/config/edgewan').data.toString();
+const schema = JSON.parse(readFileSync(join(ROOT, 'engine/schema/config.schema.json'), 'utf8'));
+const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+
+interface Result { status: number | null; json?: Record<string, any>; stderr: string; vars: Record<string, string>; }
+
+function translate(uci: string): Result {
+  const dir = mkdtempSync(join(tmpdir(), 'ewF-uci-'));
+  try {
+    writeFileSync(join(dir, 'edgewan'), uci);
+    writeFileSync(join(dir, 'uci2json.sh'), file('usr/share/edgewan/uci2json.sh').data);
+    const script = `. ${STUBS}/functions.sh; logger() { for m; do :; done; echo "$m" >&2; }
+      . ${dir}/uci2json.sh
+      if uci2json_load edgewan; then uci2json_write -; rc=0; else rc=1; fi
+      echo "VARS $UCI_ENABLED $UCI_STATE_DIR $UCI_MEMORY_MAX_BYTES $UCI_GRACE_S $UCI_PRIV_PORT" >&2; exit $rc`;
+    const r = spawnSync('sh', ['-c', script], { encoding: 'utf8', env: { PATH: process.env.PATH, UCI_CONFIG_DIR: dir } });
+    const v = /VARS (\S*) (\S*) (\S*) (\S*) (\S*)/.exec(r.stderr) ?? [];
+    return {
+      status: r.status, stderr: r.stderr, json: r.status === 0 ? JSON.parse(r.stdout) : undefined,
+      vars: { enabled: v[1], stateDir: v[2], memoryMaxBytes: v[3], graceS: v[4], privPort: v[5] },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const withOpts = (extra: string) => DEFAULT_UCI.replace("config edgewan 'main'\n", `config edgewan 'main'\n${extra}`);
+const setOpt = (name: string, value: string) => DEFAULT_UCI.replace(new RegExp(`option ${name} '[^']*'`), `option ${name} '${value}'`);
+
+test('the shipped UCI file translates into JSON the engine schema accepts', () => {
+  const r = translate(DEFAULT_UCI);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(validate(r.json), JSON.stringify(validate.errors));
+  assert.equal(r.json!.role, 'edge');
+  assert.equal(r.json!.stateDir, '/tmp/edgewan');
+  assert.deepEqual(r.json!.admin, { listen: '127.0.0.1:9617', token: null });
+  assert.equal(r.json!.dns.enabled, false);
+  assert.equal(r.json!.tunnel, undefined);
+  assert.deepEqual(r.vars, { enabled: '1', stateDir: '/tmp/edgewan', memoryMaxBytes: String(128 * 1048576), graceS: '5', privPort: '0' });
+});
+
+test('options, lists and forward sections map to the engine config', () => {
+  let uci = setOpt('tunnel_connect', 'core.example.net:9618');
+  uci = uci.replace("option psk ''", 'option psk \'s3"cr\\et\'').replace("option dns '0'", "option dns '1'")
+    .replace("list dns_listen '127.0.0.1:5353'", "list dns_listen '0.0.0.0:53'\n\tlist dns_upstream '9.9.9.9:53'")
+    .replace("option memory_max '128MiB'", "option memory_max '256MiB'").replace("option grace_s '5'", "option grace_s '10'");
+  uci += "\nconfig forward 'web'\n\toption listen '127.0.0.1:8080'\n\toption target '10.0.0.10:80'\n";
+  const r = translate(uci);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(validate(r.json), JSON.stringify(validate.errors));
+  assert.deepEqual(r.json!.tunnel, { connect: 'core.example.net:9618', auth: { psk: 's3"cr\\et' } });
+  assert.deepEqual(r.json!.dns, { enabled: true, listen: ['0.0.0.0:53'], upstreams: ['9.9.9.9:53'] });
+  assert.deepEqual(r.json!.forwards, [{ listen: '127.0.0.1:8080', target: '10.0.0.10:80', direction: 'edge-to-core' }]);
+  assert.equal(r.json!.supervisor.graceS, 10);
+  assert.equal(r.vars.memoryMaxBytes, String(256 * 1048576));
+  assert.equal(r.vars.privPort, '1', 'port 53 needs the bind capability');
+});
+
+const BAD: [string, string, RegExp][] = [
+  ['role', setOpt('role', 'hub'), /edgewan\.main\.role='hub': use one of: edge core/],
+  ['log_level', setOpt('log_level', 'loud'), /edgewan\.main\.log_level='loud'/],
+  ['admin_listen', setOpt('admin_listen', '127.0.0.1'), /edgewan\.main\.admin_listen='127\.0\.0\.1': use HOST:PORT/],
+  ['admin_listen port', setOpt('admin_listen', '127.0.0.1:70000'), /admin_listen='127\.0\.0\.1:70000': the port must be 1-65535/],
+  ['memory_max', setOpt('memory_max', '12 potatoes'), /edgewan\.main\.memory_max='12 potatoes'/],
+  ['memory_max small', setOpt('memory_max', '16MiB'), /memory_max='16MiB': at least 32MiB/],
+  ['grace_s', setOpt('grace_s', 'soon'), /edgewan\.main\.grace_s='soon'/],
+  ['state_dir', setOpt('state_dir', 'relative/dir'), /edgewan\.main\.state_dir='relative\/dir': use an absolute path/],
+  ['enabled', setOpt('enabled', 'maybe'), /edgewan\.main\.enabled='maybe': use 1 or 0/],
+  ['unknown option', withOpts("\toption rol 'core'\n"), /edgewan\.main\.rol='core': unknown option/],
+  ['unknown section', `${DEFAULT_UCI}\nconfig tunnel 'x'\n`, /unknown section type 'tunnel'/],
+  ['forward', `${DEFAULT_UCI}\nconfig forward 'f'\n\toption listen '127.0.0.1:1'\n\toption target 'nowhere'\n`, /edgewan\.f\.target='nowhere'/],
+  ['dns list', DEFAULT_UCI.replace("list dns_listen '127.0.0.1:5353'", "list dns_listen 'localhost'"), /edgewan\.main\.dns_listen='localhost'/],
+];
+
+for (const [what, uci, message] of BAD) {
+  test(`a bad ${what} is refused with its option name`, () => {
+    const r = translate(uci);
+    assert.equal(r.status, 1, `expected refusal, got JSON ${JSON.stringify(r.json)}`);
+    assert.match(r.stderr, message);
+  });
+}
+
+test('enabled 0 translates but tells the init script not to start', () => {
+  const r = translate(setOpt('enabled', '0'));
+  assert.equal(r.status, 0);
+  assert.equal(r.vars.enabled, '0');
+});
