@@ -83,3 +83,28 @@ export async function roundTrip(s: Duplex, data: Uint8Array, piece = 50000): Pro
 }
 
 export const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** A sink on loopback: reads everything, answers with the SHA-256 hex of what it got. */
+export async function hashSink(): Promise<{ port: number; close(): void }> {
+  const srv = net.createServer((s) => {
+    const h = createHash('sha256');
+    s.on('data', (d) => h.update(d));
+    s.on('end', () => s.end(h.digest('hex')));
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { port: (srv.address() as net.AddressInfo).port, close: () => srv.close() };
+}
+
+/** Seeded contiguous edits (count of them, totalling `share` of the corpus) on a copy. */
+export function edit(data: Uint8Array, seed: number, count = 20, share = 0.01): Uint8Array {
+  const out = Uint8Array.from(data);
+  let s = seed;
+  const rnd = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s / 2 ** 32; };
+  const each = Math.floor((data.length * share) / count);
+  for (let i = 0; i < count; i++) {
+    const at = Math.floor(rnd() * (data.length - each));
+    for (let k = 0; k < each; k++) out[at + k] = Math.floor(rnd() * 256);
+  }
+  return out;
+}

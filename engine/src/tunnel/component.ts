@@ -167,10 +167,11 @@ export class TunnelComponent implements Component {
     const sock = net.connect({ host: hp[0], port: hp[1] });
     this.locals.add(sock);
     const timer = setTimeout(() => sock.destroy(new Error('connect timed out after 10 s')), 10000);
-    sock.once('connect', () => { clearTimeout(timer); sock.setNoDelay(true); link.accept(s); splice(sock, s, () => this.locals.delete(sock)); });
+    let connected = false;
+    sock.once('connect', () => { connected = true; clearTimeout(timer); sock.setNoDelay(true); link.accept(s); splice(sock, s, () => this.locals.delete(sock)); });
     sock.once('error', (e) => {
+      if (connected) return; // after connect, splice handles errors
       clearTimeout(timer); this.locals.delete(sock);
-      if (!sock.connecting) return; // after connect, splice handles errors
       link.refuse(s, `cannot connect ${s.target}: ${e.message}`);
     });
   }
