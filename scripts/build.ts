@@ -15,6 +15,7 @@ import { buildBundle } from './bundle.ts';
 import { StepCache } from './cache.ts';
 import { BuildError, UsageError } from './errors.ts';
 import { writeAtomic } from './fsutil.ts';
+import { prepareGlibc } from './glibc.ts';
 import { ensureHostTools } from './hosttools.ts';
 import { resolveKeys } from './keys.ts';
 import { loadManifest, packageInfo } from './manifest.ts';
@@ -142,7 +143,15 @@ export async function build(o: BuildOptions): Promise<BuildReport> {
     await writeSbom(arch, ARCHES[arch].executable, r.sha256, pin);
   }
 
-  const inputs: BuildInputs = { ...inputs0, executables, bundle: bundle.bundle, licenses: bundle.licenses, sboms, keys,
+  // Private glibc sets (scripts/glibc.ts) for the targets that ship the executable on a
+  // non-glibc or empty base: OpenWRT (musl) and the OCI images.
+  const glibc: Partial<Record<Arch, string>> = {};
+  if (targets.some((t) => ['openwrt-24.10', 'openwrt-25.12', 'oci'].includes(t.name))) {
+    for (const arch of Object.keys(executables) as Arch[]) {
+      glibc[arch] = (await p.step(`glibc ${arch}`, () => prepareGlibc(arch, inputs0.cacheDir))).dir;
+    }
+  }
+  const inputs: BuildInputs = { ...inputs0, executables, glibc, bundle: bundle.bundle, licenses: bundle.licenses, sboms, keys,
     log: (s) => p.info(s) };
   for (const t of targets) t.validate(inputs);
   for (const t of targets) artifacts.push(...await p.step(`target ${t.name}`, () => t.build(inputs)));

@@ -238,7 +238,8 @@ export function defaultCacheDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(process.env.HOME ?? '/root', '.cache'), 'edgewan');
 }
 
-if (process.argv[1] && realpathSync(process.argv[1]) === realpathSync(import.meta.filename)) {
+const isMain = (() => { try { return realpathSync(process.argv[1]) === realpathSync(import.meta.filename); } catch { return false; } })();
+if (isMain) {
   const cacheDir = defaultCacheDir();
   if (process.argv.includes('--update-lock')) {
     const lock = await updateLock(cacheDir);

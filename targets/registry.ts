@@ -3,10 +3,12 @@
 // manifest's `targets`. Order is the order they run in.
 import type { Target } from './target.ts';
 import { ociTarget } from '../images/oci/target.ts';
+import { openwrtIpkTarget } from './openwrt/target.ts';
 import { apkTarget } from './openwrt/apk/target.ts';
 
 export const TARGETS: Target[] = [
   ociTarget,
+  openwrtIpkTarget,
   apkTarget,
 ];
 
