@@ -65,7 +65,15 @@ test('writes one signed apk per OpenWRT arch name and a signed index per arch, s
       assert.deepEqual([info.name, info.version, info.arch, info.license], ['edgewan', '1.2.0_rc1-r1', owrt, 'Apache-2.0']);
       assert.equal(d.signatures[0].verified, true);
       assert.deepEqual(Object.keys(d.root.scripts as object).sort(), ['post-install', 'post-upgrade', 'pre-deinstall']);
-      assert.match((d.root.scripts as Record<string, string>)['post-upgrade'], /export PKG_UPGRADE=1[\s\S]*default_postinst/);
+      // The scripts OpenWRT 25.12's include/package-pack.mk (USE_APK) writes, byte for byte.
+      const postInstall = '#!/bin/sh\n[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0\n[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n' +
+        '. ${IPKG_INSTROOT}/lib/functions.sh\nexport root="${IPKG_INSTROOT}"\nexport pkgname="edgewan"\nadd_group_and_user\ndefault_postinst\n';
+      assert.deepEqual(d.root.scripts, {
+        'post-install': postInstall,
+        'post-upgrade': `#!/bin/sh\nexport PKG_UPGRADE=1\n${postInstall}`,
+        'pre-deinstall': '#!/bin/sh\n[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n. ${IPKG_INSTROOT}/lib/functions.sh\n' +
+          'export root="${IPKG_INSTROOT}"\nexport pkgname="edgewan"\ndefault_prerm\n',
+      });
       // Same payload as the ipk (files.ts), plus OpenWRT's lib/apk/packages metadata.
       const payload = opts.payload!(inp, arch);
       const contents = apkFileContents(file);
@@ -77,7 +85,11 @@ test('writes one signed apk per OpenWRT arch name and a signed index per arch, s
       }
       const list = contents.get('lib/apk/packages/edgewan.list')!.toString();
       assert.ok(list.includes('/etc/init.d/edgewan\n') && list.includes('/usr/bin/edgewan\n'));
+      assert.ok(list.includes('/lib/apk/packages/edgewan.rusers\n') && !list.includes('conffiles'));
       assert.equal(contents.get('lib/apk/packages/edgewan.conffiles')!.toString(), '/etc/config/edgewan\n');
+      const uci = contents.get('etc/config/edgewan')!;
+      assert.equal(contents.get('lib/apk/packages/edgewan.conffiles_static')!.toString(),
+        `/etc/config/edgewan ${createHash('sha256').update(uci).digest('hex')}\n`);
       assert.equal(contents.get('lib/apk/packages/edgewan.rusers')!.toString(), 'edgewan:edgewan\n');
       const ndx = decodeApk(readFileSync(join(base, owrt, 'packages.adb')), pub);
       const pkgs = ndx.root.packages as Record<string, unknown>[];

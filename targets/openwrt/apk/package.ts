@@ -3,7 +3,7 @@
 //   lib/apk/packages/<name>.list             every file, so default_postinst/default_prerm
 //                                            find the init script to enable/start/stop
 //   lib/apk/packages/<name>.conffiles        the conffiles (sysupgrade and `apk` keep edits)
-//   lib/apk/packages/<name>.conffiles_static "sha256  /path" of each shipped conffile
+//   lib/apk/packages/<name>.conffiles_static "/path sha256" of each shipped conffile
 //   lib/apk/packages/<name>.rusers           the Require-User value add_group_and_user reads
 // and the apk scripts post-install / post-upgrade (PKG_UPGRADE=1) / pre-deinstall that carry
 // the ipk's default_postinst / default_prerm logic.
@@ -21,11 +21,12 @@ export function apkScripts(name: string): NonNullable<ApkPackageInput['scripts']
     '. ${IPKG_INSTROOT}/lib/functions.sh\n' +
     'export root="${IPKG_INSTROOT}"\n' +
     `export pkgname="${name}"\n`;
-  const install = `${guard}${load}add_group_and_user\ndefault_postinst\n`;
+  const postInstall = `#!/bin/sh\n${guard}${load}add_group_and_user\ndefault_postinst\n`;
   return {
-    'post-install': `#!/bin/sh\n${install}`,
-    // An upgrade must not re-enable a service the admin disabled: default_postinst checks it.
-    'post-upgrade': `#!/bin/sh\nexport PKG_UPGRADE=1\n${install}`,
+    'post-install': postInstall,
+    // package-pack.mk prepends to the whole post-install, its "#!/bin/sh" line included (a
+    // comment there). PKG_UPGRADE=1 keeps default_postinst from re-enabling the service.
+    'post-upgrade': `#!/bin/sh\nexport PKG_UPGRADE=1\n${postInstall}`,
     'pre-deinstall': `#!/bin/sh\n${load}default_prerm\n`,
   };
 }
@@ -33,18 +34,22 @@ export function apkScripts(name: string): NonNullable<ApkPackageInput['scripts']
 /** Payload files + the lib/apk/packages metadata OpenWRT's scripts read. */
 export function apkEntries(name: string, payload: OpenwrtPayload): FileEntry[] {
   const files = payload.files.map((f) => ({ ...f, path: f.path.replace(/^\/+/, '') }));
-  const listed = files.filter((f) => f.type !== 'dir').map((f) => `/${f.path}`).sort();
-  const text = (n: string, s: string): FileEntry => ({ type: 'file', path: `${APK_META_DIR}/${name}.${n}`, mode: 0o644, data: Buffer.from(s) });
+  const meta = (n: string) => `${APK_META_DIR}/${name}.${n}`;
+  const text = (n: string, s: string): FileEntry => ({ type: 'file', path: meta(n), mode: 0o644, data: Buffer.from(s) });
+  // package-pack.mk runs `find . -type f,l` after writing .rusers and while redirecting into
+  // .list (so both are listed), before the conffiles files are moved in (so they are not).
+  const listed = [...files.filter((f) => f.type !== 'dir').map((f) => `/${f.path}`), `/${meta('rusers')}`, `/${meta('list')}`].sort();
+  // "echo $file $csum": the path, one space, the SHA-256 in hex.
   const statics = payload.conffiles.map((c) => {
     const f = files.find((x) => `/${x.path}` === c);
     if (!f || f.type !== 'file') throw new Error(`conffile ${c} is not a file of the payload`);
-    return `${createHash('sha256').update(f.data).digest('hex')}  ${c}\n`;
+    return `${c} ${createHash('sha256').update(f.data).digest('hex')}\n`;
   });
   return [
     ...files,
+    text('rusers', `${payload.requireUser}\n`),
     text('list', listed.map((l) => `${l}\n`).join('')),
     text('conffiles', payload.conffiles.map((c) => `${c}\n`).join('')),
     text('conffiles_static', statics.join('')),
-    text('rusers', `${payload.requireUser}\n`),
   ];
 }
