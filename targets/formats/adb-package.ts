@@ -128,12 +128,12 @@ export interface BuiltApk {
   adb: Buffer;
 }
 
-/** Build, sign and compress one APK v3 package. */
 export interface BuildApkOptions {
   /** share compressed DATA parts between packages with the same files (see compressAdbSplit) */
   dataCache?: Map<string, Buffer>;
 }
 
+/** Build, sign (when a key is given) and compress one APK v3 package. */
 export function buildApkPackage(input: ApkPackageInput, key?: ApkSigningKey, opts: BuildApkOptions = {}): BuiltApk {
   const { info } = input;
   validateApkName(info.name);
