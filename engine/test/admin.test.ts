@@ -97,6 +97,14 @@ test('the status page is self-contained', () => {
   assert.doesNotMatch(STATUS_PAGE, /<link|@import/i);
 });
 
+test('summary series share one HELP/TYPE under their base name', () => {
+  const text = renderMetrics([
+    { name: 'rt_seconds_sum', help: 'RT.', type: 'summary', value: 1.5 },
+    { name: 'rt_seconds_count', help: 'RT.', type: 'summary', value: 3 },
+  ]);
+  assert.equal(text, '# HELP edgewan_rt_seconds RT.\n# TYPE edgewan_rt_seconds summary\nedgewan_rt_seconds_sum 1.5\nedgewan_rt_seconds_count 3\n');
+});
+
 test('metrics text: one HELP/TYPE per name, escaped labels, duplicates dropped', () => {
   const text = renderMetrics([
     { name: 'x_total', help: 'X.', type: 'counter', value: 1, labels: { a: 'q"\\\n' } },

@@ -1,17 +1,22 @@
-// /metrics of a running engine (with a restarting component, so per-component series exist)
-// through Prometheus's own exposition parser and linter: `promtool check metrics`.
+// /metrics of a running engine (with a restarting component
+// and DNS on, so component series exist) through Prometheus's own exposition parser and
+// linter: `promtool check metrics`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { needTool } from '../helpers/tools.ts';
-import { ROOT, startEngine, waitFor } from '../helpers/engine.ts';
+import { freePort, ROOT, startEngine, waitFor } from '../helpers/engine.ts';
 
 test('promtool check metrics accepts /metrics', async (t) => {
   if (!needTool(t, 'promtool', 'prometheus')) return;
   const eng = await startEngine({
-    config: { supervisor: { backoffMs: { initial: 200, max: 400 }, maxRestarts: 50 } },
+    // DNS on (a local record; the upstream is a closed port) so its metrics are checked too
+    config: {
+      supervisor: { backoffMs: { initial: 200, max: 400 }, maxRestarts: 50 },
+      dns: { enabled: true, listen: [`127.0.0.1:${await freePort()}`], upstreams: ['127.0.0.1:9'], records: [{ name: 'printer.branch.lan', type: 'A', value: '10.0.0.5' }] },
+    },
     env: { EDGEWAN_TEST_FAIL: 'probe:start:0:2' },
   });
   try {

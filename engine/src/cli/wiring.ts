@@ -4,6 +4,7 @@
 import type { ResolvedConfig } from '../config/types.ts';
 import type { BudgetName } from '../memory/policy.ts';
 import type { Component } from '../supervisor/component.ts';
+import { createDnsComponent } from '../dns/index.ts';
 
 export interface Wiring {
   name: string;
@@ -16,4 +17,11 @@ export interface Wiring {
 }
 
 export const WIRINGS: Wiring[] = [
+  {
+    name: 'dns',
+    budget: ['dns'],
+    section: (c) => [c.dns, c.stateDir, c.caches.dnsSnapshot],
+    // disabled DNS still appears (as unconfigured) so /status shows why it is not answering
+    create: (c) => createDnsComponent(c.dns, { stateDir: c.stateDir, snapshot: c.caches.dnsSnapshot }),
+  },
 ];

@@ -20,7 +20,11 @@ export interface MetricSample {
   /** without the edgewan_ prefix, e.g. "dns_queries_total" */
   name: string;
   help: string;
-  type: 'counter' | 'gauge';
+  /**
+   * summary/histogram: give each series its full name (`…_seconds_sum`, `…_seconds_count`,
+   * `…_bucket` with an `le` label); they are grouped under one HELP/TYPE for the base name.
+   */
+  type: 'counter' | 'gauge' | 'summary' | 'histogram';
   value: number;
   labels?: Record<string, string>;
 }
