@@ -126,3 +126,20 @@ export function mustRun(cmd: string, args: string[], env?: NodeJS.ProcessEnv, in
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr.slice(-2000)}`);
   return r.stdout;
 }
+
+/** Like mustRun, without blocking the event loop (needed while an in-process server must answer). */
+export function mustRunAsync(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = ''; let err = '';
+    p.stdout!.on('data', (d) => { out += d; });
+    p.stderr!.on('data', (d) => { err += d; });
+    const timer = setTimeout(() => p.kill('SIGKILL'), 300_000);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err.slice(-2000)}`));
+    });
+  });
+}
