@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig, type LoadResult } from '../config/index.ts';
 import type { ResolvedConfig } from '../config/types.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
-import type { Budgets } from '../memory/policy.ts';
+import { REAL_ROOTS, type Budgets, type CgroupRoots } from '../memory/policy.ts';
 import { needsReexec, reexecWithHeapCap } from '../memory/reexec.ts';
 import { watchMemory } from '../memory/watch.ts';
 import { Supervisor } from '../supervisor/supervisor.ts';
@@ -19,10 +19,19 @@ import { WIRINGS, type Wiring } from './wiring.ts';
 
 export const EXIT = { OK: 0, SOFTWARE: 70, CONFIG: 78 } as const;
 
+/**
+ * Test hooks (documented in docs/config.md, "Testing hook"): a fake cgroup tree and a faster
+ * memory re-check, so the live-resize path can be exercised without changing a real cgroup.
+ */
+function testRoots(env: NodeJS.ProcessEnv): CgroupRoots {
+  const dir = env.EDGEWAN_TEST_CGROUP_ROOT;
+  return dir ? { ...REAL_ROOTS, proc: join(dir, 'proc'), sys: join(dir, 'sys') } : REAL_ROOTS;
+}
+
 export async function runCommand(file: string, env: NodeJS.ProcessEnv): Promise<number> {
   let loaded: LoadResult;
   try {
-    loaded = loadConfig(file, { env });
+    loaded = loadConfig(file, { env, roots: testRoots(env) });
     prepareStateDir(loaded.config.stateDir);
   } catch (e) {
     if (e instanceof ConfigError) { process.stderr.write(e.format()); return EXIT.CONFIG; }
@@ -97,6 +106,7 @@ class Engine {
     if (this.fault && !this.sup.names().includes(this.fault.name)) this.sup.add(withFault(standIn(this.fault.name), this.fault));
     const stopWatch = watchMemory({
       log: this.log, memory: () => this.cfg.config.memory, current: () => this.budgets,
+      roots: testRoots(this.env), intervalMs: Number(this.env.EDGEWAN_TEST_MEMORY_INTERVAL_MS) || undefined,
       apply: (b) => { this.budgets = b; this.sup.resize(); },
     });
     return done.then((code) => { stopWatch(); return code; });
@@ -141,7 +151,7 @@ class Engine {
     const file = this.cfg.file;
     let next: LoadResult;
     try {
-      next = loadConfig(file, { env: this.env });
+      next = loadConfig(file, { env: this.env, roots: testRoots(this.env) });
     } catch (e) {
       const problems = e instanceof ConfigError ? e.problems : [{ message: (e as Error).message }];
       this.log.error('reload rejected; keeping the running config', { config: file, problems });
