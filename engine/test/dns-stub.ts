@@ -47,6 +47,30 @@ function answerFor(stub: Stub, q: dnsPacket.Packet): dnsPacket.Packet {
   return { ...base, answers: [{ name: question.name, type: 'A', class: 'IN', ttl: stub.ttl, data: ipFor(name) }] };
 }
 
+/**
+ * *.flood.example.test answered straight from the query bytes (no decode/encode) so a flood of
+ * 10^5 names is limited by the server under test, not by the stub: nx* names get NXDOMAIN
+ * without SOA, others one A record (compression pointer to the question name).
+ */
+function floodAnswer(msg: Buffer, stub: Stub): Buffer | null {
+  if (msg.length < 17 || msg.readUInt16BE(4) !== 1) return null;
+  let p = 12;
+  while (p < msg.length && msg[p] !== 0) p += msg[p] + 1;
+  const qEnd = p + 5;
+  if (qEnd > msg.length || !msg.toString('latin1', 12, p).includes('\x05flood')) return null;
+  stub.total++;
+  const nx = msg[13] === 0x6e && msg[14] === 0x78; // first label starts with "nx"
+  const out = Buffer.alloc(qEnd + (nx ? 0 : 16));
+  msg.copy(out, 0, 0, qEnd);
+  out[2] = 0x80 | (msg[2] & 0x01); out[3] = 0x80 | (nx ? 3 : 0);
+  out.writeUInt16BE(nx ? 0 : 1, 6); out.writeUInt32BE(0, 8);
+  if (!nx) {
+    out.writeUInt16BE(0xc00c, qEnd); out.writeUInt16BE(1, qEnd + 2); out.writeUInt16BE(1, qEnd + 4);
+    out.writeUInt32BE(stub.ttl, qEnd + 6); out.writeUInt16BE(4, qEnd + 10); out.writeUInt32BE(0x0a000000 | (stub.total & 0xffffff), qEnd + 12);
+  }
+  return out;
+}
+
 export async function startStub(): Promise<Stub> {
   const udp = dgram.createSocket('udp4');
   await new Promise<void>((res) => udp.bind(0, '127.0.0.1', () => res()));
@@ -60,6 +84,8 @@ export async function startStub(): Promise<Stub> {
     },
   };
   const handle = (msg: Buffer, tcpMode: boolean): Buffer[] | null => {
+    const fast = floodAnswer(msg, stub);
+    if (fast) return stub.down ? null : [fast];
     let q: dnsPacket.Packet;
     try { q = dnsPacket.decode(msg); } catch { return null; }
     const name = q.questions?.[0]?.name.toLowerCase() ?? '';

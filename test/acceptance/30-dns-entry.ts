@@ -20,7 +20,7 @@ const ctx: ComponentContext = {
 const dns = createDnsComponent(cfg.dns, { stateDir: cfg.stateDir, snapshot: cfg.snapshot ?? true });
 const report = (event: string) => {
   const m = process.memoryUsage();
-  process.stdout.write(`${JSON.stringify({ event, status: dns.status?.(), metrics: dns.metrics?.(), rss: m.rss, heapUsed: m.heapUsed })}\n`);
+  process.stdout.write(`${JSON.stringify({ event, status: dns.status?.(), metrics: dns.metrics?.(), rss: m.rss, heapUsed: m.heapUsed, memory: m })}\n`);
 };
 dns.start(ctx).then(() => report('ready'), (err) => { log.error('start failed', { error: err }); process.exit(1); });
 process.on('SIGUSR2', () => report('status'));

@@ -2,7 +2,7 @@
 // (30-dns-entry.ts bundled with esbuild, Node 18 target like the engine bundle), talks to it
 // through stdout lines and signals, and wraps the real `dig`.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -35,11 +35,15 @@ export interface Report {
   metrics: Array<{ name: string; value: number; labels?: Record<string, string> }>;
 }
 
-export async function startDns(cfg: { dns: Record<string, unknown>; stateDir: string; budgetBytes: number; snapshot?: boolean }, nodeArgs: string[] = []): Promise<DnsProc> {
+/** cgroupProcs: a cgroup's procs file the process joins before exec (so all its memory is charged there). */
+export async function startDns(cfg: { dns: Record<string, unknown>; stateDir: string; budgetBytes: number; snapshot?: boolean }, nodeArgs: string[] = [], cgroupProcs?: string): Promise<DnsProc> {
   const entry = await bundleEntry();
   const cfgFile = join(cfg.stateDir, 'dns-test-config.json');
   writeFileSync(cfgFile, JSON.stringify(cfg));
-  const proc = spawn(process.execPath, [...nodeArgs, entry, cfgFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [process.execPath, ...nodeArgs, entry, cfgFile];
+  const proc = cgroupProcs
+    ? spawn('sh', ['-c', 'echo $$ > "$0" && exec "$@"', cgroupProcs, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   createInterface({ input: proc.stderr! }).on('line', (l) => stderr.push(l));
   const waiting: Array<(r: Report) => void> = [];
@@ -83,8 +87,33 @@ export function digAnswers(out: string, section = 'ANSWER'): string[][] {
 export function readProcStatus(pid: number): Record<string, number> {
   const out: Record<string, number> = {};
   for (const l of readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
-    const m = /^(Vm\w+):\s+(\d+) kB/.exec(l);
+    const m = /^(Vm\w+|Rss\w+):\s+(\d+) kB/.exec(l);
     if (m) out[m[1]] = Number(m[2]) * 1024;
   }
   return out;
+}
+
+/** A fresh memory cgroup limited to `limit` bytes (v2 memory.max or v1 limit_in_bytes), or null when none can be made. */
+export function memoryCgroup(name: string, limit: number): { procs: string; peak(): number; oomKills(): number; remove(): void } | null {
+  const tries = [
+    { base: '/sys/fs/cgroup', limitFile: 'memory.max', peakFile: 'memory.peak', events: 'memory.events' },
+    { base: '/sys/fs/cgroup/unified', limitFile: 'memory.max', peakFile: 'memory.peak', events: 'memory.events' },
+    { base: '/sys/fs/cgroup/memory', limitFile: 'memory.limit_in_bytes', peakFile: 'memory.max_usage_in_bytes', events: 'memory.oom_control' },
+  ];
+  for (const t of tries) {
+    const dir = join(t.base, name);
+    try {
+      if (!existsSync(join(t.base, 'cgroup.procs'))) continue;
+      mkdirSync(dir);
+      try { writeFileSync(join(dir, t.limitFile), String(limit)); } catch { rmdirSync(dir); continue; }
+      const num = (f: string, key: string) => Number(new RegExp(`^${key} (\\d+)`, 'm').exec(readFileSync(join(dir, f), 'utf8'))?.[1] ?? 0);
+      return {
+        procs: join(dir, 'cgroup.procs'),
+        peak: () => (existsSync(join(dir, t.peakFile)) ? Number(readFileSync(join(dir, t.peakFile), 'utf8')) : NaN),
+        oomKills: () => num(t.events, 'oom_kill'),
+        remove: () => { try { rmdirSync(dir); } catch { /* still busy: left for the OS */ } },
+      };
+    } catch { /* not writable here */ }
+  }
+  return null;
 }

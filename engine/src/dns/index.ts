@@ -90,6 +90,7 @@ export function createDnsComponent(section: DnsSection, deps: DnsComponentDeps):
       for (const t of timers) clearInterval(t);
       timers.length = 0;
       try { await server?.close(); } catch { /* closing is best effort */ }
+      pool?.close();
       save('stop');
       server = undefined;
     },

@@ -92,9 +92,8 @@ export class LocalData {
   get empty(): boolean { return this.exact.size === 0 && this.rules.size === 0; }
 
   /** The authoritative answer for name/type, or null when the name is not local. */
-  lookup(name: string, qtype: number, qclass: number): CacheEntry | null {
+  lookup(name: string, qtype: number, qclass: number, key = `${name}|${qtype}`): CacheEntry | null {
     if (qclass !== 1) return null;
-    const key = `${name}|${qtype}`;
     const hit = this.built.get(key);
     if (hit) return hit;
     let records = this.exact.get(name);
@@ -137,7 +136,7 @@ export class LocalData {
     const lay = layoutResponse(wire);
     wire.writeUInt16BE(qtype, lay.questionEnd - 4);
     const e: CacheEntry = {
-      wire, ttlOffsets: lay.ttlOffsets, ttls: [], questionEnd: lay.questionEnd, storedAt: 0, ttlS: 0,
+      wire, ttlOffsets: lay.ttlOffsets, questionEnd: lay.questionEnd, storedAt: 0, ttlS: 0,
       negative: records.length === 0, fixed: true, hits: 0, size: 0,
     };
     e.size = entrySize(name, e);

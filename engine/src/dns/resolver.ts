@@ -3,7 +3,7 @@
 // with identical in-flight questions coalesced onto one upstream query. Hits return
 // synchronously so the UDP path never allocates a promise for them.
 import type { Logger } from '../log/logger.ts';
-import { DnsCache, makeEntry, remainingS, render, type CacheEntry } from './cache.ts';
+import { makeEntry, remainingS, render, type CacheEntry, type DnsCache } from './cache.ts';
 import type { LocalData } from './local.ts';
 import type { DnsOptions } from './options.ts';
 import type { UpstreamPool } from './upstream.ts';
@@ -56,10 +56,10 @@ export class Resolver {
     const limit = tcp ? 65535 : q.ednsSize > 0 ? Math.min(q.ednsSize, this.opts.ednsUdpSize) : 512;
     const now = Date.now();
 
-    const loc = this.local.empty ? null : this.local.lookup(q.name, q.qtype, q.qclass);
+    const loc = this.local.empty ? null : this.local.lookup(q.name, q.qtype, q.qclass, q.key);
     if (loc) { this.counters.localAnswers++; return this.fit(render(loc, msg, q, now, null, this.opts.ednsUdpSize), msg, q, limit); }
 
-    const key = DnsCache.key(q);
+    const key = q.key;
     const e = this.cache.get(key, now);
     if (e) {
       const left = remainingS(e, now);

@@ -65,7 +65,7 @@ export function decodeSnapshot(buf: Buffer, now: number, keepS: number): Array<[
     try { lay = layoutResponse(wire); } catch (err) { return fail(`stored answer unreadable (${(err as Error).message})`, base + p - wl); }
     if (ttlS - (now - storedAt) / 1000 < -keepS) continue;
     const e: CacheEntry = {
-      wire, ttlOffsets: lay.ttlOffsets, ttls: lay.ttlOffsets.map((o) => wire.readUInt32BE(o)), questionEnd: lay.questionEnd,
+      wire, ttlOffsets: lay.ttlOffsets, questionEnd: lay.questionEnd,
       storedAt, ttlS, negative: (flags & FLAG_NEGATIVE) !== 0, fixed: false, hits: 0, size: 0,
     };
     e.size = entrySize(key, e);

