@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
 import { DnsCache, makeEntry, render } from '../src/dns/cache.ts';
 import { createDnsComponent, SNAPSHOT_FILE } from '../src/dns/index.ts';
-import { DNS_DEFAULTS } from '../src/dns/options.ts';
+import { DNS_DEFAULTS, systemUpstreams } from '../src/dns/options.ts';
 import { decodeSnapshot, encodeSnapshot } from '../src/dns/snapshot.ts';
 import { MalformedError, parseQuery, readName } from '../src/dns/wire.ts';
 import { ask, fakeContext, query, startStub } from './dns-stub.ts';
@@ -131,4 +131,15 @@ test('warm restart: the cache survives stop/start; a corrupt snapshot is ignored
     await stub.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('system upstreams skip our own address and systemd-resolved stub, reading resolved\'s list instead', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ewD-resolv-'));
+  try {
+    writeFileSync(join(dir, 'resolv.conf'), '# managed\nnameserver 127.0.0.53\noptions edns0\n');
+    writeFileSync(join(dir, 'resolved.conf'), 'nameserver 127.0.0.1\nnameserver 192.0.2.1\nnameserver fe80::1%eth0\n');
+    assert.deepEqual(systemUpstreams(['127.0.0.1:5353'], join(dir, 'resolv.conf'), join(dir, 'resolved.conf')), ['192.0.2.1:53', '[fe80::1]:53']);
+    writeFileSync(join(dir, 'resolv.conf'), 'nameserver 198.51.100.7\n');
+    assert.deepEqual(systemUpstreams(['127.0.0.1:5353'], join(dir, 'resolv.conf'), join(dir, 'none')), ['198.51.100.7:53']);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });

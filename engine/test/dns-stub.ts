@@ -1,7 +1,7 @@
 // Test helpers for the DNS component: a stub upstream resolver on loopback (UDP + TCP, port 0)
 // with a tiny synthetic zone, and a client that sends one query and decodes the answer.
 // Zone of the stub:
-//   <anything>.example.test  A    10.x.y.z derived from the name, TTL `ttl` (default 300)
+//   <anything>.example.test  A    11.x.y.z derived from the name, TTL `ttl` (default 300)
 //   nx*.example.test         NXDOMAIN with an SOA (TTL 300, MINIMUM negMin)
 //   nodata.example.test AAAA NOERROR, no answers, SOA
 //   big.example.test    TXT  ~3 KB of TXT (truncated over UDP, complete over TCP)
@@ -27,7 +27,7 @@ export interface Stub {
 function ipFor(name: string): string {
   let h = 0;
   for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
-  return `10.${(h >> 16) & 255}.${(h >> 8) & 255}.${h & 255}`;
+  return `11.${(h >> 16) & 255}.${(h >> 8) & 255}.${h & 255}`; // public space: dnsmasq's rebind protection passes it
 }
 
 function answerFor(stub: Stub, q: dnsPacket.Packet): dnsPacket.Packet {

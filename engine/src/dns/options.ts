@@ -86,21 +86,32 @@ export function splitHostPort(s: string, defaultPort: number): { host: string; p
   return { host: m[1], port };
 }
 
-/**
- * Nameservers from resolv.conf, used when no upstream is configured. Our own listen
- * addresses are left out: a system resolver pointing at us must not become our upstream.
- */
-export function systemUpstreams(listen: string[], file = '/etc/resolv.conf'): string[] {
+/** systemd-resolved's stub addresses: never an upstream (it may be forwarding to us). */
+const RESOLVED_STUBS = new Set(['127.0.0.53', '127.0.0.54']);
+/** Where systemd-resolved lists the real upstream servers when resolv.conf holds its stub. */
+export const RESOLVED_UPSTREAM_FILE = '/run/systemd/resolve/resolv.conf';
+
+function nameservers(file: string): string[] {
   let text = '';
   try { text = readFileSync(file, 'utf8'); } catch { return []; }
-  const own = new Set(listen.map((l) => { const { host, port } = splitHostPort(l, 53); return `${host}#${port}`; }));
   const out: string[] = [];
   for (const line of text.split('\n')) {
     const m = /^\s*nameserver\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const host = m[1].replace(/%.*$/, '');
-    if (own.has(`${host}#53`)) continue;
-    out.push(host.includes(':') ? `[${host}]:53` : `${host}:53`);
+    if (m) out.push(m[1].replace(/%.*$/, ''));
   }
   return out;
+}
+
+/**
+ * Nameservers from resolv.conf, used when no upstream is configured. Our own listen hosts
+ * and systemd-resolved's stub are left out (either may be forwarding to us: a loop); when
+ * resolv.conf holds only the stub, resolved's own upstream list is read instead.
+ */
+export function systemUpstreams(listen: string[], file = '/etc/resolv.conf', resolvedFile = RESOLVED_UPSTREAM_FILE): string[] {
+  const own = new Set(listen.map((l) => splitHostPort(l, 53).host));
+  let hosts = nameservers(file);
+  if (hosts.length > 0 && hosts.every((h) => RESOLVED_STUBS.has(h))) hosts = nameservers(resolvedFile);
+  return hosts
+    .filter((h) => !RESOLVED_STUBS.has(h) && !own.has(h))
+    .map((h) => (h.includes(':') ? `[${h}]:53` : `${h}:53`));
 }
