@@ -5,20 +5,47 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createSocket } from 'node:dgram';
+import dnsPacket from 'dns-packet';
 import { chromium } from 'playwright-core';
 import { needTool } from '../helpers/tools.ts';
-import { ROOT, startEngine } from '../helpers/engine.ts';
+import { freePort, ROOT, startEngine } from '../helpers/engine.ts';
+
+async function queryOnce(port: number): Promise<void> {
+  const sock = createSocket('udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no DNS answer')), 3000);
+      sock.once('message', () => { clearTimeout(t); resolve(); });
+      sock.send(dnsPacket.encode({ type: 'query', id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'printer.branch.lan' }] }), port, '127.0.0.1');
+    });
+  } finally {
+    sock.close();
+  }
+}
 
 test('status page shows /status, stays on the admin origin, screenshot kept', async (t) => {
   if (!needTool(t, 'chromium')) return;
-  const eng = await startEngine({ env: { EDGEWAN_TEST_FAIL: 'probe:start:0:1' }, config: { supervisor: { backoffMs: { initial: 100, max: 200 } } } });
+  // DNS on with a local record so the page also shows what a real component reports
+  const dnsPort = await freePort();
+  const eng = await startEngine({
+    env: { EDGEWAN_TEST_FAIL: 'probe:start:0:1' },
+    config: {
+      supervisor: { backoffMs: { initial: 100, max: 200 } },
+      dns: { enabled: true, listen: [`127.0.0.1:${dnsPort}`], upstreams: ['127.0.0.1:9'], records: [{ name: 'printer.branch.lan', type: 'A', value: '10.0.0.5' }] },
+    },
+  });
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
   });
   try {
-    // let the probe restart once and the history gather a couple of samples
-    await new Promise((r) => setTimeout(r, 4500));
+    // some DNS traffic so the page has component figures that move, then let the probe
+    // restart once and the history gather a few samples
+    for (let i = 0; i < 3; i += 1) {
+      await queryOnce(dnsPort);
+      await new Promise((r) => setTimeout(r, 1500));
+    }
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const origin = `http://127.0.0.1:${eng.port}`;
     const requests: string[] = [];

@@ -41,7 +41,12 @@ function bytes(n){if(typeof n!=='number'||!isFinite(n))return String(n);var u=['
 function dur(s){var d=Math.floor(s/86400),h=Math.floor(s%86400/3600),m=Math.floor(s%3600/60),x=s%60;return (d?d+'d ':'')+(d||h?h+'h ':'')+(d||h||m?m+'m ':'')+x+'s'}
 function get(o,p){return p.split('.').reduce(function(a,k){return a==null?a:a[k]},o)}
 function esc(s){return String(s).replace(/[&<>"]/g,function(c){return {'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]})}
-function show(v,k){if(/Bytes$/.test(k))return bytes(v);if(k==='uptimeS')return dur(v);if(k==='ready')return v?'ready':'not ready';if(typeof v==='number'&&/(Ratio|Rate)$/.test(k))return (v*100).toFixed(1)+' %';return v==null?'—':String(v)}
+function show(v,k){if(/(^b|B)ytes$/.test(k)&&typeof v==='number')return bytes(v);if(k==='uptimeS')return dur(v);if(k==='ready')return v?'ready':'not ready';if(typeof v==='number'&&/(Ratio|Rate)$/.test(k))return (v*100).toFixed(1)+' %';return v==null?'—':String(v)}
+// nested component facts become "cache.bytes"-style keys; long lists are summarised
+function flat(o,p){var out=[];Object.keys(o).forEach(function(k){var v=o[k],key=p+k;
+if(v&&typeof v==='object'&&!Array.isArray(v))out=out.concat(flat(v,key+'.'));
+else if(Array.isArray(v))out.push([key,v.length>0&&typeof v[0]==='object'?v.length+' item'+(v.length>1?'s':''):v.join(', ')||'—']);
+else out.push([key,show(v,k)])});return out}
 function cls(st){return st==='running'?'ok':st==='failed'?'bad':st==='unconfigured'||st==='stopped'?'':'warn'}
 function spark(xs){var v=xs.filter(function(x){return isFinite(x)});if(v.length<2)return '<svg viewBox="0 0 100 40"></svg>';var lo=Math.min.apply(0,v),hi=Math.max.apply(0,v),r=hi-lo||1,d='';
 xs.forEach(function(x,i){if(!isFinite(x))return;d+=(d?'L':'M')+(i*100/(xs.length-1)).toFixed(1)+' '+(38-(x-lo)*36/r).toFixed(1)});return '<svg viewBox="0 0 100 40" preserveAspectRatio="none"><path d="'+d+'"/></svg>'}
@@ -52,13 +57,16 @@ document.getElementById('rssbar').style.width=Math.min(100,100*s.memory.rssBytes
 document.getElementById('heapbar').style.width=Math.min(100,100*s.memory.heapUsedBytes/s.memory.heapCapBytes)+'%';
 var b='';Object.keys(s.memory.budgets).forEach(function(k){var v=s.memory.budgets[k];b+='<tr data-budget="'+esc(k)+'"><td>'+esc(k)+'</td><td data-v="'+v+'">'+bytes(v)+'</td><td style="width:45%"><div class="bar"><i style="width:'+(100*v/s.memory.limitBytes)+'%"></i></div></td></tr>'});
 document.getElementById('budgets').innerHTML=b;
-var c='';s.components.forEach(function(x){var kv=Object.keys(x.status||{}).map(function(k){var v=x.status[k];return '<span class="kv">'+esc(k)+' <b>'+esc(typeof v==='object'?JSON.stringify(v):show(v,k))+'</b></span>'}).join(' · ');
+var c='';s.components.forEach(function(x){var kv=flat(x.status||{},'').map(function(e){return '<span class="kv">'+esc(e[0])+' <b>'+esc(e[1])+'</b></span>'}).join(' · ');
 c+='<tr data-component="'+esc(x.name)+'"><td>'+esc(x.name)+'</td><td><span class="pill '+cls(x.state)+'" data-f="state" data-v="'+esc(x.state)+'">'+esc(x.state)+'</span>'+(x.reason?'<div class="kv">'+esc(x.reason)+'</div>':'')+'</td><td data-f="restarts" data-v="'+x.restarts+'">'+x.restarts+'</td><td data-f="budgetBytes" data-v="'+x.budgetBytes+'">'+bytes(x.budgetBytes)+'</td><td>'+dur(x.sinceS)+'</td><td style="white-space:normal">'+kv+'</td></tr>'});
 document.getElementById('comps').innerHTML=c;
-var h=s.history,ch='';Object.keys(h.series).forEach(function(k){var xs=h.series[k],rate=/_total(\\{|$)/.test(k),ys=xs;
+var h=s.history,ch='',idle=0;Object.keys(h.series).forEach(function(k){var xs=h.series[k],rate=/_total(\\{|$)/.test(k),ys=xs;
 if(rate){ys=xs.map(function(x,i){return i?(x-xs[i-1])*1000/(h.t[i]-h.t[i-1]):NaN})}
+// a series that never moved says nothing: count it instead of drawing a flat line
+var fin=ys.filter(function(y){return isFinite(y)});
+if(!/^(rss|heap)/.test(k)&&(fin.length===0||fin.every(function(y){return y===fin[0]})&&(rate||fin[0]===0||fin.length>1))){idle++;return}
 var last=ys[ys.length-1];ch+='<div class="chart"><div class="kv">'+esc(k)+(rate?' /s':'')+' <b>'+(/bytes/.test(k)?bytes(Math.round(last)):(isFinite(last)?Math.round(last*100)/100:'—'))+'</b></div>'+spark(ys)+'</div>'});
-document.getElementById('charts').innerHTML=ch||'<span class="mut">collecting…</span>';
+document.getElementById('charts').innerHTML=(ch||'<span class="mut">collecting…</span>')+(idle?'<span class="mut" style="grid-column:1/-1">'+idle+' more series unchanged so far (bytes in/out, reduction, DNS hits appear as traffic flows)</span>':'');
 }
 function poll(){var o=tok?{headers:{Authorization:'Bearer '+decodeURIComponent(tok)}}:{};
 fetch('status',o).then(function(r){if(!r.ok)throw new Error('HTTP '+r.status);return r.json()}).then(function(s){document.getElementById('err').textContent='';render(s);window.__lastStatus=s})

@@ -38,7 +38,7 @@ export interface EngineStatus {
 
 export const HISTORY_STEP_MS = 2000;
 const HISTORY_LEN = 300; // 10 minutes at HISTORY_STEP_MS
-const MAX_SERIES = 16;
+const MAX_SERIES = 48; // 48 x 300 numbers: ~115 KB at most
 
 export class StatusSource {
   private readonly now: () => number;
