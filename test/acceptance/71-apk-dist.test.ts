@@ -6,13 +6,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { needRoot } from '../helpers/tools.ts';
 import { ARCHES, type Arch } from '../../targets/arch.ts';
 import type { Artifact } from '../../targets/target.ts';
-import { decodeApk } from '../../targets/formats/adb-decode.ts';
+import { apkFileContents, decodeApk } from '../../targets/formats/adb-decode.ts';
 
-const DIST = join(import.meta.dirname, '..', '..', 'dist');
+// EDGEWAN_TEST_DIST lets a developer check another build's output directory.
+const DIST = process.env.EDGEWAN_TEST_DIST ?? join(import.meta.dirname, '..', '..', 'dist');
 
 test('the build\'s APK v3 packages and indexes read back, verified and complete', () => {
   const list = JSON.parse(readFileSync(join(DIST, 'artifacts.json'), 'utf8')) as Artifact[];
@@ -44,4 +48,30 @@ test('the build\'s APK v3 packages and indexes read back, verified and complete'
     assert.equal(entry['file-size'], file.length);
   }
   assert.ok(existsSync(join(base, 'customfeeds.list')));
+});
+
+test('the x86_64 package, unpacked by our reader into an empty root, runs its executable', (t) => {
+  if (!needRoot(t)) return;
+  const list = JSON.parse(readFileSync(join(DIST, 'artifacts.json'), 'utf8')) as Artifact[];
+  const a = list.find((x) => x.type === 'apk' && x.platform === 'x86_64');
+  assert.ok(a, 'no x86_64 apk in dist/artifacts.json');
+  const buf = readFileSync(join(DIST, a.path));
+  const d = decodeApk(buf);
+  const contents = apkFileContents(buf);
+  const root = mkdtempSync(join(tmpdir(), 'ewH-apkroot-'));
+  try {
+    for (const f of d.files ?? []) {
+      const p = join(root, f.path);
+      mkdirSync(dirname(p), { recursive: true });
+      if (f.type === 'symlink') symlinkSync(f.target!, p);
+      else { writeFileSync(p, contents.get(f.path)!); chmodSync(p, f.mode); }
+    }
+    const exe = (d.files ?? []).find((f) => f.path.startsWith('usr/bin/') && f.mode & 0o111)!;
+    // Only the package's files exist in the root: the private glibc must carry the executable.
+    const r = spawnSync('chroot', [root, `/${exe.path}`, '--version'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}${r.error ?? ''}`);
+    assert.match(r.stdout, /arch=x64/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
