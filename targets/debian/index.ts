@@ -1,0 +1,23 @@
+// The `debian` Target: the standalone executable as .deb for amd64 and arm64, in the
+// `bookworm` suite of the signed apt repository dist/apt (docs/debian.md).
+import type { Arch } from '../arch.ts';
+import type { BuildInputs, Target } from '../target.ts';
+import { buildSuite, planSuite, type SuiteConfig } from '../apt/target-kit.ts';
+
+const CONFIG: SuiteConfig = {
+  target: 'debian',
+  suite: 'bookworm',
+  description: 'Debian 12 (bookworm) and later: standalone executables for amd64 and arm64',
+  executableArches: ['x64', 'arm64'],
+};
+
+export const debianTarget: Target = {
+  name: 'debian',
+  arches: CONFIG.executableArches as readonly Arch[],
+  validate(inputs: BuildInputs) {
+    planSuite(inputs, CONFIG);
+  },
+  build(inputs: BuildInputs) {
+    return buildSuite(inputs, CONFIG);
+  },
+};

@@ -1,0 +1,31 @@
+// The `raspbian` Target (Raspberry Pi OS), suite `rpi` of dist/apt:
+// - arm64 (64-bit Raspberry Pi OS): the standalone executable, listed in binary-arm64;
+// - all: the bundle on the distribution's nodejs (>= 18) with a /usr/bin wrapper, listed in
+//   binary-armhf only, for 32-bit Raspberry Pi OS. Raspberry Pi OS builds nodejs for ARMv6,
+//   so this also serves the Pi Zero and Pi 1 (untested: ARMv6 cannot run here, FACTS §7).
+// Listing the `all` package only under armhf keeps one candidate per machine: an arm64 Pi
+// never sees the bundle package, an armhf Pi never sees the arm64 one.
+import type { Arch } from '../arch.ts';
+import type { BuildInputs, Target } from '../target.ts';
+import { buildSuite, planSuite, type SuiteConfig } from '../apt/target-kit.ts';
+
+const CONFIG: SuiteConfig = {
+  target: 'raspbian',
+  suite: 'rpi',
+  description: 'Raspberry Pi OS (bookworm): arm64 standalone executable; armhf bundle on the system nodejs',
+  executableArches: ['arm64'],
+  bundleIndexArch: 'armhf',
+};
+
+export const raspbianTarget: Target = {
+  name: 'raspbian',
+  // armv7 is listed so a `--arch armv7` build still runs this target: it yields the `all`
+  // package (bundle), which is what 32-bit Raspberry Pi OS installs.
+  arches: ['arm64', 'armv7'] as readonly Arch[],
+  validate(inputs: BuildInputs) {
+    planSuite(inputs, CONFIG);
+  },
+  build(inputs: BuildInputs) {
+    return buildSuite(inputs, CONFIG);
+  },
+};
