@@ -13,6 +13,7 @@ import { sha256File } from './fsutil.ts';
 import { runnerFor } from './hosttools.ts';
 import { validateArtifacts } from './artifacts.ts';
 import { inspectApk } from '../targets/openwrt/apk/inspect.ts';
+import { inspectDeb } from '../targets/formats/deb-inspect.ts';
 
 const run = promisify(execFile);
 
@@ -92,7 +93,7 @@ export const READERS: Reader[] = [
   { name: 'artifacts.json', match: (p, h) => basename(p) === 'artifacts.json' && isJson(p, h), read: inspectArtifacts },
   // Format owners: one line each below, e.g.
   { name: 'apk', match: (p, h, dir) => (dir ? existsSync(join(p, 'packages.adb')) : h.toString('latin1', 0, 3) === 'ADB'), read: inspectApk },
-  // { name: 'deb', match: (p) => p.endsWith('.deb'), read: inspectDeb },
+  { name: 'deb', match: (p, h, dir) => !dir && h.toString('latin1', 0, 21) === '!<arch>\ndebian-binary', read: inspectDeb },
 ];
 
 export async function inspect(path: string): Promise<unknown> {

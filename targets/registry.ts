@@ -5,11 +5,15 @@ import type { Target } from './target.ts';
 import { ociTarget } from '../images/oci/target.ts';
 import { openwrtIpkTarget } from './openwrt/target.ts';
 import { apkTarget } from './openwrt/apk/target.ts';
+import { debianTarget } from './debian/index.ts';
+import { raspbianTarget } from './raspbian/index.ts';
 
 export const TARGETS: Target[] = [
   ociTarget,
   openwrtIpkTarget,
   apkTarget,
+  debianTarget,
+  raspbianTarget,
 ];
 
 /** artifacts.json `target` names a build may ask for (also the manifest schema's enum). */
