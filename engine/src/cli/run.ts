@@ -67,6 +67,7 @@ class Engine {
   private readonly fault: ReturnType<typeof parseFaultSpec>;
   private finish!: (code: number) => void;
   private shuttingDown = false;
+  private stoppingSince = 0;
 
   constructor(loaded: LoadResult, private readonly env: NodeJS.ProcessEnv) {
     this.cfg = loaded;
@@ -132,10 +133,13 @@ class Engine {
 
   private async shutdown(code: number, reason: string): Promise<void> {
     if (this.shuttingDown) {
-      if (reason === 'SIGTERM' || reason === 'SIGINT') this.finish(code); // second signal: stop waiting
+      // a second signal stops waiting — unless it is the same signal delivered twice at once
+      // (Ctrl-C reaches the whole process group, and a re-exec wrapper forwards it too)
+      if ((reason === 'SIGTERM' || reason === 'SIGINT') && Date.now() - this.stoppingSince > 1000) this.finish(code);
       return;
     }
     this.shuttingDown = true;
+    this.stoppingSince = Date.now();
     const graceMs = this.cfg.config.supervisor.graceS * 1000;
     this.log.info('engine stopping', { reason, graceMs, exitCode: code });
     // leave a margin inside the grace for process teardown
