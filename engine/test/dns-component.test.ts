@@ -139,7 +139,7 @@ test('malformed packets are counted and dropped; the server keeps answering', as
 test('metrics name the documented counters', () => {
   const names = new Set(dns.metrics!().map((m) => m.name));
   for (const n of ['dns_queries_total', 'dns_cache_hits_total', 'dns_cache_misses_total', 'dns_negative_hits_total',
-    'dns_stale_answers_total', 'dns_upstream_errors_total', 'dns_upstream_latency_ms_sum', 'dns_cache_bytes',
+    'dns_stale_answers_total', 'dns_upstream_errors_total', 'dns_upstream_latency_seconds_sum', 'dns_cache_bytes',
     'dns_cache_budget_bytes', 'dns_dropped_total']) assert.ok(names.has(n), n);
 });
 

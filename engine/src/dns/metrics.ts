@@ -27,8 +27,8 @@ export function dnsMetrics(resolver: Resolver, pool: UpstreamPool, cache: DnsCac
     counter('dns_dropped_total', 'Packets dropped or refused.', p.mismatched, { reason: 'upstream_mismatch' }),
     counter('dns_dropped_total', 'Packets dropped or refused.', p.overload, { reason: 'overload' }),
     counter('dns_upstream_tcp_retries_total', 'Truncated upstream answers retried over TCP.', p.tcpRetries),
-    counter('dns_upstream_latency_ms_sum', 'Sum of successful upstream round trips in milliseconds.', Math.round(p.latencyMsSum)),
-    counter('dns_upstream_latency_ms_count', 'Number of successful upstream round trips.', p.latencyCount),
+    { name: 'dns_upstream_latency_seconds_sum', help: 'Round trips of successful upstream queries.', type: 'summary', value: p.latencyMsSum / 1000 },
+    { name: 'dns_upstream_latency_seconds_count', help: 'Round trips of successful upstream queries.', type: 'summary', value: p.latencyCount },
     gauge('dns_upstream_inflight', 'Upstream queries in flight.', pool.active),
     gauge('dns_cache_bytes', 'Bytes held by the DNS cache (its own accounting).', cache.bytes),
     gauge('dns_cache_budget_bytes', 'DNS cache budget from the memory policy.', cache.budgetBytes),
@@ -39,7 +39,7 @@ export function dnsMetrics(resolver: Resolver, pool: UpstreamPool, cache: DnsCac
     out.push(
       counter('dns_upstream_queries_total', 'Queries sent to this upstream.', u.queries, labels),
       counter('dns_upstream_errors_total', 'Failed queries to this upstream (timeouts included).', u.errors, labels),
-      gauge('dns_upstream_rtt_ms', 'Smoothed round trip to this upstream in milliseconds.', u.rttMs, labels),
+      gauge('dns_upstream_rtt_seconds', 'Smoothed round trip to this upstream.', u.rttMs / 1000, labels),
       gauge('dns_upstream_up', '1 when this upstream is not in failure backoff.', u.up ? 1 : 0, labels),
     );
   }
