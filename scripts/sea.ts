@@ -4,7 +4,7 @@
 // with the sentinel fuse. Each result is smoke-run (`--version`, qemu for arm) and its
 // `arch=` and ELF e_machine/class are checked against targets/arch.ts before it is accepted.
 import { execFile } from 'node:child_process';
-import { copyFile, chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,13 +110,20 @@ export async function buildExecutable(o: SeaOptions): Promise<SeaResult> {
         '--sentinel-fuse', SEA_FUSE], { cwd: tmp, timeout: 300_000, maxBuffer: 16 << 20 }));
       await chmod(exe, 0o755);
       const line = await smokeTest(exe, o.arch, o.env);
-      entry = await o.cache.put(key, { [name]: exe }, { versionLine: line });
+      entry = await o.cache.put(key, { [name]: exe }, { versionLine: line, sha256: await sha256File(exe) });
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
   }
   await restoreFile(entry, name, dest);
   const sha256 = await sha256File(dest);
-  const { size } = await import('node:fs').then((fs) => fs.statSync(dest));
+  if (cached && sha256 !== entry.meta.sha256) {
+    // dist/ shares the inode with the cache entry: something changed the file in place.
+    o.log(`cached ${name} changed since it was built (sha256 ${sha256}); rebuilding it`);
+    await rm(entry.dir, { recursive: true, force: true });
+    await rm(dest, { force: true });
+    return buildExecutable(o);
+  }
+  const { size } = await stat(dest);
   return { path: dest, sha256, size, versionLine: String(entry.meta.versionLine ?? ''), cached };
 }
