@@ -96,20 +96,28 @@ for (const platform of ['linux/arm64', 'linux/arm/v7']) {
   });
 }
 
-test('oci podman: every docker-archive loads (duplicate paths would be rejected) and runs healthy', async (t) => {
+test('oci podman: every docker-archive loads; amd64 runs healthy by the image\'s own Healthcheck', async (t) => {
   if (!tools(t)) return;
   const a = ociArtifacts();
   assert.deepEqual(Object.keys(a.docker).sort(), ['linux/amd64', 'linux/arm/v7', 'linux/arm64']);
   for (const [platform, file] of Object.entries(a.docker)) {
     const m = JSON.parse(mustRun('tar', ['-xOf', file, 'manifest.json'])) as { Config: string; RepoTags: string[] }[];
     assert.deepEqual(m[0].RepoTags, [`edgewan:${a.version}`]);
+    // podman load rejects duplicate tar paths and wrong diff_ids, so loading is itself a check.
     assert.match(podman('load', '-i', file), /Loaded image/);
     const id = m[0].Config.replace(/\.json$/, '');
     assert.match(podman('image', 'inspect', '-f', '{{.Config.Healthcheck.Test}}', id), /edgewan healthcheck/);
-    const name = `ew-docker-${platform.replace(/\//g, '-')}`;
-    podman('run', '-d', '--name', name, '--pull', 'never', '--platform', platform, id);
-    await waitHealthy(name, Date.now(), 120_000);
-    assert.equal(stopExitCode(name), 0, `${platform}: exit 0 on podman stop`);
-    podman('rm', name);
+    assert.equal(podman('image', 'inspect', '-f', '{{.Architecture}}', id), platform.split('/')[1]);
+    // The arm images share their layers with the oci-archive images run above; running them
+    // again under qemu would add minutes and check nothing new.
+    if (platform !== 'linux/amd64') continue;
+    podman('run', '-d', '--name', 'ew-docker', '--pull', 'never', id);
+    const t0 = Date.now();
+    while (run('podman', ['healthcheck', 'run', 'ew-docker'], env).code !== 0) {
+      assert.ok(Date.now() - t0 < 60_000, `not healthy: ${run('podman', ['logs', 'ew-docker'], env).stderr.slice(-2000)}`);
+      await sleep(200);
+    }
+    assert.equal(uidOf('ew-docker'), 10001);
+    assert.equal(stopExitCode('ew-docker'), 0);
   }
 });
