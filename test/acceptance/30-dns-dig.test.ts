@@ -1,36 +1,28 @@
-// The real `dig` (bind9-dnsutils) against the DNS component in its own process: local,
+// The real `dig` (bind9-dnsutils) against the engine (built executable) with DNS on: local,
 // forwarded, cached, negative, stale, TCP and truncated answers; hostile packets harmless.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { haveTool, needTool } from '../helpers/tools.ts';
 import { startStub, type Stub } from '../../engine/test/dns-stub.ts';
 import { dig, digAnswers, digFlags, digStatus, startDns, type DnsProc } from './30-dns-lib.ts';
 
-let stub: Stub; let dns: DnsProc; let dir: string;
+let stub: Stub; let dns: DnsProc;
 
 before(async () => {
   if (!haveTool('dig') && !process.env.CI) return;
   stub = await startStub();
-  dir = mkdtempSync(join(tmpdir(), 'ewD-dig-'));
   dns = await startDns({
-    stateDir: dir, budgetBytes: 4 << 20,
-    dns: {
-      enabled: true, listen: ['127.0.0.1:0'], upstreams: [`127.0.0.1:${stub.port}`], upstreamTimeoutMs: 300, upstreamAttempts: 2,
-      records: [
-        { name: 'printer.branch.lan', type: 'A', value: '192.168.1.50', ttlS: 120 },
-        { name: 'ads.example', type: 'A', value: '0.0.0.0', subdomains: true },
-      ],
-    },
+    upstreams: [`127.0.0.1:${stub.port}`], upstreamTimeoutMs: 300, upstreamAttempts: 2,
+    records: [
+      { name: 'printer.branch.lan', type: 'A', value: '192.168.1.50', ttlS: 120 },
+      { name: 'ads.example', type: 'A', value: '0.0.0.0', subdomains: true },
+    ],
   });
 });
 
 after(async () => {
   await dns?.stop(); await stub?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 test('dig: local record is authoritative', async (t) => {
@@ -108,4 +100,5 @@ test('hostile packets are harmless and counted', async (t) => {
   const st = await dns.status();
   assert.ok(st.status.counters.malformed >= 100, JSON.stringify(st.status.counters));
   assert.equal(dns.proc.exitCode, null);
+  assert.equal(st.state, 'running');
 });

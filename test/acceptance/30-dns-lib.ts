@@ -1,68 +1,40 @@
-// Shared by the 3x-dns acceptance tests: runs the DNS component as its own Node process
-// (30-dns-entry.ts bundled with esbuild, Node 18 target like the engine bundle), talks to it
-// through stdout lines and signals, and wraps the real `dig`.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// Shared by the 3x-dns acceptance tests: runs the real engine (test/helpers/engine.ts: the
+// built x64 executable, required in CI) with DNS on, reads the DNS component's status from
+// /status, and wraps the real `dig`, the memory numbers of /proc and a memory cgroup.
+import { execFile, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import * as esbuild from 'esbuild';
+import { freePort, startEngine, type RunningEngine } from '../helpers/engine.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
-let bundled: string | undefined;
-
-export async function bundleEntry(): Promise<string> {
-  if (bundled) return bundled;
-  const out = join(mkdtempSync(join(tmpdir(), 'ewD-bundle-')), 'dns-entry.cjs');
-  await esbuild.build({
-    absWorkingDir: ROOT, entryPoints: ['test/acceptance/30-dns-entry.ts'], outfile: out, bundle: true,
-    platform: 'node', format: 'cjs', target: 'node18', logLevel: 'silent',
-  });
-  bundled = out;
-  return out;
+export interface DnsStatus {
+  listen: string[];
+  cache: { entries: number; bytes: number; budgetBytes: number };
+  counters: Record<string, number>;
 }
+export interface Report { pid: number; state: string; status: DnsStatus; budgetBytes: number }
 
 export interface DnsProc {
   port: number;
+  engine: RunningEngine;
   proc: ChildProcess;
-  stderr: string[];
+  /** pid of the process serving (the engine may re-exec itself with a heap cap) */
+  pid: number;
   status(): Promise<Report>;
-  stop(): Promise<Report>;
-}
-export interface Report {
-  event: string; rss: number; heapUsed: number;
-  status: { listen: string[]; cache: { entries: number; bytes: number; budgetBytes: number }; counters: Record<string, number> };
-  metrics: Array<{ name: string; value: number; labels?: Record<string, string> }>;
+  stop(): Promise<number>;
 }
 
-/** cgroupProcs: a cgroup's procs file the process joins before exec (so all its memory is charged there). */
-export async function startDns(cfg: { dns: Record<string, unknown>; stateDir: string; budgetBytes: number; snapshot?: boolean }, nodeArgs: string[] = [], cgroupProcs?: string): Promise<DnsProc> {
-  const entry = await bundleEntry();
-  const cfgFile = join(cfg.stateDir, 'dns-test-config.json');
-  writeFileSync(cfgFile, JSON.stringify(cfg));
-  const argv = [process.execPath, ...nodeArgs, entry, cfgFile];
-  const proc = cgroupProcs
-    ? spawn('sh', ['-c', 'echo $$ > "$0" && exec "$@"', cgroupProcs, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  const stderr: string[] = [];
-  createInterface({ input: proc.stderr! }).on('line', (l) => stderr.push(l));
-  const waiting: Array<(r: Report) => void> = [];
-  createInterface({ input: proc.stdout! }).on('line', (l) => { const w = waiting.shift(); if (w) w(JSON.parse(l)); });
-  const next = () => new Promise<Report>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`dns process did not report; stderr:\n${stderr.join('\n')}`)), 15_000);
-    waiting.push((r) => { clearTimeout(t); res(r); });
-  });
-  const ready = await next();
-  return {
-    port: Number(ready.status.listen[0].split(':').pop()), proc, stderr,
-    status: () => { const p = next(); proc.kill('SIGUSR2'); return p; },
-    stop: async () => {
-      const p = next(); proc.kill('SIGTERM');
-      const r = await p;
-      await new Promise((res) => (proc.exitCode !== null ? res(null) : proc.once('exit', res)));
-      return r;
-    },
+/** The engine with `dns` (listen defaults to a free loopback port) plus any other config. */
+export async function startDns(dns: Record<string, unknown>, config: Record<string, unknown> = {}): Promise<DnsProc> {
+  const port = await freePort();
+  const engine = await startEngine({ config: { ...config, dns: { enabled: true, listen: [`127.0.0.1:${port}`], ...dns } } });
+  const status = async (): Promise<Report> => {
+    const st = JSON.parse((await engine.get('/status')).body);
+    const c = st.components.find((x: { name: string }) => x.name === 'dns');
+    return { pid: st.pid, state: c.state, status: c.status, budgetBytes: c.budgetBytes };
   };
+  const first = await status();
+  if (!first.status.listen) throw new Error(`DNS is not serving: ${JSON.stringify(first)}\n${engine.output()}`);
+  return { port, engine, proc: engine.proc, pid: first.pid, status, stop: () => engine.stop() };
 }
 
 /** Runs dig against 127.0.0.1:port; returns stdout. Async: the stub upstream lives in this process. */
@@ -94,7 +66,7 @@ export function readProcStatus(pid: number): Record<string, number> {
 }
 
 /** A fresh memory cgroup limited to `limit` bytes (v2 memory.max or v1 limit_in_bytes), or null when none can be made. */
-export function memoryCgroup(name: string, limit: number): { procs: string; peak(): number; oomKills(): number; remove(): void } | null {
+export function memoryCgroup(name: string, limit: number): { add(pid: number): void; peak(): number; oomKills(): number; remove(): void } | null {
   const tries = [
     { base: '/sys/fs/cgroup', limitFile: 'memory.max', peakFile: 'memory.peak', events: 'memory.events' },
     { base: '/sys/fs/cgroup/unified', limitFile: 'memory.max', peakFile: 'memory.peak', events: 'memory.events' },
@@ -108,7 +80,11 @@ export function memoryCgroup(name: string, limit: number): { procs: string; peak
       try { writeFileSync(join(dir, t.limitFile), String(limit)); } catch { rmdirSync(dir); continue; }
       const num = (f: string, key: string) => Number(new RegExp(`^${key} (\\d+)`, 'm').exec(readFileSync(join(dir, f), 'utf8'))?.[1] ?? 0);
       return {
-        procs: join(dir, 'cgroup.procs'),
+        add: (pid: number) => {
+          // v1 moves a process's existing charges only when asked to; v2 charges from now on
+          try { writeFileSync(join(dir, 'memory.move_charge_at_immigrate'), '1'); } catch { /* v2 */ }
+          writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+        },
         peak: () => (existsSync(join(dir, t.peakFile)) ? Number(readFileSync(join(dir, t.peakFile), 'utf8')) : NaN),
         oomKills: () => num(t.events, 'oom_kill'),
         remove: () => { try { rmdirSync(dir); } catch { /* still busy: left for the OS */ } },

@@ -27,13 +27,7 @@ before(async () => {
   if (!process.env.CI && (!haveTool('dnsmasq') || !haveTool('dig'))) return;
   stub = await startStub();
   dir = mkdtempSync(join(tmpdir(), 'ewD-dnsmasq-'));
-  dns = await startDns({
-    stateDir: dir, budgetBytes: 4 << 20,
-    dns: {
-      enabled: true, listen: ['127.0.0.1:0'], upstreams: [`127.0.0.1:${stub.port}`],
-      records: [{ name: 'printer.branch.lan', type: 'A', value: '192.168.1.50' }],
-    },
-  });
+  dns = await startDns({ upstreams: [`127.0.0.1:${stub.port}`], records: [{ name: 'printer.branch.lan', type: 'A', value: '192.168.1.50' }] });
   dmPort = await freePort();
   // what the OpenWRT package sets through UCI (dhcp.@dnsmasq[0]: server, noresolv) on top of
   // OpenWRT's defaults (rebind protection with the local domain allowed)
