@@ -3,7 +3,8 @@
 // and the procd/UCI stand-ins (test/acceptance/5x-openwrt-stubs), and run commands in it
 // with chroot — foreign arches through qemu-user with an explicit QEMU_CPU (FACTS §7).
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, type Arch } from '../../targets/arch.ts';
@@ -24,7 +25,10 @@ export async function feedDir(): Promise<string | undefined> {
   const { prepareGlibc } = await import('../../scripts/glibc.ts');
   const { defaultCacheDir } = await import('../../scripts/glibc.ts');
   const { standInInputs } = await import('../unit/openwrt-fixture.ts');
-  const out = mkdtempSync(join(tmpdir(), 'ewF-dist-'));
+  // Reused across test files while dist/bin is unchanged (local runs only; CI uses dist/).
+  const stamp = createHash('sha256').update(JSON.stringify(Object.values(exes).map((p) => [p, statSync(p).mtimeMs, statSync(p).size]))).digest('hex').slice(0, 16);
+  const out = join(tmpdir(), `edgewan-openwrt-test-${stamp}`);
+  if (existsSync(join(out, FEED_DIR, 'Packages'))) return join(out, FEED_DIR);
   const inputs = { ...standInInputs({ outDir: out }), executables: exes, glibc: {} as Partial<Record<Arch, string>> };
   if (existsSync(join(DIST, 'bin/edgewan.cjs'))) { inputs.bundle = join(DIST, 'bin/edgewan.cjs'); inputs.licenses = `${inputs.bundle}.LICENSES.txt`; }
   for (const a of Object.keys(exes) as Arch[]) inputs.glibc[a] = (await prepareGlibc(a, defaultCacheDir())).dir;
@@ -49,7 +53,7 @@ export function unpackIpk(ipk: string): { root: string; control: string; work: s
   const root = join(work, 'root');
   const ctl = join(work, 'control');
   mkdirSync(root); mkdirSync(ctl);
-  sh('tar', ['-xzf', ipk, '-C', work, './data.tar.gz', './control.tar.gz']);
+  sh('tar', ['-xzf', ipk, '-C', work, './debian-binary', './data.tar.gz', './control.tar.gz']);
   sh('tar', ['-xzf', join(work, 'data.tar.gz'), '-C', root]);
   sh('tar', ['-xzf', join(work, 'control.tar.gz'), '-C', ctl]);
   return { root, control: ctl, work };
@@ -63,9 +67,7 @@ export function makeRunnable(root: string, arch: Arch): void {
   copyFileSync(join(STUBS, 'rc.common'), join(root, 'etc/rc.common'));
   copyFileSync(join(STUBS, 'functions.sh'), join(root, 'lib/functions.sh'));
   copyFileSync(join(STUBS, 'procd.sh'), join(root, 'lib/functions/procd.sh'));
-  rmSync(join(root, 'usr/bin/logger'), { force: true });
-  writeFileSync(join(root, 'usr/bin/logger'), '#!/bin/sh\n# stand-in: keep the message, print it like logger -s\nfor m; do :; done\necho "$m" >> /tmp/logger.log\necho "$m" >&2\n');
-  chmodSync(join(root, 'usr/bin/logger'), 0o755);
+  // busybox's own logger runs (its shell prefers applets); with -s it also prints to stderr.
   writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nedgewan:x:32768:32768:edgewan:/var/run/edgewan:/bin/false\n');
   writeFileSync(join(root, 'etc/group'), 'root:x:0:\nedgewan:x:32768:edgewan\n');
   spawnSync('mknod', ['-m', '666', join(root, 'dev/null'), 'c', '1', '3']);

@@ -1,0 +1,126 @@
+// The edgewan executable from each OpenWRT package runs in a root that holds ONLY the
+// package's files (no glibc but its private set) plus a static busybox: x86_64 natively,
+// aarch64 and arm under qemu-user with explicit CPUs (cortex-a53; cortex-a7 and cortex-a9,
+// since qemu's default CPU hides missing instructions, FACTS §7). The procd init script runs
+// under stand-ins that follow procd.sh's function names and records what it would send.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Arch } from '../../targets/arch.ts';
+import { needRoot, needTool } from '../helpers/tools.ts';
+import { chrootRun, cleanup, feedDir, glibcFiles, ipkFor, makeRunnable, procdLog, unpackIpk } from './5x-openwrt-harness.ts';
+
+let feed: string | undefined;
+before(async () => { feed = await feedDir(); });
+
+const CASES: { arch: Arch; name: string; cpu?: string; machine: string }[] = [
+  { arch: 'x64', name: 'x86_64', machine: 'x64' },
+  { arch: 'arm64', name: 'aarch64_cortex-a53', cpu: 'cortex-a53', machine: 'arm64' },
+  { arch: 'armv7', name: 'arm_cortex-a7_neon-vfpv4', cpu: 'cortex-a7', machine: 'arm' },
+  { arch: 'armv7', name: 'arm_cortex-a9_neon', cpu: 'cortex-a9', machine: 'arm' },
+];
+
+for (const c of CASES) {
+  test(`${c.name}${c.cpu ? ` (QEMU_CPU=${c.cpu})` : ''}: --version and check-config with no system glibc`, (t) => {
+    if (!needRoot(t) || !needTool(t, 'busybox', 'busybox-static') || (c.arch !== 'x64' && !needTool(t, `qemu-${c.machine === 'arm64' ? 'aarch64' : 'arm'}-static`, 'qemu-user-static'))) return;
+    if (!feed) { if (process.env.CI) assert.fail('no OpenWRT feed in dist/'); t.skip('no build'); return; }
+    const ipk = ipkFor(feed, 'edgewan', c.name);
+    if (!ipk) { if (process.env.CI) assert.fail(`no edgewan package for ${c.name}`); t.skip(`${c.arch} not built`); return; }
+    const u = unpackIpk(ipk);
+    try {
+      makeRunnable(u.root, c.arch);
+      assert.deepEqual(glibcFiles(u.root).sort(), [`/usr/lib/edgewan/glibc/${c.arch === 'x64' ? 'ld-linux-x86-64.so.2' : c.arch === 'arm64' ? 'ld-linux-aarch64.so.1' : 'ld-linux-armhf.so.3'}`, '/usr/lib/edgewan/glibc/libc.so.6'].sort());
+      const env: Record<string, string> = c.cpu ? { QEMU_CPU: c.cpu } : {};
+      const v = chrootRun(u.root, ['/usr/bin/edgewan', '--version'], env);
+      assert.equal(v.status, 0, `--version: ${v.stderr} ${v.signal ?? ''}`);
+      assert.match(v.stdout, new RegExp(`\\b${c.machine}\\b`), v.stdout);
+      // The shipped UCI file, translated by the shipped init script, passes the real check-config.
+      const tr = chrootRun(u.root, ['/bin/sh', '/etc/rc.common', '/etc/init.d/edgewan', 'translate'], env);
+      assert.equal(tr.status, 0, tr.stderr);
+      writeFileSync(join(u.root, 'tmp/edgewan.json'), tr.stdout);
+      const cc = chrootRun(u.root, ['/usr/bin/edgewan', 'check-config', '/tmp/edgewan.json'], env);
+      assert.equal(cc.status, 0, `check-config: ${cc.stdout}${cc.stderr}`);
+      writeFileSync(join(u.root, 'tmp/bad.json'), '{"role":"hub"}');
+      const bad = chrootRun(u.root, ['/usr/bin/edgewan', 'check-config', '/tmp/bad.json'], env);
+      assert.equal(bad.status, 78, `a bad config exits 78: ${bad.stderr}`);
+    } finally { cleanup(u.work); }
+  });
+}
+
+function initRoot(t: import('node:test').TestContext) {
+  if (!needRoot(t) || !needTool(t, 'busybox', 'busybox-static')) return undefined;
+  const ipk = feed && ipkFor(feed, 'edgewan', 'x86_64');
+  if (!ipk) { if (process.env.CI) assert.fail('no x86_64 edgewan package'); t.skip('x64 not built'); return undefined; }
+  const u = unpackIpk(ipk);
+  makeRunnable(u.root, 'x64');
+  return u;
+}
+
+const start = (root: string) => chrootRun(root, ['/bin/sh', '/etc/rc.common', '/etc/init.d/edgewan', 'start']);
+
+test('procd init: command, user, env heap cap, respawn, term_timeout, reload signal and trigger', (t) => {
+  const u = initRoot(t);
+  if (!u) return;
+  try {
+    const r = start(u.root);
+    assert.equal(r.status, 0, r.stderr);
+    const log = procdLog(u.root);
+    assert.match(log, /^open_instance instance1$/m);
+    assert.match(log, /^param command \/usr\/bin\/edgewan run --config \/var\/etc\/edgewan\/edgewan\.json$/m);
+    assert.match(log, /^param user edgewan$/m);
+    assert.match(log, /^param env NODE_OPTIONS=--max-old-space-size=64$/m);
+    assert.match(log, /^param respawn 300 5 5$/m);
+    assert.match(log, /^param term_timeout 10$/m);
+    assert.match(log, /^param reload_signal 1$/m);
+    assert.match(log, /^trigger config\.change edgewan$/m);
+    assert.doesNotMatch(log, /capabilities|limits|BAD/);
+    assert.match(log, /^rc=0$/m);
+    const conf = JSON.parse(readFileSync(join(u.root, 'var/etc/edgewan/edgewan.json'), 'utf8'));
+    assert.equal(conf.stateDir, '/tmp/edgewan');
+    assert.equal(readFileSync(join(u.root, 'etc/passwd'), 'utf8').includes('edgewan'), true);
+  } finally { cleanup(u.work); }
+});
+
+test('procd init: UCI memory_max, grace_s and DNS on port 53 reach procd', (t) => {
+  const u = initRoot(t);
+  if (!u) return;
+  try {
+    const cfg = join(u.root, 'etc/config/edgewan');
+    writeFileSync(cfg, readFileSync(cfg, 'utf8').replace("'128MiB'", "'256MiB'").replace("grace_s '5'", "grace_s '10'")
+      .replace("option dns '0'", "option dns '1'").replace("'127.0.0.1:5353'", "'127.0.0.1:53'"));
+    const r = start(u.root);
+    assert.equal(r.status, 0, r.stderr);
+    const log = procdLog(u.root);
+    assert.match(log, /^param env NODE_OPTIONS=--max-old-space-size=128$/m);
+    assert.match(log, /^param term_timeout 15$/m);
+    assert.match(log, /^param capabilities \/etc\/capabilities\/edgewan\.json$/m);
+    assert.deepEqual(JSON.parse(readFileSync(join(u.root, 'etc/capabilities/edgewan.json'), 'utf8')).ambient, ['CAP_NET_BIND_SERVICE']);
+  } finally { cleanup(u.work); }
+});
+
+test('procd init refuses to start (no instance to respawn) on a bad UCI value or a failing check-config', (t) => {
+  const u = initRoot(t);
+  if (!u) return;
+  try {
+    const cfg = join(u.root, 'etc/config/edgewan');
+    const good = readFileSync(cfg, 'utf8');
+    writeFileSync(cfg, good.replace("option role 'edge'", "option role 'hub'"));
+    let r = start(u.root);
+    let log = procdLog(u.root);
+    assert.doesNotMatch(log, /open_instance/);
+    assert.match(log, /^rc=1$/m);
+    assert.match(r.stderr, /invalid UCI option edgewan\.main\.role='hub': use one of: edge core/);
+    // A value the translator accepts but the engine does not: the real check-config decides.
+    writeFileSync(cfg, good);
+    writeFileSync(join(u.root, 'tmp/procd.log'), '');
+    const exe = join(u.root, 'usr/bin/edgewan');
+    writeFileSync(exe, '#!/bin/sh\n[ "$1" = check-config ] && { echo "stand-in: /memory/limit invalid" >&2; exit 78; }\nexit 0\n');
+    chmodSync(exe, 0o755);
+    r = start(u.root);
+    log = procdLog(u.root);
+    assert.doesNotMatch(log, /open_instance/);
+    assert.match(log, /^rc=1$/m);
+    assert.match(r.stderr, /not started: .*invalid: stand-in: \/memory\/limit invalid/);
+  } finally { cleanup(u.work); }
+});
