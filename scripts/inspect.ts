@@ -13,6 +13,8 @@ import { sha256File } from './fsutil.ts';
 import { runnerFor } from './hosttools.ts';
 import { validateArtifacts } from './artifacts.ts';
 import { inspectApk } from '../targets/openwrt/apk/inspect.ts';
+import { inspectIpk } from '../targets/openwrt/ipk.ts';
+import { inspectOpkgFeed } from '../targets/openwrt/feed.ts';
 import { inspectDeb } from '../targets/formats/deb-inspect.ts';
 
 const run = promisify(execFile);
@@ -92,6 +94,8 @@ export const READERS: Reader[] = [
   { name: 'spdx', match: (p, h) => isJson(p, h) && h.toString('utf8').includes('"spdxVersion"'), read: inspectSbom },
   { name: 'artifacts.json', match: (p, h) => basename(p) === 'artifacts.json' && isJson(p, h), read: inspectArtifacts },
   // Format owners: one line each below, e.g.
+  { name: 'ipk', match: (p, h, dir) => !dir && p.endsWith('.ipk') && h[0] === 0x1f && h[1] === 0x8b, read: inspectIpk },
+  { name: 'opkg-feed', match: (p, _h, dir) => dir && existsSync(join(p, 'Packages')) && existsSync(join(p, 'Packages.sig')), read: inspectOpkgFeed },
   { name: 'apk', match: (p, h, dir) => (dir ? existsSync(join(p, 'packages.adb')) : h.toString('latin1', 0, 3) === 'ADB'), read: inspectApk },
   { name: 'deb', match: (p, h, dir) => !dir && h.toString('latin1', 0, 21) === '!<arch>\ndebian-binary', read: inspectDeb },
 ];

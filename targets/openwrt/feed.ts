@@ -45,3 +45,21 @@ export function buildFeed(pkgs: readonly FeedPackage[], key: UsignKey, opts: { n
   };
   return { files, keyFile };
 }
+
+/** Our reader for an opkg feed directory: packages listed, files checked, signature verified. */
+export async function inspectOpkgFeed(dir: string): Promise<unknown> {
+  const { existsSync, readFileSync, readdirSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { usignVerify } = await import('./usign.ts');
+  const packages = readFileSync(join(dir, 'Packages'));
+  const keyFile = readdirSync(dir).find((n) => /^[0-9a-f]{16}$/.test(n));
+  const sigOk = keyFile && existsSync(join(dir, 'Packages.sig'))
+    ? usignVerify(packages, readFileSync(join(dir, 'Packages.sig'), 'utf8'), readFileSync(join(dir, keyFile), 'utf8')) : false;
+  const entries = packages.toString().trim().split('\n\n').filter(Boolean).map(parseControl).map((p) => {
+    const file = join(dir, p.Filename);
+    const data = existsSync(file) ? readFileSync(file) : undefined;
+    return { package: p.Package, version: p.Version, architecture: p.Architecture, filename: p.Filename, size: Number(p.Size),
+      fileMatches: !!data && data.length === Number(p.Size) && createHash('sha256').update(data).digest('hex') === p.SHA256sum };
+  });
+  return { format: 'opkg-feed', path: dir, key: keyFile ?? null, signatureValid: sigOk, packages: entries };
+}

@@ -128,3 +128,16 @@ test('validate refuses a build without a usign key or without the glibc set', ()
   assert.throws(() => openwrtIpkTarget.validate({ ...inputs, glibc: {} }), /glibc/);
   rmSync(inputs.root, { recursive: true, force: true });
 });
+
+test('edgewan-build inspect reads our .ipk and the feed directory', async () => {
+  const { inspect } = await import('../../scripts/inspect.ts');
+  const { feed, inputs } = await build();
+  const ipk = await inspect(join(feed, 'edgewan_0.1.0-r1_x86_64.ipk')) as { control: Record<string, string> };
+  assert.equal(ipk.control.Architecture, 'x86_64');
+  const f = await inspect(feed) as { format: string; signatureValid: boolean; packages: { fileMatches: boolean }[] };
+  assert.equal(f.format, 'opkg-feed');
+  assert.equal(f.signatureValid, true);
+  assert.equal(f.packages.length, 2);
+  assert.ok(f.packages.every((p) => p.fileMatches));
+  rmSync(inputs.root, { recursive: true, force: true });
+});
