@@ -70,12 +70,14 @@ function parseArches(list: string[] | undefined): Arch[] | undefined {
   }
 }
 
-export async function main(argv: string[]): Promise<number> {
+export interface Io { out: { write(s: string): unknown }; err: { write(s: string): unknown } }
+
+export async function main(argv: string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
   let json = argv.includes('--json');
   try {
     const p = parseArgs(argv);
     json = p.json;
-    if (p.verb === 'help') { process.stdout.write(HELP); return 0; }
+    if (p.verb === 'help') { io.out.write(HELP); return 0; }
     const one = (k: string) => p.flags.get(k)?.[0];
     if (p.verb === 'build') {
       if (p.args.length) throw new UsageError(`build takes no arguments (got "${p.args.join(' ')}")`);
@@ -84,18 +86,18 @@ export async function main(argv: string[]): Promise<number> {
       const progress = Progress.detect(json);
       const report = await build({ arches, targets: p.flags.get('--target'), out: one('--out'), manifest: one('--manifest'),
         cacheDir: one('--cache-dir'), env: process.env, progress });
-      if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      if (json) io.out.write(`${JSON.stringify(report, null, 2)}\n`);
       else {
         const total = report.steps.reduce((s, x) => s + x.ms, 0);
-        process.stdout.write(`built ${report.artifacts.length} artifact(s) into ${report.outDir} (${report.warnings.length} warning(s); steps ${(total / 1000).toFixed(1)} s)\n`);
-        for (const w of report.warnings) process.stdout.write(`  warning: ${w}\n`);
+        io.out.write(`built ${report.artifacts.length} artifact(s) into ${report.outDir} (${report.warnings.length} warning(s); steps ${(total / 1000).toFixed(1)} s)\n`);
+        for (const w of report.warnings) io.out.write(`  warning: ${w}\n`);
       }
       return 0;
     }
     if (p.verb === 'inspect') {
       if (p.args.length !== 1) throw new UsageError('inspect takes exactly one FILE');
       const { inspect } = await import('./inspect.ts');
-      process.stdout.write(`${JSON.stringify(await inspect(p.args[0]), null, 2)}\n`);
+      io.out.write(`${JSON.stringify(await inspect(p.args[0]), null, 2)}\n`);
       return 0;
     }
     // push
@@ -109,14 +111,14 @@ export async function main(argv: string[]): Promise<number> {
     for (const n of names) {
       const push = PUSHERS[n];
       if (!push) throw new UsageError(`no publisher for target "${n}" (available: ${Object.keys(PUSHERS).join(', ') || 'none'})`);
-      results[n] = await push({ outDir, args: p.args, json, log: (m) => process.stderr.write(`edgewan-build: ${m}\n`) });
+      results[n] = await push({ outDir, args: p.args, json, log: (m) => io.err.write(`edgewan-build: ${m}\n`) });
     }
-    if (json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    if (json) io.out.write(`${JSON.stringify(results, null, 2)}\n`);
     return 0;
   } catch (e) {
     const msg = formatError(e);
-    if (json) process.stdout.write(`${JSON.stringify({ error: { code: (e as { code?: string }).code ?? 'EDGEWAN_ERR_BUILD', message: msg } })}\n`);
-    process.stderr.write(`edgewan-build: error: ${msg}\n`);
+    if (json) io.out.write(`${JSON.stringify({ error: { code: (e as { code?: string }).code ?? 'EDGEWAN_ERR_BUILD', message: msg } })}\n`);
+    io.err.write(`edgewan-build: error: ${msg}\n`);
     return e instanceof UsageError ? 2 : 1;
   }
 }

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from '../../scripts/cli.ts';
+import { main, parseArgs } from '../../scripts/cli.ts';
 import { REPO_ROOT } from '../../scripts/paths.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ewA-cli-'));
@@ -24,23 +24,34 @@ test('flags parse: comma lists, repeats, = form', () => {
   assert.equal(p.json, true);
 });
 
-test('unknown verb, flag, arch and target exit 2 with what is allowed', () => {
+/** main() in-process (faster than a child per case), capturing what it writes. */
+async function inProcess(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(args, { out: { write: (s: string) => { out += s; } }, err: { write: (s: string) => { err += s; } } });
+  return { code, out, err };
+}
+
+test('unknown verb, flag, arch and target exit 2 with what is allowed', async () => {
   const out = join(dir, 'out-usage');
   let r = cli(['frobnicate']);
-  assert.equal(r.code, 2);
+  assert.equal(r.code, 2, 'the real executable exits 2');
   assert.match(r.err, /unknown command "frobnicate": use build, push or inspect/);
-  r = cli(['build', '--arhc', 'x64', '--out', out]);
+  r = await inProcess(['build', '--arhc', 'x64', '--out', out]);
   assert.equal(r.code, 2);
   assert.match(r.err, /unknown option "--arhc" for "build" \(allowed: --arch, --target/);
-  r = cli(['build', '--arch', 'mips', '--out', out]);
+  r = await inProcess(['build', '--arch', 'mips', '--out', out]);
   assert.equal(r.code, 2);
   assert.match(r.err, /unknown architecture "mips": use one of x64, arm64, armv7/);
-  r = cli(['build', '--target', 'solaris', '--arch', 'x64', '--out', out]);
+  r = await inProcess(['build', '--target', 'solaris', '--arch', 'x64', '--out', out]);
   assert.equal(r.code, 2);
   assert.match(r.err, /unknown target "solaris": use one of debian, raspbian/);
-  r = cli(['build', '--out']);
+  r = await inProcess(['build', '--out']);
   assert.equal(r.code, 2);
   assert.match(r.err, /option --out needs a value/);
+  r = await inProcess(['inspect']);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /inspect takes exactly one FILE/);
   assert.equal(existsSync(out), false, 'nothing written on bad usage');
 });
 
@@ -56,8 +67,8 @@ test('bad manifest: exit 1, file and JSON pointer named, nothing written; --json
   assert.equal(existsSync(out), false);
 });
 
-test('--help prints usage and exits 0', () => {
-  const r = cli(['--help']);
+test('--help prints usage and exits 0', async () => {
+  const r = await inProcess(['--help']);
   assert.equal(r.code, 0);
   assert.match(r.out, /Usage: edgewan-build <command>/);
 });
