@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import dgram from 'node:dgram';
+import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import { DnsCache, makeEntry, render } from '../src/dns/cache.ts';
 import { createDnsComponent, SNAPSHOT_FILE } from '../src/dns/index.ts';
@@ -142,4 +144,22 @@ test('system upstreams skip our own address and systemd-resolved stub, reading r
     writeFileSync(join(dir, 'resolv.conf'), 'nameserver 198.51.100.7\n');
     assert.deepEqual(systemUpstreams(['127.0.0.1:5353'], join(dir, 'resolv.conf'), join(dir, 'none')), ['198.51.100.7:53']);
   } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('a listen failure (TCP port taken) rejects start and leaves the UDP port free for the restart', async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+  const port = (blocker.address() as net.AddressInfo).port;
+  const dir = mkdtempSync(join(tmpdir(), 'ewD-listen-'));
+  try {
+    const c = createDnsComponent({ enabled: true, listen: [`127.0.0.1:${port}`], upstreams: ['127.0.0.1:9'] }, { stateDir: dir, snapshot: false });
+    await assert.rejects(c.start(fakeContext().ctx), (e: Error & { code?: string }) => e.code === 'EDGEWAN_ERR_DNS_LISTEN');
+    await c.stop(100);
+    const u = dgram.createSocket('udp4');
+    await new Promise<void>((res, rej) => { u.once('error', rej); u.bind(port, '127.0.0.1', () => res()); });
+    u.close();
+  } finally {
+    blocker.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -10,6 +10,7 @@
 // by -l (≤ 10 s).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -29,12 +30,18 @@ function need(cmd: string, pkg: string): void {
   }
 }
 
+/** A port free for both UDP and TCP a moment ago (DNS binds both). */
 async function freePort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
+  for (;;) {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    const p = s.address().port;
+    const tcp = net.createServer();
+    const ok = await new Promise<boolean>((r) => { tcp.once('error', () => r(false)); tcp.listen(p, '127.0.0.1', () => r(true)); });
+    if (ok) await new Promise<void>((r) => tcp.close(() => r()));
+    await new Promise<void>((r) => s.close(() => r()));
+    if (ok) return p;
+  }
 }
 
 async function waitAnswer(port: number): Promise<void> {

@@ -72,7 +72,12 @@ export function createDnsComponent(section: DnsSection, deps: DnsComponentDeps):
       }
       resolver = new Resolver(opts, cache, local, pool, c.log);
       server = new DnsServer(resolver, makeAcl(opts.allowFrom), c.log);
-      await server.listen(opts.listen);
+      try {
+        await server.listen(opts.listen);
+      } catch (err) {
+        pool.close(); server = undefined;
+        throw Object.assign(new Error(`dns: cannot listen on ${opts.listen.join(', ')}: ${(err as Error).message}`, { cause: err }), { code: 'EDGEWAN_ERR_DNS_LISTEN' });
+      }
       c.log.info('dns listening', { listen: server.bound, upstreams, localRecords: local.count, budgetBytes: cache.budgetBytes });
       if (upstreams.length === 0) c.degraded('no upstream resolver: only local data is answered');
       if (opts.snapshotFile && opts.snapshotIntervalS > 0) {

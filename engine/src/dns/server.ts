@@ -42,23 +42,31 @@ export class DnsServer {
 
   constructor(private readonly resolver: Resolver, private readonly acl: BlockList | null, private readonly log: Logger) {}
 
+  /** Binds every address or none: on a failure whatever was bound is closed again (no leaked port for the restart). */
   async listen(addrs: string[]): Promise<void> {
-    for (const a of addrs) {
-      const { host, port } = splitHostPort(a, 53);
-      const sock = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
-      await new Promise<void>((res, rej) => { sock.once('error', rej); sock.bind(port, host, () => { sock.off('error', rej); res(); }); });
-      sock.on('error', (err) => this.log.warn('dns udp socket error', { error: err }));
-      sock.on('message', (msg, rinfo) => this.onUdp(sock, msg, rinfo));
-      this.udp.push(sock);
-      const realPort = sock.address().port;
-      // TCP on the same port as UDP (port 0 means: the port the kernel gave the UDP socket)
-      const srv = net.createServer((c) => this.onTcp(c));
-      srv.maxConnections = TCP_MAX_CONNECTIONS;
-      await new Promise<void>((res, rej) => { srv.once('error', rej); srv.listen(realPort, host, () => { srv.off('error', rej); res(); }); });
-      this.tcp.push(srv);
-      const shown = isIPv6(host) ? `[${host}]:${realPort}` : `${host}:${realPort}`;
-      this.bound.push(shown);
+    try {
+      for (const a of addrs) await this.listenOne(a);
+    } catch (err) {
+      await this.close();
+      throw err;
     }
+  }
+
+  private async listenOne(a: string): Promise<void> {
+    const { host, port } = splitHostPort(a, 53);
+    const sock = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
+    this.udp.push(sock);
+    await new Promise<void>((res, rej) => { sock.once('error', rej); sock.bind(port, host, () => { sock.off('error', rej); res(); }); });
+    sock.on('error', (err) => this.log.warn('dns udp socket error', { error: err }));
+    sock.on('message', (msg, rinfo) => this.onUdp(sock, msg, rinfo));
+    const realPort = sock.address().port;
+    // TCP on the same port as UDP (port 0 means: the port the kernel gave the UDP socket)
+    const srv = net.createServer((c) => this.onTcp(c));
+    srv.maxConnections = TCP_MAX_CONNECTIONS;
+    this.tcp.push(srv);
+    await new Promise<void>((res, rej) => { srv.once('error', rej); srv.listen(realPort, host, () => { srv.off('error', rej); res(); }); });
+    const shown = isIPv6(host) ? `[${host}]:${realPort}` : `${host}:${realPort}`;
+    this.bound.push(shown);
   }
 
   private onUdp(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -98,7 +106,9 @@ export class DnsServer {
   }
 
   async close(): Promise<void> {
-    for (const s of this.udp) await new Promise<void>((res) => s.close(() => res()));
+    for (const s of this.udp) {
+      await new Promise<void>((res) => { try { s.close(() => res()); } catch { res(); } }); // never bound: nothing to close
+    }
     for (const s of this.tcp) s.close();
     for (const c of this.conns) c.destroy();
     await Promise.all(this.tcp.map((s) => new Promise<void>((res) => (s.listening ? s.once('close', () => res()) : res()))));
