@@ -39,6 +39,8 @@ export interface BuildInputs {
   cacheDir: string;
   /** private glibc set dirs per built arch (scripts/glibc.ts prepareGlibc: loader + libraries) */
   glibc?: Partial<Record<Arch, string>>;
+  /** git commit the build is from (OCI label org.opencontainers.image.revision); optional, additive */
+  commit?: string;
   /** signing material resolved by the build (dev keys or the user's) */
   keys: SigningKeys;
   /** progress and warnings */

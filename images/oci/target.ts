@@ -13,7 +13,7 @@ import { dockerArchiveFiles, layoutFiles, tarOf, writeDir, writeFileAtomic } fro
 import { appEntries, baseEntries, imageConfig } from './rootfs.ts';
 
 /** Inputs other helpers add to BuildInputs; read optionally so this target builds either way. */
-type OciInputs = BuildInputs & { glibc?: Partial<Record<Arch, string>>; commit?: string };
+type OciInputs = BuildInputs;
 
 export class OciBuildError extends Error {
   readonly code = 'EDGEWAN_ERR_OCI_BUILD';
