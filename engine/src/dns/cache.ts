@@ -5,9 +5,7 @@
 // Negative answers (RFC 2308: NXDOMAIN and NODATA) live here too, with the SOA-derived TTL.
 // Expired entries stay until staleMaxS so RFC 8767 serve-stale can use them.
 import { LRUCache } from 'lru-cache';
-import {
-  layoutResponse, optRecord, RCODE_NOERROR, RCODE_NXDOMAIN, type Query,
-} from './wire.ts';
+import { layoutResponse, RCODE_NOERROR, RCODE_NXDOMAIN, type Query } from './wire.ts';
 
 export interface CacheEntry {
   /** response bytes, ID 0, without OPT */
@@ -91,23 +89,32 @@ export function remainingS(e: CacheEntry, now: number): number {
  * (keeps 0x20 case randomisation intact), TTLs, and append an OPT when the client sent one.
  */
 export function render(e: CacheEntry, query: Buffer, q: Query, now: number, staleTtlS: number | null, udpSize: number): Buffer {
+  const w = e.wire;
   const extra = q.ednsSize > 0 ? 11 : 0;
-  const out = Buffer.allocUnsafe(e.wire.length + extra);
-  e.wire.copy(out, 0);
+  const out = Buffer.allocUnsafe(w.length + extra);
+  out.set(w, 0); // TypedArray#set: no Buffer#copy argument checks on the hot path
   out[0] = q.id >> 8; out[1] = q.id & 0xff;
   out[2] = (out[2] & 0xfc) | (query[2] & 0x01);
-  if (q.plainQuestion && e.questionEnd === q.questionEnd) query.copy(out, 12, 12, q.questionEnd);
+  if (q.plainQuestion && e.questionEnd === q.questionEnd) for (let i = 12; i < q.questionEnd; i++) out[i] = query[i];
   if (!e.fixed) {
     const elapsed = Math.floor((now - e.storedAt) / 1000);
     const offs = e.ttlOffsets;
     for (let i = 0; i < offs.length; i++) {
-      const t = staleTtlS !== null ? staleTtlS : Math.max(0, e.wire.readUInt32BE(offs[i]) - elapsed);
-      out.writeUInt32BE(t, offs[i]);
+      const o = offs[i];
+      let t = staleTtlS;
+      if (t === null) {
+        t = ((w[o] << 24) >>> 0) + (w[o + 1] << 16) + (w[o + 2] << 8) + w[o + 3] - elapsed;
+        if (t < 0) t = 0;
+      }
+      out[o] = t >>> 24; out[o + 1] = (t >>> 16) & 0xff; out[o + 2] = (t >>> 8) & 0xff; out[o + 3] = t & 0xff;
     }
   }
   if (extra) {
-    optRecord(udpSize, q.dnssecOk).copy(out, e.wire.length);
-    out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
+    const o = w.length;
+    out[o] = 0; out[o + 1] = 0; out[o + 2] = 41; out[o + 3] = udpSize >> 8; out[o + 4] = udpSize & 0xff;
+    out[o + 5] = 0; out[o + 6] = 0; out[o + 7] = q.dnssecOk ? 0x80 : 0; out[o + 8] = 0; out[o + 9] = 0; out[o + 10] = 0;
+    const ar = ((out[10] << 8) | out[11]) + 1;
+    out[10] = ar >> 8; out[11] = ar & 0xff;
   }
   return out;
 }
