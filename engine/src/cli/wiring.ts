@@ -4,6 +4,7 @@
 import type { ResolvedConfig } from '../config/types.ts';
 import type { BudgetName } from '../memory/policy.ts';
 import type { Component } from '../supervisor/component.ts';
+import { createTunnel, createForwards, createSocks } from '../tunnel/index.ts';
 import { createDnsComponent } from '../dns/index.ts';
 
 export interface Wiring {
@@ -17,6 +18,9 @@ export interface Wiring {
 }
 
 export const WIRINGS: Wiring[] = [
+  { name: 'tunnel', budget: ['chunkMemory'], section: (c) => [c.role, c.stateDir, c.tunnel, c.caches.chunkDisk], create: (c) => createTunnel(c) },
+  { name: 'forwards', section: (c) => [c.role, c.forwards], create: (c) => createForwards(c) },
+  { name: 'socks', section: (c) => [c.role, c.socks], create: (c) => createSocks(c) },
   {
     name: 'dns',
     budget: ['dns'],

@@ -29,11 +29,16 @@ export interface TunnelConfig {
   readonly listen: string | null;
   readonly connect: string | null;
   readonly auth: {
+    readonly keyDir: string | null;
     readonly psk: string | null;
     readonly cert: string | null;
     readonly key: string | null;
     readonly pin: string | null;
   };
+  /** expected chunk size (power of two) */
+  readonly chunkSizeBytes: number;
+  /** per-stream receive window in delivered bytes */
+  readonly streamWindowBytes: number;
 }
 
 export interface ForwardConfig {

@@ -6,6 +6,8 @@ import type { Duplex } from 'node:stream';
 
 export function resetSocket(sock: Socket): void {
   // resetAndDestroy (Node ≥ 18.3) sends RST instead of FIN.
+  // Not after our own FIN: a reset racing the pending shutdown can leave the handle open.
+  if (sock.writableEnded || sock.destroyed) { sock.destroy(); return; }
   const s = sock as Socket & { resetAndDestroy?: () => void };
   if (typeof s.resetAndDestroy === 'function' && !sock.destroyed && (sock as { _handle?: unknown })._handle) s.resetAndDestroy();
   else sock.destroy();

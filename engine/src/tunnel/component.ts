@@ -50,6 +50,7 @@ export class TunnelComponent implements Component {
   private flushTimer: NodeJS.Timeout | null = null;
   private backoff: number;
   private readonly locals = new Set<net.Socket>();
+  private readonly peers = new Set<tls.TLSSocket>(); // every TLS socket, so stop() can cut them all
   private state: 'down' | 'connecting' | 'up' | 'listening' | 'unconfigured' = 'down';
   private lastError: string | null = null;
 
@@ -79,7 +80,8 @@ export class TunnelComponent implements Component {
     hub.register(this);
     if (o.role === 'core') {
       const [host, port] = splitHostPort(o.listen ?? '[::]:9618');
-      this.server = tls.createServer(this.transport.server, (sock) => this.onSecure(sock));
+      this.server = tls.createServer(this.transport.server, (sock) => { this.track(sock); this.onSecure(sock); });
+      this.server.on('connection', (raw: net.Socket) => { raw.on('error', () => {}); this.locals.add(raw); raw.once('close', () => this.locals.delete(raw)); });
       this.server.on('tlsClientError', (e, sock) => { ctx.log.warn('tunnel peer rejected during TLS handshake', { error: e.message, remote: sock.remoteAddress }); });
       await new Promise<void>((resolve, reject) => {
         this.server!.once('error', reject);
@@ -111,6 +113,7 @@ export class TunnelComponent implements Component {
     const [host, port] = splitHostPort(this.opts.connect!);
     this.state = 'connecting';
     const sock = tls.connect({ ...this.transport.client, host, port, servername: undefined });
+    this.track(sock);
     sock.setNoDelay(true);
     let linked = false;
     sock.once('secureConnect', () => { linked = this.onSecure(sock); });
@@ -122,6 +125,11 @@ export class TunnelComponent implements Component {
     };
     sock.once('error', (e) => retry(e.message));
     sock.once('close', () => retry('connection closed during handshake'));
+  }
+
+  private track(sock: tls.TLSSocket): void {
+    this.peers.add(sock);
+    sock.once('close', () => this.peers.delete(sock));
   }
 
   private scheduleDial(): void {
@@ -164,7 +172,8 @@ export class TunnelComponent implements Component {
   private connectTarget(link: Link, s: TunnelStream): void {
     let hp: [string, number];
     try { hp = splitHostPort(s.target); } catch (e) { link.refuse(s, (e as Error).message); return; }
-    const sock = net.connect({ host: hp[0], port: hp[1] });
+    // allowHalfOpen: the target's FIN must not cut off what we still have to write to it.
+    const sock = net.connect({ host: hp[0], port: hp[1], allowHalfOpen: true });
     this.locals.add(sock);
     const timer = setTimeout(() => sock.destroy(new Error('connect timed out after 10 s')), 10000);
     let connected = false;
@@ -217,6 +226,7 @@ export class TunnelComponent implements Component {
     while (Date.now() < until && [...this.links].some((l) => l.activeStreams > 0)) await new Promise((r) => setTimeout(r, 50));
     for (const l of [...this.links]) l.close('tunnel stopping');
     for (const s of this.locals) resetSocket(s);
+    for (const s of this.peers) s.destroy();
     try { this.store?.close(); } catch { /* never reject */ }
   }
 }

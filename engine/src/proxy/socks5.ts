@@ -1,0 +1,61 @@
+// SOCKS5 server side of RFC 1928: method negotiation (only "no authentication"), then one
+// CONNECT request with an IPv4, IPv6 or domain-name target. Input is bounded (a request is
+// at most 262 bytes) and a malformed or unsupported request gets the RFC's error reply.
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { joinHostPort } from '../tunnel/hostport.ts';
+
+const REP = { ok: 0, fail: 1, refused: 5, badCmd: 7, badAtyp: 8 } as const;
+
+function reply(sock: Socket, code: number): void {
+  sock.write(Buffer.from([5, code, 0, 1, 0, 0, 0, 0, 0, 0]));
+}
+
+/** Read exactly n more bytes (bounded), or fail when the client goes away. */
+function reader(sock: Socket) {
+  let buf = Buffer.alloc(0);
+  let waiting: (() => void) | null = null;
+  let ended = false;
+  const onData = (d: Buffer) => { buf = Buffer.concat([buf, d]); if (buf.length > 4096) sock.destroy(); waiting?.(); };
+  const onEnd = () => { ended = true; waiting?.(); };
+  sock.on('data', onData); sock.on('end', onEnd); sock.on('close', onEnd);
+  return {
+    async take(n: number): Promise<Buffer> {
+      while (buf.length < n) {
+        if (ended) throw new Error('EDGEWAN_ERR_PROXY_SOCKS: client went away during the handshake');
+        await new Promise<void>((r) => { waiting = r; });
+        waiting = null;
+      }
+      const out = buf.subarray(0, n); buf = buf.subarray(n); return out;
+    },
+    /** Stop reading; returns bytes the client already sent past the handshake. */
+    release(): Buffer { sock.off('data', onData); sock.off('end', onEnd); sock.off('close', onEnd); sock.pause(); return buf; },
+  };
+}
+
+export async function socksHandshake(sock: Socket, open: (target: string) => Promise<Duplex>, connected: (s: Duplex, rest: Buffer) => void): Promise<void> {
+  const r = reader(sock);
+  const [ver, n] = await r.take(2);
+  if (ver !== 5) throw new Error(`EDGEWAN_ERR_PROXY_SOCKS: not SOCKS5 (version byte ${ver})`);
+  const methods = await r.take(n);
+  if (!methods.includes(0)) { sock.end(Buffer.from([5, 0xff])); throw new Error('EDGEWAN_ERR_PROXY_SOCKS: client offers no "no authentication" method'); }
+  sock.write(Buffer.from([5, 0]));
+  const [v2, cmd, , atyp] = await r.take(4);
+  if (v2 !== 5 || cmd !== 1) { reply(sock, REP.badCmd); sock.end(); throw new Error(`EDGEWAN_ERR_PROXY_SOCKS: only CONNECT is supported (got command ${cmd})`); }
+  let host: string;
+  if (atyp === 1) host = [...(await r.take(4))].join('.');
+  else if (atyp === 4) { const b = await r.take(16); host = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2).toString(16)).join(':'); }
+  else if (atyp === 3) { const [len] = await r.take(1); host = (await r.take(len)).toString('latin1'); }
+  else { reply(sock, REP.badAtyp); sock.end(); throw new Error(`EDGEWAN_ERR_PROXY_SOCKS: address type ${atyp} unsupported`); }
+  const port = (await r.take(2)).readUInt16BE(0);
+  if (!host || port === 0 || !/^[A-Za-z0-9.:_-]+$/.test(host)) { reply(sock, REP.fail); sock.end(); throw new Error('EDGEWAN_ERR_PROXY_SOCKS: bad target'); }
+  let stream: Duplex;
+  try { stream = await open(joinHostPort(host, port)); } catch (e) {
+    reply(sock, /OPEN/.test((e as Error).message) ? REP.refused : REP.fail); sock.end();
+    throw e;
+  }
+  const rest = r.release();
+  reply(sock, REP.ok);
+  connected(stream, rest);
+  sock.resume();
+}
