@@ -1,0 +1,104 @@
+// The `disk` Target: one flashable raw image per images/branch-box-<arch>.json whose arch
+// was built — a cached mmdebstrap root, our .deb from the signed repo the debian target
+// just wrote to dist/apt (so the registry runs disk after debian), then filesystems and GPT
+// without loop devices (assemble.ts). Writes dist/disk/<name>.img, .img.zst, SHA256SUMS.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Arch } from '../../targets/arch.ts';
+import type { Artifact, BuildInputs, Target } from '../../targets/target.ts';
+import { assemble, checkFits } from './assemble.ts';
+import { customize, run } from './customize.ts';
+import { definitionFiles, loadDefinition, type ImageDefinition } from './definition.ts';
+import { DiskError } from './errors.ts';
+import { planLayout } from './layout.ts';
+import { cachedRoot, rootKey, rootSpec } from './rootfs.ts';
+import { haveCommand } from './tools.ts';
+
+const TOOLS: Array<[string, string]> = [['mmdebstrap', 'mmdebstrap'], ['mke2fs', 'e2fsprogs'], ['mkfs.fat', 'dosfstools'],
+  ['mcopy', 'mtools'], ['sfdisk', 'fdisk'], ['grub-mkimage', 'grub-common'], ['zstd', 'zstd'], ['systemctl', 'systemd']];
+
+function definitionsFor(inputs: BuildInputs): ImageDefinition[] {
+  return definitionFiles().map((f) => loadDefinition(f, inputs.info.defaultConfig)).filter((d) => inputs.executables[d.arch] !== undefined);
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+function dataOwner(root: string, user: string): string {
+  const line = readFileSync(join(root, 'etc/passwd'), 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
+  if (!line) throw new DiskError('ASSEMBLE', `user ${user} is missing from the image's /etc/passwd after installing the package`);
+  const [, , uid, gid] = line.split(':');
+  return `${uid}:${gid}`;
+}
+
+async function buildOne(inputs: BuildInputs, def: ImageDefinition): Promise<Artifact[]> {
+  const { info, mtime, outDir } = inputs;
+  const aptDir = join(outDir, 'apt');
+  if (!existsSync(join(aptDir, 'dists', def.suite, 'InRelease'))) {
+    throw new DiskError('INPUT', `${aptDir}/dists/${def.suite}/InRelease is missing: the disk target installs our .deb from the signed apt repo, build it in the same run (--target debian,disk)`);
+  }
+  const base = cachedRoot(def, inputs.cacheDir, inputs.log);
+  const work = join(inputs.cacheDir, 'disk-work', `${def.name}-${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  try {
+    const root = join(work, 'root');
+    inputs.log(`disk: ${def.name}: copying the cached root, installing ${info.name} ${info.versions.deb} from ${aptDir}`);
+    run('cp', ['-a', '--reflink=auto', base, root], 'copying the cached root');
+    rmSync(join(root, '.complete'));
+    const layout = planLayout(def);
+    customize({ root, def, info, layout, aptDir, mtime });
+    checkFits(def, root);
+    inputs.log(`disk: ${def.name}: filesystems and GPT (${layout.size / 1048576} MiB)`);
+    const img = assemble({ def, layout, rootDir: root, work: join(work, 'fs'), mtime, dataOwner: dataOwner(root, info.name) });
+    rmSync(root, { recursive: true, force: true });
+    inputs.log(`disk: ${def.name}: zstd`);
+    run('zstd', ['-q', '-f', '-T0', '-9', img, '-o', `${img}.zst`], 'compressing the image with zstd');
+    const dir = join(outDir, 'disk');
+    mkdirSync(dir, { recursive: true });
+    const out: Artifact[] = [];
+    for (const [src, name] of [[img, `${def.name}.img`], [`${img}.zst`, `${def.name}.img.zst`]]) {
+      renameSync(src, join(dir, name));
+      const path = join(dir, name);
+      out.push({ type: 'disk-image', path: `disk/${name}`, arch: def.arch, platform: def.debArch, target: 'disk', sha256: await sha256File(path), size: statSync(path).size });
+    }
+    return out;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+export const diskTarget: Target = {
+  name: 'disk',
+  arches: ['x64', 'arm64'] as readonly Arch[],
+  validate(inputs) {
+    const defs = definitionsFor(inputs);
+    if (defs.length === 0) return;
+    if (process.getuid?.() !== 0) throw new DiskError('ROOT', 'the disk target needs root (mmdebstrap and chroot): run the build as root or leave out --target disk');
+    for (const [cmd, pkg] of TOOLS) if (!haveCommand(cmd)) throw new DiskError('TOOL', `${cmd} not found: apt-get install ${pkg} (needed by the disk target)`);
+    for (const d of defs) {
+      if (d.debArch !== 'amd64' && !existsSync(`/proc/sys/fs/binfmt_misc/qemu-${d.debArch === 'arm64' ? 'aarch64' : d.debArch}`)) {
+        throw new DiskError('TOOL', `${d.file}: building a ${d.debArch} root needs binfmt qemu-user: apt-get install qemu-user-static binfmt-support && update-binfmts --enable qemu-aarch64`);
+      }
+      // A root cached earlier tells us its size now, before any long step.
+      const cached = join(inputs.cacheDir, 'rootfs', rootKey(rootSpec(d)));
+      if (existsSync(join(cached, '.complete'))) checkFits(d, cached);
+    }
+  },
+  async build(inputs) {
+    const out: Artifact[] = [];
+    const defs = definitionsFor(inputs);
+    for (const def of defs) out.push(...await buildOne(inputs, def));
+    const sums = out.filter((a) => a.path.startsWith('disk/')).map((a) => `${a.sha256}  ${a.path.slice(5)}\n`).sort().join('');
+    if (defs.length) {
+      const tmp = join(inputs.outDir, 'disk', `.SHA256SUMS.${process.pid}`);
+      writeFileSync(tmp, sums);
+      renameSync(tmp, join(inputs.outDir, 'disk', 'SHA256SUMS'));
+    }
+    return out;
+  },
+};

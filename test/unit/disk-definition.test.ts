@@ -1,0 +1,101 @@
+// Disk image definitions and layout (images/disk): the shipped definitions are valid, bad
+// input fails fast with file + JSON pointer, the layout is fixed and sane.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { checkFits } from '../../images/disk/assemble.ts';
+import { mountUnit } from '../../images/disk/customize.ts';
+import { checkDefinition, definitionFiles, loadDefinition } from '../../images/disk/definition.ts';
+import { planLayout, sfdiskScript } from '../../images/disk/layout.ts';
+import { rootKey, rootSpec } from '../../images/disk/rootfs.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const DEFAULT = JSON.parse(readFileSync(join(ROOT, 'engine/schema/default-config.json'), 'utf8')) as Record<string, unknown>;
+const amd64 = () => JSON.parse(readFileSync(join(ROOT, 'images/branch-box-amd64.json'), 'utf8')) as Record<string, any>;
+
+test('the shipped definitions are valid and their configs keep the contract defaults', () => {
+  const files = definitionFiles();
+  assert.deepEqual(files.map((f) => f.split('/').pop()), ['branch-box-amd64.json', 'branch-box-arm64.json']);
+  for (const f of files) {
+    const d = loadDefinition(f, DEFAULT);
+    assert.equal((d.config.admin as { listen: string }).listen, '127.0.0.1:9617');
+    assert.equal(d.config.role, 'edge');
+    assert.equal((d.config.dns as { enabled: boolean }).enabled, false);
+  }
+});
+
+test('a config overlay that fails the engine schema names the file and the pointer', () => {
+  const raw = amd64();
+  raw.config = { admin: { listen: '127.0.0.1:9617', tokn: 'x' } };
+  assert.throws(() => checkDefinition('images/x.json', raw, DEFAULT), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'EDGEWAN_ERR_DISK_CONFIG');
+    assert.match(e.message, /images\/x\.json: \/config\/admin\/tokn: unknown key/);
+    return true;
+  });
+  raw.config = { role: 'router' };
+  assert.throws(() => checkDefinition('images/x.json', raw, DEFAULT), /\/config\/role: "router" is not allowed/);
+});
+
+test('definition errors: unknown key, bad package name, partition below its minimum', () => {
+  const cases: Array<[(r: Record<string, any>) => void, RegExp]> = [
+    [(r) => { r.extra = 1; }, /\/extra: unknown key/],
+    [(r) => { r.packages = ['Bad Name']; }, /\/packages\/0: must match pattern/],
+    [(r) => { r.sizes.rootMiB = 100; }, /\/sizes\/rootMiB: must be >= 256/],
+    [(r) => { r.arch = 'armv7'; }, /\/arch: "armv7" is not allowed/],
+    [(r) => { delete r.firstBoot; }, /missing required key "firstBoot"/],
+  ];
+  for (const [mutate, re] of cases) {
+    const raw = amd64();
+    mutate(raw);
+    assert.throws(() => checkDefinition('images/x.json', raw, DEFAULT), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'EDGEWAN_ERR_DISK_DEFINITION');
+      assert.match(e.message, re);
+      return true;
+    });
+  }
+});
+
+test('a root bigger than its partition fails with the size to use', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ewI-fit-'));
+  try {
+    writeFileSync(join(dir, 'big'), Buffer.alloc(3 << 20, 1));
+    const d = { ...loadDefinition(definitionFiles()[0], DEFAULT) };
+    d.sizes = { ...d.sizes, rootMiB: 2 };
+    assert.throws(() => checkFits(d, dir), /\/sizes\/rootMiB: .* needs about [34] MiB and the partition has 2 MiB/);
+    d.sizes = { ...d.sizes, rootMiB: 64 };
+    checkFits(d, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('layout: fixed GUIDs per image, aligned, non-overlapping, data last', () => {
+  const [a, b] = definitionFiles().map((f) => loadDefinition(f, DEFAULT));
+  const la = planLayout(a);
+  assert.deepEqual(planLayout(a), la);
+  const lb = planLayout(b);
+  assert.notEqual(la.root.fsUuid, lb.root.fsUuid);
+  assert.notEqual(la.diskGuid, lb.diskGuid);
+  const parts = [la.esp, la.root, la.data];
+  for (let i = 0; i < parts.length; i++) {
+    assert.equal(parts[i].offset % 1048576, 0);
+    if (i) assert.equal(parts[i].offset, parts[i - 1].offset + parts[i - 1].size);
+  }
+  assert.equal(la.size, la.data.offset + la.data.size + 1048576);
+  assert.match(la.esp.fsUuid, /^[0-9A-F]{4}-[0-9A-F]{4}$/);
+  const s = sfdiskScript(la);
+  assert.match(s, /^label: gpt\nlabel-id: [0-9A-F-]{36}\n/);
+  assert.equal(s.match(/^start=/gm)?.length, 3);
+  assert.match(s, /type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709/);
+});
+
+test('root cache key follows the inputs; mount unit names are escaped like systemd-escape', () => {
+  const d = loadDefinition(definitionFiles()[0], DEFAULT);
+  const k = rootKey(rootSpec(d));
+  assert.equal(rootKey(rootSpec({ ...d })), k);
+  assert.notEqual(rootKey(rootSpec({ ...d, packages: [...d.packages, 'curl'] })), k);
+  assert.equal(mountUnit('/var/lib/edgewan'), 'var-lib-edgewan.mount');
+  assert.equal(mountUnit('/var/lib/my-box'), 'var-lib-my\\x2dbox.mount');
+});
