@@ -143,6 +143,10 @@ test('system upstreams skip our own address and systemd-resolved stub, reading r
     assert.deepEqual(systemUpstreams(['127.0.0.1:5353'], join(dir, 'resolv.conf'), join(dir, 'resolved.conf')), ['192.0.2.1:53', '[fe80::1]:53']);
     writeFileSync(join(dir, 'resolv.conf'), 'nameserver 198.51.100.7\n');
     assert.deepEqual(systemUpstreams(['127.0.0.1:5353'], join(dir, 'resolv.conf'), join(dir, 'none')), ['198.51.100.7:53']);
+    // OpenWRT: resolv.conf names dnsmasq on 127.0.0.1 (our own listen host): read netifd's list
+    writeFileSync(join(dir, 'resolv.conf'), 'search lan\nnameserver 127.0.0.1\n');
+    writeFileSync(join(dir, 'auto'), '# Interface wan\nnameserver 203.0.113.9\n');
+    assert.deepEqual(systemUpstreams(['127.0.0.1:5353'], join(dir, 'resolv.conf'), join(dir, 'none'), [join(dir, 'auto')]), ['203.0.113.9:53']);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 

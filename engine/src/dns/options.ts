@@ -90,6 +90,8 @@ export function splitHostPort(s: string, defaultPort: number): { host: string; p
 const RESOLVED_STUBS = new Set(['127.0.0.53', '127.0.0.54']);
 /** Where systemd-resolved lists the real upstream servers when resolv.conf holds its stub. */
 export const RESOLVED_UPSTREAM_FILE = '/run/systemd/resolve/resolv.conf';
+/** OpenWRT: resolv.conf names dnsmasq (127.0.0.1); netifd writes the WAN's servers here. */
+export const OPENWRT_UPSTREAM_FILES = ['/tmp/resolv.conf.d/resolv.conf.auto', '/tmp/resolv.conf.auto'];
 
 function nameservers(file: string): string[] {
   let text = '';
@@ -105,13 +107,13 @@ function nameservers(file: string): string[] {
 /**
  * Nameservers from resolv.conf, used when no upstream is configured. Our own listen hosts
  * and systemd-resolved's stub are left out (either may be forwarding to us: a loop); when
- * resolv.conf holds only the stub, resolved's own upstream list is read instead.
+ * nothing is left, resolved's own upstream list is read, then OpenWRT's resolv.conf.auto.
  */
-export function systemUpstreams(listen: string[], file = '/etc/resolv.conf', resolvedFile = RESOLVED_UPSTREAM_FILE): string[] {
+export function systemUpstreams(listen: string[], file = '/etc/resolv.conf', resolvedFile = RESOLVED_UPSTREAM_FILE, openwrtFiles = OPENWRT_UPSTREAM_FILES): string[] {
   const own = new Set(listen.map((l) => splitHostPort(l, 53).host));
-  let hosts = nameservers(file);
-  if (hosts.length > 0 && hosts.every((h) => RESOLVED_STUBS.has(h))) hosts = nameservers(resolvedFile);
-  return hosts
-    .filter((h) => !RESOLVED_STUBS.has(h) && !own.has(h))
-    .map((h) => (h.includes(':') ? `[${h}]:53` : `${h}:53`));
+  const usable = (hosts: string[]) => hosts.filter((h) => !RESOLVED_STUBS.has(h) && !own.has(h));
+  let hosts = usable(nameservers(file));
+  if (hosts.length === 0) hosts = usable(nameservers(resolvedFile));
+  for (const f of openwrtFiles) if (hosts.length === 0) hosts = usable(nameservers(f));
+  return hosts.map((h) => (h.includes(':') ? `[${h}]:53` : `${h}:53`));
 }
