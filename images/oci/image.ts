@@ -2,14 +2,17 @@
 // config (the same plus a Healthcheck, which only Docker's format carries) and the OCI
 // manifest. Building returns values; writers and the registry client consume them (ko's
 // build/publish split). Spec: image-spec v1.1 config.md and manifest.md.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { gunzip, gzip } from 'node:zlib';
 import { buildTar, type FileEntry } from '../../targets/formats/tar.ts';
 import { ARCHES, type Arch } from '../../targets/arch.ts';
 import { blob, descriptor, digestOf, jsonBlob, MT, type Blob, type Layer, type Platform } from './blobs.ts';
 import { CONFIG_PATH, EXE_PATH, IMAGE_UID, STATE_DIR } from './rootfs.ts';
 
 const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
 
 export interface ImageMeta {
   /** OCI tag, e.g. 1.2.0-rc.1 */
@@ -45,10 +48,27 @@ export function isoDate(mtime: number): string {
   return new Date(mtime * 1000).toISOString().replace(/\.000Z$/, 'Z');
 }
 
-export async function layerFrom(entries: FileEntry[], mtime: number, level: number): Promise<Layer> {
+/**
+ * Tar and gzip one layer. gzip -9 of a 100 MB executable costs ~15 s, so compressed layers
+ * are cached under cacheDir by the uncompressed digest, the level and the zlib version (the
+ * bytes depend on all three); a cache entry is used only if it decompresses to that digest.
+ */
+export async function layerFrom(entries: FileEntry[], mtime: number, level: number, cacheDir?: string): Promise<Layer> {
   const tar = await buildTar(entries, { mtime, implicitDirs: true });
+  const diffId = digestOf(tar);
+  const cached = cacheDir && join(cacheDir, 'oci-layers', `${diffId.slice(7)}-gz${level}-zlib${process.versions.zlib}.gz`);
+  if (cached && existsSync(cached)) {
+    const gz = readFileSync(cached);
+    const ok = await gunzipAsync(gz).then((t) => digestOf(t) === diffId, () => false);
+    if (ok) return { blob: blob(MT.layerGzip, gz), diffId };
+  }
   const gz = await gzipAsync(tar, { level, memLevel: 9 });
-  return { blob: blob(MT.layerGzip, gz), diffId: digestOf(tar) };
+  if (cached) {
+    mkdirSync(join(cacheDir, 'oci-layers'), { recursive: true });
+    writeFileSync(`${cached}.tmp-${process.pid}`, gz);
+    renameSync(`${cached}.tmp-${process.pid}`, cached);
+  }
+  return { blob: blob(MT.layerGzip, gz), diffId };
 }
 
 function runConfig(meta: ImageMeta, docker: boolean): Record<string, unknown> {
@@ -85,9 +105,9 @@ function runConfig(meta: ImageMeta, docker: boolean): Record<string, unknown> {
   return c;
 }
 
-export async function buildPlatformImage(arch: Arch, base: FileEntry[], app: FileEntry[], meta: ImageMeta, level = 9): Promise<PlatformImage> {
+export async function buildPlatformImage(arch: Arch, base: FileEntry[], app: FileEntry[], meta: ImageMeta, level = 9, cacheDir?: string): Promise<PlatformImage> {
   const platform: Platform = { ...ARCHES[arch].oci };
-  const layers = await Promise.all([layerFrom(base, meta.mtime, level), layerFrom(app, meta.mtime, level)]);
+  const layers = await Promise.all([layerFrom(base, meta.mtime, level, cacheDir), layerFrom(app, meta.mtime, level, cacheDir)]);
   const created = isoDate(meta.mtime);
   const cfg = (docker: boolean) => ({
     created,

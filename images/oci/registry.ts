@@ -62,7 +62,7 @@ export class RegistryClient {
       }
       if (res.status === 401 || res.status === 403) {
         const detail = (await res.text()).slice(0, 300);
-        throw new PushError('EDGEWAN_ERR_PUSH_AUTH', `registry ${this.o.registry} refused ${r.method} ${new URL(r.url).pathname} (HTTP ${res.status})${this.o.credentials ? ` for user "${this.o.credentials.username}"` : ' without credentials'}${detail.trim() ? `: ${detail.trim()}` : ''}: wrong or missing credentials — check --username/--password-stdin or ~/.docker/config.json`);
+        throw new PushError('EDGEWAN_ERR_PUSH_AUTH', `registry ${this.o.registry} refused ${r.method} ${new URL(r.url).pathname} (HTTP ${res.status})${this.o.credentials ? ` for user "${this.o.credentials.username}"` : ' without credentials'}${detail.trim() ? `: ${detail.trim()}` : ''}: wrong or missing credentials — check EDGEWAN_REGISTRY_USERNAME/_PASSWORD (or --username/--password-stdin) or the auths in ~/.docker/config.json`);
       }
       if ((res.status === 429 || res.status >= 500) && attempt < retries) {
         await res.arrayBuffer();

@@ -12,7 +12,6 @@ import { buildPlatformImage, type ImageMeta, type PlatformImage } from './image.
 import { dockerArchiveFiles, layoutFiles, tarOf, writeDir, writeFileAtomic } from './layout.ts';
 import { appEntries, baseEntries, imageConfig } from './rootfs.ts';
 
-/** Inputs other helpers add to BuildInputs; read optionally so this target builds either way. */
 type OciInputs = BuildInputs;
 
 export class OciBuildError extends Error {
@@ -49,13 +48,14 @@ export async function buildOci(inputs: OciInputs, level = 9): Promise<OciResult>
     licenses: info.license, title: info.name, description: info.description, vendor: info.vendor, graceS: graceOf(cfg),
   };
   const licenses = inputs.licenses && existsSync(inputs.licenses) ? readFileSync(inputs.licenses) : undefined;
-  const images: PlatformImage[] = [];
-  for (const arch of arches) {
+  // Platforms compress in parallel: zlib runs on libuv's thread pool.
+  const images: PlatformImage[] = await Promise.all(arches.map(async (arch) => {
     const exe = readFileSync(inputs.executables[arch]!);
     const base = baseEntries(arch, exe, glibcDirFor(inputs, arch), 'edgewan');
-    images.push(await buildPlatformImage(arch, base, appEntries(exe, cfg, licenses, info.name), meta, level));
-    inputs.log(`oci: ${ociPlatformString(arch)} ${(images.at(-1)!.layers.reduce((n, l) => n + l.blob.size, 0) / 1048576).toFixed(1)} MiB compressed`);
-  }
+    const img = await buildPlatformImage(arch, base, appEntries(exe, cfg, licenses, info.name), meta, level, inputs.cacheDir);
+    inputs.log(`oci: ${ociPlatformString(arch)} ${(img.layers.reduce((n, l) => n + l.blob.size, 0) / 1048576).toFixed(1)} MiB compressed`);
+    return img;
+  }));
   const ref = `${info.name}:${meta.version}`;
   const layout = layoutFiles(images, meta, ref);
   const names = {
