@@ -4,7 +4,7 @@
 // the running config on a bad one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,5 +100,35 @@ test('SIGHUP applies a good file and keeps the running config on a bad one', asy
     assert.equal((await httpGet(newPort, '/readyz')).status, 200, 'still serving the last good config');
   } finally {
     assert.equal(await eng.stop(), 0);
+  }
+});
+
+test('the shipped default config reaches /readyz = 200 with container-style env overrides', async () => {
+  const port = await freePort();
+  const [cmd, ...pre] = engineCommand();
+  const env = { ...ENV, EDGEWAN_ADMIN_LISTEN: `127.0.0.1:${port}`, EDGEWAN_LOG_LEVEL: 'debug' };
+  delete env.EDGEWAN_MEMORY_LIMIT; // "auto", as images run it
+  const proc = spawn(cmd, [...pre, 'run', '--config', join(ROOT, 'engine/schema/default-config.json')], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  proc.stderr!.on('data', (d) => { log += d; });
+  const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
+  try {
+    const end = Date.now() + 30000;
+    let ready = 0;
+    while (Date.now() < end && ready !== 200) {
+      ready = await httpGet(port, '/readyz').then((r) => r.status, () => 0);
+      if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(ready, 200, log);
+    const s = JSON.parse((await httpGet(port, '/status')).body);
+    assert.equal(s.role, 'edge');
+    const states = Object.fromEntries(s.components.map((c: { name: string; state: string }) => [c.name, c.state]));
+    assert.equal(states.admin, 'running');
+    assert.equal(states.dns, 'unconfigured');
+    assert.equal(states.tunnel, 'unconfigured');
+    assert.match(log, /"env":\["EDGEWAN_STATE_DIR","EDGEWAN_ADMIN_LISTEN","EDGEWAN_LOG_LEVEL"\]/);
+  } finally {
+    proc.kill('SIGTERM');
+    assert.equal(await exited, 0);
   }
 });
