@@ -80,7 +80,10 @@ Or with compose: \`docker compose up -d\` next to compose.yaml.
 
 Push to a registry without a daemon:
 
-    npx edgewan-build push --layout ${f.files.layout} registry.example.com/${f.name}:${f.version}
+    EDGEWAN_REGISTRY_USERNAME=… EDGEWAN_REGISTRY_PASSWORD=… \\
+      npx edgewan-build push --target oci registry.example.com/${f.name}:${f.version}
+
+(credentials also from the auths in ~/.docker/config.json; see docs/oci.md)
 
 The container runs as the non-root user \`${f.name}\` (uid 10001), keeps its state in the
 \`${STATE_DIR}\` volume and sizes its heap from the cgroup memory limit (half of it). It
