@@ -105,3 +105,14 @@ test('oci push: an unreachable registry and a missing layout fail clearly', asyn
   await assert.rejects(push({ layout: join(d, 'nope'), ref: `${host}/t:1` }), /does not exist/);
   rmSync(d, { recursive: true });
 });
+
+test('oci push: command-line and environment options', async () => {
+  const { parsePushArgs } = await import('../../images/oci/push-cli.ts');
+  const o = parsePushArgs(['--plain-http', '--username', 'u', '--chunk-size', '1024', 'reg.example/x:1'], { EDGEWAN_REGISTRY_PASSWORD: 'p', DOCKER_CONFIG: '/dc' }, '/d/oci/layout');
+  assert.deepEqual([o.ref, o.layout, o.plainHttp, o.chunkSize, o.credentials, o.dockerConfig], ['reg.example/x:1', '/d/oci/layout', true, 1024, { username: 'u', password: 'p' }, '/dc/config.json']);
+  const e = parsePushArgs(['reg.example/x:1'], { EDGEWAN_PUSH_PLAIN_HTTP: '1', EDGEWAN_PUSH_MOUNT_FROM: 'a/b', EDGEWAN_PUSH_LAYOUT: '/l.oci.tar' }, '/d');
+  assert.deepEqual([e.plainHttp, e.mountFrom, e.layout, e.credentials], [true, 'a/b', '/l.oci.tar', undefined]);
+  assert.throws(() => parsePushArgs(['--bogus', 'r.example/x'], {}, '/d'), /unknown option --bogus/);
+  assert.throws(() => parsePushArgs([], {}, '/d'), /missing the target reference/);
+  assert.throws(() => parsePushArgs(['--username', 'u', 'r.example/x'], {}, '/d'), /needs --password-stdin/);
+});
