@@ -67,10 +67,12 @@ export function readLock(path = LOCK_PATH): GlibcLock {
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** Index dirs refreshed by this process: one `apt-get update` per build, not per package. */
+const UPDATED = new Set<string>();
+
 /** Isolated apt: own sources, lists and cache under <cacheDir>/glibc/apt. */
 class IsolatedApt {
   private readonly base: string;
-  private updated = false;
   constructor(cacheDir: string, private readonly mirror: string) {
     this.base = join(cacheDir, 'glibc', 'apt');
     for (const d of ['lists/partial', 'cache/archives/partial', 'dl']) mkdirSync(join(this.base, d), { recursive: true });
@@ -93,12 +95,12 @@ class IsolatedApt {
     return r;
   }
   update(): void {
-    if (this.updated) return;
+    if (UPDATED.has(this.base)) return;
     const r = this.run('apt-get', ['-q', 'update']);
     if (r.status !== 0) {
       throw new GlibcError('EDGEWAN_ERR_GLIBC_APT', `apt-get update against ${this.mirror} (${SUITES.join(', ')}) failed:\n${r.stderr.trim()}`);
     }
-    this.updated = true;
+    UPDATED.add(this.base);
   }
   candidate(pkg: string): string {
     const r = this.run('apt-cache', ['policy', pkg]);
@@ -199,7 +201,10 @@ export async function prepareGlibc(arch: Arch, cacheDir: string, opts: PrepareOp
         const copyright = join(root, 'usr/share/doc', d.name, 'copyright');
         if (existsSync(copyright)) notices[d.name] = readFileSync(copyright, 'utf8');
       }
-      for (const so of [info.loader, ...want.flatMap((n) => SONAMES[n])]) writeFileSync(join(out, so), pick(root, info.triplet, so));
+      // The loader must be executable (the kernel execs it as PT_INTERP; images run it directly).
+      for (const so of [info.loader, ...want.flatMap((n) => SONAMES[n])]) {
+        writeFileSync(join(out, so), pick(root, info.triplet, so), { mode: so === info.loader ? 0o755 : 0o644 });
+      }
       rmSync(dir, { recursive: true, force: true });
       renameSync(out, dir);
       writeFileSync(`${stamp}.tmp`, JSON.stringify({ key, notices }));
