@@ -1,11 +1,18 @@
-// `npm run docs:config`: regenerate docs/config.md from the schema (see engine/src/config/docs.ts).
+// `npm run docs:config`: regenerate what is derived from the schema: the precompiled validator
+// (engine/src/config/validator-source.ts) first — the docs generator loads it — then
+// docs/config.md (engine/src/config/docs.ts).
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderConfigDocs } from '../src/config/docs.ts';
+import { validatorSource } from '../src/config/validator-source.ts';
 
-const root = join(process.cwd());
-const tail = readFileSync(join(root, 'engine/schema/config-docs-tail.md'), 'utf8');
-const out = join(root, 'docs/config.md');
-writeFileSync(`${out}.tmp`, renderConfigDocs(tail));
-renameSync(`${out}.tmp`, out);
-process.stdout.write(`wrote ${out}\n`);
+const root = process.cwd();
+function write(rel: string, text: string): void {
+  const out = join(root, rel);
+  writeFileSync(`${out}.tmp`, text);
+  renameSync(`${out}.tmp`, out);
+  process.stdout.write(`wrote ${out}\n`);
+}
+
+write('engine/src/config/validator.generated.cjs', validatorSource());
+const { renderConfigDocs } = await import('../src/config/docs.ts');
+write('docs/config.md', renderConfigDocs(readFileSync(join(root, 'engine/schema/config-docs-tail.md'), 'utf8')));
