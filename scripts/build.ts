@@ -151,7 +151,7 @@ export async function build(o: BuildOptions): Promise<BuildReport> {
       glibc[arch] = (await p.step(`glibc ${arch}`, () => prepareGlibc(arch, inputs0.cacheDir))).dir;
     }
   }
-  const inputs: BuildInputs = { ...inputs0, executables, glibc, bundle: bundle.bundle, licenses: bundle.licenses, sboms, keys,
+  const inputs: BuildInputs = { ...inputs0, executables, glibc, commit, bundle: bundle.bundle, licenses: bundle.licenses, sboms, keys,
     log: (s) => p.info(s) };
   for (const t of targets) t.validate(inputs);
   for (const t of targets) artifacts.push(...await p.step(`target ${t.name}`, () => t.build(inputs)));
