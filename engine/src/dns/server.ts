@@ -4,13 +4,24 @@
 // a slow client cannot pin memory.
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net';
+import dns from 'node:dns';
 import type { Logger } from '../log/logger.ts';
 import { splitHostPort } from './options.ts';
 import type { Resolver } from './resolver.ts';
 
 const TCP_IDLE_MS = 10_000;
 const TCP_MAX_CONNECTIONS = 256;
+
+/**
+ * Replies go to the literal address a datagram came from: resolving it through dns.lookup (the
+ * default) costs an isIP check and a nextTick per answer, a visible share of a cache hit.
+ */
+function literalLookup(address: string, options: dns.LookupOneOptions, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const fam = isIP(address);
+  if (fam) cb(null, address, fam);
+  else dns.lookup(address, options, cb); // a host name in `listen` (bind only); dgram passes the family number
+}
 
 /** Allow-list of client networks; null allows everyone. */
 export function makeAcl(cidrs: string[]): BlockList | null {
@@ -54,7 +65,7 @@ export class DnsServer {
 
   private async listenOne(a: string): Promise<void> {
     const { host, port } = splitHostPort(a, 53);
-    const sock = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
+    const sock = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup });
     this.udp.push(sock);
     await new Promise<void>((res, rej) => { sock.once('error', rej); sock.bind(port, host, () => { sock.off('error', rej); res(); }); });
     sock.on('error', (err) => this.log.warn('dns udp socket error', { error: err }));
