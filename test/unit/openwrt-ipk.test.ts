@@ -29,6 +29,8 @@ test('one edgewan .ipk per OpenWRT arch name plus edgewan-node, listed in artifa
   assert.deepEqual(f.platforms, ['all', 'x86_64']);
   assert.ok(existsSync(join(feed, 'Packages.manifest')));
   assert.ok(existsSync(join(inputs.outDir, 'openwrt/imagebuilder/build.sh')));
+  const { validateArtifacts } = await import('../../scripts/artifacts.ts');
+  validateArtifacts([...artifacts].sort((x, y) => (x.path < y.path ? -1 : 1)));
   rmSync(inputs.root, { recursive: true, force: true });
 });
 
@@ -139,5 +141,24 @@ test('edgewan-build inspect reads our .ipk and the feed directory', async () => 
   assert.equal(f.signatureValid, true);
   assert.equal(f.packages.length, 2);
   assert.ok(f.packages.every((p) => p.fileMatches));
+  rmSync(inputs.root, { recursive: true, force: true });
+});
+
+test('Image Builder recipe: build.sh copies our package into packages/ and runs make image with FILES', async () => {
+  const { inputs } = await build();
+  const recipe = join(inputs.outDir, 'openwrt/imagebuilder');
+  const ib = join(inputs.root, 'ib');
+  const bin = join(inputs.root, 'stub-bin');
+  spawnSync('mkdir', ['-p', ib, bin]);
+  writeFileSync(join(bin, 'make'), '#!/bin/sh\nprintf "%s\\n" "$PWD" "$@" > make.args\n', { mode: 0o755 });
+  const r = spawnSync('sh', [join(recipe, 'build.sh'), ib, 'generic', 'x86_64'], { encoding: 'utf8', env: { PATH: `${bin}:${process.env.PATH}` } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(readdirSync(join(ib, 'packages')), ['edgewan_0.1.0-r1_x86_64.ipk']);
+  const args = readFileSync(join(ib, 'make.args'), 'utf8').split('\n');
+  assert.deepEqual(args.slice(0, 5), [ib, 'image', 'PROFILE=generic', 'PACKAGES=edgewan ', `FILES=${recipe}/files`]);
+  assert.ok(existsSync(join(recipe, 'files/etc/opkg/customfeeds.conf')));
+  const bad = spawnSync('sh', [join(recipe, 'build.sh'), ib, 'generic', 'mipsel_24kc'], { encoding: 'utf8', env: { PATH: `${bin}:${process.env.PATH}` } });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /no edgewan package for mipsel_24kc/);
   rmSync(inputs.root, { recursive: true, force: true });
 });
