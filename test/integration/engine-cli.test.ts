@@ -106,7 +106,7 @@ test('SIGHUP applies a good file and keeps the running config on a bad one', asy
 test('the shipped default config reaches /readyz = 200 with container-style env overrides', async () => {
   const port = await freePort();
   const [cmd, ...pre] = engineCommand();
-  const env = { ...ENV, EDGEWAN_ADMIN_LISTEN: `127.0.0.1:${port}`, EDGEWAN_LOG_LEVEL: 'debug' };
+  const env: NodeJS.ProcessEnv = { ...ENV, EDGEWAN_ADMIN_LISTEN: `127.0.0.1:${port}`, EDGEWAN_LOG_LEVEL: 'debug' };
   delete env.EDGEWAN_MEMORY_LIMIT; // "auto", as images run it
   const proc = spawn(cmd, [...pre, 'run', '--config', join(ROOT, 'engine/schema/default-config.json')], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
