@@ -70,11 +70,11 @@ function p99(out: string): number {
   return Math.round(lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))] * 1e6) / 1e3;
 }
 
-function startOurs(dir: string, port: number, upstream: number): { proc: ChildProcess; ours: string } {
+function startOurs(dir: string, port: number, adminPort: number, upstream: number): { proc: ChildProcess; ours: string } {
   const records = Array.from({ length: LOCAL_N }, (_, i) => ({ name: `host${i}.branch.lan`, type: 'A', value: `10.9.${i >> 8}.${i & 255}`, ttlS: 300 }));
   const dns = { enabled: true, listen: [`127.0.0.1:${port}`], upstreams: [`127.0.0.1:${upstream}`], records };
   const cfg = join(dir, 'edgewan.json');
-  writeFileSync(cfg, JSON.stringify({ stateDir: join(dir, 'state'), memory: { limit: '256MiB' }, admin: { listen: `127.0.0.1:${20000 + (port % 20000)}` }, log: { level: 'warn' }, dns }));
+  writeFileSync(cfg, JSON.stringify({ stateDir: join(dir, 'state'), memory: { limit: '256MiB' }, admin: { listen: `127.0.0.1:${adminPort}` }, log: { level: 'warn' }, dns }));
   // the built x64 executable when it exists, else the engine source on this Node (said in the JSON)
   const [cmd, ...pre] = engineCommand();
   const ours = cmd === ENGINE_EXE ? relative(ROOT, ENGINE_EXE) : `engine source via tsx on node ${process.version} (no ${relative(ROOT, ENGINE_EXE)})`;
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     writeFileSync(localFile, Array.from({ length: LOCAL_N }, (_, i) => `host${i}.branch.lan A\n`).join(''));
     writeFileSync(cachedFile, Array.from({ length: CACHED_N }, (_, i) => `w${i}.example.test A\n`).join(''));
     const oursPort = await freePort(); const dmPort = await freePort();
-    const o = startOurs(dir, oursPort, stub.port);
+    const o = startOurs(dir, oursPort, await freePort(), stub.port);
     procs.push(o.proc);
     const dm = startDnsmasq(dir, dmPort, stub.port);
     procs.push(dm);
