@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, type Arch } from '../arch.ts';
 import type { Artifact, BuildInputs, PackageInfo, Target } from '../target.ts';
 import { buildFeed, type FeedPackage } from './feed.ts';
-import { devicePaths, OpenwrtPayloadError, openwrtPayload, patchExecutable, glibcEntries, type OpenwrtPayload, type Variant } from './files.ts';
+import { OpenwrtPayloadError, openwrtPayload, patchExecutable, glibcEntries, type OpenwrtPayload, type Variant } from './files.ts';
 import { imageBuilderFiles } from './imagebuilder.ts';
 import { buildIpk, controlText, dataTarGz, installedSize, type IpkControl } from './ipk.ts';
 import { usignKey } from './usign.ts';
@@ -119,4 +119,3 @@ export const openwrtIpkTarget: Target = {
   },
 };
 
-export { devicePaths };
