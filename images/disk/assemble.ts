@@ -3,6 +3,7 @@
 // FAT32 ESP (mkfs.fat + mtools), ext4 root and data (`mke2fs -d`, fixed UUIDs and hash
 // seeds, E2FSPROGS_FAKE_TIME), a GPT written by sfdisk into the image file, partitions
 // copied in at their offsets.
+import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageDefinition } from './definition.ts';
@@ -49,13 +50,32 @@ function espImage(efi: { path: string; name: string }, p: Part, work: string, mt
   return img;
 }
 
-function ext4Image(src: string, p: Part, hashSeed: string, owner: string, work: string, mtime: number): string {
+export function ext4Image(src: string, p: Part, hashSeed: string, owner: string, work: string, mtime: number): string {
   const img = join(work, `${p.label}.img`);
   rmSync(img, { force: true });
   run('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '4096', '-I', '256', '-L', p.label, '-U', p.fsUuid,
     '-E', `hash_seed=${hashSeed},root_owner=${owner},lazy_itable_init=0,lazy_journal_init=0`, '-d', src, img, `${p.size / 1024}k`],
   `mke2fs -d for the ${p.label} partition`, { E2FSPROGS_FAKE_TIME: String(mtime), SOURCE_DATE_EPOCH: String(mtime) });
+  fixInodeTimes(img, src, mtime, work);
   return img;
+}
+
+/**
+ * mke2fs -d copies each file's ctime and atime from the host tree (measured with 1.47.0),
+ * and a host ctime cannot be set: rewrite both to SOURCE_DATE_EPOCH with debugfs, by path.
+ */
+function fixInodeTimes(img: string, src: string, mtime: number, work: string): void {
+  const paths = run('find', [src, '-xdev', '-mindepth', '1', '-printf', '/%P\\0'], `listing ${src}`).split('\0').filter(Boolean);
+  const hex = `0x${mtime.toString(16)}`;
+  const bad = paths.find((x) => /["\n\\]/.test(x));
+  if (bad) throw new DiskError('ASSEMBLE', `${src}${bad}: a path debugfs cannot quote`);
+  const cmds = ['/', ...paths].flatMap((x) => [`sif "${x}" ctime ${hex}`, `sif "${x}" atime ${hex}`]);
+  const file = join(work, 'debugfs-times.cmd');
+  writeFileSync(file, `${cmds.join('\n')}\n`);
+  // debugfs exits 0 even when a command fails: any stderr line beyond its banner is an error
+  const r = spawnSync('debugfs', ['-w', '-f', file, img], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const errs = (r.stderr ?? '').split('\n').filter((l) => l && !/^debugfs \d/.test(l));
+  if (r.status !== 0 || errs.length) throw new DiskError('ASSEMBLE', `debugfs could not fix inode times in ${img}: ${errs.slice(0, 5).join('; ')}`);
 }
 
 /** KiB the tree needs (apparent sizes rounded to 4 KiB blocks, plus one inode each). */
