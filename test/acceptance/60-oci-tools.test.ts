@@ -58,7 +58,9 @@ test('oci tools: each platform copies out with skopeo, validates, and unpacks wi
   }
 });
 
-test('oci tools: two OCI builds (fresh dirs, different TZ and umask) give the same bytes', (t) => {
+// A small subset (one platform, the smallest executable) keeps this within the CI budget
+// (INTERFACES.md "Tests"); the multi-platform code path is the same loop.
+test('oci tools: two OCI builds (fresh dirs and caches, different TZ and umask) give the same bytes', (t) => {
   if (!needTool(t, 'sh')) return;
   const a = ociArtifacts();
   const dir = mkdtempSync(join(tmpdir(), 'oci-repro-'));
@@ -73,8 +75,8 @@ const r = await buildOci({
   info: { name: 'edgewan', serviceName: 'edgewan', vendor: 'v', maintainer: 'm', homepage: 'https://example.invalid', description: 'd', license: 'Apache-2.0',
     versions: mapVersion(${JSON.stringify(a.version)}), memoryMaxBytes: 134217728, defaultConfig: { role: 'edge' } },
   mtime: 1700000000, outDir: process.argv[2], commit: 'c0ffee',
-  executables: { x64: bin + '/edgewan-linux-x64', arm64: bin + '/edgewan-linux-arm64', armv7: bin + '/edgewan-linux-armv7' },
-  glibc: { x64: g + '/x64', arm64: g + '/arm64', armv7: g + '/armv7' },
+  executables: { armv7: bin + '/edgewan-linux-armv7' },
+  glibc: { armv7: g + '/armv7' },
   bundle: '', licenses: '', sboms: {}, cacheDir: process.argv[2] + '/cache', keys: {}, log: () => {},
 });
 console.log(r.indexDigest);
