@@ -27,6 +27,7 @@ export interface PackageSpec {
   /** extra files (e.g. the systemd-resolved drop-in when DNS coexistence needs one) */
   extraFiles?: readonly FileEntry[];
   cacheDir?: string;
+  dataCompression?: 'xz' | 'gzip';
 }
 
 /** Minimum Node for the bundle (INTERFACES.md "Runtimes"). */
@@ -95,7 +96,7 @@ exec /usr/bin/node ${lib} "$@"
     conffiles: [p.config],
     scripts: maintainerScripts(info),
     mtime,
-    dataCompression: 'xz',
+    dataCompression: spec.dataCompression ?? 'xz',
     cacheDir: spec.cacheDir,
   });
 }

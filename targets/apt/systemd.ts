@@ -44,6 +44,9 @@ Description=${info.description.split('\n')[0]}
 Documentation=${info.homepage} man:${info.name}(1)
 After=network-online.target
 Wants=network-online.target
+# Process contract: at most 5 starts in 300 s, then systemd gives up (unit "failed").
+StartLimitIntervalSec=300
+StartLimitBurst=5
 
 [Service]
 Type=exec

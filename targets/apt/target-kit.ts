@@ -85,7 +85,12 @@ export function planSuite(inputs: BuildInputs, cfg: SuiteConfig): PlannedPackage
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-export async function buildSuite(inputs: BuildInputs, cfg: SuiteConfig): Promise<Artifact[]> {
+export interface SuiteBuildOptions {
+  /** data.tar compression (default xz; tests use gzip for quick throw-away versions) */
+  dataCompression?: 'xz' | 'gzip';
+}
+
+export async function buildSuite(inputs: BuildInputs, cfg: SuiteConfig, opts: SuiteBuildOptions = {}): Promise<Artifact[]> {
   const plan = planSuite(inputs, cfg);
   const { info, mtime } = inputs;
   const signer = await loadSigner(inputs.keys.openpgpPrivate, mtime);
@@ -95,7 +100,7 @@ export async function buildSuite(inputs: BuildInputs, cfg: SuiteConfig): Promise
   for (const p of plan) {
     inputs.log(`${cfg.target}: packaging ${info.name} ${info.versions.deb} ${p.debArch}`);
     const r = await buildServiceDeb({
-      info, mtime, debArch: p.debArch, payload: p.payload, cacheDir: inputs.cacheDir,
+      info, mtime, debArch: p.debArch, payload: p.payload, cacheDir: inputs.cacheDir, dataCompression: opts.dataCompression,
       licensesPath: inputs.licenses && existsSync(inputs.licenses) ? inputs.licenses : undefined,
     });
     const fileName = debFileName(info, p.debArch);

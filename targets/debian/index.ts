@@ -4,7 +4,7 @@ import type { Arch } from '../arch.ts';
 import type { BuildInputs, Target } from '../target.ts';
 import { buildSuite, planSuite, type SuiteConfig } from '../apt/target-kit.ts';
 
-const CONFIG: SuiteConfig = {
+export const SUITE: SuiteConfig = {
   target: 'debian',
   suite: 'bookworm',
   description: 'Debian 12 (bookworm) and later: standalone executables for amd64 and arm64',
@@ -13,11 +13,11 @@ const CONFIG: SuiteConfig = {
 
 export const debianTarget: Target = {
   name: 'debian',
-  arches: CONFIG.executableArches as readonly Arch[],
+  arches: SUITE.executableArches as readonly Arch[],
   validate(inputs: BuildInputs) {
-    planSuite(inputs, CONFIG);
+    planSuite(inputs, SUITE);
   },
   build(inputs: BuildInputs) {
-    return buildSuite(inputs, CONFIG);
+    return buildSuite(inputs, SUITE);
   },
 };

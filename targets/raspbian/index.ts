@@ -9,7 +9,7 @@ import type { Arch } from '../arch.ts';
 import type { BuildInputs, Target } from '../target.ts';
 import { buildSuite, planSuite, type SuiteConfig } from '../apt/target-kit.ts';
 
-const CONFIG: SuiteConfig = {
+export const SUITE: SuiteConfig = {
   target: 'raspbian',
   suite: 'rpi',
   description: 'Raspberry Pi OS (bookworm): arm64 standalone executable; armhf bundle on the system nodejs',
@@ -23,9 +23,9 @@ export const raspbianTarget: Target = {
   // package (bundle), which is what 32-bit Raspberry Pi OS installs.
   arches: ['arm64', 'armv7'] as readonly Arch[],
   validate(inputs: BuildInputs) {
-    planSuite(inputs, CONFIG);
+    planSuite(inputs, SUITE);
   },
   build(inputs: BuildInputs) {
-    return buildSuite(inputs, CONFIG);
+    return buildSuite(inputs, SUITE);
   },
 };

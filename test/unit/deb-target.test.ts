@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { debianTarget } from '../../targets/debian/index.ts';
+import { raspbianTarget } from '../../targets/raspbian/index.ts';
+import { renderUnit } from '../../targets/apt/systemd.ts';
+import { maintainerScripts } from '../../targets/apt/scripts.ts';
+import { parseControl } from '../../targets/formats/deb-control.ts';
+import { inspectDeb } from '../../targets/formats/deb-inspect.ts';
+import { info, inputs } from './deb-fixture.ts';
+
+test('unit: process contract, memory cap and branding from PackageInfo', () => {
+  const u = renderUnit(info({ memoryMaxBytes: 256 * 1024 * 1024, defaultConfig: { supervisor: { graceS: 7 } } }));
+  for (const line of ['Restart=on-failure', 'RestartSec=2', 'RestartPreventExitStatus=78', 'TimeoutStopSec=12',
+    'MemoryMax=268435456', 'Environment=NODE_OPTIONS=--max-old-space-size=128', 'User=acmewan', 'Group=acmewan',
+    'StateDirectory=acmewan', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE',
+    'ExecStart=/usr/bin/acmewan run --config /etc/acmewan/acmewan.json', 'SystemCallFilter=@system-service']) {
+    assert.ok(u.split('\n').includes(line), `unit lacks ${line}`);
+  }
+  // StartLimit* belong in [Unit] (systemd ≥ 230 ignores them in [Service])
+  const unitSection = u.slice(0, u.indexOf('[Service]'));
+  assert.match(unitSection, /^StartLimitIntervalSec=300$/m);
+  assert.match(unitSection, /^StartLimitBurst=5$/m);
+  assert.doesNotMatch(u, /MemoryDenyWriteExecute|DynamicUser|PrivateUsers/);
+  assert.doesNotMatch(u, /edgewan/, 'no hard-coded product name');
+  assert.match(renderUnit(info()), /^TimeoutStopSec=10$/m, 'default grace 5 s + 5');
+});
+
+test('maintainer scripts: static user, guarded systemd calls, purge removes state', () => {
+  const s = maintainerScripts(info());
+  assert.match(s.postinst, /adduser --quiet --system --group --no-create-home --home \/var\/lib\/acmewan acmewan/);
+  assert.match(s.postinst, /install -d -o root -g acmewan -m 0750 \/etc\/acmewan\/keys/);
+  assert.match(s.postinst, /if \[ -d \/run\/systemd\/system \]; then[\s\S]*deb-systemd-invoke \$_action acmewan.service/);
+  assert.match(s.prerm, /"\$1" = remove \] && \[ -d \/run\/systemd\/system \][\s\S]*deb-systemd-invoke stop acmewan.service/);
+  assert.match(s.postrm, /"\$1" = "purge"[\s\S]*rm -rf \/var\/lib\/acmewan \/etc\/acmewan\/keys/);
+  assert.throws(() => maintainerScripts(info({ serviceName: 'a b' })), /unsafe name/);
+});
+
+test('debian + raspbian: packages, suites without collisions, signatures verify, artifacts', async () => {
+  const inp = await inputs();
+  const arts = [...await debianTarget.build(inp), ...await raspbianTarget.build(inp)];
+  const apt = join(inp.outDir, 'apt');
+  assert.deepEqual(arts.map((a) => `${a.type} ${a.path} ${a.arch ?? ''} ${a.platform ?? a.platforms?.join('+')} ${a.target}`), [
+    'deb apt/pool/bookworm/acmewan_1.2.0-1_amd64.deb x64 amd64 debian',
+    'deb apt/pool/bookworm/acmewan_1.2.0-1_arm64.deb arm64 arm64 debian',
+    'apt-repo apt/dists/bookworm  amd64+arm64 debian',
+    'deb apt/pool/rpi/acmewan_1.2.0-1_arm64.deb arm64 arm64 raspbian',
+    'deb apt/pool/rpi/acmewan_1.2.0-1_all.deb noarch all raspbian',
+    'apt-repo apt/dists/rpi  arm64+armhf raspbian',
+  ]);
+  const pkgs = (suite: string, arch: string) =>
+    parseControl(readFileSync(join(apt, `dists/${suite}/main/binary-${arch}/Packages`), 'utf8'));
+  assert.deepEqual(pkgs('rpi', 'armhf').map((p) => [p.Architecture, p.Depends, p.Filename]),
+    [['all', 'adduser, nodejs (>= 18)', 'pool/rpi/acmewan_1.2.0-1_all.deb']]);
+  assert.deepEqual(pkgs('rpi', 'arm64').map((p) => p.Architecture), ['arm64'], 'an arm64 Pi sees one candidate');
+  assert.deepEqual(pkgs('bookworm', 'amd64').map((p) => p.Filename), ['pool/bookworm/acmewan_1.2.0-1_amd64.deb']);
+
+  const key = await openpgp.readKey({ binaryKey: readFileSync(join(apt, 'acmewan-archive-keyring.gpg')) });
+  for (const suite of ['bookworm', 'rpi']) {
+    const inRelease = readFileSync(join(apt, `dists/${suite}/InRelease`), 'utf8');
+    const msg = await openpgp.readCleartextMessage({ cleartextMessage: inRelease });
+    const v = await openpgp.verify({ message: msg, verificationKeys: key, expectSigned: true });
+    const release = readFileSync(join(apt, `dists/${suite}/Release`), 'utf8');
+    assert.equal(`${v.data.trimEnd()}\n`, release);
+    assert.match(release, /^Date: Thu, 01 Jan 2026 00:00:00 UTC$/m);
+    assert.equal((await v.signatures[0].signature).packets[0].created?.getTime(), Date.parse('2026-01-01T00:00:00Z'));
+  }
+  const all = await inspectDeb(join(inp.outDir, arts[4].path));
+  assert.equal(all.controlFiles.conffiles, '/etc/acmewan/acmewan.json\n');
+  assert.ok(all.data.some((e) => e.path === 'usr/lib/acmewan/acmewan.cjs'));
+  assert.match(readFileSync(join(apt, 'acmewan-rpi.sources'), 'utf8'), /^Signed-By: \/usr\/share\/keyrings\/acmewan-archive-keyring.gpg$/m);
+
+  // rebuilding gives the same bytes (deterministic signatures) and drops stale pool files
+  const again = await inputs({ outDir: inp.outDir, cacheDir: inp.cacheDir });
+  const arts2 = [...await debianTarget.build(again), ...await raspbianTarget.build(again)];
+  assert.deepEqual(arts2, arts);
+  assert.deepEqual(readdirSync(join(apt, 'pool/rpi')).sort(), ['acmewan_1.2.0-1_all.deb', 'acmewan_1.2.0-1_arm64.deb']);
+});
+
+test('bad input fails in validate, before anything is written', async () => {
+  const cases: Array<[string, Awaited<ReturnType<typeof inputs>>, RegExp]> = [
+    ['unmappable version', await inputs({}, info({ versions: { ...info().versions, deb: '1.2.0_nightly-1' } })), /not a valid Debian version/],
+    ['unknown arch', await inputs({ executables: { mips: '/x' } as never }), /unknown architecture "mips"/],
+    ['missing executable', await inputs({ executables: { x64: '/nonexistent/edgewan-linux-x64' } }), /\/nonexistent\/edgewan-linux-x64 \(the x64 executable for the debian amd64 package\) does not exist/],
+    ['no executable for the target', await inputs({ executables: {} }), /this build made none: add --arch x64/],
+    ['missing key', await inputs({ keys: {} }), /no armored OpenPGP private key/],
+    ['bad maintainer', await inputs({}, info({ maintainer: 'nobody' })), /must look like "Full Name <user@example.org>"/],
+    ['bad package name', await inputs({}, info({ name: 'Acme WAN' })), /not a valid Debian package name/],
+  ];
+  for (const [what, inp, re] of cases) {
+    assert.throws(() => debianTarget.validate(inp), re, what);
+    assert.ok(!existsSync(inp.outDir), `${what}: nothing written`);
+  }
+  const noBundle = await inputs({ bundle: '/nonexistent/edgewan.cjs' });
+  assert.throws(() => raspbianTarget.validate(noBundle), /\/nonexistent\/edgewan.cjs \(the bundle for the raspbian "all" package\) does not exist/);
+});
