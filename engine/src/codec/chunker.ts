@@ -9,7 +9,8 @@ export interface ChunkerOptions {
   avgSize?: number;
   /** minimum chunk size (default avg/4); no boundary is searched before it */
   minSize?: number;
-  /** maximum chunk size (default avg*8); a cut is forced there */
+  /** maximum chunk size (default avg*4); a cut is forced there. Normalized chunking rarely
+   *  goes past 3× avg, and a small max keeps the per-stream flow-control window small. */
   maxSize?: number;
 }
 
@@ -44,7 +45,7 @@ export function chunkerParams(opts: ChunkerOptions = {}): ChunkerParams {
     throw new RangeError(`EDGEWAN_ERR_CODEC_CHUNK_SIZE: expected chunk size ${avgSize} must be a power of two between 256 and 4 MiB`);
   }
   const minSize = opts.minSize ?? avgSize / 4;
-  const maxSize = opts.maxSize ?? avgSize * 8;
+  const maxSize = opts.maxSize ?? avgSize * 4;
   if (!(minSize >= 64 && minSize < avgSize && maxSize > avgSize && maxSize <= 16 * 1024 * 1024)) {
     throw new RangeError(`EDGEWAN_ERR_CODEC_CHUNK_SIZE: need 64 ≤ min (${minSize}) < avg (${avgSize}) < max (${maxSize}) ≤ 16 MiB`);
   }

@@ -153,7 +153,7 @@ export function decodeHello(b: Uint8Array): Hello {
   if (d[4] !== PROTOCOL_VERSION) throw new FrameError('HELLO', `peer speaks protocol version ${d[4]}, this side ${PROTOCOL_VERSION}: upgrade both sides to one release`, 4);
   if (d[5] !== 1 && d[5] !== 2) throw new FrameError('HELLO', `bad role ${d[5]}`, 5);
   const windowBytes = d.readUInt32BE(26);
-  if (windowBytes < 16384 || windowBytes > 16 * 1024 * 1024) throw new FrameError('HELLO', `stream window ${windowBytes} out of bounds`, 26);
+  if (windowBytes < 32768 || windowBytes > 16 * 1024 * 1024) throw new FrameError('HELLO', `stream window ${windowBytes} out of bounds`, 26);
   return { version: d[4], role: d[5] === 1 ? 'edge' : 'core', cacheId: Uint8Array.prototype.slice.call(d, 6, 22), capacityMiB: d.readUInt32BE(22), windowBytes };
 }
 

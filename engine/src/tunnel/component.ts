@@ -151,8 +151,9 @@ export class TunnelComponent implements Component {
     const store = this.store!;
     const peerFile = join(this.opts.stateDir, 'chunks', `peer-of-${this.opts.role}`);
     const link = new Link(sock, {
-      role: this.opts.role, store, chunker: this.chunker, windowBytes: this.opts.windowBytes ?? 128 * 1024,
+      role: this.opts.role, store, chunker: this.chunker, windowBytes: this.opts.windowBytes ?? 32 * 1024,
       log: this.ctx.log, mode: () => this.mode, counters: this.counters, pingIntervalMs: this.opts.pingIntervalMs,
+      recvBudgetBytes: this.recvBudget(),
       rememberedPeer: () => (store.diskEnabled && existsSync(peerFile) ? readFileSync(peerFile) : null),
       rememberPeer: (id) => { if (store.diskEnabled) { try { writeFileSync(peerFile, id); } catch { /* advisory only */ } } },
     });
@@ -183,6 +184,13 @@ export class TunnelComponent implements Component {
       clearTimeout(timer); this.locals.delete(sock);
       link.refuse(s, `cannot connect ${s.target}: ${e.message}`);
     });
+  }
+
+  /** Receive buffers shared by a link's streams: memory.split.buffers when the policy has it. */
+  private recvBudget(): number {
+    let b = 0;
+    try { b = Number((this.ctx.budgets() as unknown as { buffers?: number }).buffers ?? 0); } catch { /* older context */ }
+    return b > 0 ? Math.max(1 << 20, b) : 16 << 20;
   }
 
   /** Degrade chain: dedup (disk+memory) → dedup (memory) → lz4 → raw. */

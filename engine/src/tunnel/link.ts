@@ -29,6 +29,8 @@ export interface LinkOptions {
   rememberPeer?(id: Uint8Array): void;
   pingIntervalMs?: number;
   helloTimeoutMs?: number;
+  /** receive buffer budget shared by all streams of this link (bytes); default 16 MiB */
+  recvBudgetBytes?: number;
 }
 
 export class Link extends EventEmitter {
@@ -115,6 +117,12 @@ export class Link extends EventEmitter {
   forget(id: number): void { const s = this.streams.get(id); if (s) { this.streams.delete(id); this.ready.delete(s); this.emit('streamClosed'); } }
 
   lookup(fp: Uint8Array): Uint8Array | undefined { return this.opts.store.get(fp); }
+
+  /** Current receive window per stream: the budget shared by active streams, within [initial, 8 MiB]. */
+  recvWindow(): number {
+    const share = Math.floor((this.opts.recvBudgetBytes ?? 16 << 20) / Math.max(1, this.streams.size));
+    return Math.max(this.opts.windowBytes, Math.min(8 << 20, share));
+  }
 
   /** A literal arrived: store it (both sides keep every chunk that crossed) and note the peer has it. */
   learn(data: Uint8Array): void {

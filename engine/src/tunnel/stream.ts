@@ -29,12 +29,14 @@ export class TunnelStream extends Duplex {
   private remoteFin = false;
   private received = 0; // decoded bytes received
   private pushed = 0;
-  private returned = 0;
+  private granted: number; // credit given to the peer so far (initial window + CREDIT frames)
   remoteReset = false;
 
   constructor(readonly id: number, private readonly link: Link, readonly target: string) {
-    super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
+    // Small high-water marks: with 1,000 streams, per-stream buffering is what RSS is made of.
+    super({ allowHalfOpen: true, readableHighWaterMark: 16 * 1024, writableHighWaterMark: 16 * 1024 });
     this.sendCredit = link.peerWindow;
+    this.granted = link.opts.windowBytes;
     this.chunker = new StreamChunker(link.opts.chunker);
     // Errors reach whoever pipes this stream; without one attached, a reset must not crash.
     this.on('error', () => {});
@@ -117,7 +119,7 @@ export class TunnelStream extends Duplex {
     let n = 0;
     for (const o of ops) n += o.rawLen;
     this.received += n;
-    if (this.received - this.returned > this.link.opts.windowBytes) return `stream ${this.id} exceeded its flow-control window`;
+    if (this.received > this.granted) return `stream ${this.id} exceeded its flow-control window`;
     for (const o of ops) this.inQ.push(o);
     return this.drainIn();
   }
@@ -156,12 +158,19 @@ export class TunnelStream extends Duplex {
 
   override _read(): void { this.returnCredit(); }
 
+  /**
+   * Keep the peer's credit topped up to the link's current window for this stream. The
+   * window adapts (link.recvWindow(): the buffer budget shared by the active streams), so one
+   * bulk stream can fill a long fat pipe while 1,000 streams stay within the same memory.
+   */
   private returnCredit(): void {
+    if (this.remoteFin || this.destroyed) return;
     const consumed = this.pushed - this.readableLength;
-    const give = consumed - this.returned;
-    // Batch credit: a quarter window at a time, or everything once the reader is idle.
-    if (give > 0 && (give >= this.link.opts.windowBytes >>> 2 || this.readableLength === 0) && !this.remoteFin && !this.destroyed) {
-      this.returned += give;
+    const outstanding = this.granted - consumed;
+    const target = this.link.recvWindow();
+    const give = target - outstanding;
+    if (give >= Math.max(16384, target >>> 3)) {
+      this.granted += give;
       this.link.sendCredit(this.id, give);
     }
   }

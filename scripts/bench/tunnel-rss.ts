@@ -1,0 +1,77 @@
+// rss_peak_MB of `npm run bench:tunnel`: edge and core run as real engine processes (the
+// esbuild bundle of engine/src/main.ts, memory.limit 96MiB, heap flags as packages set them),
+// a port forward on the edge, and 1,000 concurrent client connections pushing mixed data to
+// a hash sink behind the core. Peak RSS is VmHWM from /proc/<pid>/status.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import * as esbuild from 'esbuild';
+import { esbuildOptions } from '../bundle.ts';
+import { generateCredentials } from '../../engine/src/tunnel/credentials.ts';
+import { hashSink, sendAndHash, sha256 } from './tunnel-lib.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const STREAMS = 1000;
+const PER_STREAM = 128 * 1024;
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const p = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+const hwm = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+export async function rssBench(data: Buffer): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), 'ewC-rss-'));
+  const bundle = join(dir, 'edgewan.cjs');
+  await esbuild.build({ ...esbuildOptions({ root: ROOT, version: '0.0.0-bench', commit: 'bench' }), outfile: bundle, write: true, sourcemap: false, metafile: false });
+  generateCredentials(join(dir, 'keys'));
+  const sink = await hashSink();
+  const [tun, fwd, a1, a2] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const common = { memory: { limit: '96MiB' }, log: { level: 'warn' } };
+  const cfg = {
+    core: { ...common, role: 'core', stateDir: join(dir, 'core'), admin: { listen: `127.0.0.1:${a1}` }, tunnel: { listen: `127.0.0.1:${tun}`, auth: { keyDir: join(dir, 'keys') } } },
+    edge: { ...common, role: 'edge', stateDir: join(dir, 'edge'), admin: { listen: `127.0.0.1:${a2}` }, tunnel: { connect: `127.0.0.1:${tun}`, auth: { keyDir: join(dir, 'keys') } },
+      forwards: [{ listen: `127.0.0.1:${fwd}`, target: `127.0.0.1:${sink.port}`, direction: 'edge-to-core' }] },
+  };
+  const procs: ChildProcess[] = [];
+  for (const role of ['core', 'edge'] as const) {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(cfg[role].stateDir, { recursive: true });
+    writeFileSync(join(dir, `${role}.json`), JSON.stringify(cfg[role]));
+    // heap cap = 0.5 × 96 MiB, as systemd/procd set it (INTERFACES.md "Process contract")
+    procs.push(spawn(process.execPath, [bundle, 'run', '--config', join(dir, `${role}.json`)], {
+      env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=48 --max-semi-space-size=3' }, stdio: ['ignore', 'ignore', 'pipe'],
+    }));
+  }
+  let errText = ''; for (const p of procs) p.stderr!.on('data', (d) => { errText = (errText + d).slice(-4000); });
+  try {
+    const once = async (d: Buffer) => {
+      const s = net.connect(fwd, '127.0.0.1');
+      await new Promise((r, j) => { s.once('connect', r); s.once('error', j); });
+      return sendAndHash(s, d);
+    };
+    const probe = data.subarray(0, 1000);
+    for (let i = 0; ; i++) {
+      try { if ((await once(probe)) === sha256(probe)) break; } catch { /* not up yet */ }
+      if (i > 100) throw new Error(`engines did not come up: ${errText}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    let bad = 0;
+    await Promise.all(Array.from({ length: STREAMS }, async (_, i) => {
+      const off = (i * 7_919_113) % (data.length - PER_STREAM);
+      const d = data.subarray(off, off + PER_STREAM);
+      if ((await once(d)) !== sha256(d)) bad++;
+    }));
+    if (bad) throw new Error(`${bad} of ${STREAMS} streams delivered wrong bytes`);
+    return { rss_streams: STREAMS, rss_bytes_per_stream: PER_STREAM, rss_peak_MB_core: Math.round(hwm(procs[0].pid!)), rss_peak_MB_edge: Math.round(hwm(procs[1].pid!)), rss_peak_MB: Math.round(Math.max(hwm(procs[0].pid!), hwm(procs[1].pid!))) };
+  } finally {
+    for (const p of procs) p.kill('SIGTERM');
+    sink.close();
+  }
+}
