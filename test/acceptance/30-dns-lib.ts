@@ -76,6 +76,10 @@ export function memoryCgroup(name: string, limit: number): { add(pid: number): v
     const dir = join(t.base, name);
     try {
       if (!existsSync(join(t.base, 'cgroup.procs'))) continue;
+      if (t.limitFile === 'memory.max') {
+        // v2: the memory controller must be enabled for children (fails harmlessly when it cannot be)
+        try { writeFileSync(join(t.base, 'cgroup.subtree_control'), '+memory'); } catch { /* keep trying */ }
+      }
       mkdirSync(dir);
       try { writeFileSync(join(dir, t.limitFile), String(limit)); } catch { rmdirSync(dir); continue; }
       const num = (f: string, key: string) => Number(new RegExp(`^${key} (\\d+)`, 'm').exec(readFileSync(join(dir, f), 'utf8'))?.[1] ?? 0);
