@@ -41,6 +41,26 @@ export function debFileName(info: PackageInfo, debArch: string): string {
   return `${info.name}_${info.versions.deb}_${debArch}.deb`;
 }
 
+/**
+ * DNS coexistence with systemd-resolved (docs/dns.md, issue 5): resolved keeps port 53 and
+ * forwards every name (`Domains=~.`) to our cache. Shipped only when the packaged config
+ * enables DNS — with DNS off it would send every lookup to a port nobody listens on.
+ */
+export function resolvedDropIn(info: PackageInfo): { path: string; text: string } | undefined {
+  const dns = info.defaultConfig.dns as { enabled?: unknown; listen?: unknown } | undefined;
+  if (dns?.enabled !== true) return undefined;
+  const listen = Array.isArray(dns.listen) && typeof dns.listen[0] === 'string' ? dns.listen[0] : '127.0.0.1:5353';
+  return {
+    path: `/etc/systemd/resolved.conf.d/${info.name}-dns.conf`,
+    text: `# ${info.name}: systemd-resolved forwards every name to the ${info.name} DNS cache (docs/dns.md).
+# Remove this file (or set dns.enabled to false and remove it) to stop forwarding.
+[Resolve]
+DNS=${listen}
+Domains=~.
+`,
+  };
+}
+
 function description(info: PackageInfo, payload: Payload): string {
   const [synopsis, ...rest] = info.description.split('\n');
   const flavour = payload.kind === 'executable'
@@ -78,6 +98,8 @@ exec /usr/bin/node ${lib} "$@"
   if (spec.licensesPath) file(`${doc}/${NOTICES}`, gzipDeterministic(readFileSync(spec.licensesPath)));
   file(`usr/share/man/man1/${info.name}.1.gz`, gzipDeterministic(Buffer.from(renderManPage(info, mtime))));
   for (const f of spec.extraFiles ?? []) files.push(f);
+  const resolved = resolvedDropIn(info);
+  if (resolved) file(resolved.path, resolved.text);
 
   const depends = ['adduser', payload.kind === 'executable' ? EXECUTABLE_DEPENDS : BUNDLE_NODE_DEPENDS].join(', ');
   return buildDeb({
@@ -93,7 +115,7 @@ exec /usr/bin/node ${lib} "$@"
       ['Description', description(info, payload)],
     ],
     files,
-    conffiles: [p.config],
+    conffiles: [p.config, ...(resolved ? [resolved.path] : [])],
     scripts: maintainerScripts(info),
     mtime,
     dataCompression: spec.dataCompression ?? 'xz',

@@ -58,6 +58,10 @@ if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-decon
 			_action=start
 		fi
 		deb-systemd-invoke $_action ${unit} >/dev/null || true
+		# DNS coexistence drop-in (only shipped when the packaged config enables DNS)
+		if [ -e /etc/systemd/resolved.conf.d/${user}-dns.conf ]; then
+			deb-systemd-invoke try-restart systemd-resolved.service >/dev/null || true
+		fi
 	fi
 fi
 

@@ -1,6 +1,6 @@
 // Shared fixture for the Debian-family unit tests: branded PackageInfo, tiny stand-in
 // payloads (the writers do not care what the executable is) and a throw-away OpenPGP key.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BuildInputs, PackageInfo } from '../../targets/target.ts';
@@ -26,9 +26,19 @@ export function testKey(): Promise<string> {
   return keyPromise;
 }
 
+const made: string[] = [];
+process.on('exit', () => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
+/** A temp dir removed when the test process exits. */
+export function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'ewE-unit-'));
+  made.push(d);
+  return d;
+}
+
 /** A temp dir with stand-in executables and bundle, and BuildInputs pointing at them. */
 export async function inputs(over: Partial<BuildInputs> = {}, pkg = info()): Promise<BuildInputs> {
-  const dir = mkdtempSync(join(tmpdir(), 'ewE-unit-'));
+  const dir = tempDir();
   const bin = join(dir, 'bin');
   mkdirSync(bin);
   for (const a of ['x64', 'arm64']) writeFileSync(join(bin, `exe-${a}`), `#!/bin/sh\necho stand-in ${a}\n`, { mode: 0o755 });

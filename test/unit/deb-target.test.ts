@@ -8,7 +8,7 @@ import { raspbianTarget } from '../../targets/raspbian/index.ts';
 import { renderUnit } from '../../targets/apt/systemd.ts';
 import { maintainerScripts } from '../../targets/apt/scripts.ts';
 import { parseControl } from '../../targets/formats/deb-control.ts';
-import { inspectDeb } from '../../targets/formats/deb-inspect.ts';
+import { inspectDeb, readDeb } from '../../targets/formats/deb-inspect.ts';
 import { info, inputs } from './deb-fixture.ts';
 
 test('unit: process contract, memory cap and branding from PackageInfo', () => {
@@ -77,6 +77,18 @@ test('debian + raspbian: packages, suites without collisions, signatures verify,
   const arts2 = [...await debianTarget.build(again), ...await raspbianTarget.build(again)];
   assert.deepEqual(arts2, arts);
   assert.deepEqual(readdirSync(join(apt, 'pool/rpi')).sort(), ['acmewan_1.2.0-1_all.deb', 'acmewan_1.2.0-1_arm64.deb']);
+});
+
+test('DNS enabled in the packaged config: the systemd-resolved drop-in ships as a conffile', async () => {
+  const inp = await inputs({ executables: { x64: (await inputs()).executables.x64 } },
+    info({ defaultConfig: { role: 'edge', dns: { enabled: true, listen: ['127.0.0.1:5300'] } } }));
+  const [deb] = await debianTarget.build(inp);
+  const d = await readDeb(join(inp.outDir, deb.path), (p) => p.includes('resolved.conf.d'));
+  assert.equal(d.inspection.controlFiles.conffiles, '/etc/acmewan/acmewan.json\n/etc/systemd/resolved.conf.d/acmewan-dns.conf\n');
+  const dropIn = d.dataFiles.find((e) => e.path === 'etc/systemd/resolved.conf.d/acmewan-dns.conf');
+  assert.match(dropIn?.data?.toString() ?? '', /^\[Resolve\]\nDNS=127.0.0.1:5300\nDomains=~.\n/m);
+  const off = await inspectDeb(join((await (async () => { const i = await inputs({ executables: { x64: inp.executables.x64 } }); await debianTarget.build(i); return i; })()).outDir, deb.path));
+  assert.ok(!off.data.some((e) => e.path.includes('resolved.conf.d')), 'no drop-in with DNS off');
 });
 
 test('bad input fails in validate, before anything is written', async () => {

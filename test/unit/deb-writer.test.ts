@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './deb-fixture.ts';
 import { buildDeb, type DebSpec } from '../../targets/formats/deb.ts';
 import { parseControl, renderControl, ControlError } from '../../targets/formats/deb-control.ts';
 import { readDeb } from '../../targets/formats/deb-inspect.ts';
@@ -27,7 +27,7 @@ const spec = (over: Partial<DebSpec> = {}): DebSpec => ({
 
 async function roundTrip(s: DebSpec) {
   const r = await buildDeb(s);
-  const file = join(mkdtempSync(join(tmpdir(), 'ewE-deb-')), 'x.deb');
+  const file = join(tempDir(), 'x.deb');
   writeFileSync(file, r.deb);
   return { r, ...(await readDeb(file, () => true)) };
 }
