@@ -3,12 +3,14 @@
 // aarch64 and arm under qemu-user with explicit CPUs (cortex-a53; cortex-a7 and cortex-a9,
 // since qemu's default CPU hides missing instructions, FACTS §7). The procd init script runs
 // under stand-ins that follow procd.sh's function names and records what it would send.
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Arch } from '../../targets/arch.ts';
 import { needRoot, needTool } from '../helpers/tools.ts';
+const STUBS = join(import.meta.dirname, '5x-openwrt-stubs');
 import { chrootRun, cleanup, feedDir, glibcFiles, ipkFor, makeRunnable, procdLog, unpackIpk } from './5x-openwrt-harness.ts';
 
 let feed: string | undefined;
@@ -41,20 +43,33 @@ for (const c of CASES) {
       writeFileSync(join(u.root, 'tmp/edgewan.json'), tr.stdout);
       const cc = chrootRun(u.root, ['/usr/bin/edgewan', 'check-config', '/tmp/edgewan.json'], env);
       assert.equal(cc.status, 0, `check-config: ${cc.stdout}${cc.stderr}`);
-      writeFileSync(join(u.root, 'tmp/bad.json'), '{"role":"hub"}');
-      const bad = chrootRun(u.root, ['/usr/bin/edgewan', 'check-config', '/tmp/bad.json'], env);
-      assert.equal(bad.status, 78, `a bad config exits 78: ${bad.stderr}`);
+      if (c.arch === 'x64') { // one arch is enough for the engine's own refusal (qemu runs are slow)
+        writeFileSync(join(u.root, 'tmp/bad.json'), '{"role":"hub"}');
+        const bad = chrootRun(u.root, ['/usr/bin/edgewan', 'check-config', '/tmp/bad.json'], env);
+        assert.equal(bad.status, 78, `a bad config exits 78: ${bad.stderr}`);
+      }
     } finally { cleanup(u.work); }
   });
 }
 
+// One unpacked x86_64 root for the init-script tests (unpacking 100+ MB per test is slow);
+// each test starts from the shipped UCI file and an empty procd log.
+let shared: { root: string; work: string; uci: string } | undefined;
+after(() => { if (shared) cleanup(shared.work); });
+
 function initRoot(t: import('node:test').TestContext) {
   if (!needRoot(t) || !needTool(t, 'busybox', 'busybox-static')) return undefined;
-  const ipk = feed && ipkFor(feed, 'edgewan', 'x86_64');
-  if (!ipk) { if (process.env.CI) assert.fail('no x86_64 edgewan package'); t.skip('x64 not built'); return undefined; }
-  const u = unpackIpk(ipk);
-  makeRunnable(u.root, 'x64');
-  return u;
+  if (!shared) {
+    const ipk = feed && ipkFor(feed, 'edgewan', 'x86_64');
+    if (!ipk) { if (process.env.CI) assert.fail('no x86_64 edgewan package'); t.skip('x64 not built'); return undefined; }
+    const u = unpackIpk(ipk);
+    makeRunnable(u.root, 'x64');
+    shared = { ...u, uci: readFileSync(join(u.root, 'etc/config/edgewan'), 'utf8') };
+  }
+  writeFileSync(join(shared.root, 'etc/config/edgewan'), shared.uci);
+  rmSync(join(shared.root, 'tmp/procd.log'), { force: true });
+  rmSync(join(shared.root, 'var/etc/edgewan'), { recursive: true, force: true });
+  return shared;
 }
 
 const start = (root: string) => chrootRun(root, ['/bin/sh', '/etc/rc.common', '/etc/init.d/edgewan', 'start']);
@@ -62,65 +77,81 @@ const start = (root: string) => chrootRun(root, ['/bin/sh', '/etc/rc.common', '/
 test('procd init: command, user, env heap cap, respawn, term_timeout, reload signal and trigger', (t) => {
   const u = initRoot(t);
   if (!u) return;
-  try {
-    const r = start(u.root);
-    assert.equal(r.status, 0, r.stderr);
-    const log = procdLog(u.root);
-    assert.match(log, /^open_instance instance1$/m);
-    assert.match(log, /^param command \/usr\/bin\/edgewan run --config \/var\/etc\/edgewan\/edgewan\.json$/m);
-    assert.match(log, /^param user edgewan$/m);
-    assert.match(log, /^param env NODE_OPTIONS=--max-old-space-size=64$/m);
-    assert.match(log, /^param respawn 300 5 5$/m);
-    assert.match(log, /^param term_timeout 10$/m);
-    assert.match(log, /^param reload_signal 1$/m);
-    assert.match(log, /^trigger config\.change edgewan$/m);
-    assert.doesNotMatch(log, /capabilities|limits|BAD/);
-    assert.match(log, /^rc=0$/m);
-    const conf = JSON.parse(readFileSync(join(u.root, 'var/etc/edgewan/edgewan.json'), 'utf8'));
-    assert.equal(conf.stateDir, '/tmp/edgewan');
-    assert.equal(readFileSync(join(u.root, 'etc/passwd'), 'utf8').includes('edgewan'), true);
-  } finally { cleanup(u.work); }
+  const r = start(u.root);
+  assert.equal(r.status, 0, r.stderr);
+  const log = procdLog(u.root);
+  assert.match(log, /^open_instance instance1$/m);
+  assert.match(log, /^param command \/usr\/bin\/edgewan run --config \/var\/etc\/edgewan\/edgewan\.json$/m);
+  assert.match(log, /^param user edgewan$/m);
+  assert.match(log, /^param env NODE_OPTIONS=--max-old-space-size=64$/m);
+  assert.match(log, /^param respawn 300 5 5$/m);
+  assert.match(log, /^param term_timeout 10$/m);
+  assert.match(log, /^param reload_signal 1$/m);
+  assert.match(log, /^trigger config\.change edgewan$/m);
+  assert.doesNotMatch(log, /capabilities|limits|BAD/);
+  assert.match(log, /^rc=0$/m);
+  const conf = JSON.parse(readFileSync(join(u.root, 'var/etc/edgewan/edgewan.json'), 'utf8'));
+  assert.equal(conf.stateDir, '/tmp/edgewan');
+  // The translated config may hold the PSK and admin token: root and the service group only.
+  assert.equal(statSync(join(u.root, 'var/etc/edgewan/edgewan.json')).mode & 0o777, 0o640);
 });
 
 test('procd init: UCI memory_max, grace_s and DNS on port 53 reach procd', (t) => {
   const u = initRoot(t);
   if (!u) return;
-  try {
-    const cfg = join(u.root, 'etc/config/edgewan');
-    writeFileSync(cfg, readFileSync(cfg, 'utf8').replace("'128MiB'", "'256MiB'").replace("grace_s '5'", "grace_s '10'")
-      .replace("option dns '0'", "option dns '1'").replace("'127.0.0.1:5353'", "'127.0.0.1:53'"));
-    const r = start(u.root);
-    assert.equal(r.status, 0, r.stderr);
-    const log = procdLog(u.root);
-    assert.match(log, /^param env NODE_OPTIONS=--max-old-space-size=128$/m);
-    assert.match(log, /^param term_timeout 15$/m);
-    assert.match(log, /^param capabilities \/etc\/capabilities\/edgewan\.json$/m);
-    assert.deepEqual(JSON.parse(readFileSync(join(u.root, 'etc/capabilities/edgewan.json'), 'utf8')).ambient, ['CAP_NET_BIND_SERVICE']);
-  } finally { cleanup(u.work); }
+  const cfg = join(u.root, 'etc/config/edgewan');
+  writeFileSync(cfg, readFileSync(cfg, 'utf8').replace("'128MiB'", "'256MiB'").replace("grace_s '5'", "grace_s '10'")
+    .replace("option dns '0'", "option dns '1'").replace("'127.0.0.1:5353'", "'127.0.0.1:53'"));
+  const r = start(u.root);
+  assert.equal(r.status, 0, r.stderr);
+  const log = procdLog(u.root);
+  assert.match(log, /^param env NODE_OPTIONS=--max-old-space-size=128$/m);
+  assert.match(log, /^param term_timeout 15$/m);
+  assert.match(log, /^param capabilities \/etc\/capabilities\/edgewan\.json$/m);
+  assert.deepEqual(JSON.parse(readFileSync(join(u.root, 'etc/capabilities/edgewan.json'), 'utf8')).ambient, ['CAP_NET_BIND_SERVICE']);
 });
 
 test('procd init refuses to start (no instance to respawn) on a bad UCI value or a failing check-config', (t) => {
   const u = initRoot(t);
   if (!u) return;
+  const cfg = join(u.root, 'etc/config/edgewan');
+  const good = readFileSync(cfg, 'utf8');
+  writeFileSync(cfg, good.replace("option role 'edge'", "option role 'hub'"));
+  let r = start(u.root);
+  let log = procdLog(u.root);
+  assert.doesNotMatch(log, /open_instance/);
+  assert.match(log, /^rc=1$/m);
+  assert.match(r.stderr, /invalid UCI option edgewan\.main\.role='hub': use one of: edge core/);
+  // A value the translator accepts but the engine does not: the real check-config decides.
+  writeFileSync(cfg, good);
+  writeFileSync(join(u.root, 'tmp/procd.log'), '');
+  const exe = join(u.root, 'usr/bin/edgewan');
+  writeFileSync(exe, '#!/bin/sh\n[ "$1" = check-config ] && { echo "stand-in: /memory/limit invalid" >&2; exit 78; }\nexit 0\n');
+  chmodSync(exe, 0o755);
+  r = start(u.root);
+  log = procdLog(u.root);
+  assert.doesNotMatch(log, /open_instance/);
+  assert.match(log, /^rc=1$/m);
+  assert.match(r.stderr, /not started: .*invalid: stand-in: \/memory\/limit invalid/);
+});
+
+test('edgewan-node: the packaged bundle runs --version and check-config on Node 20 (the 24.10 feed ships node 20.20.2)', (t) => {
+  if (!feed) { if (process.env.CI) assert.fail('no OpenWRT feed in dist/'); t.skip('no build'); return; }
+  const ipk = ipkFor(feed, 'edgewan-node', 'all');
+  assert.ok(ipk);
+  const u = unpackIpk(ipk);
   try {
-    const cfg = join(u.root, 'etc/config/edgewan');
-    const good = readFileSync(cfg, 'utf8');
-    writeFileSync(cfg, good.replace("option role 'edge'", "option role 'hub'"));
-    let r = start(u.root);
-    let log = procdLog(u.root);
-    assert.doesNotMatch(log, /open_instance/);
-    assert.match(log, /^rc=1$/m);
-    assert.match(r.stderr, /invalid UCI option edgewan\.main\.role='hub': use one of: edge core/);
-    // A value the translator accepts but the engine does not: the real check-config decides.
-    writeFileSync(cfg, good);
-    writeFileSync(join(u.root, 'tmp/procd.log'), '');
-    const exe = join(u.root, 'usr/bin/edgewan');
-    writeFileSync(exe, '#!/bin/sh\n[ "$1" = check-config ] && { echo "stand-in: /memory/limit invalid" >&2; exit 78; }\nexit 0\n');
-    chmodSync(exe, 0o755);
-    r = start(u.root);
-    log = procdLog(u.root);
-    assert.doesNotMatch(log, /open_instance/);
-    assert.match(log, /^rc=1$/m);
-    assert.match(r.stderr, /not started: .*invalid: stand-in: \/memory\/limit invalid/);
+    // The wrapper is what procd runs; it must point at the bundle the package ships.
+    assert.equal(readFileSync(join(u.root, 'usr/bin/edgewan'), 'utf8'), '#!/bin/sh\nexec /usr/bin/node /usr/lib/edgewan/edgewan.cjs "$@"\n');
+    const bundle = join(u.root, 'usr/lib/edgewan/edgewan.cjs');
+    const v = spawnSync(process.execPath, [bundle, '--version'], { encoding: 'utf8' });
+    assert.equal(v.status, 0, v.stderr);
+    assert.match(v.stdout, /\d+\.\d+\.\d+/);
+    const uci = spawnSync('sh', ['-c', `. ${STUBS}/functions.sh; logger() { :; }; . ${u.root}/usr/share/edgewan/uci2json.sh; uci2json_load edgewan && uci2json_write -`],
+      { encoding: 'utf8', env: { PATH: process.env.PATH, UCI_CONFIG_DIR: join(u.root, 'etc/config') } });
+    assert.equal(uci.status, 0, uci.stderr);
+    writeFileSync(join(u.work, 'edgewan.json'), uci.stdout);
+    const cc = spawnSync(process.execPath, [bundle, 'check-config', join(u.work, 'edgewan.json')], { encoding: 'utf8' });
+    assert.equal(cc.status, 0, cc.stdout + cc.stderr);
   } finally { cleanup(u.work); }
 });
