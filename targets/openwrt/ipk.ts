@@ -83,14 +83,14 @@ export async function buildIpk(input: IpkInput): Promise<Buffer> {
 export interface TarMember { name: string; type: string; mode: number; uid: number; gid: number; mtime: number; size: number; data: Buffer; linkname?: string; }
 
 /** Read a (gzip'd or plain) tar into members. */
-export async function readTar(buf: Buffer): Promise<TarMember[]> {
+export async function readTar(buf: Buffer, keepData = true): Promise<TarMember[]> {
   const raw = buf[0] === 0x1f && buf[1] === 0x8b ? gunzipSync(buf) : buf;
   const ex = extract();
   const out: TarMember[] = [];
   const done = new Promise<void>((resolve, reject) => {
     ex.on('entry', (h, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: unknown) => { chunks.push(c as Buffer); });
+      stream.on('data', (c: unknown) => { if (keepData) chunks.push(c as Buffer); });
       stream.on('end', () => {
         out.push({ name: h.name, type: h.type ?? 'file', mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0,
           mtime: Math.floor((h.mtime?.getTime() ?? 0) / 1000), size: h.size ?? 0, data: Buffer.concat(chunks), linkname: h.linkname ?? undefined });
@@ -142,7 +142,7 @@ export async function inspectIpk(path: string): Promise<IpkInfo> {
   };
   if (get('debian-binary').toString() !== '2.0\n') throw new Error(`${path}: debian-binary is not "2.0"`);
   const ctl = await readTar(get('control.tar.gz'));
-  const data = await readTar(get('data.tar.gz'));
+  const data = await readTar(get('data.tar.gz'), false); // headers only: no 100 MB copies
   const ctlFile = (n: string) => ctl.find((e) => e.name === `./${n}`)?.data.toString();
   const scripts: Record<string, string> = {};
   for (const s of ['preinst', 'postinst', 'prerm', 'postrm']) { const b = ctlFile(s); if (b !== undefined) scripts[s] = b; }
