@@ -87,6 +87,7 @@ async function writeIfChanged(path: string, text: string): Promise<void> {
 }
 
 export async function build(o: BuildOptions): Promise<BuildReport> {
+  const startedAt = Date.now() - 1000;
   const root = o.root ?? REPO_ROOT;
   const p = o.progress;
   const m = loadManifest(root, o.manifest, (w) => p.warn(w));
@@ -157,6 +158,10 @@ export async function build(o: BuildOptions): Promise<BuildReport> {
   for (const t of targets) artifacts.push(...await p.step(`target ${t.name}`, () => t.build(inputs)));
 
   const all = await p.step('SHA256SUMS + artifacts.json', () => writeManifests(outDir, artifacts, extra));
+  // Every commit makes new executables (the commit is stamped in): keep the cache bounded.
+  const maxGiB = Number(o.env.EDGEWAN_CACHE_MAX_GIB || 2);
+  const pruned = await cache.prune(maxGiB * 1024 ** 3, startedAt);
+  if (pruned.removed) p.info(`step cache: removed ${pruned.removed} least recently used entr${pruned.removed === 1 ? 'y' : 'ies'} (${(pruned.bytes / 1024 ** 2).toFixed(0)} MiB) to stay under ${maxGiB} GiB`);
   return { version: m.version, commit, sourceDateEpoch: mtime, outDir, artifacts: all, steps: p.steps, warnings: p.warnings, devKeys: keysDev };
 }
 

@@ -3,7 +3,7 @@
 // versions, options); an entry is a directory of output files plus meta.json, written under a
 // temporary name and renamed, so a half-written entry is never found. Restoring hard-links
 // the file into dist/ (copy across filesystems), so a no-op rebuild moves no bytes.
-import { link, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { copyAtomic, sha256, stableJson, tempPathFor, writeAtomic } from './fsutil.ts';
 
@@ -30,6 +30,9 @@ export class StepCache {
     try {
       const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as Record<string, unknown>;
       const files = (await readdir(dir)).filter((f) => f !== 'meta.json').sort();
+      // meta.json's mtime records the last use, for prune().
+      const now = new Date();
+      await utimes(join(dir, 'meta.json'), now, now).catch(() => {});
       return { dir, meta, files };
     } catch {
       return undefined;
@@ -53,6 +56,36 @@ export class StepCache {
       throw e;
     }
     return (await this.get(key))!;
+  }
+
+  /**
+   * Keep the cache under maxBytes: delete the least recently used entries (never those used
+   * after `since`, i.e. by the current build). dist/ keeps its hard-linked files regardless.
+   */
+  async prune(maxBytes: number, since: number): Promise<{ removed: number; bytes: number }> {
+    const root = join(this.dir, 'entries');
+    const entries: { dir: string; used: number; size: number }[] = [];
+    for (const shard of await readdir(root).catch(() => [] as string[])) {
+      for (const key of await readdir(join(root, shard)).catch(() => [] as string[])) {
+        const dir = join(root, shard, key);
+        try {
+          const used = (await stat(join(dir, 'meta.json'))).mtimeMs;
+          let size = 0;
+          for (const f of await readdir(dir)) size += (await stat(join(dir, f))).size;
+          entries.push({ dir, used, size });
+        } catch { /* half-removed or foreign: skip */ }
+      }
+    }
+    let total = entries.reduce((n, e) => n + e.size, 0);
+    let removed = 0;
+    let bytes = 0;
+    for (const e of entries.sort((a, b) => a.used - b.used)) {
+      if (total <= maxBytes) break;
+      if (e.used >= since) continue;
+      await rm(e.dir, { recursive: true, force: true });
+      total -= e.size; bytes += e.size; removed++;
+    }
+    return { removed, bytes };
   }
 
   /** Small JSON records (e.g. the bundle's input list) under a name. */

@@ -90,6 +90,23 @@ test('step cache: put/get, restore links with explicit modes, missing key', asyn
   assert.deepEqual((await c.get(key))?.meta, { n: 1 });
 });
 
+test('step cache prune drops least recently used entries, never the current build\'s', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ewA-prune-'));
+  const c = new StepCache(join(dir, 'c'));
+  const src = join(dir, 'f');
+  writeFileSync(src, Buffer.alloc(1000));
+  const old = await c.put(StepCache.key('old'), { f: src });
+  const { utimesSync } = await import('node:fs');
+  utimesSync(join(old.dir, 'meta.json'), new Date(1000), new Date(1000));
+  const since = Date.now() - 1000;
+  await c.put(StepCache.key('new'), { f: src });
+  const r = await c.prune(1500, since);
+  assert.equal(r.removed, 1);
+  assert.equal(await c.get(StepCache.key('old')), undefined);
+  assert.ok(await c.get(StepCache.key('new')), 'the entry this build used stays even over budget');
+  assert.equal((await c.prune(0, since)).removed, 0);
+});
+
 test('progress: plain lines, JSON events, failures reported', async () => {
   let text = '';
   const sink = new Writable({ write(c, _e, cb) { text += String(c); cb(); } });
