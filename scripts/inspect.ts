@@ -16,6 +16,7 @@ import { inspectApk } from '../targets/openwrt/apk/inspect.ts';
 import { inspectIpk } from '../targets/openwrt/ipk.ts';
 import { inspectOpkgFeed } from '../targets/openwrt/feed.ts';
 import { inspectDeb } from '../targets/formats/deb-inspect.ts';
+import { inspectAptSuite } from '../targets/apt/inspect.ts';
 import { inspectOci } from '../images/oci/inspect.ts';
 
 const run = promisify(execFile);
@@ -99,6 +100,7 @@ export const READERS: Reader[] = [
   { name: 'opkg-feed', match: (p, _h, dir) => dir && existsSync(join(p, 'Packages')) && existsSync(join(p, 'Packages.sig')), read: inspectOpkgFeed },
   { name: 'apk', match: (p, h, dir) => (dir ? existsSync(join(p, 'packages.adb')) : h.toString('latin1', 0, 3) === 'ADB'), read: inspectApk },
   { name: 'deb', match: (p, h, dir) => !dir && h.toString('latin1', 0, 21) === '!<arch>\ndebian-binary', read: inspectDeb },
+  { name: 'apt-suite', match: (p, _h, dir) => dir && existsSync(join(p, 'InRelease')), read: inspectAptSuite },
   { name: 'oci', match: (p, _h, dir) => (dir ? existsSync(join(p, 'oci-layout')) : /\.(oci|docker)\.tar$/.test(p)), read: inspectOci },
 ];
 

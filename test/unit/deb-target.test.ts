@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { inspectAptSuite } from '../../targets/apt/inspect.ts';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { debianTarget } from '../../targets/debian/index.ts';
@@ -71,6 +72,16 @@ test('debian + raspbian: packages, suites without collisions, signatures verify,
   assert.equal(all.controlFiles.conffiles, '/etc/acmewan/acmewan.json\n');
   assert.ok(all.data.some((e) => e.path === 'usr/lib/acmewan/acmewan.cjs'));
   assert.match(readFileSync(join(apt, 'acmewan-rpi.sources'), 'utf8'), /^Signed-By: \/usr\/share\/keyrings\/acmewan-archive-keyring.gpg$/m);
+
+  // our suite reader (edgewan-build inspect) verifies what apt verifies, and sees tampering
+  const suite = await inspectAptSuite(join(apt, 'dists/rpi'));
+  assert.equal(suite.allVerified, true, JSON.stringify(suite));
+  assert.deepEqual(suite.packages.map((p) => `${p.index} ${p.architecture}`), ['main/binary-arm64/Packages arm64', 'main/binary-armhf/Packages all']);
+  const allDeb = join(inp.outDir, arts[4].path);
+  const good = readFileSync(allDeb);
+  writeFileSync(allDeb, Buffer.concat([good, Buffer.from('x')]));
+  assert.equal((await inspectAptSuite(join(apt, 'dists/rpi'))).allVerified, false, 'a changed pool file is seen');
+  writeFileSync(allDeb, good);
 
   // rebuilding gives the same bytes (deterministic signatures) and drops stale pool files
   const again = await inputs({ outDir: inp.outDir, cacheDir: inp.cacheDir });
