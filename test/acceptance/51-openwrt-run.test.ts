@@ -111,6 +111,19 @@ test('procd init: UCI memory_max, grace_s and DNS on port 53 reach procd', (t) =
   assert.deepEqual(JSON.parse(readFileSync(join(u.root, 'etc/capabilities/edgewan.json'), 'utf8')).ambient, ['CAP_NET_BIND_SERVICE']);
 });
 
+test('uci-defaults creates the key directory for the service group; keep.d keeps config and keys, not the cache', (t) => {
+  const u = initRoot(t);
+  if (!u) return;
+  const r = chrootRun(u.root, ['/bin/sh', '/etc/uci-defaults/90-edgewan']);
+  assert.equal(r.status, 0, r.stderr);
+  const st = statSync(join(u.root, 'etc/edgewan/keys'));
+  assert.equal(st.mode & 0o777, 0o750);
+  assert.equal(st.uid, 0);
+  assert.equal(st.gid, 32768, 'group edgewan from /etc/group');
+  const keep = readFileSync(join(u.root, 'lib/upgrade/keep.d/edgewan'), 'utf8').trim().split('\n');
+  assert.deepEqual(keep, ['/etc/config/edgewan', '/etc/edgewan/']);
+});
+
 test('procd init refuses to start (no instance to respawn) on a bad UCI value or a failing check-config', (t) => {
   const u = initRoot(t);
   if (!u) return;
