@@ -93,7 +93,10 @@ test('procd init: command, user, env heap cap, respawn, term_timeout, reload sig
   const conf = JSON.parse(readFileSync(join(u.root, 'var/etc/edgewan/edgewan.json'), 'utf8'));
   assert.equal(conf.stateDir, '/tmp/edgewan');
   // The translated config may hold the PSK and admin token: root and the service group only.
-  assert.equal(statSync(join(u.root, 'var/etc/edgewan/edgewan.json')).mode & 0o777, 0o640);
+  const js = statSync(join(u.root, 'var/etc/edgewan/edgewan.json'));
+  assert.deepEqual([js.mode & 0o777, js.uid, js.gid], [0o640, 0, 32768]);
+  const sd = statSync(join(u.root, 'tmp/edgewan'));
+  assert.deepEqual([sd.mode & 0o777, sd.uid, sd.gid], [0o750, 32768, 32768], 'state dir owned by the service user');
 });
 
 test('procd init: UCI memory_max, grace_s and DNS on port 53 reach procd', (t) => {
