@@ -6,11 +6,12 @@
 // arm platforms run under qemu-user (binfmt), so runs are kept to one per import path.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needRoot, needTool } from '../helpers/tools.ts';
-import { mustRun, ociArtifacts, podmanEnv, run } from '../helpers/oci.ts';
+import { mustRun, mustRunAsync, ociArtifacts, podmanEnv, run } from '../helpers/oci.ts';
+import { spawn } from 'node:child_process';
 
 const MiB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'oci-podman-'));
@@ -78,6 +79,38 @@ test('oci podman: amd64 from the oci-archive — healthy, non-root, 96m limit, r
   podman('start', 'ew-amd64');
   await waitHealthy('ew-amd64', t1);
   assert.equal(stopExitCode('ew-amd64'), 0, 'restarted container stops cleanly too');
+});
+
+test('oci podman: under --memory 96m a bounded DNS load (10⁵ distinct names) ends without an OOM kill', async (t) => {
+  if (!tools(t) || !needTool(t, 'dnsperf') || !needTool(t, 'dnsmasq', 'dnsmasq-base')) return;
+  const a = ociArtifacts();
+  const id = podman('pull', '-q', '--platform', 'linux/amd64', `oci-archive:${a.archive}`).split('\n').pop()!;
+  // The shipped config with DNS on, forwarding to a dnsmasq inside the container's network
+  // namespace that answers every *.load.test name, so each query fills a new cache entry.
+  const cfg = join(dir, 'dns-load.json');
+  writeFileSync(cfg, JSON.stringify({ role: 'edge', stateDir: '/var/lib/edgewan', memory: { limit: 'auto' }, admin: { listen: '127.0.0.1:9617' },
+    dns: { enabled: true, listen: ['127.0.0.1:5353'], upstreams: ['127.0.0.1:5354'] } }));
+  const queries = join(dir, 'names.txt');
+  writeFileSync(queries, Array.from({ length: 100_000 }, (_, i) => `n${i}.load.test A\n`).join(''));
+  podman('run', '-d', '--name', 'ew-load', '--pull', 'never', '--memory', '96m', '--read-only', '--tmpfs', '/tmp',
+    '-v', `${cfg}:/etc/edgewan/edgewan.json:ro`, id);
+  await waitHealthy('ew-load', Date.now());
+  const pid = podman('inspect', '-f', '{{.State.Pid}}', 'ew-load');
+  const dnsmasq = spawn('nsenter', ['-t', pid, '-n', 'dnsmasq', '--keep-in-foreground', '-p', '5354', '--listen-address=127.0.0.1',
+    '--bind-interfaces', '--no-resolv', '--no-hosts', '--address=/load.test/10.1.2.3', '-c', '0'], { stdio: 'ignore' });
+  try {
+    await sleep(500);
+    const out = await mustRunAsync('nsenter', ['-t', pid, '-n', 'dnsperf', '-s', '127.0.0.1', '-p', '5353', '-d', queries, '-n', '1', '-l', '120', '-q', '200']);
+    const done = Number(/Queries completed:\s+(\d+)/.exec(out)?.[1] ?? 0);
+    t.diagnostic(`dnsperf: ${done} of 100000 answered; ${/Queries per second:\s+([\d.]+)/.exec(out)?.[1]} QPS`);
+    assert.ok(done >= 99_000, `most queries answered:\n${out}`);
+    assert.equal(podman('inspect', '-f', '{{.State.Status}} {{.State.OOMKilled}}', 'ew-load'), 'running false');
+    const mem = JSON.parse(adminGet('ew-load', '/status')).memory as { limitBytes: number; rssBytes: number };
+    t.diagnostic(`after the load: rss ${(mem.rssBytes / MiB).toFixed(1)} MiB of ${(mem.limitBytes / MiB).toFixed(0)} MiB`);
+    assert.equal(stopExitCode('ew-load'), 0, 'no exit 137');
+  } finally {
+    dnsmasq.kill();
+  }
 });
 
 for (const platform of ['linux/arm64', 'linux/arm/v7']) {
