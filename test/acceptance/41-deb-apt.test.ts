@@ -118,7 +118,8 @@ test('apt on Debian bookworm arm64: signed repo, install, run, upgrade, purge, t
       const key = await generateTestKey(name, new Date('2020-01-01T00:00:00Z'));
       const out = join(work, 'dist');
       await buildSuite({
-        info, mtime: Number(v1.members[0].mtime) + 86400, outDir: out, executables: { arm64: join(work, 'exe') },
+        // the same date: a Release dated in the future is "not valid yet" for apt
+        info, mtime: Number(v1.members[0].mtime), outDir: out, executables: { arm64: join(work, 'exe') },
         bundle: '', licenses: '', sboms: {}, cacheDir: join(work, 'cache'), keys: { openpgpPrivate: key }, log: () => {},
       }, DEBIAN_SUITE, { dataCompression: 'gzip' });
       useRepo(join(out, 'apt'), readFileSync(join(out, 'apt', `${name}-archive-keyring.gpg`)));
