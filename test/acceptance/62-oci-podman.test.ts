@@ -43,6 +43,17 @@ function adminGet(ctr: string, path: string): string {
     `fetch('http://127.0.0.1:9617${path}').then(async (r) => { process.stdout.write(await r.text()); process.exitCode = r.ok ? 0 : 1; })`]);
 }
 
+/** Mount point → mount options of the container's init process (from the host's /proc). */
+function mountOptions(ctr: string): Record<string, string> {
+  const pid = podman('inspect', '-f', '{{.State.Pid}}', ctr);
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n')) {
+    const f = line.split(' ');
+    if (f.length > 5) out[f[4]] = f[5];
+  }
+  return out;
+}
+
 function stopExitCode(ctr: string): number {
   podman('stop', '-t', '15', ctr);
   return Number(podman('inspect', '-f', '{{.State.ExitCode}}', ctr));
@@ -73,7 +84,10 @@ test('oci podman: amd64 from the oci-archive — healthy, non-root, 96m limit, r
   assert.equal(status.memory.limitBytes, 96 * MiB);
   assert.equal(status.memory.heapCapBytes, 48 * MiB, 'heap cap = ⌊0.5 × limit⌋ MiB');
   assert.match(status.memory.limitSource, /^cgroup/);
-  assert.notEqual(run('podman', ['exec', 'ew-amd64', '/usr/bin/edgewan', 'keygen', '--out', '/etc/edgewan/x'], env).code, 0, 'the root file system is read-only');
+  const mounts = mountOptions('ew-amd64');
+  assert.match(mounts['/'] ?? '', /(^|,)ro(,|$)/, 'the root file system is read-only');
+  assert.match(mounts['/var/lib/edgewan'] ?? '', /(^|,)rw(,|$)/, 'the state volume is writable');
+  assert.match(mounts['/tmp'] ?? '', /(^|,)rw(,|$)/, '/tmp is a writable tmpfs');
   assert.equal(stopExitCode('ew-amd64'), 0);
   const t1 = Date.now();
   podman('start', 'ew-amd64');
