@@ -18,6 +18,7 @@ import { inspectOpkgFeed } from '../targets/openwrt/feed.ts';
 import { inspectDeb } from '../targets/formats/deb-inspect.ts';
 import { inspectAptSuite } from '../targets/apt/inspect.ts';
 import { inspectOci } from '../images/oci/inspect.ts';
+import { inspectDisk } from '../images/disk/inspect.ts';
 
 const run = promisify(execFile);
 
@@ -102,6 +103,7 @@ export const READERS: Reader[] = [
   { name: 'deb', match: (p, h, dir) => !dir && h.toString('latin1', 0, 21) === '!<arch>\ndebian-binary', read: inspectDeb },
   { name: 'apt-suite', match: (p, _h, dir) => dir && existsSync(join(p, 'InRelease')), read: inspectAptSuite },
   { name: 'oci', match: (p, _h, dir) => (dir ? existsSync(join(p, 'oci-layout')) : /\.(oci|docker)\.tar$/.test(p)), read: inspectOci },
+  { name: 'disk-image', match: (p, h, dir) => !dir && p.endsWith('.img') && h.length >= 512 && h[510] === 0x55 && h[511] === 0xaa, read: inspectDisk },
 ];
 
 export async function inspect(path: string): Promise<unknown> {

@@ -67,7 +67,7 @@ export function ext4Image(src: string, p: Part, hashSeed: string, owner: string,
 function fixInodeTimes(img: string, src: string, mtime: number, work: string): void {
   const paths = run('find', [src, '-xdev', '-mindepth', '1', '-printf', '/%P\\0'], `listing ${src}`).split('\0').filter(Boolean);
   const hex = `0x${mtime.toString(16)}`;
-  const bad = paths.find((x) => /["\n\\]/.test(x));
+  const bad = paths.find((x) => /["\n]/.test(x));
   if (bad) throw new DiskError('ASSEMBLE', `${src}${bad}: a path debugfs cannot quote`);
   const cmds = ['/', ...paths].flatMap((x) => [`sif "${x}" ctime ${hex}`, `sif "${x}" atime ${hex}`]);
   const file = join(work, 'debugfs-times.cmd');
