@@ -127,6 +127,26 @@ test('uci-defaults creates the key directory for the service group; keep.d keeps
   assert.deepEqual(keep, ['/etc/config/edgewan', '/etc/edgewan/']);
 });
 
+test('reload: a good UCI edit re-registers (procd then sends HUP); a bad one leaves the running service alone', (t) => {
+  const u = initRoot(t);
+  if (!u) return;
+  const cfg = join(u.root, 'etc/config/edgewan');
+  assert.equal(start(u.root).status, 0);
+  const reload = () => chrootRun(u.root, ['/bin/sh', '/etc/rc.common', '/etc/init.d/edgewan', 'reload']);
+  writeFileSync(cfg, shared!.uci.replace("option log_level 'info'", "option log_level 'debug'"));
+  rmSync(join(u.root, 'tmp/procd.log'));
+  let r = reload();
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(procdLog(u.root), /^open_instance instance1$/m);
+  assert.equal(JSON.parse(readFileSync(join(u.root, 'var/etc/edgewan/edgewan.json'), 'utf8')).log.level, 'debug');
+  writeFileSync(cfg, shared!.uci.replace("option log_level 'info'", "option log_level 'chatty'"));
+  rmSync(join(u.root, 'tmp/procd.log'));
+  r = reload();
+  assert.equal(procdLog(u.root), 'rc=1\n', 'no message to procd at all: the running instance is untouched');
+  assert.match(r.stderr, /edgewan\.main\.log_level='chatty'[\s\S]*reload refused/);
+  assert.equal(JSON.parse(readFileSync(join(u.root, 'var/etc/edgewan/edgewan.json'), 'utf8')).log.level, 'debug', 'previous config kept');
+});
+
 test('procd init refuses to start (no instance to respawn) on a bad UCI value or a failing check-config', (t) => {
   const u = initRoot(t);
   if (!u) return;

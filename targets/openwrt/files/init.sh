@@ -28,15 +28,16 @@ translate() {
 	uci2json_load "$NAME" && uci2json_write -
 }
 
-start_service() {
-	local out tmp heap
+# Translate and check into $RUNCONF; 0 = ready, 1 = refused (reason logged), 2 = disabled.
+_ew_prepare_config() {
+	local out tmp
 	if ! uci2json_load "$NAME"; then
 		logger -s -t "$NAME" -p daemon.err "not started: fix /etc/config/$NAME (see above)"
 		return 1
 	fi
 	if [ "$UCI_ENABLED" != 1 ]; then
 		logger -t "$NAME" -p daemon.notice "disabled in /etc/config/$NAME (option enabled '0')"
-		return 0
+		return 2
 	fi
 	mkdir -p "$RUNDIR"
 	tmp="$RUNCONF.new"
@@ -49,6 +50,29 @@ start_service() {
 		return 1
 	fi
 	mv -f "$tmp" "$RUNCONF"
+	_EW_PREPARED=1
+}
+
+# A bad edit followed by `uci commit` must not take down a running service: check first and,
+# on error, leave procd (and the running instance with its old config) untouched.
+reload_service() {
+	local rc=0
+	_ew_prepare_config || rc=$?
+	if [ "$rc" = 1 ]; then
+		logger -s -t "$NAME" -p daemon.err "reload refused: the running instance keeps its previous config"
+		return 1
+	fi
+	start
+}
+
+start_service() {
+	local heap rc=0
+	if [ "$_EW_PREPARED" != 1 ]; then
+		_ew_prepare_config || rc=$?
+		[ "$rc" = 2 ] && return 0
+		[ "$rc" = 0 ] || return 1
+	fi
+	_EW_PREPARED=
 	mkdir -p "$UCI_STATE_DIR"
 	chown "$UCI_USER:$UCI_GROUP" "$UCI_STATE_DIR" 2>/dev/null
 	chmod 0750 "$UCI_STATE_DIR"
