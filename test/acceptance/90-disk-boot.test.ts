@@ -7,6 +7,7 @@
 // EDGEWAN_DISK_BOOT_ARCHES picks the images (default amd64,arm64).
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort, httpGet, ROOT } from '../helpers/engine.ts';
@@ -48,7 +49,7 @@ for (const arch of ARCHES) {
       if (process.env.CI) throw new Error(`${shipped} missing: the build stage must build the disk target`);
       return t.skip(`${shipped} missing: npm run build -- --target debian,disk`);
     }
-    const work = mkdtempSync(join(DIST, '..', '.ewI-boot-'));
+    const work = mkdtempSync(join(tmpdir(), 'ewI-boot-'));
     let vm: ReturnType<typeof bootVm> | undefined;
     try {
       const img = join(work, 'disk.img');

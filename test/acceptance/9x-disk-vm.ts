@@ -27,8 +27,10 @@ export function replaceFileInPartition(img: string, partName: string, path: stri
   const part = join(work, `${partName}.part`);
   sh('dd', [`if=${img}`, `of=${part}`, 'bs=4M', `skip=${p.start * 512}`, `count=${p.size * 512}`, 'iflag=skip_bytes,count_bytes', 'conv=sparse', 'status=none']);
   const st = sh('debugfs', ['-R', `stat ${path}`, part]);
-  const m = /User:\s+(\d+)\s+Group:\s+(\d+).*?Mode:\s+(0\d+)/s.exec(st);
-  if (!m) throw new Error(`debugfs stat ${path}: ${st.slice(0, 300)}`);
+  const user = /User:\s+(\d+)\s+Group:\s+(\d+)/.exec(st);
+  const mode = /Mode:\s+(0\d+)/.exec(st);
+  if (!user || !mode) throw new Error(`debugfs stat ${path}: ${st.slice(0, 300)}`);
+  const m = [user[0], user[1], user[2], mode[1]];
   const src = join(work, 'replacement');
   writeFileSync(src, content);
   const cmds = [`rm ${path}`, `write ${src} ${path}`, `sif ${path} uid ${m[1]}`, `sif ${path} gid ${m[2]}`,
