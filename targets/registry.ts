@@ -7,6 +7,7 @@ import { openwrtIpkTarget } from './openwrt/target.ts';
 import { apkTarget } from './openwrt/apk/target.ts';
 import { debianTarget } from './debian/index.ts';
 import { raspbianTarget } from './raspbian/index.ts';
+import { diskTarget } from '../images/disk/target.ts';
 
 export const TARGETS: Target[] = [
   ociTarget,
@@ -14,6 +15,8 @@ export const TARGETS: Target[] = [
   apkTarget,
   debianTarget,
   raspbianTarget,
+  // disk installs the .deb from the apt repo debian writes: keep it after debian
+  diskTarget,
 ];
 
 /** artifacts.json `target` names a build may ask for (also the manifest schema's enum). */

@@ -3,7 +3,7 @@
 // just wrote to dist/apt (so the registry runs disk after debian), then filesystems and GPT
 // without loop devices (assemble.ts). Writes dist/disk/<name>.img, .img.zst, SHA256SUMS.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Arch } from '../../targets/arch.ts';
 import type { Artifact, BuildInputs, Target } from '../../targets/target.ts';
@@ -14,6 +14,8 @@ import { DiskError } from './errors.ts';
 import { planLayout } from './layout.ts';
 import { cachedRoot, rootKey, rootSpec } from './rootfs.ts';
 import { haveCommand } from './tools.ts';
+
+const HERE = import.meta.dirname;
 
 const TOOLS: Array<[string, string]> = [['mmdebstrap', 'mmdebstrap'], ['mke2fs', 'e2fsprogs'], ['mkfs.fat', 'dosfstools'],
   ['mcopy', 'mtools'], ['sfdisk', 'fdisk'], ['grub-mkimage', 'grub-common'], ['zstd', 'zstd'], ['systemctl', 'systemd']];
@@ -35,11 +37,45 @@ function dataOwner(root: string, user: string): string {
   return `${uid}:${gid}`;
 }
 
+/** Hash of everything an image is made of: a rebuild with the same inputs is skipped. */
+function imageKey(inputs: BuildInputs, def: ImageDefinition, aptDir: string): string {
+  const h = createHash('sha256').update(JSON.stringify({ def, info: inputs.info, mtime: inputs.mtime, root: rootKey(rootSpec(def)) }));
+  const deb = join(aptDir, 'pool', def.suite, `${inputs.info.name}_${inputs.info.versions.deb}_${def.debArch}.deb`);
+  for (const f of [deb, join(aptDir, `${inputs.info.name}-archive-keyring.gpg`)]) if (existsSync(f)) h.update(readFileSync(f));
+  for (const f of readdirSync(HERE).sort()) if (f.endsWith('.ts')) h.update(readFileSync(join(HERE, f)));
+  for (const f of readdirSync(join(HERE, 'files')).sort()) h.update(readFileSync(join(HERE, 'files', f)));
+  return h.digest('hex');
+}
+
+/** Outside dist/ (only artifacts live there): one stamp per image and output dir. */
+function stampPath(inputs: BuildInputs, def: ImageDefinition): string {
+  const out = createHash('sha256').update(inputs.outDir).digest('hex').slice(0, 12);
+  return join(inputs.cacheDir, 'disk-stamps', `${def.name}-${out}.json`);
+}
+
+function reuse(stampFile: string, dir: string, key: string): Artifact[] | undefined {
+  try {
+    const stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as { key: string; artifacts: Artifact[] };
+    if (stamp.key !== key) return undefined;
+    const ok = stamp.artifacts.every((a) => existsSync(join(dir, '..', a.path)) && statSync(join(dir, '..', a.path)).size === a.size);
+    return ok ? stamp.artifacts : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function buildOne(inputs: BuildInputs, def: ImageDefinition): Promise<Artifact[]> {
   const { info, mtime, outDir } = inputs;
   const aptDir = join(outDir, 'apt');
   if (!existsSync(join(aptDir, 'dists', def.suite, 'InRelease'))) {
     throw new DiskError('INPUT', `${aptDir}/dists/${def.suite}/InRelease is missing: the disk target installs our .deb from the signed apt repo, build it in the same run (--target debian,disk)`);
+  }
+  const dir = join(outDir, 'disk');
+  const key = imageKey(inputs, def, aptDir);
+  const reused = reuse(stampPath(inputs, def), dir, key);
+  if (reused) {
+    inputs.log(`disk: ${def.name}: unchanged inputs, keeping dist/disk/${def.name}.img`);
+    return reused;
   }
   const base = cachedRoot(def, inputs.cacheDir, inputs.log);
   const work = join(inputs.cacheDir, 'disk-work', `${def.name}-${process.pid}`);
@@ -58,7 +94,6 @@ async function buildOne(inputs: BuildInputs, def: ImageDefinition): Promise<Arti
     rmSync(root, { recursive: true, force: true });
     inputs.log(`disk: ${def.name}: zstd`);
     run('zstd', ['-q', '-f', '-T0', '-9', img, '-o', `${img}.zst`], 'compressing the image with zstd');
-    const dir = join(outDir, 'disk');
     mkdirSync(dir, { recursive: true });
     const out: Artifact[] = [];
     for (const [src, name] of [[img, `${def.name}.img`], [`${img}.zst`, `${def.name}.img.zst`]]) {
@@ -66,6 +101,8 @@ async function buildOne(inputs: BuildInputs, def: ImageDefinition): Promise<Arti
       const path = join(dir, name);
       out.push({ type: 'disk-image', path: `disk/${name}`, arch: def.arch, platform: def.debArch, target: 'disk', sha256: await sha256File(path), size: statSync(path).size });
     }
+    mkdirSync(join(stampPath(inputs, def), '..'), { recursive: true });
+    writeFileSync(stampPath(inputs, def), JSON.stringify({ key, artifacts: out }));
     return out;
   } finally {
     rmSync(work, { recursive: true, force: true });
