@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { sha256File } from '../../scripts/fsutil.ts';
@@ -22,8 +22,9 @@ function listAll(dir: string): string[] {
   return out;
 }
 
-test('two clean builds (bundle + x64) are byte-identical across TZ and umask', async () => {
+test('two clean builds (bundle + x64) are byte-identical across TZ and umask', async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'ewA-repro-'));
+  t.after(() => rmSync(work, { recursive: true, force: true }));
   // Read once, so a commit landing between the two builds cannot make them differ.
   const commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
   const epoch = execFileSync('git', ['log', '-1', '--format=%ct'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();

@@ -1,15 +1,16 @@
 // edgewan-build CLI: bad usage exits 2 with a message saying what is allowed; a bad manifest
 // exits 1 naming the file and JSON pointer; nothing is written to --out in either case.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, parseArgs } from '../../scripts/cli.ts';
 import { REPO_ROOT } from '../../scripts/paths.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ewA-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/edgewan-build.mjs'), ...args],

@@ -1,13 +1,17 @@
 // Host tools: with qemu and the cross tools missing from PATH (and apt-get not allowed) the
 // build stops before writing anything, naming what is missing and the exact apt-get command.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureHostTools, needsFor } from '../../scripts/hosttools.ts';
 import { REPO_ROOT } from '../../scripts/paths.ts';
+
+const temps: string[] = [];
+const tmp = (prefix: string) => { const d = mkdtempSync(prefix); temps.push(d); return d; };
+after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
 
 test('each arm arch needs qemu, cross strip and cross libraries', () => {
   const arm = needsFor('armv7').map((n) => n.pkg);
@@ -25,7 +29,7 @@ test('missing tools: error lists them and the apt-get command', () => {
 });
 
 test('build without qemu on PATH: exit 1, clear error, no artifact', () => {
-  const work = mkdtempSync(join(tmpdir(), 'ewA-noqemu-'));
+  const work = tmp(join(tmpdir(), 'ewA-noqemu-'));
   const bin = join(work, 'bin');
   spawnSync('mkdir', ['-p', bin]);
   for (const t of ['git', 'npm', 'tar']) {

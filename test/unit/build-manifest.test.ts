@@ -1,14 +1,15 @@
 // Build manifest: defaults, branding → PackageInfo, and bad input that must name the file,
 // the JSON pointer and what is allowed.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadManifest, mergeOverlay, packageInfo, parseMemory } from '../../scripts/manifest.ts';
 import { REPO_ROOT } from '../../scripts/paths.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ewA-manifest-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 function manifest(name: string, doc: unknown): string {
   const p = join(dir, name);
   writeFileSync(p, typeof doc === 'string' ? doc : JSON.stringify(doc));

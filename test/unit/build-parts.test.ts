@@ -1,8 +1,8 @@
 // Builder pieces in isolation: package attribution from an esbuild metafile, SPDX documents,
 // the ELF reader, the artifacts.json schema, the step cache and progress output.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -14,6 +14,10 @@ import { REPO_ROOT } from '../../scripts/paths.ts';
 import { parallel, Progress } from '../../scripts/progress.ts';
 import { makeSbom } from '../../scripts/sbom.ts';
 import { selectTargets, sourceDateEpoch } from '../../scripts/build.ts';
+
+const temps: string[] = [];
+const tmp = (prefix: string) => { const d = mkdtempSync(prefix); temps.push(d); return d; };
+after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
 
 test('packageDirOf finds the innermost package, scoped or not', () => {
   assert.equal(packageDirOf('node_modules/lru-cache/dist/commonjs/index.js'), 'node_modules/lru-cache');
@@ -59,7 +63,7 @@ test('ELF reader identifies the host node as x64 with its loader', async () => {
   const elf = await readElf(process.execPath);
   assert.equal(elf?.arch, process.arch === 'x64' ? 'x64' : elf?.arch);
   assert.match(elf?.interpreter ?? '', /ld-linux/);
-  const f = join(mkdtempSync(join(tmpdir(), 'ewA-elf-')), 'x');
+  const f = join(tmp(join(tmpdir(), 'ewA-elf-')), 'x');
   writeFileSync(f, '#!/bin/sh\n');
   assert.equal(await readElf(f), undefined);
 });
@@ -73,7 +77,7 @@ test('artifacts schema rejects unknown types and platform+platforms together', (
 });
 
 test('step cache: put/get, restore links with explicit modes, missing key', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ewA-cache-'));
+  const dir = tmp(join(tmpdir(), 'ewA-cache-'));
   const c = new StepCache(join(dir, 'c'));
   const src = join(dir, 'f');
   writeFileSync(src, 'hello', { mode: 0o600 });
@@ -91,7 +95,7 @@ test('step cache: put/get, restore links with explicit modes, missing key', asyn
 });
 
 test('step cache prune drops least recently used entries, never the current build\'s', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ewA-prune-'));
+  const dir = tmp(join(tmpdir(), 'ewA-prune-'));
   const c = new StepCache(join(dir, 'c'));
   const src = join(dir, 'f');
   writeFileSync(src, Buffer.alloc(1000));

