@@ -4,7 +4,7 @@
 // seeds, E2FSPROGS_FAKE_TIME), a GPT written by sfdisk into the image file, partitions
 // copied in at their offsets.
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageDefinition } from './definition.ts';
 import { run } from './customize.ts';
@@ -73,7 +73,8 @@ function fixInodeTimes(img: string, src: string, mtime: number, work: string): v
   const file = join(work, 'debugfs-times.cmd');
   writeFileSync(file, `${cmds.join('\n')}\n`);
   // debugfs exits 0 even when a command fails: any stderr line beyond its banner is an error
-  const r = spawnSync('debugfs', ['-w', '-f', file, img], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const r = spawnSync('debugfs', ['-w', '-f', file, img], { encoding: 'utf8', maxBuffer: 256 << 20,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', E2FSPROGS_FAKE_TIME: String(mtime) } });
   const errs = (r.stderr ?? '').split('\n').filter((l) => l && !/^debugfs \d/.test(l));
   if (r.status !== 0 || errs.length) throw new DiskError('ASSEMBLE', `debugfs could not fix inode times in ${img}: ${errs.slice(0, 5).join('; ')}`);
 }
@@ -108,7 +109,8 @@ export function assemble(a: AssembleInput): string {
   const root = ext4Image(a.rootDir, l.root, l.rootHashSeed, '0:0', work, mtime);
   const emptyData = join(work, 'data-dir');
   rmSync(emptyData, { recursive: true, force: true });
-  mkdirSync(emptyData, { mode: 0o750 });
+  mkdirSync(emptyData);
+  chmodSync(emptyData, 0o750);
   run('touch', ['--date', `@${mtime}`, emptyData], 'touch');
   const data = ext4Image(emptyData, l.data, l.dataHashSeed, a.dataOwner, work, mtime);
   const img = join(work, 'disk.img');

@@ -4,7 +4,7 @@
 // first-boot unit; then removes what differs per run (apt lists, logs, caches) and clamps
 // mtimes to SOURCE_DATE_EPOCH. chroot runs foreign arches through binfmt qemu-user.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PackageInfo } from '../../targets/target.ts';
 import type { ImageDefinition } from './definition.ts';
@@ -35,9 +35,21 @@ function template(file: string, vars: Record<string, string>): string {
   });
 }
 
+/** mkdir -p inside the root with mode 0755 whatever the builder's umask (reproducible modes). */
+function mkdirs(root: string, rel: string): void {
+  let at = root;
+  for (const part of rel.split('/').filter(Boolean)) {
+    at = join(at, part);
+    if (!existsSync(at)) {
+      mkdirSync(at);
+      chmodSync(at, 0o755);
+    }
+  }
+}
+
 function put(root: string, path: string, text: string | Buffer, mode = 0o644): void {
   const p = join(root, path);
-  mkdirSync(join(p, '..'), { recursive: true });
+  mkdirs(root, join(path, '..'));
   rmSync(p, { force: true });
   writeFileSync(p, text);
   chmodSync(p, mode);
@@ -86,12 +98,12 @@ export function customize(c: CustomizeInput): void {
     `UUID=${layout.root.fsUuid}\t/\text4\terrors=remount-ro\t0\t1`,
     `UUID=${layout.esp.fsUuid}\t/boot/efi\tvfat\tumask=0077,nofail\t0\t2`,
     `UUID=${layout.data.fsUuid}\t/var/lib/${name}\text4\tdefaults,nodev,nosuid\t0\t2`, ''].join('\n'));
-  mkdirSync(join(root, 'boot/efi'), { recursive: true });
+  mkdirs(root, 'boot/efi');
   put(root, `usr/lib/${name}/firstboot`, template('firstboot.sh', vars), 0o755);
   put(root, `etc/systemd/system/${name}-firstboot.service`, template('firstboot.service', vars));
   put(root, `etc/systemd/system/${info.serviceName}.service.d/disk-image.conf`, template('service-dropin.conf', vars));
   put(root, 'etc/systemd/network/20-wired.network', readFileSync(join(FILES, 'wired.network')));
-  mkdirSync(join(root, 'etc/systemd/system/sysinit.target.wants'), { recursive: true });
+  mkdirs(root, 'etc/systemd/system/sysinit.target.wants');
   rmSync(join(root, `etc/systemd/system/sysinit.target.wants/${name}-firstboot.service`), { force: true });
   symlinkSync(`/etc/systemd/system/${name}-firstboot.service`, join(root, `etc/systemd/system/sysinit.target.wants/${name}-firstboot.service`));
   run('systemctl', [`--root=${root}`, 'enable', 'systemd-networkd.service'], 'enabling systemd-networkd in the image');
@@ -103,13 +115,17 @@ export function customize(c: CustomizeInput): void {
 
 /** Remove per-run state, then clamp every mtime newer than SOURCE_DATE_EPOCH. */
 function scrub(root: string, mtime: number): void {
-  for (const p of ['var/lib/apt/lists', 'var/cache/apt', 'var/log/apt', 'var/cache/debconf/config.dat-old',
+  // apt's own partial/ dirs keep their owner (_apt) and mode: empty around them
+  for (const [dir, keep] of [['var/lib/apt/lists', ['partial', 'lock']], ['var/cache/apt', ['archives']], ['var/cache/apt/archives', ['partial', 'lock']]] as const) {
+    for (const f of existsSync(join(root, dir)) ? readdirSync(join(root, dir)) : []) {
+      if (!(keep as readonly string[]).includes(f)) rmSync(join(root, dir, f), { recursive: true, force: true });
+    }
+  }
+  for (const p of ['var/log/apt/eipp.log.xz', 'var/log/apt/history.log', 'var/log/apt/term.log', 'var/cache/debconf/config.dat-old',
     'var/cache/debconf/templates.dat-old', 'var/lib/dpkg/status-old', 'var/lib/dpkg/diversions-old',
     'var/cache/ldconfig/aux-cache', 'etc/shadow-', 'etc/passwd-', 'etc/group-', 'etc/gshadow-', 'etc/subuid-', 'etc/subgid-']) {
     rmSync(join(root, p), { recursive: true, force: true });
   }
-  mkdirSync(join(root, 'var/lib/apt/lists/partial'), { recursive: true });
-  mkdirSync(join(root, 'var/cache/apt/archives/partial'), { recursive: true });
   for (const log of ['var/log/dpkg.log', 'var/log/alternatives.log']) if (existsSync(join(root, log))) writeFileSync(join(root, log), '');
   // machine-id stays empty: systemd makes a unique one on each box's first boot.
   writeFileSync(join(root, 'etc/machine-id'), '');
