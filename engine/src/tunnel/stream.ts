@@ -11,7 +11,7 @@ import { Op, T, type DataOp } from '../codec/frame.ts';
 import type { Link } from './link.ts';
 
 const BATCH_BYTES = 192 * 1024; // decoded bytes per DATA frame: bounds frame size
-const TAIL_FLUSH_MS = 3;
+const TAIL_FLUSH_MS = 20;
 
 export class TunnelStream extends Duplex {
   /** Credit the peer granted us (decoded bytes we may still send). */
