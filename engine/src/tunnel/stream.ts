@@ -169,7 +169,9 @@ export class TunnelStream extends Duplex {
     const outstanding = this.granted - consumed;
     const target = this.link.recvWindow();
     const give = target - outstanding;
-    if (give >= Math.max(16384, target >>> 3)) {
+    // Batch small grants, but never sit on credit once the reader has taken everything:
+    // the sender may be waiting for exactly that to fit its next chunk.
+    if (give >= Math.max(16384, target >>> 3) || (give > 0 && this.readableLength === 0)) {
       this.granted += give;
       this.link.sendCredit(this.id, give);
     }
