@@ -59,11 +59,13 @@ test('edge and core processes: forward, dedup, kill -9 mid-transfer, disk cache 
   const tunPort = await freePort(); const fwdPort = await freePort();
   const coreState = mkdtempSync(join(tmpdir(), 'ewC-core-'));
   const coreCfg = { role: 'core', stateDir: coreState, tunnel: { listen: `127.0.0.1:${tunPort}`, auth: { keyDir: keys } } };
-  let core = await startEngine({ config: coreCfg });
-  const edge = await startEngine({ config: { role: 'edge', tunnel: { connect: `127.0.0.1:${tunPort}`, auth: { keyDir: keys } }, forwards: [{ listen: `127.0.0.1:${fwdPort}`, target: `127.0.0.1:${target.port}` }] } });
+  // A heap flag in NODE_OPTIONS: no re-exec, so kill -9 hits the process that runs the tunnel.
+  const env = { NODE_OPTIONS: '--max-old-space-size=64' };
+  let core = await startEngine({ config: coreCfg, env });
+  const edge = await startEngine({ env, config: { role: 'edge', tunnel: { connect: `127.0.0.1:${tunPort}`, auth: { keyDir: keys } }, forwards: [{ listen: `127.0.0.1:${fwdPort}`, target: `127.0.0.1:${target.port}` }] } });
   try {
     const data = corpus(8 << 20);
-    let r = { bytes: Buffer.alloc(0), clean: false };
+    let r: { bytes: Buffer; clean: boolean } = { bytes: Buffer.alloc(0), clean: false };
     for (let i = 0; i < 100 && !r.clean; i++) { r = await transfer(fwdPort, data.subarray(0, 1000)); if (!r.clean) await new Promise((x) => setTimeout(x, 200)); }
     r = await transfer(fwdPort, data);
     assert.ok(r.clean); assert.equal(sha(r.bytes), sha(data));
@@ -84,7 +86,7 @@ test('edge and core processes: forward, dedup, kill -9 mid-transfer, disk cache 
     await core.exited;
 
     // restart the core on the same state dir: the edge reconnects, the disk cache serves
-    core = await startEngine({ config: coreCfg });
+    core = await startEngine({ config: coreCfg, env });
     r = { bytes: Buffer.alloc(0), clean: false };
     for (let i = 0; i < 100 && !r.clean; i++) { r = await transfer(fwdPort, data.subarray(0, 1000)); if (!r.clean) await new Promise((x) => setTimeout(x, 200)); }
     const rx3 = await metric(core, 'tunnel_link_bytes_total', 'direction="rx"');
