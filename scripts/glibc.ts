@@ -190,6 +190,7 @@ export async function prepareGlibc(arch: Arch, cacheDir: string, opts: PrepareOp
   if (!fresh) {
     let apt: IsolatedApt | undefined;
     const getApt = () => (apt ??= new IsolatedApt(cacheDir, opts.mirror ?? lock.mirror ?? DEFAULT_MIRROR));
+    mkdirSync(join(cacheDir, 'glibc'), { recursive: true }); // a fresh machine has no cache yet
     const work = mkdtempSync(join(cacheDir, 'glibc', `.${arch}-`));
     try {
       const root = join(work, 'root');
