@@ -19,9 +19,22 @@ export interface LoggerOptions {
   now?: () => Date;
 }
 
+// When stderr's reader goes away (EPIPE), stop writing: otherwise the 'error' event becomes an
+// uncaught exception whose log line fails again — a busy loop that was seen in a benchmark.
+let stderrBroken = false;
+let stderrGuarded = false;
+function writeStderr(line: string): void {
+  if (stderrBroken) return;
+  if (!stderrGuarded) {
+    stderrGuarded = true;
+    process.stderr.on('error', () => { stderrBroken = true; });
+  }
+  process.stderr.write(line);
+}
+
 export function createLogger(opts: LoggerOptions = {}, bound: Record<string, unknown> = {}): Logger {
   const state = { level: opts.level ?? 'info' };
-  const write = opts.write ?? ((line: string) => { process.stderr.write(line); });
+  const write = opts.write ?? writeStderr;
   const now = opts.now ?? (() => new Date());
   const make = (extra: Record<string, unknown>): Logger => {
     const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
