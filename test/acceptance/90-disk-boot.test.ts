@@ -111,7 +111,9 @@ for (const arch of ARCHES) {
       // clean poweroff: systemd stops everything and the VM exits on its own
       const tOff = Date.now();
       await qga(vm.qgaPath, 'guest-shutdown', { mode: 'powerdown' });
-      const code = await Promise.race([vm.exited, sleep(240_000).then(() => 'timeout' as const)]);
+      // an unref'd timer: once the VM has exited, the bound must not keep the test process alive
+      const bound = new Promise<'timeout'>((r) => { setTimeout(() => r('timeout'), 240_000).unref(); });
+      const code = await Promise.race([vm.exited, bound]);
       assert.notEqual(code, 'timeout', 'the VM powered off within 240 s');
       assert.equal(code, 0);
       assert.match(readFileSync(vm.serial, 'utf8'), /reboot: Power down/);
