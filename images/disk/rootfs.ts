@@ -5,10 +5,11 @@
 // a new engine build never rebuilds the ~5–15 min root. Needs root (chroot, device nodes).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageDefinition } from './definition.ts';
 import { DiskError } from './errors.ts';
+import { publishRoot, removeRootTree } from './root-tree.ts';
 
 // Bump when the recipe below changes in a way the key does not capture.
 const RECIPE = 1;
@@ -50,14 +51,14 @@ export function cachedRoot(d: ImageDefinition, cacheDir: string, log: (s: string
   }
   mkdirSync(parent, { recursive: true });
   const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
+  removeRootTree(tmp);
   log(`disk: building the ${spec.debArch} root with mmdebstrap (${spec.packages.length} packages; several minutes, cached afterwards)`);
   const args = ['--variant=minbase', `--architectures=${spec.debArch}`, `--include=${spec.packages.join(',')}`,
     ...DPKG_OPTS.map((o) => `--dpkgopt=${o}`), spec.suite, tmp, ...spec.sources];
   const r = spawnSync('mmdebstrap', args, { encoding: 'utf8', maxBuffer: 256 << 20,
     env: { ...process.env, SOURCE_DATE_EPOCH: String(ROOT_EPOCH), LC_ALL: 'C.UTF-8' } });
   if (r.status !== 0) {
-    rmSync(tmp, { recursive: true, force: true });
+    removeRootTree(tmp);
     const err = `${r.stderr ?? ''}${r.error ? String(r.error) : ''}`;
     const missing = [...err.matchAll(/Unable to locate package (\S+)/g)].map((m) => m[1]);
     if (missing.length) {
@@ -66,13 +67,5 @@ export function cachedRoot(d: ImageDefinition, cacheDir: string, log: (s: string
     }
     throw new DiskError('ROOTFS', `mmdebstrap ${spec.suite} ${spec.debArch} failed (exit ${r.status ?? r.signal}); root needed, binfmt qemu-aarch64 for arm64:\n${err.slice(-3000)}`);
   }
-  writeFileSync(join(tmp, '.complete'), `${rootKey(spec)}\n`);
-  rmSync(dir, { recursive: true, force: true });
-  try {
-    renameSync(tmp, dir);
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    if (!existsSync(join(dir, '.complete'))) throw err;
-  }
-  return dir;
+  return publishRoot(tmp, dir, rootKey(spec));
 }

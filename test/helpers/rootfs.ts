@@ -5,9 +5,10 @@
 // touch the cached tree: they get a private copy (cp -a --reflink=auto) and delete it after.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { publishRoot, removeRootTree } from '../../images/disk/root-tree.ts';
 
 export interface RootfsSpec {
   /** dpkg architecture */
@@ -61,22 +62,13 @@ export function cachedRootfs(spec: RootfsSpec): string {
   if (existsSync(join(dir, '.complete'))) return dir;
   mkdirSync(rootfsCacheDir(), { recursive: true });
   const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
+  removeRootTree(tmp);
   run('mmdebstrap', [
     '--variant=minbase', `--architectures=${spec.arch}`, `--include=${spec.include.join(',')}`,
     // mmdebstrap drops apt's lists and archives at the end: the cached root stays small
     spec.suite, tmp, ...spec.sources,
   ], `mmdebstrap ${spec.suite} ${spec.arch}`);
-  writeFileSync(join(tmp, '.complete'), `${rootfsKey(spec)}\n`);
-  rmSync(dir, { recursive: true, force: true });
-  try {
-    renameSync(tmp, dir);
-  } catch (err) {
-    // another process finished the same root first: use theirs
-    rmSync(tmp, { recursive: true, force: true });
-    if (!existsSync(join(dir, '.complete'))) throw err;
-  }
-  return dir;
+  return publishRoot(tmp, dir, rootfsKey(spec));
 }
 
 export interface RootCopy {
@@ -102,7 +94,7 @@ export function copyRootfs(spec: RootfsSpec): RootCopy {
       return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
     },
     cleanup() {
-      rmSync(parent, { recursive: true, force: true });
+      removeRootTree(parent);
     },
   };
 }
