@@ -80,6 +80,8 @@ export interface DnsConfig {
   readonly maxInflight: number;
   readonly ednsUdpSize: number;
   readonly snapshotIntervalS: number;
+  /** threads answering UDP: "auto" or 1..16 (engine/src/dns/workers.ts) */
+  readonly workers: number | 'auto';
 }
 
 export interface CachesConfig {

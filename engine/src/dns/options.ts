@@ -35,6 +35,8 @@ export interface DnsOptions {
   maxInflight: number;
   ednsUdpSize: number;
   snapshotIntervalS: number;
+  /** threads answering UDP (main thread included): "auto" or 1..16, resolved by workers.ts */
+  workers: number | 'auto';
   /** where the snapshot lives; null = no warm restart */
   snapshotFile: string | null;
 }
@@ -58,6 +60,7 @@ export const DNS_DEFAULTS: Omit<DnsOptions, 'snapshotFile'> = {
   maxInflight: 256,
   ednsUdpSize: 1232,
   snapshotIntervalS: 300,
+  workers: 'auto',
 };
 
 /** The config's `dns` section as given (config.dns, or a partial object in tests). */
