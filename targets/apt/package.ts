@@ -10,6 +10,7 @@ import { checkMaintainer } from '../formats/deb-control.ts';
 import type { FileEntry } from '../formats/tar.ts';
 import { renderChangelog, renderCopyright, renderLintianOverrides, renderManPage, wrap } from './docs.ts';
 import { maintainerScripts } from './scripts.ts';
+import { resolvedHook } from './resolved.ts';
 import { renderUnit, unitPaths } from './systemd.ts';
 
 export type Payload =
@@ -24,7 +25,7 @@ export interface PackageSpec {
   payload: Payload;
   /** third-party license notices (the bundle's; the runtime's are appended by the build) */
   licensesPath?: string;
-  /** extra files (e.g. the systemd-resolved drop-in when DNS coexistence needs one) */
+  /** extra files added to data.tar as they are */
   extraFiles?: readonly FileEntry[];
   cacheDir?: string;
   dataCompression?: 'xz' | 'gzip';
@@ -39,26 +40,6 @@ export const NOTICES = 'third-party-notices.txt.gz';
 export function debFileName(info: PackageInfo, debArch: string): string {
   // Debian's pool names drop the epoch (none here) and keep name_version_arch.deb
   return `${info.name}_${info.versions.deb}_${debArch}.deb`;
-}
-
-/**
- * DNS coexistence with systemd-resolved (docs/dns.md, issue 5): resolved keeps port 53 and
- * forwards every name (`Domains=~.`) to our cache. Shipped only when the packaged config
- * enables DNS — with DNS off it would send every lookup to a port nobody listens on.
- */
-export function resolvedDropIn(info: PackageInfo): { path: string; text: string } | undefined {
-  const dns = info.defaultConfig.dns as { enabled?: unknown; listen?: unknown } | undefined;
-  if (dns?.enabled !== true) return undefined;
-  const listen = Array.isArray(dns.listen) && typeof dns.listen[0] === 'string' ? dns.listen[0] : '127.0.0.1:5353';
-  return {
-    path: `/etc/systemd/resolved.conf.d/${info.name}-dns.conf`,
-    text: `# ${info.name}: systemd-resolved forwards every name to the ${info.name} DNS cache (docs/dns.md).
-# Remove this file (or set dns.enabled to false and remove it) to stop forwarding.
-[Resolve]
-DNS=${listen}
-Domains=~.
-`,
-  };
 }
 
 function description(info: PackageInfo, payload: Payload): string {
@@ -97,9 +78,10 @@ exec /usr/bin/node ${lib} "$@"
   file(`${doc}/changelog.Debian.gz`, gzipDeterministic(Buffer.from(renderChangelog(info, mtime))));
   if (spec.licensesPath) file(`${doc}/${NOTICES}`, gzipDeterministic(readFileSync(spec.licensesPath)));
   file(`usr/share/man/man1/${info.name}.1.gz`, gzipDeterministic(Buffer.from(renderManPage(info, mtime))));
+  // DNS coexistence with systemd-resolved, always shipped: it acts only while the service
+  // runs with dns.enabled (targets/apt/resolved.ts), which users set after install.
+  file(resolvedHook(info).path, resolvedHook(info).script, 0o755);
   for (const f of spec.extraFiles ?? []) files.push(f);
-  const resolved = resolvedDropIn(info);
-  if (resolved) file(resolved.path, resolved.text);
 
   const depends = ['adduser', payload.kind === 'executable' ? EXECUTABLE_DEPENDS : BUNDLE_NODE_DEPENDS].join(', ');
   return buildDeb({
@@ -115,7 +97,7 @@ exec /usr/bin/node ${lib} "$@"
       ['Description', description(info, payload)],
     ],
     files,
-    conffiles: [p.config, ...(resolved ? [resolved.path] : [])],
+    conffiles: [p.config],
     scripts: maintainerScripts(info),
     mtime,
     dataCompression: spec.dataCompression ?? 'xz',

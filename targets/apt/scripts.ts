@@ -7,9 +7,12 @@
 // - prerm remove: stop the service; upgrades keep it running until postinst restarts it;
 // - postrm remove: mask as debhelper does; purge: forget the unit, delete the state dir
 //   and the keys (dpkg itself deletes the conffile). The system user stays, as Debian
-//   policy advises (files owned by a reused uid would be a security risk).
+//   policy advises (files owned by a reused uid would be a security risk). remove also
+//   drops the DNS coexistence drop-in should the unit's ExecStopPost not have run
+//   (targets/apt/resolved.ts).
 // init-system-helpers (deb-systemd-helper, deb-systemd-invoke) is Essential in bookworm.
 import type { PackageInfo } from '../target.ts';
+import { resolvedHook } from './resolved.ts';
 import { unitPaths } from './systemd.ts';
 
 // Names are validated as Debian package names ([a-z0-9+.-]) before rendering, so paths
@@ -23,6 +26,7 @@ export function maintainerScripts(info: PackageInfo) {
   const unit = sh(`${info.serviceName}.service`);
   const user = sh(info.name);
   const p = unitPaths(info);
+  const dropIn = resolvedHook(info).dropIn;
   const postinst = `#!/bin/sh
 set -e
 
@@ -58,10 +62,6 @@ if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-decon
 			_action=start
 		fi
 		deb-systemd-invoke $_action ${unit} >/dev/null || true
-		# DNS coexistence drop-in (only shipped when the packaged config enables DNS)
-		if [ -e /etc/systemd/resolved.conf.d/${user}-dns.conf ]; then
-			deb-systemd-invoke try-restart systemd-resolved.service >/dev/null || true
-		fi
 	fi
 fi
 
@@ -86,6 +86,13 @@ fi
 if [ "$1" = "remove" ]; then
 	if [ -x "/usr/bin/deb-systemd-helper" ]; then
 		deb-systemd-helper mask ${unit} >/dev/null || true
+	fi
+	# the unit's ExecStopPost already removed the DNS coexistence drop-in; make sure
+	if [ -e ${sh(dropIn)} ]; then
+		rm -f ${sh(dropIn)}
+		if [ -d /run/systemd/system ]; then
+			systemctl --no-block try-restart systemd-resolved.service >/dev/null 2>&1 || true
+		fi
 	fi
 fi
 

@@ -13,6 +13,18 @@ export function heapCapMiB(memoryMaxBytes: number): number {
   return Math.floor((0.5 * memoryMaxBytes) / MIB);
 }
 
+/**
+ * The V8 flags for the unit's NODE_OPTIONS: the same as the engine's own re-exec
+ * (engine/src/memory/reexec.ts heapFlags; a unit test keeps the two equal). On Node 24
+ * heap_size_limit = old space + young generation (3 x 64 MiB of semi-spaces by default),
+ * so the semi-space is scaled with the cap: ⌊cap / 16⌋ MiB, between 1 and 16.
+ */
+export function heapFlags(memoryMaxBytes: number): string {
+  const cap = heapCapMiB(memoryMaxBytes);
+  const semi = Math.max(1, Math.min(16, Math.floor(cap / 16)));
+  return `--max-old-space-size=${cap} --max-semi-space-size=${semi}`;
+}
+
 /** supervisor.graceS of the shipped config, default 5 s. */
 export function graceSeconds(info: PackageInfo): number {
   const sup = info.defaultConfig.supervisor as { graceS?: unknown } | undefined;
@@ -38,6 +50,8 @@ export function unitPaths(info: PackageInfo): UnitPaths {
 export function renderUnit(info: PackageInfo): string {
   const p = unitPaths(info);
   const heap = heapCapMiB(info.memoryMaxBytes);
+  // the hook's path (targets/apt/resolved.ts), not imported to keep this module a leaf
+  const hook = `/usr/lib/${info.name}/resolved-dns`;
   if (heap < 16) throw new Error(`service.memoryMax ${info.memoryMaxBytes} bytes leaves a heap cap of ${heap} MiB; use at least 32MiB`);
   return `[Unit]
 Description=${info.description.split('\n')[0]}
@@ -54,6 +68,11 @@ User=${info.name}
 Group=${info.name}
 ExecStart=${p.exec} run --config ${p.config}
 ExecReload=/bin/kill -HUP $MAINPID
+# DNS coexistence (docs/dns.md): while this service runs with dns.enabled, systemd-resolved
+# forwards to it through a runtime drop-in; "+" runs the hook as root, "-" never fails the unit.
+ExecStartPost=-+${hook} start
+ExecReload=-+${hook} start
+ExecStopPost=-+${hook} stop
 # Process contract: 78 = invalid configuration, restarting cannot help.
 Restart=on-failure
 RestartSec=2
@@ -61,9 +80,10 @@ RestartPreventExitStatus=78
 # Drain on SIGTERM takes up to supervisor.graceS; systemd waits 5 s more before SIGKILL.
 TimeoutStopSec=${graceSeconds(info) + 5}
 KillMode=mixed
-# service.memoryMax; the V8 heap gets half (a SEA ignores heap flags on its command line).
+# service.memoryMax; the V8 heap gets half, young generation included (a SEA ignores heap
+# flags on its command line, and with them here the engine does not re-exec itself).
 MemoryMax=${info.memoryMaxBytes}
-Environment=NODE_OPTIONS=--max-old-space-size=${heap}
+Environment="NODE_OPTIONS=${heapFlags(info.memoryMaxBytes)}"
 StateDirectory=${info.name}
 StateDirectoryMode=0750
 WorkingDirectory=${p.stateDir}

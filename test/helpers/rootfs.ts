@@ -38,6 +38,17 @@ export const ARMHF_NODE_ROOT: RootfsSpec = {
   include: ['adduser', 'init-system-helpers', 'nodejs'],
 };
 
+/**
+ * bookworm amd64 booted with systemd as PID 1 (in podman, test/acceptance/43-deb-resolved):
+ * systemd-resolved and dig for the DNS coexistence test, and what our amd64 .deb depends on.
+ */
+export const AMD64_SYSTEMD_ROOT: RootfsSpec = {
+  arch: 'amd64', suite: 'bookworm',
+  sources: [`deb ${MIRROR} bookworm main`, `deb ${MIRROR} bookworm-updates main`],
+  include: ['adduser', 'bind9-dnsutils', 'dbus', 'init-system-helpers', 'libc6', 'libgcc-s1', 'libstdc++6',
+    'systemd', 'systemd-resolved', 'systemd-sysv'],
+};
+
 export function rootfsCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return join(base, 'edgewan', 'rootfs');

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { debianTarget } from '../../targets/debian/index.ts';
 import { raspbianTarget } from '../../targets/raspbian/index.ts';
-import { renderUnit } from '../../targets/apt/systemd.ts';
+import { heapCapMiB, heapFlags, renderUnit } from '../../targets/apt/systemd.ts';
+import { heapFlags as engineHeapFlags } from '../../engine/src/memory/reexec.ts';
 import { maintainerScripts } from '../../targets/apt/scripts.ts';
 import { parseControl } from '../../targets/formats/deb-control.ts';
 import { inspectDeb, readDeb } from '../../targets/formats/deb-inspect.ts';
@@ -15,7 +16,7 @@ import { info, inputs } from './deb-fixture.ts';
 test('unit: process contract, memory cap and branding from PackageInfo', () => {
   const u = renderUnit(info({ memoryMaxBytes: 256 * 1024 * 1024, defaultConfig: { supervisor: { graceS: 7 } } }));
   for (const line of ['Restart=on-failure', 'RestartSec=2', 'RestartPreventExitStatus=78', 'TimeoutStopSec=12',
-    'MemoryMax=268435456', 'Environment=NODE_OPTIONS=--max-old-space-size=128', 'User=acmewan', 'Group=acmewan',
+    'MemoryMax=268435456', 'Environment="NODE_OPTIONS=--max-old-space-size=128 --max-semi-space-size=8"', 'User=acmewan', 'Group=acmewan',
     'StateDirectory=acmewan', 'ProtectSystem=strict', 'NoNewPrivileges=yes', 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE',
     'ExecStart=/usr/bin/acmewan run --config /etc/acmewan/acmewan.json', 'SystemCallFilter=@system-service']) {
     assert.ok(u.split('\n').includes(line), `unit lacks ${line}`);
@@ -90,16 +91,25 @@ test('debian + raspbian: packages, suites without collisions, signatures verify,
   assert.deepEqual(readdirSync(join(apt, 'pool/rpi')).sort(), ['acmewan_1.2.0-1_all.deb', 'acmewan_1.2.0-1_arm64.deb']);
 });
 
-test('DNS enabled in the packaged config: the systemd-resolved drop-in ships as a conffile', async () => {
-  const inp = await inputs({ executables: { x64: (await inputs()).executables.x64 } },
-    info({ defaultConfig: { role: 'edge', dns: { enabled: true, listen: ['127.0.0.1:5300'] } } }));
-  const [deb] = await debianTarget.build(inp);
-  const d = await readDeb(join(inp.outDir, deb.path), (p) => p.includes('resolved.conf.d'));
-  assert.equal(d.inspection.controlFiles.conffiles, '/etc/acmewan/acmewan.json\n/etc/systemd/resolved.conf.d/acmewan-dns.conf\n');
-  const dropIn = d.dataFiles.find((e) => e.path === 'etc/systemd/resolved.conf.d/acmewan-dns.conf');
-  assert.match(dropIn?.data?.toString() ?? '', /^\[Resolve\]\nDNS=127.0.0.1:5300\nDomains=~.\n/m);
-  const off = await inspectDeb(join((await (async () => { const i = await inputs({ executables: { x64: inp.executables.x64 } }); await debianTarget.build(i); return i; })()).outDir, deb.path));
-  assert.ok(!off.data.some((e) => e.path.includes('resolved.conf.d')), 'no drop-in with DNS off');
+test('unit heap flags equal the engine re-exec flags (old space + young generation) for any memoryMax', () => {
+  for (const mib of [32, 48, 64, 96, 128, 200, 256, 512, 1024, 4096]) {
+    const bytes = mib * 1024 * 1024;
+    assert.equal(heapFlags(bytes), engineHeapFlags(heapCapMiB(bytes)), `memoryMax ${mib} MiB`);
+    assert.ok(renderUnit(info({ memoryMaxBytes: bytes })).includes(`Environment="NODE_OPTIONS=${engineHeapFlags(heapCapMiB(bytes))}"\n`));
+  }
+});
+
+test('the systemd-resolved hook ships in every package, executable, not a conffile', async () => {
+  const inp = await inputs({}, info({ defaultConfig: { role: 'edge', dns: { enabled: true } } }));
+  const arts = [...await debianTarget.build(inp), ...await raspbianTarget.build(inp)];
+  for (const a of arts.filter((x) => x.type === 'deb')) {
+    const d = await readDeb(join(inp.outDir, a.path), (p) => p.endsWith('resolved-dns'));
+    assert.equal(d.inspection.controlFiles.conffiles, '/etc/acmewan/acmewan.json\n', `${a.path}: only the config is a conffile`);
+    const hook = d.dataFiles.find((e) => e.path === 'usr/lib/acmewan/resolved-dns');
+    assert.equal(hook?.mode, 0o755, `${a.path}: hook executable`);
+    assert.match(hook?.data?.toString() ?? '', /^#!\/bin\/sh\n/);
+    assert.ok(!d.inspection.data.some((e) => e.path.startsWith('etc/systemd')), `${a.path}: nothing in /etc/systemd`);
+  }
 });
 
 test('bad input fails in validate, before anything is written', async () => {
