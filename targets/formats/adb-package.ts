@@ -131,6 +131,8 @@ export interface BuiltApk {
 export interface BuildApkOptions {
   /** share compressed DATA parts between packages with the same files (see compressAdbSplit) */
   dataCache?: Map<string, Buffer>;
+  /** with dataCache: also keep the compressed DATA parts on disk between builds */
+  cacheDir?: string;
 }
 
 /** Build, sign (when a key is given) and compress one APK v3 package. */
@@ -218,5 +220,5 @@ export function buildApkPackage(input: ApkPackageInput, key?: ApkSigningKey, opt
     data.push(...fileBlock(ADB_BLOCK_DATA, [hdr, d.data]));
   }
   if (adb.length > 0x3fffffff) throw new AdbFormatError('ADB block too large');
-  return { file: opts.dataCache ? compressAdbSplit(head, data, opts.dataCache) : compressAdb([...head, ...data]), adb };
+  return { file: opts.dataCache ? compressAdbSplit(head, data, opts.dataCache, opts.cacheDir) : compressAdb([...head, ...data]), adb };
 }

@@ -9,6 +9,7 @@
 // See docs/apk.md for the map of every function to its apk-tools counterpart.
 import { createHash } from 'node:crypto';
 import { constants, deflateRawSync } from 'node:zlib';
+import { memoBytesSync } from './memo.ts';
 
 export const ADB_TYPE_SPECIAL = 0x00000000;
 export const ADB_TYPE_INT = 0x10000000;
@@ -206,14 +207,16 @@ export function compressAdb(stream: Buffer | Buffer[]): Buffer {
  * their ADB block). One valid raw deflate stream either way; apk-tools' own writer does not
  * flush, so our bytes differ from `apk mkpkg` output while any inflater reads both alike.
  * `cache` maps SHA-256 of the uncompressed DATA part to its compressed bytes.
+ * `cacheDir` keeps them on disk between builds.
  */
-export function compressAdbSplit(head: Buffer[], data: Buffer[], cache?: Map<string, Buffer>): Buffer {
+export function compressAdbSplit(head: Buffer[], data: Buffer[], cache?: Map<string, Buffer>, cacheDir?: string): Buffer {
   const headZ = deflateRawSync(Buffer.concat(head), { ...DEFLATE, finishFlush: constants.Z_FULL_FLUSH });
   const dataIn = Buffer.concat(data);
   const key = createHash('sha256').update(dataIn).digest('hex');
   let dataZ = cache?.get(key);
   if (!dataZ) {
-    dataZ = deflateRawSync(dataIn, DEFLATE);
+    // cacheDir: across builds too (targets/formats/memo.ts) — a no-op rebuild skips the deflate.
+    dataZ = memoBytesSync(cacheDir, 'deflate', [`zlib ${process.versions.zlib} raw ${JSON.stringify(DEFLATE)}`, dataIn], () => deflateRawSync(dataIn, DEFLATE));
     cache?.set(key, dataZ);
   }
   return Buffer.concat([Buffer.from('ADBd', 'latin1'), headZ, dataZ]);

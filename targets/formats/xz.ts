@@ -1,11 +1,9 @@
 // xz compression through the `xz` CLI (xz-utils), made deterministic: a fixed thread
 // count and preset, CRC64 as dpkg uses.
 // Compressing a ~90 MB Node executable takes tens of seconds, so results are cached by the
-// hash of the input and the xz version when a cache directory is given.
+// hash of the input and the xz version when a cache directory is given (./memo.ts).
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { memoBytes } from './memo.ts';
 
 // -T2 (a fixed count, not -T0): xz ≥ 5.4 then always uses its multi-threaded encoder with
 // the preset's block size, and the block layout — hence the bytes — do not depend on how
@@ -40,17 +38,7 @@ function run(args: string[], input: Buffer): Promise<Buffer> {
 }
 
 export async function compressXz(data: Buffer, cacheDir?: string): Promise<Buffer> {
-  const key = createHash('sha256').update(xzVersion()).update(ARGS.join(' ')).update(data).digest('hex');
-  const file = cacheDir ? join(cacheDir, 'xz', `${key}.xz`) : undefined;
-  if (file && existsSync(file)) return readFileSync(file);
-  const out = await run(ARGS, data);
-  if (file) {
-    mkdirSync(join(cacheDir!, 'xz'), { recursive: true });
-    const tmp = `${file}.tmp-${process.pid}`;
-    writeFileSync(tmp, out);
-    renameSync(tmp, file);
-  }
-  return out;
+  return memoBytes(cacheDir, 'xz', [xzVersion(), ARGS.join(' '), data], () => run(ARGS, data));
 }
 
 export function decompressXz(data: Buffer): Promise<Buffer> {

@@ -4,6 +4,7 @@
 // `gzip -n`). Control fields follow OpenWRT's package-pack.mk, with Installed-Size in BYTES.
 import { readFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { memoBytesSync } from '../formats/memo.ts';
 import { extract } from 'tar-stream';
 import { buildTar, type FileEntry } from '../formats/tar.ts';
 
@@ -40,8 +41,10 @@ export interface IpkInput {
 /** Header mtime 0 and no name, like `gzip -n`; level 9 for indexes (`gzip -9n`), 6 for packages. */
 export const gzip = (b: Buffer, level = 9) => gzipSync(b, { level });
 
-export async function dataTarGz(files: readonly FileEntry[], mtime: number): Promise<Buffer> {
-  return gzip(await buildTar(files, { mtime, dotSlash: true, implicitDirs: true }), 6);
+/** cacheDir: memoize the gzip of the ~100 MB tar by its bytes (targets/formats/memo.ts). */
+export async function dataTarGz(files: readonly FileEntry[], mtime: number, cacheDir?: string): Promise<Buffer> {
+  const tar = await buildTar(files, { mtime, dotSlash: true, implicitDirs: true });
+  return memoBytesSync(cacheDir, 'gzip', [`zlib ${process.versions.zlib} gzip -6`, tar], () => gzip(tar, 6));
 }
 
 /** Sum of the regular files' sizes: what opkg reports and what OpenWRT's build writes. */

@@ -91,7 +91,7 @@ export const openwrtIpkTarget: Target = {
       const libs = glibcEntries(inputs.glibc![arch]!, arch, info.name).map((l) => l.path.split('/').pop()!);
       // Patch and compress once per arch: the packages per OpenWRT name differ only in control.
       const payload = openwrtPayload(inputs, { arch }, patchExecutable(inputs.executables[arch]!, arch, libs, info.name));
-      const dataGz = await dataTarGz(payload.files, mtime);
+      const dataGz = await dataTarGz(payload.files, mtime, inputs.cacheDir);
       for (const name of ARCHES[arch].openwrt) await emit(info.name, name, arch, { arch }, payload, dataGz);
     }
     const nodePkg = await emit(`${info.name}-node`, 'all', 'noarch', 'node', openwrtPayload(inputs, 'node'));

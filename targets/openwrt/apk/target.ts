@@ -100,7 +100,7 @@ export async function buildOpenwrtApk(inputs: BuildInputs, opts: ApkBuildOptions
           license: info.license, origin: info.name, maintainer: info.maintainer, url: info.homepage, buildTime: mtime,
         },
         entries, mtime, scripts: apkScripts(info.name),
-      }, plan.key, { dataCache });
+      }, plan.key, { dataCache, cacheDir: inputs.cacheDir });
       const ndx = buildApkIndex({ description: `${info.name} ${info.versions.apk} for OpenWRT 25.12 ${owrt}`, packages: [{ file: pkg.file }] }, plan.key);
       const dir = join(root, owrt);
       mkdirSync(dir, { recursive: true });

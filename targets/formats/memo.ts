@@ -1,0 +1,64 @@
+// A disk memo for slow, deterministic byte transforms (xz, gzip, deflate of ~100 MB
+// executables): the result is stored under <cacheDir>/<namespace>/<sha256 of tool version,
+// options and input>. Compressing the same bytes with the same tool and options gives the
+// same bytes, so a no-op rebuild reads the result instead of recompressing (tens of seconds
+// per package). Entries are written to a temporary name and renamed: a crash never leaves a
+// half-written entry that a later build would serve.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Key parts: everything that decides the output (tool version, options) plus the input. */
+export type MemoKey = ReadonlyArray<string | Buffer>;
+
+function keyOf(parts: MemoKey): string {
+  const h = createHash('sha256');
+  // Length-prefixed, so ['ab','c'] and ['a','bc'] are different keys.
+  for (const p of parts) h.update(`${Buffer.byteLength(p)}:`).update(p);
+  return h.digest('hex');
+}
+
+function entryPath(cacheDir: string, namespace: string, parts: MemoKey): string {
+  return join(cacheDir, namespace, `${keyOf(parts)}.bin`);
+}
+
+function read(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function store(file: string, data: Buffer): void {
+  try {
+    mkdirSync(join(file, '..'), { recursive: true });
+    const tmp = `${file}.tmp-${process.pid}`;
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
+  } catch {
+    // A cache that cannot be written (read-only or full disk) only costs time next build.
+  }
+}
+
+/** compute() once per key; later calls with the same key read the stored bytes. */
+export function memoBytesSync(cacheDir: string | undefined, namespace: string, parts: MemoKey, compute: () => Buffer): Buffer {
+  if (!cacheDir) return compute();
+  const file = entryPath(cacheDir, namespace, parts);
+  const hit = read(file);
+  if (hit) return hit;
+  const out = compute();
+  store(file, out);
+  return out;
+}
+
+/** Async form of memoBytesSync for transforms that run a child process. */
+export async function memoBytes(cacheDir: string | undefined, namespace: string, parts: MemoKey, compute: () => Promise<Buffer>): Promise<Buffer> {
+  if (!cacheDir) return compute();
+  const file = entryPath(cacheDir, namespace, parts);
+  const hit = read(file);
+  if (hit) return hit;
+  const out = await compute();
+  store(file, out);
+  return out;
+}

@@ -1,0 +1,46 @@
+// targets/formats/memo.ts: the disk memo behind xz/gzip/deflate of packages. A wrong hit
+// would ship stale bytes, so the key must separate inputs and options, and only a complete
+// entry may ever be served.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { memoBytes, memoBytesSync } from '../../targets/formats/memo.ts';
+
+function tmp(t: { after: (f: () => void) => void }): string {
+  const d = mkdtempSync(join(tmpdir(), 'ew-memo-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+test('memo: computes once per key, then serves the stored bytes', async (t) => {
+  const dir = tmp(t);
+  let calls = 0;
+  const f = () => { calls++; return Buffer.from(`out${calls}`); };
+  assert.equal(memoBytesSync(dir, 'gz', ['v1', Buffer.from('in')], f).toString(), 'out1');
+  assert.equal(memoBytesSync(dir, 'gz', ['v1', Buffer.from('in')], f).toString(), 'out1');
+  assert.equal(calls, 1);
+  // Another input, another option string, or another namespace: a new computation.
+  assert.equal(memoBytesSync(dir, 'gz', ['v1', Buffer.from('in2')], f).toString(), 'out2');
+  assert.equal(memoBytesSync(dir, 'gz', ['v2', Buffer.from('in')], f).toString(), 'out3');
+  assert.equal(memoBytesSync(dir, 'xz', ['v1', Buffer.from('in')], f).toString(), 'out4');
+  // Part boundaries are part of the key.
+  assert.equal(memoBytesSync(dir, 'gz', ['v', '1', Buffer.from('in')], f).toString(), 'out5');
+  assert.equal((await memoBytes(dir, 'gz', ['v1', Buffer.from('in')], async () => Buffer.from('never'))).toString(), 'out1');
+});
+
+test('memo: no cache dir computes every time; leftover temp files are never served', async (t) => {
+  let calls = 0;
+  memoBytesSync(undefined, 'gz', ['a'], () => Buffer.from(String(++calls)));
+  memoBytesSync(undefined, 'gz', ['a'], () => Buffer.from(String(++calls)));
+  assert.equal(calls, 2);
+  const dir = tmp(t);
+  memoBytesSync(dir, 'gz', ['a'], () => Buffer.from('x'));
+  const [entry] = readdirSync(join(dir, 'gz'));
+  // A crash mid-write leaves only NAME.tmp-PID: the key's real name is absent, so it recomputes.
+  rmSync(join(dir, 'gz', entry));
+  writeFileSync(join(dir, 'gz', `${entry}.tmp-1`), 'torn');
+  assert.equal(memoBytesSync(dir, 'gz', ['a'], () => Buffer.from('fresh')).toString(), 'fresh');
+  assert.equal((await memoBytes(dir, 'gz', ['b'], async () => Buffer.from('y'))).toString(), 'y');
+});
