@@ -125,6 +125,7 @@ async function main() {
   if (args.includes('--only-rss')) { Object.assign(out, await rssBench(data)); process.stdout.write(`${JSON.stringify(out)}\n`); return; }
   Object.assign(out, codecBench(data)); say(`codec: ${JSON.stringify(out)}`);
   Object.assign(out, toolBench(file, bytes)); say(`tools: lz4 -1 ${out.lz4_cli_MBps} MB/s, sha256sum ${out.sha256sum_MBps} MB/s`);
+  if (args.includes('--only-codec')) { process.stdout.write(`${JSON.stringify(out)}\n`); return; }
   Object.assign(out, await reductionBench(data, ed)); say(`reduction: first ${out.first_reduction_pct} %, repeat ${out.repeat_reduction_pct} %, edited ${out.edited_reduction_pct} %`);
   const slice = Buffer.concat([0, 1, 2, 3].map((i) => data.subarray(i * (bytes / 4), i * (bytes / 4) + 4 * 1048576)));
   Object.assign(out, { wan_corpus_MiB: 16 }, await wanBench(slice, edited(slice, 11)));

@@ -4,6 +4,8 @@
 // in, cut points out. Both peers use the same seeded gear table, so a chunk cut by either
 // side has the same boundaries (and fingerprint) whichever direction it travels.
 
+import { wasmGearScanner, type GearScanner } from './gear-wasm.ts';
+
 export interface ChunkerOptions {
   /** expected (average) chunk size in bytes, a power of two (default 8 KiB) */
   avgSize?: number;
@@ -28,6 +30,8 @@ const GEAR = new Int32Array(256);
     GEAR[i] = z ^ (z >>> 16);
   }
 }
+const wasmScanner = wasmGearScanner(GEAR);
+let wasm: GearScanner | null = wasmScanner;
 
 /** A mask with `bits` one-bits spread over the top of a 32-bit word (the hash's best-mixed bits). */
 function spreadMask(bits: number): number {
@@ -56,25 +60,39 @@ export function chunkerParams(opts: ChunkerOptions = {}): ChunkerParams {
 /**
  * Length of the first chunk of buf[start..end): a content-defined boundary, or maxSize when
  * none is found that far; -1 when neither is reached before `end` (more bytes are needed).
+ * The first minSize bytes are skipped (FastCDC), so the hash starts fresh at start+minSize.
  */
 export function findCut(p: ChunkerParams, buf: Uint8Array, start: number, end: number): number {
   const n = end - start;
   if (n <= p.minSize) return -1;
   const limit = n >= p.maxSize ? start + p.maxSize : end;
   const normal = Math.min(start + p.avgSize, limit);
-  const { maskS, maskL } = p;
+  const from = start + p.minSize;
+  // Small scans stay in JS: the copy into WASM memory and the call cost more than they save.
+  const i = wasm && limit - from >= 256 ? wasm.scan(buf, from, normal, limit, p.maskS, p.maskL) : scanJs(buf, from, normal, limit, p.maskS, p.maskL);
+  if (i >= 0) return i - start;
+  return n >= p.maxSize ? p.maxSize : -1;
+}
+
+/** The reference scan (and the fallback): index just past the first boundary, or -1. */
+export function scanJs(buf: Uint8Array, from: number, normal: number, limit: number, maskS: number, maskL: number): number {
   let h = 0;
-  let i = start + p.minSize;
+  let i = from;
   for (; i < normal; i++) {
     h = ((h << 1) + GEAR[buf[i]]) | 0;
-    if ((h & maskS) === 0) return i + 1 - start;
+    if ((h & maskS) === 0) return i + 1;
   }
   for (; i < limit; i++) {
     h = ((h << 1) + GEAR[buf[i]]) | 0;
-    if ((h & maskL) === 0) return i + 1 - start;
+    if ((h & maskL) === 0) return i + 1;
   }
-  return n >= p.maxSize ? p.maxSize : -1;
+  return -1;
 }
+
+/** Which scan findCut uses: "wasm" normally, "js" where WebAssembly is unavailable or off. */
+export function gearImpl(): 'wasm' | 'js' { return wasm ? 'wasm' : 'js'; }
+/** Force one scan implementation (tests and benchmarks compare them). */
+export function setGearImpl(impl: 'wasm' | 'js'): void { wasm = impl === 'wasm' ? wasmScanner : null; }
 
 /** Like findCut, but the bytes end at `end` for good: a short remainder is a chunk as is. */
 export function nextCut(p: ChunkerParams, buf: Uint8Array, start: number, end: number): number {
