@@ -5,22 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chunkerParams, chunkAll, findCut, gearImpl, scanJs, setGearImpl, StreamChunker, type ChunkerParams } from '../src/codec/chunker.ts';
+import { chunkerParams, chunkAll, findCut, gearImpl, gearTable, scanJs, setGearImpl, StreamChunker, type ChunkerParams } from '../src/codec/chunker.ts';
 import { wasmGearScanner } from '../src/codec/gear-wasm.ts';
 import { mixedCorpus, seeded, textLike } from './codec-corpus.ts';
 
-// The chunker's gear table, rebuilt here so the scanner can be driven directly.
-const GEAR = new Int32Array(256);
-{
-  let s = 0x9e3779b9;
-  for (let i = 0; i < 256; i++) {
-    s = (s + 0x9e3779b9) | 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    GEAR[i] = z ^ (z >>> 16);
-  }
-}
+const GEAR = gearTable();
 
 /** findCut as released before the WASM scan (verbatim logic): the reference. */
 function refCut(p: ChunkerParams, buf: Uint8Array, start: number, end: number): number {

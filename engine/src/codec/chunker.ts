@@ -30,6 +30,9 @@ const GEAR = new Int32Array(256);
     GEAR[i] = z ^ (z >>> 16);
   }
 }
+/** A copy of the gear table (tests drive the WASM scanner with it). */
+export function gearTable(): Int32Array { return GEAR.slice(); }
+
 const wasmScanner = wasmGearScanner(GEAR);
 let wasm: GearScanner | null = wasmScanner;
 
