@@ -13,6 +13,7 @@ import type { Artifact, BuildInputs, Target } from '../targets/target.ts';
 import { writeManifests, fileArtifact } from './artifacts.ts';
 import { buildBundle } from './bundle.ts';
 import { StepCache } from './cache.ts';
+import { pruneMemo } from '../targets/formats/memo.ts';
 import { BuildError, UsageError } from './errors.ts';
 import { writeAtomic } from './fsutil.ts';
 import { prepareGlibc } from './glibc.ts';
@@ -162,6 +163,9 @@ export async function build(o: BuildOptions): Promise<BuildReport> {
   const maxGiB = Number(o.env.EDGEWAN_CACHE_MAX_GIB || 2);
   const pruned = await cache.prune(maxGiB * 1024 ** 3, startedAt);
   if (pruned.removed) p.info(`step cache: removed ${pruned.removed} least recently used entr${pruned.removed === 1 ? 'y' : 'ies'} (${(pruned.bytes / 1024 ** 2).toFixed(0)} MiB) to stay under ${maxGiB} GiB`);
+  // Compressed package payloads (targets/formats/memo.ts) share the same bound.
+  const memo = pruneMemo(inputs0.cacheDir, maxGiB * 1024 ** 3, startedAt);
+  if (memo.removed) p.info(`compression memo: removed ${memo.removed} least recently used entr${memo.removed === 1 ? 'y' : 'ies'} (${(memo.bytes / 1024 ** 2).toFixed(0)} MiB) to stay under ${maxGiB} GiB`);
   return { version: m.version, commit, sourceDateEpoch: mtime, outDir, artifacts: all, steps: p.steps, warnings: p.warnings, devKeys: keysDev };
 }
 

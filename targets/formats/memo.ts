@@ -5,7 +5,7 @@
 // per package). Entries are written to a temporary name and renamed: a crash never leaves a
 // half-written entry that a later build would serve.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Key parts: everything that decides the output (tool version, options) plus the input. */
@@ -18,13 +18,17 @@ function keyOf(parts: MemoKey): string {
   return h.digest('hex');
 }
 
+// Every namespace lives under <cacheDir>/memo/, so pruneMemo() bounds them all at once.
 function entryPath(cacheDir: string, namespace: string, parts: MemoKey): string {
-  return join(cacheDir, namespace, `${keyOf(parts)}.bin`);
+  return join(cacheDir, 'memo', namespace, `${keyOf(parts)}.bin`);
 }
 
 function read(file: string): Buffer | undefined {
   try {
-    return readFileSync(file);
+    const data = readFileSync(file);
+    // The mtime records the last use: pruneMemo() drops the least recently used first.
+    try { const now = new Date(); utimesSync(file, now, now); } catch { /* read-only cache */ }
+    return data;
   } catch {
     return undefined;
   }
@@ -61,4 +65,35 @@ export async function memoBytes(cacheDir: string | undefined, namespace: string,
   const out = await compute();
   store(file, out);
   return out;
+}
+
+/**
+ * Keep <cacheDir>/memo under maxBytes, least recently used first (every commit makes new
+ * executables, hence new entries). Entries used since `keepSince` (ms) — this build's — stay.
+ */
+export function pruneMemo(cacheDir: string, maxBytes: number, keepSince: number): { removed: number; bytes: number } {
+  const root = join(cacheDir, 'memo');
+  const files: { path: string; size: number; used: number }[] = [];
+  let namespaces: string[] = [];
+  try { namespaces = readdirSync(root); } catch { return { removed: 0, bytes: 0 }; }
+  for (const ns of namespaces) {
+    let names: string[] = [];
+    try { names = readdirSync(join(root, ns)); } catch { continue; }
+    for (const n of names) {
+      try {
+        const st = statSync(join(root, ns, n));
+        if (st.isFile()) files.push({ path: join(root, ns, n), size: st.size, used: st.mtimeMs });
+      } catch { /* removed meanwhile */ }
+    }
+  }
+  let total = files.reduce((n, f) => n + f.size, 0);
+  let removed = 0;
+  let bytes = 0;
+  for (const f of files.sort((a, b) => a.used - b.used)) {
+    if (total <= maxBytes) break;
+    if (f.used >= keepSince) continue;
+    rmSync(f.path, { force: true });
+    total -= f.size; bytes += f.size; removed++;
+  }
+  return { removed, bytes };
 }
