@@ -37,6 +37,9 @@ export function resolvedHook(info: PackageInfo): ResolvedHook {
 # Run by the unit as root: "start" after start and reload, "stop" after stop.
 # Opt out: ln -s /dev/null ${adminDropIn}
 set -u
+# the unit's UMask=0027 applies here too, but systemd-resolved reads its drop-ins as the
+# unprivileged systemd-resolve user: the file must be world-readable (found by the real test)
+umask 022
 DROPIN=${dropIn}
 ADMIN=${adminDropIn}
 

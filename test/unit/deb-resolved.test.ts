@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolvedHook } from '../../targets/apt/resolved.ts';
 import { renderUnit } from '../../targets/apt/systemd.ts';
@@ -35,7 +35,8 @@ function setup() {
   assert.notEqual(script, hook.script);
   writeFileSync(join(dir, 'hook'), script, { mode: 0o755 });
   const run = (arg: string) => {
-    const r = spawnSync('/bin/sh', [join(dir, 'hook'), arg], {
+    // the unit's UMask=0027 is inherited; the hook must still write a world-readable drop-in
+    const r = spawnSync('/bin/sh', ['-c', 'umask 077; exec /bin/sh "$0" "$1"', join(dir, 'hook'), arg], {
       encoding: 'utf8', env: { PATH: `${stub}:/usr/bin:/bin` }, timeout: 60_000,
     });
     assert.equal(r.status, 0, `hook ${arg}: ${r.stderr}`);
@@ -43,7 +44,7 @@ function setup() {
   };
   const calls = () => existsSync(join(dir, 'systemctl.log')) ? readFileSync(join(dir, 'systemctl.log'), 'utf8').trim().split('\n') : [];
   const dropInText = () => existsSync(dropIn) ? readFileSync(dropIn, 'utf8') : undefined;
-  return { hook, run, calls, dropInText, config, admin, dir };
+  return { hook, run, calls, dropInText, config, admin, dir, dropIn };
 }
 
 test('resolved hook: a runtime drop-in only while DNS is enabled and bound; fail-open on stop; admin mask', async () => {
@@ -61,6 +62,7 @@ test('resolved hook: a runtime drop-in only while DNS is enabled and bound; fail
     s.run('start');
     assert.match(s.dropInText() ?? '', new RegExp(`^\\[Resolve\\]\\nDNS=127\\.0\\.0\\.1:${port}\\nDomains=~\\.\\n$`, 'm'));
     assert.deepEqual(s.calls(), ['--no-block try-restart systemd-resolved.service']);
+    assert.equal(statSync(s.dropIn).mode & 0o777, 0o644, 'resolved reads it as its own user: world-readable');
     s.run('start');
     assert.equal(s.calls().length, 1, 'unchanged drop-in: resolved not restarted again');
 
