@@ -2,6 +2,9 @@
 // (INTERFACES.md, "Runtimes"), minified, with an external source map, the version and commit
 // stamped in (engine/src/buildinfo.ts), and the notices of every third-party package that
 // ends up in it collected beside it. Cached on the exact input files esbuild read last time.
+// The DNS UDP worker (engine/src/dns/worker-main.ts) is bundled first, on its own, and
+// embedded as a string (__EDGEWAN_DNS_WORKER__): a worker thread in a single executable
+// cannot load a file, so the engine starts it with `new Worker(code, { eval: true })`.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -48,7 +51,9 @@ const inlineWasm: esbuild.Plugin = {
   },
 };
 
-export function esbuildOptions(o: Pick<BundleOptions, 'root' | 'version' | 'commit'>): esbuild.BuildOptions {
+export const DNS_WORKER_ENTRY = 'engine/src/dns/worker-main.ts';
+
+export function esbuildOptions(o: Pick<BundleOptions, 'root' | 'version' | 'commit'>, dnsWorkerCode?: string): esbuild.BuildOptions {
   const alias: Record<string, string> = {};
   // lz4's pure-JS path needs this alias (FACTS §2); only when the package is installed.
   if (existsSync(join(o.root, 'node_modules/lz4/lib/utils-js.js'))) alias['lz4/lib/utils'] = 'lz4/lib/utils-js';
@@ -71,9 +76,28 @@ export function esbuildOptions(o: Pick<BundleOptions, 'root' | 'version' | 'comm
     charset: 'utf8',
     alias,
     loader: { '.wasm': 'binary', '.txt': 'text' },
-    define: { __EDGEWAN_VERSION__: JSON.stringify(o.version), __EDGEWAN_COMMIT__: JSON.stringify(o.commit) },
+    define: {
+      __EDGEWAN_VERSION__: JSON.stringify(o.version), __EDGEWAN_COMMIT__: JSON.stringify(o.commit),
+      ...(dnsWorkerCode === undefined ? {} : { __EDGEWAN_DNS_WORKER__: JSON.stringify(dnsWorkerCode) }),
+    },
     plugins: [inlineWasm],
   };
+}
+
+/**
+ * The DNS worker bundle's code (same options as the engine's, no source map). Built on every
+ * run (~0.1 s): its text is part of the engine bundle's options, hence of its cache key.
+ */
+export async function dnsWorkerCode(o: Pick<BundleOptions, 'root' | 'version' | 'commit'>): Promise<string> {
+  const base = esbuildOptions(o);
+  try {
+    const r = await esbuild.build({ ...base, entryPoints: [DNS_WORKER_ENTRY], outfile: join(o.root, 'dist/bin/dns-worker.cjs'),
+      sourcemap: false, metafile: false, write: false });
+    return r.outputFiles[0].text;
+  } catch (e) {
+    const errs = (e as { errors?: esbuild.Message[] }).errors ?? [];
+    throw new BuildError('BUNDLE', `esbuild could not bundle ${DNS_WORKER_ENTRY}:\n${errs.map((m) => m.text).join('\n') || String(e)}`, { cause: e });
+  }
 }
 
 interface InputsRecord { key: string; inputs: Record<string, string>; entry: string; }
@@ -89,7 +113,7 @@ async function lookup(o: BundleOptions, optsKey: string): Promise<CacheEntry | u
 }
 
 export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
-  const opts = esbuildOptions(o);
+  const opts = esbuildOptions(o, await dnsWorkerCode(o));
   const lock = existsSync(join(o.root, 'package-lock.json')) ? sha256(readFileSync(join(o.root, 'package-lock.json'))) : '';
   const optsKey = StepCache.key({ step: 'bundle', v: 1, esbuild: esbuild.version, lock, self: o.self,
     opts: { ...opts, plugins: undefined, absWorkingDir: undefined, outfile: undefined } });

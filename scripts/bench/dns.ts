@@ -5,6 +5,9 @@
 //   cached  1000 forwarded names, warmed first   → cached_qps, cached_qps_dnsmasq
 //   p99     a separate `dnsperf -v` run on the cached names per server (Debian's dnsperf
 //           prints no percentiles, FACTS §7)      → p99_ms, p99_ms_dnsmasq
+// dnsperf runs --clients (default 8) client sockets against both servers: with dns.workers > 1
+// the kernel spreads clients over our threads by source port, so one socket would measure one
+// thread (--clients 1 does exactly that). dnsmasq has one thread either way.
 // Ours runs as the built x64 executable (dist/bin/edgewan-linux-x64, or EDGEWAN_TEST_ENGINE_EXE)
 // when it exists, else the engine source on this Node; the JSON says which (`ours`). Every dnsperf run is bounded
 // by -l (≤ 10 s).
@@ -12,7 +15,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { startStub, udpAsk, query } from '../../engine/test/dns-stub.ts';
 import { engineCommand, ENGINE_EXE, ROOT } from '../../test/helpers/engine.ts';
@@ -20,6 +23,8 @@ import { engineCommand, ENGINE_EXE, ROOT } from '../../test/helpers/engine.ts';
 const args = process.argv.slice(2);
 const JSON_ONLY = args.includes('--json');
 const SECONDS = Math.min(10, Number(args[args.indexOf('--seconds') + 1]) || 5);
+const CLIENTS = Math.max(1, Math.min(64, Number(args[args.indexOf('--clients') + 1]) || 8));
+const WORKERS = args.includes('--workers') ? Number(args[args.indexOf('--workers') + 1]) : null;
 const LOCAL_N = 100; const CACHED_N = 1000;
 const say = (s: string) => { if (!JSON_ONLY) process.stderr.write(`${s}\n`); };
 
@@ -52,7 +57,7 @@ async function waitAnswer(port: number): Promise<void> {
 }
 
 function dnsperf(port: number, file: string, seconds: number, verbose = false): string {
-  const r = spawnSync('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', file, '-l', String(seconds), ...(verbose ? ['-v'] : [])],
+  const r = spawnSync('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-c', String(CLIENTS), '-d', file, '-l', String(seconds), ...(verbose ? ['-v'] : [])],
     { encoding: 'utf8', maxBuffer: 1 << 30, timeout: (seconds + 15) * 1000 });
   if (r.status !== 0) throw new Error(`dnsperf failed: ${r.stderr}`);
   return r.stdout;
@@ -72,7 +77,7 @@ function p99(out: string): number {
 
 function startOurs(dir: string, port: number, adminPort: number, upstream: number): { proc: ChildProcess; ours: string } {
   const records = Array.from({ length: LOCAL_N }, (_, i) => ({ name: `host${i}.branch.lan`, type: 'A', value: `10.9.${i >> 8}.${i & 255}`, ttlS: 300 }));
-  const dns = { enabled: true, listen: [`127.0.0.1:${port}`], upstreams: [`127.0.0.1:${upstream}`], records };
+  const dns = { enabled: true, listen: [`127.0.0.1:${port}`], upstreams: [`127.0.0.1:${upstream}`], records, ...(WORKERS ? { workers: WORKERS } : {}) };
   const cfg = join(dir, 'edgewan.json');
   writeFileSync(cfg, JSON.stringify({ stateDir: join(dir, 'state'), memory: { limit: '256MiB' }, admin: { listen: `127.0.0.1:${adminPort}` }, log: { level: 'warn' }, dns }));
   // the built x64 executable when it exists, else the engine source on this Node (said in the JSON)
@@ -122,7 +127,10 @@ async function main(): Promise<void> {
       upstream_queries: stub.total,
       ours: o.ours,
       seconds: SECONDS,
-      command: `dnsperf -s 127.0.0.1 -p PORT -d FILE -l ${SECONDS} (p99: -v -l ${Math.min(SECONDS, 3)})`,
+      clients: CLIENTS,
+      workers: WORKERS ?? 'auto',
+      loadavg: loadavg().map((x) => Math.round(x * 100) / 100),
+      command: `dnsperf -s 127.0.0.1 -p PORT -c ${CLIENTS} -d FILE -l ${SECONDS} (p99: -v -l ${Math.min(SECONDS, 3)})`,
     };
     if (!JSON_ONLY) {
       say(`local   qps  ours ${r.local_qps.toFixed(0).padStart(8)}   dnsmasq ${r.local_qps_dnsmasq.toFixed(0).padStart(8)}   ratio ${(r.local_qps / r.local_qps_dnsmasq).toFixed(2)}`);

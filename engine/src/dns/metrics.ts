@@ -1,12 +1,16 @@
 // Prometheus samples for the DNS component (the admin endpoint adds the edgewan_ prefix,
 // HELP and TYPE lines). Names follow Prometheus conventions: counters end in _total.
+// With UDP worker threads (workers.ts) the counters and cache figures are already summed over
+// every thread; dns_thread_datagrams_total shows how the kernel spread the UDP load.
 import type { MetricSample } from '../supervisor/component.ts';
-import type { DnsCache } from './cache.ts';
-import type { Resolver } from './resolver.ts';
+import type { DnsCounters } from './fastpath.ts';
 import type { UpstreamPool } from './upstream.ts';
 
-export function dnsMetrics(resolver: Resolver, pool: UpstreamPool, cache: DnsCache): MetricSample[] {
-  const c = resolver.counters; const p = pool.counters;
+export interface CacheFigures { bytes: number; budgetBytes: number; entries: number; }
+
+/** threads: UDP datagrams received per thread, index 0 = the main thread. */
+export function dnsMetrics(c: DnsCounters, pool: UpstreamPool, cache: CacheFigures, threads: number[]): MetricSample[] {
+  const p = pool.counters;
   const counter = (name: string, help: string, value: number, labels?: Record<string, string>): MetricSample =>
     ({ name, help, type: 'counter', value, labels });
   const gauge = (name: string, help: string, value: number, labels?: Record<string, string>): MetricSample =>
@@ -34,6 +38,7 @@ export function dnsMetrics(resolver: Resolver, pool: UpstreamPool, cache: DnsCac
     gauge('dns_cache_budget_bytes', 'DNS cache budget from the memory policy.', cache.budgetBytes),
     gauge('dns_cache_entries', 'Entries in the DNS cache.', cache.entries),
   ];
+  threads.forEach((n, i) => out.push(counter('dns_thread_datagrams_total', 'UDP datagrams received per thread answering DNS (0 = main thread; dns.workers).', n, { thread: String(i) })));
   for (const u of pool.health()) {
     const labels = { upstream: u.address };
     out.push(

@@ -13,12 +13,15 @@ import type { Resolver } from './resolver.ts';
 const TCP_IDLE_MS = 10_000;
 const TCP_MAX_CONNECTIONS = 256;
 
+let lastAddress = ''; let lastFamily = 0; // most answers go to the address the previous one went to
 /**
  * Replies go to the literal address a datagram came from: resolving it through dns.lookup (the
  * default) costs an isIP check and a nextTick per answer, a visible share of a cache hit.
  */
-function literalLookup(address: string, options: dns.LookupOneOptions, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+export function literalLookup(address: string, options: dns.LookupOneOptions, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  if (address === lastAddress) { cb(null, address, lastFamily); return; }
   const fam = isIP(address);
+  if (fam) { lastAddress = address; lastFamily = fam; }
   if (fam) cb(null, address, fam);
   else dns.lookup(address, options, cb); // a host name in `listen` (bind only); dgram passes the family number
 }
@@ -50,8 +53,14 @@ export class DnsServer {
   private readonly conns = new Set<net.Socket>();
   /** "udp 127.0.0.1:5353"-style, with the real port when 0 was asked for */
   readonly bound: string[] = [];
+  /** the bound addresses with their real ports, for the worker threads */
+  readonly endpoints: Array<{ host: string; port: number }> = [];
+  /** UDP datagrams received by this (the main) thread's sockets */
+  received = 0;
 
-  constructor(private readonly resolver: Resolver, private readonly acl: BlockList | null, private readonly log: Logger) {}
+  /** reusePort: share the UDP ports with worker threads (workers.ts); TCP stays exclusive. */
+  constructor(private readonly resolver: Resolver, private readonly acl: BlockList | null, private readonly log: Logger,
+    private readonly reusePort = false) {}
 
   /** Binds every address or none: on a failure whatever was bound is closed again (no leaked port for the restart). */
   async listen(addrs: string[]): Promise<void> {
@@ -65,7 +74,7 @@ export class DnsServer {
 
   private async listenOne(a: string): Promise<void> {
     const { host, port } = splitHostPort(a, 53);
-    const sock = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup });
+    const sock = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup, ...(this.reusePort ? { reusePort: true } : {}) } as dgram.SocketOptions);
     this.udp.push(sock);
     await new Promise<void>((res, rej) => { sock.once('error', rej); sock.bind(port, host, () => { sock.off('error', rej); res(); }); });
     sock.on('error', (err) => this.log.warn('dns udp socket error', { error: err }));
@@ -78,15 +87,30 @@ export class DnsServer {
     await new Promise<void>((res, rej) => { srv.once('error', rej); srv.listen(realPort, host, () => { srv.off('error', rej); res(); }); });
     const shown = isIPv6(host) ? `[${host}]:${realPort}` : `${host}:${realPort}`;
     this.bound.push(shown);
+    this.endpoints.push({ host, port: realPort });
   }
 
   private onUdp(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.received++;
     if (this.acl && !aclAllows(this.acl, rinfo.address)) { this.resolver.counters.refusedAcl++; return; }
+    this.answerUdp(sock, msg, rinfo.port, rinfo.address);
+  }
+
+  /**
+   * A datagram a worker thread received on listen address i but could not answer from memory
+   * (ACL already checked there): answered from this thread's socket on the same address.
+   */
+  answerForWorker(i: number, msg: Buffer, port: number, address: string): void {
+    const sock = this.udp[i];
+    if (sock) this.answerUdp(sock, msg, port, address);
+  }
+
+  private answerUdp(sock: dgram.Socket, msg: Buffer, port: number, address: string): void {
     let r;
     try { r = this.resolver.answer(msg, false); } catch (err) { this.log.error('dns query handling failed', { error: err as Error }); return; }
     if (r === null) return;
-    if (Buffer.isBuffer(r)) { sock.send(r, rinfo.port, rinfo.address); return; }
-    r.then((b) => { if (b) sock.send(b, rinfo.port, rinfo.address); }, (err) => this.log.error('dns query handling failed', { error: err as Error }));
+    if (Buffer.isBuffer(r)) { sock.send(r, port, address); return; }
+    r.then((b) => { if (b) sock.send(b, port, address); }, (err) => this.log.error('dns query handling failed', { error: err as Error }));
   }
 
   private onTcp(c: net.Socket): void {
@@ -123,6 +147,6 @@ export class DnsServer {
     for (const s of this.tcp) s.close();
     for (const c of this.conns) c.destroy();
     await Promise.all(this.tcp.map((s) => new Promise<void>((res) => (s.listening ? s.once('close', () => res()) : res()))));
-    this.udp.length = 0; this.tcp.length = 0;
+    this.udp.length = 0; this.tcp.length = 0; this.endpoints.length = 0;
   }
 }
