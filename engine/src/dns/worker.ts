@@ -108,9 +108,10 @@ export function runDnsWorker(): void {
         if (acl && !aclAllows(acl, rinfo.address)) { c.refusedAcl++; publish(); return; }
         lastMsg = msg;
         const out = quickAnswer(d, msg, prefetch);
+        if (!out) forwarded++;
+        publish(); // before answering: whoever got the answer sees the counters that include it
         if (out) s.send(out, rinfo.port, rinfo.address);
-        else { forwarded++; post({ t: 'q', i, m: msg, p: rinfo.port, a: rinfo.address }); }
-        publish();
+        else post({ t: 'q', i, m: msg, p: rinfo.port, a: rinfo.address });
       });
       if (++bound === init.listen.length) post({ t: 'ready' });
     });
