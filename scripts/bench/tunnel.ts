@@ -2,22 +2,22 @@
 // issue 4, all measured in one run (docs/tunnel.md records figures and commands):
 //   codec (single core): encode cold / warm, decode, next to `lz4 -1` and sha256sum on the same bytes;
 //   reduction: first / repeat / edited sends of a ≥ 100 MB mixed corpus through a real TLS tunnel;
-//   WAN: a 16 MiB slice over an emulated 10 Mbit/s, 50 ms RTT link, tunnel vs raw TCP;
+//   WAN: a 16 MiB slice over an emulated 10 Mbit/s, 50 ms RTT link, tunnel vs raw TCP
+//        (client+edge, relay, core+sink in three processes: tunnel-wan.ts);
 //   rss_peak_MB: edge and core as real engine processes (96 MiB memory limit), 1,000 streams.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
 import { chunkerParams, chunkAll } from '../../engine/src/codec/chunker.ts';
 import { fingerprint } from '../../engine/src/codec/fingerprint.ts';
 import { compressIfWorthwhile, decompressBlock, lz4Impl } from '../../engine/src/codec/block.ts';
 import { ChunkStore } from '../../engine/src/cache/store.ts';
 import { generateCredentials } from '../../engine/src/tunnel/credentials.ts';
 import { TunnelComponent } from '../../engine/src/tunnel/component.ts';
-import { createLogger } from '../../engine/src/log/logger.ts';
-import type { ComponentContext } from '../../engine/src/supervisor/component.ts';
-import { corpus, edited, wanRelay, hashSink, sendAndHash, sha256, cacheDir } from './tunnel-lib.ts';
+import { corpus, edited, hashSink, sendAndHash, sha256, cacheDir } from './tunnel-lib.ts';
+import { wanBench } from './tunnel-wan.ts';
+import { benchCtx } from './tunnel-wan-peer.ts';
 import { rssBench } from './tunnel-rss.ts';
 
 const args = process.argv.slice(2);
@@ -26,11 +26,6 @@ const MB = Number(args[args.indexOf('--mb') + 1]) > 0 && args.includes('--mb') ?
 const say = (s: string) => { if (!JSON_OUT) process.stdout.write(`${s}\n`); else process.stderr.write(`${s}\n`); };
 const mbps = (bytes: number, ms: number) => Math.round((bytes / 1e6) / (ms / 1000));
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
-
-function ctx(budget: number): ComponentContext {
-  return { log: createLogger({ level: 'warn' }), signal: new AbortController().signal, budgetBytes: () => budget, budgets: () => ({}) as never,
-    unconfigured: () => {}, degraded: () => {}, healthy: () => {}, fail: (e) => { throw e; } } as ComponentContext;
-}
 
 /** The encode/decode paths of link.ts without the network, on one core. */
 function codecBench(data: Buffer) {
@@ -69,14 +64,14 @@ function toolBench(file: string, bytes: number) {
   return { lz4_cli_MBps: time('lz4', ['-1', '-q', '-f', file, '/dev/null']), sha256sum_MBps: time('sha256sum', [file]) };
 }
 
-async function tunnelPair(connectVia?: (corePort: number) => Promise<number>) {
+async function tunnelPair() {
   const keys = mkdtempSync(join(tmpdir(), 'ewC-bench-keys-')); generateCredentials(keys);
   const auth = { keyDir: keys, psk: null, cert: null, key: null, pin: null };
   const core = new TunnelComponent({ role: 'core', stateDir: mkdtempSync(join(tmpdir(), 'ewC-bench-')), listen: '127.0.0.1:0', connect: null, auth, diskMaxBytes: 512 << 20 });
-  await core.start(ctx(256 << 20));
-  const port = connectVia ? await connectVia(core.address()!.port) : core.address()!.port;
+  await core.start(benchCtx(256 << 20));
+  const port = core.address()!.port;
   const edge = new TunnelComponent({ role: 'edge', stateDir: mkdtempSync(join(tmpdir(), 'ewC-bench-')), listen: null, connect: `127.0.0.1:${port}`, auth, diskMaxBytes: 512 << 20 });
-  await edge.start(ctx(256 << 20));
+  await edge.start(benchCtx(256 << 20));
   while (!edge.currentLink() || !core.currentLink()) await new Promise((r) => setTimeout(r, 10));
   await edge.currentLink()!.ready$();
   return { edge, core, stop: async () => { await edge.stop(100); await core.stop(100); } };
@@ -96,25 +91,6 @@ async function reductionBench(data: Buffer, ed: Buffer) {
   return { first_reduction_pct: first, repeat_reduction_pct: repeat, edited_reduction_pct: edit };
 }
 
-async function wanBench(data: Buffer, ed: Buffer) {
-  const sink = await hashSink();
-  const relays: Awaited<ReturnType<typeof wanRelay>>[] = [];
-  const shaped = async (port: number) => { const r = await wanRelay(port, 10e6, 25); relays.push(r); return r; };
-  const rawRelay = await shaped(sink.port);
-  const t = await tunnelPair(async (p) => (await shaped(p)).port);
-  const tunnelRelay = relays[1];
-  // Warm both caches with the original over an unshaped link (the first send is not timed).
-  tunnelRelay.shaping = false;
-  await sendAndHash(await t.edge.open(`127.0.0.1:${sink.port}`), data);
-  tunnelRelay.shaping = true;
-  const timed = async (f: () => Promise<string>, d: Buffer) => { const t0 = performance.now(); const h = await f(); if (h !== sha256(d)) throw new Error('bench: wrong bytes over the WAN'); return performance.now() - t0; };
-  const rawMs = await timed(async () => { const s = net.connect(rawRelay.port, '127.0.0.1'); await new Promise((r) => s.once('connect', r)); return sendAndHash(s, data); }, data);
-  const repMs = await timed(async () => sendAndHash(await t.edge.open(`127.0.0.1:${sink.port}`), data), data);
-  const edMs = await timed(async () => sendAndHash(await t.edge.open(`127.0.0.1:${sink.port}`), ed), ed);
-  await t.stop(); for (const r of relays) r.close(); sink.close();
-  return { wan_raw_s: round(rawMs / 1000), wan_repeat_s: round(repMs / 1000), wan_edited_s: round(edMs / 1000), wan_speedup_repeat: round(rawMs / repMs, 1), wan_speedup_edited: round(rawMs / edMs, 1) };
-}
-
 async function main() {
   const bytes = MB * 1_000_000;
   say(`corpus: ${MB} MB mixed (log text, JS/TS source, shared libraries, uncompressed tar of /usr/share/{doc,man}) in ${cacheDir()}`);
@@ -122,12 +98,14 @@ async function main() {
   const file = join(cacheDir(), `corpus-${bytes}.bin`);
   const ed = edited(data);
   const out: Record<string, unknown> = { corpus_MB: MB, lz4_impl: lz4Impl(), node: process.version };
+  // The WAN slice: 4 MiB from each quarter of the corpus (logs, source, binaries, tar).
+  const slice = Buffer.concat([0, 1, 2, 3].map((i) => data.subarray(i * (bytes / 4), i * (bytes / 4) + 4 * 1048576)));
+  if (args.includes('--only-wan')) { Object.assign(out, await wanBench(slice, edited(slice, 11))); process.stdout.write(`${JSON.stringify(out)}\n`); return; }
   if (args.includes('--only-rss')) { Object.assign(out, await rssBench(data)); process.stdout.write(`${JSON.stringify(out)}\n`); return; }
   Object.assign(out, codecBench(data)); say(`codec: ${JSON.stringify(out)}`);
   Object.assign(out, toolBench(file, bytes)); say(`tools: lz4 -1 ${out.lz4_cli_MBps} MB/s, sha256sum ${out.sha256sum_MBps} MB/s`);
   if (args.includes('--only-codec')) { process.stdout.write(`${JSON.stringify(out)}\n`); return; }
   Object.assign(out, await reductionBench(data, ed)); say(`reduction: first ${out.first_reduction_pct} %, repeat ${out.repeat_reduction_pct} %, edited ${out.edited_reduction_pct} %`);
-  const slice = Buffer.concat([0, 1, 2, 3].map((i) => data.subarray(i * (bytes / 4), i * (bytes / 4) + 4 * 1048576)));
   Object.assign(out, { wan_corpus_MiB: 16 }, await wanBench(slice, edited(slice, 11)));
   say(`wan (10 Mbit/s, 50 ms RTT, 16 MiB): raw ${out.wan_raw_s} s, repeat ${out.wan_repeat_s} s (${out.wan_speedup_repeat}x), edited ${out.wan_edited_s} s (${out.wan_speedup_edited}x)`);
   if (!args.includes('--skip-rss')) { Object.assign(out, await rssBench(data)); say(`rss: edge ${out.rss_peak_MB_edge} MB, core ${out.rss_peak_MB_core} MB with ${out.rss_streams} streams (limit 96 MiB)`); }

@@ -115,13 +115,22 @@ export function chunkAll(p: ChunkerParams, buf: Uint8Array): number[] {
   return out;
 }
 
+const EMPTY = new Uint8Array(0);
+
+/** A copy of buf[from..] that holds no reference to buf's memory (and skips the zero fill). */
+function copyOf(buf: Uint8Array, from: number): Uint8Array {
+  const c = Buffer.allocUnsafeSlow(buf.length - from);
+  c.set(buf.subarray(from), 0);
+  return c;
+}
+
 /**
  * Streaming chunker for one direction of one stream: push() bytes as they arrive, get back
  * complete content-defined chunks; the tail after the last boundary stays buffered (at most
  * maxSize bytes) until more data, flush() (idle/end) or a forced cut at maxSize.
  */
 export class StreamChunker {
-  private tail: Uint8Array = new Uint8Array(0);
+  private tail: Uint8Array = EMPTY;
   constructor(readonly params: ChunkerParams) {}
 
   get pending(): number { return this.tail.length; }
@@ -129,7 +138,9 @@ export class StreamChunker {
   push(data: Uint8Array): Uint8Array[] {
     let buf = data;
     if (this.tail.length > 0) {
-      buf = new Uint8Array(this.tail.length + data.length);
+      // allocUnsafe: every byte is overwritten at once, so skip the zero fill (this copy
+      // and the tail's are most of a warm encode's cost after hashing and the scan).
+      buf = Buffer.allocUnsafe(this.tail.length + data.length);
       buf.set(this.tail, 0);
       buf.set(data, this.tail.length);
     }
@@ -138,11 +149,11 @@ export class StreamChunker {
     while (pos < buf.length) {
       const len = findCut(this.params, buf, pos, buf.length);
       if (len < 0) break; // no boundary yet: the rest is the tail
-      out.push(buf.subarray(pos, pos + len));
+      out.push(new Uint8Array(buf.buffer, buf.byteOffset + pos, len)); // not Buffer#subarray: its species path is slow
       pos += len;
     }
     // Copy the tail so the caller's buffer (and the big concatenation) can be released.
-    this.tail = pos === buf.length ? new Uint8Array(0) : buf.slice(pos);
+    this.tail = pos === buf.length ? EMPTY : copyOf(buf, pos);
     return out;
   }
 
@@ -150,7 +161,7 @@ export class StreamChunker {
   flush(): Uint8Array | null {
     if (this.tail.length === 0) return null;
     const t = this.tail;
-    this.tail = new Uint8Array(0);
+    this.tail = EMPTY;
     return t;
   }
 
