@@ -8,7 +8,7 @@
 // name_version_arch can never mean two different files. Everything is rewritten from
 // scratch per build, in temp names renamed into place.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gzipDeterministic } from '../formats/deb.ts';
 import { renderControl } from '../formats/deb-control.ts';
@@ -48,10 +48,27 @@ export interface SuiteResult {
 
 const sha = (alg: string, b: Buffer) => createHash(alg).update(b).digest('hex');
 
+// Published files get fixed modes (0644, dirs 0755), not the builder's umask: under umask
+// 077 the repo was unreadable by the web server serving it, and two builds differed
+// (test/integration/deb-repro.test.ts).
+function mkdirPublic(dir: string): void {
+  const first = mkdirSync(dir, { recursive: true });
+  if (!first) return;
+  for (let d = dir; ; d = dirname(d)) {
+    chmodSync(d, 0o755);
+    if (d === first || d === dirname(d)) break;
+  }
+}
+
+function writePublic(path: string, data: Buffer | string): void {
+  mkdirPublic(dirname(path));
+  writeFileSync(path, data);
+  chmodSync(path, 0o644);
+}
+
 function writeAtomic(path: string, data: Buffer | string): void {
-  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
+  writePublic(tmp, data);
   renameSync(tmp, path);
 }
 
@@ -113,12 +130,11 @@ export async function writeSuite(spec: SuiteSpec): Promise<SuiteResult> {
   const inRelease = Buffer.from(await spec.signer.clearsign(release));
   const releaseGpg = Buffer.from(await spec.signer.detachSign(Buffer.from(release)));
   for (const [n, b] of [...indexes, ['Release', Buffer.from(release)], ['InRelease', inRelease], ['Release.gpg', releaseGpg]] as Array<[string, Buffer]>) {
-    mkdirSync(dirname(join(tmpDir, n)), { recursive: true });
-    writeFileSync(join(tmpDir, n), b);
+    writePublic(join(tmpDir, n), b);
     size += b.length;
   }
   rmSync(finalDir, { recursive: true, force: true });
-  mkdirSync(dirname(finalDir), { recursive: true });
+  mkdirPublic(dirname(finalDir));
   renameSync(tmpDir, finalDir);
 
   writeAtomic(join(aptDir, `${spec.name}-archive-keyring.gpg`), spec.signer.publicBinary);
