@@ -14,7 +14,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { startStub, udpAsk, query } from '../../engine/test/dns-stub.ts';
@@ -62,6 +62,18 @@ function dnsperf(port: number, file: string, seconds: number, verbose = false): 
   if (r.status !== 0) throw new Error(`dnsperf failed: ${r.stderr}`);
   return r.stdout;
 }
+/** CPU seconds (user + system, all threads) a process has used so far (clock ticks of 1/100 s). */
+function cpuS(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+/** A dnsperf run plus the server's CPU microseconds per completed query (less sensitive to other load than QPS). */
+function measured(pid: number, port: number, file: string, seconds: number): { qps: number; cpuUs: number } {
+  const c0 = cpuS(pid);
+  const out = dnsperf(port, file, seconds);
+  const done = Number(/Queries completed:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  return { qps: qps(out), cpuUs: Math.round(((cpuS(pid) - c0) * 1e6) / Math.max(1, done) * 10) / 10 };
+}
 const qps = (out: string) => Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
 /** p99 of the per-query latencies `dnsperf -v` prints as the last field of each answer line. */
 function p99(out: string): number {
@@ -107,7 +119,8 @@ async function main(): Promise<void> {
     writeFileSync(localFile, Array.from({ length: LOCAL_N }, (_, i) => `host${i}.branch.lan A\n`).join(''));
     writeFileSync(cachedFile, Array.from({ length: CACHED_N }, (_, i) => `w${i}.example.test A\n`).join(''));
     const oursPort = await freePort(); const dmPort = await freePort();
-    const o = startOurs(dir, oursPort, await freePort(), stub.port);
+    const adminPort = await freePort();
+    const o = startOurs(dir, oursPort, adminPort, stub.port);
     procs.push(o.proc);
     const dm = startDnsmasq(dir, dmPort, stub.port);
     procs.push(dm);
@@ -117,11 +130,17 @@ async function main(): Promise<void> {
       for (let i = 0; i < CACHED_N; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => udpAsk(p, query(`w${i + j}.example.test`), 2000)));
     }
     say(`ours: ${o.ours}; dnsmasq ${spawnSync('dnsmasq', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]}; ${SECONDS} s per run`);
+    // the serving process (the engine may re-exec itself with a heap cap): its pid from /status
+    const oursPid = Number(JSON.parse(await (await fetch(`http://127.0.0.1:${adminPort}/status`)).text()).pid);
+    const lo = measured(oursPid, oursPort, localFile, SECONDS); const ld = measured(dm.pid!, dmPort, localFile, SECONDS);
+    const co = measured(oursPid, oursPort, cachedFile, SECONDS); const cd = measured(dm.pid!, dmPort, cachedFile, SECONDS);
     const r = {
-      local_qps: qps(dnsperf(oursPort, localFile, SECONDS)),
-      local_qps_dnsmasq: qps(dnsperf(dmPort, localFile, SECONDS)),
-      cached_qps: qps(dnsperf(oursPort, cachedFile, SECONDS)),
-      cached_qps_dnsmasq: qps(dnsperf(dmPort, cachedFile, SECONDS)),
+      local_qps: lo.qps,
+      local_qps_dnsmasq: ld.qps,
+      cached_qps: co.qps,
+      cached_qps_dnsmasq: cd.qps,
+      /** server CPU time per answered query (user + system, every thread), in microseconds */
+      local_cpu_us: lo.cpuUs, local_cpu_us_dnsmasq: ld.cpuUs, cached_cpu_us: co.cpuUs, cached_cpu_us_dnsmasq: cd.cpuUs,
       p99_ms: p99(dnsperf(oursPort, cachedFile, Math.min(SECONDS, 3), true)),
       p99_ms_dnsmasq: p99(dnsperf(dmPort, cachedFile, Math.min(SECONDS, 3), true)),
       upstream_queries: stub.total,

@@ -11,8 +11,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needTool } from '../helpers/tools.ts';
+import { ENGINE_EXE, engineCommand } from '../helpers/engine.ts';
 import { startStub, udpAsk, query, decode } from '../../engine/test/dns-stub.ts';
 import { dig, digAnswers, startDns } from './30-dns-lib.ts';
+
+/** Worker threads need the executable (the embedded worker bundle, Node 24's reusePort); from source there is one thread. */
+function needExecutable(t: { skip(m: string): void }): boolean {
+  if (engineCommand()[0] === ENGINE_EXE) return true;
+  t.skip(`no ${ENGINE_EXE}: the engine from source runs one DNS thread`);
+  return false;
+}
 
 /** Prometheus samples of one metric name: label text ("" without labels) -> value. */
 function samples(text: string, name: string): Map<string, number> {
@@ -22,7 +30,7 @@ function samples(text: string, name: string): Map<string, number> {
 }
 
 test('dns.workers 2: both threads answer on one port, counters add up, the cache budget holds', { timeout: 90_000 }, async (t) => {
-  if (!needTool(t, 'dig') || !needTool(t, 'dnsperf')) return;
+  if (!needExecutable(t) || !needTool(t, 'dig') || !needTool(t, 'dnsperf')) return;
   const stub = await startStub();
   const dir = mkdtempSync(join(tmpdir(), 'ewD-workers-'));
   const BUDGET = 256 * 1024;
@@ -84,6 +92,36 @@ test('dns.workers 2: both threads answer on one port, counters add up, the cache
     assert.equal(st.state, 'running');
   } finally {
     await dns.stop();
+    await stub.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('dns.workers 2: after a restart both threads answer from the snapshot', { timeout: 60_000 }, async (t) => {
+  if (!needExecutable(t)) return;
+  const stub = await startStub();
+  const dir = mkdtempSync(join(tmpdir(), 'ewD-workers-'));
+  const config = { stateDir: join(dir, 'state'), memory: { limit: '256MiB' } };
+  try {
+    let dns = await startDns({ upstreams: [`127.0.0.1:${stub.port}`], workers: 2 }, config);
+    for (let i = 0; i < 30; i++) assert.ok(await udpAsk(dns.port, query(`s${i}.example.test`)), `s${i} unanswered`);
+    await dns.stop(); // writes the snapshot
+    const upstream = stub.total;
+    dns = await startDns({ upstreams: [`127.0.0.1:${stub.port}`], workers: 2 }, config);
+    try {
+      type Threads = { running: number; datagrams: number[]; handedToMain: number };
+      const threads = async () => ((await dns.status()).status as unknown as { threads: Threads }).threads;
+      for (let i = 0; i < 100 && (await threads()).running < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 30; i++) assert.ok(await udpAsk(dns.port, query(`s${i}.example.test`)), `s${i} unanswered after the restart`);
+      assert.equal(stub.total, upstream, 'restored names went upstream');
+      const th = await threads();
+      t.diagnostic(`after the restart: datagrams per thread ${th.datagrams.join(' / ')}, handed to the main thread ${th.handedToMain}`);
+      assert.ok(th.datagrams[1] > 0, 'the worker answered nothing');
+      assert.equal(th.handedToMain, 0, 'the worker replica did not start from the snapshot');
+    } finally {
+      await dns.stop();
+    }
+  } finally {
     await stub.close();
     rmSync(dir, { recursive: true, force: true });
   }
