@@ -2,9 +2,10 @@
 // GRUB's removable-path EFI binary (grub-mkimage, modules from the root's grub-efi-*-bin),
 // FAT32 ESP (mkfs.fat + mtools), ext4 root and data (`mke2fs -d`, fixed UUIDs and hash
 // seeds, E2FSPROGS_FAKE_TIME), a GPT written by sfdisk into the image file, partitions
-// copied in at their offsets.
+// copied in at their offsets. A Raspberry Pi image (board "rpi") has no GRUB: its FAT
+// firmware partition gets the root's /boot/firmware as raspi-firmware laid it out.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageDefinition } from './definition.ts';
 import { run } from './customize.ts';
@@ -39,14 +40,39 @@ function efiBinary(root: string, def: ImageDefinition, l: Layout, work: string):
   return { path: out, name: e.file };
 }
 
-function espImage(efi: { path: string; name: string }, p: Part, work: string, mtime: number): string {
+function fatImage(p: Part, work: string, mtime: number, fill: (img: string, env: Record<string, string>) => void): string {
   const img = join(work, 'esp.img');
   rmSync(img, { force: true });
   const env = { SOURCE_DATE_EPOCH: String(mtime), MTOOLS_SKIP_CHECK: '1', TZ: 'UTC' };
-  run('mkfs.fat', ['--invariant', '-F', '32', '-n', 'ESP', '-i', p.fsUuid.replace('-', ''), '-C', img, String(p.size / 1024)], 'mkfs.fat for the ESP', env);
-  run('mmd', ['-i', img, '::/EFI', '::/EFI/BOOT'], 'mmd on the ESP', env);
-  run('touch', ['--date', `@${mtime}`, efi.path], 'touch');
-  run('mcopy', ['-i', img, '-m', efi.path, `::/EFI/BOOT/${efi.name}`], 'mcopy the EFI binary', env);
+  run('mkfs.fat', ['--invariant', '-F', '32', '-n', p.label, '-i', p.fsUuid.replace('-', ''), '-C', img, String(p.size / 1024)], `mkfs.fat for the ${p.label} partition`, env);
+  fill(img, env);
+  return img;
+}
+
+function espImage(efi: { path: string; name: string }, p: Part, work: string, mtime: number): string {
+  return fatImage(p, work, mtime, (img, env) => {
+    run('mmd', ['-i', img, '::/EFI', '::/EFI/BOOT'], 'mmd on the ESP', env);
+    run('touch', ['--date', `@${mtime}`, efi.path], 'touch');
+    run('mcopy', ['-i', img, '-m', efi.path, `::/EFI/BOOT/${efi.name}`], 'mcopy the EFI binary', env);
+  });
+}
+
+/**
+ * The Pi's firmware partition: what raspi-firmware put in the root's /boot/firmware (boot
+ * loader, start4.elf/fixup4.dat…, bcm27xx device trees, kernel, initrd, config.txt,
+ * cmdline.txt), copied in name order; the root keeps only the empty mount point.
+ */
+function firmwareImage(rootDir: string, p: Part, work: string, mtime: number): string {
+  const dir = join(rootDir, 'boot/firmware');
+  const names = readdirSync(dir).sort();
+  for (const need of ['config.txt', 'cmdline.txt', 'start4.elf', 'fixup4.dat']) {
+    if (!names.includes(need)) throw new DiskError('ASSEMBLE', `${dir}/${need} is missing: raspi-firmware did not lay out /boot/firmware (see docs/disk.md, "Raspberry Pi")`);
+  }
+  const img = fatImage(p, work, mtime, (fat, env) => {
+    run('mcopy', ['-i', fat, '-m', '-s', ...names.map((f) => join(dir, f)), '::/'], 'mcopy /boot/firmware into the firmware partition', env);
+  });
+  for (const f of names) rmSync(join(dir, f), { recursive: true, force: true });
+  run('touch', ['--date', `@${mtime}`, dir], 'touch');
   return img;
 }
 
@@ -85,11 +111,21 @@ export function treeKiB(dir: string): number {
   return Number(out.split(/\s/)[0]);
 }
 
-/** Fail clearly when the root does not fit its fixed partition (ext4 keeps ~8% for itself). */
+/**
+ * Fail clearly when the root does not fit its fixed partition (ext4 keeps ~8% for itself),
+ * or, on a Pi, /boot/firmware does not fit the FAT firmware partition (it moves there).
+ */
 export function checkFits(def: ImageDefinition, rootDir: string): void {
-  const need = Math.ceil((treeKiB(rootDir) / 1024) / 0.9);
+  const fwDir = join(rootDir, 'boot/firmware');
+  const fwKiB = def.board === 'rpi' && existsSync(fwDir) ? treeKiB(fwDir) : 0;
+  const need = Math.ceil(((treeKiB(rootDir) - fwKiB) / 1024) / 0.9);
   if (need > def.sizes.rootMiB) {
     throw new DiskError('TOO_SMALL', `${def.file}: /sizes/rootMiB: the root of ${def.name} needs about ${need} MiB and the partition has ${def.sizes.rootMiB} MiB: raise /sizes/rootMiB to at least ${need}`);
+  }
+  // FAT32: clusters, two FATs and reserved sectors take a few percent
+  const fwNeed = Math.ceil((fwKiB / 1024) / 0.9) + 2;
+  if (fwKiB && fwNeed > def.sizes.espMiB) {
+    throw new DiskError('TOO_SMALL', `${def.file}: /sizes/espMiB: /boot/firmware of ${def.name} needs about ${fwNeed} MiB and the firmware partition has ${def.sizes.espMiB} MiB: raise /sizes/espMiB to at least ${fwNeed}`);
   }
 }
 
@@ -104,8 +140,7 @@ export function assemble(a: AssembleInput): string {
   const { def, layout: l, work, mtime } = a;
   mkdirSync(work, { recursive: true });
   checkFits(def, a.rootDir);
-  const efi = efiBinary(a.rootDir, def, l, work);
-  const esp = espImage(efi, l.esp, work, mtime);
+  const esp = def.board === 'rpi' ? firmwareImage(a.rootDir, l.esp, work, mtime) : espImage(efiBinary(a.rootDir, def, l, work), l.esp, work, mtime);
   const root = ext4Image(a.rootDir, l.root, l.rootHashSeed, '0:0', work, mtime);
   const emptyData = join(work, 'data-dir');
   rmSync(emptyData, { recursive: true, force: true });
@@ -118,7 +153,7 @@ export function assemble(a: AssembleInput): string {
   const fd = openSync(img, 'w');
   closeSync(fd);
   run('truncate', ['-s', String(l.size), img], 'sizing the image');
-  run('sfdisk', ['--quiet', '--no-reread', '--no-tell-kernel', img], 'sfdisk (GPT)', {}, sfdiskScript(l));
+  run('sfdisk', ['--quiet', '--no-reread', '--no-tell-kernel', img], `sfdisk (${l.table})`, {}, sfdiskScript(l));
   copyInto(img, esp, l.esp.offset);
   copyInto(img, root, l.root.offset);
   copyInto(img, data, l.data.offset);

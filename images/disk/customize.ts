@@ -96,9 +96,10 @@ export function customize(c: CustomizeInput): void {
   put(root, 'etc/fstab', [
     '# <file system> <mount point> <type> <options> <dump> <pass> (fixed UUIDs from the image build)',
     `UUID=${layout.root.fsUuid}\t/\text4\terrors=remount-ro\t0\t1`,
-    `UUID=${layout.esp.fsUuid}\t/boot/efi\tvfat\tumask=0077,nofail\t0\t2`,
+    `UUID=${layout.esp.fsUuid}\t${bootMount(def)}\tvfat\tumask=0077,nofail\t0\t2`,
     `UUID=${layout.data.fsUuid}\t/var/lib/${name}\text4\tdefaults,nodev,nosuid\t0\t2`, ''].join('\n'));
-  mkdirs(root, 'boot/efi');
+  mkdirs(root, bootMount(def).slice(1));
+  if (def.board === 'rpi') raspiBoot(root, def, layout);
   put(root, `usr/lib/${name}/firstboot`, template('firstboot.sh', vars), 0o755);
   put(root, `etc/systemd/system/${name}-firstboot.service`, template('firstboot.service', vars));
   put(root, `etc/systemd/system/${info.serviceName}.service.d/disk-image.conf`, template('service-dropin.conf', vars));
@@ -111,6 +112,32 @@ export function customize(c: CustomizeInput): void {
     run('systemctl', [`--root=${root}`, 'enable', 'systemd-resolved.service'], 'enabling systemd-resolved in the image');
   }
   scrub(root, c.mtime);
+}
+
+/** Where the FAT partition is mounted: the ESP, or the Pi firmware partition raspi-firmware writes to. */
+export function bootMount(def: ImageDefinition): string {
+  return def.board === 'rpi' ? '/boot/firmware' : '/boot/efi';
+}
+
+/**
+ * Pi boot settings the way Debian's own Pi images set them: ROOTPART, CONSOLES and CMA in
+ * /etc/default/raspi-firmware (so the kernel hook writes the same cmdline.txt on every kernel
+ * update on the box), and cmdline.txt now in that hook's exact format. We do not run the hook
+ * here: it needs /proc for ischroot, and we do not mount.
+ */
+function raspiBoot(root: string, def: ImageDefinition, layout: Layout): void {
+  const file = join(root, 'etc/default/raspi-firmware');
+  const consoles = `tty0 ${def.console}`;
+  let text = readFileSync(file, 'utf8');
+  for (const [from, to] of [[/^#ROOTPART=.*$/m, `ROOTPART=UUID=${layout.root.fsUuid}`], [/^#CONSOLES=.*$/m, `CONSOLES="${consoles}"`],
+    [/^#CMA=.*$/m, 'CMA=0']] as const) {
+    if (!from.test(text)) throw new DiskError('ASSEMBLE', `${file}: no line matching ${String(from)} (raspi-firmware changed its defaults file; update images/disk/customize.ts)`);
+    text = text.replace(from, to);
+  }
+  writeFileSync(file, text);
+  // z50-raspi-firmware: "${pre_cmdline} root=$ROOTPART rw fsck.repair=yes net.ifnames=0 $SET_CMA rootwait ${post_cmdline}"
+  const pre = consoles.split(' ').map((c) => ` console=${c}`).join('');
+  writeFileSync(join(root, 'boot/firmware/cmdline.txt'), `${pre} root=UUID=${layout.root.fsUuid} rw fsck.repair=yes net.ifnames=0  rootwait \n`);
 }
 
 /** Remove per-run state, then clamp every mtime newer than SOURCE_DATE_EPOCH. */

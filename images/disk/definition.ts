@@ -19,6 +19,8 @@ export interface ImageDefinition {
   description?: string;
   suite: 'bookworm';
   arch: Arch;
+  /** uefi: GPT, ESP with GRUB; rpi: MBR, FAT firmware partition laid out by raspi-firmware */
+  board: 'uefi' | 'rpi';
   /** dpkg architecture */
   debArch: string;
   mirror: string;
@@ -58,6 +60,7 @@ export function checkDefinition(file: string, raw: unknown, defaultConfig: Json)
   }
   const debArch = ARCHES[d.arch].deb;
   if (!debArch) throw new DiskError('DEFINITION', `${file}: /arch: ${d.arch} has no Debian architecture`);
+  if (d.board === 'rpi' && debArch !== 'arm64') throw new DiskError('DEFINITION', `${file}: /board: "rpi" images are arm64 (Debian's raspi-firmware boots linux-image-arm64 on Pi 3/4): set /arch to "arm64"`);
   return { ...d, file, debArch, mirror: d.mirror ?? 'http://deb.debian.org/debian', config };
 }
 

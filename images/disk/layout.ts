@@ -1,5 +1,6 @@
 // The disk layout: GPT with a fixed disk GUID, ESP | root (fixed size) | data (last, grown
-// on first boot). Every GUID/UUID and the FAT volume id is derived from the image name, so
+// on first boot); for a Raspberry Pi (board "rpi") an MBR instead (Pi 3's boot ROM reads
+// only MBR), its first partition the FAT firmware partition. Every GUID/UUID and the FAT volume id is derived from the image name, so
 // rebuilds are byte-identical and two different images never share a filesystem UUID.
 import { createHash } from 'node:crypto';
 import type { ImageDefinition } from './definition.ts';
@@ -27,6 +28,9 @@ export interface Part {
 }
 
 export interface Layout {
+  /** gpt (uefi) or dos (rpi) */
+  table: 'gpt' | 'dos';
+  /** GPT disk GUID, or the MBR disk id as 8 hex digits */
   diskGuid: string;
   esp: Part;
   root: Part;
@@ -50,21 +54,31 @@ export function stableUuid(name: string, what: string): string {
 export function planLayout(def: ImageDefinition): Layout {
   const n = def.name;
   const volid = createHash('sha256').update(`edgewan-disk/${n}/esp-volid`).digest('hex').slice(0, 8).toUpperCase();
+  const dos = def.board === 'rpi';
+  // MBR partitions have no GUIDs: Linux's PARTUUID is <disk id>-<2-digit number>
+  const diskGuid = dos ? stableUuid(n, 'disk').slice(0, 8) : stableUuid(n, 'disk');
   let at = MIB; // 1 MiB alignment; the primary GPT lives before it
+  let num = 0;
   const part = (label: string, mib: number, type: string, fsUuid: string): Part => {
-    const p = { label, offset: at, size: mib * MIB, type, partuuid: stableUuid(n, `part-${label}`), fsUuid };
+    num += 1;
+    const p = { label, offset: at, size: mib * MIB, type, partuuid: dos ? `${diskGuid}-0${num}` : stableUuid(n, `part-${label}`), fsUuid };
     at += mib * MIB;
     return p;
   };
-  const esp = part('ESP', def.sizes.espMiB, TYPE_ESP, `${volid.slice(0, 4)}-${volid.slice(4)}`);
-  const root = part('root', def.sizes.rootMiB, TYPE_ROOT[def.debArch] ?? TYPE_LINUX, stableUuid(n, 'fs-root'));
-  const data = part('data', def.sizes.dataMiB, TYPE_LINUX, stableUuid(n, 'fs-data'));
-  return { diskGuid: stableUuid(n, 'disk'), esp, root, data, size: at + MIB,
+  // Debian's own Pi images call the firmware partition RASPIFIRM
+  const esp = part(dos ? 'RASPIFIRM' : 'ESP', def.sizes.espMiB, dos ? 'c' : TYPE_ESP, `${volid.slice(0, 4)}-${volid.slice(4)}`);
+  const root = part('root', def.sizes.rootMiB, dos ? '83' : TYPE_ROOT[def.debArch] ?? TYPE_LINUX, stableUuid(n, 'fs-root'));
+  const data = part('data', def.sizes.dataMiB, dos ? '83' : TYPE_LINUX, stableUuid(n, 'fs-data'));
+  return { table: dos ? 'dos' : 'gpt', diskGuid, esp, root, data, size: at + MIB,
     rootHashSeed: stableUuid(n, 'hash-root'), dataHashSeed: stableUuid(n, 'hash-data') };
 }
 
-/** sfdisk script for the layout (sectors; fixed GUIDs). */
+/** sfdisk script for the layout (sectors; fixed GUIDs / disk id). */
 export function sfdiskScript(l: Layout): string {
+  if (l.table === 'dos') {
+    const line = (p: Part) => `start=${p.offset / SECTOR}, size=${p.size / SECTOR}, type=${p.type}`;
+    return ['label: dos', `label-id: 0x${l.diskGuid}`, 'unit: sectors', '', `${line(l.esp)}, bootable`, line(l.root), line(l.data), ''].join('\n');
+  }
   const line = (p: Part) => `start=${p.offset / SECTOR}, size=${p.size / SECTOR}, type=${p.type}, uuid=${p.partuuid.toUpperCase()}, name="${p.label}"`;
   return ['label: gpt', `label-id: ${l.diskGuid.toUpperCase()}`, 'unit: sectors', 'first-lba: 2048',
     `last-lba: ${l.size / SECTOR - 34}`, '', line(l.esp), line(l.root), line(l.data), ''].join('\n');

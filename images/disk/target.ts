@@ -31,10 +31,14 @@ function wantedDiskArches(): string[] {
   return v ? v.split(',').map((s) => s.trim()).filter(Boolean) : DEFAULT_DISK_ARCHES;
 }
 
-function definitionsFor(inputs: BuildInputs): ImageDefinition[] {
+/** The image definitions a build makes when their arch is built (the boot test uses the same list). */
+export function wantedDefinitions(defaultConfig: Record<string, unknown>): ImageDefinition[] {
   const wanted = wantedDiskArches();
-  return definitionFiles().map((f) => loadDefinition(f, inputs.info.defaultConfig))
-    .filter((d) => inputs.executables[d.arch] !== undefined && wanted.includes(d.arch));
+  return definitionFiles().map((f) => loadDefinition(f, defaultConfig)).filter((d) => wanted.includes(d.arch));
+}
+
+function definitionsFor(inputs: BuildInputs): ImageDefinition[] {
+  return wantedDefinitions(inputs.info.defaultConfig).filter((d) => inputs.executables[d.arch] !== undefined);
 }
 
 async function sha256File(path: string): Promise<string> {

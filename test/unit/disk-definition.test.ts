@@ -1,7 +1,7 @@
 // Disk image definitions and layout (images/disk): the shipped definitions are valid, bad
 // input fails fast with file + JSON pointer, the layout is fixed and sane.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -17,7 +17,7 @@ const amd64 = () => JSON.parse(readFileSync(join(ROOT, 'images/branch-box-amd64.
 
 test('the shipped definitions are valid and their configs keep the contract defaults', () => {
   const files = definitionFiles();
-  assert.deepEqual(files.map((f) => f.split('/').pop()), ['branch-box-amd64.json', 'branch-box-arm64.json']);
+  assert.deepEqual(files.map((f) => f.split('/').pop()), ['branch-box-amd64.json', 'branch-box-arm64.json', 'branch-box-rpi-arm64.json']);
   for (const f of files) {
     const d = loadDefinition(f, DEFAULT);
     assert.equal((d.config.admin as { listen: string }).listen, '127.0.0.1:9617');
@@ -45,6 +45,8 @@ test('definition errors: unknown key, bad package name, partition below its mini
     [(r) => { r.sizes.rootMiB = 100; }, /\/sizes\/rootMiB: must be >= 256/],
     [(r) => { r.arch = 'armv7'; }, /\/arch: "armv7" is not allowed/],
     [(r) => { delete r.firstBoot; }, /missing required key "firstBoot"/],
+    [(r) => { r.board = 'rpi'; }, /\/board: "rpi" images are arm64/],
+    [(r) => { r.board = 'pi'; }, /\/board: "pi" is not allowed/],
   ];
   for (const [mutate, re] of cases) {
     const raw = amd64();
@@ -66,6 +68,12 @@ test('a root bigger than its partition fails with the size to use', () => {
     assert.throws(() => checkFits(d, dir), /\/sizes\/rootMiB: .* needs about [34] MiB and the partition has 2 MiB/);
     d.sizes = { ...d.sizes, rootMiB: 64 };
     checkFits(d, dir);
+    // a Pi's /boot/firmware moves to the FAT partition: it counts there, not in the root
+    mkdirSync(join(dir, 'boot/firmware'), { recursive: true });
+    writeFileSync(join(dir, 'boot/firmware/kernel'), Buffer.alloc(40 << 20, 1));
+    const pi = { ...loadDefinition(join(ROOT, 'images/branch-box-rpi-arm64.json'), DEFAULT), sizes: { espMiB: 40, rootMiB: 8, dataMiB: 16 } };
+    assert.throws(() => checkFits(pi, dir), /\/sizes\/espMiB: .* needs about 47 MiB and the firmware partition has 40 MiB/);
+    checkFits({ ...pi, sizes: { ...pi.sizes, espMiB: 64 } }, dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -89,6 +97,28 @@ test('layout: fixed GUIDs per image, aligned, non-overlapping, data last', () =>
   assert.match(s, /^label: gpt\nlabel-id: [0-9A-F-]{36}\n/);
   assert.equal(s.match(/^start=/gm)?.length, 3);
   assert.match(s, /type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709/);
+});
+
+test('Raspberry Pi layout: MBR, FAT firmware partition first, PARTUUIDs <disk id>-NN; raspi-firmware from non-free-firmware', () => {
+  const d = loadDefinition(join(ROOT, 'images/branch-box-rpi-arm64.json'), DEFAULT);
+  assert.equal(d.board, 'rpi');
+  const l = planLayout(d);
+  assert.equal(l.table, 'dos');
+  assert.match(l.diskGuid, /^[0-9a-f]{8}$/);
+  assert.deepEqual([l.esp, l.root, l.data].map((p) => p.partuuid), ['01', '02', '03'].map((n) => `${l.diskGuid}-${n}`));
+  assert.equal(l.esp.label, 'RASPIFIRM');
+  const s = sfdiskScript(l);
+  assert.match(s, /^label: dos\nlabel-id: 0x[0-9a-f]{8}\n/);
+  assert.match(s, /^start=2048, size=\d+, type=c, bootable$/m);
+  assert.equal(s.match(/type=83$/gm)?.length, 2);
+  const spec = rootSpec(d);
+  assert.ok(spec.packages.includes('raspi-firmware') && !spec.packages.some((p) => p.startsWith('grub-')));
+  assert.ok(spec.sources.every((x) => x.endsWith(' main non-free-firmware')));
+  // the uefi definitions stay main-only and GPT, and default to board uefi
+  const u = loadDefinition(definitionFiles()[0], DEFAULT);
+  assert.equal(u.board, 'uefi');
+  assert.equal(planLayout(u).table, 'gpt');
+  assert.ok(rootSpec(u).sources.every((x) => x.endsWith(' main')));
 });
 
 test('root cache key follows the inputs; mount unit names are escaped like systemd-escape', () => {

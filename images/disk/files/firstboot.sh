@@ -11,9 +11,9 @@ if [ "@GROW@" = yes ]; then
 	part=$(readlink -f /dev/disk/by-partuuid/@DATA_PARTUUID@)
 	disk=/dev/$(lsblk -no PKNAME "$part")
 	num=$(cat "/sys/class/block/${part##*/}/partition")
-	# The image was written to a bigger disk: move the backup GPT to the real end first,
-	# then let the last partition take the rest (--no-reread: it is mounted).
-	sfdisk --quiet --relocate gpt-bak-std "$disk"
+	# The image was written to a bigger disk: move the backup GPT to the real end first (an
+	# MBR, on a Pi, has none), then let the last partition take the rest (--no-reread: it is mounted).
+	if sfdisk --dump "$disk" | grep -q '^label: gpt'; then sfdisk --quiet --relocate gpt-bak-std "$disk"; fi
 	echo ", +" | sfdisk --quiet --no-reread --no-tell-kernel -N "$num" "$disk" || true
 	partx --update --nr "$num" "$disk"
 	resize2fs "$part"
