@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ChunkStore } from '../src/cache/store.ts';
+import { ChunkStore, quickKey } from '../src/cache/store.ts';
 import { DiskStore } from '../src/cache/disk.ts';
 import { fingerprint } from '../src/codec/fingerprint.ts';
 import { seeded } from './codec-corpus.ts';
@@ -103,4 +103,34 @@ test('store: disk failure degrades to memory-only with a new identity', () => {
   assert.ok(failed);
   assert.equal(s.diskEnabled, false);
   assert.notDeepEqual(Buffer.from(s.id), id);
+});
+
+test('sameAs: finds held chunks by their bytes, never a chunk that differs (even with the same quick key)', () => {
+  const s = new ChunkStore({ memoryBytes: 2 << 20 });
+  const a = chunk(7001);
+  assert.equal(s.sameAs(a.d), null);
+  s.put(a.fp, a.d);
+  assert.deepEqual(s.sameAs(Uint8Array.from(a.d)), a.fp);
+  // Same length, one unsampled byte changed: same quick key, different bytes.
+  const b = Uint8Array.from(a.d); b[1] ^= 0xff;
+  assert.equal(quickKey(b), quickKey(a.d));
+  assert.equal(s.sameAs(b), null);
+  // The newer chunk takes the quick slot; both stay correct.
+  const fb = fingerprint(b);
+  s.put(fb, b);
+  assert.deepEqual(s.sameAs(b), fb);
+  assert.notDeepEqual(s.sameAs(a.d), fb);
+  assert.deepEqual(s.get(a.fp), a.d);
+});
+
+test('sameAs: evicted chunks are forgotten; resize keeps the index', () => {
+  const s = new ChunkStore({ memoryBytes: 1 << 20 });
+  const all = Array.from({ length: 300 }, (_, i) => chunk(8000 + i));
+  for (const c of all) s.put(c.fp, c.d);
+  assert.equal(s.sameAs(all[0].d), null, 'evicted by the byte budget');
+  assert.deepEqual(s.sameAs(all[299].d), all[299].fp);
+  s.resize(4 << 20);
+  assert.deepEqual(s.sameAs(all[299].d), all[299].fp);
+  for (let i = 0; i < 300; i++) { const c = chunk(9000 + i); s.put(c.fp, c.d); }
+  assert.deepEqual(s.sameAs(chunk(9299).d), chunk(9299).fp);
 });

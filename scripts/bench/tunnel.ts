@@ -37,7 +37,8 @@ function codecBench(data: Buffer) {
     let o = 0;
     for (const len of chunkAll(p, data)) {
       const c = data.subarray(o, o + len); o += len;
-      const fp = fingerprint(c);
+      // As link.ts encodeChunk: a chunk already held is found by its bytes, others hashed.
+      const fp = store.sameAs(c) ?? fingerprint(c);
       if (store.has(fp)) { ops.push({ ref: fp, len }); continue; }
       store.put(fp, c);
       const z = compressIfWorthwhile(c);

@@ -3,6 +3,8 @@
 // the link in either direction land here, so a reply can be deduplicated against a request
 // and vice versa. A disk failure switches the store to memory-only (and a new identity, so
 // the peer stops assuming we kept what the disk held) instead of failing the tunnel.
+// sameAs() finds a held chunk by its bytes without hashing them (a sampled key, then a
+// full byte comparison), so a sender can reference repeated data at memcmp speed.
 import { LRUCache } from 'lru-cache';
 import { randomBytes } from 'node:crypto';
 import { fpKey } from '../codec/fingerprint.ts';
@@ -15,12 +17,32 @@ export interface ChunkStoreOptions {
   onDiskFailure?: (err: Error) => void;
 }
 
-// Per-entry overhead estimate (key string, map slot, Buffer object): keeps the memory
-// budget honest for small chunks.
-const ENTRY_OVERHEAD = 160;
+// Per-entry overhead estimate (key string, map slot, Buffer object, quick-index slot):
+// keeps the memory budget honest for small chunks.
+const ENTRY_OVERHEAD = 200;
+
+/**
+ * A cheap 32-bit key from the length and ~72 sampled bytes (FNV-1a over the samples). It only
+ * narrows the search: sameAs() then compares every byte, so a collision, accidental or
+ * crafted, can only cost the fast path (the caller hashes), never return a wrong chunk.
+ */
+export function quickKey(d: Uint8Array): number {
+  const n = d.length;
+  let h = Math.imul(0x811c9dc5 ^ n, 0x01000193);
+  const step = Math.max(1, n >>> 6);
+  for (let i = 0; i < n; i += step) h = Math.imul(h ^ d[i], 0x01000193);
+  for (let i = Math.max(0, n - 8); i < n; i++) h = Math.imul(h ^ d[i], 0x01000193);
+  return h >>> 0;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+}
 
 export class ChunkStore {
   private mem: LRUCache<string, Uint8Array>;
+  /** quickKey(bytes) → fingerprint key, for the chunks of the memory tier (one per key). */
+  private quick = new Map<number, string>();
   private disk: DiskStore | null = null;
   private memId: Uint8Array = randomBytes(16);
   private diskError: Error | null = null;
@@ -57,7 +79,7 @@ export class ChunkStore {
     const m = this.mem.get(k);
     if (m) { this.stats.hits++; return m; }
     const d = this.guard(() => this.disk?.get(fp), undefined);
-    if (d) { this.stats.hits++; this.stats.diskHits++; this.mem.set(k, d); return d; }
+    if (d) { this.stats.hits++; this.stats.diskHits++; this.memSet(k, d); return d; }
     this.stats.misses++;
     return undefined;
   }
@@ -68,8 +90,19 @@ export class ChunkStore {
     if (this.mem.has(k)) return;
     const copy = Uint8Array.prototype.slice.call(data) as Uint8Array;
     this.stats.puts++;
-    this.mem.set(k, copy);
+    this.memSet(k, copy);
     this.guard(() => this.disk?.put(fp, copy), undefined);
+  }
+
+  /**
+   * The fingerprint of a chunk in the memory tier with exactly these bytes, or null (then
+   * the caller hashes). No SHA-256: a quick key, then a byte-for-byte comparison.
+   */
+  sameAs(data: Uint8Array): Buffer | null {
+    const k = this.quick.get(quickKey(data));
+    if (k === undefined) return null;
+    const m = this.mem.peek(k);
+    return m !== undefined && sameBytes(m, data) ? Buffer.from(k, 'latin1') : null;
   }
 
   flush(): void { this.guard(() => this.disk?.flush(), undefined); }
@@ -77,8 +110,10 @@ export class ChunkStore {
   /** New memory budget (memory policy changed): rebuild the LRU keeping the hottest entries. */
   resize(memoryBytes: number): void {
     const next = this.makeMem(memoryBytes);
-    for (const [k, v] of [...this.mem.entries()].reverse()) next.set(k, v);
+    const old = [...this.mem.entries()].reverse();
     this.mem = next;
+    this.quick.clear();
+    for (const [k, v] of old) this.memSet(k, v);
   }
 
   close(): void {
@@ -86,8 +121,17 @@ export class ChunkStore {
     this.disk = null;
   }
 
+  private memSet(k: string, v: Uint8Array): void {
+    this.mem.set(k, v);
+    if (this.mem.has(k)) this.quick.set(quickKey(v), k); // (a chunk above maxSize is not kept)
+  }
+
   private makeMem(bytes: number): LRUCache<string, Uint8Array> {
-    return new LRUCache<string, Uint8Array>({ maxSize: Math.max(1 << 20, bytes), sizeCalculation: (v) => v.length + ENTRY_OVERHEAD });
+    return new LRUCache<string, Uint8Array>({
+      maxSize: Math.max(1 << 20, bytes), sizeCalculation: (v) => v.length + ENTRY_OVERHEAD,
+      // Evicted: drop its quick-index slot, unless a newer chunk with the same quick key owns it.
+      dispose: (v, k) => { const q = quickKey(v); if (this.quick.get(q) === k) this.quick.delete(q); },
+    });
   }
 
   private guard<R>(f: () => R, fallback: R): R {

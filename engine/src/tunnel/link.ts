@@ -92,7 +92,9 @@ export class Link extends EventEmitter {
   encodeChunk(c: Uint8Array): DataOp {
     const mode = this.mode;
     if (mode === 'dedup' && this.peer) {
-      const fp = fingerprint(c);
+      // A chunk our memory tier holds is found by byte comparison (no SHA-256: repeats
+      // encode at memcmp speed); the fingerprint sent is the one stored with it.
+      const fp = this.opts.store.sameAs(c) ?? fingerprint(c);
       if (this.peer.shouldRef(fp)) {
         this.counters.chunkHits++; this.counters.savedDedup += c.length - FP_LEN - 5;
         return { op: Op.REF, rawLen: c.length, fp };
