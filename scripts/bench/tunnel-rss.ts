@@ -24,6 +24,28 @@ async function freePort(): Promise<number> {
   return p;
 }
 
+/** Peak RSS / V8 heap / external (Buffers) of one engine, sampled from its admin /status. */
+function sampler(adminPort: number) {
+  const peak = { rss: 0, heapUsed: 0, external: 0, samples: 0, gate: 0, linkQueue: 0, cache: 0 };
+  let stop = false;
+  const loop = (async () => {
+    while (!stop) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${adminPort}/status`);
+        const st = (await r.json()) as { memory: { rssBytes: number; heapUsedBytes: number; externalBytes: number }; components: Array<{ name: string; status?: { readGate?: { heldBytes: number }; linkQueuedBytes?: number; cache?: { memoryBytes: number } } }> };
+        const m = st.memory;
+        const tun = st.components.find((c) => c.name === 'tunnel')?.status;
+        peak.gate = Math.max(peak.gate, tun?.readGate?.heldBytes ?? 0); peak.linkQueue = Math.max(peak.linkQueue, tun?.linkQueuedBytes ?? 0); peak.cache = Math.max(peak.cache, tun?.cache?.memoryBytes ?? 0);
+        peak.rss = Math.max(peak.rss, m.rssBytes); peak.heapUsed = Math.max(peak.heapUsed, m.heapUsedBytes); peak.external = Math.max(peak.external, m.externalBytes); peak.samples++;
+      } catch { /* not up yet */ }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return { peak, stop: async () => { stop = true; await loop; } };
+}
+const MB = (b: number) => Math.round(b / 1048576);
+
+const rssNow = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 const hwm = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 export async function rssBench(data: Buffer): Promise<Record<string, number>> {
@@ -62,14 +84,31 @@ export async function rssBench(data: Buffer): Promise<Record<string, number>> {
       if (i > 100) throw new Error(`engines did not come up: ${errText}`);
       await new Promise((r) => setTimeout(r, 200));
     }
+    const idle = procs.map((p) => rssNow(p.pid!));
+    const samplers = [sampler(a1), sampler(a2)];
     let bad = 0;
+    const t0 = performance.now();
     await Promise.all(Array.from({ length: STREAMS }, async (_, i) => {
       const off = (i * 7_919_113) % (data.length - PER_STREAM);
       const d = data.subarray(off, off + PER_STREAM);
       if ((await once(d)) !== sha256(d)) bad++;
     }));
+    const seconds = (performance.now() - t0) / 1000;
+    for (const s of samplers) await s.stop();
     if (bad) throw new Error(`${bad} of ${STREAMS} streams delivered wrong bytes`);
-    return { rss_streams: STREAMS, rss_bytes_per_stream: PER_STREAM, rss_peak_MB_core: Math.round(hwm(procs[0].pid!)), rss_peak_MB_edge: Math.round(hwm(procs[1].pid!)), rss_peak_MB: Math.round(Math.max(hwm(procs[0].pid!), hwm(procs[1].pid!))) };
+    const [c, e] = samplers.map((s) => s.peak);
+    return {
+      rss_streams: STREAMS, rss_bytes_per_stream: PER_STREAM, rss_limit_MB: 96, rss_seconds: Math.round(seconds * 10) / 10,
+      rss_peak_MB_core: Math.round(hwm(procs[0].pid!)), rss_peak_MB_edge: Math.round(hwm(procs[1].pid!)), rss_peak_MB: Math.round(Math.max(hwm(procs[0].pid!), hwm(procs[1].pid!))),
+      // where it goes (sampled every 50 ms from /status, so peaks can be missed): RSS before
+      // the streams, and the peaks of the V8 heap and of memory outside it (Buffers)
+      rss_idle_MB_core: Math.round(idle[0]), rss_idle_MB_edge: Math.round(idle[1]),
+      heap_used_peak_MB_core: MB(c.heapUsed), heap_used_peak_MB_edge: MB(e.heapUsed),
+      external_peak_MB_core: MB(c.external), external_peak_MB_edge: MB(e.external),
+      gate_held_peak_MB_core: MB(c.gate), gate_held_peak_MB_edge: MB(e.gate),
+      link_queue_peak_MB_core: MB(c.linkQueue), link_queue_peak_MB_edge: MB(e.linkQueue),
+      chunk_cache_peak_MB_core: MB(c.cache), chunk_cache_peak_MB_edge: MB(e.cache),
+    };
   } finally {
     for (const p of procs) p.kill('SIGTERM');
     sink.close();

@@ -81,8 +81,7 @@ export class ForwardsComponent extends ListenerComponent {
       handle: async (sock: net.Socket) => {
         const stream = await hub.open(f.target);
         if (sock.destroyed) { stream.destroy(); return; }
-        splice(sock, stream);
-        sock.resume();
+        splice(sock, stream); // starts reading (when the read gate allows)
       },
     }));
   }

@@ -56,6 +56,5 @@ export async function socksHandshake(sock: Socket, open: (target: string) => Pro
   }
   const rest = r.release();
   reply(sock, REP.ok);
-  connected(stream, rest);
-  sock.resume();
+  connected(stream, rest); // splice() starts reading again, when the read gate allows
 }

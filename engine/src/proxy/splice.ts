@@ -1,8 +1,13 @@
 // Join a local TCP socket and a tunnel stream in both directions with backpressure.
 // A clean end travels as FIN; a failure on either side resets the other (TCP RST towards
 // the local client), so a transfer cut short never looks complete.
+// Reading the local socket is admission-controlled (tunnel/gate.ts): it reads only while the
+// process-wide ReadGate grants it a slot, one read at a time, and stops at once after each
+// read (no read-ahead into its own buffer), so 1,000 busy connections cannot each park
+// 64–128 KiB of Buffers outside the V8 heap.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { GateReader, ReadGate } from '../tunnel/gate.ts';
 
 export function resetSocket(sock: Socket): void {
   // resetAndDestroy (Node ≥ 18.3) sends RST instead of FIN.
@@ -13,10 +18,61 @@ export function resetSocket(sock: Socket): void {
   else sock.destroy();
 }
 
+/**
+ * Stop reading now. pause() alone leaves libuv reading: Node stops only once its own buffer
+ * passes the high-water mark, i.e. after one more 64 KiB read. readStop() on the handle is
+ * what Node itself does at that point (stream_base_commons onStreamRead), and Socket._read
+ * starts it again on resume().
+ */
+type Handle = { reading?: boolean; readStop?: () => number; readStart?: () => number } | null | undefined;
+const handleOf = (sock: Socket): Handle => (sock as unknown as { _handle?: Handle })._handle;
+
+export function stopReading(sock: Socket): void {
+  sock.pause();
+  const h = handleOf(sock);
+  if (h && h.reading && typeof h.readStop === 'function') { h.reading = false; h.readStop(); }
+}
+
+/**
+ * Read again. resume() alone is not enough: when the read was stopped while Readable's own
+ * `reading` flag was up (a read requested, nothing arrived yet), Readable never calls _read
+ * again (seen: streams stuck with the handle stopped). So the handle is started directly too.
+ */
+export function startReading(sock: Socket): void {
+  sock.resume();
+  const h = handleOf(sock);
+  if (h && !h.reading && typeof h.readStart === 'function' && !sock.connecting) { h.reading = true; h.readStart(); }
+}
+
+/** Feed sock → stream one read at a time, while the gate allows. */
+function gatedPipe(sock: Socket, stream: Duplex, gate: ReadGate): void {
+  let done = false;
+  const reader: GateReader = {
+    arm: () => { if (!done) startReading(sock); },
+    disarm: () => stopReading(sock),
+  };
+  const finish = () => { if (!done) { done = true; gate.cancel(reader); } };
+  stopReading(sock);
+  sock.on('data', (d: Buffer) => {
+    stopReading(sock);
+    if (stream.destroyed) return;
+    const more = stream.write(d); // the stream counts the bytes in the gate until it sent them
+    gate.took(reader);
+    if (more) gate.request(reader);
+    else stream.once('drain', () => { if (!done) gate.request(reader); });
+  });
+  sock.once('end', () => { finish(); if (!stream.destroyed) stream.end(); });
+  sock.once('close', finish);
+  stream.once('close', finish);
+  gate.request(reader);
+}
+
 export function splice(sock: Socket, stream: Duplex, onClose?: () => void): void {
   let done = false;
   const finish = () => { if (!done) { done = true; onClose?.(); } };
-  sock.pipe(stream);
+  const gate = (stream as Duplex & { gate?: ReadGate }).gate;
+  if (gate) gatedPipe(sock, stream, gate);
+  else { sock.pipe(stream); sock.resume(); }
   stream.pipe(sock);
   sock.on('error', (e) => { stream.destroy(e); });
   stream.on('error', () => { resetSocket(sock); });

@@ -12,6 +12,7 @@ import { lz4Impl } from '../codec/block.ts';
 import { ChunkStore } from '../cache/store.ts';
 import { Link } from './link.ts';
 import { newCounters, type Mode } from './counters.ts';
+import { ReadGate } from './gate.ts';
 import { makeTransport, type AuthConfig, type Transport } from './transport.ts';
 import { hub } from './hub.ts';
 import { splitHostPort } from './hostport.ts';
@@ -39,6 +40,8 @@ export class TunnelComponent implements Component {
   readonly name = 'tunnel';
   readonly counters = newCounters();
   store: ChunkStore | null = null;
+  /** Admission control for reading local sockets, shared by every link of this process. */
+  readonly gate = new ReadGate(8 << 20);
   private ctx!: ComponentContext;
   private mode: Mode;
   private readonly links = new Set<Link>();
@@ -67,6 +70,7 @@ export class TunnelComponent implements Component {
     const o = this.opts;
     if (o.role === 'edge' && !o.connect) { this.state = 'unconfigured'; ctx.unconfigured('no tunnel.connect: this edge has no core to talk to'); return; }
     this.transport = makeTransport(o.role, o.auth);
+    this.gate.budget = this.sendBudget();
     this.chunker = chunkerParams({ avgSize: o.chunkSize ?? 8192 });
     const diskDir = join(o.stateDir, 'chunks');
     this.store = new ChunkStore({
@@ -153,7 +157,7 @@ export class TunnelComponent implements Component {
     const link = new Link(sock, {
       role: this.opts.role, store, chunker: this.chunker, windowBytes: this.opts.windowBytes ?? 32 * 1024,
       log: this.ctx.log, mode: () => this.mode, counters: this.counters, pingIntervalMs: this.opts.pingIntervalMs,
-      recvBudgetBytes: this.recvBudget(),
+      recvBudgetBytes: this.recvBudget(), gate: this.gate,
       rememberedPeer: () => (store.diskEnabled && existsSync(peerFile) ? readFileSync(peerFile) : null),
       rememberPeer: (id) => { if (store.diskEnabled) { try { writeFileSync(peerFile, id); } catch { /* advisory only */ } } },
     });
@@ -175,6 +179,7 @@ export class TunnelComponent implements Component {
     try { hp = splitHostPort(s.target); } catch (e) { link.refuse(s, (e as Error).message); return; }
     // allowHalfOpen: the target's FIN must not cut off what we still have to write to it.
     const sock = net.connect({ host: hp[0], port: hp[1], allowHalfOpen: true });
+    sock.pause(); // no read before splice() has a read slot for it (tunnel/gate.ts)
     this.locals.add(sock);
     const timer = setTimeout(() => sock.destroy(new Error('connect timed out after 10 s')), 10000);
     let connected = false;
@@ -186,12 +191,17 @@ export class TunnelComponent implements Component {
     });
   }
 
-  /** Receive buffers shared by a link's streams: memory.split.buffers when the policy has it. */
-  private recvBudget(): number {
+  private buffersBudget(): number {
     let b = 0;
     try { b = Number((this.ctx.budgets() as unknown as { buffers?: number }).buffers ?? 0); } catch { /* older context */ }
-    return b > 0 ? Math.max(1 << 20, b) : 16 << 20;
+    return b > 0 ? b : 0;
   }
+
+  /** Receive buffers shared by a link's streams: memory.split.buffers when the policy has it. */
+  private recvBudget(): number { const b = this.buffersBudget(); return b > 0 ? Math.max(1 << 20, b) : 16 << 20; }
+
+  /** Bytes read from local sockets and not yet sent: half of memory.split.buffers (gate.ts). */
+  private sendBudget(): number { const b = this.buffersBudget(); return b > 0 ? Math.max(1 << 20, b >>> 1) : 8 << 20; }
 
   /** Degrade chain: dedup (disk+memory) → dedup (memory) → lz4 → raw. */
   setMode(m: Mode, why?: string): void { this.mode = m; if (why) this.ctx.log.warn('tunnel mode changed', { mode: m, reason: why }); this.reportMode(); }
@@ -215,6 +225,8 @@ export class TunnelComponent implements Component {
       role: this.opts.role, state: this.state, mode: this.modeName, lz4: lz4Impl(), auth: this.transport?.describe,
       links: this.links.size, activeStreams: [...this.links].reduce((n, k) => n + k.activeStreams, 0),
       rttMs: l?.rttMs ?? null, lastError: this.lastError, ...this.counters,
+      readGate: { budgetBytes: this.gate.budget, heldBytes: this.gate.held, peakHeldBytes: this.gate.peakHeld, reading: this.gate.armedCount, waiting: this.gate.waitingCount },
+      linkQueuedBytes: [...this.links].reduce((n, k) => n + k.socket.writableLength, 0),
       cache: this.store ? { memoryBytes: this.store.memoryBytes, memoryLimit: this.store.memoryLimit, diskBytes: this.store.diskBytes, diskLimit: this.store.diskLimit } : null,
     };
   }

@@ -14,6 +14,7 @@ import type { Logger } from '../log/logger.ts';
 import { PeerModel } from './peer-model.ts';
 import { TunnelStream } from './stream.ts';
 import { newCounters, type Counters, type Mode } from './counters.ts';
+import { ReadGate } from './gate.ts';
 
 export interface LinkOptions {
   role: 'edge' | 'core';
@@ -31,10 +32,13 @@ export interface LinkOptions {
   helloTimeoutMs?: number;
   /** receive buffer budget shared by all streams of this link (bytes); default 16 MiB */
   recvBudgetBytes?: number;
+  /** admission control for local socket reads, shared by the links of one process */
+  gate?: ReadGate;
 }
 
 export class Link extends EventEmitter {
   readonly counters: Counters;
+  readonly gate: ReadGate;
   peerWindow = 65536;
   rttMs = -1;
   private readonly reader = new FrameReader();
@@ -55,6 +59,7 @@ export class Link extends EventEmitter {
   constructor(readonly socket: Duplex, readonly opts: LinkOptions) {
     super();
     this.counters = opts.counters ?? newCounters();
+    this.gate = opts.gate ?? new ReadGate(8 << 20);
     this.nextId = opts.role === 'edge' ? 1 : 2;
     this.whenReady = new Promise((res) => { this.readyResolve = res; });
     this.whenReady.catch(() => {});

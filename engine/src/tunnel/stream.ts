@@ -9,6 +9,7 @@ import { StreamChunker } from '../codec/chunker.ts';
 import { decompressBlock } from '../codec/block.ts';
 import { Op, T, type DataOp } from '../codec/frame.ts';
 import type { Link } from './link.ts';
+import type { ReadGate } from './gate.ts';
 
 const BATCH_BYTES = 192 * 1024; // decoded bytes per DATA frame: bounds frame size
 const TAIL_FLUSH_MS = 20;
@@ -22,6 +23,8 @@ export class TunnelStream extends Duplex {
   private finSent = false;
   private readonly chunker: StreamChunker;
   private tailTimer: NodeJS.Timeout | null = null;
+  /** Bytes written to us and not yet sent (queued or in the chunker's tail), counted in the gate. */
+  private held = 0;
   // receive side
   private inQ: DataOp[] = [];
   private waiting: Uint8Array | null = null; // fp of the reference we asked for
@@ -42,10 +45,14 @@ export class TunnelStream extends Duplex {
     this.on('error', () => {});
   }
 
+  /** The process-wide admission control for local socket reads (proxy/splice.ts uses it). */
+  get gate(): ReadGate { return this.link.gate; }
+
   // ---- send side -------------------------------------------------------------------------
   override _write(data: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.tailTimer) { clearTimeout(this.tailTimer); this.tailTimer = null; }
     this.link.counters.appTx += data.length;
+    this.held += data.length; this.link.gate.hold(data.length);
     if (this.link.mode === 'raw' || this.link.mode === 'lz4') {
       for (let o = 0; o < data.length; o += 65536) this.outQ.push(data.subarray(o, Math.min(data.length, o + 65536)));
     } else {
@@ -90,7 +97,10 @@ export class TunnelStream extends Duplex {
       batch += c.length;
       ops.push(this.link.encodeChunk(c));
     }
-    if (ops.length > 0) this.link.sendData(this.id, ops);
+    if (ops.length > 0) {
+      this.link.sendData(this.id, ops);
+      const n = Math.min(batch, this.held); this.held -= n; this.link.gate.release(n);
+    }
     if (this.outQ.length === 0 && this.writeCb) {
       const cb = this.writeCb; this.writeCb = null;
       // All sent but a partial chunk: if the source stays quiet (no _write soon), send the
@@ -187,6 +197,7 @@ export class TunnelStream extends Duplex {
     if (!clean && !this.remoteReset) this.link.sendReset(this.id, err ? err.message : 'closed');
     this.link.forget(this.id);
     this.outQ = []; this.inQ = [];
+    if (this.held > 0) { this.link.gate.release(this.held); this.held = 0; }
     if (this.writeCb) { const c = this.writeCb; this.writeCb = null; c(err ?? new Error('stream closed')); }
     cb(err);
   }
