@@ -1,4 +1,4 @@
-// `npm run bench:dns -- [--json] [--seconds N]`: dnsperf (Debian) against our DNS cache and
+// `npm run bench:dns -- [--json] [--seconds N] [--clients N] [--workers N]`: dnsperf (Debian) against our DNS cache and
 // against dnsmasq (Debian, dnsmasq-base) in the same run, configured equivalently: the same
 // 100 local host records, the same stub upstream on loopback for forwarded names.
 //   local   100 local names                      → local_qps, local_qps_dnsmasq
@@ -7,7 +7,9 @@
 //           prints no percentiles, FACTS §7)      → p99_ms, p99_ms_dnsmasq
 // dnsperf runs --clients (default 8) client sockets against both servers: with dns.workers > 1
 // the kernel spreads clients over our threads by source port, so one socket would measure one
-// thread (--clients 1 does exactly that). dnsmasq has one thread either way.
+// thread (--clients 1 does exactly that). dnsmasq has one thread either way. --workers sets our
+// dns.workers (default: the config default). *_cpu_us: each server's CPU time per completed
+// query (user + system of every thread, /proc/PID/stat), steadier than QPS on a busy machine.
 // Ours runs as the built x64 executable (dist/bin/edgewan-linux-x64, or EDGEWAN_TEST_ENGINE_EXE)
 // when it exists, else the engine source on this Node; the JSON says which (`ours`). Every dnsperf run is bounded
 // by -l (≤ 10 s).
@@ -154,6 +156,7 @@ async function main(): Promise<void> {
     if (!JSON_ONLY) {
       say(`local   qps  ours ${r.local_qps.toFixed(0).padStart(8)}   dnsmasq ${r.local_qps_dnsmasq.toFixed(0).padStart(8)}   ratio ${(r.local_qps / r.local_qps_dnsmasq).toFixed(2)}`);
       say(`cached  qps  ours ${r.cached_qps.toFixed(0).padStart(8)}   dnsmasq ${r.cached_qps_dnsmasq.toFixed(0).padStart(8)}   ratio ${(r.cached_qps / r.cached_qps_dnsmasq).toFixed(2)}`);
+      say(`cpu µs/query ours ${r.local_cpu_us} (local) ${r.cached_cpu_us} (cached)   dnsmasq ${r.local_cpu_us_dnsmasq} (local) ${r.cached_cpu_us_dnsmasq} (cached)`);
       say(`p99 ms       ours ${String(r.p99_ms).padStart(8)}   dnsmasq ${String(r.p99_ms_dnsmasq).padStart(8)}`);
     }
     process.stdout.write(`${JSON.stringify(r, null, JSON_ONLY ? 0 : 2)}\n`);
