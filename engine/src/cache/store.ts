@@ -36,7 +36,7 @@ export function quickKey(d: Uint8Array): number {
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+  return a.length === b.length && Buffer.compare(a, b) === 0; // memcmp; takes plain Uint8Arrays
 }
 
 export class ChunkStore {

@@ -117,6 +117,9 @@ export function chunkAll(p: ChunkerParams, buf: Uint8Array): number[] {
 
 const EMPTY = new Uint8Array(0);
 
+/** buf[pos, pos+len) as a plain Uint8Array (Buffer#subarray's species path is slower). */
+const view = (buf: Uint8Array, pos: number, len: number) => new Uint8Array(buf.buffer, buf.byteOffset + pos, len);
+
 /** A copy of buf[from..] that holds no reference to buf's memory (and skips the zero fill). */
 function copyOf(buf: Uint8Array, from: number): Uint8Array {
   const c = Buffer.allocUnsafeSlow(buf.length - from);
@@ -136,24 +139,29 @@ export class StreamChunker {
   get pending(): number { return this.tail.length; }
 
   push(data: Uint8Array): Uint8Array[] {
-    let buf = data;
-    if (this.tail.length > 0) {
-      // allocUnsafe: every byte is overwritten at once, so skip the zero fill (this copy
-      // and the tail's are most of a warm encode's cost after hashing and the scan).
-      buf = Buffer.allocUnsafe(this.tail.length + data.length);
-      buf.set(this.tail, 0);
-      buf.set(data, this.tail.length);
-    }
     const out: Uint8Array[] = [];
-    let pos = 0;
-    while (pos < buf.length) {
-      const len = findCut(this.params, buf, pos, buf.length);
+    let pos = 0; // in data
+    if (this.tail.length > 0) {
+      // Only the chunk that straddles the old tail and the new bytes needs a joined copy,
+      // and it ends within maxSize of its start: copy that much, not all of `data`.
+      const take = Math.min(data.length, this.params.maxSize - this.tail.length);
+      const joined = Buffer.allocUnsafeSlow(this.tail.length + take); // fully overwritten below
+      joined.set(this.tail, 0);
+      joined.set(data.subarray(0, take), this.tail.length);
+      const len = findCut(this.params, joined, 0, joined.length);
+      // No cut means joined < maxSize, i.e. it took all of data: it is the new tail.
+      if (len < 0) { this.tail = joined; return out; }
+      out.push(view(joined, 0, len));
+      pos = len - this.tail.length; // > 0: the tail alone had no cut (same bytes, same start)
+    }
+    while (pos < data.length) {
+      const len = findCut(this.params, data, pos, data.length);
       if (len < 0) break; // no boundary yet: the rest is the tail
-      out.push(new Uint8Array(buf.buffer, buf.byteOffset + pos, len)); // not Buffer#subarray: its species path is slow
+      out.push(view(data, pos, len)); // chunks alias the caller's buffer until sent
       pos += len;
     }
-    // Copy the tail so the caller's buffer (and the big concatenation) can be released.
-    this.tail = pos === buf.length ? EMPTY : copyOf(buf, pos);
+    // Copy the tail so the caller's buffer can be released.
+    this.tail = pos === data.length ? EMPTY : copyOf(data, pos);
     return out;
   }
 
