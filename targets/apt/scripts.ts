@@ -91,7 +91,7 @@ if [ "$1" = "remove" ]; then
 	if [ -e ${sh(dropIn)} ]; then
 		rm -f ${sh(dropIn)}
 		if [ -d /run/systemd/system ]; then
-			systemctl --no-block try-restart systemd-resolved.service >/dev/null 2>&1 || true
+			deb-systemd-invoke try-restart systemd-resolved.service >/dev/null || true
 		fi
 	fi
 fi

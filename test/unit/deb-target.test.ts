@@ -37,6 +37,7 @@ test('maintainer scripts: static user, guarded systemd calls, purge removes stat
   assert.match(s.postinst, /if \[ -d \/run\/systemd\/system \]; then[\s\S]*deb-systemd-invoke \$_action acmewan.service/);
   assert.match(s.prerm, /"\$1" = remove \] && \[ -d \/run\/systemd\/system \][\s\S]*deb-systemd-invoke stop acmewan.service/);
   assert.match(s.postrm, /"\$1" = "purge"[\s\S]*rm -rf \/var\/lib\/acmewan \/etc\/acmewan\/keys/);
+  assert.match(s.postrm, /"\$1" = "remove"[\s\S]*rm -f \/run\/systemd\/resolved\.conf\.d\/acmewan-dns\.conf[\s\S]*deb-systemd-invoke try-restart systemd-resolved\.service/);
   assert.throws(() => maintainerScripts(info({ serviceName: 'a b' })), /unsafe name/);
 });
 
