@@ -101,12 +101,18 @@ export class DnsWorkers {
     // room for twice the replica's budget plus code and local data; a worker that outgrows it
     // dies with ERR_WORKER_OUT_OF_MEMORY and is restarted with an empty replica
     const heapMb = Math.max(10, Math.ceil((2 * this.init.budgetBytes) / 2 ** 20) + 8);
-    const w = new Worker(this.code, {
-      eval: true, workerData: { ...this.init, index, stats: this.sab } satisfies WorkerInit,
-      // a small young generation: the hit path allocates little, and the main isolate's
-      // --max-semi-space-size would otherwise give each worker up to 3 x 8 MiB of it
-      resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 4 }, stdout: false, stderr: false,
-    });
+    let w: Worker;
+    try {
+      w = new Worker(this.code, {
+        eval: true, workerData: { ...this.init, index, stats: this.sab } satisfies WorkerInit,
+        // a small young generation: the hit path allocates little, and the main isolate's
+        // --max-semi-space-size would otherwise give each worker up to 3 x 8 MiB of it
+        resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 4 }, stdout: false, stderr: false,
+      });
+    } catch (err) {
+      this.log.warn('dns worker could not be created', { worker: index, error: err as Error });
+      return Promise.resolve(false);
+    }
     slot.worker = w;
     this.send(w, [...this.handlers.entries()].reverse().map(([k, e]) => toWire(k, e))); // oldest first: same recency
     return new Promise<boolean>((resolve) => {
