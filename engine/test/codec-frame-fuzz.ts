@@ -52,7 +52,7 @@ export function fuzzFrames(seed: number, count: number): { frames: number; error
           else if (f.type === T.HELLO) decodeHello(f.payload);
         }
         o += n;
-        if ((reader as unknown as { buf: Buffer }).buf.length > HEADER_LEN + MAX_PAYLOAD + bytes.length) throw new Error('reader buffer above bound');
+        if (reader.bufferedBytes > HEADER_LEN + MAX_PAYLOAD + bytes.length) throw new Error('reader buffer above bound');
       }
     } catch (e) {
       if (!(e instanceof FrameError)) throw new Error(`case ${i} (seed ${seed}): ${(e as Error).stack}`);

@@ -55,48 +55,90 @@ const EMPTY = new Uint8Array(0);
 /**
  * Incremental decoder: push() what the socket delivered, get back whole frames. Holds at
  * most one partial frame (≤ HEADER_LEN + MAX_PAYLOAD bytes) plus the unparsed input.
+ * The input pieces are kept as they came and each payload is copied out exactly once, when
+ * it is complete: TLS delivers ≤ 16 KiB per read, and concatenating on every read made
+ * ~1.2 MB of short-lived Buffers per 192 KiB frame (memory outside the V8 heap; measured in
+ * docs/tunnel.md "Memory with 1,000 streams").
  */
 export class FrameReader {
-  private buf: Buffer = Buffer.alloc(0);
+  private pieces: Buffer[] = [];
+  private buffered = 0; // bytes held in pieces
   private consumed = 0; // bytes of the stream already parsed, for error offsets
 
+  /** Bytes held (a partial frame plus unparsed input). */
+  get bufferedBytes(): number { return this.buffered; }
+
   push(data: Uint8Array): Frame[] {
-    this.buf = this.buf.length === 0 ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-      : Buffer.concat([this.buf, data]);
+    if (data.length > 0) { this.pieces.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength)); this.buffered += data.length; }
     const out: Frame[] = [];
-    let pos = 0;
-    while (this.buf.length - pos >= HEADER_LEN) {
-      const type = this.buf[pos];
-      const len = this.buf.readUInt32BE(pos + 5);
+    while (this.buffered >= HEADER_LEN) {
+      const h = this.pieces[0].length >= HEADER_LEN ? this.pieces[0] : this.take(HEADER_LEN, true);
+      const type = h[0];
+      const len = h.readUInt32BE(5);
       const lim = LIMITS[type];
-      const at = this.consumed + pos;
+      const at = this.consumed;
       if (!lim) throw new FrameError('FRAME_TYPE', `unknown frame type ${type}`, at);
       if (len < lim[0] || len > lim[1]) throw new FrameError('FRAME_LENGTH', `frame type ${type} with payload length ${len} outside [${lim[0]}, ${lim[1]}]`, at);
-      if (this.buf.length - pos < HEADER_LEN + len) break;
-      // Copy the payload out so the (possibly large) socket buffer is not retained.
-      const payload = Uint8Array.prototype.slice.call(this.buf, pos + HEADER_LEN, pos + HEADER_LEN + len);
-      out.push({ type, stream: this.buf.readUInt32BE(pos + 1), payload });
-      pos += HEADER_LEN + len;
+      if (this.buffered < HEADER_LEN + len) break;
+      const stream = h.readUInt32BE(1);
+      this.take(HEADER_LEN, false);
+      // A copy, so the (possibly large) socket buffers are not retained.
+      out.push({ type, stream, payload: this.take(len, false) });
+      this.consumed += HEADER_LEN + len;
     }
-    this.consumed += pos;
-    this.buf = pos === this.buf.length ? Buffer.alloc(0) : Buffer.from(this.buf.subarray(pos));
     return out;
+  }
+
+  /** Copy out the next n buffered bytes; with `peek` they stay buffered. */
+  private take(n: number, peek: boolean): Buffer {
+    const b = Buffer.allocUnsafe(n);
+    let got = 0;
+    for (let i = 0; got < n; i++) {
+      const p = this.pieces[peek ? i : 0];
+      const k = Math.min(n - got, p.length);
+      p.copy(b, got, 0, k);
+      got += k;
+      if (peek) continue;
+      if (k === p.length) this.pieces.shift();
+      else this.pieces[0] = p.subarray(k);
+    }
+    if (!peek) this.buffered -= n;
+    return b;
   }
 }
 
 /** Serialise ops (DATA payload, or the op part of a CHUNK). */
 export function encodeOps(ops: DataOp[]): Buffer {
+  const b = Buffer.allocUnsafe(opsLength(ops));
+  writeOps(b, 0, ops);
+  return b;
+}
+
+/** A whole DATA frame, ops written straight after the header: one Buffer instead of two. */
+export function encodeDataFrame(stream: number, ops: DataOp[]): Buffer {
+  const n = opsLength(ops);
+  const b = Buffer.allocUnsafe(HEADER_LEN + n);
+  b[0] = T.DATA;
+  b.writeUInt32BE(stream >>> 0, 1);
+  b.writeUInt32BE(n, 5);
+  writeOps(b, HEADER_LEN, ops);
+  return b;
+}
+
+function opsLength(ops: DataOp[]): number {
   let n = 0;
   for (const o of ops) n += o.op === Op.REF ? 1 + FP_LEN + 4 : o.op === Op.LZ4 ? 9 + o.data.length : 5 + o.data.length;
-  const b = Buffer.allocUnsafe(n);
-  let p = 0;
+  return n;
+}
+
+function writeOps(b: Buffer, at: number, ops: DataOp[]): void {
+  let p = at;
   for (const o of ops) {
     b[p++] = o.op;
     if (o.op === Op.REF) { b.set(o.fp, p); p += FP_LEN; b.writeUInt32BE(o.rawLen, p); p += 4; }
     else if (o.op === Op.LZ4) { b.writeUInt32BE(o.rawLen, p); b.writeUInt32BE(o.data.length, p + 4); p += 8; b.set(o.data, p); p += o.data.length; }
     else { b.writeUInt32BE(o.data.length, p); p += 4; b.set(o.data, p); p += o.data.length; }
   }
-  return b;
 }
 
 function u32(b: Uint8Array, p: number): number {

@@ -5,7 +5,7 @@
 // reason; every stream in flight is then reset (never half-delivered as if complete).
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { FrameReader, FrameError, encodeFrame, encodeOps, decodeOps, decodeChunk, decodeHello, encodeHello, PROTOCOL_VERSION, T, Op, type DataOp, type Frame } from '../codec/frame.ts';
+import { FrameReader, FrameError, encodeFrame, encodeDataFrame, encodeOps, decodeOps, decodeChunk, decodeHello, encodeHello, PROTOCOL_VERSION, T, Op, type DataOp, type Frame } from '../codec/frame.ts';
 import { fingerprint, fpKey, FP_LEN } from '../codec/fingerprint.ts';
 import { compressIfWorthwhile, decompressBlock } from '../codec/block.ts';
 import type { ChunkerParams } from '../codec/chunker.ts';
@@ -115,7 +115,7 @@ export class Link extends EventEmitter {
     return { op: stored ? Op.LIT : Op.RAW, rawLen: c.length, data: c };
   }
 
-  sendData(id: number, ops: DataOp[]): void { this.sendFrame(T.DATA, id, encodeOps(ops)); }
+  sendData(id: number, ops: DataOp[]): void { this.writeRaw(encodeDataFrame(id, ops)); }
   sendCredit(id: number, n: number): void { const b = Buffer.alloc(4); b.writeUInt32BE(n); this.sendFrame(T.CREDIT, id, b); }
   sendReset(id: number, reason: string): void {
     if (this.closed) return;
