@@ -84,6 +84,12 @@ test('systemd-resolved forwards to our DNS cache once DNS is enabled in the conf
       must(['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', '-q', '-y', 'install', name], 180);
       assert.equal(exec(['systemctl', 'is-active', `${name}.service`]).stdout.trim(), 'active', journal());
       assert.equal(exec(['test', '-e', `/run/systemd/resolved.conf.d/${name}-dns.conf`]).code, 1, 'no drop-in with DNS off');
+      // the unit's quoted NODE_OPTIONS (old space + semi-space, as the engine's re-exec would
+      // set) reaches the engine whole, so it does not re-exec itself
+      const envLine = must(['systemctl', 'show', '-p', 'Environment', `${name}.service`]).trim();
+      const flags = /NODE_OPTIONS=(--max-old-space-size=\d+ --max-semi-space-size=\d+)"?$/.exec(envLine);
+      assert.ok(flags, `unit environment: ${envLine}`);
+      assert.ok(must(['journalctl', '-o', 'cat', '-u', `${name}.service`]).includes(`"nodeOptions":"${flags[1]}"`), journal());
       assert.notEqual(dig(), RECORD.value, 'resolved cannot know our record yet');
     });
 
