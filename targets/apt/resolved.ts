@@ -33,7 +33,7 @@ export function resolvedHook(info: PackageInfo): ResolvedHook {
   // object, is "enabled" true, and what is the first "listen" entry?
   const script = `#!/bin/sh
 # ${info.name}: while ${info.serviceName}.service runs with dns.enabled, systemd-resolved
-# forwards every name to the ${info.name} DNS cache (/usr/share/doc/${info.name}, docs/dns.md).
+# forwards every name to the ${info.name} DNS cache (${info.homepage}: docs/debian.md).
 # Run by the unit as root: "start" after start and reload, "stop" after stop.
 # Opt out: ln -s /dev/null ${adminDropIn}
 set -u
