@@ -13,6 +13,7 @@ import { ChunkStore } from '../cache/store.ts';
 import { Link } from './link.ts';
 import { newCounters, type Mode } from './counters.ts';
 import { ReadGate } from './gate.ts';
+import { startGcGuard, type GcGuard } from './gc-guard.ts';
 import { makeTransport, type AuthConfig, type Transport } from './transport.ts';
 import { hub } from './hub.ts';
 import { splitHostPort } from './hostport.ts';
@@ -51,6 +52,7 @@ export class TunnelComponent implements Component {
   private stopped = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
+  private gcGuard: GcGuard | null = null;
   private backoff: number;
   private readonly locals = new Set<net.Socket>();
   private readonly peers = new Set<tls.TLSSocket>(); // every TLS socket, so stop() can cut them all
@@ -71,6 +73,7 @@ export class TunnelComponent implements Component {
     if (o.role === 'edge' && !o.connect) { this.state = 'unconfigured'; ctx.unconfigured('no tunnel.connect: this edge has no core to talk to'); return; }
     this.transport = makeTransport(o.role, o.auth);
     this.gate.budget = this.sendBudget();
+    this.gcGuard = startGcGuard(() => this.externalLimit());
     this.chunker = chunkerParams({ avgSize: o.chunkSize ?? 8192 });
     const diskDir = join(o.stateDir, 'chunks');
     this.store = new ChunkStore({
@@ -203,6 +206,15 @@ export class TunnelComponent implements Component {
   /** Bytes read from local sockets and not yet sent: half of memory.split.buffers (gate.ts). */
   private sendBudget(): number { const b = this.buffersBudget(); return b > 0 ? Math.max(1 << 20, b >>> 1) : 8 << 20; }
 
+  /**
+   * ArrayBuffer memory the tunnel may hold before a GC is forced (gc-guard.ts): the chunk
+   * cache, memory.split.buffers and 4 MiB of slack. 0 (no guard) without memory budgets.
+   */
+  private externalLimit(): number {
+    const b = this.buffersBudget();
+    return b > 0 && this.store ? this.store.memoryLimit + (b >>> 1) + (4 << 20) : 0;
+  }
+
   /** Degrade chain: dedup (disk+memory) → dedup (memory) → lz4 → raw. */
   setMode(m: Mode, why?: string): void { this.mode = m; if (why) this.ctx.log.warn('tunnel mode changed', { mode: m, reason: why }); this.reportMode(); }
 
@@ -226,7 +238,7 @@ export class TunnelComponent implements Component {
       links: this.links.size, activeStreams: [...this.links].reduce((n, k) => n + k.activeStreams, 0),
       rttMs: l?.rttMs ?? null, lastError: this.lastError, ...this.counters,
       readGate: { budgetBytes: this.gate.budget, heldBytes: this.gate.held, peakHeldBytes: this.gate.peakHeld, reading: this.gate.armedCount, waiting: this.gate.waitingCount },
-      linkQueuedBytes: [...this.links].reduce((n, k) => n + k.socket.writableLength, 0),
+      linkQueuedBytes: [...this.links].reduce((n, k) => n + k.socket.writableLength, 0), gcForced: this.gcGuard?.forced ?? 0,
       cache: this.store ? { memoryBytes: this.store.memoryBytes, memoryLimit: this.store.memoryLimit, diskBytes: this.store.diskBytes, diskLimit: this.store.diskLimit } : null,
     };
   }
@@ -240,6 +252,7 @@ export class TunnelComponent implements Component {
     hub.unregister(this);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.flushTimer) clearInterval(this.flushTimer);
+    this.gcGuard?.stop();
     this.server?.close();
     // Let streams finish within the grace period, then cut what is left.
     const until = Date.now() + graceMs;

@@ -97,9 +97,12 @@ export class TunnelStream extends Duplex {
       batch += c.length;
       ops.push(this.link.encodeChunk(c));
     }
-    if (ops.length > 0) {
-      this.link.sendData(this.id, ops);
-      const n = Math.min(batch, this.held); this.held -= n; this.link.gate.release(n);
+    if (ops.length > 0) this.link.sendData(this.id, ops);
+    // Queued chunks are views of the Buffer they were read into, which stays alive until the
+    // last of them is sent: so the gate gets the bytes back only when the queue is empty
+    // (what stays held is the chunker's tail, a copy of its own).
+    if (this.outQ.length === 0 && this.held > this.chunker.pending) {
+      const n = this.held - this.chunker.pending; this.held -= n; this.link.gate.release(n);
     }
     if (this.outQ.length === 0 && this.writeCb) {
       const cb = this.writeCb; this.writeCb = null;

@@ -1,0 +1,51 @@
+// Keeps garbage Buffers from piling up outside the V8 heap. Every tunnel byte passes through
+// a few short-lived Buffers (socket read, chunker, LZ4 output, frame), which live outside the
+// V8 heap. Their small JS wrappers barely grow the heap, so the heap limit never triggers a
+// full GC; V8 starts one only once external memory has grown by about 64 MiB since the last.
+// Under a 96 MiB limit that garbage alone broke the budget (measured: the rss step of
+// `npm run bench:tunnel` showed 40–90 MB of external memory with 24 MiB of chunk cache and
+// under 8 MiB of live stream data). So while the tunnel runs, this checks the process's
+// ArrayBuffer memory every 20 ms and forces a full GC once it exceeds what the budgets
+// allow (chunk cache + buffers + slack). A GC of the engine's small heap takes a few ms and
+// happens only under memory pressure.
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+const CHECK_MS = 20;
+/** Not more often than this, whatever the pressure (bounds the CPU a runaway could cost). */
+const MIN_GAP_MS = 40;
+
+let gcFn: (() => void) | null | undefined;
+
+/** V8's gc(), exposed at run time (no flag on the command line), or null if the runtime refuses. */
+export function exposedGc(): (() => void) | null {
+  if (gcFn !== undefined) return gcFn;
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const f = vm.runInNewContext('gc') as unknown;
+    gcFn = typeof f === 'function' ? (f as () => void) : null;
+  } catch { gcFn = null; }
+  return gcFn;
+}
+
+export interface GcGuard { stop(): void; readonly forced: number }
+
+/** Start checking; `limitBytes()` is read at every check so budget changes apply at once. */
+export function startGcGuard(limitBytes: () => number): GcGuard | null {
+  const gc = exposedGc();
+  if (!gc) return null;
+  let last = 0;
+  const state = { forced: 0 };
+  const timer = setInterval(() => {
+    const limit = limitBytes();
+    if (!(limit > 0)) return;
+    const now = Date.now();
+    if (now - last < MIN_GAP_MS) return;
+    if (process.memoryUsage().arrayBuffers <= limit) return;
+    last = now;
+    state.forced++;
+    gc();
+  }, CHECK_MS);
+  timer.unref();
+  return { stop: () => clearInterval(timer), get forced() { return state.forced; } };
+}
