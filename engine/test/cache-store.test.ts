@@ -115,11 +115,16 @@ test('sameAs: finds held chunks by their bytes, never a chunk that differs (even
   const b = Uint8Array.from(a.d); b[1] ^= 0xff;
   assert.equal(quickKey(b), quickKey(a.d));
   assert.equal(s.sameAs(b), null);
-  // The newer chunk takes the quick slot; both stay correct.
+  // Near-duplicates share the quick key: each still resolves to itself.
   const fb = fingerprint(b);
   s.put(fb, b);
   assert.deepEqual(s.sameAs(b), fb);
-  assert.notDeepEqual(s.sameAs(a.d), fb);
+  assert.deepEqual(s.sameAs(a.d), a.fp);
+  // Six of them: the index keeps the newest four, the rest fall back to hashing (null).
+  const more = [2, 3, 4, 5].map((i) => { const d = Uint8Array.from(a.d); d[i] ^= 0x55; const fp = fingerprint(d); s.put(fp, d); return { d, fp }; });
+  for (const m of more) assert.deepEqual(s.sameAs(m.d), m.fp);
+  assert.equal(s.sameAs(a.d), null);
+  assert.equal(s.sameAs(b), null);
   assert.deepEqual(s.get(a.fp), a.d);
 });
 

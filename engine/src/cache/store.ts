@@ -20,6 +20,7 @@ export interface ChunkStoreOptions {
 // Per-entry overhead estimate (key string, map slot, Buffer object, quick-index slot):
 // keeps the memory budget honest for small chunks.
 const ENTRY_OVERHEAD = 200;
+const QUICK_MAX = 4;
 
 /**
  * A cheap 32-bit key from the length and ~72 sampled bytes (FNV-1a over the samples). It only
@@ -41,8 +42,12 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 export class ChunkStore {
   private mem: LRUCache<string, Uint8Array>;
-  /** quickKey(bytes) → fingerprint key, for the chunks of the memory tier (one per key). */
-  private quick = new Map<number, string>();
+  /**
+   * quickKey(bytes) → fingerprint key(s) of memory-tier chunks. Several per key because
+   * near-duplicates (same length, a few bytes apart: e.g. a library's ESM and CJS builds)
+   * share their samples; at most QUICK_MAX, the newest kept.
+   */
+  private quick = new Map<number, string | string[]>();
   private disk: DiskStore | null = null;
   private memId: Uint8Array = randomBytes(16);
   private diskError: Error | null = null;
@@ -99,8 +104,14 @@ export class ChunkStore {
    * the caller hashes). No SHA-256: a quick key, then a byte-for-byte comparison.
    */
   sameAs(data: Uint8Array): Buffer | null {
-    const k = this.quick.get(quickKey(data));
-    if (k === undefined) return null;
+    const cur = this.quick.get(quickKey(data));
+    if (cur === undefined) return null;
+    if (typeof cur === 'string') return this.holds(cur, data);
+    for (let i = cur.length - 1; i >= 0; i--) { const fp = this.holds(cur[i], data); if (fp) return fp; }
+    return null;
+  }
+
+  private holds(k: string, data: Uint8Array): Buffer | null {
     const m = this.mem.peek(k);
     return m !== undefined && sameBytes(m, data) ? Buffer.from(k, 'latin1') : null;
   }
@@ -123,14 +134,29 @@ export class ChunkStore {
 
   private memSet(k: string, v: Uint8Array): void {
     this.mem.set(k, v);
-    if (this.mem.has(k)) this.quick.set(quickKey(v), k); // (a chunk above maxSize is not kept)
+    if (!this.mem.has(k)) return; // a chunk above maxSize is not kept
+    const q = quickKey(v);
+    const cur = this.quick.get(q);
+    if (cur === undefined) this.quick.set(q, k);
+    else if (typeof cur === 'string') { if (cur !== k) this.quick.set(q, [cur, k]); }
+    else if (!cur.includes(k)) { cur.push(k); if (cur.length > QUICK_MAX) cur.shift(); }
+  }
+
+  private unquick(v: Uint8Array, k: string): void {
+    const q = quickKey(v);
+    const cur = this.quick.get(q);
+    if (cur === k) this.quick.delete(q);
+    else if (Array.isArray(cur)) {
+      const i = cur.indexOf(k);
+      if (i >= 0) cur.splice(i, 1);
+      if (cur.length === 1) this.quick.set(q, cur[0]);
+    }
   }
 
   private makeMem(bytes: number): LRUCache<string, Uint8Array> {
     return new LRUCache<string, Uint8Array>({
       maxSize: Math.max(1 << 20, bytes), sizeCalculation: (v) => v.length + ENTRY_OVERHEAD,
-      // Evicted: drop its quick-index slot, unless a newer chunk with the same quick key owns it.
-      dispose: (v, k) => { const q = quickKey(v); if (this.quick.get(q) === k) this.quick.delete(q); },
+      dispose: (v, k) => this.unquick(v, k), // evicted: leave the quick index too
     });
   }
 
