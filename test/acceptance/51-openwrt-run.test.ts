@@ -83,7 +83,7 @@ test('procd init: command, user, env heap cap, respawn, term_timeout, reload sig
   assert.match(log, /^open_instance instance1$/m);
   assert.match(log, /^param command \/usr\/bin\/edgewan run --config \/var\/etc\/edgewan\/edgewan\.json$/m);
   assert.match(log, /^param user edgewan$/m);
-  assert.match(log, /^param env NODE_OPTIONS=--max-old-space-size=64$/m);
+  assert.match(log, /^param env NODE_OPTIONS=--max-old-space-size=64 --max-semi-space-size=4$/m);
   assert.match(log, /^param respawn 300 5 5$/m);
   assert.match(log, /^param term_timeout 10$/m);
   assert.match(log, /^param reload_signal 1$/m);
@@ -108,7 +108,7 @@ test('procd init: UCI memory_max, grace_s and DNS on port 53 reach procd', (t) =
   const r = start(u.root);
   assert.equal(r.status, 0, r.stderr);
   const log = procdLog(u.root);
-  assert.match(log, /^param env NODE_OPTIONS=--max-old-space-size=128$/m);
+  assert.match(log, /^param env NODE_OPTIONS=--max-old-space-size=128 --max-semi-space-size=8$/m);
   assert.match(log, /^param term_timeout 15$/m);
   assert.match(log, /^param capabilities \/etc\/capabilities\/edgewan\.json$/m);
   assert.deepEqual(JSON.parse(readFileSync(join(u.root, 'etc/capabilities/edgewan.json'), 'utf8')).ambient, ['CAP_NET_BIND_SERVICE']);

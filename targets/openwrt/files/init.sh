@@ -66,7 +66,7 @@ reload_service() {
 }
 
 start_service() {
-	local heap rc=0
+	local heap semi rc=0
 	if [ "$_EW_PREPARED" != 1 ]; then
 		_ew_prepare_config || rc=$?
 		[ "$rc" = 2 ] && return 0
@@ -78,10 +78,15 @@ start_service() {
 	chmod 0750 "$UCI_STATE_DIR"
 
 	# V8 reserves gigabytes of address space: cap the heap, never procd `limits as=`.
+	# Node's heap limit is old space + young generation: scale the semi-space like the
+	# engine's own re-exec (engine/src/memory/reexec.ts heapFlags: heap/16, 1..16 MiB).
 	heap=$((UCI_MEMORY_MAX_BYTES / 2097152))
+	semi=$((heap / 16))
+	[ "$semi" -lt 1 ] && semi=1
+	[ "$semi" -gt 16 ] && semi=16
 	procd_open_instance
 	procd_set_param command "$PROG" run --config "$RUNCONF"
-	procd_set_param env NODE_OPTIONS="--max-old-space-size=$heap"
+	procd_set_param env NODE_OPTIONS="--max-old-space-size=$heap --max-semi-space-size=$semi"
 	procd_set_param user "$UCI_USER"
 	procd_set_param group "$UCI_GROUP"
 	procd_set_param respawn 300 5 5
