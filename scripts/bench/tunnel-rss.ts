@@ -25,17 +25,21 @@ async function freePort(): Promise<number> {
 }
 
 /** Peak RSS / V8 heap / external (Buffers) of one engine, sampled from its admin /status. */
-function sampler(adminPort: number) {
-  const peak = { rss: 0, heapUsed: 0, external: 0, samples: 0, gate: 0, linkQueue: 0, cache: 0 };
+function sampler(adminPort: number, pid: number) {
+  const peak = { rss: 0, heapUsed: 0, external: 0, samples: 0, gate: 0, linkQueue: 0, cache: 0, gcForced: 0, anon: 0, file: 0 };
   let stop = false;
   const loop = (async () => {
     while (!stop) {
       try {
+        // anonymous vs file-backed (the executable's pages, which the kernel can drop)
+        const ps = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(ps)?.[1] ?? 0) * 1024;
+        if (kb('RssAnon') > peak.anon) { peak.anon = kb('RssAnon'); peak.file = kb('RssFile'); }
         const r = await fetch(`http://127.0.0.1:${adminPort}/status`);
-        const st = (await r.json()) as { memory: { rssBytes: number; heapUsedBytes: number; externalBytes: number }; components: Array<{ name: string; status?: { readGate?: { heldBytes: number }; linkQueuedBytes?: number; cache?: { memoryBytes: number } } }> };
+        const st = (await r.json()) as { memory: { rssBytes: number; heapUsedBytes: number; externalBytes: number }; components: Array<{ name: string; status?: { readGate?: { heldBytes: number }; linkQueuedBytes?: number; gcForced?: number; cache?: { memoryBytes: number } } }> };
         const m = st.memory;
         const tun = st.components.find((c) => c.name === 'tunnel')?.status;
-        peak.gate = Math.max(peak.gate, tun?.readGate?.heldBytes ?? 0); peak.linkQueue = Math.max(peak.linkQueue, tun?.linkQueuedBytes ?? 0); peak.cache = Math.max(peak.cache, tun?.cache?.memoryBytes ?? 0);
+        peak.gate = Math.max(peak.gate, tun?.readGate?.heldBytes ?? 0); peak.linkQueue = Math.max(peak.linkQueue, tun?.linkQueuedBytes ?? 0); peak.cache = Math.max(peak.cache, tun?.cache?.memoryBytes ?? 0); peak.gcForced = Math.max(peak.gcForced, tun?.gcForced ?? 0);
         peak.rss = Math.max(peak.rss, m.rssBytes); peak.heapUsed = Math.max(peak.heapUsed, m.heapUsedBytes); peak.external = Math.max(peak.external, m.externalBytes); peak.samples++;
       } catch { /* not up yet */ }
       await new Promise((r) => setTimeout(r, 50));
@@ -85,7 +89,7 @@ export async function rssBench(data: Buffer): Promise<Record<string, number>> {
       await new Promise((r) => setTimeout(r, 200));
     }
     const idle = procs.map((p) => rssNow(p.pid!));
-    const samplers = [sampler(a1), sampler(a2)];
+    const samplers = [sampler(a1, procs[0].pid!), sampler(a2, procs[1].pid!)];
     let bad = 0;
     const t0 = performance.now();
     await Promise.all(Array.from({ length: STREAMS }, async (_, i) => {
@@ -103,11 +107,13 @@ export async function rssBench(data: Buffer): Promise<Record<string, number>> {
       // where it goes (sampled every 50 ms from /status, so peaks can be missed): RSS before
       // the streams, and the peaks of the V8 heap and of memory outside it (Buffers)
       rss_idle_MB_core: Math.round(idle[0]), rss_idle_MB_edge: Math.round(idle[1]),
+      rss_anon_peak_MB_core: MB(c.anon), rss_anon_peak_MB_edge: MB(e.anon), rss_file_at_anon_peak_MB_core: MB(c.file), rss_file_at_anon_peak_MB_edge: MB(e.file),
       heap_used_peak_MB_core: MB(c.heapUsed), heap_used_peak_MB_edge: MB(e.heapUsed),
       external_peak_MB_core: MB(c.external), external_peak_MB_edge: MB(e.external),
       gate_held_peak_MB_core: MB(c.gate), gate_held_peak_MB_edge: MB(e.gate),
       link_queue_peak_MB_core: MB(c.linkQueue), link_queue_peak_MB_edge: MB(e.linkQueue),
       chunk_cache_peak_MB_core: MB(c.cache), chunk_cache_peak_MB_edge: MB(e.cache),
+      gc_forced_core: c.gcForced, gc_forced_edge: e.gcForced,
     };
   } finally {
     for (const p of procs) p.kill('SIGTERM');
