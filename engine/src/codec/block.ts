@@ -47,18 +47,24 @@ export function decompressBlock(block: Uint8Array, rawLen: number): Uint8Array |
   return lz4Decompress(block, rawLen);
 }
 
+// Did the last chunk compress well? Data comes in runs (a text file, then a .gz), so the
+// next chunk most likely behaves the same: skip the probe after a chunk that paid.
+let lastPaid = false;
+
 /**
  * Compress when it pays: returns null for incompressible data. A sample probe first
- * (1 KiB from the middle) skips the full pass on random/encrypted/compressed input.
+ * (2 KiB from the middle) skips the full pass on random/encrypted/compressed input; it is
+ * left out right after a chunk that compressed well, where it would be 25 % extra work.
  */
 export function compressIfWorthwhile(src: Uint8Array): Uint8Array | null {
   if (src.length < 64) return null;
-  if (src.length >= 8192) {
+  if (src.length >= 8192 && !lastPaid) {
     const mid = src.length >>> 1;
     const probe = compressBlock(src.subarray(mid - 1024, mid + 1024));
     if (probe.length > 2048 * 0.97) return null;
   }
   const c = compressBlock(src);
+  lastPaid = c.length < src.length - (src.length >>> 3);
   // Worth it only if it saves at least 1/32 (the receiver pays a decode for it).
   return c.length < src.length - (src.length >>> 5) ? c : null;
 }
