@@ -67,8 +67,9 @@ export class ReadGate {
   }
 
   private room(): boolean {
-    // At least one reader may always read, whatever the budget, so progress never stops.
-    return this.armed.size === 0 || this.held + (this.armed.size + 1) * READ_MAX <= this.budget;
+    // With nothing held or armed one reader may read whatever the budget (a budget below one
+    // read must not stop everything); otherwise held bytes come back as streams send them.
+    return (this.armed.size === 0 && this.held === 0) || this.held + (this.armed.size + 1) * READ_MAX <= this.budget;
   }
 
   private admit(): void {

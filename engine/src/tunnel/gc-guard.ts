@@ -30,22 +30,37 @@ export function exposedGc(): (() => void) | null {
 
 export interface GcGuard { stop(): void; readonly forced: number }
 
+/** Check at least every this many bytes moved, too: one busy event-loop turn can allocate more than the slack. */
+const CHECK_BYTES = 1 << 20;
+let current: { check(): void } | null = null;
+let moved = 0;
+
+/** The data path moved `n` bytes (allocated Buffers for them): check now and then. */
+export function noteBytes(n: number): void {
+  moved += n;
+  if (moved >= CHECK_BYTES && current) { moved = 0; current.check(); }
+}
+
 /** Start checking; `limitBytes()` is read at every check so budget changes apply at once. */
 export function startGcGuard(limitBytes: () => number): GcGuard | null {
   const gc = exposedGc();
   if (!gc) return null;
   let last = 0;
   const state = { forced: 0 };
-  const timer = setInterval(() => {
-    const limit = limitBytes();
-    if (!(limit > 0)) return;
-    const now = Date.now();
-    if (now - last < MIN_GAP_MS) return;
-    if (process.memoryUsage().arrayBuffers <= limit) return;
-    last = now;
-    state.forced++;
-    gc();
-  }, CHECK_MS);
+  const me = {
+    check(): void {
+      const limit = limitBytes();
+      if (!(limit > 0)) return;
+      const now = Date.now();
+      if (now - last < MIN_GAP_MS) return;
+      if (process.memoryUsage().arrayBuffers <= limit) return;
+      last = now;
+      state.forced++;
+      gc();
+    },
+  };
+  current = me;
+  const timer = setInterval(() => me.check(), CHECK_MS);
   timer.unref();
-  return { stop: () => clearInterval(timer), get forced() { return state.forced; } };
+  return { stop: () => { clearInterval(timer); if (current === me) current = null; }, get forced() { return state.forced; } };
 }

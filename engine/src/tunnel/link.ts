@@ -15,6 +15,7 @@ import { PeerModel } from './peer-model.ts';
 import { TunnelStream } from './stream.ts';
 import { newCounters, type Counters, type Mode } from './counters.ts';
 import { ReadGate } from './gate.ts';
+import { noteBytes } from './gc-guard.ts';
 
 export interface LinkOptions {
   role: 'edge' | 'core';
@@ -175,6 +176,7 @@ export class Link extends EventEmitter {
   private onData(d: Buffer): void {
     if (this.closed) return;
     this.counters.wireRx += d.length;
+    noteBytes(d.length);
     this.lastRx = Date.now();
     let frames: Frame[];
     try { frames = this.reader.push(d); } catch (e) { this.close((e as Error).message); return; }

@@ -10,6 +10,7 @@ import { decompressBlock } from '../codec/block.ts';
 import { Op, T, type DataOp } from '../codec/frame.ts';
 import type { Link } from './link.ts';
 import type { ReadGate } from './gate.ts';
+import { noteBytes } from './gc-guard.ts';
 
 const BATCH_BYTES = 192 * 1024; // decoded bytes per DATA frame: bounds frame size
 const TAIL_FLUSH_MS = 20;
@@ -53,6 +54,7 @@ export class TunnelStream extends Duplex {
     if (this.tailTimer) { clearTimeout(this.tailTimer); this.tailTimer = null; }
     this.link.counters.appTx += data.length;
     this.held += data.length; this.link.gate.hold(data.length);
+    noteBytes(data.length);
     if (this.link.mode === 'raw' || this.link.mode === 'lz4') {
       for (let o = 0; o < data.length; o += 65536) this.outQ.push(data.subarray(o, Math.min(data.length, o + 65536)));
     } else {
