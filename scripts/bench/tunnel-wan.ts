@@ -1,7 +1,7 @@
 // WAN step of `npm run bench:tunnel`: a slice of the corpus over an emulated 10 Mbit/s,
 // 50 ms RTT link, raw TCP vs edge+core (repeat and edited sends, caches warmed by one
-// unshaped first send). Three processes, like three machines: this one (client + edge),
-// the relay (the link) and the core with the hash sink behind it (tunnel-wan-peer.ts). Raw
+// unshaped first send). Four processes, like four machines: this one (client + edge), the
+// relay (the link), the core, and the hash sink it delivers to (tunnel-wan-peer.ts). Raw
 // TCP takes the same relay to the same sink, so both pay the same link and the same hashing.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -18,7 +18,7 @@ const ONE_WAY_MS = 25;
 
 interface Peer { proc: ChildProcess; ask(m: PeerMsg): Promise<Record<string, number>>; first: Promise<Record<string, number>>; }
 
-function startPeer(role: 'relay' | 'core', args: string[] = []): Peer {
+function startPeer(role: 'relay' | 'core' | 'sink', args: string[] = []): Peer {
   const proc = fork(join(import.meta.dirname, 'tunnel-wan-peer.ts'), args, { execArgv: process.execArgv, env: { ...process.env, EWT_WAN_PEER: role }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const replies: Array<(r: Record<string, number>) => void> = [];
   proc.on('message', (r: Record<string, number>) => replies.shift()?.(r));
@@ -30,9 +30,10 @@ const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 export async function wanBench(data: Buffer, ed: Buffer): Promise<Record<string, number>> {
   const keys = mkdtempSync(join(tmpdir(), 'ewT-bench-keys-')); generateCredentials(keys);
-  const relayP = startPeer('relay'); const coreP = startPeer('core', [keys]);
+  const relayP = startPeer('relay'); const coreP = startPeer('core', [keys]); const sinkP = startPeer('sink');
   await relayP.first;
-  const { corePort, sinkPort } = await coreP.first;
+  const { corePort } = await coreP.first;
+  const { sinkPort } = await sinkP.first;
   const relay = async (target: number) => (await relayP.ask({ kind: 'relay', target, bitsPerS: BITS_PER_S, oneWayMs: ONE_WAY_MS })).port;
   const rawPort = await relay(sinkPort); const linkPort = await relay(corePort);
   const auth = { keyDir: keys, psk: null, cert: null, key: null, pin: null };
@@ -59,7 +60,7 @@ export async function wanBench(data: Buffer, ed: Buffer): Promise<Record<string,
     return { wan_raw_s: round(rawMs / 1000), wan_repeat_s: round(repMs / 1000), wan_edited_s: round(edMs / 1000), wan_speedup_repeat: round(rawMs / repMs, 1), wan_speedup_edited: round(rawMs / edMs, 1) };
   } finally {
     await edge.stop(100);
-    await Promise.all([coreP, relayP].map((p) => new Promise((res) => {
+    await Promise.all([coreP, relayP, sinkP].map((p) => new Promise((res) => {
       if (p.proc.exitCode !== null) { res(null); return; }
       const t = setTimeout(() => p.proc.kill('SIGKILL'), 5000);
       p.proc.once('exit', () => { clearTimeout(t); res(null); });

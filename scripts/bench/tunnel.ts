@@ -4,7 +4,7 @@
 //        (best of 3 rounds each, both sides alike);
 //   reduction: first / repeat / edited sends of a ≥ 100 MB mixed corpus through a real TLS tunnel;
 //   WAN: a 16 MiB slice over an emulated 10 Mbit/s, 50 ms RTT link, tunnel vs raw TCP
-//        (client+edge, relay, core+sink in three processes: tunnel-wan.ts);
+//        (client+edge, relay, core and sink in four processes: tunnel-wan.ts);
 //   rss_peak_MB: edge and core as real engine processes (96 MiB memory limit), 1,000 streams.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
