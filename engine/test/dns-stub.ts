@@ -71,10 +71,30 @@ function floodAnswer(msg: Buffer, stub: Stub): Buffer | null {
   return out;
 }
 
+/**
+ * A UDP port of our own with TCP listening on the same number. The kernel picks the UDP port;
+ * that number can be taken on the TCP side (another test's loopback connection uses it), and an
+ * unhandled listen error inside a test hook hangs node:test — so try again with another port.
+ */
+async function udpAndTcp(onConn: (c: net.Socket) => void): Promise<{ udp: dgram.Socket; tcp: net.Server; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((res) => udp.bind(0, '127.0.0.1', () => res()));
+    const port = udp.address().port;
+    const tcp = net.createServer(onConn);
+    const ok = await new Promise<boolean>((res, rej) => {
+      tcp.once('error', (err) => (attempt >= 20 ? rej(err) : res(false)));
+      tcp.listen(port, '127.0.0.1', () => res(true));
+    });
+    if (ok) return { udp, tcp, port };
+    await new Promise<void>((res) => udp.close(() => res()));
+  }
+}
+
 export async function startStub(): Promise<Stub> {
-  const udp = dgram.createSocket('udp4');
-  await new Promise<void>((res) => udp.bind(0, '127.0.0.1', () => res()));
-  const port = udp.address().port;
+  const conns = new Set<net.Socket>();
+  let onTcp: (c: net.Socket) => void = () => {};
+  const { udp, tcp, port } = await udpAndTcp((c) => onTcp(c));
   const stub: Stub = {
     port, queries: new Map(), total: 0, down: false, servfail: false, ttl: 300, negMin: 60,
     close: async () => {
@@ -106,8 +126,7 @@ export async function startStub(): Promise<Stub> {
   udp.on('message', (msg, rinfo) => {
     for (const b of handle(msg, false) ?? []) udp.send(b, rinfo.port, rinfo.address);
   });
-  const conns = new Set<net.Socket>();
-  const tcp = net.createServer((c) => {
+  onTcp = (c) => {
     conns.add(c); c.on('close', () => conns.delete(c)); c.on('error', () => c.destroy());
     let buf = Buffer.alloc(0);
     c.on('data', (d) => {
@@ -117,8 +136,7 @@ export async function startStub(): Promise<Stub> {
         for (const b of handle(msg, true) ?? []) { const l = Buffer.alloc(2); l.writeUInt16BE(b.length); c.write(Buffer.concat([l, b])); }
       }
     });
-  });
-  await new Promise<void>((res) => tcp.listen(port, '127.0.0.1', () => res()));
+  };
   return stub;
 }
 
