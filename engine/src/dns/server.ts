@@ -74,17 +74,40 @@ export class DnsServer {
 
   private async listenOne(a: string): Promise<void> {
     const { host, port } = splitHostPort(a, 53);
+    // port 0: the kernel picks the UDP port and TCP takes the same number, which a loopback TCP
+    // connection may already use — then try another UDP port (a fixed port fails at once)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.bindPair(host, port);
+        return;
+      } catch (err) {
+        if (port !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 10) throw err;
+      }
+    }
+  }
+
+  private async bindPair(host: string, port: number): Promise<void> {
     const sock = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup, ...(this.reusePort ? { reusePort: true } : {}) } as dgram.SocketOptions);
-    this.udp.push(sock);
-    await new Promise<void>((res, rej) => { sock.once('error', rej); sock.bind(port, host, () => { sock.off('error', rej); res(); }); });
-    sock.on('error', (err) => this.log.warn('dns udp socket error', { error: err }));
-    sock.on('message', (msg, rinfo) => this.onUdp(sock, msg, rinfo));
+    try {
+      await new Promise<void>((res, rej) => { sock.once('error', rej); sock.bind(port, host, () => { sock.off('error', rej); res(); }); });
+    } catch (err) {
+      try { sock.close(); } catch { /* never bound */ }
+      throw err;
+    }
     const realPort = sock.address().port;
     // TCP on the same port as UDP (port 0 means: the port the kernel gave the UDP socket)
     const srv = net.createServer((c) => this.onTcp(c));
     srv.maxConnections = TCP_MAX_CONNECTIONS;
+    try {
+      await new Promise<void>((res, rej) => { srv.once('error', rej); srv.listen(realPort, host, () => { srv.off('error', rej); res(); }); });
+    } catch (err) {
+      await new Promise<void>((res) => sock.close(() => res()));
+      throw err;
+    }
+    sock.on('error', (err) => this.log.warn('dns udp socket error', { error: err }));
+    sock.on('message', (msg, rinfo) => this.onUdp(sock, msg, rinfo));
+    this.udp.push(sock);
     this.tcp.push(srv);
-    await new Promise<void>((res, rej) => { srv.once('error', rej); srv.listen(realPort, host, () => { srv.off('error', rej); res(); }); });
     const shown = isIPv6(host) ? `[${host}]:${realPort}` : `${host}:${realPort}`;
     this.bound.push(shown);
     this.endpoints.push({ host, port: realPort });
