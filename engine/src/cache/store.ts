@@ -93,7 +93,9 @@ export class ChunkStore {
   put(fp: Uint8Array, data: Uint8Array): void {
     const k = fpKey(fp);
     if (this.mem.has(k)) return;
-    const copy = Uint8Array.prototype.slice.call(data) as Uint8Array;
+    // Own copy (the caller's buffer may be a socket read); allocUnsafeSlow: no zero fill, no pool.
+    const copy = Buffer.allocUnsafeSlow(data.length);
+    copy.set(data);
     this.stats.puts++;
     this.memSet(k, copy);
     this.guard(() => this.disk?.put(fp, copy), undefined);
