@@ -18,9 +18,10 @@ import { heapCapMiB } from '../../engine/src/memory/policy.ts';
 
 const STREAMS = 1000;
 const PER_STREAM = 128 * 1024;
-// Measured (docs/tunnel.md "Memory with 1,000 streams"): the edge peaks at 117–131 MiB here,
-// and at 184 MiB without the read gate, so this limit tells the two apart with a margin.
-const LIMIT_MIB = 144;
+// Measured with the Node 24 executable (docs/tunnel.md "Memory with 1,000 streams"): the edge
+// peaks at 129–141 MiB here, and at 184–198 MiB without the read gate, so this limit tells
+// the two apart with a margin either way.
+const LIMIT_MIB = 160;
 // The heap flags the engine itself would set for this limit (INTERFACES.md "Process
 // contract"), in NODE_OPTIONS so it does not re-exec and the pid we watch carries the streams.
 const NODE_OPTIONS = heapFlags(heapCapMiB(LIMIT_MIB * 1048576));
