@@ -93,8 +93,10 @@ export class ChunkStore {
   put(fp: Uint8Array, data: Uint8Array): void {
     const k = fpKey(fp);
     if (this.mem.has(k)) return;
-    // Own copy (the caller's buffer may be a socket read); allocUnsafeSlow: no zero fill, no pool.
-    const copy = Buffer.allocUnsafeSlow(data.length);
+    // Own copy (the caller's buffer may be a socket read): a plain Uint8Array over an
+    // allocUnsafeSlow buffer (no zero fill, no pool, no Buffer species path).
+    const b = Buffer.allocUnsafeSlow(data.length);
+    const copy = new Uint8Array(b.buffer, b.byteOffset, data.length);
     copy.set(data);
     this.stats.puts++;
     this.memSet(k, copy);
