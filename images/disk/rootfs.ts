@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { ImageDefinition } from './definition.ts';
 import { DiskError } from './errors.ts';
 import { publishRoot, removeRootTree } from './root-tree.ts';
+import { cachedPiRoot, PI_LAYER, piRootName } from './rpi-root.ts';
 
 // Bump when the recipe below changes in a way the key does not capture.
 const RECIPE = 2;
@@ -24,11 +25,10 @@ const INITRAMFS_HOOK = join(FILES, 'initramfs-hook.sh');
 // SOURCE_DATE_EPOCH; the image step clamps every newer mtime to the build's epoch.
 export const ROOT_EPOCH = 1700000000;
 
-/** What every branch box needs to boot (GRUB for UEFI, raspi-firmware for a Pi) and run our package (its Depends). */
-export function basePackages(debArch: string, board: 'uefi' | 'rpi' = 'uefi'): string[] {
+/** What every branch box needs to boot from UEFI and run our package (its Depends); a Pi root adds PI_LAYER. */
+export function basePackages(debArch: string): string[] {
   return ['systemd', 'systemd-sysv', 'udev', 'dbus', 'initramfs-tools', `linux-image-${debArch}`,
-    board === 'rpi' ? 'raspi-firmware' : `grub-efi-${debArch}-bin`, 'e2fsprogs', 'fdisk', 'adduser', 'init-system-helpers',
-    'libc6', 'libgcc-s1', 'libstdc++6'];
+    `grub-efi-${debArch}-bin`, 'e2fsprogs', 'fdisk', 'adduser', 'init-system-helpers', 'libc6', 'libgcc-s1', 'libstdc++6'];
 }
 
 // Docs, man pages and translations are dead weight on a headless box (copyright stays).
@@ -38,7 +38,7 @@ const DPKG_OPTS = ['path-exclude=/usr/share/man/*', 'path-exclude=/usr/share/doc
 export interface RootSpec { suite: string; debArch: string; mirror: string; packages: string[]; sources: string[] }
 
 export function rootSpec(d: ImageDefinition): RootSpec {
-  const packages = [...new Set([...basePackages(d.debArch, d.board), ...d.packages])].sort();
+  const packages = [...new Set([...basePackages(d.debArch), ...d.packages, ...(d.board === 'rpi' ? PI_LAYER : [])])].sort();
   // raspi-firmware (the Pi's GPU firmware and boot loader) is in non-free-firmware (FACTS §7)
   const comps = d.board === 'rpi' ? 'main non-free-firmware' : 'main';
   const sources = [`deb ${d.mirror} ${d.suite} ${comps}`, `deb ${d.mirror} ${d.suite}-updates ${comps}`];
@@ -51,7 +51,7 @@ export function rootKey(s: RootSpec): string {
   return `disk-${s.suite}-${s.debArch}-${createHash('sha256').update(canon).digest('hex').slice(0, 16)}`;
 }
 
-const UPDATE_INITRAMFS = '/usr/sbin/update-initramfs';
+export const UPDATE_INITRAMFS = '/usr/sbin/update-initramfs';
 
 /**
  * mmdebstrap hooks (shell, $1 = the root): divert update-initramfs to a no-op before the
@@ -71,8 +71,14 @@ function initramfsOnce(): string[] {
   ];
 }
 
+/** The cache directory name of the definition's root (a Pi root is a layer: rpi-root.ts). */
+export function rootName(d: ImageDefinition): string {
+  return d.board === 'rpi' ? piRootName(d) : rootKey(rootSpec(d));
+}
+
 /** The cached root for the definition, built when absent. Returns its path. */
 export function cachedRoot(d: ImageDefinition, cacheDir: string, log: (s: string) => void): string {
+  if (d.board === 'rpi') return cachedPiRoot(d, cacheDir, log);
   const spec = rootSpec(d);
   const parent = join(cacheDir, 'rootfs');
   const dir = join(parent, rootKey(spec));

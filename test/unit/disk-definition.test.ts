@@ -9,7 +9,8 @@ import { checkFits } from '../../images/disk/assemble.ts';
 import { mountUnit } from '../../images/disk/customize.ts';
 import { checkDefinition, definitionFiles, loadDefinition } from '../../images/disk/definition.ts';
 import { planLayout, sfdiskScript } from '../../images/disk/layout.ts';
-import { rootKey, rootSpec } from '../../images/disk/rootfs.ts';
+import { rootKey, rootName, rootSpec } from '../../images/disk/rootfs.ts';
+import { piTwin } from '../../images/disk/rpi-root.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const DEFAULT = JSON.parse(readFileSync(join(ROOT, 'engine/schema/default-config.json'), 'utf8')) as Record<string, unknown>;
@@ -112,8 +113,12 @@ test('Raspberry Pi layout: MBR, FAT firmware partition first, PARTUUIDs <disk id
   assert.match(s, /^start=2048, size=\d+, type=c, bootable$/m);
   assert.equal(s.match(/type=83$/gm)?.length, 2);
   const spec = rootSpec(d);
-  assert.ok(spec.packages.includes('raspi-firmware') && !spec.packages.some((p) => p.startsWith('grub-')));
+  assert.ok(spec.packages.includes('raspi-firmware') && spec.packages.includes('systemd-timesyncd'));
   assert.ok(spec.sources.every((x) => x.endsWith(' main non-free-firmware')));
+  // the Pi root is a layer on the root of its UEFI twin, which is branch-box-arm64's root
+  const arm64 = loadDefinition(join(ROOT, 'images/branch-box-arm64.json'), DEFAULT);
+  assert.equal(rootName(piTwin(d)), rootName(arm64), 'the Pi definition lists the same packages as branch-box-arm64');
+  assert.match(rootName(d), /^disk-bookworm-arm64-rpi-[0-9a-f]{16}$/);
   // the uefi definitions stay main-only and GPT, and default to board uefi
   const u = loadDefinition(definitionFiles()[0], DEFAULT);
   assert.equal(u.board, 'uefi');
