@@ -6,7 +6,7 @@
 // as they do on real machines. (With the sink inside the core process, hashing the 16 MiB
 // competed with the core's decoding and added ~50 ms after the last byte under load.) In one process the edge's encoding starved the relay's timers and the
 // core's reads (the first DATA frame reached the core ~150 ms after it was written).
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TunnelComponent } from '../../engine/src/tunnel/component.ts';
@@ -50,10 +50,11 @@ async function sinkMain(): Promise<void> {
 
 async function coreMain(keyDir: string): Promise<void> {
   const auth = { keyDir, psk: null, cert: null, key: null, pin: null };
-  const core = new TunnelComponent({ role: 'core', stateDir: mkdtempSync(join(tmpdir(), 'ewT-bench-')), listen: '127.0.0.1:0', connect: null, auth, diskMaxBytes: 512 << 20 });
+  const stateDir = mkdtempSync(join(tmpdir(), 'ewT-bench-'));
+  const core = new TunnelComponent({ role: 'core', stateDir, listen: '127.0.0.1:0', connect: null, auth, diskMaxBytes: 512 << 20 });
   await core.start(benchCtx(256 << 20));
   process.on('message', async (m: PeerMsg) => {
-    if (m.kind === 'stop') { await core.stop(100); process.exit(0); }
+    if (m.kind === 'stop') { await core.stop(100); rmSync(stateDir, { recursive: true, force: true }); process.exit(0); }
   });
   process.send!({ ready: true, corePort: core.address()!.port });
 }

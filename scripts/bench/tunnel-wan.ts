@@ -4,7 +4,7 @@
 // relay (the link), the core, and the hash sink it delivers to (tunnel-wan-peer.ts). Raw
 // TCP takes the same relay to the same sink, so both pay the same link and the same hashing.
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -37,7 +37,8 @@ export async function wanBench(data: Buffer, ed: Buffer): Promise<Record<string,
   const relay = async (target: number) => (await relayP.ask({ kind: 'relay', target, bitsPerS: BITS_PER_S, oneWayMs: ONE_WAY_MS })).port;
   const rawPort = await relay(sinkPort); const linkPort = await relay(corePort);
   const auth = { keyDir: keys, psk: null, cert: null, key: null, pin: null };
-  const edge = new TunnelComponent({ role: 'edge', stateDir: mkdtempSync(join(tmpdir(), 'ewT-bench-')), listen: null, connect: `127.0.0.1:${linkPort}`, auth, diskMaxBytes: 512 << 20 });
+  const edgeDir = mkdtempSync(join(tmpdir(), 'ewT-bench-'));
+  const edge = new TunnelComponent({ role: 'edge', stateDir: edgeDir, listen: null, connect: `127.0.0.1:${linkPort}`, auth, diskMaxBytes: 512 << 20 });
   try {
     // The link comes up and both caches are warmed by the first send over an unshaped link (not timed).
     await relayP.ask({ kind: 'shaping', port: linkPort, on: false });
@@ -66,5 +67,6 @@ export async function wanBench(data: Buffer, ed: Buffer): Promise<Record<string,
       p.proc.once('exit', () => { clearTimeout(t); res(null); });
       p.proc.send({ kind: 'stop' });
     })));
+    for (const d of [keys, edgeDir]) rmSync(d, { recursive: true, force: true });
   }
 }

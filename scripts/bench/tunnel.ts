@@ -7,7 +7,7 @@
 //        (client+edge, relay, core and sink in four processes: tunnel-wan.ts);
 //   rss_peak_MB: edge and core as real engine processes (96 MiB memory limit), 1,000 streams.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chunkerParams, chunkAll } from '../../engine/src/codec/chunker.ts';
@@ -82,15 +82,16 @@ function toolBench(file: string, bytes: number) {
 
 async function tunnelPair() {
   const keys = mkdtempSync(join(tmpdir(), 'ewC-bench-keys-')); generateCredentials(keys);
+  const dirs = [keys, mkdtempSync(join(tmpdir(), 'ewC-bench-')), mkdtempSync(join(tmpdir(), 'ewC-bench-'))]; // removed by stop()
   const auth = { keyDir: keys, psk: null, cert: null, key: null, pin: null };
-  const core = new TunnelComponent({ role: 'core', stateDir: mkdtempSync(join(tmpdir(), 'ewC-bench-')), listen: '127.0.0.1:0', connect: null, auth, diskMaxBytes: 512 << 20 });
+  const core = new TunnelComponent({ role: 'core', stateDir: dirs[1], listen: '127.0.0.1:0', connect: null, auth, diskMaxBytes: 512 << 20 });
   await core.start(benchCtx(256 << 20));
   const port = core.address()!.port;
-  const edge = new TunnelComponent({ role: 'edge', stateDir: mkdtempSync(join(tmpdir(), 'ewC-bench-')), listen: null, connect: `127.0.0.1:${port}`, auth, diskMaxBytes: 512 << 20 });
+  const edge = new TunnelComponent({ role: 'edge', stateDir: dirs[2], listen: null, connect: `127.0.0.1:${port}`, auth, diskMaxBytes: 512 << 20 });
   await edge.start(benchCtx(256 << 20));
   while (!edge.currentLink() || !core.currentLink()) await new Promise((r) => setTimeout(r, 10));
   await edge.currentLink()!.ready$();
-  return { edge, core, stop: async () => { await edge.stop(100); await core.stop(100); } };
+  return { edge, core, stop: async () => { await edge.stop(100); await core.stop(100); for (const d of dirs) rmSync(d, { recursive: true, force: true }); } };
 }
 
 async function reductionBench(data: Buffer, ed: Buffer) {
