@@ -14,6 +14,9 @@ import vm from 'node:vm';
 const CHECK_MS = 20;
 /** Not more often than this, whatever the pressure (bounds the CPU a runaway could cost). */
 const MIN_GAP_MS = 40;
+/** A forced GC that frees less than this was not worth it: wait longer before the next. */
+const USEFUL = 2 << 20;
+const MAX_GAP_MS = 5000;
 
 let gcFn: (() => void) | null | undefined;
 
@@ -28,7 +31,7 @@ export function exposedGc(): (() => void) | null {
   return gcFn;
 }
 
-export interface GcGuard { stop(): void; readonly forced: number }
+export interface GcGuard { stop(): void; readonly forced: number; readonly gapMs: number }
 
 /** Check at least every this many bytes moved, too: one busy event-loop turn can allocate more than the slack. */
 const CHECK_BYTES = 1 << 20;
@@ -45,16 +48,23 @@ export function noteBytes(n: number): void {
 export function startGcGuard(limitBytes: () => number): GcGuard | null {
   const gc = exposedGc();
   if (!gc) return null;
-  let last = 0;
+  // A forced GC that freed little (live ArrayBuffers alone above the limit: other components'
+  // caches, say) would free nothing the next time either, so the gap between forced GCs
+  // doubles (up to MAX_GAP_MS) until one frees at least USEFUL bytes again. What one freed is
+  // read at later checks: V8 frees the backing stores on a sweeper thread after gc() returns.
+  let last = 0; let gap = MIN_GAP_MS; let before = 0; let low = Infinity; let judged = true;
   const state = { forced: 0 };
   const me = {
     check(): void {
       const limit = limitBytes();
       if (!(limit > 0)) return;
+      const ab = process.memoryUsage().arrayBuffers;
+      low = Math.min(low, ab);
       const now = Date.now();
       if (now - last < MIN_GAP_MS) return;
-      if (process.memoryUsage().arrayBuffers <= limit) return;
-      last = now;
+      if (!judged) { judged = true; gap = before - low < USEFUL ? Math.min(gap * 2, MAX_GAP_MS) : MIN_GAP_MS; }
+      if (ab <= limit || now - last < gap) return;
+      last = now; before = ab; low = Infinity; judged = false;
       state.forced++;
       gc();
     },
@@ -62,5 +72,5 @@ export function startGcGuard(limitBytes: () => number): GcGuard | null {
   current = me;
   const timer = setInterval(() => me.check(), CHECK_MS);
   timer.unref();
-  return { stop: () => { clearInterval(timer); if (current === me) current = null; }, get forced() { return state.forced; } };
+  return { stop: () => { clearInterval(timer); if (current === me) current = null; }, get forced() { return state.forced; }, get gapMs() { return gap; } };
 }
