@@ -3,7 +3,7 @@
 // a port forward on the edge, and 1,000 concurrent client connections pushing mixed data to
 // a hash sink behind the core. Peak RSS is VmHWM from /proc/<pid>/status.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -116,7 +116,9 @@ export async function rssBench(data: Buffer): Promise<Record<string, number>> {
       gc_forced_core: c.gcForced, gc_forced_edge: e.gcForced,
     };
   } finally {
-    for (const p of procs) p.kill('SIGTERM');
+    // wait for both engines to exit, then remove their state (each run wrote ~100 MB of chunks)
+    await Promise.all(procs.map((p) => new Promise<void>((r) => { if (p.exitCode !== null || p.signalCode !== null) r(); else { p.once('exit', () => r()); p.kill('SIGTERM'); } })));
     sink.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
