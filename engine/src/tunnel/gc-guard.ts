@@ -17,6 +17,8 @@ const MIN_GAP_MS = 40;
 /** A forced GC that frees less than this was not worth it: wait longer before the next. */
 const USEFUL = 2 << 20;
 const MAX_GAP_MS = 5000;
+/** Back off only after this many useless forced GCs in a row. */
+const USELESS_RUN = 4;
 
 let gcFn: (() => void) | null | undefined;
 
@@ -49,10 +51,11 @@ export function startGcGuard(limitBytes: () => number): GcGuard | null {
   const gc = exposedGc();
   if (!gc) return null;
   // A forced GC that freed little (live ArrayBuffers alone above the limit: other components'
-  // caches, say) would free nothing the next time either, so the gap between forced GCs
-  // doubles (up to MAX_GAP_MS) until one frees at least USEFUL bytes again. What one freed is
-  // read at later checks: V8 frees the backing stores on a sweeper thread after gc() returns.
-  let last = 0; let gap = MIN_GAP_MS; let before = 0; let low = Infinity; let judged = true;
+  // caches, say) would free nothing the next time either, so after USELESS_RUN of them in a
+  // row the gap between forced GCs doubles (up to MAX_GAP_MS) until one is useful again.
+  // What one freed is read at later checks: V8 frees the backing stores on a sweeper thread
+  // after gc() returns.
+  let last = 0; let gap = MIN_GAP_MS; let before = 0; let low = Infinity; let judged = true; let useless = 0;
   const state = { forced: 0 };
   const me = {
     check(): void {
@@ -62,7 +65,12 @@ export function startGcGuard(limitBytes: () => number): GcGuard | null {
       low = Math.min(low, ab);
       const now = Date.now();
       if (now - last < MIN_GAP_MS) return;
-      if (!judged) { judged = true; gap = before - low < USEFUL ? Math.min(gap * 2, MAX_GAP_MS) : MIN_GAP_MS; }
+      // Useful: it freed enough, or got us under the limit. Busy traffic refills quickly, so
+      // the level seen later can hide what a GC freed: only a run of useless ones backs off.
+      if (!judged) {
+        judged = true;
+        if (before - low >= USEFUL || low <= limit) { useless = 0; gap = MIN_GAP_MS; } else if (++useless >= USELESS_RUN) gap = Math.min(gap * 2, MAX_GAP_MS);
+      }
       if (ab <= limit || now - last < gap) return;
       last = now; before = ab; low = Infinity; judged = false;
       state.forced++;
