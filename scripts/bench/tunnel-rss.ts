@@ -2,6 +2,13 @@
 // esbuild bundle of engine/src/main.ts, memory.limit 96MiB, heap flags as packages set them),
 // a port forward on the edge, and 1,000 concurrent client connections pushing mixed data to
 // a hash sink behind the core. Peak RSS is VmHWM from /proc/<pid>/status.
+// Each engine runs inside its own memory cgroup limited to 96 MiB (when this machine lets us
+// make one: root and a writable cgroup tree) — the limit systemd's MemoryMax or a container
+// sets: the kernel enforces it, reclaims the executable's clean file pages under pressure and
+// OOM-kills on overrun, so the bench reports the cgroup's peak charge and its OOM kills too.
+// EDGEWAN_TEST_ENGINE_EXE runs a built executable (the pinned Node) instead of the bundle on
+// the host's Node. Diagnosis only: EDGEWAN_BENCH_CGROUP_MB (a looser kernel limit) and
+// EDGEWAN_BENCH_SPLIT (a memory.split JSON for both engines).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,10 +18,12 @@ import * as esbuild from 'esbuild';
 import { esbuildOptions } from '../bundle.ts';
 import { generateCredentials } from '../../engine/src/tunnel/credentials.ts';
 import { hashSink, sendAndHash, sha256 } from './tunnel-lib.ts';
+import { memoryCgroup, type MemoryCgroup } from '../../test/helpers/cgroup.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const STREAMS = 1000;
 const PER_STREAM = 128 * 1024;
+const LIMIT = 96 * 1024 * 1024;
 
 async function freePort(): Promise<number> {
   const s = net.createServer();
@@ -59,19 +68,26 @@ export async function rssBench(data: Buffer): Promise<Record<string, number>> {
   generateCredentials(join(dir, 'keys'));
   const sink = await hashSink();
   const [tun, fwd, a1, a2] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const common = { memory: { limit: '96MiB' }, log: { level: 'warn' } };
+  const common = { memory: { limit: '96MiB', ...(process.env.EDGEWAN_BENCH_SPLIT ? { split: JSON.parse(process.env.EDGEWAN_BENCH_SPLIT) } : {}) }, log: { level: 'warn' } };
   const cfg = {
     core: { ...common, role: 'core', stateDir: join(dir, 'core'), admin: { listen: `127.0.0.1:${a1}` }, tunnel: { listen: `127.0.0.1:${tun}`, auth: { keyDir: join(dir, 'keys') } } },
     edge: { ...common, role: 'edge', stateDir: join(dir, 'edge'), admin: { listen: `127.0.0.1:${a2}` }, tunnel: { connect: `127.0.0.1:${tun}`, auth: { keyDir: join(dir, 'keys') } },
       forwards: [{ listen: `127.0.0.1:${fwd}`, target: `127.0.0.1:${sink.port}`, direction: 'edge-to-core' }] },
   };
   const procs: ChildProcess[] = [];
+  const cgroups: (MemoryCgroup | null)[] = [];
+  const exe = process.env.EDGEWAN_TEST_ENGINE_EXE;
   for (const role of ['core', 'edge'] as const) {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(cfg[role].stateDir, { recursive: true });
     writeFileSync(join(dir, `${role}.json`), JSON.stringify(cfg[role]));
-    // heap cap = 0.5 × 96 MiB, as systemd/procd set it (INTERFACES.md "Process contract")
-    procs.push(spawn(process.execPath, [bundle, 'run', '--config', join(dir, `${role}.json`)], {
+    // EDGEWAN_BENCH_CGROUP_MB: a looser kernel limit, to see how far over 96 MiB a build goes
+    const cg = memoryCgroup(`ewbench-${role}-${process.pid}`, Number(process.env.EDGEWAN_BENCH_CGROUP_MB || 96) * 1048576);
+    cgroups.push(cg);
+    const cmd = [...(exe ? [exe] : [process.execPath, bundle]), 'run', '--config', join(dir, `${role}.json`)];
+    // heap cap = 0.5 × 96 MiB, as systemd/procd set it (INTERFACES.md "Process contract");
+    // the shell joins the cgroup before exec, so every page of the engine is charged to it
+    procs.push(spawn(cg ? 'sh' : cmd[0], cg ? ['-c', 'echo $$ > "$0" && exec "$@"', cg.procsFile, ...cmd] : cmd.slice(1), {
       env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=48 --max-semi-space-size=3' }, stdio: ['ignore', 'ignore', 'pipe'],
     }));
   }
@@ -95,10 +111,12 @@ export async function rssBench(data: Buffer): Promise<Record<string, number>> {
     await Promise.all(Array.from({ length: STREAMS }, async (_, i) => {
       const off = (i * 7_919_113) % (data.length - PER_STREAM);
       const d = data.subarray(off, off + PER_STREAM);
-      if ((await once(d)) !== sha256(d)) bad++;
+      try { if ((await once(d)) !== sha256(d)) bad++; } catch { bad++; }
     }));
     const seconds = (performance.now() - t0) / 1000;
     for (const s of samplers) await s.stop();
+    const oom = cgroups.map((g) => g?.oomKills() ?? 0);
+    if (oom.some((n) => n > 0)) throw new Error(`the kernel OOM-killed an engine in its 96 MiB cgroup (core ${oom[0]}, edge ${oom[1]}): ${errText}`);
     if (bad) throw new Error(`${bad} of ${STREAMS} streams delivered wrong bytes`);
     const [c, e] = samplers.map((s) => s.peak);
     return {
@@ -107,6 +125,8 @@ export async function rssBench(data: Buffer): Promise<Record<string, number>> {
       // where it goes (sampled every 50 ms from /status, so peaks can be missed): RSS before
       // the streams, and the peaks of the V8 heap and of memory outside it (Buffers)
       rss_idle_MB_core: Math.round(idle[0]), rss_idle_MB_edge: Math.round(idle[1]),
+      // the kernel's view: peak charge of each engine's 96 MiB cgroup (NaN: no cgroup here)
+      cgroup_peak_MB_core: MB(cgroups[0]?.peak() ?? NaN), cgroup_peak_MB_edge: MB(cgroups[1]?.peak() ?? NaN), cgroup_oom_kills: oom[0] + oom[1],
       rss_anon_peak_MB_core: MB(c.anon), rss_anon_peak_MB_edge: MB(e.anon), rss_file_at_anon_peak_MB_core: MB(c.file), rss_file_at_anon_peak_MB_edge: MB(e.file),
       heap_used_peak_MB_core: MB(c.heapUsed), heap_used_peak_MB_edge: MB(e.heapUsed),
       external_peak_MB_core: MB(c.external), external_peak_MB_edge: MB(e.external),
@@ -119,6 +139,7 @@ export async function rssBench(data: Buffer): Promise<Record<string, number>> {
     // wait for both engines to exit, then remove their state (each run wrote ~100 MB of chunks)
     await Promise.all(procs.map((p) => new Promise<void>((r) => { if (p.exitCode !== null || p.signalCode !== null) r(); else { p.once('exit', () => r()); p.kill('SIGTERM'); } })));
     sink.close();
+    for (const g of cgroups) g?.remove();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -130,7 +130,7 @@ async function main() {
   const w = JSON.parse(wan.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
   for (const k of ['wan_corpus_MiB', 'wan_raw_s', 'wan_repeat_s', 'wan_edited_s', 'wan_speedup_repeat', 'wan_speedup_edited']) out[k] = w[k];
   say(`wan (10 Mbit/s, 50 ms RTT, 16 MiB): raw ${out.wan_raw_s} s, repeat ${out.wan_repeat_s} s (${out.wan_speedup_repeat}x), edited ${out.wan_edited_s} s (${out.wan_speedup_edited}x)`);
-  if (!args.includes('--skip-rss')) { Object.assign(out, await rssBench(data)); say(`rss: edge ${out.rss_peak_MB_edge} MB, core ${out.rss_peak_MB_core} MB with ${out.rss_streams} streams (limit 96 MiB)`); }
+  if (!args.includes('--skip-rss')) { Object.assign(out, await rssBench(data)); say(`rss: edge ${out.rss_peak_MB_edge} MB, core ${out.rss_peak_MB_core} MB with ${out.rss_streams} streams (limit 96 MiB); cgroup peak charge edge ${out.cgroup_peak_MB_edge} MB, core ${out.cgroup_peak_MB_core} MB, OOM kills ${out.cgroup_oom_kills}`); }
   if (!JSON_OUT) {
     say('\nfield                      value');
     for (const [k, v] of Object.entries(out)) say(`${k.padEnd(26)} ${v}`);

@@ -2,7 +2,7 @@
 // built x64 executable, required in CI) with DNS on, reads the DNS component's status from
 // /status, and wraps the real `dig`, the memory numbers of /proc and a memory cgroup.
 import { execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startEngine, type RunningEngine } from '../helpers/engine.ts';
 
@@ -65,35 +65,4 @@ export function readProcStatus(pid: number): Record<string, number> {
   return out;
 }
 
-/** A fresh memory cgroup limited to `limit` bytes (v2 memory.max or v1 limit_in_bytes), or null when none can be made. */
-export function memoryCgroup(name: string, limit: number): { add(pid: number): void; peak(): number; oomKills(): number; remove(): void } | null {
-  const tries = [
-    { base: '/sys/fs/cgroup', limitFile: 'memory.max', peakFile: 'memory.peak', events: 'memory.events' },
-    { base: '/sys/fs/cgroup/unified', limitFile: 'memory.max', peakFile: 'memory.peak', events: 'memory.events' },
-    { base: '/sys/fs/cgroup/memory', limitFile: 'memory.limit_in_bytes', peakFile: 'memory.max_usage_in_bytes', events: 'memory.oom_control' },
-  ];
-  for (const t of tries) {
-    const dir = join(t.base, name);
-    try {
-      if (!existsSync(join(t.base, 'cgroup.procs'))) continue;
-      if (t.limitFile === 'memory.max') {
-        // v2: the memory controller must be enabled for children (fails harmlessly when it cannot be)
-        try { writeFileSync(join(t.base, 'cgroup.subtree_control'), '+memory'); } catch { /* keep trying */ }
-      }
-      mkdirSync(dir);
-      try { writeFileSync(join(dir, t.limitFile), String(limit)); } catch { rmdirSync(dir); continue; }
-      const num = (f: string, key: string) => Number(new RegExp(`^${key} (\\d+)`, 'm').exec(readFileSync(join(dir, f), 'utf8'))?.[1] ?? 0);
-      return {
-        add: (pid: number) => {
-          // v1 moves a process's existing charges only when asked to; v2 charges from now on
-          try { writeFileSync(join(dir, 'memory.move_charge_at_immigrate'), '1'); } catch { /* v2 */ }
-          writeFileSync(join(dir, 'cgroup.procs'), String(pid));
-        },
-        peak: () => (existsSync(join(dir, t.peakFile)) ? Number(readFileSync(join(dir, t.peakFile), 'utf8')) : NaN),
-        oomKills: () => num(t.events, 'oom_kill'),
-        remove: () => { try { rmdirSync(dir); } catch { /* still busy: left for the OS */ } },
-      };
-    } catch { /* not writable here */ }
-  }
-  return null;
-}
+export { memoryCgroup } from '../helpers/cgroup.ts';

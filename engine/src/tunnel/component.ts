@@ -119,7 +119,9 @@ export class TunnelComponent implements Component {
     const l = this.currentLink();
     if (!l) throw new Error('EDGEWAN_ERR_TUNNEL_LINK_DOWN: the tunnel to the peer is not connected');
     this.counters.streamsOpened++;
-    return l.open(target);
+    const s = l.open(target);
+    this.fitCache(); // a burst of streams must shrink the cache now, not at the next 250 ms tick
+    return s;
   }
 
   private dial(): void {
@@ -188,6 +190,7 @@ export class TunnelComponent implements Component {
     let hp: [string, number];
     try { hp = splitHostPort(s.target); } catch (e) { link.refuse(s, (e as Error).message); return; }
     // allowHalfOpen: the target's FIN must not cut off what we still have to write to it.
+    this.fitCache();
     const sock = net.connect({ host: hp[0], port: hp[1], allowHalfOpen: true });
     sock.pause(); // no read before splice() has a read slot for it (tunnel/gate.ts)
     this.locals.add(sock);
