@@ -14,13 +14,12 @@
 // when it exists, else the engine source on this Node; the JSON says which (`ours`). Every dnsperf run is bounded
 // by -l (≤ 10 s).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
-import net from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { startStub, udpAsk, query } from '../../engine/test/dns-stub.ts';
 import { engineCommand, ENGINE_EXE, ROOT } from '../../test/helpers/engine.ts';
+import { freeUdpTcpPort } from '../../test/helpers/ports.ts';
 
 const args = process.argv.slice(2);
 const JSON_ONLY = args.includes('--json');
@@ -37,19 +36,7 @@ function need(cmd: string, pkg: string): void {
   }
 }
 
-/** A port free for both UDP and TCP a moment ago (DNS binds both). */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const s = dgram.createSocket('udp4');
-    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-    const p = s.address().port;
-    const tcp = net.createServer();
-    const ok = await new Promise<boolean>((r) => { tcp.once('error', () => r(false)); tcp.listen(p, '127.0.0.1', () => r(true)); });
-    if (ok) await new Promise<void>((r) => tcp.close(() => r()));
-    await new Promise<void>((r) => s.close(() => r()));
-    if (ok) return p;
-  }
-}
+const freePort = freeUdpTcpPort;
 
 async function waitAnswer(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {

@@ -5,30 +5,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
-import net from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { haveTool, needTool } from '../helpers/tools.ts';
 import { startStub, udpAsk, query, type Stub } from '../../engine/test/dns-stub.ts';
 import { dig, digAnswers, digStatus, startDns, type DnsProc } from './30-dns-lib.ts';
+import { freeUdpTcpPort } from '../helpers/ports.ts';
 
 let stub: Stub; let dns: DnsProc; let dir: string; let dnsmasq: ChildProcess | undefined; let dmPort = 0;
 
-/** A port free for UDP and TCP a moment ago (dnsmasq binds both; loopback TCP is busy with other tests). */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const s = dgram.createSocket('udp4');
-    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-    const p = s.address().port;
-    const tcp = net.createServer();
-    const ok = await new Promise<boolean>((r) => { tcp.once('error', () => r(false)); tcp.listen(p, '127.0.0.1', () => r(true)); });
-    if (ok) await new Promise<void>((r) => tcp.close(() => r()));
-    await new Promise<void>((r) => s.close(() => r()));
-    if (ok) return p;
-  }
-}
+const freePort = freeUdpTcpPort;
 
 before(async () => {
   if (!process.env.CI && (!haveTool('dnsmasq') || !haveTool('dig'))) return;
