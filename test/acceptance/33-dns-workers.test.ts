@@ -18,6 +18,7 @@ import { dig, digAnswers, startDns } from './30-dns-lib.ts';
 /** Worker threads need the executable (the embedded worker bundle, Node 24's reusePort); from source there is one thread. */
 function needExecutable(t: { skip(m: string): void }): boolean {
   if (engineCommand()[0] === ENGINE_EXE) return true;
+  if (process.env.CI) throw new Error(`${ENGINE_EXE} missing: the build stage must write the x64 executable`);
   t.skip(`no ${ENGINE_EXE}: the engine from source runs one DNS thread`);
   return false;
 }
