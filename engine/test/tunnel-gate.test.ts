@@ -1,12 +1,15 @@
 // The read gate (tunnel/gate.ts): local sockets read only while held bytes plus armed reads fit
 // the budget, waiting readers are admitted in order as bytes are released, an idle armed
 // reader gives its slot up when others wait, and through a real forward a stalled target
-// does not hold up other connections (the gate must not turn one slow reader into a stall).
+// does not hold up other connections (the gate must not turn one slow reader into a stall),
+// and a socket whose reader is not armed reads nothing more (no read-ahead into its buffer).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { ReadGate, READ_MAX, type GateReader } from '../src/tunnel/gate.ts';
 import { ForwardsComponent } from '../src/proxy/listeners.ts';
+import { splice } from '../src/proxy/splice.ts';
+import { Duplex } from 'node:stream';
 import { pair, fakeCtx, waitFor, sha } from './tunnel-helpers.ts';
 
 function reader(log: string[], name: string): GateReader & { armed: boolean } {
@@ -91,5 +94,32 @@ test('through a forward, a target that never reads does not stall another connec
     await fwd.stop(100);
     stall.close(); echo.close();
     await edge.stop(100); await core.stop(100);
+  }
+});
+
+test('a gated socket reads nothing while its reader is not armed (no read-ahead into its own buffer)', async () => {
+  // A stream that takes one write and never calls back: its reader is never armed again.
+  const writes: number[] = [];
+  const gate = new ReadGate(8 * READ_MAX);
+  const sink = new Duplex({ writableHighWaterMark: 1, read() {}, write(c: Buffer) { writes.push(c.length); } });
+  Object.defineProperty(sink, 'gate', { value: gate });
+  let local: net.Socket | null = null;
+  const srv = net.createServer({ pauseOnConnect: true }, (sock) => { local = sock; sock.on('error', () => {}); splice(sock, sink); });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const c = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
+  c.on('error', () => {});
+  try {
+    c.write(Buffer.alloc(4 << 20, 1)); // far more than one read
+    await waitFor(() => writes.length > 0, 10000);
+    // Node's Readable schedules maybeReadMore after every 'data' event, which used to restart
+    // the stopped handle: one more 64 KiB read parked in the socket's own buffer.
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 50));
+    const sock = local as unknown as net.Socket;
+    assert.equal(writes.length, 1);
+    assert.equal(sock.readableLength, 0, 'nothing buffered in the socket');
+    assert.equal(sock.bytesRead, writes[0], 'only the one read the gate allowed');
+  } finally {
+    c.destroy(); srv.close();
   }
 });

@@ -8,7 +8,8 @@
 // OOM-kills on overrun, so the bench reports the cgroup's peak charge and its OOM kills too.
 // EDGEWAN_TEST_ENGINE_EXE runs a built executable (the pinned Node) instead of the bundle on
 // the host's Node. Diagnosis only: EDGEWAN_BENCH_CGROUP_MB (a looser kernel limit) and
-// EDGEWAN_BENCH_SPLIT (a memory.split JSON for both engines).
+// EDGEWAN_BENCH_SPLIT (a memory.split JSON for both engines); EDGEWAN_BENCH_DIAG=1 passes the
+// engines' stderr through.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,28 +34,51 @@ async function freePort(): Promise<number> {
   return p;
 }
 
-/** Peak RSS / V8 heap / external (Buffers) of one engine, sampled from its admin /status. */
+/**
+ * Peaks of one engine while the streams run. /proc/<pid>/status is read every 10 ms (RssAnon,
+ * RssFile); the admin /status every 50 ms (V8 heap, external memory, tunnel internals). Both
+ * are samples, so short peaks can be missed: VmHWM (the kernel's own maximum) is read after.
+ */
 function sampler(adminPort: number, pid: number) {
-  const peak = { rss: 0, heapUsed: 0, external: 0, samples: 0, gate: 0, linkQueue: 0, cache: 0, gcForced: 0, anon: 0, file: 0 };
+  const peak = {
+    rss: 0, heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0, samples: 0, gate: 0, linkQueue: 0, cache: 0, gcForced: 0, gcMaxGap: 0,
+    anon: 0, file: 0, fileMax: 0,
+    // the last /status sample before the anonymous peak: what the V8 heap and Buffers held then
+    atAnon: { heapTotal: 0, external: 0, arrayBuffers: 0, cache: 0, gate: 0 },
+  };
+  let last = peak.atAnon;
   let stop = false;
-  const loop = (async () => {
+  const proc = (async () => {
     while (!stop) {
       try {
         // anonymous vs file-backed (the executable's pages, which the kernel can drop)
         const ps = readFileSync(`/proc/${pid}/status`, 'utf8');
         const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(ps)?.[1] ?? 0) * 1024;
-        if (kb('RssAnon') > peak.anon) { peak.anon = kb('RssAnon'); peak.file = kb('RssFile'); }
+        if (kb('RssAnon') > peak.anon) { peak.anon = kb('RssAnon'); peak.file = kb('RssFile'); peak.atAnon = last; }
+        peak.fileMax = Math.max(peak.fileMax, kb('RssFile'));
+      } catch { /* gone */ }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  const admin = (async () => {
+    while (!stop) {
+      try {
         const r = await fetch(`http://127.0.0.1:${adminPort}/status`);
-        const st = (await r.json()) as { memory: { rssBytes: number; heapUsedBytes: number; externalBytes: number }; components: Array<{ name: string; status?: { readGate?: { heldBytes: number }; linkQueuedBytes?: number; gcForced?: number; cache?: { memoryBytes: number } } }> };
+        type TunnelStatus = { readGate?: { heldBytes: number }; linkQueuedBytes?: number; gcForced?: number; gcGuard?: { maxGapMs: number; arrayBuffersBytes: number } | null; cache?: { memoryBytes: number } };
+        const st = (await r.json()) as { memory: { rssBytes: number; heapUsedBytes: number; heapTotalBytes: number; externalBytes: number }; components: Array<{ name: string; status?: TunnelStatus }> };
         const m = st.memory;
         const tun = st.components.find((c) => c.name === 'tunnel')?.status;
-        peak.gate = Math.max(peak.gate, tun?.readGate?.heldBytes ?? 0); peak.linkQueue = Math.max(peak.linkQueue, tun?.linkQueuedBytes ?? 0); peak.cache = Math.max(peak.cache, tun?.cache?.memoryBytes ?? 0); peak.gcForced = Math.max(peak.gcForced, tun?.gcForced ?? 0);
-        peak.rss = Math.max(peak.rss, m.rssBytes); peak.heapUsed = Math.max(peak.heapUsed, m.heapUsedBytes); peak.external = Math.max(peak.external, m.externalBytes); peak.samples++;
+        const ab = tun?.gcGuard?.arrayBuffersBytes ?? 0;
+        last = { heapTotal: m.heapTotalBytes, external: m.externalBytes, arrayBuffers: ab, cache: tun?.cache?.memoryBytes ?? 0, gate: tun?.readGate?.heldBytes ?? 0 };
+        peak.gate = Math.max(peak.gate, last.gate); peak.linkQueue = Math.max(peak.linkQueue, tun?.linkQueuedBytes ?? 0); peak.cache = Math.max(peak.cache, last.cache);
+        peak.gcForced = Math.max(peak.gcForced, tun?.gcForced ?? 0); peak.gcMaxGap = Math.max(peak.gcMaxGap, tun?.gcGuard?.maxGapMs ?? 0);
+        peak.rss = Math.max(peak.rss, m.rssBytes); peak.heapUsed = Math.max(peak.heapUsed, m.heapUsedBytes); peak.heapTotal = Math.max(peak.heapTotal, m.heapTotalBytes);
+        peak.external = Math.max(peak.external, m.externalBytes); peak.arrayBuffers = Math.max(peak.arrayBuffers, ab); peak.samples++;
       } catch { /* not up yet */ }
       await new Promise((r) => setTimeout(r, 50));
     }
   })();
-  return { peak, stop: async () => { stop = true; await loop; } };
+  return { peak, stop: async () => { stop = true; await Promise.all([proc, admin]); } };
 }
 const MB = (b: number) => Math.round(b / 1048576);
 
@@ -91,7 +115,7 @@ export async function rssBench(data: Buffer): Promise<Record<string, number>> {
       env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=48 --max-semi-space-size=3' }, stdio: ['ignore', 'ignore', 'pipe'],
     }));
   }
-  let errText = ''; for (const p of procs) p.stderr!.on('data', (d) => { errText = (errText + d).slice(-4000); });
+  let errText = ''; for (const p of procs) p.stderr!.on('data', (d) => { errText = (errText + d).slice(-4000); if (process.env.EDGEWAN_BENCH_DIAG) process.stderr.write(d); });
   try {
     const once = async (d: Buffer) => {
       const s = net.connect(fwd, '127.0.0.1');
@@ -129,11 +153,17 @@ export async function rssBench(data: Buffer): Promise<Record<string, number>> {
       cgroup_peak_MB_core: MB(cgroups[0]?.peak() ?? NaN), cgroup_peak_MB_edge: MB(cgroups[1]?.peak() ?? NaN), cgroup_oom_kills: oom[0] + oom[1],
       rss_anon_peak_MB_core: MB(c.anon), rss_anon_peak_MB_edge: MB(e.anon), rss_file_at_anon_peak_MB_core: MB(c.file), rss_file_at_anon_peak_MB_edge: MB(e.file),
       heap_used_peak_MB_core: MB(c.heapUsed), heap_used_peak_MB_edge: MB(e.heapUsed),
+      rss_file_peak_MB_core: MB(c.fileMax), rss_file_peak_MB_edge: MB(e.fileMax),
+      heap_total_peak_MB_core: MB(c.heapTotal), heap_total_peak_MB_edge: MB(e.heapTotal),
       external_peak_MB_core: MB(c.external), external_peak_MB_edge: MB(e.external),
+      array_buffers_peak_MB_core: MB(c.arrayBuffers), array_buffers_peak_MB_edge: MB(e.arrayBuffers),
+      // the /status sample just before each anonymous peak
+      at_anon_peak_heap_total_MB_core: MB(c.atAnon.heapTotal), at_anon_peak_heap_total_MB_edge: MB(e.atAnon.heapTotal),
+      at_anon_peak_array_buffers_MB_core: MB(c.atAnon.arrayBuffers), at_anon_peak_array_buffers_MB_edge: MB(e.atAnon.arrayBuffers),
       gate_held_peak_MB_core: MB(c.gate), gate_held_peak_MB_edge: MB(e.gate),
       link_queue_peak_MB_core: MB(c.linkQueue), link_queue_peak_MB_edge: MB(e.linkQueue),
       chunk_cache_peak_MB_core: MB(c.cache), chunk_cache_peak_MB_edge: MB(e.cache),
-      gc_forced_core: c.gcForced, gc_forced_edge: e.gcForced,
+      gc_forced_core: c.gcForced, gc_forced_edge: e.gcForced, gc_max_gap_ms_core: c.gcMaxGap, gc_max_gap_ms_edge: e.gcMaxGap,
     };
   } finally {
     // wait for both engines to exit, then remove their state (each run wrote ~100 MB of chunks)

@@ -249,6 +249,7 @@ export class TunnelComponent implements Component {
       rttMs: l?.rttMs ?? null, lastError: this.lastError, ...this.counters,
       readGate: { budgetBytes: this.gate.budget, heldBytes: this.gate.held, peakHeldBytes: this.gate.peakHeld, reading: this.gate.armedCount, waiting: this.gate.waitingCount },
       linkQueuedBytes: [...this.links].reduce((n, k) => n + k.socket.writableLength, 0), gcForced: this.gcGuard?.forced ?? 0,
+      gcGuard: this.gcGuard ? { gapMs: this.gcGuard.gapMs, maxGapMs: this.gcGuard.maxGapMs, limitBytes: this.gcGuard.limitBytes, arrayBuffersBytes: this.gcGuard.arrayBuffers } : null,
       cache: this.store ? { memoryBytes: this.store.memoryBytes, memoryLimit: this.store.memoryLimit, diskBytes: this.store.diskBytes, diskLimit: this.store.diskLimit } : null,
     };
   }

@@ -33,7 +33,15 @@ export function exposedGc(): (() => void) | null {
   return gcFn;
 }
 
-export interface GcGuard { stop(): void; readonly forced: number; readonly gapMs: number }
+export interface GcGuard {
+  stop(): void;
+  readonly forced: number;
+  readonly gapMs: number;
+  /** Longest back-off gap so far, the limit at the last check and process ArrayBuffers then (for /status). */
+  readonly maxGapMs: number;
+  readonly limitBytes: number;
+  readonly arrayBuffers: number;
+}
 
 /** Check at least every this many bytes moved, too: one busy event-loop turn can allocate more than the slack. */
 const CHECK_BYTES = 1 << 20;
@@ -56,12 +64,13 @@ export function startGcGuard(limitBytes: () => number): GcGuard | null {
   // What one freed is read at later checks: V8 frees the backing stores on a sweeper thread
   // after gc() returns.
   let last = 0; let gap = MIN_GAP_MS; let before = 0; let low = Infinity; let judged = true; let useless = 0;
-  const state = { forced: 0 };
+  const state = { forced: 0, maxGap: MIN_GAP_MS, limit: 0, ab: 0 };
   const me = {
     check(): void {
       const limit = limitBytes();
       if (!(limit > 0)) return;
       const ab = process.memoryUsage().arrayBuffers;
+      state.limit = limit; state.ab = ab;
       low = Math.min(low, ab);
       const now = Date.now();
       if (now - last < MIN_GAP_MS) return;
@@ -69,7 +78,7 @@ export function startGcGuard(limitBytes: () => number): GcGuard | null {
       // the level seen later can hide what a GC freed: only a run of useless ones backs off.
       if (!judged) {
         judged = true;
-        if (before - low >= USEFUL || low <= limit) { useless = 0; gap = MIN_GAP_MS; } else if (++useless >= USELESS_RUN) gap = Math.min(gap * 2, MAX_GAP_MS);
+        if (before - low >= USEFUL || low <= limit) { useless = 0; gap = MIN_GAP_MS; } else if (++useless >= USELESS_RUN) { gap = Math.min(gap * 2, MAX_GAP_MS); state.maxGap = Math.max(state.maxGap, gap); }
       }
       if (ab <= limit || now - last < gap) return;
       last = now; before = ab; low = Infinity; judged = false;
@@ -80,5 +89,6 @@ export function startGcGuard(limitBytes: () => number): GcGuard | null {
   current = me;
   const timer = setInterval(() => me.check(), CHECK_MS);
   timer.unref();
-  return { stop: () => { clearInterval(timer); if (current === me) current = null; }, get forced() { return state.forced; }, get gapMs() { return gap; } };
+  return { stop: () => { clearInterval(timer); if (current === me) current = null; }, get forced() { return state.forced; }, get gapMs() { return gap; },
+    get maxGapMs() { return state.maxGap; }, get limitBytes() { return state.limit; }, get arrayBuffers() { return state.ab; } };
 }
