@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cgroupLimit, computeBudgets, hasHeapFlag, heapCapMiB, resolveLimit, type Budgets, type CgroupRoots } from '../src/memory/policy.ts';
+import { cgroupLimit, computeBudgets, hasHeapFlag, heapCapMiB, MIN_LIMIT, resolveLimit, shareBase, type Budgets, type CgroupRoots } from '../src/memory/policy.ts';
 import { checkMemory } from '../src/memory/watch.ts';
 import { createLogger } from '../src/log/logger.ts';
 
@@ -53,11 +53,30 @@ test('no limit: a quarter of physical memory; explicit limits win', () => {
 test('budgets and heap cap from the limit', () => {
   assert.equal(heapCapMiB(128 * MiB), 64);
   assert.equal(heapCapMiB(100 * MiB + 1), 50);
-  const { budgets } = computeBudgets({ bytes: 128 * MiB, source: 'config' }, { chunkMemory: 0.25, dns: 0.0625, buffers: '4MiB' as unknown as number });
+  // shares are of what the runtime leaves: 128 MiB - 48 MiB reserve = 80 MiB
+  assert.equal(shareBase(128 * MiB), 80 * MiB);
+  const { budgets } = computeBudgets({ bytes: 128 * MiB, source: 'config' }, { chunkMemory: 0.25, dns: 0.0625, buffers: 4 * MiB });
   assert.ok(budgets);
-  assert.equal(budgets.chunkMemory, 32 * MiB);
-  assert.equal(budgets.dns, 8 * MiB);
+  assert.equal(budgets.chunkMemory, 20 * MiB);
+  assert.equal(budgets.dns, 5 * MiB);
+  assert.equal(budgets.buffers, 4 * MiB, 'a size stays a size');
   assert.equal(budgets.heapCapMiB, 64);
+  // the default split at 96 MiB (bench:tunnel): 48 MiB to share
+  const d = computeBudgets({ bytes: 96 * MiB, source: 'config' }, { chunkMemory: 0.125, dns: 0.0625, buffers: 0.125 }).budgets!;
+  assert.deepEqual([d.chunkMemory, d.dns, d.buffers], [6 * MiB, 3 * MiB, 6 * MiB]);
+  // small limits: never less than a quarter of the limit to share
+  assert.equal(shareBase(MIN_LIMIT), MIN_LIMIT / 4);
+  assert.equal(computeBudgets({ bytes: MIN_LIMIT, source: 'config' }, { chunkMemory: 0.5, dns: 0, buffers: 0.25 }).budgets!.chunkMemory, 4 * MiB);
+});
+
+test('budgets over 75% of what the runtime leaves are rejected, sizes included', () => {
+  // 96 MiB leaves 48 MiB: 40 MiB of cache alone is more than 36 MiB (it was accepted as 42% of the whole limit)
+  const over = computeBudgets({ bytes: 96 * MiB, source: 'config' }, { chunkMemory: 40 * MiB, dns: 0, buffers: 0 });
+  assert.equal(over.budgets, undefined);
+  assert.equal(over.problems[0].code, 'EDGEWAN_ERR_CONFIG_BUDGET');
+  assert.match(over.problems[0].message, /more than 75% of the 48.0 MiB the runtime leaves of the 96.0 MiB limit/);
+  assert.match(String(over.problems[0].allowed), /at most 36.0 MiB/);
+  assert.ok(computeBudgets({ bytes: 96 * MiB, source: 'config' }, { chunkMemory: 36 * MiB, dns: 0, buffers: 0 }).budgets);
 });
 
 test('NODE_OPTIONS heap flag detection', () => {
@@ -80,7 +99,7 @@ test('a changed cgroup limit recomputes budgets and keeps the heap cap in force'
   const next = checkMemory(opts);
   assert.ok(next);
   assert.equal(next.limitBytes, 256 * MiB);
-  assert.equal(next.chunkMemory, 64 * MiB);
+  assert.equal(next.chunkMemory, 52 * MiB, '0.25 x (256 - 48) MiB');
   assert.equal(next.heapCapMiB, 64, 'V8 cannot change its heap cap at run time');
   assert.equal(applied.length, 1);
   assert.equal(checkMemory(opts), undefined, 'unchanged limit: nothing to do');

@@ -31,15 +31,15 @@ test('a changed cgroup limit resizes component budgets live', async () => {
     assert.equal(s.memory.limitSource, 'cgroup-v2');
     assert.equal(s.memory.heapCapBytes, 64 * MiB);
     await waitFor(eng, async () => dnsOf(await status()).state === 'running', 'dns running');
-    assert.equal(dnsOf(await status()).status.cache?.budgetBytes, 8 * MiB);
+    assert.equal(dnsOf(await status()).status.cache?.budgetBytes, 5 * MiB); // 0.0625 x (128 - 48 MiB runtime reserve)
 
     writeFileSync(join(cg, 'sys/svc/memory.max'), `${256 * MiB}\n`);
     await waitFor(eng, async () => (await status()).memory.limitBytes === 256 * MiB, 'the new limit');
     s = await status();
     const dns = dnsOf(s);
-    assert.equal(s.memory.budgets.dns, 16 * MiB);
-    assert.equal(dns.budgetBytes, 16 * MiB);
-    assert.equal(dns.status.cache?.budgetBytes, 16 * MiB, 'the DNS cache itself was resized');
+    assert.equal(s.memory.budgets.dns, 13 * MiB); // 0.0625 x (256 - 48 MiB)
+    assert.equal(dns.budgetBytes, 13 * MiB);
+    assert.equal(dns.status.cache?.budgetBytes, 13 * MiB, 'the DNS cache itself was resized');
     assert.equal(dns.restarts, 0, 'resized without a restart');
     assert.equal(s.memory.heapCapBytes, 64 * MiB, 'the heap cap in force does not change at run time');
     assert.match((await eng.get('/metrics')).body, /^edgewan_memory_limit_bytes\{source="cgroup-v2"\} 268435456$/m);

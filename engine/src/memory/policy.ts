@@ -12,8 +12,20 @@ import { formatBytes } from '../config/size.ts';
 export const MIN_LIMIT = 32 * 1024 * 1024;
 /** Without a cgroup limit the engine takes this share of physical memory. */
 export const PHYSICAL_SHARE = 0.25;
-/** Budgets may take at most this share of the limit; the rest is code, stacks and V8 overhead. */
+/** Budgets may take at most this share of what the runtime leaves (shareBase); the rest is stacks, V8 overhead and garbage. */
 export const BUDGET_SHARE = 0.75;
+/**
+ * What the runtime keeps resident before any budget is spent, and which no budget can
+ * shrink: the executable's file pages it touched and the idle anonymous memory (V8 heap,
+ * libraries, thread stacks). Measured idle, before any traffic (docs/tunnel.md "Memory with
+ * 1,000 streams"): VmRSS 51–55 MB for the bundle on Node 20 (40–43 MB of it the `node`
+ * binary's file pages), more for the x64 executable on Node 24 (51 MB file-backed).
+ * A constant, not a measurement at start, so budgets and the exit-78 checks come out the same
+ * for `check-config`, `run` and after a reload.
+ */
+export const RUNTIME_RESERVE = 48 * 1024 * 1024;
+/** Shares never apply to less than this share of the limit (small limits, see shareBase). */
+export const SHARE_BASE_MIN = 0.25;
 /** cgroup "no limit" values are near 2^63; anything above this is treated as unlimited. */
 const UNLIMITED = 2 ** 60;
 
@@ -91,6 +103,15 @@ export function heapCapMiB(limitBytes: number): number {
   return Math.floor((0.5 * limitBytes) / (1024 * 1024));
 }
 
+/**
+ * What the shares of memory.split are shares of: the limit minus the runtime's reserve,
+ * i.e. what is really left for caches and buffers (48 MiB of a 96 MiB limit), but at least
+ * a quarter of the limit (a 32 MiB limit still gets 8 MiB to split).
+ */
+export function shareBase(limitBytes: number): number {
+  return Math.max(Math.floor(SHARE_BASE_MIN * limitBytes), limitBytes - RUNTIME_RESERVE);
+}
+
 /** Budgets for a limit, or the problems that make the split impossible (exit 78). */
 export function computeBudgets(limit: MemoryLimit, split: MemoryConfig['split']): { budgets?: Budgets; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
@@ -102,15 +123,16 @@ export function computeBudgets(limit: MemoryLimit, split: MemoryConfig['split'])
       allowed: `at least ${formatBytes(MIN_LIMIT)}`,
     });
   }
-  const bytesOf = (v: number) => Math.floor(v <= 1 ? v * L : v);
+  const base = shareBase(L);
+  const bytesOf = (v: number) => Math.floor(v <= 1 ? v * base : v);
   const b = { chunkMemory: bytesOf(split.chunkMemory), dns: bytesOf(split.dns), buffers: bytesOf(split.buffers) };
   const heapCap = heapCapMiB(L);
   const total = b.chunkMemory + b.dns + b.buffers;
-  if (total > BUDGET_SHARE * L) {
+  if (total > BUDGET_SHARE * base) {
     problems.push({
       code: 'EDGEWAN_ERR_CONFIG_BUDGET', pointer: '/memory/split', value: split,
-      message: `budgets add up to ${formatBytes(total)}, more than ${BUDGET_SHARE * 100}% of the ${formatBytes(L)} limit (${limit.source})`,
-      allowed: `a total of at most ${formatBytes(Math.floor(BUDGET_SHARE * L))}: lower the split or raise memory.limit`,
+      message: `budgets add up to ${formatBytes(total)}, more than ${BUDGET_SHARE * 100}% of the ${formatBytes(base)} the runtime leaves of the ${formatBytes(L)} limit (${limit.source})`,
+      allowed: `a total of at most ${formatBytes(Math.floor(BUDGET_SHARE * base))}: lower the split or raise memory.limit`,
     });
   }
   if (b.chunkMemory + b.dns > heapCap * 1024 * 1024) {
