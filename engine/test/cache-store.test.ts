@@ -139,3 +139,25 @@ test('sameAs: evicted chunks are forgotten; resize keeps the index', () => {
   for (let i = 0; i < 300; i++) { const c = chunk(9000 + i); s.put(c.fp, c.d); }
   assert.deepEqual(s.sameAs(chunk(9299).d), chunk(9299).fp);
 });
+
+test('put copies a view or a borrowed buffer, adopts an owned whole one; the disk tier writes it as is', () => {
+  const dir = tmp();
+  const s = new ChunkStore({ memoryBytes: 4 << 20, disk: { dir, maxBytes: 8 << 20 } });
+  const a = chunk(501); const b = chunk(502);
+  const owned = Uint8Array.from(a.d);
+  s.put(a.fp, owned, true);
+  assert.equal(s.get(a.fp), owned, 'kept, not copied');
+  const big = new Uint8Array(b.d.length + 100); big.set(b.d, 50);
+  const view = big.subarray(50, 50 + b.d.length);
+  s.put(b.fp, view, true); // a view: the rest of its ArrayBuffer must not be kept alive
+  assert.notEqual(s.get(b.fp), view);
+  assert.deepEqual(s.get(b.fp), b.d);
+  const c = chunk(503); const borrowed = Uint8Array.from(c.d);
+  s.put(c.fp, borrowed); borrowed.fill(0); // not owned: the caller may reuse its buffer
+  assert.deepEqual(s.get(c.fp), c.d);
+  s.close();
+  const d = new DiskStore({ dir, maxBytes: 8 << 20 });
+  for (const x of [a, b, c]) assert.ok(Buffer.from(d.get(x.fp) ?? []).equals(x.d));
+  d.close();
+  rmSync(dir, { recursive: true, force: true });
+});

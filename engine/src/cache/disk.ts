@@ -8,7 +8,7 @@
 // (≤ 64 KiB), reads hit the page cache, and writes are batched (see flush()).
 import {
   closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync,
-  readdirSync, renameSync, statfsSync, unlinkSync, writeFileSync, writeSync,
+  readdirSync, renameSync, statfsSync, unlinkSync, writeFileSync, writeSync, writevSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -40,7 +40,8 @@ export class DiskStore {
   readonly id: Uint8Array;
   private readonly segs: Segment[] = [];
   private readonly index = new Map<string, number>(); // key → segIndex-free locator: id*2^32+offset
-  private pending: Buffer[] = [];
+  /** Batched records not yet written: header, data, header, data… (data is the caller's, not a copy). */
+  private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private pendingMap = new Map<string, Uint8Array>();
   private total = 0;
@@ -93,37 +94,42 @@ export class DiskStore {
     return data;
   }
 
+  /**
+   * Queue a record. `data` is kept by reference until flush() wrote it (no copy: the chunk
+   * store hands over its own copy), so the caller must not change it afterwards.
+   */
   put(fp: Uint8Array, data: Uint8Array): void {
     const k = fpKey(fp);
     if (this.index.has(k) || this.pendingMap.has(k) || data.length > MAX_RECORD) return;
-    const rec = Buffer.allocUnsafe(HDR + data.length);
-    rec.writeUInt32BE(MAGIC, 0); rec.writeUInt32BE(data.length, 4); rec.set(fp.subarray(0, FP_LEN), 8);
-    rec.writeUInt32BE(hdrSum(rec, 0), 8 + FP_LEN);
-    rec.set(data, HDR);
-    this.pending.push(rec); this.pendingBytes += rec.length;
-    this.pendingMap.set(k, rec.subarray(HDR));
+    const hdr = Buffer.allocUnsafe(HDR);
+    hdr.writeUInt32BE(MAGIC, 0); hdr.writeUInt32BE(data.length, 4); hdr.set(fp.subarray(0, FP_LEN), 8);
+    hdr.writeUInt32BE(hdrSum(hdr, 0), 8 + FP_LEN);
+    this.pending.push(hdr, data); this.pendingBytes += HDR + data.length;
+    this.pendingMap.set(k, data);
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
   }
 
-  /** Append batched records to the current segment; rolls and evicts as needed. Throws on I/O errors. */
+  /** Append batched records to the current segment (one writev); rolls and evicts as needed. Throws on I/O errors. */
   flush(): void {
     if (this.pending.length === 0) return;
-    const batch = Buffer.concat(this.pending);
+    const parts = this.pending; const size = this.pendingBytes;
     const keys = [...this.pendingMap.keys()];
     this.pending = []; this.pendingBytes = 0; this.pendingMap = new Map();
     let seg = this.segs[this.segs.length - 1];
-    if (seg.size + batch.length > this.segBytes) { this.roll(); seg = this.segs[this.segs.length - 1]; }
-    while (this.total + batch.length > this.limit && this.segs.length > 1) this.evictOldest();
-    let off = 0;
-    while (off < batch.length) off += writeSync(seg.fd, batch, off, batch.length - off, seg.size + off);
-    let p = 0;
-    for (const k of keys) {
-      const len = batch.readUInt32BE(p + 4);
-      this.index.set(k, seg.id * 2 ** 32 + seg.size + p);
-      seg.keys.push(k);
-      p += HDR + len;
+    if (seg.size + size > this.segBytes) { this.roll(); seg = this.segs[this.segs.length - 1]; }
+    while (this.total + size > this.limit && this.segs.length > 1) this.evictOldest();
+    let off = writevSync(seg.fd, parts, seg.size);
+    if (off < size) { // a short write (rare on a regular file): the rest one piece at a time
+      const rest = Buffer.concat(parts).subarray(off);
+      while (off < size) off += writeSync(seg.fd, rest, off - (size - rest.length), size - off, seg.size + off);
     }
-    seg.size += batch.length; this.total += batch.length;
+    let p = 0;
+    for (let i = 0; i < keys.length; i++) {
+      this.index.set(keys[i], seg.id * 2 ** 32 + seg.size + p);
+      seg.keys.push(keys[i]);
+      p += HDR + parts[2 * i + 1].length;
+    }
+    seg.size += size; this.total += size;
   }
 
   close(): void {

@@ -89,15 +89,23 @@ export class ChunkStore {
     return undefined;
   }
 
-  /** Store a chunk whose fingerprint the caller has verified. Copies the bytes. */
-  put(fp: Uint8Array, data: Uint8Array): void {
+  /**
+   * Store a chunk whose fingerprint the caller has verified. Copies the bytes, unless `owned`:
+   * the caller hands over a buffer of its own that nobody changes afterwards (a decompressed
+   * literal), and it fills its whole ArrayBuffer (a view would keep the rest alive).
+   */
+  put(fp: Uint8Array, data: Uint8Array, owned = false): void {
     const k = fpKey(fp);
     if (this.mem.has(k)) return;
-    // Own copy (the caller's buffer may be a socket read): a plain Uint8Array over an
-    // allocUnsafeSlow buffer (no zero fill, no pool, no Buffer species path).
-    const b = Buffer.allocUnsafeSlow(data.length);
-    const copy = new Uint8Array(b.buffer, b.byteOffset, data.length);
-    copy.set(data);
+    let copy: Uint8Array;
+    if (owned && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) copy = data;
+    else {
+      // Own copy (the caller's buffer may be a socket read): a plain Uint8Array over an
+      // allocUnsafeSlow buffer (no zero fill, no pool, no Buffer species path).
+      const b = Buffer.allocUnsafeSlow(data.length);
+      copy = new Uint8Array(b.buffer, b.byteOffset, data.length);
+      copy.set(data);
+    }
     this.stats.puts++;
     this.memSet(k, copy);
     this.guard(() => this.disk?.put(fp, copy), undefined);

@@ -29,10 +29,16 @@ export function compressBlock(src: Uint8Array): Uint8Array {
   return lz4Compress(src);
 }
 
-/** Decode a standard LZ4 block to exactly rawLen bytes; null when malformed. */
+/** Input of the WASM decoder (size prefix + block), reused: the glue copies it into WASM memory. */
+let scratch = new Uint8Array(0);
+const SCRATCH_KEEP = 64 * 1024 + 4;
+
+/** Decode a standard LZ4 block to exactly rawLen bytes (a fresh buffer of its own); null when malformed. */
 export function decompressBlock(block: Uint8Array, rawLen: number): Uint8Array | null {
   if (wasmOk) {
-    const inp = new Uint8Array(block.length + 4);
+    if (scratch.length < block.length + 4) scratch = new Uint8Array(Math.max(block.length + 4, Math.min(SCRATCH_KEEP, 2 * scratch.length)));
+    const inp = scratch.subarray(0, block.length + 4);
+    if (scratch.length > SCRATCH_KEEP) scratch = new Uint8Array(0); // a rare big block: not kept
     inp[0] = rawLen & 255; inp[1] = (rawLen >>> 8) & 255; inp[2] = (rawLen >>> 16) & 255; inp[3] = rawLen >>> 24;
     inp.set(block, 4);
     try {

@@ -136,11 +136,14 @@ export class Link extends EventEmitter {
     return Math.max(this.opts.windowBytes, Math.min(16 << 20, share));
   }
 
-  /** A literal arrived: store it (both sides keep every chunk that crossed) and note the peer has it. */
-  learn(data: Uint8Array): void {
+  /**
+   * A literal arrived: store it (both sides keep every chunk that crossed) and note the peer
+   * has it. `owned`: data is a fresh buffer (decompressed) the store may keep as is.
+   */
+  learn(data: Uint8Array, owned = false): void {
     if (this.mode !== 'dedup' || !this.peer) return;
     const fp = fingerprint(data);
-    this.opts.store.put(fp, data);
+    this.opts.store.put(fp, data, owned);
     this.peer.add(fp);
   }
 
@@ -254,7 +257,7 @@ export class Link extends EventEmitter {
         const data = op.op === Op.LZ4 ? decompressBlock(op.data, op.rawLen) : (op as { data: Uint8Array }).data;
         if (!data || !fingerprint(data).equals(Buffer.from(fp))) return 'EDGEWAN_ERR_TUNNEL_CHUNK: the literal sent for a reference does not match its fingerprint';
         this.needWaiters.delete(fpKey(fp));
-        this.opts.store.put(fp, data); this.peer!.add(fp);
+        this.opts.store.put(fp, data, op.op === Op.LZ4); this.peer!.add(fp);
         for (const s of waiters) { const e = s.resolve(data); if (e) return e; }
         return null;
       }

@@ -156,7 +156,7 @@ export class TunnelStream extends Duplex {
       } else if (o.op === Op.LZ4) {
         data = decompressBlock(o.data, o.rawLen);
         if (!data) return `malformed LZ4 block on stream ${this.id}`;
-        this.link.learn(data);
+        this.link.learn(data, true); // a fresh buffer: the store keeps it rather than a copy
       } else {
         data = o.data;
         if (o.op === Op.LIT) this.link.learn(data);
