@@ -134,8 +134,9 @@ export async function hashSink(): Promise<{ port: number; close(): void }> {
 export async function sendAndHash(s: import('node:stream').Duplex, data: Buffer): Promise<string> {
   const chunks: Buffer[] = [];
   const done = new Promise<void>((res, rej) => { s.on('data', (d: Buffer) => chunks.push(d)); s.on('end', () => res()); s.on('error', rej); });
+  done.catch(() => {}); // a reset while we still write surfaces below, not as an unhandled rejection
   for (let o = 0; o < data.length; o += 65536) {
-    if (!s.write(data.subarray(o, o + 65536))) await new Promise((r) => s.once('drain', r));
+    if (!s.write(data.subarray(o, o + 65536))) await Promise.race([new Promise((r) => s.once('drain', r)), done]);
   }
   s.end();
   await done;

@@ -8,8 +8,9 @@
 // OOM-kills on overrun, so the bench reports the cgroup's peak charge and its OOM kills too.
 // EDGEWAN_TEST_ENGINE_EXE runs a built executable (the pinned Node) instead of the bundle on
 // the host's Node. Diagnosis only: EDGEWAN_BENCH_CGROUP_MB (a looser kernel limit) and
-// EDGEWAN_BENCH_SPLIT (a memory.split JSON for both engines); EDGEWAN_BENCH_DIAG=1 passes the
-// engines' stderr through.
+// EDGEWAN_BENCH_SPLIT (a memory.split JSON for both engines), EDGEWAN_BENCH_NODE_OPTIONS
+// (other V8 flags than the packages' heap flags); EDGEWAN_BENCH_DIAG=1 passes the engines'
+// stderr through.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,8 @@ import { esbuildOptions } from '../bundle.ts';
 import { generateCredentials } from '../../engine/src/tunnel/credentials.ts';
 import { hashSink, sendAndHash, sha256 } from './tunnel-lib.ts';
 import { memoryCgroup, type MemoryCgroup } from '../../test/helpers/cgroup.ts';
+import { heapCapMiB } from '../../engine/src/memory/policy.ts';
+import { heapFlags } from '../../engine/src/memory/reexec.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const STREAMS = 1000;
@@ -83,6 +86,8 @@ function sampler(adminPort: number, pid: number) {
 const MB = (b: number) => Math.round(b / 1048576);
 
 const rssNow = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+const cpuSeconds = (pid: number) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / 100; };
 const hwm = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 export async function rssBench(data: Buffer): Promise<Record<string, number>> {
@@ -109,10 +114,11 @@ export async function rssBench(data: Buffer): Promise<Record<string, number>> {
     const cg = memoryCgroup(`ewbench-${role}-${process.pid}`, Number(process.env.EDGEWAN_BENCH_CGROUP_MB || 96) * 1048576);
     cgroups.push(cg);
     const cmd = [...(exe ? [exe] : [process.execPath, bundle]), 'run', '--config', join(dir, `${role}.json`)];
-    // heap cap = 0.5 × 96 MiB, as systemd/procd set it (INTERFACES.md "Process contract");
+    // heap cap = 0.5 × 96 MiB and the semi-space scaled with it, as the re-exec, systemd and
+    // procd set them (--max-old-space-size=48 --max-semi-space-size=3; INTERFACES.md "Process contract");
     // the shell joins the cgroup before exec, so every page of the engine is charged to it
     procs.push(spawn(cg ? 'sh' : cmd[0], cg ? ['-c', 'echo $$ > "$0" && exec "$@"', cg.procsFile, ...cmd] : cmd.slice(1), {
-      env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=48 --max-semi-space-size=3' }, stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NODE_OPTIONS: process.env.EDGEWAN_BENCH_NODE_OPTIONS || heapFlags(heapCapMiB(LIMIT)) }, stdio: ['ignore', 'ignore', 'pipe'],
     }));
   }
   let errText = ''; for (const p of procs) p.stderr!.on('data', (d) => { errText = (errText + d).slice(-4000); if (process.env.EDGEWAN_BENCH_DIAG) process.stderr.write(d); });
@@ -129,22 +135,26 @@ export async function rssBench(data: Buffer): Promise<Record<string, number>> {
       await new Promise((r) => setTimeout(r, 200));
     }
     const idle = procs.map((p) => rssNow(p.pid!));
+    const cpu0 = procs.map((p) => cpuSeconds(p.pid!));
     const samplers = [sampler(a1, procs[0].pid!), sampler(a2, procs[1].pid!)];
-    let bad = 0;
+    let bad = 0; let firstError = '';
     const t0 = performance.now();
     await Promise.all(Array.from({ length: STREAMS }, async (_, i) => {
       const off = (i * 7_919_113) % (data.length - PER_STREAM);
       const d = data.subarray(off, off + PER_STREAM);
-      try { if ((await once(d)) !== sha256(d)) bad++; } catch { bad++; }
+      try { if ((await once(d)) !== sha256(d)) bad++; } catch (e) { bad++; firstError ||= (e as Error).message; }
     }));
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = procs.map((p, i) => Math.round((cpuSeconds(p.pid!) - cpu0[i]) * 100) / 100);
     for (const s of samplers) await s.stop();
     const oom = cgroups.map((g) => g?.oomKills() ?? 0);
     if (oom.some((n) => n > 0)) throw new Error(`the kernel OOM-killed an engine in its 96 MiB cgroup (core ${oom[0]}, edge ${oom[1]}): ${errText}`);
-    if (bad) throw new Error(`${bad} of ${STREAMS} streams delivered wrong bytes`);
+    if (bad) throw new Error(`${bad} of ${STREAMS} streams failed or delivered wrong bytes (first error: ${firstError || 'none, wrong hash'}): ${errText}`);
     const [c, e] = samplers.map((s) => s.peak);
     return {
       rss_streams: STREAMS, rss_bytes_per_stream: PER_STREAM, rss_limit_MB: 96, rss_seconds: Math.round(seconds * 10) / 10,
+      // CPU each engine spent on the streams (user + system; less noisy than rss_seconds on a shared machine)
+      rss_cpu_s_core: cpu[0], rss_cpu_s_edge: cpu[1],
       rss_peak_MB_core: Math.round(hwm(procs[0].pid!)), rss_peak_MB_edge: Math.round(hwm(procs[1].pid!)), rss_peak_MB: Math.round(Math.max(hwm(procs[0].pid!), hwm(procs[1].pid!))),
       // where it goes (sampled every 50 ms from /status, so peaks can be missed): RSS before
       // the streams, and the peaks of the V8 heap and of memory outside it (Buffers)

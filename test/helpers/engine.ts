@@ -3,7 +3,7 @@
 // ships), else the TypeScript source through tsx for local development. startEngine() writes a
 // config with free ports and a temp state dir, starts `run`, and waits for /readyz.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -65,9 +65,17 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
+/**
+ * The temp dirs startEngine made, removed when the test process exits (tests may still read
+ * an engine's state after stop(), so not earlier; each run used to leave them in /tmp).
+ */
+const tempDirs = new Set<string>();
+process.once('exit', () => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
+
 /** Write a config (free admin port, temp state dir, 128 MiB limit unless given) and run it. */
 export async function startEngine(opts: StartOptions = {}): Promise<RunningEngine> {
   const dir = mkdtempSync(join(tmpdir(), 'ewB-engine-'));
+  tempDirs.add(dir);
   const port = await freePort();
   const config = { stateDir: join(dir, 'state'), memory: { limit: '128MiB' }, ...opts.config, admin: { listen: `127.0.0.1:${port}`, ...(opts.config?.admin as object | undefined) } };
   const configPath = join(dir, 'edgewan.json');

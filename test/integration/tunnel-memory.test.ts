@@ -5,8 +5,11 @@
 // to its memory.limit (96 MiB, the issue's figure; what systemd's MemoryMax and `docker -m`
 // set): the kernel enforces it and OOM-kills on overrun. With the shipped default split this
 // killed the edge before the chunk cache default went from 25 % to 12.5 % of the limit
-// (bench:tunnel's rss step, 2026-11-28). The peak anonymous RSS (sampled) must stay under the
-// limit too; VmHWM, which also counts the executable's shared file pages, is reported.
+// (bench:tunnel's rss step, 2026-11-28). The peak anonymous RSS (sampled) must stay under two
+// thirds of the limit, which leaves room for the executable's ~40-51 MB of file-backed pages:
+// measured 49-51 MiB on the x64 executable (74.7 MiB before local sockets stopped reading
+// ahead and the memory split took the runtime's 48 MiB off first; docs/tunnel.md). VmHWM,
+// which also counts those shared file pages, is reported (101-103 MiB then, 126 before).
 // No timing assertions; every socket has a bound (about 15 s of wall time).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -116,7 +119,7 @@ test(`${STREAMS} concurrent streams through edge and core, each in a ${LIMIT_MIB
       const hwm = kb(engines[i].proc.pid!, 'VmHWM');
       t.diagnostic(`${role}: RssAnon peak ${(anon[i] / 1048576).toFixed(1)} MiB, VmHWM ${(hwm / 1048576).toFixed(1)} MiB (with the executable's file pages), cgroup peak charge ${(cgroups[i].peak() / 1048576).toFixed(1)} MiB, limit ${LIMIT_MIB} MiB`);
       assert.ok(anon[i] > 0, `no RssAnon samples for the ${role} process`);
-      assert.ok(anon[i] < limit, `${role} peak anonymous RSS ${(anon[i] / 1048576).toFixed(1)} MiB is not under memory.limit ${LIMIT_MIB} MiB`);
+      assert.ok(anon[i] < (2 / 3) * limit, `${role} peak anonymous RSS ${(anon[i] / 1048576).toFixed(1)} MiB is not under 2/3 of memory.limit ${LIMIT_MIB} MiB`);
     }
   } finally {
     sink.close();
