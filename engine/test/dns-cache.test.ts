@@ -1,7 +1,7 @@
 // Wire parser, byte-bounded cache, TTL handling and warm-restart snapshots of the DNS component.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dgram from 'node:dgram';
@@ -129,6 +129,30 @@ test('warm restart: the cache survives stop/start; a corrupt snapshot is ignored
     assert.equal((three.status!() as { cache: { entries: number } }).cache.entries, 0);
     assert.equal((await ask(portOf(three), 'w2.example.test')).rcode, 'SERVFAIL');
     await three.stop(1000);
+  } finally {
+    await stub.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('periodic snapshot: written asynchronously while serving, loadable, no temp file left; stop after it still saves', async () => {
+  const stub = await startStub();
+  const dir = mkdtempSync(join(tmpdir(), 'ewD-snapp-'));
+  const cfg = { enabled: true, listen: ['127.0.0.1:0'], upstreams: [`127.0.0.1:${stub.port}`], upstreamTimeoutMs: 150, upstreamAttempts: 1, serveStale: false, snapshotIntervalS: 1 };
+  const portOf = (c: ReturnType<typeof createDnsComponent>) => Number(String((c.status!() as { listen: string[] }).listen[0]).split(':')[1]);
+  const file = join(dir, SNAPSHOT_FILE);
+  try {
+    const one = createDnsComponent(cfg, { stateDir: dir, snapshot: true });
+    await one.start(fakeContext().ctx);
+    for (const n of ['p1', 'p2']) await ask(portOf(one), `${n}.example.test`);
+    // the 1 s timer saves while the component runs (bounded wait: 10 s)
+    for (let i = 0; i < 100 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(existsSync(file), 'no periodic snapshot within 10 s');
+    assert.equal(decodeSnapshot(readFileSync(file), Date.now(), 0).length, 2);
+    await ask(portOf(one), 'p3.example.test');
+    await one.stop(1000);
+    assert.equal(decodeSnapshot(readFileSync(file), Date.now(), 0).length, 3, 'the stop-time save comes after the periodic one');
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp-')), []);
   } finally {
     await stub.close();
     rmSync(dir, { recursive: true, force: true });

@@ -13,7 +13,7 @@ import { dnsMetrics } from './metrics.ts';
 import { dnsOptions, systemUpstreams, type DnsOptions, type DnsSection } from './options.ts';
 import { Resolver } from './resolver.ts';
 import { DnsServer, makeAcl } from './server.ts';
-import { loadSnapshot, saveSnapshot } from './snapshot.ts';
+import { loadSnapshot, saveSnapshot, saveSnapshotAsync } from './snapshot.ts';
 import { UpstreamPool } from './upstream.ts';
 import { BUNDLED_WORKER_SOURCE, DnsWorkers, reusePortWorks, workerCount } from './workers.ts';
 
@@ -48,16 +48,25 @@ export function createDnsComponent(section: DnsSection, deps: DnsComponentDeps):
   const timers: NodeJS.Timeout[] = [];
   const snap = { loaded: 0, lastSavedAt: null as string | null, lastError: null as string | null };
 
-  const save = (why: string) => {
+  const saved = (why: string, bytes: number) => {
+    snap.lastSavedAt = new Date().toISOString();
+    ctx?.log.debug('dns snapshot saved', { file: opts?.snapshotFile, bytes, entries: cache?.entries, why });
+  };
+  const notSaved = (err: unknown) => {
+    snap.lastError = (err as Error).message;
+    ctx?.log.warn('dns snapshot not saved', { file: opts?.snapshotFile, error: err as Error, code: 'EDGEWAN_ERR_DNS_SNAPSHOT_WRITE' });
+  };
+  /** the periodic save in flight (asynchronous; at most one at a time) */
+  let periodic: Promise<void> | null = null;
+  const savePeriodic = () => {
+    if (!opts?.snapshotFile || !cache || periodic) return;
+    periodic = saveSnapshotAsync(opts.snapshotFile, cache).then((b) => saved('periodic', b), notSaved).finally(() => { periodic = null; });
+  };
+  /** on stop: after any periodic save in flight, synchronously (the process may exit next) */
+  const save = async (why: string) => {
+    if (periodic) await periodic;
     if (!opts?.snapshotFile || !cache) return;
-    try {
-      const bytes = saveSnapshot(opts.snapshotFile, cache);
-      snap.lastSavedAt = new Date().toISOString();
-      ctx?.log.debug('dns snapshot saved', { file: opts.snapshotFile, bytes, entries: cache.entries, why });
-    } catch (err) {
-      snap.lastError = (err as Error).message;
-      ctx?.log.warn('dns snapshot not saved', { file: opts.snapshotFile, error: err as Error, code: 'EDGEWAN_ERR_DNS_SNAPSHOT_WRITE' });
-    }
+    try { saved(why, saveSnapshot(opts.snapshotFile, cache)); } catch (err) { notSaved(err); }
   };
 
   const startWorkers = async (c: ComponentContext, source: string) => {
@@ -135,7 +144,7 @@ export function createDnsComponent(section: DnsSection, deps: DnsComponentDeps):
       c.log.info('dns listening', { listen: server.bound, upstreams, localRecords: local.count, budgetBytes: totalBudget, threads: threads.n, threadsWhy: threads.why });
       if (upstreams.length === 0) c.degraded('no upstream resolver: only local data is answered');
       if (opts.snapshotFile && opts.snapshotIntervalS > 0) {
-        timers.push(setInterval(() => save('periodic'), opts.snapshotIntervalS * 1000).unref());
+        timers.push(setInterval(savePeriodic, opts.snapshotIntervalS * 1000).unref());
       }
       let wasDown = false;
       timers.push(setInterval(() => {
@@ -153,7 +162,7 @@ export function createDnsComponent(section: DnsSection, deps: DnsComponentDeps):
       workers = undefined;
       try { await server?.close(); } catch { /* closing is best effort */ }
       pool?.close();
-      save('stop');
+      await save('stop');
       server = undefined;
     },
     status() {

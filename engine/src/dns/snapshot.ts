@@ -8,6 +8,7 @@
 // body:   u32 count | count × (u16 keyLen | key utf8 | f64 storedAt ms | u32 ttlS | u8 flags | u16 wireLen | wire)
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { entrySize, type CacheEntry, type DnsCache } from './cache.ts';
 import { layoutResponse } from './wire.ts';
@@ -86,6 +87,27 @@ export function saveSnapshot(file: string, cache: DnsCache): number {
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });
+    throw err;
+  }
+  return data.length;
+}
+
+/**
+ * The same atomic write without blocking the event loop on the disk (the periodic save: an
+ * fsync on a busy SD card can take tens of milliseconds, which every query waiting behind it
+ * would pay). Only encoding the cache is synchronous. Its own temp name, so a stop-time
+ * saveSnapshot never shares one with it.
+ */
+export async function saveSnapshotAsync(file: string, cache: DnsCache): Promise<number> {
+  const data = encodeSnapshot(cache);
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-periodic`;
+  try {
+    const fh = await open(tmp, 'w', 0o600);
+    try { await fh.writeFile(data); await fh.sync(); } finally { await fh.close(); }
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
     throw err;
   }
   return data.length;
