@@ -6,6 +6,7 @@
 import { link, mkdir, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { copyAtomic, sha256, stableJson, tempPathFor, writeAtomic } from './fsutil.ts';
+import { lruVictims } from '../targets/formats/memo.ts';
 
 export interface CacheEntry {
   dir: string;
@@ -49,13 +50,34 @@ export class StepCache {
       // Modes are normalised (0755 if executable, else 0644): umask must never reach dist/.
       for (const [name, src] of Object.entries(files)) await copyAtomic(src, join(tmp, name), (await stat(src)).mode & 0o100 ? 0o755 : 0o644);
       await writeAtomic(join(tmp, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
-      await rm(dir, { recursive: true, force: true });
-      await rename(tmp, dir);
+      await this.install(key, tmp, dir);
     } catch (e) {
       await rm(tmp, { recursive: true, force: true });
       throw e;
     }
-    return (await this.get(key))!;
+    const entry = await this.get(key);
+    if (!entry) throw new Error(`step cache: entry ${key} vanished right after it was written (${dir}); is another build pruning this cache?`);
+    return entry;
+  }
+
+  /**
+   * Rename a finished temp dir into place. Two builds sharing the cache may finish the same
+   * step at once: the key is content-addressed, so a complete entry already there is as good
+   * as ours and stays (removing it would pull it from under the other build's restore, the
+   * ENOENT seen with concurrent builds); only an incomplete one (no meta.json) is replaced.
+   */
+  private async install(key: string, tmp: string, dir: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await rename(tmp, dir);
+        return;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || attempt >= 2) throw e;
+      }
+      if (await this.get(key)) { await rm(tmp, { recursive: true, force: true }); return; }
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /**
@@ -76,16 +98,9 @@ export class StepCache {
         } catch { /* half-removed or foreign: skip */ }
       }
     }
-    let total = entries.reduce((n, e) => n + e.size, 0);
-    let removed = 0;
-    let bytes = 0;
-    for (const e of entries.sort((a, b) => a.used - b.used)) {
-      if (total <= maxBytes) break;
-      if (e.used >= since) continue;
-      await rm(e.dir, { recursive: true, force: true });
-      total -= e.size; bytes += e.size; removed++;
-    }
-    return { removed, bytes };
+    const victims = lruVictims(entries, maxBytes, since);
+    for (const e of victims) await rm(e.dir, { recursive: true, force: true });
+    return { removed: victims.length, bytes: victims.reduce((n, e) => n + e.size, 0) };
   }
 
   /** Small JSON records (e.g. the bundle's input list) under a name. */

@@ -86,14 +86,24 @@ export function pruneMemo(cacheDir: string, maxBytes: number, keepSince: number)
       } catch { /* removed meanwhile */ }
     }
   }
-  let total = files.reduce((n, f) => n + f.size, 0);
-  let removed = 0;
-  let bytes = 0;
-  for (const f of files.sort((a, b) => a.used - b.used)) {
+  const victims = lruVictims(files, maxBytes, keepSince);
+  for (const f of victims) rmSync(f.path, { force: true });
+  return { removed: victims.length, bytes: victims.reduce((n, f) => n + f.size, 0) };
+}
+
+/**
+ * What to delete to bring items (size in bytes, used = last-use time in ms) under maxBytes:
+ * least recently used first, never one used since `keepSince` (the current build's). Shared
+ * by the memo and the step cache (scripts/cache.ts).
+ */
+export function lruVictims<T extends { size: number; used: number }>(items: readonly T[], maxBytes: number, keepSince: number): T[] {
+  let total = items.reduce((n, f) => n + f.size, 0);
+  const out: T[] = [];
+  for (const f of [...items].sort((a, b) => a.used - b.used)) {
     if (total <= maxBytes) break;
     if (f.used >= keepSince) continue;
-    rmSync(f.path, { force: true });
-    total -= f.size; bytes += f.size; removed++;
+    out.push(f);
+    total -= f.size;
   }
-  return { removed, bytes };
+  return out;
 }

@@ -94,6 +94,26 @@ test('step cache: put/get, restore links with explicit modes, missing key', asyn
   assert.deepEqual((await c.get(key))?.meta, { n: 1 });
 });
 
+test('step cache: two builds putting the same key at once both get a complete entry; restores never lose the file', async () => {
+  const dir = tmp(join(tmpdir(), 'ewA-race-'));
+  const src = join(dir, 'f');
+  writeFileSync(src, Buffer.alloc(256 * 1024, 7));
+  const key = StepCache.key('same step');
+  // two StepCache objects on one directory = two build processes sharing ~/.cache
+  const a = new StepCache(join(dir, 'c')); const b = new StepCache(join(dir, 'c'));
+  for (let round = 0; round < 20; round++) {
+    const [ea, eb] = await Promise.all([a.put(key, { f: src }, { round }), b.put(key, { f: src }, { round })]);
+    await Promise.all([restoreFile(ea, 'f', join(dir, `outA${round}`)), restoreFile(eb, 'f', join(dir, `outB${round}`)), b.put(key, { f: src })]);
+    assert.equal(readFileSync(join(dir, `outA${round}`)).length, 256 * 1024);
+    assert.equal(readFileSync(join(dir, `outB${round}`)).length, 256 * 1024);
+  }
+  // an incomplete entry (no meta.json, e.g. half pruned) is replaced, not kept
+  const e = (await a.get(key))!;
+  rmSync(join(e.dir, 'meta.json'));
+  assert.equal(await a.get(key), undefined);
+  assert.deepEqual((await a.put(key, { f: src }, { fresh: true })).meta, { fresh: true });
+});
+
 test('step cache prune drops least recently used entries, never the current build\'s', async () => {
   const dir = tmp(join(tmpdir(), 'ewA-prune-'));
   const c = new StepCache(join(dir, 'c'));
