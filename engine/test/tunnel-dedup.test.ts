@@ -9,6 +9,7 @@ import { hashSink, roundTrip, sha, edit, tmp } from './tunnel-helpers.ts';
 import { generateCredentials } from '../src/tunnel/credentials.ts';
 import { mixedCorpus } from './codec-corpus.ts';
 import type { TunnelComponent } from '../src/tunnel/component.ts';
+import { RecentSet } from '../src/tunnel/peer-model.ts';
 
 const CORPUS = mixedCorpus(2026, 16 << 20);
 const EDITED = edit(CORPUS, 7);
@@ -66,3 +67,20 @@ async function pairWith(keys: string, dirs: { edge: string; core: string }) {
   await Promise.all([edge.currentLink()!.ready$(), core.currentLink()!.ready$()]);
   return { edge, core };
 }
+
+test('peer model set: bounded, drops the least recently added, grows with use only', () => {
+  const s = new RecentSet(3);
+  for (const k of ['a', 'b', 'c']) s.add(k);
+  s.add('a'); // refreshed: b is now the oldest
+  s.add('d');
+  assert.deepEqual(['a', 'b', 'c', 'd'].map((k) => s.has(k)), [true, false, true, true]);
+  assert.equal(s.size, 3);
+  s.delete('c');
+  assert.equal(s.has('c'), false);
+  assert.equal(s.size, 2);
+  // a large bound costs nothing up front (lru-cache's max preallocated ~8 MB for the two sets)
+  const before = process.memoryUsage().heapUsed;
+  const big = new RecentSet(262144);
+  assert.ok(process.memoryUsage().heapUsed - before < 1 << 20);
+  assert.equal(big.size, 0);
+});
