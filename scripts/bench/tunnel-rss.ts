@@ -121,6 +121,9 @@ export async function rssBench(data: Buffer): Promise<Record<string, number>> {
       env: { ...process.env, NODE_OPTIONS: process.env.EDGEWAN_BENCH_NODE_OPTIONS || heapFlags(heapCapMiB(LIMIT)) }, stdio: ['ignore', 'ignore', 'pipe'],
     }));
   }
+  // If the bench itself dies (an uncaught error skips `finally`), the engines must not live on.
+  const killAll = () => { for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL'); };
+  process.once('exit', killAll);
   let errText = ''; for (const p of procs) p.stderr!.on('data', (d) => { errText = (errText + d).slice(-4000); if (process.env.EDGEWAN_BENCH_DIAG) process.stderr.write(d); });
   try {
     const once = async (d: Buffer) => {
@@ -178,6 +181,7 @@ export async function rssBench(data: Buffer): Promise<Record<string, number>> {
   } finally {
     // wait for both engines to exit, then remove their state (each run wrote ~100 MB of chunks)
     await Promise.all(procs.map((p) => new Promise<void>((r) => { if (p.exitCode !== null || p.signalCode !== null) r(); else { p.once('exit', () => r()); p.kill('SIGTERM'); } })));
+    process.off('exit', killAll);
     sink.close();
     for (const g of cgroups) g?.remove();
     rmSync(dir, { recursive: true, force: true });
