@@ -17,11 +17,11 @@ export function heapCapMiB(memoryMaxBytes: number): number {
  * The V8 flags for the unit's NODE_OPTIONS: the same as the engine's own re-exec
  * (engine/src/memory/reexec.ts heapFlags; a unit test keeps the two equal). On Node 24
  * heap_size_limit = old space + young generation (3 x 64 MiB of semi-spaces by default),
- * so the semi-space is scaled with the cap: ⌊cap / 16⌋ MiB, between 1 and 16.
+ * so the semi-space is scaled with the cap: ⌊cap / 16⌋ MiB up to 16, 1 MiB below a 64 MiB cap.
  */
 export function heapFlags(memoryMaxBytes: number): string {
   const cap = heapCapMiB(memoryMaxBytes);
-  const semi = Math.max(1, Math.min(16, Math.floor(cap / 16)));
+  const semi = cap < 64 ? 1 : Math.min(16, Math.floor(cap / 16));
   return `--max-old-space-size=${cap} --max-semi-space-size=${semi}`;
 }
 

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import Ajv from 'ajv';
 import { openwrtPayload } from '../../targets/openwrt/files.ts';
 import { standInInputs } from './openwrt-fixture.ts';
+import { heapFlags as engineHeapFlags } from '../../engine/src/memory/reexec.ts';
+import { heapCapMiB } from '../../engine/src/memory/policy.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const STUBS = join(ROOT, 'test/acceptance/5x-openwrt-stubs');
@@ -102,4 +104,18 @@ test('enabled 0 translates but tells the init script not to start', () => {
   const r = translate(setOpt('enabled', '0'));
   assert.equal(r.status, 0);
   assert.equal(r.vars.enabled, '0');
+});
+
+test('procd heap flags (init.sh, sh arithmetic) equal the engine re-exec flags for any memory limit', () => {
+  const init = readFileSync(join(ROOT, 'targets/openwrt/files/init.sh'), 'utf8');
+  // the init script's own lines, from `heap=` to the last clamp, run by the real sh
+  const start = init.indexOf('\theap=$((UCI_MEMORY_MAX_BYTES');
+  const end = init.indexOf('\tprocd_open_instance', start);
+  assert.ok(start > 0 && end > start, 'init.sh no longer computes heap/semi the way this test expects');
+  const lines = init.slice(start, end);
+  for (const mib of [32, 48, 64, 96, 127, 128, 130, 200, 256, 512, 1024, 4096]) {
+    const r = spawnSync('sh', ['-c', `UCI_MEMORY_MAX_BYTES=${mib * 1048576}\n${lines}\necho "--max-old-space-size=$heap --max-semi-space-size=$semi"`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), engineHeapFlags(heapCapMiB(mib * 1048576)), `memory limit ${mib} MiB`);
+  }
 });

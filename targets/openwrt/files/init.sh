@@ -79,10 +79,11 @@ start_service() {
 
 	# V8 reserves gigabytes of address space: cap the heap, never procd `limits as=`.
 	# Node's heap limit is old space + young generation: scale the semi-space like the
-	# engine's own re-exec (engine/src/memory/reexec.ts heapFlags: heap/16, 1..16 MiB).
+	# engine's own re-exec (engine/src/memory/reexec.ts heapFlags: heap/16 up to 16 MiB,
+	# 1 MiB below a 64 MiB heap).
 	heap=$((UCI_MEMORY_MAX_BYTES / 2097152))
 	semi=$((heap / 16))
-	[ "$semi" -lt 1 ] && semi=1
+	[ "$heap" -lt 64 ] && semi=1
 	[ "$semi" -gt 16 ] && semi=16
 	procd_open_instance
 	procd_set_param command "$PROG" run --config "$RUNCONF"
