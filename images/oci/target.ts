@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ALL_ARCHES, ARCHES, ociPlatformString, type Arch } from '../../targets/arch.ts';
-import type { Artifact, BuildInputs, Target } from '../../targets/target.ts';
+import { noticesFor, type Artifact, type BuildInputs, type Target } from '../../targets/target.ts';
 import { sha256 } from './blobs.ts';
 import { composeYaml, runReadme, type RunFacts } from './compose.ts';
 import { buildPlatformImage, type ImageMeta, type PlatformImage } from './image.ts';
@@ -47,12 +47,11 @@ export async function buildOci(inputs: OciInputs, level = 9): Promise<OciResult>
     version: info.versions.oci, revision: inputs.commit ?? 'unknown', mtime, source: info.homepage,
     licenses: info.license, title: info.name, description: info.description, vendor: info.vendor, graceS: graceOf(cfg),
   };
-  const licenses = inputs.licenses && existsSync(inputs.licenses) ? readFileSync(inputs.licenses) : undefined;
   // Platforms compress in parallel: zlib runs on libuv's thread pool.
   const images: PlatformImage[] = await Promise.all(arches.map(async (arch) => {
     const exe = readFileSync(inputs.executables[arch]!);
     const base = baseEntries(arch, exe, glibcDirFor(inputs, arch), 'edgewan');
-    const img = await buildPlatformImage(arch, base, appEntries(exe, cfg, licenses, info.name), meta, level, inputs.cacheDir);
+    const img = await buildPlatformImage(arch, base, appEntries(exe, cfg, noticesFor(inputs, arch, true), info.name), meta, level, inputs.cacheDir);
     inputs.log(`oci: ${ociPlatformString(arch)} ${(img.layers.reduce((n, l) => n + l.blob.size, 0) / 1048576).toFixed(1)} MiB compressed`);
     return img;
   }));

@@ -23,8 +23,8 @@ export interface PackageSpec {
   /** dpkg architecture: amd64, arm64, all */
   debArch: string;
   payload: Payload;
-  /** third-party license notices (the bundle's; the runtime's are appended by the build) */
-  licensesPath?: string;
+  /** license notices of what the package ships (BuildInputs: noticesFor — the bundle's plus the Node runtime's) */
+  notices?: Buffer;
   /** extra files added to data.tar as they are */
   extraFiles?: readonly FileEntry[];
   cacheDir?: string;
@@ -76,7 +76,7 @@ exec /usr/bin/node ${lib} "$@"
   file(p.config, `${JSON.stringify(info.defaultConfig, null, 2)}\n`);
   file(`${doc}/copyright`, renderCopyright(info, mtime, NOTICES));
   file(`${doc}/changelog.Debian.gz`, gzipDeterministic(Buffer.from(renderChangelog(info, mtime))));
-  if (spec.licensesPath) file(`${doc}/${NOTICES}`, gzipDeterministic(readFileSync(spec.licensesPath)));
+  if (spec.notices) file(`${doc}/${NOTICES}`, gzipDeterministic(spec.notices));
   file(`usr/share/man/man1/${info.name}.1.gz`, gzipDeterministic(Buffer.from(renderManPage(info, mtime))));
   // DNS coexistence with systemd-resolved, always shipped: it acts only while the service
   // runs with dns.enabled (targets/apt/resolved.ts), which users set after install.

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, UnknownArchError, type Arch, type AnyArch } from '../arch.ts';
-import type { Artifact, BuildInputs } from '../target.ts';
+import { noticesFor, type Artifact, type BuildInputs } from '../target.ts';
 import { checkDebVersion, checkMaintainer, checkPackageName } from '../formats/deb-control.ts';
 import { buildServiceDeb, debFileName, type Payload } from './package.ts';
 import { writeSuite, type SuitePackage } from './repo.ts';
@@ -101,7 +101,7 @@ export async function buildSuite(inputs: BuildInputs, cfg: SuiteConfig, opts: Su
     inputs.log(`${cfg.target}: packaging ${info.name} ${info.versions.deb} ${p.debArch}`);
     const r = await buildServiceDeb({
       info, mtime, debArch: p.debArch, payload: p.payload, cacheDir: inputs.cacheDir, dataCompression: opts.dataCompression,
-      licensesPath: inputs.licenses && existsSync(inputs.licenses) ? inputs.licenses : undefined,
+      notices: noticesFor(inputs, p.arch),
     });
     const fileName = debFileName(info, p.debArch);
     packages.push({ indexArch: p.indexArch, fileName, deb: r.deb, control: r.control });

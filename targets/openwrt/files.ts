@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ARCHES, type Arch } from '../arch.ts';
 import type { FileEntry } from '../formats/tar.ts';
-import type { BuildInputs, PackageInfo } from '../target.ts';
+import { noticesFor, type BuildInputs, type PackageInfo } from '../target.ts';
+import { gzipDeterministic } from '../formats/deb.ts';
 
 const FILES = join(import.meta.dirname, 'files');
 
@@ -141,6 +142,9 @@ export function openwrtPayload(inputs: BuildInputs, variant: Variant, patched?: 
     const libs = glibcEntries(glibc, arch, info.name);
     const data = patched ?? patchExecutable(exe, arch, libs.map((l) => l.path.split('/').pop()!), info.name);
     files.push({ type: 'file', path: p.bin, mode: 0o755, data }, ...libs);
+    // notices of the bundle, the Node runtime and the glibc set (gzip: flash is small)
+    const notices = noticesFor(inputs, arch, true);
+    if (notices) files.push({ type: 'file', path: `${p.libDir}/LICENSES.txt.gz`, mode: 0o644, data: gzipDeterministic(notices) });
   }
   return {
     files,

