@@ -16,7 +16,7 @@ import { StepCache } from './cache.ts';
 import { pruneMemo } from '../targets/formats/memo.ts';
 import { BuildError, UsageError } from './errors.ts';
 import { writeAtomic } from './fsutil.ts';
-import { prepareGlibc } from './glibc.ts';
+import { glibcNoticesText, prepareGlibc } from './glibc.ts';
 import { ensureHostTools } from './hosttools.ts';
 import { resolveKeys } from './keys.ts';
 import { loadManifest, packageInfo } from './manifest.ts';
@@ -81,18 +81,6 @@ export function selectTargets(requested: string[] | undefined, registry: readonl
     out.push(t);
   }
   return out;
-}
-
-/** One section per distinct copyright text (libstdc++6, libgcc-s1 and gcc-12-base share one file). */
-function groupNotices(notices: ReadonlyArray<{ package: string; data: Buffer }>): Array<{ title: string; text: string }> {
-  const byText = new Map<string, string[]>();
-  for (const n of notices) {
-    const t = n.data.toString('utf8');
-    byText.set(t, [...(byText.get(t) ?? []), n.package]);
-  }
-  return [...byText].map(([text, pkgs]) => ({
-    title: `Debian package${pkgs.length > 1 ? 's' : ''} ${pkgs.join(', ')} — /usr/share/doc/${pkgs[0]}/copyright`, text,
-  }));
 }
 
 async function writeIfChanged(path: string, text: string): Promise<void> {
@@ -177,10 +165,7 @@ export async function build(o: BuildOptions): Promise<BuildReport> {
       const set = await p.step(`glibc ${arch}`, () => prepareGlibc(arch, inputs0.cacheDir));
       glibc[arch] = set.dir;
       glibcNotices[arch] = join(inputs0.cacheDir, 'glibc', `${arch}.NOTICES.txt`);
-      await writeIfChanged(glibcNotices[arch], appendNotices(
-        `The private C runtime shipped beside the ${arch} executable comes from these Debian packages: ` +
-        `${set.packages.map((d) => `${d.name} ${d.version} (${d.license})`).join(', ')}. Their copyright files follow.`,
-        groupNotices(set.notices)));
+      await writeIfChanged(glibcNotices[arch], glibcNoticesText(set));
     }
   }
   const inputs: BuildInputs = { ...inputs0, executables, glibc, commit, bundle: bundle.bundle, licenses: bundle.licenses, sboms, keys,

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, type Arch } from '../targets/arch.ts';
+import { appendNotices } from './packages.ts';
 
 export const LOCK_PATH = join(import.meta.dirname, 'glibc.lock.json');
 export const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
@@ -262,4 +263,23 @@ if (isMain) {
       process.stdout.write(`${arch}: ${s.dir} ${s.files.map((f) => `${f.path}(${f.data.length})`).join(' ')}\n`);
     }
   }
+}
+
+/**
+ * The licence notices of a glibc set, shipped beside it (OpenWRT, OCI): which Debian packages
+ * it came from, then one section per distinct copyright file (libstdc++6, libgcc-s1 and
+ * libatomic1 share gcc-12-base's).
+ */
+export function glibcNoticesText(set: GlibcSet): string {
+  const byText = new Map<string, string[]>();
+  for (const n of set.notices) {
+    const t = n.data.toString('utf8');
+    byText.set(t, [...(byText.get(t) ?? []), n.package]);
+  }
+  return appendNotices(
+    `The private C runtime shipped beside the ${set.arch} executable comes from these Debian packages: ` +
+    `${set.packages.map((d) => `${d.name} ${d.version} (${d.license})`).join(', ')}. Their copyright files follow.`,
+    [...byText].map(([text, pkgs]) => ({
+      title: `Debian package${pkgs.length > 1 ? 's' : ''} ${pkgs.join(', ')} — /usr/share/doc/${pkgs[0]}/copyright`, text,
+    })));
 }

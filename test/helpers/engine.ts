@@ -2,7 +2,7 @@
 // executable dist/bin/edgewan-linux-x64 when it exists (required with CI set — CI tests what
 // ships), else the TypeScript source through tsx for local development. startEngine() writes a
 // config with free ports and a temp state dir, starts `run`, and waits for /readyz.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
@@ -17,6 +17,15 @@ export function engineCommand(): string[] {
   if (existsSync(ENGINE_EXE)) return [ENGINE_EXE];
   if (process.env.CI) throw new Error(`${ENGINE_EXE} is missing: CI tests the built executable (run "npm run build" first)`);
   return [process.execPath, '--import', 'tsx', join(ROOT, 'engine/src/main.ts')];
+}
+
+/** A fresh key pair dir made by the engine's own `keygen` (edge and core share it); its parent is a temp dir. */
+export function tunnelKeys(prefix: string): string {
+  const keys = join(mkdtempSync(join(tmpdir(), prefix)), 'keys');
+  const [cmd, ...pre] = engineCommand();
+  const r = spawnSync(cmd, [...pre, 'keygen', '--out', keys], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`edgewan keygen failed (exit ${r.status}): ${r.stderr}`);
+  return keys;
 }
 
 /** A TCP port that was free a moment ago (the engine binds it right after). */

@@ -5,12 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { engineCommand, freePort, startEngine, type RunningEngine } from '../helpers/engine.ts';
+import { freePort, tunnelKeys, startEngine, type RunningEngine } from '../helpers/engine.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -51,10 +50,7 @@ async function metric(e: RunningEngine, name: string, label: string): Promise<nu
 }
 
 test('edge and core processes: forward, dedup, kill -9 mid-transfer, disk cache after restart', { timeout: 240_000 }, async () => {
-  const keys = join(mkdtempSync(join(tmpdir(), 'ewC-it-')), 'keys');
-  const [cmd, ...pre] = engineCommand();
-  const kg = spawnSync(cmd, [...pre, 'keygen', '--out', keys], { encoding: 'utf8' });
-  assert.equal(kg.status, 0, kg.stderr);
+  const keys = tunnelKeys('ewC-it-');
   const target = await echo();
   const tunPort = await freePort(); const fwdPort = await freePort();
   const coreState = mkdtempSync(join(tmpdir(), 'ewC-core-'));

@@ -119,9 +119,9 @@ export class DiskStore {
     if (seg.size + size > this.segBytes) { this.roll(); seg = this.segs[this.segs.length - 1]; }
     while (this.total + size > this.limit && this.segs.length > 1) this.evictOldest();
     let off = writevSync(seg.fd, parts, seg.size);
-    if (off < size) { // a short write (rare on a regular file): the rest one piece at a time
-      const rest = Buffer.concat(parts).subarray(off);
-      while (off < size) off += writeSync(seg.fd, rest, off - (size - rest.length), size - off, seg.size + off);
+    if (off < size) { // a short write (rare on a regular file): the rest from one joined copy
+      const all = Buffer.concat(parts, size);
+      while (off < size) off += writeSync(seg.fd, all, off, size - off, seg.size + off);
     }
     let p = 0;
     for (let i = 0; i < keys.length; i++) {
