@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { ARCHES, type Arch } from '../targets/arch.ts';
 import { TARGETS, TARGET_NAMES } from '../targets/registry.ts';
 import type { AnyArch } from '../targets/arch.ts';
-import type { Artifact, BuildInputs, Target } from '../targets/target.ts';
+import type { Artifact, BuildInputs, HostNeed, PackageInfo, Target } from '../targets/target.ts';
 import { writeManifests, fileArtifact } from './artifacts.ts';
 import { buildBundle } from './bundle.ts';
 import { StepCache } from './cache.ts';
@@ -17,10 +17,10 @@ import { pruneMemo } from '../targets/formats/memo.ts';
 import { BuildError, UsageError } from './errors.ts';
 import { writeAtomic } from './fsutil.ts';
 import { glibcNoticesText, prepareGlibc } from './glibc.ts';
-import { ensureHostTools } from './hosttools.ts';
+import { ensureHostTools, executableNeeds } from './hosttools.ts';
 import { resolveKeys } from './keys.ts';
 import { loadManifest, packageInfo } from './manifest.ts';
-import { cacheRoot, defaultStepCacheDir, devKeysDir, downloadDir, REPO_ROOT, type Env } from './paths.ts';
+import { cacheRoot, defaultStepCacheDir, hostToolsLog, devKeysDir, downloadDir, REPO_ROOT, type Env } from './paths.ts';
 import { parallel, Progress } from './progress.ts';
 import { ensureRuntimeLicense, LOCK_PATH, loadLock } from './runtimes.ts';
 import { appendNotices } from './packages.ts';
@@ -83,6 +83,25 @@ export function selectTargets(requested: string[] | undefined, registry: readonl
   return out;
 }
 
+/** Targets that ship the private glibc set (scripts/glibc.ts fetches it with apt-get download). */
+const GLIBC_TARGETS = ['openwrt-24.10', 'openwrt-25.12', 'oci'];
+
+/** Every host tool a build of these arches and targets needs, from each step's declaration. */
+export function buildNeeds(arches: readonly Arch[], targets: readonly Target[], info: PackageInfo): HostNeed[] {
+  const needs = arches.flatMap(executableNeeds);
+  if (arches.length && targets.some((t) => GLIBC_TARGETS.includes(t.name))) {
+    needs.push({ kind: 'cmd', what: 'apt-get', pkg: 'apt', for: 'glibc set' }, { kind: 'cmd', what: 'dpkg-deb', pkg: 'dpkg', for: 'glibc set' });
+  }
+  for (const t of targets) needs.push(...(t.hostNeeds?.({ arches: arches.filter((a) => t.arches.includes(a)), info }) ?? []));
+  return needs;
+}
+
+/** What a build with these options will run, for callers that set up the host first (npm test). */
+export function plannedNeeds(o: Pick<BuildOptions, 'root' | 'manifest' | 'arches' | 'targets'>): HostNeed[] {
+  const m = loadManifest(o.root ?? REPO_ROOT, o.manifest, () => {});
+  return buildNeeds(o.arches ?? m.arches, selectTargets(o.targets ?? m.targets, TARGETS), packageInfo(m));
+}
+
 async function writeIfChanged(path: string, text: string): Promise<void> {
   try { if ((await readFile(path, 'utf8')) === text) return; } catch { /* missing */ }
   await writeAtomic(path, text);
@@ -107,7 +126,8 @@ export async function build(o: BuildOptions): Promise<BuildReport> {
     if (lock.executables[a]?.eol) p.warn(`${a}: Node ${lock.executables[a].version} is end-of-life (the newest official Node for ${a}); marked eol in artifacts.json`);
   }
   // Everything that can fail on bad input fails here, before anything is written.
-  if (arches.length) ensureHostTools(arches, { env: o.env, log: (s) => p.info(s) });
+  // One apt-get call for every step's tools, before the first step (scripts/hosttools.ts).
+  ensureHostTools(buildNeeds(arches, targets, info), { env: o.env, log: (s) => p.info(s), logFile: hostToolsLog(o.env) });
   const inputs0 = { info, mtime, outDir, cacheDir: cacheRoot(o.env) };
   let keysDev: string[] = [];
   let keys: BuildInputs['keys'] = {};
@@ -160,7 +180,7 @@ export async function build(o: BuildOptions): Promise<BuildReport> {
   // non-glibc or empty base: OpenWRT (musl) and the OCI images.
   const glibc: Partial<Record<Arch, string>> = {};
   const glibcNotices: Partial<Record<Arch, string>> = {};
-  if (targets.some((t) => ['openwrt-24.10', 'openwrt-25.12', 'oci'].includes(t.name))) {
+  if (targets.some((t) => GLIBC_TARGETS.includes(t.name))) {
     for (const arch of Object.keys(executables) as Arch[]) {
       const set = await p.step(`glibc ${arch}`, () => prepareGlibc(arch, inputs0.cacheDir));
       glibc[arch] = set.dir;

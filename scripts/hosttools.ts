@@ -1,32 +1,37 @@
-// Host tools the executables step needs (FACTS §1, §3): cross strip, qemu-user for running
-// arm Node binaries, and the cross C/C++ libraries qemu loads them with (QEMU_LD_PREFIX).
-// Missing ones are installed with apt-get when running as root; otherwise the build stops
-// with the exact command to run. The qemu binaries are called directly (no binfmt needed for
-// the build); binfmt is still enabled when root, since later steps chroot into arm roots.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// Host tools, for the whole project: every build step and every test stage declares the
+// commands, files and binfmt handlers it needs, each with the Debian package that provides it
+// (HostNeed). The build and `npm test` resolve all the needs of what they will run *before*
+// the first step, then — as root — install everything missing in one `apt-get install`
+// (refreshing stale package lists first) and enable the qemu binfmt handlers. Not root and no
+// passwordless sudo: they stop before doing any work, with one message that lists every
+// missing package and the exact command. docs/build.md ("Host tools") describes it.
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { ARCHES, type Arch } from '../targets/arch.ts';
+import type { HostNeed } from '../targets/target.ts';
 import { BuildError } from './errors.ts';
 import type { Env } from './paths.ts';
 
-interface Need { kind: 'cmd' | 'file'; what: string; pkg: string; }
+export type { HostNeed };
 
-/** What each arch needs on the host, with the Debian package that provides it. */
-export function needsFor(arch: Arch): Need[] {
+/** What building one arch's executable needs: cross strip, qemu-user and the cross C/C++ libraries. */
+export function executableNeeds(arch: Arch): HostNeed[] {
   const a = ARCHES[arch];
   const t = a.triplet;
-  if (arch === 'x64') return [{ kind: 'cmd', what: 'x86_64-linux-gnu-strip', pkg: 'binutils-x86-64-linux-gnu' }];
+  const f = `executable ${arch}`;
+  const out: HostNeed[] = [{ kind: 'cmd', what: 'patchelf', pkg: 'patchelf', for: f }];
+  if (arch === 'x64') return [...out, { kind: 'cmd', what: 'x86_64-linux-gnu-strip', pkg: 'binutils-x86-64-linux-gnu', for: f }];
   const cross = arch === 'arm64' ? 'arm64' : 'armhf';
-  const needs: Need[] = [
-    { kind: 'cmd', what: `${t}-strip`, pkg: `binutils-${t}` },
-    { kind: 'cmd', what: a.qemu, pkg: 'qemu-user-static' },
-    { kind: 'file', what: `/usr/${t}/lib/${a.loader}`, pkg: `libc6-${cross}-cross` },
-    { kind: 'file', what: `/usr/${t}/lib/libstdc++.so.6`, pkg: `libstdc++6-${cross}-cross` },
-    { kind: 'file', what: `/usr/${t}/lib/libgcc_s.so.1`, pkg: `libgcc-s1-${cross}-cross` },
-  ];
-  if (arch === 'armv7') needs.push({ kind: 'file', what: `/usr/${t}/lib/libatomic.so.1`, pkg: 'libatomic1-armhf-cross' });
-  return needs;
+  out.push(
+    { kind: 'cmd', what: `${t}-strip`, pkg: `binutils-${t}`, for: f },
+    { kind: 'cmd', what: a.qemu, pkg: 'qemu-user-static', for: f },
+    { kind: 'file', what: `/usr/${t}/lib/${a.loader}`, pkg: `libc6-${cross}-cross`, for: f },
+    { kind: 'file', what: `/usr/${t}/lib/libstdc++.so.6`, pkg: `libstdc++6-${cross}-cross`, for: f },
+    { kind: 'file', what: `/usr/${t}/lib/libgcc_s.so.1`, pkg: `libgcc-s1-${cross}-cross`, for: f },
+  );
+  if (arch === 'armv7') out.push({ kind: 'file', what: `/usr/${t}/lib/libatomic.so.1`, pkg: 'libatomic1-armhf-cross', for: f });
+  return out;
 }
 
 /** Absolute path of a command on env.PATH, or undefined. */
@@ -37,58 +42,205 @@ export function which(cmd: string, env: Env): string | undefined {
   return undefined;
 }
 
-function missing(arches: readonly Arch[], env: Env): Need[] {
-  const seen = new Set<string>();
-  const out: Need[] = [];
-  for (const n of [...arches.flatMap(needsFor), { kind: 'cmd', what: 'patchelf', pkg: 'patchelf' } as Need]) {
-    const ok = n.kind === 'cmd' ? !!which(n.what, env) : existsSync(n.what);
-    if (!ok && !seen.has(n.what)) { seen.add(n.what); out.push(n); }
+const BINFMT_DIR = '/proc/sys/fs/binfmt_misc';
+
+// apt puts system tools (mkfs.fat, debugfs, update-binfmts) in sbin, which a non-root
+// user's PATH often lacks: a command there counts as installed.
+const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
+
+function satisfied(n: HostNeed, env: Env): boolean {
+  if (n.kind === 'cmd') return !!which(n.what, { ...env, PATH: [env.PATH ?? '', ...SBIN].join(delimiter) });
+  if (n.kind === 'file') return existsSync(n.what);
+  return existsSync(join(BINFMT_DIR, n.what));
+}
+
+/** The needs not met on this host, one per `what` (first declarer wins; `for` lists all). */
+export function missingNeeds(needs: readonly HostNeed[], env: Env): HostNeed[] {
+  const byWhat = new Map<string, HostNeed>();
+  for (const n of needs) {
+    const key = `${n.kind}:${n.what}`;
+    const seen = byWhat.get(key);
+    if (seen) { if (!seen.for.split(', ').includes(n.for)) byWhat.set(key, { ...seen, for: `${seen.for}, ${n.for}` }); continue; }
+    byWhat.set(key, n);
   }
-  return out;
+  return [...byWhat.values()].filter((n) => !satisfied(n, env));
+}
+
+/** Debian or Ubuntu (ID / ID_LIKE in /etc/os-release); package names differ in a few places. */
+export function hostDistro(osRelease = '/etc/os-release'): 'debian' | 'ubuntu' | 'other' {
+  let text = '';
+  try { text = readFileSync(osRelease, 'utf8'); } catch { return 'other'; }
+  const field = (k: string) => new RegExp(`^${k}="?([^"\\n]*)"?$`, 'm').exec(text)?.[1] ?? '';
+  const ids = `${field('ID')} ${field('ID_LIKE')}`.split(/\s+/);
+  if (ids.includes('ubuntu')) return 'ubuntu';
+  return ids.includes('debian') ? 'debian' : 'other';
+}
+
+/** The package that provides a need on this distro; null when it has no .deb there. */
+export function packageFor(n: HostNeed, distro: ReturnType<typeof hostDistro>): string | null {
+  return distro === 'ubuntu' && n.ubuntu !== undefined ? n.ubuntu : n.pkg;
+}
+
+/** Packages to install for the missing needs (a binfmt handler needs qemu-user-static + binfmt-support). */
+function packagesFor(miss: readonly HostNeed[], env: Env, distro: ReturnType<typeof hostDistro>): { pkgs: string[]; none: HostNeed[] } {
+  const pkgs = new Set<string>();
+  const none: HostNeed[] = [];
+  for (const n of miss) {
+    const p = packageFor(n, distro);
+    if (p === null) { none.push(n); continue; }
+    pkgs.add(p);
+    if (n.kind === 'binfmt' && !which('update-binfmts', env)) pkgs.add('binfmt-support');
+  }
+  return { pkgs: [...pkgs].sort(), none };
 }
 
 export interface HostToolOptions {
   env: Env;
-  /** allow apt-get (default: when root and EDGEWAN_NO_APT is unset) */
+  /** allow apt-get (default: when root, or with passwordless sudo, and EDGEWAN_NO_APT is unset) */
   allowApt?: boolean;
   log: (m: string) => void;
+  /** where apt-get's output is kept (default: none kept) */
+  logFile?: string;
+  /** for messages: "the build", "npm test" */
+  who?: string;
 }
 
-/** Make sure every tool for these arches exists; install (root) or throw with the command. */
-export function ensureHostTools(arches: readonly Arch[], o: HostToolOptions): void {
-  let miss = missing(arches, o.env);
-  if (miss.length) {
-    const pkgs = [...new Set(miss.map((n) => n.pkg))].sort();
-    const cmd = `apt-get install -y --no-install-recommends ${pkgs.join(' ')}`;
-    const root = process.getuid?.() === 0;
-    const apt = which('apt-get', o.env);
-    const allow = o.allowApt ?? (root && !o.env.EDGEWAN_NO_APT);
-    if (allow && root && apt) {
-      o.log(`installing host tools: ${cmd}`);
-      const env = { ...o.env, DEBIAN_FRONTEND: 'noninteractive' } as NodeJS.ProcessEnv;
-      let r = spawnSync(apt, cmd.split(' ').slice(1), { stdio: 'ignore', env });
-      if (r.status !== 0) {
-        spawnSync(apt, ['update', '-q'], { stdio: 'ignore', env });
-        r = spawnSync(apt, cmd.split(' ').slice(1), { stdio: 'ignore', env });
-      }
-      miss = missing(arches, o.env);
-    }
-    if (miss.length) {
-      throw new BuildError('HOST_TOOLS',
-        `missing host tools for ${arches.join(', ')}: ${miss.map((n) => n.what).join(', ')}. ` +
-        `Install them with: ${root ? '' : 'sudo '}${cmd}` + (root ? '' : ' (or run the build as root and it installs them)'));
-    }
+type Runner = (args: string[]) => SpawnSyncReturns<string>;
+
+/** How this process can run apt-get: directly as root, through `sudo -n`, or not at all. */
+function aptRunner(o: HostToolOptions): { run?: Runner; prefix: string; why?: string } {
+  const root = process.getuid?.() === 0;
+  const prefix = root ? '' : 'sudo ';
+  if (o.allowApt === false || o.env.EDGEWAN_NO_APT) return { prefix, why: 'installing is switched off (EDGEWAN_NO_APT)' };
+  const apt = which('apt-get', o.env);
+  if (!apt) return { prefix, why: 'this host has no apt-get (the project supports Debian 12 and Ubuntu hosts)' };
+  const env = { ...o.env, DEBIAN_FRONTEND: 'noninteractive' } as NodeJS.ProcessEnv;
+  const opts = { encoding: 'utf8' as const, env, maxBuffer: 64 << 20 };
+  if (root) return { prefix, run: (args) => spawnSync(apt, args, opts) };
+  const sudo = which('sudo', o.env);
+  if (o.allowApt !== true && (!sudo || spawnSync(sudo, ['-n', 'true'], { stdio: 'ignore' }).status !== 0)) {
+    return { prefix, why: 'not running as root, and sudo needs a password' };
   }
-  if (process.getuid?.() === 0 && arches.some((a) => a !== 'x64')) enableBinfmt(o.env);
+  return { prefix, run: (args) => spawnSync(sudo ?? 'sudo', ['-n', apt, ...args], opts) };
 }
 
-/** Best effort: binfmt_misc is not kept across machines (FACTS §3). */
-function enableBinfmt(env: Env): void {
-  const ub = which('update-binfmts', env);
-  if (!ub) return;
-  for (const h of ['qemu-aarch64', 'qemu-arm']) {
-    if (!existsSync(`/proc/sys/fs/binfmt_misc/${h}`)) spawnSync(ub, ['--enable', h], { stdio: 'ignore' });
+/** apt's package lists are missing or older than a day: the mirror may have moved on. */
+export function listsStale(dir = '/var/lib/apt/lists', maxAgeMs = 24 * 3600_000, now = Date.now()): boolean {
+  let newest = 0;
+  try {
+    for (const f of readdirSync(dir)) if (f.includes('_Packages')) newest = Math.max(newest, statSync(join(dir, f)).mtimeMs);
+  } catch { return true; }
+  return newest === 0 || now - newest > maxAgeMs;
+}
+
+/** "Need to get 1,234 MB of archives" / "After this operation, 3,456 MB ..." from a dry run. */
+export function parseAptSize(text: string): { download?: string; disk?: string; count?: number } {
+  const download = /Need to get ([\d.,]+ [kMG]?B)/.exec(text)?.[1];
+  const disk = /After this operation, ([\d.,]+ [kMG]?B) of additional disk space/.exec(text)?.[1];
+  const count = Number(/(\d+) newly installed/.exec(text)?.[1] ?? NaN);
+  return { download, disk, count: Number.isFinite(count) ? count : undefined };
+}
+
+/** One paragraph for a failed apt-get, by what its output says. */
+export function explainAptFailure(out: string, cmd: string): string {
+  const tail = out.trim().split('\n').slice(-8).join('\n');
+  if (/Could not get lock|Unable to acquire the dpkg frontend lock|is another process using it/.test(out)) {
+    return `another apt-get or dpkg process holds the package lock (it waited 120 s). Wait for it to finish ` +
+      `(ps -C apt-get,dpkg,unattended-upgr), then run the same command again, or install yourself: ${cmd}`;
   }
+  if (/dpkg was interrupted|dpkg --configure -a/.test(out)) {
+    return `dpkg is half-configured from an earlier, interrupted install. Run "dpkg --configure -a" (as root), then ` +
+      `run the same command again, or install yourself: ${cmd}`;
+  }
+  const gone = [...out.matchAll(/Unable to locate package (\S+)|Package '?(\S+?)'? has no installation candidate/g)].map((m) => m[1] ?? m[2]);
+  if (gone.length) {
+    return `the configured apt sources do not have ${[...new Set(gone)].join(', ')} (after apt-get update). Add Debian 12 ` +
+      `"bookworm main" to /etc/apt/sources.list (or your mirror), then: ${cmd}`;
+  }
+  return `apt-get failed. Its last lines:\n${tail}\nFix the cause, then run the same command again, or install yourself: ${cmd}`;
+}
+
+export class HostToolsError extends BuildError {
+  constructor(message: string) {
+    super('HOST_TOOLS', message);
+    this.name = 'HostToolsError';
+  }
+}
+
+function describe(miss: readonly HostNeed[]): string {
+  return miss.map((n) => `${n.kind === 'binfmt' ? `binfmt handler ${n.what}` : n.what} (${n.for})`).join(', ');
+}
+
+/**
+ * Make sure every need is met: install what is missing in one apt-get call (root or
+ * passwordless sudo) and enable binfmt handlers, or throw a HostToolsError that lists every
+ * missing package with the exact command. Returns the packages it installed.
+ */
+export function ensureHostTools(needs: readonly HostNeed[], o: HostToolOptions): string[] {
+  const who = o.who ?? 'the build';
+  const distro = hostDistro();
+  let miss = missingNeeds(needs, o.env);
+  if (miss.length === 0) return [];
+  const { pkgs, none } = packagesFor(miss, o.env, distro);
+  if (none.length) {
+    throw new HostToolsError(`${who} needs ${describe(none)}, which ${distro === 'ubuntu' ? 'Ubuntu ships only as a snap' : 'has no package here'}: ` +
+      `install ${none.map((n) => n.what).join(', ')} by hand (docs/build.md, "Host tools"), then run it again`);
+  }
+  const apt = aptRunner(o);
+  const cmd = `${apt.prefix}apt-get install -y --no-install-recommends ${pkgs.join(' ')}`;
+  const enable = [...new Set(miss.filter((n) => n.kind === 'binfmt').map((n) => n.what))];
+  const full = enable.length ? `${cmd} && ${apt.prefix}update-binfmts ${enable.map((h) => `--enable ${h}`).join(' ')}` : cmd;
+  if (!apt.run) {
+    throw new HostToolsError(`${who} needs ${pkgs.length} Debian package(s) that are not installed, for ${describe(miss)}; ` +
+      `it cannot install them because ${apt.why}. Run:\n  ${full}\nthen run it again. Nothing was built or written.`);
+  }
+  const run = apt.run;
+  const keep = (r: SpawnSyncReturns<string>) => {
+    const text = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+    if (o.logFile) { mkdirSync(join(o.logFile, '..'), { recursive: true }); writeFileSync(o.logFile, text, { flag: 'a' }); }
+    return text;
+  };
+  const update = () => {
+    o.log('refreshing apt package lists (apt-get update)');
+    const r = run(['-q', '-o', 'DPkg::Lock::Timeout=120', 'update']);
+    const text = keep(r);
+    if (r.status !== 0) throw new HostToolsError(`apt-get update failed while preparing to install ${pkgs.join(' ')}: ${explainAptFailure(text, full)}`);
+  };
+  if (listsStale()) update();
+  const args = ['-q', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=120', 'install'];
+  let dry = run([...args, '--assume-no', ...pkgs]);
+  let dryText = keep(dry);
+  if (/Unable to locate package|has no installation candidate|404\s+Not Found/.test(dryText) && !listsStale(undefined, 0, 0)) {
+    update();
+    dry = run([...args, '--assume-no', ...pkgs]);
+    dryText = keep(dry);
+  }
+  const size = parseAptSize(dryText);
+  if (size.download === undefined && size.count === undefined && dry.status !== 0 && !/Do you want to continue/.test(dryText)) {
+    throw new HostToolsError(`${who} could not plan installing ${pkgs.join(' ')}: ${explainAptFailure(dryText, full)}`);
+  }
+  o.log(`installing ${size.count ?? pkgs.length} Debian package(s) (download ${size.download ?? '?'}, ${size.disk ?? '?'} on disk) ` +
+    `for ${describe(miss)}: apt-get install ${pkgs.join(' ')}` + (o.logFile ? ` (output in ${o.logFile})` : ''));
+  let r = run([...args, '-y', ...pkgs]);
+  let text = keep(r);
+  if (r.status !== 0 && /404\s+Not Found|Unable to fetch some archives/.test(text)) {
+    update();
+    r = run([...args, '-y', ...pkgs]);
+    text = keep(r);
+  }
+  if (r.status !== 0) throw new HostToolsError(`${who} could not install ${pkgs.join(' ')}: ${explainAptFailure(text, full)}`);
+  for (const h of enable) {
+    const ub = which('update-binfmts', o.env);
+    const e = ub ? spawnSync(process.getuid?.() === 0 ? ub : 'sudo', process.getuid?.() === 0 ? ['--enable', h] : ['-n', ub, '--enable', h], { encoding: 'utf8' }) : undefined;
+    if (!existsSync(join(BINFMT_DIR, h))) {
+      throw new HostToolsError(`${who} needs the binfmt handler ${h} (to run foreign-arch programs in chroots) and could not enable it` +
+        `${e ? `: ${(e.stderr || e.stdout || '').trim() || `exit ${e.status}`}` : ''}. Run: ${apt.prefix}update-binfmts --enable ${h} ` +
+        `(inside a container: the host must have binfmt_misc mounted and qemu-user-static registered with the F flag)`);
+    }
+  }
+  miss = missingNeeds(needs, o.env);
+  if (miss.length) throw new HostToolsError(`after installing ${pkgs.join(' ')}, still missing: ${describe(miss)}. Run: ${full}`);
+  return pkgs;
 }
 
 /** argv prefix and env to run a binary of `arch` on this (x64) host. */

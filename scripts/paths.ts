@@ -1,4 +1,4 @@
-// Where the builder keeps things outside the repo (INTERFACES.md, "Fixed paths"):
+// Where the builder keeps things outside the repo (docs/build.md, "Paths"):
 // ${XDG_CACHE_HOME:-~/.cache}/edgewan/{downloads,build} and
 // ${XDG_CONFIG_HOME:-~/.config}/edgewan/dev-keys. Functions take the environment as an
 // argument so only the composition root (cli.ts) reads process.env.
@@ -28,3 +28,8 @@ export function devKeysDir(env: Env): string {
 
 /** Repository root (scripts/..). */
 export const REPO_ROOT = join(import.meta.dirname, '..');
+
+/** apt-get's output when the build or npm test installs host tools (scripts/hosttools.ts). */
+export function hostToolsLog(env: Env): string {
+  return join(cacheRoot(env), 'host-tools.log');
+}

@@ -85,11 +85,29 @@ export interface Artifact {
   runtime?: { node: string; eol: boolean };
 }
 
+/**
+ * A host command, file or binfmt handler a build step or test stage needs, with the Debian
+ * package that provides it (scripts/hosttools.ts installs what is missing before work starts).
+ */
+export interface HostNeed {
+  kind: 'cmd' | 'file' | 'binfmt';
+  /** command name, absolute path, or binfmt_misc handler name (qemu-aarch64) */
+  what: string;
+  /** the Debian package that provides it */
+  pkg: string;
+  /** Ubuntu's package where the name differs; null where Ubuntu has no .deb for it */
+  ubuntu?: string | null;
+  /** who needs it, for messages ("disk target", "acceptance tests") */
+  for: string;
+}
+
 export interface Target {
   /** artifacts.json `target` name, also what --target accepts */
   readonly name: NonNullable<Artifact['target']>;
   /** which arches it can package (it is skipped for others) */
   readonly arches: readonly Arch[];
+  /** host tools it needs for these arches (installed before the first step) */
+  hostNeeds?(ctx: { arches: readonly Arch[]; info: PackageInfo }): HostNeed[];
   /** fail before anything is written when inputs cannot be packaged */
   validate(inputs: BuildInputs): void;
   build(inputs: BuildInputs): Promise<Artifact[]>;

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Arch } from '../../targets/arch.ts';
-import type { Artifact, BuildInputs, Target } from '../../targets/target.ts';
+import type { Artifact, BuildInputs, HostNeed, PackageInfo, Target } from '../../targets/target.ts';
 import { assemble, checkFits } from './assemble.ts';
 import { customize, run } from './customize.ts';
 import { definitionFiles, loadDefinition, type ImageDefinition } from './definition.ts';
@@ -17,8 +17,30 @@ import { haveCommand } from './tools.ts';
 
 const HERE = import.meta.dirname;
 
-const TOOLS: Array<[string, string]> = [['mmdebstrap', 'mmdebstrap'], ['mke2fs', 'e2fsprogs'], ['mkfs.fat', 'dosfstools'],
-  ['mcopy', 'mtools'], ['sfdisk', 'fdisk'], ['grub-mkimage', 'grub-common'], ['zstd', 'zstd'], ['systemctl', 'systemd']];
+// arch-test: mmdebstrap checks with it that the host can run a foreign arch's binaries.
+const TOOLS: Array<[string, string]> = [['mmdebstrap', 'mmdebstrap'], ['arch-test', 'arch-test'], ['mke2fs', 'e2fsprogs'],
+  ['mkfs.fat', 'dosfstools'], ['mcopy', 'mtools'], ['sfdisk', 'fdisk'], ['grub-mkimage', 'grub-common'], ['zstd', 'zstd'],
+  ['systemctl', 'systemd']];
+
+/** binfmt_misc handler that runs a Debian arch's binaries in a chroot, if it is foreign here. */
+function binfmtHandler(debArch: string): string | undefined {
+  return debArch === 'amd64' ? undefined : `qemu-${debArch === 'arm64' ? 'aarch64' : 'arm'}`;
+}
+
+/** Host tools for the images a build with these arches makes. */
+function diskNeeds(arches: readonly Arch[], info: PackageInfo): HostNeed[] {
+  const defs = wantedDefinitions(info.defaultConfig).filter((d) => arches.includes(d.arch));
+  if (defs.length === 0) return [];
+  const f = 'disk target';
+  const out: HostNeed[] = TOOLS.map(([what, pkg]) => ({ kind: 'cmd', what, pkg, for: f }));
+  out.push({ kind: 'file', what: '/usr/share/keyrings/debian-archive-keyring.gpg', pkg: 'debian-archive-keyring', for: f });
+  if (defs.some((d) => d.board === 'rpi')) out.push({ kind: 'cmd', what: 'unshare', pkg: 'util-linux', for: f });
+  for (const d of defs) {
+    const h = binfmtHandler(d.debArch);
+    if (h) out.push({ kind: 'cmd', what: `${h}-static`, pkg: 'qemu-user-static', for: f }, { kind: 'binfmt', what: h, pkg: 'qemu-user-static', for: f });
+  }
+  return out;
+}
 
 // Which images a build makes: EDGEWAN_DISK_ARCHES (canonical arches, default x64,arm64)
 // and EDGEWAN_DISK_IMAGES (image names, or "all", the default). Read here because they are
@@ -132,6 +154,7 @@ async function buildOne(inputs: BuildInputs, def: ImageDefinition): Promise<Arti
 export const diskTarget: Target = {
   name: 'disk',
   arches: ['x64', 'arm64'] as readonly Arch[],
+  hostNeeds: ({ arches, info }) => diskNeeds(arches, info),
   validate(inputs) {
     const defs = definitionsFor(inputs);
     if (defs.length === 0) return;
@@ -139,8 +162,9 @@ export const diskTarget: Target = {
     const tools = defs.some((d) => d.board === 'rpi') ? [...TOOLS, ['unshare', 'util-linux']] : TOOLS;
     for (const [cmd, pkg] of tools) if (!haveCommand(cmd)) throw new DiskError('TOOL', `${cmd} not found: apt-get install ${pkg} (needed by the disk target)`);
     for (const d of defs) {
-      if (d.debArch !== 'amd64' && !existsSync(`/proc/sys/fs/binfmt_misc/qemu-${d.debArch === 'arm64' ? 'aarch64' : d.debArch}`)) {
-        throw new DiskError('TOOL', `${d.file}: building a ${d.debArch} root needs binfmt qemu-user: apt-get install qemu-user-static binfmt-support && update-binfmts --enable qemu-aarch64`);
+      const h = binfmtHandler(d.debArch);
+      if (h && !existsSync(`/proc/sys/fs/binfmt_misc/${h}`)) {
+        throw new DiskError('TOOL', `${d.file}: building a ${d.debArch} root needs binfmt qemu-user: apt-get install qemu-user-static binfmt-support && update-binfmts --enable ${h}`);
       }
       // A root cached earlier tells us its size now, before any long step.
       const cached = join(inputs.cacheDir, 'rootfs', rootName(d));

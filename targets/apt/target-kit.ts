@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, UnknownArchError, type Arch, type AnyArch } from '../arch.ts';
-import { noticesFor, type Artifact, type BuildInputs } from '../target.ts';
+import { noticesFor, type Artifact, type BuildInputs, type HostNeed } from '../target.ts';
 import { checkDebVersion, checkMaintainer, checkPackageName } from '../formats/deb-control.ts';
 import { buildServiceDeb, debFileName, type Payload } from './package.ts';
 import { writeSuite, type SuitePackage } from './repo.ts';
@@ -35,6 +35,11 @@ export interface SuiteConfig {
   executableArches: readonly Arch[];
   /** dpkg arch the bundle (`Architecture: all`) package is listed for, if any */
   bundleIndexArch?: string;
+}
+
+/** Host tools a suite's packages need: xz for data.tar.xz (targets/formats/xz.ts). */
+export function suiteNeeds(suite: SuiteConfig): HostNeed[] {
+  return [{ kind: 'cmd', what: 'xz', pkg: 'xz-utils', for: `${suite.target} target` }];
 }
 
 /** The dpkg architecture of a canonical arch; a clear error for anything else. */

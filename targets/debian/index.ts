@@ -2,7 +2,7 @@
 // `bookworm` suite of the signed apt repository dist/apt (docs/debian.md).
 import type { Arch } from '../arch.ts';
 import type { BuildInputs, Target } from '../target.ts';
-import { buildSuite, planSuite, type SuiteConfig } from '../apt/target-kit.ts';
+import { buildSuite, planSuite, suiteNeeds, type SuiteConfig } from '../apt/target-kit.ts';
 
 export const SUITE: SuiteConfig = {
   target: 'debian',
@@ -14,6 +14,7 @@ export const SUITE: SuiteConfig = {
 export const debianTarget: Target = {
   name: 'debian',
   arches: SUITE.executableArches as readonly Arch[],
+  hostNeeds: () => suiteNeeds(SUITE),
   validate(inputs: BuildInputs) {
     planSuite(inputs, SUITE);
   },

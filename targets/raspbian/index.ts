@@ -7,7 +7,7 @@
 // never sees the bundle package, an armhf Pi never sees the arm64 one.
 import type { Arch } from '../arch.ts';
 import type { BuildInputs, Target } from '../target.ts';
-import { buildSuite, planSuite, type SuiteConfig } from '../apt/target-kit.ts';
+import { buildSuite, planSuite, suiteNeeds, type SuiteConfig } from '../apt/target-kit.ts';
 
 export const SUITE: SuiteConfig = {
   target: 'raspbian',
@@ -22,6 +22,7 @@ export const raspbianTarget: Target = {
   // armv7 is listed so a `--arch armv7` build still runs this target: it yields the `all`
   // package (bundle), which is what 32-bit Raspberry Pi OS installs.
   arches: ['arm64', 'armv7'] as readonly Arch[],
+  hostNeeds: () => suiteNeeds(SUITE),
   validate(inputs: BuildInputs) {
     planSuite(inputs, SUITE);
   },

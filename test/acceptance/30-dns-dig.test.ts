@@ -3,14 +3,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { haveTool, needTool } from '../helpers/tools.ts';
+import { haveTool, needTool, skipsAllowed } from '../helpers/tools.ts';
 import { startStub, type Stub } from '../../engine/test/dns-stub.ts';
 import { dig, digAnswers, digFlags, digStatus, startDns, type DnsProc } from './30-dns-lib.ts';
 
 let stub: Stub; let dns: DnsProc;
 
 before(async () => {
-  if (!haveTool('dig') && !process.env.CI) return;
+  if (!haveTool('dig') && skipsAllowed()) return; // the tests below then skip (partial run) 
   stub = await startStub();
   dns = await startDns({
     upstreams: [`127.0.0.1:${stub.port}`], upstreamTimeoutMs: 300, upstreamAttempts: 2,

@@ -10,17 +10,15 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { needTool } from '../helpers/tools.ts';
+import type { TestContext } from 'node:test';
+import { needTool, unavailable } from '../helpers/tools.ts';
 import { ENGINE_EXE, engineCommand } from '../helpers/engine.ts';
 import { startStub, udpAsk, query, decode } from '../../engine/test/dns-stub.ts';
 import { dig, digAnswers, startDns } from './30-dns-lib.ts';
 
 /** Worker threads need the executable (the embedded worker bundle, Node 24's reusePort); from source there is one thread. */
-function needExecutable(t: { skip(m: string): void }): boolean {
-  if (engineCommand()[0] === ENGINE_EXE) return true;
-  if (process.env.CI) throw new Error(`${ENGINE_EXE} missing: the build stage must write the x64 executable`);
-  t.skip(`no ${ENGINE_EXE}: the engine from source runs one DNS thread`);
-  return false;
+function needExecutable(t: TestContext): boolean {
+  return engineCommand()[0] === ENGINE_EXE || unavailable(t, `${ENGINE_EXE} missing: the build stage must write the x64 executable`);
 }
 
 /** Prometheus samples of one metric name: label text ("" without labels) -> value. */

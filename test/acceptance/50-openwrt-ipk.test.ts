@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES } from '../../targets/arch.ts';
 import { inspectIpk, parseControl } from '../../targets/openwrt/ipk.ts';
 import { NODE_PACKAGE_MAX } from '../../targets/openwrt/target.ts';
-import { needTool } from '../helpers/tools.ts';
+import { needTool, unavailable } from '../helpers/tools.ts';
 import { cleanup, feedDir, unpackIpk } from './5x-openwrt-harness.ts';
 
 let feed: string | undefined;
@@ -21,7 +21,7 @@ const ipks = () => readdirSync(feed!).filter((f) => f.endsWith('.ipk')).sort();
 const run = (cmd: string, args: string[], opts: { cwd?: string } = {}) => spawnSync(cmd, args, { encoding: 'utf8', ...opts });
 
 test('the feed holds edgewan for every default OpenWRT arch name that was built, and edgewan-node', (t) => {
-  if (!feed) { t.skip('no dist/bin executables: run npm run build'); return; }
+  if (!feed) { unavailable(t, 'no OpenWRT feed in dist/: run npm run build'); return; }
   const names = ipks();
   const built = ALL_ARCHES.filter((a) => names.some((n) => n.endsWith(`_${ARCHES[a].openwrt[0]}.ipk`)));
   assert.ok(built.length > 0);
@@ -32,7 +32,7 @@ test('the feed holds edgewan for every default OpenWRT arch name that was built,
 });
 
 test('tar reads every .ipk: three members, 0/0 owners, control fields, Installed-Size = data bytes', (t) => {
-  if (!feed) { t.skip('no build'); return; }
+  if (!feed) { unavailable(t, 'no OpenWRT feed in dist/: run npm run build'); return; }
   const dataBytes = new Map<string, number>(); // packages per OpenWRT name share one data.tar.gz
   for (const f of ipks()) {
     const path = join(feed, f);
@@ -65,7 +65,7 @@ test('tar reads every .ipk: three members, 0/0 owners, control fields, Installed
 });
 
 test('our reader (edgewan-build inspect) round-trips every .ipk the build wrote', async (t) => {
-  if (!feed) { t.skip('no build'); return; }
+  if (!feed) { unavailable(t, 'no OpenWRT feed in dist/: run npm run build'); return; }
   const packages = readFileSync(join(feed, 'Packages'), 'utf8').trim().split('\n\n').map(parseControl);
   for (const f of ipks()) {
     const info = await inspectIpk(join(feed, f));
@@ -77,7 +77,8 @@ test('our reader (edgewan-build inspect) round-trips every .ipk the build wrote'
 });
 
 test('shipped shell scripts pass busybox ash -n and shellcheck', (t) => {
-  if (!feed || !needTool(t, 'busybox', 'busybox-static') || !needTool(t, 'shellcheck')) return;
+  if (!feed) { unavailable(t, 'no OpenWRT feed in dist/: run npm run build'); return; }
+  if (!needTool(t, 'busybox', 'busybox-static') || !needTool(t, 'shellcheck')) return;
   for (const f of [ipks().find((n) => n.startsWith('edgewan_'))!, ipks().find((n) => n.startsWith('edgewan-node_'))!]) {
     const u = unpackIpk(join(feed, f));
     try {
@@ -103,7 +104,8 @@ test('shipped shell scripts pass busybox ash -n and shellcheck', (t) => {
 });
 
 test('signify-openbsd verifies Packages.sig and rejects a tampered Packages', (t) => {
-  if (!feed || !needTool(t, 'signify-openbsd')) return;
+  if (!feed) { unavailable(t, 'no OpenWRT feed in dist/: run npm run build'); return; }
+  if (!needTool(t, 'signify-openbsd')) return;
   const key = readdirSync(feed).find((n) => /^[0-9a-f]{16}$/.test(n));
   assert.ok(key, 'public key named by its 16-hex-digit key number');
   const ok = run('signify-openbsd', ['-V', '-p', join(feed, key), '-m', join(feed, 'Packages'), '-x', join(feed, 'Packages.sig')]);

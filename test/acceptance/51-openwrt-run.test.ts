@@ -9,7 +9,7 @@ import { chmodSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:f
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Arch } from '../../targets/arch.ts';
-import { needRoot, needTool } from '../helpers/tools.ts';
+import { needRoot, needTool, unavailable } from '../helpers/tools.ts';
 const STUBS = join(import.meta.dirname, '5x-openwrt-stubs');
 import { chrootRun, cleanup, feedDir, glibcFiles, ipkFor, makeRunnable, procdLog, unpackIpk } from './5x-openwrt-harness.ts';
 
@@ -26,9 +26,9 @@ const CASES: { arch: Arch; name: string; cpu?: string; machine: string }[] = [
 for (const c of CASES) {
   test(`${c.name}${c.cpu ? ` (QEMU_CPU=${c.cpu})` : ''}: --version and check-config with no system glibc`, (t) => {
     if (!needRoot(t) || !needTool(t, 'busybox', 'busybox-static') || (c.arch !== 'x64' && !needTool(t, `qemu-${c.machine === 'arm64' ? 'aarch64' : 'arm'}-static`, 'qemu-user-static'))) return;
-    if (!feed) { if (process.env.CI) assert.fail('no OpenWRT feed in dist/'); t.skip('no build'); return; }
+    if (!feed) { unavailable(t, 'no OpenWRT feed in dist/: run npm run build'); return; }
     const ipk = ipkFor(feed, 'edgewan', c.name);
-    if (!ipk) { if (process.env.CI) assert.fail(`no edgewan package for ${c.name}`); t.skip(`${c.arch} not built`); return; }
+    if (!ipk) { unavailable(t, `no edgewan package for ${c.name} in dist/ (${c.arch} not built)`); return; }
     const u = unpackIpk(ipk);
     try {
       makeRunnable(u.root, c.arch);
@@ -61,7 +61,7 @@ function initRoot(t: import('node:test').TestContext) {
   if (!needRoot(t) || !needTool(t, 'busybox', 'busybox-static')) return undefined;
   if (!shared) {
     const ipk = feed && ipkFor(feed, 'edgewan', 'x86_64');
-    if (!ipk) { if (process.env.CI) assert.fail('no x86_64 edgewan package'); t.skip('x64 not built'); return undefined; }
+    if (!ipk) { unavailable(t, 'no x86_64 edgewan package in dist/ (x64 not built)'); return undefined; }
     const u = unpackIpk(ipk);
     makeRunnable(u.root, 'x64');
     shared = { ...u, uci: readFileSync(join(u.root, 'etc/config/edgewan'), 'utf8') };
@@ -172,7 +172,7 @@ test('procd init refuses to start (no instance to respawn) on a bad UCI value or
 });
 
 test('edgewan-node: the packaged bundle runs --version and check-config on Node 20 (the 24.10 feed ships node 20.20.2)', (t) => {
-  if (!feed) { if (process.env.CI) assert.fail('no OpenWRT feed in dist/'); t.skip('no build'); return; }
+  if (!feed) { unavailable(t, 'no OpenWRT feed in dist/: run npm run build'); return; }
   const ipk = ipkFor(feed, 'edgewan-node', 'all');
   assert.ok(ipk);
   const u = unpackIpk(ipk);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { wantedDefinitions } from '../../images/disk/target.ts';
 import { freePort, httpGet, ROOT } from '../helpers/engine.ts';
-import { needRoot, needTool } from '../helpers/tools.ts';
+import { needRoot, needTool, unavailable } from '../helpers/tools.ts';
 import { bootVm, guestSh, partitions, qga, replaceFileInPartition, sh } from './9x-disk-vm.ts';
 
 const DIST = process.env.EDGEWAN_TEST_DIST || join(ROOT, 'dist');
@@ -47,15 +47,9 @@ for (const { name, debArch: arch } of IMAGES) {
       if (!needTool(t, tool, pkg)) return;
     }
     const fw = arch === 'amd64' ? '/usr/share/OVMF/OVMF_CODE_4M.fd' : '/usr/share/AAVMF/AAVMF_CODE.fd';
-    if (!existsSync(fw)) {
-      if (process.env.CI) throw new Error(`${fw} missing: apt-get install ${arch === 'amd64' ? 'ovmf' : 'qemu-efi-aarch64'}`);
-      return t.skip(`${fw} missing`);
-    }
+    if (!existsSync(fw)) { unavailable(t, `${fw} missing: apt-get install ${arch === 'amd64' ? 'ovmf' : 'qemu-efi-aarch64'}`); return; }
     if (!needRoot(t)) return;
-    if (!existsSync(shipped)) {
-      if (process.env.CI) throw new Error(`${shipped} missing: the build stage must build the disk target`);
-      return t.skip(`${shipped} missing: npm run build -- --target debian,disk`);
-    }
+    if (!existsSync(shipped)) { unavailable(t, `${shipped} missing: the build stage must build the disk target`); return; }
     const work = mkdtempSync(join(tmpdir(), 'ewI-boot-'));
     let vm: ReturnType<typeof bootVm> | undefined;
     try {

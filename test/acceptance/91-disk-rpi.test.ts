@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { inspectDisk } from '../../images/disk/inspect.ts';
 import { wantedDefinitions } from '../../images/disk/target.ts';
 import { ROOT } from '../helpers/engine.ts';
-import { needTool } from '../helpers/tools.ts';
+import { needTool, unavailable } from '../helpers/tools.ts';
 import { sh } from './9x-disk-vm.ts';
 
 const DIST = process.env.EDGEWAN_TEST_DIST || join(ROOT, 'dist');
@@ -26,10 +26,7 @@ for (const def of IMAGES) {
   test(`disk image ${def.name}: MBR, Pi firmware partition as raspi-firmware lays it out, root with our package`, { timeout: 300_000 }, async (t) => {
     for (const [tool, pkg] of [['mdir', 'mtools'], ['debugfs', 'e2fsprogs'], ['sfdisk', 'fdisk']]) if (!needTool(t, tool, pkg)) return;
     const img = join(DIST, 'disk', `${def.name}.img`);
-    if (!existsSync(img)) {
-      if (process.env.CI) throw new Error(`${img} missing: the build stage must build the disk target`);
-      return t.skip(`${img} missing: npm run build -- --target debian,disk`);
-    }
+    if (!existsSync(img)) { unavailable(t, `${img} missing: the build stage must build the disk target`); return; }
     const info = await inspectDisk(img) as { table: string; diskId: string; partitions: Part[] };
     assert.equal(info.table, 'dos', 'a Pi 3 boot ROM reads only MBR');
     const [fw, root, data] = info.partitions;

@@ -1,6 +1,7 @@
 // The openwrt-24.10 target on stand-in inputs: package layout, control fields, maintainer
 // scripts, feed files and signatures, reproducibility. Real tools and real executables are
 // exercised in test/acceptance/5x-openwrt-*.
+import { needTool } from '../helpers/tools.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -112,7 +113,7 @@ test('two builds with the same key are byte-identical', async () => {
 });
 
 test('patchExecutable sets interpreter and RPATH to the private dir and refuses missing libraries', (t) => {
-  if (spawnSync('patchelf', ['--version']).status !== 0) { t.skip('patchelf missing'); return; }
+  if (!needTool(t, 'patchelf')) return;
   const inputs = standInInputs();
   const out = patchExecutable(inputs.executables.x64!, 'x64', ['libc.so.6', 'ld-linux-x86-64.so.2'], 'edgewan');
   const tmp = join(inputs.root, 'patched');
