@@ -167,8 +167,18 @@ export class HostToolsError extends BuildError {
   }
 }
 
-function describe(miss: readonly HostNeed[]): string {
-  return miss.map((n) => `${n.kind === 'binfmt' ? `binfmt handler ${n.what}` : n.what} (${n.for})`).join(', ');
+/** "pkg (what, what: who, who); …" — one entry per package, for messages. */
+function describe(miss: readonly HostNeed[], distro = hostDistro()): string {
+  const byPkg = new Map<string, { whats: string[]; fors: Set<string> }>();
+  for (const n of miss) {
+    const p = packageFor(n, distro) ?? n.what;
+    const e = byPkg.get(p) ?? { whats: [], fors: new Set<string>() };
+    e.whats.push(n.kind === 'binfmt' ? `binfmt handler ${n.what}` : n.what.replace(/^.*\//, ''));
+    for (const f of n.for.split(', ')) e.fors.add(f);
+    byPkg.set(p, e);
+  }
+  return [...byPkg].sort(([a], [b]) => a.localeCompare(b))
+    .map(([p, e]) => `${p} (${[...new Set(e.whats)].join(', ')}: ${[...e.fors].join(', ')})`).join('; ');
 }
 
 /**
@@ -183,7 +193,7 @@ export function ensureHostTools(needs: readonly HostNeed[], o: HostToolOptions):
   if (miss.length === 0) return [];
   const { pkgs, none } = packagesFor(miss, o.env, distro);
   if (none.length) {
-    throw new HostToolsError(`${who} needs ${describe(none)}, which ${distro === 'ubuntu' ? 'Ubuntu ships only as a snap' : 'has no package here'}: ` +
+    throw new HostToolsError(`${who} needs ${describe(none, distro)}, which ${distro === 'ubuntu' ? 'Ubuntu ships only as a snap' : 'has no package here'}: ` +
       `install ${none.map((n) => n.what).join(', ')} by hand (docs/build.md, "Host tools"), then run it again`);
   }
   const apt = aptRunner(o);
@@ -191,8 +201,8 @@ export function ensureHostTools(needs: readonly HostNeed[], o: HostToolOptions):
   const enable = [...new Set(miss.filter((n) => n.kind === 'binfmt').map((n) => n.what))];
   const full = enable.length ? `${cmd} && ${apt.prefix}update-binfmts ${enable.map((h) => `--enable ${h}`).join(' ')}` : cmd;
   if (!apt.run) {
-    throw new HostToolsError(`${who} needs ${pkgs.length} Debian package(s) that are not installed, for ${describe(miss)}; ` +
-      `it cannot install them because ${apt.why}. Run:\n  ${full}\nthen run it again. Nothing was built or written.`);
+    throw new HostToolsError(`${who} needs ${pkgs.length} Debian package(s) that are not installed: ${describe(miss, distro)}. ` +
+      `It cannot install them because ${apt.why}. Run:\n  ${full}\nthen run it again. Nothing was built or written.`);
   }
   const run = apt.run;
   const keep = (r: SpawnSyncReturns<string>) => {
@@ -219,8 +229,8 @@ export function ensureHostTools(needs: readonly HostNeed[], o: HostToolOptions):
   if (size.download === undefined && size.count === undefined && dry.status !== 0 && !/Do you want to continue/.test(dryText)) {
     throw new HostToolsError(`${who} could not plan installing ${pkgs.join(' ')}: ${explainAptFailure(dryText, full)}`);
   }
-  o.log(`installing ${size.count ?? pkgs.length} Debian package(s) (download ${size.download ?? '?'}, ${size.disk ?? '?'} on disk) ` +
-    `for ${describe(miss)}: apt-get install ${pkgs.join(' ')}` + (o.logFile ? ` (output in ${o.logFile})` : ''));
+  o.log(`installing ${pkgs.length} package(s) and their dependencies, ${size.count ?? '?'} in all (download ${size.download ?? '?'}, ` +
+    `${size.disk ?? '?'} on disk): ${describe(miss, distro)}` + (o.logFile ? `; apt-get's output goes to ${o.logFile}` : ''));
   let r = run([...args, '-y', ...pkgs]);
   let text = keep(r);
   if (r.status !== 0 && /404\s+Not Found|Unable to fetch some archives/.test(text)) {

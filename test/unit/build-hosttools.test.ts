@@ -45,11 +45,12 @@ test('missingNeeds: one entry per tool, naming every step that needs it', () => 
 });
 
 test('missing tools, apt not allowed: one error lists every package and the exact command', () => {
-  assert.throws(() => ensureHostTools([...executableNeeds('arm64'), { kind: 'binfmt', what: 'no-such-handler', pkg: 'qemu-user-static', for: 'disk target' }],
+  assert.throws(() => ensureHostTools([...executableNeeds('arm64'), { kind: 'binfmt', what: 'no-such-handler', pkg: 'qemu-user-static', for: 'disk target' },
+    { kind: 'file', what: '/no/such/dir/libnosuch.so.1', pkg: 'libnosuch1-cross', for: 'executable arm64' }],
     { env: { PATH: '/nonexistent' }, allowApt: false, log: () => {} }), (e: Error & { code?: string }) => {
     assert.equal(e.code, 'EDGEWAN_ERR_BUILD_HOST_TOOLS');
-    assert.match(e.message, /qemu-aarch64-static \(executable arm64\)/);
-    assert.match(e.message, /binfmt handler no-such-handler \(disk target\)/);
+    assert.match(e.message, /qemu-user-static \(qemu-aarch64-static, binfmt handler no-such-handler: executable arm64, disk target\)/);
+    assert.match(e.message, /libnosuch1-cross \(libnosuch.so.1: executable arm64\)/);
     assert.match(e.message, /apt-get install -y --no-install-recommends .*qemu-user-static/);
     assert.match(e.message, /update-binfmts --enable no-such-handler/);
     assert.match(e.message, /Nothing was built or written/);
@@ -112,7 +113,7 @@ test('build without qemu on PATH: exit 1, clear error, no artifact', () => {
   const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/edgewan-build.mjs'), 'build', '--arch', 'arm64', '--target', 'none', '--out', out],
     { encoding: 'utf8', timeout: 120_000, env: { ...process.env, PATH: bin, EDGEWAN_NO_APT: '1' } });
   assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stderr, /EDGEWAN_ERR_BUILD_HOST_TOOLS: the build needs \d+ Debian package\(s\).*qemu-aarch64-static/);
+  assert.match(r.stderr, /EDGEWAN_ERR_BUILD_HOST_TOOLS: the build needs \d+ Debian package\(s\) that are not installed: .*qemu-user-static \(qemu-aarch64-static: executable arm64\)/);
   assert.match(r.stderr, /apt-get install -y --no-install-recommends/);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   assert.equal(existsSync(out), false, 'nothing written');
