@@ -103,6 +103,8 @@ export interface HostToolOptions {
   logFile?: string;
   /** for messages: "the build", "npm test" */
   who?: string;
+  /** how long apt-get waits for another process's package lock (default 120 s) */
+  lockTimeoutS?: number;
 }
 
 type Runner = (args: string[]) => SpawnSyncReturns<string>;
@@ -145,7 +147,7 @@ export function parseAptSize(text: string): { download?: string; disk?: string; 
 export function explainAptFailure(out: string, cmd: string): string {
   const tail = out.trim().split('\n').slice(-8).join('\n');
   if (/Could not get lock|Unable to acquire the dpkg frontend lock|is another process using it/.test(out)) {
-    return `another apt-get or dpkg process holds the package lock (it waited 120 s). Wait for it to finish ` +
+    return `another apt-get or dpkg process holds the package lock. Wait for it to finish ` +
       `(ps -C apt-get,dpkg,unattended-upgr), then run the same command again, or install yourself: ${cmd}`;
   }
   if (/dpkg was interrupted|dpkg --configure -a/.test(out)) {
@@ -210,14 +212,15 @@ export function ensureHostTools(needs: readonly HostNeed[], o: HostToolOptions):
     if (o.logFile) { mkdirSync(join(o.logFile, '..'), { recursive: true }); writeFileSync(o.logFile, text, { flag: 'a' }); }
     return text;
   };
+  const lock = ['-o', `DPkg::Lock::Timeout=${o.lockTimeoutS ?? 120}`];
   const update = () => {
     o.log('refreshing apt package lists (apt-get update)');
-    const r = run(['-q', '-o', 'DPkg::Lock::Timeout=120', 'update']);
+    const r = run(['-q', ...lock, 'update']);
     const text = keep(r);
     if (r.status !== 0) throw new HostToolsError(`apt-get update failed while preparing to install ${pkgs.join(' ')}: ${explainAptFailure(text, full)}`);
   };
   if (listsStale()) update();
-  const args = ['-q', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=120', 'install'];
+  const args = ['-q', '--no-install-recommends', ...lock, 'install'];
   let dry = run([...args, '--assume-no', ...pkgs]);
   let dryText = keep(dry);
   if (/Unable to locate package|has no installation candidate|404\s+Not Found/.test(dryText) && !listsStale(undefined, 0, 0)) {

@@ -42,7 +42,8 @@ const file = (what: string, pkg: string, stage: string): HostNeed => ({ kind: 'f
 /** What each stage's tests call, beyond what the build itself installs. */
 export const TEST_NEEDS: Record<string, HostNeed[]> = {
   unit: [cmd('patchelf', 'patchelf', 'unit'), cmd('readelf', 'binutils', 'unit'), cmd('sha256sum', 'coreutils', 'unit')],
-  integration: [cmd('patchelf', 'patchelf', 'integration'), cmd('xz', 'xz-utils', 'integration')],
+  integration: [cmd('patchelf', 'patchelf', 'integration'), cmd('xz', 'xz-utils', 'integration'),
+    cmd('apt-get', 'apt', 'integration'), cmd('python3', 'python3', 'integration')],
   acceptance: [
     // engine admin endpoint: promtool parses /metrics; chromium renders the status page
     cmd('promtool', 'prometheus', 'acceptance'),
