@@ -54,7 +54,10 @@ function withStageTmp<T>(stage: string, fn: (env: NodeJS.ProcessEnv) => T): T {
     const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m?.startsWith(`${dir}/`));
     for (const m of mounts.sort().reverse()) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
     const left = readdirSync(dir);
-    if (left.length) console.log(`== ${stage}: removed ${left.length} temp entr${left.length === 1 ? 'y' : 'ies'} tests left in ${dir}`);
+    if (left.length) {
+      const names = [...new Set(left.map((n) => n.replace(/[-_.]?[A-Za-z0-9]{6}$/, '-*')))].slice(0, 8).join(', ');
+      console.log(`== ${stage}: removed ${left.length} temp entr${left.length === 1 ? 'y' : 'ies'} left in ${dir} (${names})`);
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }
