@@ -52,7 +52,7 @@ function lineOf(s: string, offset: number): number {
 // Built from pieces so this file does not cite what it forbids.
 const FORBIDDEN: ReadonlyArray<{ re: RegExp; what: string }> = [
   { re: new RegExp(`${'INTER'}${'FACES'}\\.md`, 'g'), what: 'cites the team notes on interfaces (use docs/contract.md)' },
-  { re: new RegExp(`\\b${'FAC'}${'TS'}(?: ?§|\\.md)`, 'g'), what: 'cites the team notes on facts (use docs/platform-notes.md §N)' },
+  { re: new RegExp(`\\b${'FAC'}${'TS'}(?:\\s*§|\\.md)`, 'g'), what: 'cites the team notes on facts (use docs/platform-notes.md §N)' },
   { re: new RegExp(`\\.\\./${'sha'}${'red'}\\b`, 'g'), what: 'points at a path outside the repository' },
   { re: new RegExp(`/${'wo'}${'rk'}/`, 'g'), what: 'points at a path outside the repository' },
 ];
@@ -145,7 +145,7 @@ test('citations of docs/platform-notes.md §N and docs/contract.md "Section" nam
     const s = text(f);
     if (s === undefined) continue;
     // `platform-notes.md §1, §3, §7` and `[platform-notes.md §2](…)`
-    for (const m of s.matchAll(/platform-notes\.md((?:,? ?§\d+)+)/g)) {
+    for (const m of s.matchAll(/platform-notes\.md((?:,?\s*(?:\/\/|\*|#)?\s*§\d+)+)/g)) {
       for (const n of m[1].matchAll(/§(\d+)/g)) {
         if (!sections.has(n[1])) bad.push(`${f}:${lineOf(s, m.index)}: docs/platform-notes.md has no §${n[1]}`);
       }
