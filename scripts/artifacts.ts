@@ -1,4 +1,4 @@
-// dist/artifacts.json and dist/SHA256SUMS (INTERFACES.md): only this build's outputs, sorted
+// dist/artifacts.json and dist/SHA256SUMS (docs/contract.md): only this build's outputs, sorted
 // by path, validated against targets/artifacts.schema.json, written atomically at the end.
 import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';

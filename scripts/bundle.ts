@@ -1,5 +1,5 @@
 // Bundle step: esbuild turns engine/src/main.ts into ONE CommonJS file for Node 18
-// (INTERFACES.md, "Runtimes"), minified, with an external source map, the version and commit
+// (docs/contract.md, "Runtimes"), minified, with an external source map, the version and commit
 // stamped in (engine/src/buildinfo.ts), and the notices of every third-party package that
 // ends up in it collected beside it. Cached on the exact input files esbuild read last time.
 // The DNS UDP worker (engine/src/dns/worker-main.ts) is bundled first, on its own, and
@@ -38,7 +38,7 @@ export interface BundleResult {
 export const BUNDLE_NAME = 'edgewan.cjs';
 
 // wasm-bindgen's nodejs output reads its .wasm beside it at run time, which a single file
-// cannot do: inline it with the `binary` loader instead (FACTS §2).
+// cannot do: inline it with the `binary` loader instead (docs/platform-notes.md §2).
 const inlineWasm: esbuild.Plugin = {
   name: 'inline-wasm-bindgen',
   setup(build) {
@@ -55,7 +55,7 @@ export const DNS_WORKER_ENTRY = 'engine/src/dns/worker-main.ts';
 
 export function esbuildOptions(o: Pick<BundleOptions, 'root' | 'version' | 'commit'>, dnsWorkerCode?: string): esbuild.BuildOptions {
   const alias: Record<string, string> = {};
-  // lz4's pure-JS path needs this alias (FACTS §2); only when the package is installed.
+  // lz4's pure-JS path needs this alias (docs/platform-notes.md §2); only when the package is installed.
   if (existsSync(join(o.root, 'node_modules/lz4/lib/utils-js.js'))) alias['lz4/lib/utils'] = 'lz4/lib/utils-js';
   return {
     absWorkingDir: o.root,

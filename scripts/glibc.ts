@@ -1,8 +1,8 @@
-// The private glibc set per architecture (FACTS §1, §3, §7): OpenWRT is musl, so the official
-// (glibc) Node executable ships with its own loader and the few libraries it needs, taken
-// from pinned Debian bookworm packages. Packages are fetched with an ISOLATED apt config
-// (own sources.list, lists and cache dirs; dpkg's architecture list is never touched), each
-// checked against the version + sha256 in scripts/glibc.lock.json, and extracted into
+// The private glibc set per architecture (docs/platform-notes.md §1, §3, §7): OpenWRT is musl,
+// so the official (glibc) Node executable ships with its own loader and the few libraries it
+// needs, taken from pinned Debian bookworm packages. Packages are fetched with an ISOLATED apt
+// config (own sources.list, lists and cache dirs; dpkg's architecture list is never touched),
+// each checked against the version + sha256 in scripts/glibc.lock.json, and extracted into
 // <cacheDir>/glibc/<arch>/ holding only the loader and the libraries. The OCI images use the
 // same set as their base layer, so the result also names the Debian packages (SBOM/licences).
 //
@@ -16,7 +16,8 @@ import { appendNotices } from './packages.ts';
 
 export const LOCK_PATH = join(import.meta.dirname, 'glibc.lock.json');
 export const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
-const SUITES = ['bookworm', 'bookworm-updates']; // no security suite: its armhf index is broken (FACTS §3)
+// no security suite: its armhf index is broken (docs/platform-notes.md §3)
+const SUITES = ['bookworm', 'bookworm-updates'];
 
 /** Debian dpkg arch per canonical arch (armv7 = Debian armhf, ARMv7 + VFPv3-D16 userland). */
 export const DEB_ARCH: Readonly<Record<Arch, string>> = { x64: 'amd64', arm64: 'arm64', armv7: 'armhf' };

@@ -1,6 +1,6 @@
 // `edgewan-build inspect FILE`: prints any artifact the build writes as JSON, with our own
 // readers. This file is the dispatcher: the first reader whose `match` accepts the file reads
-// it. Format owners add ONE line to READERS for their format (INTERFACES.md, "Fixed paths").
+// it. Format owners add ONE line to READERS for their format (docs/build.md).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';

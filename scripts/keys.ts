@@ -1,4 +1,4 @@
-// Signing keys (INTERFACES.md, "Keys and signatures"). A user's keys come from the
+// Signing keys (docs/contract.md, "Keys and signatures"). A user's keys come from the
 // environment (EDGEWAN_OPENPGP_KEY, EDGEWAN_USIGN_KEY, EDGEWAN_APK_KEY: file paths) or the
 // manifest's `signing`; whatever is missing falls back to development keys generated ONCE per
 // machine into ${XDG_CONFIG_HOME:-~/.config}/edgewan/dev-keys/ (never into git or dist/),
@@ -24,7 +24,7 @@ export async function ensureDevKeys(dir: string, name = 'edgewan'): Promise<void
   await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
   const tmp = await mkdtemp(`${dir}.tmp-`);
   try {
-    // v4 curve25519Legacy EdDSA: what bookworm's gpgv/apt accept (FACTS §7).
+    // v4 curve25519Legacy EdDSA: what bookworm's gpgv/apt accept (docs/platform-notes.md §7).
     const pgp = await openpgp.generateKey({
       type: 'ecc', curve: 'curve25519Legacy', format: 'armored',
       userIDs: [{ name: `${name} development key (not for production)`, email: 'dev-keys@edgewan.invalid' }],

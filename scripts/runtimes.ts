@@ -1,4 +1,5 @@
-// Pinned Node runtimes (INTERFACES.md, "Runtimes"; FACTS §1, §7). runtimes.lock.json pins per
+// Pinned Node runtimes (docs/contract.md, "Runtimes";
+// docs/platform-notes.md §1, §7). runtimes.lock.json pins per
 // arch the npm package, version and sha256 of its package/bin/node. Runtimes are fetched with
 // `npm pack` (the packages declare os/cpu, so `npm install` refuses foreign arches) into the
 // shared download cache, unpacked, hash-checked, and only then renamed into place. A cached

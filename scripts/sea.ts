@@ -1,4 +1,4 @@
-// Executables step: one Node single executable application per arch (FACTS §1). Order
+// Executables step: one Node single executable application per arch (docs/platform-notes.md §1). Order
 // matters: the blob is made by the target's own Node (arm under qemu: the blob must match the
 // major version and pointer width), the runtime is stripped, then postject injects the blob
 // with the sentinel fuse. Each result is smoke-run (`--version`, qemu for arm) and its

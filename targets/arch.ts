@@ -1,5 +1,5 @@
 // The one table that maps edgewan's canonical architectures to every target's own names
-// (INTERFACES.md, "Architectures"). Everything that needs an arch name asks this module.
+// (docs/contract.md, "Architectures"). Everything that needs an arch name asks this module.
 
 export type Arch = 'x64' | 'arm64' | 'armv7';
 export type AnyArch = Arch | 'noarch';
@@ -22,7 +22,7 @@ export interface ArchInfo {
   elfClass: 1 | 2;
   /** qemu-user binary name for running it on another host ('' when native on x64) */
   qemu: string;
-  /** CPU to pin under qemu so missing instructions show (FACTS §7) */
+  /** CPU to pin under qemu so missing instructions show (docs/platform-notes.md §7) */
   qemuCpu?: string;
   /** Debian cross triplet (binutils, sysroot in /usr/<triplet>) */
   triplet: string;

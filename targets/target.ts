@@ -69,7 +69,7 @@ export type ArtifactType =
   | 'bundle' | 'executable' | 'sbom' | 'checksums' | 'deb' | 'apt-repo' | 'ipk' | 'opkg-feed'
   | 'apk' | 'apk-feed' | 'oci-layout' | 'oci-archive' | 'docker-archive' | 'disk-image';
 
-/** One dist/artifacts.json entry (INTERFACES.md; schema in targets/artifacts.schema.json). */
+/** One dist/artifacts.json entry (docs/contract.md; schema in targets/artifacts.schema.json). */
 export interface Artifact {
   type: ArtifactType;
   /** relative to dist/ */

@@ -1,4 +1,4 @@
-// Maps the package.json semver once into every target's version syntax (INTERFACES.md,
+// Maps the package.json semver once into every target's version syntax (docs/contract.md,
 // "Versions"): 1.2.0 → deb 1.2.0-1, ipk/apk 1.2.0-r1, OCI 1.2.0;
 // 1.2.0-rc.1 → deb 1.2.0~rc.1-1, ipk 1.2.0~rc1-r1, apk 1.2.0_rc1-r1, OCI 1.2.0-rc.1.
 

@@ -1,5 +1,5 @@
 // Engine composition root: argv → command. Thin; the work lives in the modules it wires
-// (cli/run.ts for the service, cli/commands.ts for the rest). Exit codes (INTERFACES.md):
+// (cli/run.ts for the service, cli/commands.ts for the rest). Exit codes (docs/contract.md):
 // 0 ok, 1 unhealthy (healthcheck), 64 usage, 70 restart intensity / internal fault,
 // 78 invalid configuration. Bad input never produces a stack trace.
 import { versionLine } from './buildinfo.ts';

@@ -1,4 +1,4 @@
-// The image's base root: mmdebstrap (FACTS §3), cached under
+// The image's base root: mmdebstrap (docs/platform-notes.md §3), cached under
 // ${cacheDir}/rootfs/disk-<suite>-<arch>-<key> like test/helpers/rootfs.ts, the key being a
 // hash of every input (suite, arch, mirror, package set, dpkg filters, recipe version). The
 // cached tree holds only Debian's packages; our .deb goes into a private copy per build, so
@@ -39,7 +39,8 @@ export interface RootSpec { suite: string; debArch: string; mirror: string; pack
 
 export function rootSpec(d: ImageDefinition): RootSpec {
   const packages = [...new Set([...basePackages(d.debArch), ...d.packages, ...(d.board === 'rpi' ? PI_LAYER : [])])].sort();
-  // raspi-firmware (the Pi's GPU firmware and boot loader) is in non-free-firmware (FACTS §7)
+  // raspi-firmware (the Pi's GPU firmware and boot loader) is in non-free-firmware
+  // (docs/platform-notes.md §7)
   const comps = d.board === 'rpi' ? 'main non-free-firmware' : 'main';
   const sources = [`deb ${d.mirror} ${d.suite} ${comps}`, `deb ${d.mirror} ${d.suite}-updates ${comps}`];
   return { suite: d.suite, debArch: d.debArch, mirror: d.mirror, packages, sources };

@@ -1,7 +1,7 @@
 // Text the operator uses next to the image: compose.yaml and the run lines (README.md in
 // dist/oci/). Values come from the same facts as the image config so they cannot drift:
-// the memory limit from service.memoryMax, stop_grace_period = grace + 5 s (INTERFACES.md
-// "Process contract"), the healthcheck running `edgewan healthcheck` (no curl in the image).
+// the memory limit from service.memoryMax, stop_grace_period = grace + 5 s (docs/contract.md
+// "Grace and kill timeouts"), the healthcheck running `edgewan healthcheck` (no curl in the image).
 import { HEALTHCHECK } from './image.ts';
 import { STATE_DIR } from './rootfs.ts';
 

@@ -86,7 +86,7 @@ function runConfig(meta: ImageMeta, docker: boolean): Record<string, unknown> {
     User: `${IMAGE_UID}:${IMAGE_UID}`,
     ExposedPorts: Object.fromEntries(EXPOSED_PORTS.map((p) => [p, {}])),
     // No NODE_OPTIONS heap flag: with memory.limit "auto" the engine reads the cgroup limit
-    // and re-execs itself with --max-old-space-size (INTERFACES.md, "Memory").
+    // and re-execs itself with --max-old-space-size (docs/contract.md, "Memory limit and heap cap").
     Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
     Entrypoint: ENTRYPOINT,
     Volumes: { [STATE_DIR]: {} },

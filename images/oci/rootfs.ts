@@ -4,7 +4,7 @@
 //          dir. It does not depend on our version, so registries and hosts share it.
 //   app  — the executable, the default config (memory.limit "auto") and license notices.
 // No CA certificates: the engine's tunnels pin their peer's certificate or PSK and never
-// consult system roots (INTERFACES.md "Keys"), so /etc/ssl would be dead weight.
+// consult system roots (docs/contract.md "Keys and signatures"), so /etc/ssl would be dead weight.
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { FileEntry } from '../../targets/formats/tar.ts';

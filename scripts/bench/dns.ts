@@ -4,7 +4,7 @@
 //   local   100 local names                      → local_qps, local_qps_dnsmasq
 //   cached  1000 forwarded names, warmed first   → cached_qps, cached_qps_dnsmasq
 //   p99     a separate `dnsperf -v` run on the cached names per server (Debian's dnsperf
-//           prints no percentiles, FACTS §7), both at the same offered rate (-Q: half the
+//           prints no percentiles, docs/platform-notes.md §7), both at the same offered rate (-Q: half the
 //           slower server's cache-hit QPS)         → p99_ms, p99_ms_dnsmasq, p99_offered_qps
 //           and unthrottled (saturated)           → p99_saturated_ms, p99_saturated_ms_dnsmasq
 // dnsperf runs --clients (default 8) client sockets against both servers: with dns.workers > 1

@@ -1,7 +1,8 @@
 // `npm run bench:oci`: per platform of the built image (dist/oci), the compressed image size
 // next to gzip -9 of the stripped Node runtime alone (the issue's target: ≤ 1.10×), and the
 // time from `podman run` to /readyz = 200 and to the first passing `edgewan healthcheck` (podman + runc with the
-// FACTS §4 configuration; arm under qemu-user). Prints a table and a JSON line; no assertions.
+// docs/platform-notes.md §4 configuration; arm under qemu-user). Prints a table and a JSON line;
+// no assertions.
 // Options: --dist DIR (default dist), --runs N (default 1), --no-run (sizes only).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

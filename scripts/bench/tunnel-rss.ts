@@ -115,7 +115,8 @@ export async function rssBench(data: Buffer): Promise<Record<string, number>> {
     cgroups.push(cg);
     const cmd = [...(exe ? [exe] : [process.execPath, bundle]), 'run', '--config', join(dir, `${role}.json`)];
     // heap cap = 0.5 × 96 MiB and the semi-space scaled with it, as the re-exec, systemd and
-    // procd set them (--max-old-space-size=48 --max-semi-space-size=3; INTERFACES.md "Process contract");
+    // procd set them (--max-old-space-size=48 --max-semi-space-size=3; docs/contract.md
+    // "Memory limit and heap cap");
     // the shell joins the cgroup before exec, so every page of the engine is charged to it
     procs.push(spawn(cg ? 'sh' : cmd[0], cg ? ['-c', 'echo $$ > "$0" && exec "$@"', cg.procsFile, ...cmd] : cmd.slice(1), {
       env: { ...process.env, NODE_OPTIONS: process.env.EDGEWAN_BENCH_NODE_OPTIONS || heapFlags(heapCapMiB(LIMIT)) }, stdio: ['ignore', 'ignore', 'pipe'],

@@ -31,9 +31,9 @@ export interface PackageSpec {
   dataCompression?: 'xz' | 'gzip';
 }
 
-/** Minimum Node for the bundle (INTERFACES.md "Runtimes"). */
+/** Minimum Node for the bundle (docs/contract.md "Runtimes"). */
 export const BUNDLE_NODE_DEPENDS = 'nodejs (>= 18)';
-// Official Node 20/22 Linux binaries need glibc 2.28 and GLIBCXX_3.4.26 (FACTS §1).
+// Official Node 20/22 Linux binaries need glibc 2.28 and GLIBCXX_3.4.26 (docs/platform-notes.md §1).
 export const EXECUTABLE_DEPENDS = 'libc6 (>= 2.28), libgcc-s1 (>= 3.0), libstdc++6 (>= 9)';
 export const NOTICES = 'third-party-notices.txt.gz';
 

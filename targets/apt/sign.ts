@@ -1,5 +1,5 @@
 // OpenPGP signing for the apt repository with openpgp.js: InRelease (clearsigned Release)
-// and Release.gpg (detached, armored). Deterministic (INTERFACES.md "Keys and signatures"):
+// and Release.gpg (detached, armored). Deterministic (docs/contract.md "Keys and signatures"):
 // EdDSA signatures are deterministic by construction once openpgp.js's random salt
 // notation is off and the signature date is fixed — SOURCE_DATE_EPOCH, or the key's
 // creation time when the key is younger than that (a signature may not predate its key;
@@ -52,7 +52,7 @@ export async function loadSigner(armoredPrivate: string | undefined, mtime: numb
   };
 }
 
-/** A v4 curve25519Legacy EdDSA key (what bookworm's gpgv accepts, FACTS §7), for tests. */
+/** A v4 curve25519Legacy EdDSA key (bookworm's gpgv accepts it: docs/platform-notes.md §7), for tests. */
 export async function generateTestKey(name: string, created: Date): Promise<string> {
   const k = await openpgp.generateKey({
     type: 'ecc', curve: 'curve25519Legacy', format: 'armored', date: created,

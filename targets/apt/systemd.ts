@@ -1,5 +1,5 @@
 // The systemd unit shipped in the Debian and Raspbian packages, rendered from PackageInfo
-// (INTERFACES.md "Process contract" and "Files on devices"). Restart policy and exit codes
+// (docs/contract.md "Process contract" and "Files on devices"). Restart policy and exit codes
 // follow the contract; the hardening keeps `systemd-analyze security` exposure low while
 // leaving what V8 and the engine need: no MemoryDenyWriteExecute (V8's JIT maps W+X
 // pages), no PrivateUsers (port 53 needs CAP_NET_BIND_SERVICE in the host's user
@@ -8,7 +8,7 @@ import type { PackageInfo } from '../target.ts';
 
 export const MIB = 1024 * 1024;
 
-/** ⌊0.5 × limit⌋ in MiB (INTERFACES.md "Memory"). */
+/** ⌊0.5 × limit⌋ in MiB (docs/contract.md "Memory limit and heap cap"). */
 export function heapCapMiB(memoryMaxBytes: number): number {
   return Math.floor((0.5 * memoryMaxBytes) / MIB);
 }

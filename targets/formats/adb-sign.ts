@@ -1,5 +1,5 @@
 // APK v3 signatures (SIG block) with an EC P-256 key and RFC 6979 deterministic nonces, so
-// rebuilds are byte-identical (node:crypto would use a random nonce, FACTS §7).
+// rebuilds are byte-identical (node:crypto would use a random nonce, docs/platform-notes.md §7).
 // What apk-tools signs (src/adb.c adb_trust_write_signatures + adb_digest_v0_signature,
 // src/crypto_openssl.c apk_sign_start with APK_DIGEST_SHA512):
 //   md   = SHA-512(ADB block payload)            — the adb_hdr and values, no block header/padding

@@ -2,7 +2,8 @@
 // - arm64 (64-bit Raspberry Pi OS): the standalone executable, listed in binary-arm64;
 // - all: the bundle on the distribution's nodejs (>= 18) with a /usr/bin wrapper, listed in
 //   binary-armhf only, for 32-bit Raspberry Pi OS. Raspberry Pi OS builds nodejs for ARMv6,
-//   so this also serves the Pi Zero and Pi 1 (untested: ARMv6 cannot run here, FACTS §7).
+//   so this also serves the Pi Zero and Pi 1 (untested: ARMv6 cannot run here,
+//   docs/platform-notes.md §7).
 // Listing the `all` package only under armhf keeps one candidate per machine: an arm64 Pi
 // never sees the bundle package, an armhf Pi never sees the arm64 one.
 import type { Arch } from '../arch.ts';

@@ -1,9 +1,9 @@
-// 32-bit Raspberry Pi OS stand-in: the raspbian `all` package (the bundle on the system
-// nodejs) installed from the signed `rpi` suite into a Debian bookworm armhf root with
-// Debian's nodejs 18, run under qemu-user pinned to a Cortex-A7 (QEMU_CPU, FACTS §7: qemu's
+// 32-bit Raspberry Pi OS stand-in: the raspbian `all` package (the bundle on the system nodejs)
+// installed from the signed `rpi` suite into a Debian bookworm armhf root with Debian's nodejs
+// 18, run under qemu-user pinned to a Cortex-A7 (QEMU_CPU, docs/platform-notes.md §7: qemu's
 // default CPU would hide missing instructions). ARMv6 (Pi Zero/1) cannot be emulated with
-// Debian's ARMv7 userland (FACTS §7), so that case stays untested; the package holds no
-// native code.
+// Debian's ARMv7 userland (docs/platform-notes.md §7), so that case stays untested; the package
+// holds no native code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

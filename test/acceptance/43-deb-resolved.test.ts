@@ -1,12 +1,13 @@
 // DNS coexistence on Debian, the way docs/dns.md and docs/debian.md document it, with a real
 // systemd-resolved: a bookworm amd64 root (mmdebstrap, cached by test/helpers/rootfs.ts) is
-// booted with systemd as PID 1 in podman (runc, cgroupfs, no network but loopback; FACTS §4),
-// our amd64 .deb is installed from our signed repo with apt (postinst starts the service
-// under systemd), DNS is enabled by editing /etc/<name>/<name>.json as an admin would, the
-// service restarted, and the real dig asks resolved's stub (127.0.0.53) for a name only our
-// engine knows (a local record). It fails when the hook, the drop-in or the unit's Exec*
-// lines are missing or wrong: resolved then has no server and cannot answer. Stopping our
-// service must hand resolution back to resolved's own servers (fail-open).
+// booted with systemd as PID 1 in podman (runc, cgroupfs, no network but loopback;
+// docs/platform-notes.md §4), our amd64 .deb is installed from our signed repo with apt
+// (postinst starts the service under systemd), DNS is enabled by editing
+// /etc/<name>/<name>.json as an admin would, the service restarted, and the real dig asks
+// resolved's stub (127.0.0.53) for a name only our engine knows (a local record). It fails when
+// the hook, the drop-in or the unit's Exec* lines are missing or wrong: resolved then has no
+// server and cannot answer. Stopping our service must hand resolution back to resolved's own
+// servers (fail-open).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

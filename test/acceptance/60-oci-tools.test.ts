@@ -1,4 +1,4 @@
-// The built multi-arch image checked by real tools (FACTS §4): skopeo reads the index and
+// The built multi-arch image checked by real tools (docs/platform-notes.md §4): skopeo reads the index and
 // checks blob digests, oci-image-tool validates the layout and each single-platform copy,
 // umoci unpacks each platform (it alone checks diff_ids), and two OCI builds in separate
 // processes (different TZ and umask, fresh output dirs) give the same bytes.
@@ -59,7 +59,7 @@ test('oci tools: each platform copies out with skopeo, validates, and unpacks wi
 });
 
 // A small subset (one platform, the smallest executable) keeps this within the CI budget
-// (INTERFACES.md "Tests"); the multi-platform code path is the same loop.
+// (docs/contract.md "Tests"); the multi-platform code path is the same loop.
 test('oci tools: two OCI builds (fresh dirs and caches, different TZ and umask) give the same bytes', (t) => {
   if (!needTool(t, 'sh')) return;
   const a = ociArtifacts();

@@ -1,4 +1,4 @@
-// The image run by podman + runc (FACTS §4 configuration, per-run storage): each platform
+// The image run by podman + runc (docs/platform-notes.md §4 configuration, per-run storage): each platform
 // pulled from the oci-archive with --platform and each docker-archive loaded with
 // `podman load` starts, passes `edgewan healthcheck`, runs as uid 10001 and exits 0 on
 // `podman stop`. On amd64 also: --memory 96m shows in /status (limit and heap cap = ½),

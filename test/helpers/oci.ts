@@ -1,7 +1,7 @@
 // Helpers for the OCI tests: a real registry (Debian's docker-registry) on 127.0.0.1 with
 // htpasswd (bcrypt, Basic) or token auth, a small Bearer-token issuer on loopback (ES256 JWTs
 // with an x5c certificate the registry trusts), and a per-run podman configuration
-// (FACTS §4: runc, cgroupfs, file events logger, ulimits, netns none, vfs storage).
+// (docs/platform-notes.md §4: runc, cgroupfs, file events logger, ulimits, netns none, vfs storage).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { createServer as netServer } from 'node:net';
@@ -89,7 +89,7 @@ export async function startRegistry(dir: string, auth: 'basic' | 'token', user =
   };
 }
 
-/** Env for podman with a private config and storage under dir (FACTS §4). */
+/** Env for podman with a private config and storage under dir (docs/platform-notes.md §4). */
 export function podmanEnv(dir: string): NodeJS.ProcessEnv {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'containers.conf'), `[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\nnetns = "none"\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "${join(dir, 'events.log')}"\n`);

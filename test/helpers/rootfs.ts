@@ -1,7 +1,7 @@
-// Cached Debian roots for acceptance tests (FACTS §3: mmdebstrap takes ~150 s per root, so a
-// run builds each root at most once and later runs reuse it). A root is cached under
-// ${XDG_CACHE_HOME:-~/.cache}/edgewan/rootfs/<key>, the key being a hash of everything that
-// goes into it (suite, arch, variant, sources, package list, recipe version). Tests never
+// Cached Debian roots for acceptance tests (docs/platform-notes.md §3: mmdebstrap takes ~150 s
+// per root, so a run builds each root at most once and later runs reuse it). A root is cached
+// under ${XDG_CACHE_HOME:-~/.cache}/edgewan/rootfs/<key>, the key being a hash of everything
+// that goes into it (suite, arch, variant, sources, package list, recipe version). Tests never
 // touch the cached tree: they get a private copy (cp -a --reflink=auto) and delete it after.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -31,7 +31,7 @@ export const ARM64_ROOT: RootfsSpec = {
   include: ['adduser', 'init-system-helpers', 'libc6', 'libgcc-s1', 'libstdc++6'],
 };
 
-/** bookworm armhf with Debian's nodejs 18: only bookworm and bookworm-updates (FACTS §3). */
+/** bookworm armhf with Debian's nodejs 18: only bookworm and bookworm-updates (docs/platform-notes.md §3) */
 export const ARMHF_NODE_ROOT: RootfsSpec = {
   arch: 'armhf', suite: 'bookworm',
   sources: [`deb ${MIRROR} bookworm main`, `deb ${MIRROR} bookworm-updates main`],

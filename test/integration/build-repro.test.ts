@@ -1,4 +1,4 @@
-// Reproducibility (INTERFACES.md, "Tests"): build the bundle and the x64 executable twice,
+// Reproducibility (docs/contract.md, "Tests"): build the bundle and the x64 executable twice,
 // into two fresh output dirs with two EMPTY build caches (only the hash-checked runtime
 // downloads are shared), under different TZ and umask, and compare every byte and mode.
 import { test } from 'node:test';

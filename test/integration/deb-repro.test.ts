@@ -1,4 +1,4 @@
-// Reproducibility of the Debian-family packages and the signed apt repository (INTERFACES.md,
+// Reproducibility of the Debian-family packages and the signed apt repository (docs/contract.md,
 // "Tests"): the debian and raspbian Targets run twice from the same inputs — the x64
 // executable and the bundle the build already put in dist/bin (no executable is rebuilt), the
 // manifest's PackageInfo, one SOURCE_DATE_EPOCH and one OpenPGP key — into two fresh output

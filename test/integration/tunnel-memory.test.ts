@@ -26,8 +26,8 @@ import { needRoot } from '../helpers/tools.ts';
 const STREAMS = 1000;
 const PER_STREAM = 192 * 1024;
 const LIMIT_MIB = 96;
-// The heap flags the engine itself would set for this limit (INTERFACES.md "Process
-// contract"), in NODE_OPTIONS so it does not re-exec and the pid we watch carries the streams.
+// The heap flags the engine itself would set for this limit (docs/contract.md "Memory
+// limit and heap cap"), in NODE_OPTIONS so it does not re-exec and the pid we watch carries the streams.
 const NODE_OPTIONS = heapFlags(heapCapMiB(LIMIT_MIB * 1048576));
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

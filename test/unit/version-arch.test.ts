@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { mapVersion, VersionError } from '../../targets/version.ts';
 import { parseArch, ociPlatformString, archForOpenwrt, UnknownArchError } from '../../targets/arch.ts';
 
-test('release versions map per INTERFACES.md', () => {
+test('release versions map per docs/contract.md "Versions"', () => {
   assert.deepEqual(mapVersion('1.2.0'), { semver: '1.2.0', deb: '1.2.0-1', ipk: '1.2.0-r1', apk: '1.2.0-r1', oci: '1.2.0' });
 });
 
-test('prerelease versions map per INTERFACES.md', () => {
+test('prerelease versions map per docs/contract.md "Versions"', () => {
   const v = mapVersion('1.2.0-rc.1');
   assert.equal(v.deb, '1.2.0~rc.1-1');
   assert.equal(v.ipk, '1.2.0~rc1-r1');

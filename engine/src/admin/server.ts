@@ -1,8 +1,8 @@
 // The admin endpoint as a supervised Component: /healthz (process alive), /readyz (200 iff
 // admin serves and no component failed), /metrics (Prometheus text), /status (JSON) and the
 // status page at "/". When it listens beyond loopback every path except /healthz and /readyz
-// needs "Authorization: Bearer <token>" (INTERFACES.md). Connections are tracked so stop()
-// closes keep-alive sockets instead of waiting for them.
+// needs "Authorization: Bearer <token>" (docs/contract.md, "Admin endpoint"). Connections are
+// tracked so stop() closes keep-alive sockets instead of waiting for them.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';

@@ -22,7 +22,7 @@ export interface EngineStatus {
   role: string; ready: boolean; uptimeS: number; time: string;
   memory: {
     limitBytes: number; limitSource: string; heapCapBytes: number;
-    /** What V8 itself enforces: proof that the heap cap reached it (FACTS §7). */
+    /** What V8 itself enforces: proof that the heap cap reached it (docs/platform-notes.md §7). */
     v8HeapLimitBytes: number;
     rssBytes: number; heapUsedBytes: number; heapTotalBytes: number; externalBytes: number;
     budgets: { chunkMemory: number; dns: number; buffers: number };

@@ -1,4 +1,4 @@
-// `edgewan keygen --out DIR`: tunnel credentials for /etc/edgewan/keys (INTERFACES.md, "Files
+// `edgewan keygen --out DIR`: tunnel credentials for /etc/edgewan/keys (docs/contract.md, "Files
 // on devices"). The credentials themselves are the tunnel's business (tunnel/credentials.ts:
 // self-signed P-256 certificates pinned by SHA-256); this is only the CLI edge around it,
 // loaded lazily so other commands never pay for the tunnel code.

@@ -1,6 +1,6 @@
 // Memory policy: the limit the engine lives within ("auto" = the cgroup's, else a share of
 // physical memory), the byte budgets derived from it per component, and the V8 heap cap
-// (floor(0.5 x limit) MiB, INTERFACES.md "Process contract"). Pure functions over explicit
+// (floor(0.5 x limit) MiB, docs/contract.md "Memory limit and heap cap"). Pure functions over explicit
 // inputs (file-system roots are parameters) so tests can fake cgroup trees.
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';

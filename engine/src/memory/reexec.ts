@@ -1,5 +1,5 @@
 // Getting the heap cap to V8. Flags on a SEA's command line never reach V8 and
-// v8.setFlagsFromString at run time changes nothing (FACTS §7); only NODE_OPTIONS read at
+// v8.setFlagsFromString at run time changes nothing (docs/platform-notes.md §7); only NODE_OPTIONS read at
 // process start works. So when NODE_OPTIONS has no --max-old-space-size, `run` starts itself
 // again with it set: process.execve where the runtime has it (Node >= 22.15: a true exec, no
 // second process), else a child that inherits stdio, receives forwarded signals and whose exit
