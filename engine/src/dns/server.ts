@@ -48,13 +48,23 @@ export function makeAcl(cidrs: string[]): BlockList | null {
   if (cidrs.length === 0) return null;
   const bl = new BlockList();
   for (const c of cidrs) {
+    const bad = cidrProblem(c);
+    if (bad) throw Object.assign(new Error(`dns.allowFrom: ${bad}`), { code: 'EDGEWAN_ERR_DNS_ACL' });
     const [addr, bits] = c.split('/');
     const v6 = isIPv6(addr);
-    if (!v6 && !isIPv4(addr)) throw Object.assign(new Error(`dns.allowFrom: "${c}" is not an address or CIDR`), { code: 'EDGEWAN_ERR_DNS_ACL' });
     const prefix = bits === undefined ? (v6 ? 128 : 32) : Number(bits);
     bl.addSubnet(addr, prefix, v6 ? 'ipv6' : 'ipv4');
   }
   return bl;
+}
+
+/** Why an allowFrom entry is not an address or CIDR, or null (also used by the config loader). */
+export function cidrProblem(c: string): string | null {
+  const [addr, bits, more] = c.split('/');
+  const v6 = isIPv6(addr);
+  if (more !== undefined || (!v6 && !isIPv4(addr))) return `"${c}" is not an address or CIDR`;
+  if (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= (v6 ? 128 : 32))) return `"${c}": prefix length ${bits} is out of range (0-${v6 ? 128 : 32})`;
+  return null;
 }
 
 export function aclAllows(acl: BlockList | null, address: string): boolean {

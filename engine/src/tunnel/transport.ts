@@ -3,10 +3,10 @@
 // SHA-256 pin) or a pre-shared key (TLS 1.3 PSK: only holders of the key complete the
 // handshake). A peer that fails is dropped right after the handshake, before HELLO.
 import tls from 'node:tls';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createPrivateKey, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { loadCredentials, type Role } from './credentials.ts';
+import type { Role } from './credentials.ts';
 
 export interface AuthConfig { keyDir?: string | null; psk: string | null; cert: string | null; key: string | null; pin: string | null; }
 
@@ -20,21 +20,75 @@ export interface Transport {
 
 const PSK_CIPHERS = 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256';
 
+/**
+ * A tunnel.auth setting that cannot work, with the JSON pointer of the setting to fix. Thrown
+ * by authMaterial(), which `check-config` and `run` both call (engine/src/config/rules.ts), so
+ * they reject the same configs (exit 78) before the tunnel starts.
+ */
+export class AuthProblem extends Error {
+  constructor(readonly pointer: string, message: string) { super(message); this.name = 'AuthProblem'; }
+}
+
 function normalisePin(p: string): Buffer {
   const v = p.replace(/^sha256[:/]/i, '').replace(/:/g, '');
-  const b = /^[0-9a-f]{64}$/i.test(v) ? Buffer.from(v, 'hex') : Buffer.from(v, 'base64');
-  if (b.length !== 32) throw new Error(`EDGEWAN_ERR_TUNNEL_PIN: tunnel.auth.pin "${p}" is not a SHA-256 fingerprint (64 hex digits, optionally "sha256:" first)`);
+  const b = /^[0-9a-f]{64}$/i.test(v) ? Buffer.from(v, 'hex') : /^[A-Za-z0-9+/]{43}=?$/.test(v) ? Buffer.from(v, 'base64') : Buffer.alloc(0);
+  if (b.length !== 32) throw new AuthProblem('/tunnel/auth/pin', `tunnel.auth.pin "${p}" is not a SHA-256 fingerprint (64 hex digits, optionally "sha256:" first, or 44 base64 characters)`);
   return b;
+}
+
+export type AuthMaterial =
+  | { kind: 'psk'; key: Buffer }
+  | { kind: 'cert'; key: Buffer; cert: Buffer; pins: Buffer[] };
+
+/** Read and check every file tunnel.auth names; throws AuthProblem naming the setting. */
+export function authMaterial(role: Role, auth: AuthConfig): AuthMaterial {
+  const read = (file: string, pointer: string, what: string): Buffer => {
+    try { return readFileSync(file); } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      throw new AuthProblem(pointer, `cannot read ${what} ${file} (${code}); run "edgewan keygen --out DIR" and point tunnel.auth.keyDir at DIR`);
+    }
+  };
+  if (auth.psk) {
+    const text = read(auth.psk, '/tunnel/auth/psk', 'the pre-shared key file').toString('utf8').trim();
+    if (!/^([0-9a-fA-F]{2})+$/.test(text)) throw new AuthProblem('/tunnel/auth/psk', `${auth.psk} does not hold a hex key (an even number of 0-9/a-f digits, e.g. from "openssl rand -hex 32")`);
+    if (text.length < 32) throw new AuthProblem('/tunnel/auth/psk', `${auth.psk} holds ${text.length} hex digits; at least 32 (128 bits) are needed`);
+    return { kind: 'psk', key: Buffer.from(text, 'hex') };
+  }
+  const dir = auth.keyDir ?? (auth.cert ? dirname(auth.cert) : '/etc/edgewan/keys');
+  const dirPointer = auth.keyDir ? '/tunnel/auth/keyDir' : auth.cert ? '/tunnel/auth/cert' : '/tunnel/auth/keyDir';
+  const peerRole: Role = role === 'edge' ? 'core' : 'edge';
+  const keyFile = auth.key ?? (auth.cert ? auth.cert.replace(/\.(crt|pem)$/, '.key') : join(dir, `${role}.key`));
+  const keyPointer = auth.key ? '/tunnel/auth/key' : dirPointer;
+  const certFile = auth.cert ?? join(dir, `${role}.crt`);
+  const certPointer = auth.cert ? '/tunnel/auth/cert' : dirPointer;
+  const key = read(keyFile, keyPointer, `this side's (${role}) private key`);
+  let keyObject;
+  try { keyObject = createPrivateKey(key); } catch (e) {
+    throw new AuthProblem(keyPointer, `${keyFile} is not a usable private key (${(e as Error).message}); make a new set with "edgewan keygen"`);
+  }
+  const cert = read(certFile, certPointer, `this side's (${role}) certificate`);
+  let x509: X509Certificate;
+  try { x509 = new X509Certificate(cert); } catch (e) {
+    throw new AuthProblem(certPointer, `${certFile} is not a PEM certificate (${(e as Error).message})`);
+  }
+  if (!x509.checkPrivateKey(keyObject)) throw new AuthProblem(keyPointer, `${keyFile} is not the private key of ${certFile}`);
+  let pins: Buffer[];
+  if (auth.pin) pins = [normalisePin(auth.pin)];
+  else {
+    const peerFile = join(dir, `${peerRole}.crt`);
+    const peer = read(peerFile, dirPointer, `the peer's (${peerRole}) certificate`);
+    try { pins = [createHash('sha256').update(new X509Certificate(peer).raw).digest()]; } catch (e) {
+      throw new AuthProblem(dirPointer, `${peerFile} is not a PEM certificate (${(e as Error).message})`);
+    }
+  }
+  return { kind: 'cert', key, cert, pins };
 }
 
 export function makeTransport(role: Role, auth: AuthConfig): Transport {
   const base = { minVersion: 'TLSv1.3' as const };
-  if (auth.psk) {
-    let key: Buffer;
-    try { key = Buffer.from(readFileSync(auth.psk, 'utf8').trim(), 'hex'); } catch (e) {
-      throw new Error(`EDGEWAN_ERR_TUNNEL_KEYS: cannot read tunnel.auth.psk ${auth.psk} (${(e as Error).message})`, { cause: e });
-    }
-    if (key.length < 16) throw new Error(`EDGEWAN_ERR_TUNNEL_KEYS: ${auth.psk} must hold at least 32 hex digits (128 bits)`);
+  const m = authMaterial(role, auth);
+  if (m.kind === 'psk') {
+    const key = m.key;
     return {
       server: { ...base, ciphers: PSK_CIPHERS, pskCallback: () => key, pskIdentityHint: 'edgewan' },
       client: { ...base, ciphers: PSK_CIPHERS, pskCallback: () => ({ psk: key, identity: 'edgewan-edge' }), checkServerIdentity: () => undefined },
@@ -42,16 +96,9 @@ export function makeTransport(role: Role, auth: AuthConfig): Transport {
       describe: 'psk',
     };
   }
-  const dir = auth.keyDir ?? (auth.cert ? dirname(auth.cert) : '/etc/edgewan/keys');
   const peerRole: Role = role === 'edge' ? 'core' : 'edge';
-  const creds = loadCredentials(role, {
-    dir,
-    cert: auth.cert ?? undefined,
-    key: auth.key ?? (auth.cert ? auth.cert.replace(/\.(crt|pem)$/, '.key') : undefined),
-    pins: auth.pin ? [auth.pin] : undefined,
-    peerCert: join(dir, `${peerRole}.crt`),
-  });
-  const pins = creds.peerPins.map(normalisePin);
+  const creds = { key: m.key, cert: m.cert };
+  const pins = m.pins;
   const common = { ...base, key: creds.key, cert: creds.cert, rejectUnauthorized: false };
   return {
     server: { ...common, requestCert: true },
