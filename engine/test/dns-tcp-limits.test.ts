@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createDnsComponent } from '../src/dns/index.ts';
 import { TCP_LIMITS } from '../src/dns/server.ts';
 import type { Component } from '../src/supervisor/component.ts';
-import { decode, fakeContext, query, udpAsk } from './dns-stub.ts';
+import { decode, fakeContext, query, tcpAskOnce, tcpFramed, udpAsk } from './dns-stub.ts';
 
 let dns: Component; let port: number; let dir: string;
 const saved = { ...TCP_LIMITS };
@@ -36,37 +36,17 @@ before(async () => {
 
 after(async () => { Object.assign(TCP_LIMITS, saved); await dns.stop(1000); rmSync(dir, { recursive: true, force: true }); });
 
-function frames(q: Buffer, n: number): Buffer {
-  const one = Buffer.alloc(2 + q.length); one.writeUInt16BE(q.length); q.copy(one, 2);
-  return Buffer.concat(Array.from({ length: n }, () => one));
-}
-
 /** A client that pipelines n queries and never reads. */
 function flooder(n: number): net.Socket {
   const s = net.connect(port, '127.0.0.1');
   s.pause();
   s.on('error', () => {});
-  s.write(frames(query('big.flood.test', 'TXT'), n));
+  s.write(tcpFramed(query('big.flood.test', 'TXT'), n));
   return s;
 }
 
-/** One TCP query answered in full (or null after 3 s). */
-function tcpAsk(q: Buffer): Promise<Buffer | null> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    let buf = Buffer.alloc(0);
-    const t = setTimeout(() => { s.destroy(); resolve(null); }, 3000);
-    s.on('connect', () => s.write(frames(q, 1)));
-    s.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) { clearTimeout(t); s.destroy(); resolve(buf.subarray(2, 2 + buf.readUInt16BE(0))); }
-    });
-    s.on('error', () => { clearTimeout(t); resolve(null); });
-  });
-}
-
 test('the big answer is ~5.5 KB', async () => {
-  const a = await tcpAsk(query('big.flood.test', 'TXT'));
+  const a = await tcpAskOnce(port, query('big.flood.test', 'TXT'));
   assert.ok(a && a.length > 5000 && a.length < 6500, `answer ${a?.length} bytes`);
 });
 
@@ -79,7 +59,7 @@ test('a client pipelining 68,000 queries without reading: bounded queue, others 
     await sleep(25);
     peak = Math.max(peak, tcp().queuedBytes);
     const u = await udpAsk(port, query('small.flood.test', 'A'));
-    const t = await tcpAsk(query('big.flood.test', 'TXT'));
+    const t = await tcpAskOnce(port, query('big.flood.test', 'TXT'));
     if (u && decode(u).answers?.length === 1 && t && decode(t).answers?.length === 24) answered++;
   }
   const st = tcp();
@@ -100,7 +80,7 @@ test('many stalled connections together stay under the total TCP budget', { time
     // every connection may add at most one answer after the check that stopped it
     assert.ok(peak <= TCP_LIMITS.totalQueue + 12 * 6000, `queued ${peak} bytes over ${floods.length} connections`);
     assert.ok(tcp().connections >= 12);
-    const t = await tcpAsk(query('small.flood.test', 'A'));
+    const t = await tcpAskOnce(port, query('small.flood.test', 'A'));
     assert.ok(t, 'a new client is answered while the budget is full (reads stop, accepts do not)');
   } finally {
     for (const f of floods) f.destroy();
@@ -115,7 +95,7 @@ test('a connection is closed (FIN) after connQueries answers, every one delivere
       const s = net.connect(port, '127.0.0.1');
       let buf = Buffer.alloc(0); let answers = 0;
       const t = setTimeout(() => { s.destroy(); resolve({ answers, ended: false }); }, 10_000);
-      s.on('connect', () => s.write(frames(query('small.flood.test', 'A'), 80)));
+      s.on('connect', () => s.write(tcpFramed(query('small.flood.test', 'A'), 80)));
       s.on('data', (d) => {
         buf = Buffer.concat([buf, d]);
         while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) { buf = buf.subarray(2 + buf.readUInt16BE(0)); answers++; }

@@ -16,7 +16,7 @@ import { memoryCgroup, type MemoryCgroup } from '../helpers/cgroup.ts';
 import { needRoot } from '../helpers/tools.ts';
 import { heapFlags } from '../../engine/src/memory/reexec.ts';
 import { heapCapMiB } from '../../engine/src/memory/policy.ts';
-import { decode, query, udpAsk } from '../../engine/test/dns-stub.ts';
+import { decode, query, tcpAskOnce, tcpFramed, udpAsk } from '../../engine/test/dns-stub.ts';
 
 const LIMIT_MIB = 96;
 const QUERIES = 68_000;
@@ -24,26 +24,6 @@ const MiB = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
 
 function kb(pid: number, field: string): number {
   try { return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024; } catch { return 0; }
-}
-
-function framed(q: Buffer, n: number): Buffer {
-  const one = Buffer.alloc(2 + q.length); one.writeUInt16BE(q.length); q.copy(one, 2);
-  return Buffer.concat(Array.from({ length: n }, () => one));
-}
-
-/** One TCP query answered in full, or null after 3 s. */
-function tcpAsk(port: number, q: Buffer): Promise<Buffer | null> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    let buf = Buffer.alloc(0);
-    const t = setTimeout(() => { s.destroy(); resolve(null); }, 3000);
-    s.on('connect', () => s.write(framed(q, 1)));
-    s.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) { clearTimeout(t); s.destroy(); resolve(buf.subarray(2, 2 + buf.readUInt16BE(0))); }
-    });
-    s.on('error', () => { clearTimeout(t); resolve(null); });
-  });
 }
 
 test(`${QUERIES} pipelined TCP queries never read, in a ${LIMIT_MIB} MiB cgroup: no OOM kill, bounded RSS, others answered`, { timeout: 120_000 }, async (t) => {
@@ -67,7 +47,7 @@ test(`${QUERIES} pipelined TCP queries never read, in a ${LIMIT_MIB} MiB cgroup:
     cg = memoryCgroup(`ewtest-dnsflood-${process.pid}`, LIMIT_MIB * 1048576);
     assert.ok(cg, 'cannot create a memory cgroup here (needs root and a writable cgroup v1/v2 memory tree)');
     cg.add(pid);
-    const big = await tcpAsk(port, query('big.flood.test', 'TXT'));
+    const big = await tcpAskOnce(port, query('big.flood.test', 'TXT'));
     assert.ok(big && big.length > 5000 && big.length < 6500, `big answer ${big?.length} bytes`);
     const idleAnon = kb(pid, 'RssAnon');
 
@@ -76,7 +56,7 @@ test(`${QUERIES} pipelined TCP queries never read, in a ${LIMIT_MIB} MiB cgroup:
     flood = net.connect(port, '127.0.0.1');
     flood.pause(); // never read a reply
     flood.on('error', () => {});
-    const payload = framed(query('big.flood.test', 'TXT'), QUERIES);
+    const payload = tcpFramed(query('big.flood.test', 'TXT'), QUERIES);
     flood.write(payload);
 
     // while the flood stalls, other clients: 60 rounds of one UDP and one TCP query
@@ -85,7 +65,7 @@ test(`${QUERIES} pipelined TCP queries never read, in a ${LIMIT_MIB} MiB cgroup:
     for (let i = 0; i < 60 && !dead(); i++) {
       const u = await udpAsk(port, query('small.flood.test', 'A'), 2000);
       if (u && decode(u).answers?.length === 1) udpOk++;
-      const b = await tcpAsk(port, query('big.flood.test', 'TXT'));
+      const b = await tcpAskOnce(port, query('big.flood.test', 'TXT'));
       if (b && decode(b).answers?.length === 24) tcpOk++;
       await new Promise((r) => setTimeout(r, 50));
     }

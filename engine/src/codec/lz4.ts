@@ -181,6 +181,26 @@ export function lz4Decompress(src: Uint8Array, rawLen: number): Uint8Array | nul
   return op === rawLen ? dst : null;
 }
 
+/** End of the length bytes extLength() last read (it returns the value). */
+let lenEnd = 0;
+
+/**
+ * A length of 15 continued by bytes up to the first that is not 255 (the format's literal and
+ * match lengths), starting at src[ip]: -1 when the block ends first, -2 past limit.
+ */
+function extLength(src: Uint8Array, ip: number, limit: number): number {
+  let v = 15;
+  let b = 255;
+  while (b === 255) {
+    if (ip >= src.length) return -1;
+    b = src[ip++];
+    v += b;
+    if (v > limit) return -2;
+  }
+  lenEnd = ip;
+  return v;
+}
+
 /**
  * Why a block is not a valid LZ4 block of exactly rawLen bytes (with the byte offset in the
  * block), or null when it is. The rules of lz4Decompress, checked without writing output:
@@ -197,13 +217,9 @@ export function lz4BlockProblem(src: Uint8Array, rawLen: number): string | null 
     const token = src[ip++];
     let lit = token >>> 4;
     if (lit === 15) {
-      let b = 255;
-      while (b === 255) {
-        if (ip >= n) return `literal length runs past the end of the block (sequence at byte ${at})`;
-        b = src[ip++];
-        lit += b;
-        if (lit > rawLen) return `literal length beyond the ${rawLen}-byte output (sequence at byte ${at})`;
-      }
+      lit = extLength(src, ip, rawLen);
+      if (lit < 0) return `literal length ${lit === -1 ? 'runs past the end of the block' : `beyond the ${rawLen}-byte output`} (sequence at byte ${at})`;
+      ip = lenEnd;
     }
     if (ip + lit > n) return `literals run past the end of the block (sequence at byte ${at})`;
     if (op + lit > rawLen) return `literals overrun the ${rawLen}-byte output (sequence at byte ${at})`;
@@ -218,13 +234,9 @@ export function lz4BlockProblem(src: Uint8Array, rawLen: number): string | null 
     ip += 2;
     let ml = token & 15;
     if (ml === 15) {
-      let b = 255;
-      while (b === 255) {
-        if (ip >= n) return `match length runs past the end of the block (sequence at byte ${at})`;
-        b = src[ip++];
-        ml += b;
-        if (ml > rawLen) return `match length beyond the ${rawLen}-byte output (sequence at byte ${at})`;
-      }
+      ml = extLength(src, ip, rawLen);
+      if (ml < 0) return `match length ${ml === -1 ? 'runs past the end of the block' : `beyond the ${rawLen}-byte output`} (sequence at byte ${at})`;
+      ip = lenEnd;
     }
     ml += MIN_MATCH;
     if (op + ml > rawLen - LAST_LITERALS) return `match ends within the last ${LAST_LITERALS} bytes of the output, which must be literals (sequence at byte ${at})`;
