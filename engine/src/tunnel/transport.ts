@@ -26,6 +26,7 @@ const PSK_CIPHERS = 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:TLS_CHACHA20_
  * they reject the same configs (exit 78) before the tunnel starts.
  */
 export class AuthProblem extends Error {
+  readonly code = 'EDGEWAN_ERR_TUNNEL_AUTH';
   constructor(readonly pointer: string, message: string) { super(message); this.name = 'AuthProblem'; }
 }
 
