@@ -92,15 +92,21 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   return out;
 }
 
-/** Exit code and stderr+stdout of one engine command (killed after 30 s: a case that starts the engine fails). */
+/**
+ * Exit code and stderr+stdout of one engine command. An engine that starts (a case that
+ * failed) is killed with its whole process group (a re-exec child included) as soon as it
+ * logs "engine starting", or after 30 s.
+ */
 function engine(args: string[]): Promise<{ code: number | null; out: string }> {
   const [cmd, ...pre] = engineCommand();
   return new Promise((resolve) => {
-    const p = spawn(cmd, [...pre, ...args], { env: { ...process.env, EDGEWAN_MEMORY_LIMIT: '', NODE_OPTIONS: '' } });
+    const p = spawn(cmd, [...pre, ...args], { detached: true, env: { ...process.env, EDGEWAN_MEMORY_LIMIT: '', NODE_OPTIONS: '' } });
     let out = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { out += d; });
-    const t = setTimeout(() => p.kill('SIGKILL'), 30_000);
+    const kill = () => { try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* already gone */ } };
+    const take = (d: Buffer) => { out += d; if (/engine starting/.test(out)) kill(); };
+    p.stdout.on('data', take);
+    p.stderr.on('data', take);
+    const t = setTimeout(kill, 30_000);
     p.on('close', (code) => { clearTimeout(t); resolve({ code, out }); });
   });
 }
