@@ -3,15 +3,14 @@
 // with exit 78 and the JSON pointer: cross-field rules (TTL and backoff bounds, role against
 // tunnel.listen/connect, two listeners on one address), and what the config points at (the
 // tunnel's key files and pin, dns.hostsFile, local record values, allowFrom networks). The
-// file and value checks are the components' own functions (tunnel/transport.ts authMaterial,
-// dns/local.ts recordProblem, dns/server.ts cidrProblem), not copies of them.
+// file and value checks are the components' own functions (tunnel/auth.ts authMaterial,
+// dns/records.ts recordProblem and cidrProblem), not copies of them.
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import type { ConfigProblem } from './errors.ts';
 import type { ResolvedConfig } from './types.ts';
-import { authMaterial, AuthProblem } from '../tunnel/transport.ts';
-import { recordProblem } from '../dns/local.ts';
-import { cidrProblem } from '../dns/server.ts';
+import { authMaterial, AuthProblem } from '../tunnel/auth.ts';
+import { cidrProblem, recordProblem } from '../dns/records.ts';
 
 /** Where a core listens when tunnel.listen is null (tunnel/component.ts). */
 export const DEFAULT_TUNNEL_LISTEN = '[::]:9618';

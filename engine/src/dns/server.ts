@@ -14,6 +14,7 @@ import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net';
 import dns from 'node:dns';
 import type { Logger } from '../log/logger.ts';
 import { splitHostPort } from './options.ts';
+import { cidrProblem } from './records.ts';
 import type { Resolver } from './resolver.ts';
 
 export const TCP_LIMITS = {
@@ -56,15 +57,6 @@ export function makeAcl(cidrs: string[]): BlockList | null {
     bl.addSubnet(addr, prefix, v6 ? 'ipv6' : 'ipv4');
   }
   return bl;
-}
-
-/** Why an allowFrom entry is not an address or CIDR, or null (also used by the config loader). */
-export function cidrProblem(c: string): string | null {
-  const [addr, bits, more] = c.split('/');
-  const v6 = isIPv6(addr);
-  if (more !== undefined || (!v6 && !isIPv4(addr))) return `"${c}" is not an address or CIDR`;
-  if (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= (v6 ? 128 : 32))) return `"${c}": prefix length ${bits} is out of range (0-${v6 ? 128 : 32})`;
-  return null;
 }
 
 export function aclAllows(acl: BlockList | null, address: string): boolean {
