@@ -115,3 +115,35 @@ test('metrics text: one HELP/TYPE per name, escaped labels, duplicates dropped',
   ]);
   assert.equal(text, '# HELP edgewan_x_total X.\n# TYPE edgewan_x_total counter\nedgewan_x_total{a="q\\"\\\\\\n"} 1\nedgewan_x_total{a="other"} 2\n# HELP edgewan_g G.\n# TYPE edgewan_g gauge\nedgewan_g NaN\n');
 });
+
+test('a client pipelining requests without reading is not buffered for; connections are capped', { timeout: 30_000 }, async () => {
+  const { ADMIN_LIMITS } = await import('../src/admin/server.ts');
+  const net = await import('node:net');
+  const admin = setup('127.0.0.1:0', null, { failed: false });
+  await admin.start(ctx());
+  const port = admin.address()!.port;
+  const socks: import('node:net').Socket[] = [];
+  try {
+    const c = net.connect(port, '127.0.0.1');
+    socks.push(c);
+    c.pause(); // never read
+    c.on('error', () => {});
+    c.write('GET /status HTTP/1.1\r\nhost: x\r\n\r\n'.repeat(20_000));
+    let served = 0;
+    for (let i = 0; i < 20; i++) { await new Promise((r) => setTimeout(r, 100)); served = (admin.status!() as { requests: number }).requests; }
+    // the responses that fit in the kernel's socket buffers, not 20,000 (measured ~2,000)
+    assert.ok(served > 0 && served < 10_000, `${served} of 20,000 pipelined requests served to a client that reads nothing`);
+    // connection cap: the ones past maxConnections are closed at once by the server
+    const extra = Array.from({ length: ADMIN_LIMITS.maxConnections + 5 }, () => net.connect(port, '127.0.0.1'));
+    socks.push(...extra);
+    const closed = await Promise.all(extra.map((s) => new Promise<boolean>((resolve) => {
+      s.on('error', () => {});
+      s.once('close', () => resolve(true));
+      setTimeout(() => resolve(false), 2000);
+    })));
+    assert.ok(closed.filter(Boolean).length >= 5, `${closed.filter(Boolean).length} connections past the cap of ${ADMIN_LIMITS.maxConnections} were closed`);
+  } finally {
+    for (const s of socks) s.destroy();
+    await admin.stop(500);
+  }
+});

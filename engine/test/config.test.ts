@@ -80,7 +80,7 @@ test('a missing file is a config error naming it', () => {
 });
 
 test('environment overrides apply before validation and are named in errors', () => {
-  const r = resolveDocument({ role: 'edge' }, null, { env: { ...FIXED.env, EDGEWAN_ROLE: 'core', EDGEWAN_LOG_LEVEL: 'debug', EDGEWAN_ADMIN_LISTEN: '127.0.0.1:1234', EDGEWAN_MEMORY_LIMIT: '268435456' } });
+  const r = resolveDocument({ role: 'edge' }, null, { env: { ...FIXED.env, EDGEWAN_ROLE: 'core', EDGEWAN_LOG_LEVEL: 'debug', EDGEWAN_ADMIN_LISTEN: '127.0.0.1:1234', EDGEWAN_MEMORY_LIMIT: '268435456' }, checkFiles: false });
   assert.equal(r.config.role, 'core');
   assert.equal(r.config.log.level, 'debug');
   assert.equal(r.config.admin.listen, '127.0.0.1:1234');
@@ -115,4 +115,57 @@ test('impossible budgets are rejected; sizes are turned into bytes', () => {
   assert.equal(r.budgets.chunkMemory, 64 * 2 ** 20);
   assert.equal(r.budgets.dns, 13 * 2 ** 20, '0.0625 of the 208 MiB the runtime leaves of 256 MiB');
   assert.equal(r.config.caches.chunkDisk.maxSize, 2 ** 30);
+});
+
+test('duplicate keys and deep nesting are config errors with a pointer, never a stack overflow', () => {
+  const dup = problemsOf(() => loadConfig(tempFile('{"dns": {"listen": [], "enabled": true, "enabled": false}}'), FIXED));
+  assert.equal(dup.problems[0].code, 'EDGEWAN_ERR_CONFIG_DUPLICATE_KEY');
+  assert.equal(dup.problems[0].pointer, '/dns/enabled');
+  // escaped spellings of the same key are the same key
+  const esc = problemsOf(() => loadConfig(tempFile('{"role": "edge", "r\\u006fle": "core"}'), FIXED));
+  assert.equal(esc.problems[0].pointer, '/role');
+  // the same key in sibling objects is fine
+  loadConfig(tempFile('{"forwards": [{"listen": "127.0.0.1:1", "target": "a:1"}, {"listen": "127.0.0.1:2", "target": "a:1"}]}'), FIXED);
+  for (const text of [`{"x": ${'['.repeat(300_000)}${']'.repeat(300_000)}}`, '['.repeat(300_000), `{"a": ${'{"a": '.repeat(100_000)}`]) {
+    const e = problemsOf(() => loadConfig(tempFile(text), FIXED));
+    assert.equal(e.problems[0].code, 'EDGEWAN_ERR_CONFIG_DEPTH', e.format());
+    assert.match(e.problems[0].message, /nested deeper than 32 levels \(at line 1, column \d+\)/);
+  }
+  // 32 levels are fine as JSON (the schema then rejects the unknown key)
+  const ok = problemsOf(() => loadConfig(tempFile(`{"x": ${'['.repeat(31)}${']'.repeat(31)}}`), FIXED));
+  assert.equal(ok.problems[0].code, 'EDGEWAN_ERR_CONFIG_UNKNOWN_KEY');
+});
+
+test('memory.limit and sizes stay within what V8 and exact integers take', async () => {
+  const { heapFlags } = await import('../src/memory/reexec.ts');
+  for (const limit of ['99999999999999GiB', 1e30, 2 ** 41]) {
+    const e = problemsOf(() => resolveDocument({ memory: { limit } }, null, DIR_ONLY));
+    assert.equal(e.problems[0].pointer, '/memory/limit', e.format());
+  }
+  const r = resolveDocument({ memory: { limit: 2 ** 40 } }, null, DIR_ONLY);
+  assert.equal(heapFlags(r.budgets.heapCapMiB), '--max-old-space-size=524288 --max-semi-space-size=16');
+  const disk = problemsOf(() => resolveDocument({ caches: { chunkDisk: { maxSize: '999999999999GiB' } } }, null, FIXED));
+  assert.equal(disk.problems[0].pointer, '/caches/chunkDisk/maxSize');
+});
+
+test('listen conflicts: same port and protocol with the same host or a covering wildcard', () => {
+  const conflict = (a: string, b: string) => {
+    try { resolveDocument({ socks: { listen: a }, forwards: [{ listen: b, target: 'x:1' }] }, null, FIXED); return false; } catch (e) {
+      if (e instanceof ConfigError && e.problems.some((p) => p.code === 'EDGEWAN_ERR_CONFIG_LISTEN_CONFLICT' && p.pointer === '/forwards/0/listen')) return true;
+      throw e;
+    }
+  };
+  assert.equal(conflict('127.0.0.1:1080', '127.0.0.1:1080'), true);
+  assert.equal(conflict('0.0.0.0:1080', '127.0.0.1:1080'), true);
+  assert.equal(conflict('[::]:1080', '127.0.0.1:1080'), true, 'a dual-stack wildcard covers IPv4 too');
+  assert.equal(conflict('[::]:1080', '[::1]:1080'), true);
+  assert.equal(conflict('0.0.0.0:1080', '[::1]:1080'), false);
+  assert.equal(conflict('127.0.0.1:1080', '127.0.0.2:1080'), false);
+  assert.equal(conflict('127.0.0.1:1080', '127.0.0.1:1081'), false);
+  assert.equal(conflict('127.0.0.1:0', '127.0.0.1:0'), false, 'port 0: the kernel picks two ports');
+  // DNS binds UDP too, but UDP alone never meets a TCP listener: only TCP overlaps count
+  const dnsOnly = resolveDocument({ dns: { enabled: true, listen: ['127.0.0.1:5353'], upstreams: ['127.0.0.1:53'] }, forwards: [{ listen: '127.0.0.1:5354', target: 'x:1' }] }, null, FIXED);
+  assert.equal(dnsOnly.config.dns.listen[0], '127.0.0.1:5353');
+  // a forward of the other direction is bound by the peer, not here
+  resolveDocument({ socks: { listen: '127.0.0.1:1080' }, forwards: [{ listen: '127.0.0.1:1080', target: 'x:1', direction: 'core-to-edge' }] }, null, FIXED);
 });

@@ -140,6 +140,27 @@ export async function startStub(): Promise<Stub> {
   return stub;
 }
 
+/** n copies of a query in RFC 1035 §4.2.2 TCP framing (2-byte length each), for pipelining. */
+export function tcpFramed(q: Buffer, n = 1): Buffer {
+  const one = Buffer.alloc(2 + q.length); one.writeUInt16BE(q.length); q.copy(one, 2);
+  return Buffer.concat(Array.from({ length: n }, () => one));
+}
+
+/** One TCP query on a fresh connection; resolves to the raw answer, or null on error or after timeoutMs. */
+export function tcpAskOnce(port: number, q: Buffer, timeoutMs = 3000): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let buf = Buffer.alloc(0);
+    const t = setTimeout(() => { s.destroy(); resolve(null); }, timeoutMs);
+    s.on('connect', () => s.write(tcpFramed(q)));
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) { clearTimeout(t); s.destroy(); resolve(buf.subarray(2, 2 + buf.readUInt16BE(0))); }
+    });
+    s.on('error', () => { clearTimeout(t); resolve(null); });
+  });
+}
+
 /** One UDP query (optionally raw bytes); resolves to the raw answer or null after timeoutMs. */
 export function udpAsk(port: number, query: Buffer, timeoutMs = 2000, host = '127.0.0.1'): Promise<Buffer | null> {
   return new Promise((resolve) => {

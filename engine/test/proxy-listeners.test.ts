@@ -68,3 +68,26 @@ test('SOCKS5 CONNECT by domain name and IPv4; unsupported command refused', asyn
     assert.equal(rep[3], 7, 'command not supported');
   } finally { await socks.stop(50); echo.close(); await p.edge.stop(50); await p.core.stop(50); }
 });
+
+test('SOCKS5: a stalled handshake is dropped after the handshake timeout; an oversized one at once', { timeout: 20_000 }, async () => {
+  const { SOCKS_HANDSHAKE_MS } = await import('../src/proxy/socks5.ts');
+  const saved = SOCKS_HANDSHAKE_MS.value;
+  SOCKS_HANDSHAKE_MS.value = 300;
+  const socks = new SocksComponent('127.0.0.1:0');
+  await socks.start(fakeCtx());
+  const port = socks.addresses()[0].port;
+  const closedWithin = (s: net.Socket, ms: number) => new Promise<boolean>((resolve) => {
+    s.on('error', () => {});
+    s.once('close', () => resolve(true));
+    setTimeout(() => { s.destroy(); resolve(false); }, ms);
+  });
+  try {
+    const stalled = await connect(port);
+    stalled.write(Buffer.from([5])); // half a greeting, then nothing
+    assert.ok(await closedWithin(stalled, 5000), 'a client that never finishes the handshake keeps its connection');
+    const flood = await connect(port);
+    flood.write(Buffer.concat([Buffer.from([5, 255]), Buffer.alloc(8192, 1)])); // far beyond any greeting
+    assert.ok(await closedWithin(flood, 5000), 'an oversized handshake is not dropped');
+    assert.equal((socks.status() as { connections: number }).connections, 0);
+  } finally { SOCKS_HANDSHAKE_MS.value = saved; await socks.stop(50); }
+});

@@ -22,6 +22,14 @@ export interface AdminOptions {
 
 const PUBLIC = new Set(['/healthz', '/readyz']);
 
+/**
+ * Bounds on what clients can make the admin endpoint hold. Node's HTTP server already stops
+ * reading a connection whose response is unsent (pipelined requests wait in the kernel, not
+ * here: engine/test/admin.test.ts pipelines 20,000 and sees a bounded number served); on top
+ * of that the number of connections is capped and a connection moving no byte is closed.
+ */
+export const ADMIN_LIMITS = { maxConnections: 32, idleMs: 30_000, headersMs: 10_000, requestMs: 30_000 };
+
 function sameToken(given: string, want: string): boolean {
   // compare digests so the comparison time does not depend on the length or prefix matched
   const a = createHash('sha256').update(given).digest();
@@ -72,7 +80,9 @@ export function createAdmin(opts: AdminOptions): Component & { address(): { host
   return {
     name: 'admin',
     async start(ctx: ComponentContext) {
-      const srv = createServer(handle);
+      const srv = createServer({ headersTimeout: ADMIN_LIMITS.headersMs, requestTimeout: ADMIN_LIMITS.requestMs }, handle);
+      srv.maxConnections = ADMIN_LIMITS.maxConnections;
+      srv.setTimeout(ADMIN_LIMITS.idleMs, (s) => s.destroy());
       server = srv;
       srv.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
       const i = opts.listen.lastIndexOf(':');

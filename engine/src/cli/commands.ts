@@ -24,7 +24,7 @@ export function checkConfig(file: string, env: NodeJS.ProcessEnv): number {
 
 export function printConfig(file: string, env: NodeJS.ProcessEnv): number {
   try {
-    const r = loadConfig(file, { env, checkStateDir: false });
+    const r = loadConfig(file, { env, checkStateDir: false, checkFiles: false });
     process.stdout.write(`${JSON.stringify(r.document, null, 2)}\n`);
     return 0;
   } catch (e) { return configFailure(e); }
@@ -40,7 +40,7 @@ export async function healthcheck(file: string | undefined, env: NodeJS.ProcessE
   const path = file ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : null);
   let listen: string;
   try {
-    listen = loadConfig(path, { env, checkStateDir: false }).config.admin.listen;
+    listen = loadConfig(path, { env, checkStateDir: false, checkFiles: false }).config.admin.listen;
   } catch (e) {
     if (e instanceof ConfigError) { process.stderr.write(e.format()); return 1; }
     throw e;

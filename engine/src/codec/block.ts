@@ -5,7 +5,7 @@
 // Both produce/consume the standard LZ4 block format; lz4_flex adds a 4-byte size prefix
 // that is stripped here, so the wire carries plain blocks.
 import * as wasm from 'lz4-wasm-nodejs';
-import { lz4Compress, lz4Decompress } from './lz4.ts';
+import { lz4BlockProblem, lz4Compress, lz4Decompress } from './lz4.ts';
 
 let wasmOk = true;
 
@@ -33,9 +33,16 @@ export function compressBlock(src: Uint8Array): Uint8Array {
 let scratch = new Uint8Array(0);
 const SCRATCH_KEEP = 64 * 1024 + 4;
 
-/** Decode a standard LZ4 block to exactly rawLen bytes (a fresh buffer of its own); null when malformed. */
+/**
+ * Decode a standard LZ4 block to exactly rawLen bytes (a fresh buffer of its own); null when
+ * malformed. lz4_flex is more lenient than the block format (it decodes offset 0, for one),
+ * so the WASM path checks the block with lz4BlockProblem() first (a walk over the sequences,
+ * no output written): both paths then accept exactly the blocks lz4Decompress accepts
+ * (engine/test/codec-lz4-differential.test.ts).
+ */
 export function decompressBlock(block: Uint8Array, rawLen: number): Uint8Array | null {
   if (wasmOk) {
+    if (lz4BlockProblem(block, rawLen) !== null) return null;
     if (scratch.length < block.length + 4) scratch = new Uint8Array(Math.max(block.length + 4, Math.min(SCRATCH_KEEP, 2 * scratch.length)));
     const inp = scratch.subarray(0, block.length + 4);
     if (scratch.length > SCRATCH_KEEP) scratch = new Uint8Array(0); // a rare big block: not kept

@@ -121,12 +121,19 @@ export function lz4Compress(src: Uint8Array): Uint8Array {
 
 /**
  * Decode one LZ4 block that must expand to exactly `rawLen` bytes. Returns null on any
- * malformed input: truncated sequence, offset 0 or before the start, output overrun or a
- * size other than rawLen. Allocates exactly rawLen bytes (the caller bounds rawLen).
+ * block the format (doc/lz4_Block_format.md of the LZ4 project) calls invalid: an empty
+ * input (an empty block is the single byte 0), a truncated sequence, offset 0 or before the
+ * start of the output, output overrun or a size other than rawLen, and the end-of-block
+ * rules: the last 5 bytes are literals and the last match starts at least 12 bytes before
+ * the end (so a block ends with a literal-only sequence). Allocates exactly rawLen bytes
+ * (the caller bounds rawLen). lz4BlockProblem() applies the same rules without decoding.
  */
 export function lz4Decompress(src: Uint8Array, rawLen: number): Uint8Array | null {
-  const dst = new Uint8Array(rawLen);
   const n = src.length;
+  if (n === 0) return null;
+  const dst = new Uint8Array(rawLen);
+  const matchStartLimit = rawLen - MF_LIMIT;
+  const matchEndLimit = rawLen - LAST_LITERALS;
   let ip = 0;
   let op = 0;
   while (ip < n) {
@@ -149,7 +156,7 @@ export function lz4Decompress(src: Uint8Array, rawLen: number): Uint8Array | nul
     if (ip + 2 > n) return null;
     const off = src[ip] | (src[ip + 1] << 8);
     ip += 2;
-    if (off === 0 || off > op) return null;
+    if (off === 0 || off > op || op > matchStartLimit) return null;
     let ml = token & 15;
     if (ml === 15) {
       let b = 255;
@@ -161,7 +168,7 @@ export function lz4Decompress(src: Uint8Array, rawLen: number): Uint8Array | nul
       }
     }
     ml += MIN_MATCH;
-    if (op + ml > rawLen) return null;
+    if (op + ml > matchEndLimit) return null;
     let from = op - off;
     if (off >= ml && ml >= 64) {
       dst.copyWithin(op, from, from + ml);
@@ -172,4 +179,68 @@ export function lz4Decompress(src: Uint8Array, rawLen: number): Uint8Array | nul
     }
   }
   return op === rawLen ? dst : null;
+}
+
+/** End of the length bytes extLength() last read (it returns the value). */
+let lenEnd = 0;
+
+/**
+ * A length of 15 continued by bytes up to the first that is not 255 (the format's literal and
+ * match lengths), starting at src[ip]: -1 when the block ends first, -2 past limit.
+ */
+function extLength(src: Uint8Array, ip: number, limit: number): number {
+  let v = 15;
+  let b = 255;
+  while (b === 255) {
+    if (ip >= src.length) return -1;
+    b = src[ip++];
+    v += b;
+    if (v > limit) return -2;
+  }
+  lenEnd = ip;
+  return v;
+}
+
+/**
+ * Why a block is not a valid LZ4 block of exactly rawLen bytes (with the byte offset in the
+ * block), or null when it is. The rules of lz4Decompress, checked without writing output:
+ * lz4Decompress(src, rawLen) === null exactly when this returns a reason. Used in front of
+ * decoders that are more lenient than the format (block.ts: lz4_flex in WASM accepts offset 0).
+ */
+export function lz4BlockProblem(src: Uint8Array, rawLen: number): string | null {
+  const n = src.length;
+  if (n === 0) return 'empty block (an empty input is the single byte 0)';
+  let ip = 0;
+  let op = 0;
+  while (ip < n) {
+    const at = ip;
+    const token = src[ip++];
+    let lit = token >>> 4;
+    if (lit === 15) {
+      lit = extLength(src, ip, rawLen);
+      if (lit < 0) return `literal length ${lit === -1 ? 'runs past the end of the block' : `beyond the ${rawLen}-byte output`} (sequence at byte ${at})`;
+      ip = lenEnd;
+    }
+    if (ip + lit > n) return `literals run past the end of the block (sequence at byte ${at})`;
+    if (op + lit > rawLen) return `literals overrun the ${rawLen}-byte output (sequence at byte ${at})`;
+    ip += lit;
+    op += lit;
+    if (ip === n) break;
+    if (ip + 2 > n) return `truncated offset at byte ${ip}`;
+    const off = src[ip] | (src[ip + 1] << 8);
+    if (off === 0) return `offset 0 at byte ${ip}`;
+    if (off > op) return `offset ${off} at byte ${ip} points before the start of the output (at output byte ${op})`;
+    if (op > rawLen - MF_LIMIT) return `match at output byte ${op} starts less than ${MF_LIMIT} bytes before the end (sequence at byte ${at})`;
+    ip += 2;
+    let ml = token & 15;
+    if (ml === 15) {
+      ml = extLength(src, ip, rawLen);
+      if (ml < 0) return `match length ${ml === -1 ? 'runs past the end of the block' : `beyond the ${rawLen}-byte output`} (sequence at byte ${at})`;
+      ip = lenEnd;
+    }
+    ml += MIN_MATCH;
+    if (op + ml > rawLen - LAST_LITERALS) return `match ends within the last ${LAST_LITERALS} bytes of the output, which must be literals (sequence at byte ${at})`;
+    op += ml;
+  }
+  return op === rawLen ? null : `block decodes to ${op} bytes, not ${rawLen}`;
 }

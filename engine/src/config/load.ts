@@ -1,6 +1,8 @@
-// loadConfig(): file → JSON (line/column on syntax errors) → EDGEWAN_* overrides → schema
-// (defaults filled, all problems at once) → checks the schema cannot express (admin token
-// beyond loopback, writable state dir, possible memory budgets) → deep-frozen ResolvedConfig.
+// loadConfig(): file → duplicate keys and nesting depth (json-scan.ts) → JSON (line/column on
+// syntax errors) → EDGEWAN_* overrides → schema (defaults filled, all problems at once) →
+// checks the schema cannot express (sizes that stay exact, admin token beyond loopback,
+// cross-field rules and referenced files in rules.ts, writable state dir, possible memory
+// budgets) → deep-frozen ResolvedConfig. `check-config` and `run` share all of it.
 // Throws ConfigError (exit 78 in the CLI); never reads process.env itself (env is passed in).
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -8,9 +10,11 @@ import { ConfigError, jsonSyntaxProblem, type ConfigProblem } from './errors.ts'
 import { parseSize } from './size.ts';
 import type { LoadedConfig, ResolvedConfig } from './types.ts';
 import { escapePointer, validateDocument } from './validate.ts';
+import { scanJson } from './json-scan.ts';
+import { checkRules } from './rules.ts';
 import { computeBudgets, resolveLimit, REAL_ROOTS, type Budgets, type CgroupRoots } from '../memory/policy.ts';
 
-/** Environment variable → JSON pointer it overrides (INTERFACES.md, containers). */
+/** Environment variable → JSON pointer it overrides (docs/config.md, "Environment overrides"). */
 export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['EDGEWAN_ROLE', ['role']],
   ['EDGEWAN_STATE_DIR', ['stateDir']],
@@ -26,6 +30,8 @@ export interface LoadOptions {
   checkStateDir?: boolean;
   /** cgroup/proc roots for memory.limit "auto" (tests fake them). */
   roots?: CgroupRoots;
+  /** Read the files the config names (tunnel keys, PSK, dns.hostsFile). Default true. */
+  checkFiles?: boolean;
 }
 
 export interface LoadResult extends LoadedConfig { readonly budgets: Budgets }
@@ -45,6 +51,8 @@ export function loadConfig(file: string | null, opts: LoadOptions = {}): LoadRes
         allowed: 'an existing, readable JSON file; "edgewan print-config" shows the defaults to start from',
       }]);
     }
+    const scanned = scanJson(text); // duplicate keys, nesting depth: before JSON.parse can recurse
+    if (scanned.some((p) => p.code === 'EDGEWAN_ERR_CONFIG_DEPTH')) throw new ConfigError(path, scanned);
     try {
       doc = JSON.parse(text);
     } catch (e) {
@@ -53,6 +61,7 @@ export function loadConfig(file: string | null, opts: LoadOptions = {}): LoadRes
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
       throw new ConfigError(path, [{ code: 'EDGEWAN_ERR_CONFIG_TYPE', pointer: '', message: 'the document is not a JSON object', value: doc, allowed: 'an object such as {"role": "edge"}' }]);
     }
+    if (scanned.length) throw new ConfigError(path, scanned);
   }
   return resolveDocument(doc as Record<string, unknown>, path, opts);
 }
@@ -64,9 +73,12 @@ export function resolveDocument(input: Record<string, unknown>, path: string | n
   const problems = validateDocument(doc).map((p) => withEnv(p, envApplied));
   if (problems.length) throw new ConfigError(path, problems);
 
+  const sizes = checkSizes(doc);
+  if (sizes.length) throw new ConfigError(path, sizes.map((p) => withEnv(p, envApplied)));
   const config = normalize(doc);
   const semantic: ConfigProblem[] = [];
   checkAdmin(config, semantic);
+  semantic.push(...checkRules(config, { checkFiles: opts.checkFiles }));
   if (opts.checkStateDir !== false) checkStateDir(config.stateDir, semantic);
   const limit = resolveLimit(config.memory.limit, opts.roots ?? REAL_ROOTS);
   const { budgets, problems: budgetProblems } = computeBudgets(limit, config.memory.split);
@@ -121,9 +133,21 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/** Sizes past 2^53 bytes lose their integer value (and no budget or disk is that big). */
+function checkSizes(doc: Record<string, any>): ConfigProblem[] { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const out: ConfigProblem[] = [];
+  const check = (pointer: string, v: unknown) => {
+    if (v === 'auto' || (typeof v === 'number' && v <= 1)) return;
+    const n = parseSize(v);
+    if (n === undefined || !Number.isSafeInteger(n)) out.push({ code: 'EDGEWAN_ERR_CONFIG_SIZE', pointer, value: v, message: 'size too large to be exact', allowed: 'at most 2^53 - 1 bytes (memory.limit at most 1 TiB)' });
+  };
+  check('/memory/limit', doc.memory.limit);
+  for (const k of Object.keys(doc.memory.split)) check(`/memory/split/${k}`, doc.memory.split[k]);
+  check('/caches/chunkDisk/maxSize', doc.caches.chunkDisk.maxSize);
+  return out;
+}
+
 function checkAdmin(c: ResolvedConfig, out: ConfigProblem[]): void {
-  const port = Number(c.admin.listen.slice(c.admin.listen.lastIndexOf(':') + 1));
-  if (port > 65535) out.push({ code: 'EDGEWAN_ERR_CONFIG_VALUE', pointer: '/admin/listen', value: c.admin.listen, message: 'port out of range', allowed: 'ports 0-65535' });
   if (!isLoopback(hostOf(c.admin.listen)) && !c.admin.token) {
     out.push({
       code: 'EDGEWAN_ERR_CONFIG_ADMIN_TOKEN', pointer: '/admin/token', value: c.admin.token,

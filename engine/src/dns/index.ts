@@ -175,6 +175,7 @@ export function createDnsComponent(section: DnsSection, deps: DnsComponentDeps):
         localRecords: local?.count ?? 0,
         threads: { configured: opts.workers, running: 1 + (workers?.running ?? 0), of: threads.n, why: threads.why, restarts: workers?.restarts ?? 0, datagrams: perThread(), handedToMain: workers?.sum('forwarded') ?? 0 },
         counters: { ...counters(), ...pool.counters },
+        tcp: server ? { connections: server.tcpConnections, queuedBytes: server.tcpQueuedBytes, ...server.tcpStats } : null,
         snapshot: { file: opts.snapshotFile, restoredEntries: snap.loaded, lastSavedAt: snap.lastSavedAt, lastError: snap.lastError },
       };
     },

@@ -10,6 +10,7 @@ import dnsPacket from 'dns-packet';
 import { layoutResponse } from './wire.ts';
 import { entrySize, type CacheEntry } from './cache.ts';
 import type { LocalRecord } from './options.ts';
+import { isDomainName, recordProblem } from './records.ts';
 
 const QTYPE: Record<string, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28 };
 const TYPE_ANY = 255;
@@ -36,7 +37,7 @@ export function parseHosts(text: string, ttlS = 300): LocalRecord[] {
     if (!ip || names.length === 0) continue;
     const type = isIPv4(ip) ? 'A' : isIPv6(ip) ? 'AAAA' : null;
     if (!type) continue;
-    for (const n of names) out.push({ name: n, type, value: ip, ttlS });
+    for (const n of names) if (isDomainName(n)) out.push({ name: n, type, value: ip, ttlS }); // others could not be asked for
   }
   return out;
 }
@@ -61,9 +62,8 @@ export class LocalData {
     if (hostsFile) all.push(...parseHosts(readFileSync(hostsFile, 'utf8')));
     for (const r of all) {
       const name = normal(r.name);
-      if (r.type !== 'NXDOMAIN' && !r.value) {
-        throw Object.assign(new Error(`dns record "${r.name}" of type ${r.type} needs a value`), { code: 'EDGEWAN_ERR_DNS_RECORD' });
-      }
+      const bad = recordProblem(r);
+      if (bad) throw Object.assign(new Error(`dns record "${r.name}" (${r.type}): ${bad.message}`), { code: 'EDGEWAN_ERR_DNS_RECORD' });
       if (r.subdomains || r.type === 'NXDOMAIN') {
         const rule = this.rules.get(name) ?? { records: [], nxdomain: false };
         if (r.type === 'NXDOMAIN') rule.nxdomain = true; else rule.records.push(r);

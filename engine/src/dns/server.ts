@@ -1,17 +1,35 @@
 // UDP and TCP listeners (RFC 1035 §4.2, RFC 7766 for TCP framing and pipelining) in front of
 // the Resolver, with the optional client-network ACL. The UDP path answers cache hits
-// synchronously from the message handler. TCP connections are capped and idle-timed-out so
-// a slow client cannot pin memory.
+// synchronously from the message handler. Over TCP a client can pipeline queries without
+// reading the answers, so every TCP write is bounded (docs/dns.md, "TCP limits"): a
+// connection stops reading (and parsing what it already read) while its unsent answers
+// exceed TCP_LIMITS.connQueue or it has TCP_LIMITS.connInflight answers still being resolved,
+// and while all connections' unsent bytes together exceed TCP_LIMITS.totalQueue only those
+// with nothing unsent answer (one query at a time). So at most totalQueue + maxConnections x
+// (connQueue + one 64 KiB answer) bytes wait, in practice the per-connection figure. Connections
+// are also capped in number, idle-timed-out, and closed after TCP_LIMITS.connQueries queries.
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net';
 import dns from 'node:dns';
 import type { Logger } from '../log/logger.ts';
 import { splitHostPort } from './options.ts';
+import { cidrProblem } from './records.ts';
 import type { Resolver } from './resolver.ts';
 
-const TCP_IDLE_MS = 10_000;
-const TCP_MAX_CONNECTIONS = 256;
+export const TCP_LIMITS = {
+  /** no byte moved either way for this long: the connection is closed */
+  idleMs: 10_000,
+  maxConnections: 256,
+  /** a connection stops reading while more than this many of its answer bytes are unsent */
+  connQueue: 64 * 1024,
+  /** ... or while this many of its queries are still being resolved (upstream misses) */
+  connInflight: 64,
+  /** every connection stops reading while their unsent answer bytes add up to more than this */
+  totalQueue: 4 * 1024 * 1024,
+  /** queries answered on one connection before it is closed (the client reconnects) */
+  connQueries: 10_000,
+};
 
 let lastAddress = ''; let lastFamily = 0; // most answers go to the address the previous one went to
 /**
@@ -31,9 +49,10 @@ export function makeAcl(cidrs: string[]): BlockList | null {
   if (cidrs.length === 0) return null;
   const bl = new BlockList();
   for (const c of cidrs) {
+    const bad = cidrProblem(c);
+    if (bad) throw Object.assign(new Error(`dns.allowFrom: ${bad}`), { code: 'EDGEWAN_ERR_DNS_ACL' });
     const [addr, bits] = c.split('/');
     const v6 = isIPv6(addr);
-    if (!v6 && !isIPv4(addr)) throw Object.assign(new Error(`dns.allowFrom: "${c}" is not an address or CIDR`), { code: 'EDGEWAN_ERR_DNS_ACL' });
     const prefix = bits === undefined ? (v6 ? 128 : 32) : Number(bits);
     bl.addSubnet(addr, prefix, v6 ? 'ipv6' : 'ipv4');
   }
@@ -51,6 +70,12 @@ export class DnsServer {
   private readonly udp: dgram.Socket[] = [];
   private readonly tcp: net.Server[] = [];
   private readonly conns = new Set<net.Socket>();
+  /** TCP answer bytes written but not yet handed to the kernel, over all connections */
+  private tcpQueued = 0;
+  /** connections that stopped reading because of tcpQueued, pumped again when it falls */
+  private readonly blocked = new Set<() => void>();
+  /** TCP counters for /status: throttled counts a connection stopping to read (limits above) */
+  readonly tcpStats = { queuedPeak: 0, throttled: 0, closedAtQueryLimit: 0, idleClosed: 0 };
   /** "udp 127.0.0.1:5353"-style, with the real port when 0 was asked for */
   readonly bound: string[] = [];
   /** the bound addresses with their real ports, for the worker threads */
@@ -97,7 +122,7 @@ export class DnsServer {
     const realPort = sock.address().port;
     // TCP on the same port as UDP (port 0 means: the port the kernel gave the UDP socket)
     const srv = net.createServer((c) => this.onTcp(c));
-    srv.maxConnections = TCP_MAX_CONNECTIONS;
+    srv.maxConnections = TCP_LIMITS.maxConnections;
     try {
       await new Promise<void>((res, rej) => { srv.once('error', rej); srv.listen(realPort, host, () => { srv.off('error', rej); res(); }); });
     } catch (err) {
@@ -136,31 +161,86 @@ export class DnsServer {
     r.then((b) => { if (b) sock.send(b, port, address); }, (err) => this.log.error('dns query handling failed', { error: err as Error }));
   }
 
+  /** TCP bytes queued for all clients now (status, tests). */
+  get tcpQueuedBytes(): number { return this.tcpQueued; }
+  get tcpConnections(): number { return this.conns.size; }
+
   private onTcp(c: net.Socket): void {
     if (this.acl && !aclAllows(this.acl, c.remoteAddress ?? '')) { this.resolver.counters.refusedAcl++; c.destroy(); return; }
+    const L = TCP_LIMITS;
     this.conns.add(c);
-    c.setTimeout(TCP_IDLE_MS, () => c.destroy());
-    c.on('close', () => this.conns.delete(c));
+    c.setTimeout(L.idleMs, () => { this.tcpStats.idleClosed++; c.destroy(); });
     c.on('error', () => c.destroy());
     let buf = Buffer.alloc(0);
-    c.on('data', (d) => {
-      buf = buf.length ? Buffer.concat([buf, d]) : d;
+    let queued = 0; // this connection's answer bytes not yet handed to the kernel
+    let inflight = 0; // queries still being resolved
+    let queries = 0;
+    let reading = true;
+    let closed = false;
+    const stop = () => { if (reading) { reading = false; this.tcpStats.throttled++; c.pause(); } };
+    const written = (n: number) => {
+      if (closed) return;
+      queued -= n; this.tcpQueued -= n;
+      if (this.tcpQueued <= L.totalQueue && this.blocked.size) this.unblock();
+      pump();
+    };
+    const send = (b: Buffer | null) => {
+      if (!b || c.destroyed) return;
+      const frame = Buffer.allocUnsafe(2 + b.length);
+      frame.writeUInt16BE(b.length); b.copy(frame, 2);
+      queued += frame.length; this.tcpQueued += frame.length;
+      if (this.tcpQueued > this.tcpStats.queuedPeak) this.tcpStats.queuedPeak = this.tcpQueued;
+      c.write(frame, () => written(frame.length));
+    };
+    /** Answer what has arrived while the limits allow; read more only when all of it is answered. */
+    const pump = () => {
+      if (closed) return;
       while (buf.length >= 2) {
         const len = buf.readUInt16BE(0);
         if (buf.length < 2 + len) break;
+        if (queries >= L.connQueries) break;
+        if (queued > L.connQueue || inflight >= L.connInflight) { stop(); return; }
+        // over the total, a connection with nothing unsent may still answer one query at a
+        // time: stalled clients hold the budget, new ones are not starved by them
+        if (this.tcpQueued > L.totalQueue && queued > 0) { stop(); this.blocked.add(pump); return; }
         const msg = Buffer.from(buf.subarray(2, 2 + len));
         buf = buf.subarray(2 + len);
-        const send = (b: Buffer | null) => {
-          if (!b || c.destroyed) return;
-          const hdr = Buffer.allocUnsafe(2); hdr.writeUInt16BE(b.length);
-          c.write(Buffer.concat([hdr, b]));
-        };
+        queries++;
         try {
           const r = this.resolver.answer(msg, true);
-          if (r === null || Buffer.isBuffer(r)) send(r); else r.then(send, () => c.destroy());
+          if (r === null || Buffer.isBuffer(r)) send(r);
+          else {
+            inflight++;
+            r.then((b) => { inflight--; send(b); pump(); }, () => c.destroy());
+          }
         } catch { c.destroy(); return; }
       }
+      if (queries >= L.connQueries) {
+        // the query limit: no more reading; close once every answer is out
+        stop();
+        if (inflight === 0 && queued === 0 && !c.writableEnded) { this.tcpStats.closedAtQueryLimit++; c.end(); }
+        return;
+      }
+      if (!reading) { reading = true; c.resume(); }
+    };
+    c.on('close', () => {
+      closed = true;
+      this.conns.delete(c);
+      this.blocked.delete(pump);
+      this.tcpQueued -= queued; queued = 0;
+      if (this.tcpQueued <= L.totalQueue && this.blocked.size) this.unblock();
     });
+    c.on('data', (d) => {
+      buf = buf.length ? Buffer.concat([buf, d]) : d;
+      pump();
+    });
+  }
+
+  /** The total fell under TCP_LIMITS.totalQueue: let the connections that waited for it go on. */
+  private unblock(): void {
+    const waiting = [...this.blocked];
+    this.blocked.clear();
+    setImmediate(() => { for (const p of waiting) p(); });
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,12 @@ import type { MemoryConfig } from '../config/types.ts';
 import { formatBytes } from '../config/size.ts';
 
 export const MIN_LIMIT = 32 * 1024 * 1024;
+/**
+ * The largest limit accepted: 1 TiB, beyond any machine the engine is packaged for. Its heap
+ * cap (512 GiB) is a --max-old-space-size V8 takes; without a bound a limit such as
+ * "99999999999999GiB" became --max-old-space-size=5.12e+22 and V8 refused to start (exit 9).
+ */
+export const MAX_LIMIT = 2 ** 40;
 /** Without a cgroup limit the engine takes this share of physical memory. */
 export const PHYSICAL_SHARE = 0.25;
 /** Budgets may take at most this share of what the runtime leaves (shareBase); the rest is stacks, V8 overhead and garbage. */
@@ -116,6 +122,13 @@ export function shareBase(limitBytes: number): number {
 export function computeBudgets(limit: MemoryLimit, split: MemoryConfig['split']): { budgets?: Budgets; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const L = limit.bytes;
+  if (!(L <= MAX_LIMIT)) {
+    return { problems: [{
+      code: 'EDGEWAN_ERR_CONFIG_MEMORY_LIMIT', pointer: '/memory/limit', value: L,
+      message: `memory limit ${L} bytes (${limit.source}) is above the engine's maximum`,
+      allowed: `at most ${formatBytes(MAX_LIMIT)} (e.g. "512MiB", or "auto" for the cgroup's limit)`,
+    }] };
+  }
   if (L < MIN_LIMIT) {
     problems.push({
       code: 'EDGEWAN_ERR_CONFIG_MEMORY_LIMIT', pointer: '/memory/limit', value: L,

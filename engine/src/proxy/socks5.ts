@@ -7,6 +7,9 @@ import { joinHostPort } from '../tunnel/hostport.ts';
 
 const REP = { ok: 0, fail: 1, refused: 5, badCmd: 7, badAtyp: 8 } as const;
 
+/** A client that has not finished the handshake after this long is dropped (it holds a socket). */
+export const SOCKS_HANDSHAKE_MS = { value: 10_000 };
+
 function reply(sock: Socket, code: number): void {
   sock.write(Buffer.from([5, code, 0, 1, 0, 0, 0, 0, 0, 0]));
 }
@@ -19,6 +22,7 @@ function reader(sock: Socket) {
   const onData = (d: Buffer) => { buf = Buffer.concat([buf, d]); if (buf.length > 4096) sock.destroy(); waiting?.(); };
   const onEnd = () => { ended = true; waiting?.(); };
   sock.on('data', onData); sock.on('end', onEnd); sock.on('close', onEnd);
+  const timer = setTimeout(() => sock.destroy(), SOCKS_HANDSHAKE_MS.value);
   return {
     async take(n: number): Promise<Buffer> {
       while (buf.length < n) {
@@ -29,12 +33,16 @@ function reader(sock: Socket) {
       const out = buf.subarray(0, n); buf = buf.subarray(n); return out;
     },
     /** Stop reading; returns bytes the client already sent past the handshake. */
-    release(): Buffer { sock.off('data', onData); sock.off('end', onEnd); sock.off('close', onEnd); sock.pause(); return buf; },
+    release(): Buffer { clearTimeout(timer); sock.off('data', onData); sock.off('end', onEnd); sock.off('close', onEnd); sock.pause(); return buf; },
   };
 }
 
 export async function socksHandshake(sock: Socket, open: (target: string) => Promise<Duplex>, connected: (s: Duplex, rest: Buffer) => void): Promise<void> {
   const r = reader(sock);
+  try { await negotiate(sock, r, open, connected); } catch (e) { r.release(); throw e; }
+}
+
+async function negotiate(sock: Socket, r: ReturnType<typeof reader>, open: (target: string) => Promise<Duplex>, connected: (s: Duplex, rest: Buffer) => void): Promise<void> {
   const [ver, n] = await r.take(2);
   if (ver !== 5) throw new Error(`EDGEWAN_ERR_PROXY_SOCKS: not SOCKS5 (version byte ${ver})`);
   const methods = await r.take(n);

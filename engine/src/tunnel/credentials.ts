@@ -3,8 +3,8 @@
 // copy the directory to both peers (or give each its own key plus the peer's .crt).
 // node:crypto makes keys and signatures but no certificates, hence the small DER writer
 // below (RFC 5280 §4.1: version 3, no extensions — nothing validates a chain, only the pin).
-import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type Role = 'edge' | 'core';
@@ -77,24 +77,4 @@ export function generateCredentials(dir: string): GeneratedCredentials {
     pins[role] = certPin(certPem);
   }
   return { dir, files, pins };
-}
-
-export interface LinkCredentials { key: Buffer; cert: Buffer; peerPins: string[]; }
-
-/** This role's key + certificate and the peer's pin, from a keygen directory (or explicit files). */
-export function loadCredentials(role: Role, opts: { dir?: string; key?: string; cert?: string; peerCert?: string; pins?: string[] }): LinkCredentials {
-  const peer: Role = role === 'edge' ? 'core' : 'edge';
-  const keyFile = opts.key ?? join(opts.dir ?? '.', `${role}.key`);
-  const certFile = opts.cert ?? join(opts.dir ?? '.', `${role}.crt`);
-  const read = (f: string) => {
-    try { return readFileSync(f); } catch (e) {
-      throw new Error(`EDGEWAN_ERR_TUNNEL_KEYS: cannot read ${f} (${(e as Error).message}); run "edgewan keygen --out DIR" and point tunnel.auth.keyDir at DIR`, { cause: e });
-    }
-  };
-  const key = read(keyFile);
-  createPrivateKey(key); // fail early on a damaged key, naming the file below
-  const cert = read(certFile);
-  let peerPins = opts.pins ?? [];
-  if (peerPins.length === 0) peerPins = [certPin(read(opts.peerCert ?? join(opts.dir ?? '.', `${peer}.crt`)))];
-  return { key, cert, peerPins };
 }

@@ -4,11 +4,10 @@
 // handshake). A peer that fails is dropped right after the handshake, before HELLO.
 import tls from 'node:tls';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { loadCredentials, type Role } from './credentials.ts';
+import { authMaterial, type AuthConfig } from './auth.ts';
+import type { Role } from './credentials.ts';
 
-export interface AuthConfig { keyDir?: string | null; psk: string | null; cert: string | null; key: string | null; pin: string | null; }
+export type { AuthConfig } from './auth.ts';
 
 export interface Transport {
   server: tls.TlsOptions;
@@ -20,21 +19,11 @@ export interface Transport {
 
 const PSK_CIPHERS = 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256';
 
-function normalisePin(p: string): Buffer {
-  const v = p.replace(/^sha256[:/]/i, '').replace(/:/g, '');
-  const b = /^[0-9a-f]{64}$/i.test(v) ? Buffer.from(v, 'hex') : Buffer.from(v, 'base64');
-  if (b.length !== 32) throw new Error(`EDGEWAN_ERR_TUNNEL_PIN: tunnel.auth.pin "${p}" is not a SHA-256 fingerprint (64 hex digits, optionally "sha256:" first)`);
-  return b;
-}
-
 export function makeTransport(role: Role, auth: AuthConfig): Transport {
   const base = { minVersion: 'TLSv1.3' as const };
-  if (auth.psk) {
-    let key: Buffer;
-    try { key = Buffer.from(readFileSync(auth.psk, 'utf8').trim(), 'hex'); } catch (e) {
-      throw new Error(`EDGEWAN_ERR_TUNNEL_KEYS: cannot read tunnel.auth.psk ${auth.psk} (${(e as Error).message})`, { cause: e });
-    }
-    if (key.length < 16) throw new Error(`EDGEWAN_ERR_TUNNEL_KEYS: ${auth.psk} must hold at least 32 hex digits (128 bits)`);
+  const m = authMaterial(role, auth);
+  if (m.kind === 'psk') {
+    const key = m.key;
     return {
       server: { ...base, ciphers: PSK_CIPHERS, pskCallback: () => key, pskIdentityHint: 'edgewan' },
       client: { ...base, ciphers: PSK_CIPHERS, pskCallback: () => ({ psk: key, identity: 'edgewan-edge' }), checkServerIdentity: () => undefined },
@@ -42,16 +31,9 @@ export function makeTransport(role: Role, auth: AuthConfig): Transport {
       describe: 'psk',
     };
   }
-  const dir = auth.keyDir ?? (auth.cert ? dirname(auth.cert) : '/etc/edgewan/keys');
   const peerRole: Role = role === 'edge' ? 'core' : 'edge';
-  const creds = loadCredentials(role, {
-    dir,
-    cert: auth.cert ?? undefined,
-    key: auth.key ?? (auth.cert ? auth.cert.replace(/\.(crt|pem)$/, '.key') : undefined),
-    pins: auth.pin ? [auth.pin] : undefined,
-    peerCert: join(dir, `${peerRole}.crt`),
-  });
-  const pins = creds.peerPins.map(normalisePin);
+  const creds = { key: m.key, cert: m.cert };
+  const pins = m.pins;
   const common = { ...base, key: creds.key, cert: creds.cert, rejectUnauthorized: false };
   return {
     server: { ...common, requestCert: true },
