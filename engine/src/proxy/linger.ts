@@ -1,0 +1,151 @@
+// Reset, not FIN, when this process dies. A local socket that carries a tunnelled stream gets
+// SO_LINGER {on, 0 s}: if the engine is killed (kill -9, the OOM killer) mid-stream, the
+// kernel then aborts the connection with an RST instead of closing it with a FIN that would
+// make a partial transfer look complete to the client or the target.
+//
+// Node has no setsockopt. The one call that sets SO_LINGER 0 is uv_tcp_close_reset
+// (socket.resetAndDestroy), and it closes the descriptor too. So each socket's descriptor is
+// sent to ourselves over a Unix socket pair (SCM_RIGHTS, the way child_process passes
+// handles), and the duplicate that arrives is reset: the option belongs to the socket, the
+// close only drops the duplicate. This uses Node's pipe_wrap/stream_wrap bindings (what
+// child_process uses internally); if any of it is missing, arming is off and logged once.
+//
+// A clean close must not lose data to the zero linger. When the local peer half-closed first,
+// our close comes right after our FIN (TCP LAST_ACK) and bytes may still sit in the kernel's
+// send queue, which an abortive close would drop: such a socket's close is deferred
+// (holdClose) until /proc/net/tcp shows its queue empty, at most HOLD_MAX_MS.
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+
+type Handle = { reset?(cb: () => void): number; close?(cb?: () => void): void; fd?: number };
+interface IpcPipe { open(fd: number): number; readStart(): number; writeUtf8String(req: unknown, s: string, h: unknown): number; onread: ((...a: unknown[]) => void) | null; pendingHandle?: Handle | null; unref?(): void; connect(req: unknown, path: string): number }
+
+const HOLD_MAX_MS = 30_000;
+const HOLD_POLL_MS = 50;
+
+let state: 'off' | 'starting' | 'on' | 'failed' = 'off';
+let tx: IpcPipe | null = null;
+let WriteWrapCtor: (new () => { oncomplete?: (st: number) => void; async?: boolean }) | null = null;
+/** Sockets whose duplicate is in flight, in send order (the pair delivers in order). */
+const inFlight: net.Socket[] = [];
+const waiting: net.Socket[] = [];
+let failure: string | null = null;
+export const lingerStats = { armed: 0, failed: 0, held: 0 };
+
+/** Why arming is off (null while it works or before the first use). */
+export function lingerFailure(): string | null { return failure; }
+
+function fail(why: string): void {
+  state = 'failed'; failure = why;
+  lingerStats.failed += waiting.length + inFlight.length;
+  waiting.length = 0; inFlight.length = 0;
+}
+
+async function start(): Promise<void> {
+  state = 'starting';
+  try {
+    const pb = (process as unknown as { binding(n: string): Record<string, unknown> }).binding;
+    const { Pipe, constants, PipeConnectWrap } = pb('pipe_wrap') as { Pipe: new (t: number) => IpcPipe; constants: { IPC: number }; PipeConnectWrap: new () => { oncomplete?: (st: number) => void } };
+    WriteWrapCtor = (pb('stream_wrap') as { WriteWrap: typeof WriteWrapCtor }).WriteWrap;
+    const path = `\0edgewan-linger-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const srv = net.createServer({ pauseOnConnect: true });
+    await new Promise<void>((res, rej) => { srv.once('error', rej); srv.listen(path, () => res()); });
+    const accepted = new Promise<net.Socket>((res) => srv.once('connection', res));
+    const client = new Pipe(constants.IPC);
+    await new Promise<void>((res, rej) => {
+      const req = new PipeConnectWrap();
+      req.oncomplete = (st: number) => (st < 0 ? rej(new Error(`connect: ${st}`)) : res());
+      const e = client.connect(req, path);
+      if (e) rej(new Error(`connect: ${e}`));
+    });
+    const sock = await accepted;
+    srv.close();
+    sock.unref();
+    const fd = (sock as unknown as { _handle?: Handle })._handle?.fd;
+    if (typeof fd !== 'number' || fd < 0) throw new Error('no descriptor for the receiving end');
+    // The receiving end: an IPC pipe over the accepted socket's descriptor (that socket
+    // itself never reads; it only keeps the descriptor open).
+    const rx = new Pipe(constants.IPC);
+    if (rx.open(fd) !== 0) throw new Error('cannot open the receiving end');
+    rx.onread = () => {
+      const h = rx.pendingHandle; rx.pendingHandle = null;
+      if (!h) return;
+      const s = inFlight.shift();
+      // Closed meanwhile: its own close already happened, so dropping the duplicate now is
+      // an ordinary close (no reset for a socket that finished).
+      if (!s || s.destroyed) { h.close?.(); return; }
+      if (typeof h.reset !== 'function' || h.reset(() => {}) !== 0) { h.close?.(); lingerStats.failed++; return; }
+      lingerStats.armed++;
+    };
+    if (rx.readStart() !== 0) throw new Error('cannot read the receiving end');
+    rx.unref?.(); client.unref?.();
+    tx = client;
+    state = 'on';
+    for (const s of waiting.splice(0)) send(s);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+}
+
+function send(s: net.Socket): void {
+  const h = (s as unknown as { _handle?: Handle })._handle;
+  if (!tx || !WriteWrapCtor || !h || s.destroyed) return;
+  const req = new WriteWrapCtor();
+  req.oncomplete = () => {};
+  req.async = false;
+  inFlight.push(s);
+  if (tx.writeUtf8String(req, 'x', h) !== 0) { inFlight.pop(); lingerStats.failed++; }
+}
+
+/** Give this connected TCP socket a zero linger (asynchronously, a turn of the event loop). */
+export function abortOnExit(s: net.Socket): void {
+  if (process.platform !== 'linux' || state === 'failed') return;
+  if (state === 'on') { send(s); return; }
+  waiting.push(s);
+  if (state === 'off') void start();
+}
+
+// ---- deferred clean close ------------------------------------------------------------------
+const holds = new Map<net.Socket, { key: string; until: number }>();
+let holdTimer: NodeJS.Timeout | null = null;
+
+const hexPort = (p: number | undefined) => (p ?? 0).toString(16).toUpperCase().padStart(4, '0');
+
+/** tx_queue per "localport:remoteport" (hex), from /proc/net/tcp and tcp6. */
+function sendQueues(): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try { text = readFileSync(f, 'latin1'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const c = line.trim().split(/\s+/);
+      if (c.length < 5) continue;
+      const key = `${c[1].slice(-4)}:${c[2].slice(-4)}`;
+      m.set(key, Math.max(m.get(key) ?? 0, parseInt(c[4].split(':')[0], 16)));
+    }
+  }
+  return m;
+}
+
+function pollHolds(): void {
+  holdTimer = null;
+  const q = sendQueues();
+  const now = Date.now();
+  for (const [s, h] of holds) {
+    // ≤ 1: only our FIN is unacknowledged (it counts one); every data byte arrived.
+    if ((q.get(h.key) ?? 0) <= 1 || now >= h.until || s.destroyed) { holds.delete(s); s.destroy(); }
+  }
+  if (holds.size > 0) { holdTimer = setTimeout(pollHolds, HOLD_POLL_MS); holdTimer.unref(); }
+}
+
+/**
+ * Close a socket whose both directions ended cleanly. If our FIN was the last one (the peer
+ * had half-closed first), wait until the kernel has delivered our queued bytes, so the zero
+ * linger cannot turn their delivery into a reset.
+ */
+export function closeWhenDelivered(s: net.Socket, ourFinLast: boolean): void {
+  if (!ourFinLast || state !== 'on' || process.platform !== 'linux') { s.destroy(); return; }
+  lingerStats.held++;
+  holds.set(s, { key: `${hexPort(s.localPort)}:${hexPort(s.remotePort)}`, until: Date.now() + HOLD_MAX_MS });
+  if (!holdTimer) { holdTimer = setTimeout(pollHolds, 0); holdTimer.unref(); }
+}
