@@ -22,6 +22,8 @@ interface IpcPipe { open(fd: number): number; readStart(): number; writeUtf8Stri
 
 const HOLD_MAX_MS = 30_000;
 const HOLD_POLL_MS = 50;
+/** Duplicates in flight beyond this: they are not coming back (a runtime that differs); stop. */
+const MAX_IN_FLIGHT = 4096;
 
 let state: 'off' | 'starting' | 'on' | 'failed' = 'off';
 let tx: IpcPipe | null = null;
@@ -31,9 +33,13 @@ const inFlight: net.Socket[] = [];
 const waiting: net.Socket[] = [];
 let failure: string | null = null;
 export const lingerStats = { armed: 0, failed: 0, held: 0 };
+/** The pair's handles, referenced for the life of the process. */
+let keep: unknown[] = [];
 
-/** Why arming is off (null while it works or before the first use). */
-export function lingerFailure(): string | null { return failure; }
+/** For /status: whether arming works, why not, and the counts. */
+export function lingerStatus(): Record<string, unknown> {
+  return { state, failure, ...lingerStats, inFlight: inFlight.length, holding: holds.size, pairOpen: keep.length > 0 };
+}
 
 function fail(why: string): void {
   state = 'failed'; failure = why;
@@ -79,6 +85,7 @@ async function start(): Promise<void> {
     };
     if (rx.readStart() !== 0) throw new Error('cannot read the receiving end');
     rx.unref?.(); client.unref?.();
+    keep = [sock, rx, client];
     tx = client;
     state = 'on';
     for (const s of waiting.splice(0)) send(s);
@@ -93,6 +100,7 @@ function send(s: net.Socket): void {
   const req = new WriteWrapCtor();
   req.oncomplete = () => {};
   req.async = false;
+  if (inFlight.length >= MAX_IN_FLIGHT) { fail(`${inFlight.length} descriptor duplicates never came back`); return; }
   inFlight.push(s);
   if (tx.writeUtf8String(req, 'x', h) !== 0) { inFlight.pop(); lingerStats.failed++; }
 }
@@ -135,7 +143,9 @@ function pollHolds(): void {
     // ≤ 1: only our FIN is unacknowledged (it counts one); every data byte arrived.
     if ((q.get(h.key) ?? 0) <= 1 || now >= h.until || s.destroyed) { holds.delete(s); s.destroy(); }
   }
-  if (holds.size > 0) { holdTimer = setTimeout(pollHolds, HOLD_POLL_MS); holdTimer.unref(); }
+  // not unref'd: a held socket does nothing the event loop counts, and the process must not
+  // exit (closing it abortively) before the bytes are delivered; bounded by HOLD_MAX_MS
+  if (holds.size > 0) holdTimer = setTimeout(pollHolds, HOLD_POLL_MS);
 }
 
 /**
@@ -147,5 +157,5 @@ export function closeWhenDelivered(s: net.Socket, ourFinLast: boolean): void {
   if (!ourFinLast || state !== 'on' || process.platform !== 'linux') { s.destroy(); return; }
   lingerStats.held++;
   holds.set(s, { key: `${hexPort(s.localPort)}:${hexPort(s.remotePort)}`, until: Date.now() + HOLD_MAX_MS });
-  if (!holdTimer) { holdTimer = setTimeout(pollHolds, 0); holdTimer.unref(); }
+  if (!holdTimer) holdTimer = setTimeout(pollHolds, 0);
 }

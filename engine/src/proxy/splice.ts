@@ -83,7 +83,7 @@ function gatedPipe(sock: Socket, stream: Duplex, gate: ReadGate): void {
  * Both directions of the local socket ended cleanly: close it ourselves (not Node's automatic
  * destroy), so a close right after our own FIN can wait for delivery (proxy/linger.ts).
  */
-function closeWhenBothEnded(sock: Socket): void {
+export function closeWhenBothEnded(sock: Socket): void {
   const st = sock as unknown as { _readableState?: { autoDestroy: boolean }; _writableState?: { autoDestroy: boolean } };
   if (!st._readableState || !st._writableState) return;
   st._readableState.autoDestroy = false; st._writableState.autoDestroy = false;
