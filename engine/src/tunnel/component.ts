@@ -86,6 +86,7 @@ export class TunnelComponent implements Component {
       memoryBytes: (this.cacheBudget = Math.max(1 << 20, ctx.budgetBytes())),
       disk: o.diskMaxBytes > 0 ? { dir: diskDir, maxBytes: o.diskMaxBytes } : undefined,
       onDiskFailure: (e) => { ctx.log.warn('chunk disk store failed; continuing with memory-only dedup', { error: e.message }); this.reportMode(); },
+      onRebuild: (why) => ctx.log.warn('chunk disk store damaged; rebuilt empty with a new identity', { reason: why }),
     });
     this.flushTimer = setInterval(() => this.store?.flush(), 1000);
     this.flushTimer.unref();
