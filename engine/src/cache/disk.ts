@@ -61,6 +61,8 @@ export class DiskStore {
   /** Why the store was wiped at load (damage past the threshold), else null. */
   rebuiltAtLoad: string | null = null;
   private readonly segBytes: number;
+  /** matches() reads records into this (no allocation per call). */
+  private scratch = Buffer.alloc(0);
 
   constructor(private readonly opts: DiskStoreOptions) {
     mkdirSync(opts.dir, { recursive: true, mode: 0o750 });
@@ -144,7 +146,8 @@ export class DiskStore {
     const segId = Math.floor(loc / 2 ** 32); const off = loc % 2 ** 32;
     const seg = this.segs.find((s) => s.id === segId);
     if (!seg) { this.index.delete(k); return false; }
-    const rec = Buffer.allocUnsafe(HDR + data.length);
+    if (this.scratch.length < HDR + data.length) this.scratch = Buffer.allocUnsafe(HDR + Math.max(data.length, 32 * 1024));
+    const rec = this.scratch.subarray(0, HDR + data.length);
     const ok = readSync(seg.fd, rec, 0, rec.length, off) === rec.length && this.headerOk(rec, 0)
       && rec.readUInt32BE(4) === data.length && rec.subarray(8, 8 + FP_LEN).equals(Buffer.from(fp.subarray(0, FP_LEN)))
       && Buffer.compare(rec.subarray(HDR), data) === 0;

@@ -97,12 +97,13 @@ export class ChunkStore {
   /**
    * The caller holds these bytes (fingerprint verified or just computed) and is about to
    * reference them: make sure a NEED for them can be answered with exactly these bytes. A
-   * chunk found only on disk is compared with them (a read and a memcmp, no hashing); a
-   * record that differs is dropped and written again, and the memory tier keeps a copy.
+   * chunk found only on disk is compared with them (a read and a memcmp, no hashing, no
+   * copy); a record that differs is dropped and written again from them, and the memory
+   * tier keeps a copy.
    */
   hold(fp: Uint8Array, data: Uint8Array): void {
-    if (this.mem.has(fpKey(fp))) return;
-    this.guard(() => { this.disk?.matches(fp, data); }, undefined);
+    if (this.mem.has(fpKey(fp)) || !this.disk) return;
+    if (this.guard(() => this.disk?.matches(fp, data) ?? true, true)) return;
     this.put(fp, data);
     this.checkDamage();
   }
