@@ -24,6 +24,8 @@ export interface ChunkStoreOptions {
 // keeps the memory budget honest for small chunks.
 const ENTRY_OVERHEAD = 200;
 const QUICK_MAX = 4;
+/** References to disk-only chunks remembered for a rebuild (a NEED comes within a round trip). */
+const HELD_RING = 2048;
 
 /**
  * A cheap 32-bit key from the length and ~72 sampled bytes (FNV-1a over the samples). It only
@@ -54,6 +56,9 @@ export class ChunkStore {
   private disk: DiskStore | null = null;
   private memId: Uint8Array = randomBytes(16);
   private diskError: Error | null = null;
+  /** The last HELD_RING chunks hold() vouched for from disk (fingerprint keys), for a rebuild. */
+  private readonly held: string[] = new Array<string>(HELD_RING).fill('');
+  private heldAt = 0;
   readonly stats = { hits: 0, misses: 0, diskHits: 0, puts: 0, rebuilds: 0 };
 
   constructor(private readonly opts: ChunkStoreOptions) {
@@ -102,8 +107,14 @@ export class ChunkStore {
    * tier keeps a copy.
    */
   hold(fp: Uint8Array, data: Uint8Array): void {
-    if (this.mem.has(fpKey(fp)) || !this.disk) return;
-    if (this.guard(() => this.disk?.matches(fp, data) ?? true, true)) return;
+    const k = fpKey(fp);
+    if (this.mem.has(k) || !this.disk) return;
+    this.held[this.heldAt] = k; this.heldAt = (this.heldAt + 1) % HELD_RING;
+    if (this.guard(() => this.disk?.matches(fp, data) ?? true, true)) {
+      // A store that has shown damage may be rebuilt any moment: keep a copy in memory.
+      if ((this.disk?.damaged ?? 0) > 0) this.put(fp, data);
+      return;
+    }
     this.put(fp, data);
     this.checkDamage();
   }
@@ -196,7 +207,13 @@ export class ChunkStore {
     const d = this.disk;
     if (!d || !d.tooDamaged) return;
     const why = `${d.damaged} records failed their check`;
-    this.guard(() => d.reset(), undefined);
+    // References we sent recently may still be answered by NEEDs: their (verified) bytes
+    // move to the memory tier before the disk tier is wiped.
+    this.guard(() => {
+      for (const k of this.held) { if (k && !this.mem.has(k)) { const v = d.get(Buffer.from(k, 'latin1')); if (v) this.memSet(k, v); } }
+      d.reset();
+    }, undefined);
+    this.held.fill(''); this.heldAt = 0;
     this.stats.rebuilds++;
     this.opts.onRebuild?.(why);
   }
