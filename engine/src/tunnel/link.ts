@@ -103,8 +103,8 @@ export class Link extends EventEmitter {
       const held = this.opts.store.sameAs(c);
       const fp = held ?? fingerprint(c);
       if (this.peer.shouldRef(fp)) {
-        // Not in the memory tier: keep these bytes there, so a NEED is answered with them even
-        // if the disk record turns out damaged (the store also mends that record).
+        // Not in the memory tier: the disk record is checked against these bytes (a damaged
+        // one is rewritten from them), so a NEED is answered with exactly them.
         if (!held) this.opts.store.hold(fp, c);
         this.counters.chunkHits++; this.counters.savedDedup += c.length - FP_LEN - 5;
         return { op: Op.REF, rawLen: c.length, fp };
