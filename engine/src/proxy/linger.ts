@@ -105,9 +105,12 @@ function send(s: net.Socket): void {
   if (tx.writeUtf8String(req, 'x', h) !== 0) { inFlight.pop(); lingerStats.failed++; }
 }
 
-/** Give this connected TCP socket a zero linger (asynchronously, a turn of the event loop). */
+const armedOnce = new WeakSet<net.Socket>();
+
+/** Give this connected TCP socket a zero linger (asynchronously, a turn of the event loop). Idempotent. */
 export function abortOnExit(s: net.Socket): void {
-  if (process.platform !== 'linux' || state === 'failed') return;
+  if (process.platform !== 'linux' || state === 'failed' || armedOnce.has(s)) return;
+  armedOnce.add(s);
   if (state === 'on') { send(s); return; }
   waiting.push(s);
   if (state === 'off') void start();
