@@ -49,12 +49,13 @@ function fail(why: string): void {
 
 async function start(): Promise<void> {
   state = 'starting';
+  const srv = net.createServer({ pauseOnConnect: true });
+  srv.on('error', () => {});
   try {
     const pb = (process as unknown as { binding(n: string): Record<string, unknown> }).binding;
     const { Pipe, constants, PipeConnectWrap } = pb('pipe_wrap') as { Pipe: new (t: number) => IpcPipe; constants: { IPC: number }; PipeConnectWrap: new () => { oncomplete?: (st: number) => void } };
     WriteWrapCtor = (pb('stream_wrap') as { WriteWrap: typeof WriteWrapCtor }).WriteWrap;
     const path = `\0edgewan-linger-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    const srv = net.createServer({ pauseOnConnect: true });
     await new Promise<void>((res, rej) => { srv.once('error', rej); srv.listen(path, () => res()); });
     const accepted = new Promise<net.Socket>((res) => srv.once('connection', res));
     const client = new Pipe(constants.IPC);
@@ -65,7 +66,7 @@ async function start(): Promise<void> {
       if (e) rej(new Error(`connect: ${e}`));
     });
     const sock = await accepted;
-    srv.close();
+    sock.on('error', () => {}); // it never reads or writes; an error must not be unhandled
     sock.unref();
     const fd = (sock as unknown as { _handle?: Handle })._handle?.fd;
     if (typeof fd !== 'number' || fd < 0) throw new Error('no descriptor for the receiving end');
@@ -91,6 +92,8 @@ async function start(): Promise<void> {
     for (const s of waiting.splice(0)) send(s);
   } catch (e) {
     fail((e as Error).message);
+  } finally {
+    srv.close();
   }
 }
 
