@@ -38,7 +38,7 @@ test('one feed per OpenWRT arch name that was built, each with edgewan and edgew
     assert.ok(statSync(join(feed, dir, node)).size <= NODE_PACKAGE_MAX, `edgewan-node is ${statSync(join(feed, dir, node)).size} bytes`);
     // What opkg on a router of that arch reads: only its own arch and all, never a foreign one.
     const archs: Set<string> = new Set<string>(readFileSync(join(feed, dir, 'Packages'), 'utf8').match(/^Architecture: .*$/gm) ?? []);
-    assert.deepEqual([...archs].sort(), (dir === 'all' ? ['all'] : ['all', dir]).map((a) => `Architecture: ${a}`));
+    assert.deepEqual([...archs].sort(), (dir === 'all' ? ['all'] : ['all', dir]).map((a) => `Architecture: ${a}`).sort());
   }
 });
 

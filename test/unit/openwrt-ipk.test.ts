@@ -59,7 +59,7 @@ test('one feed directory per OpenWRT arch name (edgewan + edgewan-node) and an a
     for (const f of ['Packages', 'Packages.gz', 'Packages.manifest', 'Packages.sig', key, 'customfeeds.conf']) assert.ok(existsSync(join(root, dir, f)), `${dir}/${f}`);
     // Every package of a feed has that feed's arch or all: opkg never meets a foreign arch.
     const archs = readFileSync(join(root, dir, 'Packages'), 'utf8').match(/^Architecture: .*$/gm)!;
-    assert.deepEqual([...new Set(archs)].sort(), dir === 'all' ? ['Architecture: all'] : ['Architecture: all', `Architecture: ${dir}`]);
+    assert.deepEqual([...new Set(archs)].sort(), dir === 'all' ? ['Architecture: all'] : ['Architecture: all', `Architecture: ${dir}`].sort());
   }
   // The same edgewan-node bytes in every feed; the key the same everywhere.
   assert.ok(readFileSync(join(root, 'x86_64/edgewan-node_0.1.0-r1_all.ipk')).equals(readFileSync(join(root, 'all/edgewan-node_0.1.0-r1_all.ipk'))));

@@ -102,43 +102,38 @@ add_group_and_user() {
 			echo "$u:x:0:0:99999:7:::" >> "$root/etc/shadow"
 		fi
 		if [ -n "$u" ] && [ -n "$g" ] && ! grep "^$g:" "$root/etc/group" | cut -d: -f4 | grep -q "$u"; then
-			sed -i "s/^\($g:[^:]*:[^:]*:\)\(.\)/\1\2,$u/; s/^\($g:[^:]*:[^:]*:\)$/\1$u/" "$root/etc/group"
+			sed -i "s/^\($g:[^:]*:[^:]*:..*\)$/\1,$u/; s/^\($g:[^:]*:[^:]*:\)$/\1$u/" "$root/etc/group"
+		fi
+	done
+}
+# _pkg_rc enable start | _pkg_rc disable stop: every /etc/init.d/ script of the file list
+_pkg_rc() {
+	local i shell
+	shell=$(command -v bash)
+	for i in $(grep -s '^/etc/init.d/' "$(_pkg_filelist)"); do
+		if [ -n "$root" ]; then
+			${shell:-/bin/sh} "$root/etc/rc.common" "$root$i" "$1"
+		else
+			[ "$PKG_UPGRADE" = 1 ] || "$i" "$1"
+			"$i" "$2"
 		fi
 	done
 }
 default_postinst() {
-	local root="$IPKG_INSTROOT" filelist i shell
+	local root="$IPKG_INSTROOT" i
 	[ -z "$pkgname" ] && local pkgname="$(basename "${1%.*}")"
-	filelist=$(_pkg_filelist)
 	[ -e "$root/usr/lib/opkg/info/$pkgname.list" ] && add_group_and_user "$pkgname"
 	if [ -z "$root" ]; then
-		for i in $(grep -s '^/etc/uci-defaults/' "$filelist"); do
+		for i in $(grep -s '^/etc/uci-defaults/' "$(_pkg_filelist)"); do
 			( [ -f "$i" ] && cd "$(dirname "$i")" && . "$i" ) && rm -f "$i"
 		done
 	fi
-	shell=$(command -v bash)
-	for i in $(grep -s '^/etc/init.d/' "$filelist"); do
-		if [ -n "$root" ]; then
-			${shell:-/bin/sh} "$root/etc/rc.common" "$root$i" enable
-		else
-			[ "$PKG_UPGRADE" = 1 ] || "$i" enable
-			"$i" start
-		fi
-	done
+	_pkg_rc enable start
 	return 0
 }
 default_prerm() {
-	local root="$IPKG_INSTROOT" filelist i shell
+	local root="$IPKG_INSTROOT"
 	[ -z "$pkgname" ] && local pkgname="$(basename "${1%.*}")"
-	filelist=$(_pkg_filelist)
-	shell=$(command -v bash)
-	for i in $(grep -s '^/etc/init.d/' "$filelist"); do
-		if [ -n "$root" ]; then
-			${shell:-/bin/sh} "$root/etc/rc.common" "$root$i" disable
-		else
-			[ "$PKG_UPGRADE" = 1 ] || "$i" disable
-			"$i" stop
-		fi
-	done
+	_pkg_rc disable stop
 	return 0
 }
