@@ -14,7 +14,7 @@ import { runnerFor } from './hosttools.ts';
 import { validateArtifacts } from './artifacts.ts';
 import { inspectApk } from '../targets/openwrt/apk/inspect.ts';
 import { inspectIpk } from '../targets/openwrt/ipk.ts';
-import { inspectOpkgFeed } from '../targets/openwrt/feed.ts';
+import { inspectOpkgFeed, inspectOpkgFeeds, isOpkgFeedsRoot } from '../targets/openwrt/feed.ts';
 import { inspectDeb } from '../targets/formats/deb-inspect.ts';
 import { inspectAptSuite } from '../targets/apt/inspect.ts';
 import { inspectOci } from '../images/oci/inspect.ts';
@@ -99,6 +99,7 @@ export const READERS: Reader[] = [
   // Format owners: one line each below, e.g.
   { name: 'ipk', match: (p, h, dir) => !dir && p.endsWith('.ipk') && h[0] === 0x1f && h[1] === 0x8b, read: inspectIpk },
   { name: 'opkg-feed', match: (p, _h, dir) => dir && existsSync(join(p, 'Packages')) && existsSync(join(p, 'Packages.sig')), read: inspectOpkgFeed },
+  { name: 'opkg-feeds', match: (p, _h, dir) => dir && isOpkgFeedsRoot(p), read: inspectOpkgFeeds },
   { name: 'apk', match: (p, h, dir) => (dir ? existsSync(join(p, 'packages.adb')) : h.toString('latin1', 0, 3) === 'ADB'), read: inspectApk },
   { name: 'deb', match: (p, h, dir) => !dir && h.toString('latin1', 0, 21) === '!<arch>\ndebian-binary', read: inspectDeb },
   { name: 'apt-suite', match: (p, _h, dir) => dir && existsSync(join(p, 'InRelease')), read: inspectAptSuite },

@@ -177,7 +177,7 @@ export function buildApkPackage(input: ApkPackageInput, key?: ApkSigningKey, opt
       if (f.type === 'file') {
         size = f.data.length; mode = f.mode & 0o7777;
         fv[FI.HASHES] = w.blob(createHash('sha256').update(f.data).digest());
-        installedSize += Math.ceil(size / 4096) * 4096;
+        installedSize += size; // mkpkg_process_dirent: the plain sum of the regular files' sizes
         if (size > 0) dataOrder.push({ pathIdx: di + 1, fileIdx: fi + 1, data: f.data });
       } else if (f.type === 'symlink') {
         const t = Buffer.from(f.target, 'utf8');
@@ -193,7 +193,7 @@ export function buildApkPackage(input: ApkPackageInput, key?: ApkSigningKey, opt
     dv[DI.FILES] = w.arr(fileVals);
     dirVals.push(w.obj(dv));
   });
-  if (installedSize === 0) installedSize = 4096;
+  if (installedSize === 0) installedSize = 1; // mkpkg_main: an empty package still reports 1
 
   pi[PI.INSTALLED_SIZE] = w.int(installedSize);
   // The package hash is a 20-byte placeholder filled with SHA-256(ADB)[0..20] at the end.

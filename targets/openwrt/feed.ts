@@ -1,11 +1,14 @@
-// The signed opkg feed (FACTS §5), as OpenWRT's package/Makefile writes it:
+// A signed opkg feed, as OpenWRT's package/Makefile writes one:
 // Packages.manifest = every package's control + Filename, Size, SHA256sum (before
 // Description); Packages = the same without Maintainer, LicenseFiles, Source*, Require*,
 // SourceDateEpoch; Packages.gz (`gzip -9n`); Packages.sig (usign over Packages); the public
 // key named by its key number (what /etc/opkg/keys/ expects); a customfeeds.conf line.
+// One feed per OpenWRT arch (targets/openwrt/target.ts lays them out, docs/openwrt.md).
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { gzip, parseControl } from './ipk.ts';
-import { keyNumHex, usignPublicFile, usignSign, type UsignKey } from './usign.ts';
+import { keyNumHex, usignPublicFile, usignSign, usignVerify, type UsignKey } from './usign.ts';
 
 export interface FeedPackage { filename: string; data: Buffer; control: string; }
 
@@ -28,8 +31,11 @@ function paragraph(p: FeedPackage): { manifest: string; packages: string } {
 
 export interface FeedFiles { files: Record<string, Buffer>; keyFile: string; }
 
-/** Every feed file by name (relative to the feed directory). Packages sorted by name, arch. */
-export function buildFeed(pkgs: readonly FeedPackage[], key: UsignKey, opts: { name: string; url: string }): FeedFiles {
+/**
+ * Every feed file by name (relative to the feed directory). Packages sorted by name, arch.
+ * name: the feed's name in its src/gz line; keyName: the name in the public key's comment.
+ */
+export function buildFeed(pkgs: readonly FeedPackage[], key: UsignKey, opts: { name: string; keyName: string; url: string }): FeedFiles {
   const sorted = [...pkgs].sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
   const paras = sorted.map(paragraph);
   const packages = Buffer.from(paras.map((p) => p.packages).join(''));
@@ -39,18 +45,28 @@ export function buildFeed(pkgs: readonly FeedPackage[], key: UsignKey, opts: { n
     'Packages.gz': gzip(packages),
     'Packages.manifest': Buffer.from(paras.map((p) => p.manifest).join('')),
     'Packages.sig': Buffer.from(usignSign(packages, key)),
-    [keyFile]: Buffer.from(usignPublicFile(key, opts.name)),
+    [keyFile]: Buffer.from(usignPublicFile(key, opts.keyName)),
     'customfeeds.conf': Buffer.from(`# ${opts.name}: append to /etc/opkg/customfeeds.conf; install the key with\n` +
       `#   wget -O /etc/opkg/keys/${keyFile} ${opts.url}/${keyFile}\nsrc/gz ${opts.name} ${opts.url}\n`),
   };
   return { files, keyFile };
 }
 
+/** The feeds root's customfeeds.conf: the key step, then every feed's line, commented out. */
+export function feedsTemplate(name: string, keyFile: string, base: string, arches: readonly string[], allFeed: string): string {
+  return `# ${name} opkg feeds for OpenWRT 24.10, one per router arch. On the router:\n` +
+    `#  1. install the signing key: wget -O /etc/opkg/keys/${keyFile} ${base}/${keyFile}\n` +
+    '#  2. uncomment the line of the router\'s arch (DISTRIB_ARCH in /etc/openwrt_release)\n' +
+    '#     and append it to /etc/opkg/customfeeds.conf. Each arch feed has\n' +
+    `#     ${name} and ${name}-node; the ${allFeed} feed has only ${name}-node, for routers of\n` +
+    '#     other arches whose feeds have the node package.\n' +
+    `#  3. opkg update && opkg install ${name}\n` +
+    arches.map((a) => `# src/gz ${name} ${base}/${a}\n`).join('') +
+    `# src/gz ${name}_${allFeed} ${base}/${allFeed}\n`;
+}
+
 /** Our reader for an opkg feed directory: packages listed, files checked, signature verified. */
 export async function inspectOpkgFeed(dir: string): Promise<unknown> {
-  const { existsSync, readFileSync, readdirSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const { usignVerify } = await import('./usign.ts');
   const packages = readFileSync(join(dir, 'Packages'));
   const keyFile = readdirSync(dir).find((n) => /^[0-9a-f]{16}$/.test(n));
   const sigOk = keyFile && existsSync(join(dir, 'Packages.sig'))
@@ -62,4 +78,18 @@ export async function inspectOpkgFeed(dir: string): Promise<unknown> {
       fileMatches: !!data && data.length === Number(p.Size) && createHash('sha256').update(data).digest('hex') === p.SHA256sum };
   });
   return { format: 'opkg-feed', path: dir, key: keyFile ?? null, signatureValid: sigOk, packages: entries };
+}
+
+/** True for the root of per-arch feeds: a directory whose subdirectories hold signed feeds. */
+export function isOpkgFeedsRoot(dir: string): boolean {
+  return !existsSync(join(dir, 'Packages')) && readdirSync(dir).some((n) => {
+    const d = join(dir, n);
+    return statSync(d).isDirectory() && existsSync(join(d, 'Packages')) && existsSync(join(d, 'Packages.sig'));
+  });
+}
+
+/** Our reader for the feeds root (dist/openwrt/24.10): every arch feed read as above. */
+export async function inspectOpkgFeeds(dir: string): Promise<unknown> {
+  const names = readdirSync(dir).filter((n) => existsSync(join(dir, n, 'Packages'))).sort();
+  return { format: 'opkg-feeds', path: dir, feeds: await Promise.all(names.map((n) => inspectOpkgFeed(join(dir, n)))) };
 }

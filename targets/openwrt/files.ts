@@ -1,8 +1,9 @@
 // The OpenWRT package payload, shared by the .ipk (24.10) and APK v3 (25.12) writers so both
 // ship the SAME content: the executable with its private glibc (interpreter and rpath patched
-// with patchelf AFTER postject, FACTS §1) or the bundle for the feed's `node`, the procd init
+// with patchelf AFTER postject, which would not find its place in a patched file) or the
+// bundle for the feed's `node`, the procd init
 // script, the UCI conffile and its translator, uci-defaults, the sysupgrade keep list, and the
-// maintainer scripts (OpenWRT's default_postinst/default_prerm wrappers, FACTS §5).
+// maintainer scripts (OpenWRT's default_postinst/default_prerm wrappers, docs/openwrt.md).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,14 +62,17 @@ function render(file: string, info: PackageInfo): string {
     .replaceAll('@MEMORY_MAX@', sizeString(info.memoryMaxBytes));
 }
 
-/** OpenWRT's postinst/prerm wrappers, byte for byte as its package build writes them. */
+/**
+ * OpenWRT's postinst/prerm wrappers, byte for byte as its package build (include/package-pack.mk,
+ * ipk branch) writes them: only postinst has the IPKG_NO_SCRIPT guard.
+ */
 export function maintainerScripts(): { postinst: string; prerm: string } {
-  const wrap = (fn: string) => '#!/bin/sh\n' +
-    '[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0\n' +
-    '[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n' +
-    '. ${IPKG_INSTROOT}/lib/functions.sh\n' +
-    `${fn} $0 $@\n`;
-  return { postinst: wrap('default_postinst'), prerm: wrap('default_prerm') };
+  const load = '[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n' +
+    '. ${IPKG_INSTROOT}/lib/functions.sh\n';
+  return {
+    postinst: `#!/bin/sh\n[ "\${IPKG_NO_SCRIPT}" = "1" ] && exit 0\n${load}default_postinst $0 $@\n`,
+    prerm: `#!/bin/sh\n${load}default_prerm $0 $@\n`,
+  };
 }
 
 function run(cmd: string, args: string[]): string {

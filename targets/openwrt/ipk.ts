@@ -1,12 +1,13 @@
-// OpenWRT .ipk writer and reader (24.10 and earlier; FACTS §5). An .ipk is a gzip'd tar — NOT
+// OpenWRT .ipk writer and reader (24.10 and earlier; docs/openwrt.md). An .ipk is a gzip'd tar — NOT
 // an ar archive like .deb — of ./debian-binary ("2.0\n"), ./control.tar.gz and ./data.tar.gz,
 // every member deterministic (sorted, 0:0, one mtime, gzip without name or time like
-// `gzip -n`). Control fields follow OpenWRT's package-pack.mk, with Installed-Size in BYTES.
+// `gzip -n`). Control fields follow OpenWRT's package-pack.mk, with Installed-Size in BYTES as
+// ipkg-build measures it (ipkInstalledSize).
 import { readFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { memoBytesSync } from '../formats/memo.ts';
 import { extract } from 'tar-stream';
-import { buildTar, type FileEntry } from '../formats/tar.ts';
+import { buildTar, prepareEntries, type FileEntry } from '../formats/tar.ts';
 
 export interface IpkControl {
   Package: string;
@@ -47,9 +48,29 @@ export async function dataTarGz(files: readonly FileEntry[], mtime: number, cach
   return memoBytesSync(cacheDir, 'gzip', [`zlib ${process.versions.zlib} gzip -6`, tar], () => gzip(tar, 6));
 }
 
-/** Sum of the regular files' sizes: what opkg reports and what OpenWRT's build writes. */
-export function installedSize(files: readonly FileEntry[]): number {
-  return files.reduce((n, f) => n + (f.type === 'file' ? f.data.length : 0), 0);
+const BLOCK = 512;
+/** GNU tar's default record: 20 blocks; an archive written to a pipe is padded to whole records. */
+const RECORD = 20 * BLOCK;
+/** Longer names (and link targets) get a ././@LongLink entry first in GNU format. */
+const NAME_FIELD = 100;
+
+/**
+ * Installed-Size as OpenWRT's scripts/ipkg-build writes it: the byte count of the uncompressed
+ * data tar (`tar --format=gnu --numeric-owner --sort=name -cf - . | gzip -n`, measured with
+ * `zcat | wc -c`). That archive holds "./", every directory ("./etc/") and file of the tree:
+ * a 512-byte header each, file data padded to 512, a LongLink header + name block(s) for a name
+ * or symlink target over 100 bytes, two zero blocks, all padded to a 10240-byte record.
+ */
+export function ipkInstalledSize(files: readonly FileEntry[]): number {
+  const pad = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
+  const long = (s: string) => { const n = Buffer.byteLength(s); return n > NAME_FIELD ? BLOCK + pad(n + 1) : 0; };
+  let size = BLOCK; // "./"
+  for (const e of prepareEntries(files, true)) {
+    size += BLOCK + long(`./${e.path}${e.type === 'dir' ? '/' : ''}`);
+    if (e.type === 'file') size += pad(e.data.length);
+    else if (e.type === 'symlink') size += long(e.target);
+  }
+  return Math.ceil((size + 2 * BLOCK) / RECORD) * RECORD;
 }
 
 export function controlText(c: IpkControl, mtime: number, size: number): string {
@@ -66,7 +87,7 @@ export function controlText(c: IpkControl, mtime: number, size: number): string 
 
 export async function buildIpk(input: IpkInput): Promise<Buffer> {
   const { mtime } = input;
-  const size = installedSize(input.files);
+  const size = ipkInstalledSize(input.files);
   const ctl: FileEntry[] = [{ type: 'file', path: 'control', mode: 0o644, data: Buffer.from(controlText(input.control, mtime, size)) }];
   if (input.conffiles.length) ctl.push({ type: 'file', path: 'conffiles', mode: 0o644, data: Buffer.from(input.conffiles.map((c) => `${c}\n`).join('')) });
   for (const [name, body] of Object.entries(input.scripts)) {

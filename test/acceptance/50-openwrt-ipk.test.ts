@@ -1,11 +1,14 @@
-// OpenWRT .ipk packages and feed from the real build, checked with third-party tools:
-// GNU tar reads every member and field back, Installed-Size equals the data's bytes,
-// busybox ash and shellcheck accept every shipped script, signify-openbsd verifies the feed
-// signature and rejects a tampered Packages, and our inspect reader round-trips every .ipk.
+// OpenWRT .ipk packages and feeds from the real build, checked with third-party tools:
+// one feed per OpenWRT arch holding only that arch's and `all` packages, GNU tar reads every
+// member and field back, Installed-Size equals the bytes GNU tar writes for the unpacked data
+// (what OpenWRT's ipkg-build measures), busybox ash and shellcheck accept every shipped
+// script, signify-openbsd verifies every feed signature and rejects a tampered Packages, and
+// our inspect reader round-trips every .ipk. Also measured: each package against gzip -9 of
+// the same data (docs/openwrt.md, "Sizes").
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,25 +16,33 @@ import { ALL_ARCHES, ARCHES } from '../../targets/arch.ts';
 import { inspectIpk, parseControl } from '../../targets/openwrt/ipk.ts';
 import { NODE_PACKAGE_MAX } from '../../targets/openwrt/target.ts';
 import { needTool, unavailable } from '../helpers/tools.ts';
-import { cleanup, feedDir, unpackIpk } from './5x-openwrt-harness.ts';
+import { allIpks, cleanup, feedDirs, feedsRoot, unpackIpk } from './5x-openwrt-harness.ts';
 
-let feed: string | undefined;
-before(async () => { feed = await feedDir(); });
-const ipks = () => readdirSync(feed!).filter((f) => f.endsWith('.ipk')).sort();
+let feed: string | undefined; // the feeds root, dist/openwrt/24.10
+before(async () => { feed = await feedsRoot(); });
+const ipks = () => allIpks(feed!);
 const run = (cmd: string, args: string[], opts: { cwd?: string } = {}) => spawnSync(cmd, args, { encoding: 'utf8', ...opts });
 
-test('the feed holds edgewan for every default OpenWRT arch name that was built, and edgewan-node', (t) => {
+test('one feed per OpenWRT arch name that was built, each with edgewan and edgewan-node, and the all/ feed', (t) => {
   if (!feed) { unavailable(t, 'no OpenWRT feed in dist/: run npm run build'); return; }
-  const names = ipks();
-  const built = ALL_ARCHES.filter((a) => names.some((n) => n.endsWith(`_${ARCHES[a].openwrt[0]}.ipk`)));
+  const dirs = feedDirs(feed).map((d) => d.slice(feed!.length + 1));
+  const built = ALL_ARCHES.filter((a) => dirs.includes(ARCHES[a].openwrt[0]));
   assert.ok(built.length > 0);
-  for (const a of built) for (const n of ARCHES[a].openwrt) assert.ok(names.some((f) => f.startsWith('edgewan_') && f.endsWith(`_${n}.ipk`)), n);
-  const node = names.find((n) => n.startsWith('edgewan-node_') && n.endsWith('_all.ipk'));
-  assert.ok(node);
-  assert.ok(statSync(join(feed, node)).size <= NODE_PACKAGE_MAX, `edgewan-node is ${statSync(join(feed, node)).size} bytes`);
+  assert.deepEqual(dirs, [...built.flatMap((a) => ARCHES[a].openwrt), 'all'].sort());
+  for (const dir of dirs) {
+    const names = readdirSync(join(feed, dir)).filter((f) => f.endsWith('.ipk')).sort();
+    const want = dir === 'all' ? [] : [`edgewan_${dir}`];
+    assert.deepEqual(names.map((n) => n.replace(/_[^_]+_/, '_')).filter((n) => !n.startsWith('edgewan-node')), want.map((w) => `${w}.ipk`), dir);
+    const node = names.find((n) => n.startsWith('edgewan-node_') && n.endsWith('_all.ipk'));
+    assert.ok(node, `${dir}: edgewan-node`);
+    assert.ok(statSync(join(feed, dir, node)).size <= NODE_PACKAGE_MAX, `edgewan-node is ${statSync(join(feed, dir, node)).size} bytes`);
+    // What opkg on a router of that arch reads: only its own arch and all, never a foreign one.
+    const archs: Set<string> = new Set<string>(readFileSync(join(feed, dir, 'Packages'), 'utf8').match(/^Architecture: .*$/gm) ?? []);
+    assert.deepEqual([...archs].sort(), (dir === 'all' ? ['all'] : ['all', dir]).map((a) => `Architecture: ${a}`).sort());
+  }
 });
 
-test('tar reads every .ipk: three members, 0/0 owners, control fields, Installed-Size = data bytes', (t) => {
+test('tar reads every .ipk: three members, 0/0 owners, control fields, Installed-Size = GNU tar bytes of the data', (t) => {
   if (!feed) { unavailable(t, 'no OpenWRT feed in dist/: run npm run build'); return; }
   const dataBytes = new Map<string, number>(); // packages per OpenWRT name share one data.tar.gz
   for (const f of ipks()) {
@@ -49,15 +60,25 @@ test('tar reads every .ipk: three members, 0/0 owners, control fields, Installed
       for (const k of ['Package', 'Version', 'Source', 'SourceName', 'License', 'Section', 'SourceDateEpoch', 'URL', 'Maintainer', 'Architecture', 'Installed-Size', 'Require-User', 'Description']) {
         assert.ok(c[k], `${f}: ${k}`);
       }
-      assert.equal(f, `${c.Package}_${c.Version}_${c.Architecture}.ipk`);
+      assert.equal(f.split('/').pop(), `${c.Package}_${c.Version}_${c.Architecture}.ipk`);
       const sum = createHash('sha256').update(readFileSync(join(work, 'data.tar.gz'))).digest('hex');
       if (!dataBytes.has(sum)) {
         const data = run('tar', ['--numeric-owner', '-tzvf', join(work, 'data.tar.gz')]);
         assert.equal(data.status, 0, data.stderr);
         assert.doesNotMatch(data.stdout, /^\S+ (?!0\/0 )/m, 'every data entry owned 0/0');
-        dataBytes.set(sum, data.stdout.trim().split('\n').filter((l) => l.startsWith('-')).reduce((n, l) => n + Number(l.split(/\s+/)[2]), 0));
+        // ipkg-build: `tar --format=gnu --numeric-owner --sort=name -cf - . | gzip -n`, then
+        // Installed-Size = `zcat | wc -c`. Unpack with GNU tar and count GNU tar's output.
+        const tree = join(work, 'tree');
+        mkdirSync(tree);
+        assert.equal(run('tar', ['-xzf', join(work, 'data.tar.gz'), '-C', tree]).status, 0);
+        const gnu = spawnSync('tar', ['--format=gnu', '--numeric-owner', '--sort=name', '-cf', '-', `--mtime=@${c.SourceDateEpoch}`, '.'], { cwd: tree, maxBuffer: 1 << 30 });
+        assert.equal(gnu.status, 0, gnu.stderr.toString());
+        dataBytes.set(sum, gnu.stdout.length);
+        const fileBytes = data.stdout.trim().split('\n').filter((l) => l.startsWith('-')).reduce((n, l) => n + Number(l.split(/\s+/)[2]), 0);
+        const gz9 = run('sh', ['-c', `tar --format=gnu --numeric-owner --sort=name -cf - --mtime=@${c.SourceDateEpoch} . | gzip -9n | wc -c`], { cwd: tree });
+        t.diagnostic(`${f}: files ${fileBytes} B, GNU tar ${gnu.stdout.length} B, .ipk ${statSync(path).size} B, data through gzip -9n ${gz9.stdout.trim()} B`);
       }
-      assert.equal(Number(c['Installed-Size']), dataBytes.get(sum), `${f}: Installed-Size is bytes of data`);
+      assert.equal(Number(c['Installed-Size']), dataBytes.get(sum), `${f}: Installed-Size is what ipkg-build measures`);
       assert.equal(readFileSync(join(work, 'debian-binary'), 'utf8'), '2.0\n');
       assert.equal(readFileSync(join(work, 'conffiles'), 'utf8'), '/etc/config/edgewan\n');
     } finally { rmSync(work, { recursive: true, force: true }); }
@@ -66,32 +87,34 @@ test('tar reads every .ipk: three members, 0/0 owners, control fields, Installed
 
 test('our reader (edgewan-build inspect) round-trips every .ipk the build wrote', async (t) => {
   if (!feed) { unavailable(t, 'no OpenWRT feed in dist/: run npm run build'); return; }
-  const packages = readFileSync(join(feed, 'Packages'), 'utf8').trim().split('\n\n').map(parseControl);
   for (const f of ipks()) {
+    const dir = join(feed, f, '..');
+    const packages = readFileSync(join(dir, 'Packages'), 'utf8').trim().split('\n\n').map(parseControl);
     const info = await inspectIpk(join(feed, f));
-    const p = packages.find((x) => x.Filename === f)!;
+    const p = packages.find((x) => x.Filename === f.split('/').pop())!;
     assert.ok(p, `${f} listed in Packages`);
     for (const k of ['Package', 'Version', 'Architecture', 'Installed-Size']) assert.equal(info.control[k], p[k], `${f} ${k}`);
-    assert.equal(Number(info.control['Installed-Size']), info.dataSize);
+    assert.ok(Number(info.control['Installed-Size']) > info.dataSize, `${f}: the data tar's bytes exceed the files' bytes`);
   }
 });
 
 test('shipped shell scripts pass busybox ash -n and shellcheck', (t) => {
   if (!feed) { unavailable(t, 'no OpenWRT feed in dist/: run npm run build'); return; }
   if (!needTool(t, 'busybox', 'busybox-static') || !needTool(t, 'shellcheck')) return;
-  for (const f of [ipks().find((n) => n.startsWith('edgewan_'))!, ipks().find((n) => n.startsWith('edgewan-node_'))!]) {
+  const base = (n: string) => n.split('/').pop()!;
+  for (const f of [ipks().find((n) => base(n).startsWith('edgewan_'))!, ipks().find((n) => base(n).startsWith('edgewan-node_'))!]) {
     const u = unpackIpk(join(feed, f));
     try {
       const scripts = ['etc/init.d/edgewan', 'usr/share/edgewan/uci2json.sh', 'etc/uci-defaults/90-edgewan'].map((s) => join(u.root, s));
-      if (f.startsWith('edgewan-node_')) scripts.push(join(u.root, 'usr/bin/edgewan'));
+      if (base(f).startsWith('edgewan-node_')) scripts.push(join(u.root, 'usr/bin/edgewan'));
       for (const s of scripts) {
         const a = run('busybox', ['ash', '-n', s]);
         assert.equal(a.status, 0, `${s}: ${a.stderr}`);
         const sc = run('shellcheck', ['-s', 'dash', '-e', 'SC2034', s]);
         assert.equal(sc.status, 0, `${s}:\n${sc.stdout}`);
       }
-      // postinst/prerm are OpenWRT's own wrapper lines verbatim (FACTS §5): its unquoted
-      // $0 $@ and ${IPKG_INSTROOT} are kept as OpenWRT writes them.
+      // postinst/prerm are OpenWRT's own wrapper lines verbatim (include/package-pack.mk):
+      // its unquoted $0 $@ and ${IPKG_INSTROOT} are kept as OpenWRT writes them.
       for (const s of ['postinst', 'prerm']) {
         const p = join(u.control, s);
         assert.equal(run('busybox', ['ash', '-n', p]).status, 0);
@@ -103,20 +126,29 @@ test('shipped shell scripts pass busybox ash -n and shellcheck', (t) => {
   }
 });
 
-test('signify-openbsd verifies Packages.sig and rejects a tampered Packages', (t) => {
+test('signify-openbsd verifies every feed\'s Packages.sig and rejects a tampered Packages', (t) => {
   if (!feed) { unavailable(t, 'no OpenWRT feed in dist/: run npm run build'); return; }
   if (!needTool(t, 'signify-openbsd')) return;
-  const key = readdirSync(feed).find((n) => /^[0-9a-f]{16}$/.test(n));
-  assert.ok(key, 'public key named by its 16-hex-digit key number');
-  const ok = run('signify-openbsd', ['-V', '-p', join(feed, key), '-m', join(feed, 'Packages'), '-x', join(feed, 'Packages.sig')]);
-  assert.equal(ok.status, 0, ok.stderr);
+  const dirs = feedDirs(feed);
+  for (const dir of dirs) {
+    const key = readdirSync(dir).find((n) => /^[0-9a-f]{16}$/.test(n));
+    assert.ok(key, 'public key named by its 16-hex-digit key number');
+    const ok = run('signify-openbsd', ['-V', '-p', join(dir, key), '-m', join(dir, 'Packages'), '-x', join(dir, 'Packages.sig')]);
+    assert.equal(ok.status, 0, `${dir}: ${ok.stderr}`);
+    const line = dir.endsWith('/all') ? 'edgewan_all \\S+\\/openwrt\\/24\\.10\\/all' : `edgewan \\S+\\/openwrt\\/24\\.10\\/${dir.split('/').pop()!.replace(/[.]/g, '\\.')}`;
+    assert.match(readFileSync(join(dir, 'customfeeds.conf'), 'utf8'), new RegExp(`^src\\/gz ${line}$`, 'm'));
+  }
   const tmp = mkdtempSync(join(tmpdir(), 'ewF-sig-'));
   try {
-    writeFileSync(join(tmp, 'Packages'), readFileSync(join(feed, 'Packages'), 'utf8').replace(/^Size: (\d+)/m, (_m, n) => `Size: ${Number(n) + 1}`));
-    copyFileSync(join(feed, 'Packages.sig'), join(tmp, 'Packages.sig'));
-    const bad = run('signify-openbsd', ['-V', '-p', join(feed, key), '-m', join(tmp, 'Packages'), '-x', join(tmp, 'Packages.sig')]);
+    const dir = dirs[0];
+    const key = readdirSync(dir).find((n) => /^[0-9a-f]{16}$/.test(n))!;
+    writeFileSync(join(tmp, 'Packages'), readFileSync(join(dir, 'Packages'), 'utf8').replace(/^Size: (\d+)/m, (_m, n) => `Size: ${Number(n) + 1}`));
+    copyFileSync(join(dir, 'Packages.sig'), join(tmp, 'Packages.sig'));
+    const bad = run('signify-openbsd', ['-V', '-p', join(dir, key), '-m', join(tmp, 'Packages'), '-x', join(tmp, 'Packages.sig')]);
     assert.notEqual(bad.status, 0, 'a tampered Packages must fail');
     assert.match(bad.stderr, /verification failed/i);
   } finally { rmSync(tmp, { recursive: true, force: true }); }
-  assert.match(readFileSync(join(feed, 'customfeeds.conf'), 'utf8'), /^src\/gz edgewan \S+\/openwrt\/24\.10$/m);
+  // The root's template names every feed.
+  const template = readFileSync(join(feed, 'customfeeds.conf'), 'utf8');
+  for (const dir of dirs) assert.ok(template.includes(`/openwrt/24.10/${dir.split('/').pop()}\n`), dir);
 });

@@ -1,7 +1,7 @@
 // The edgewan executable from each OpenWRT package runs in a root that holds ONLY the
 // package's files (no glibc but its private set) plus a static busybox: x86_64 natively,
 // aarch64 and arm under qemu-user with explicit CPUs (cortex-a53; cortex-a7 and cortex-a9,
-// since qemu's default CPU hides missing instructions, FACTS §7). The procd init script runs
+// since qemu's default CPU hides missing instructions). The procd init script runs
 // under stand-ins that follow procd.sh's function names and records what it would send.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import type { Arch } from '../../targets/arch.ts';
 import { needRoot, needTool, unavailable } from '../helpers/tools.ts';
 const STUBS = join(import.meta.dirname, '5x-openwrt-stubs');
-import { chrootRun, cleanup, feedDir, glibcFiles, ipkFor, makeRunnable, procdLog, unpackIpk } from './5x-openwrt-harness.ts';
+import { chrootRun, cleanup, feedsRoot, glibcFiles, ipkFor, makeRunnable, procdLog, unpackIpk } from './5x-openwrt-harness.ts';
 
 let feed: string | undefined;
-before(async () => { feed = await feedDir(); });
+before(async () => { feed = await feedsRoot(); });
 
 const CASES: { arch: Arch; name: string; cpu?: string; machine: string }[] = [
   { arch: 'x64', name: 'x86_64', machine: 'x64' },

@@ -1,24 +1,26 @@
 // Helpers for the OpenWRT acceptance tests: find (or, outside CI, make) the real .ipk
-// packages, unpack one into a root that holds ONLY the package's files plus a static busybox
-// and the procd/UCI stand-ins (test/acceptance/5x-openwrt-stubs), and run commands in it
-// with chroot — foreign arches through qemu-user with an explicit QEMU_CPU (FACTS §7).
+// packages (dist/openwrt/24.10/<arch>/, one feed per OpenWRT arch), unpack one into a root
+// that holds ONLY the package's files plus a static busybox and the procd/UCI stand-ins
+// (test/acceptance/5x-openwrt-stubs), and run commands in it with chroot — foreign arches
+// through qemu-user with an explicit QEMU_CPU (qemu's default CPU would hide instructions
+// the router's CPU lacks).
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, type Arch } from '../../targets/arch.ts';
-import { FEED_DIR, openwrtIpkTarget } from '../../targets/openwrt/target.ts';
+import { ALL_FEED, FEED_DIR, openwrtIpkTarget } from '../../targets/openwrt/target.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const DIST = join(ROOT, 'dist');
 const STUBS = join(import.meta.dirname, '5x-openwrt-stubs');
 
-/** The feed dir of the real build; outside CI it is built here from dist/bin when missing. */
-export async function feedDir(): Promise<string | undefined> {
+/** The feeds root of the real build; outside CI it is built here from dist/bin when missing. */
+export async function feedsRoot(): Promise<string | undefined> {
   const dir = join(DIST, FEED_DIR);
-  if (existsSync(join(dir, 'Packages'))) return dir;
-  if (process.env.CI) throw new Error(`${dir}/Packages missing: the build stage must write the OpenWRT feed`);
+  if (existsSync(join(dir, ALL_FEED, 'Packages'))) return dir;
+  if (process.env.CI) throw new Error(`${dir}/${ALL_FEED}/Packages missing: the build stage must write the OpenWRT feeds`);
   const exes: Partial<Record<Arch, string>> = {};
   for (const a of ALL_ARCHES) { const p = join(DIST, 'bin', ARCHES[a].executable); if (existsSync(p)) exes[a] = p; }
   if (!Object.keys(exes).length) return undefined;
@@ -28,7 +30,7 @@ export async function feedDir(): Promise<string | undefined> {
   // Reused across test files while dist/bin is unchanged (local runs only; CI uses dist/).
   const stamp = createHash('sha256').update(JSON.stringify(Object.values(exes).map((p) => [p, statSync(p).mtimeMs, statSync(p).size]))).digest('hex').slice(0, 16);
   const out = join(tmpdir(), `edgewan-openwrt-test-${stamp}`);
-  if (existsSync(join(out, FEED_DIR, 'Packages'))) return join(out, FEED_DIR);
+  if (existsSync(join(out, FEED_DIR, ALL_FEED, 'Packages'))) return join(out, FEED_DIR);
   const inputs = { ...standInInputs({ outDir: out }), executables: exes, glibc: {} as Partial<Record<Arch, string>> };
   if (existsSync(join(DIST, 'bin/edgewan.cjs'))) { inputs.bundle = join(DIST, 'bin/edgewan.cjs'); inputs.licenses = `${inputs.bundle}.LICENSES.txt`; }
   for (const a of Object.keys(exes) as Arch[]) inputs.glibc[a] = (await prepareGlibc(a, defaultCacheDir())).dir;
@@ -36,9 +38,21 @@ export async function feedDir(): Promise<string | undefined> {
   return join(out, FEED_DIR);
 }
 
-export function ipkFor(feed: string, pkg: string, archName: string): string | undefined {
-  const f = readdirSync(feed).find((n) => n.startsWith(`${pkg}_`) && n.endsWith(`_${archName}.ipk`));
-  return f && join(feed, f);
+/** Every arch feed directory under the root (and all/), sorted. */
+export function feedDirs(root: string): string[] {
+  return readdirSync(root).filter((n) => existsSync(join(root, n, 'Packages'))).sort().map((n) => join(root, n));
+}
+
+/** Every .ipk of every feed, as paths relative to the root (<feed>/<file>), sorted. */
+export function allIpks(root: string): string[] {
+  return feedDirs(root).flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.ipk')).map((f) => join(d.slice(root.length + 1), f))).sort();
+}
+
+/** The package for an OpenWRT arch name from that arch's feed (`all`: from the all/ feed). */
+export function ipkFor(root: string, pkg: string, archName: string): string | undefined {
+  const dir = join(root, archName === 'all' ? ALL_FEED : archName);
+  const f = existsSync(dir) ? readdirSync(dir).find((n) => n.startsWith(`${pkg}_`) && n.endsWith(`_${archName}.ipk`)) : undefined;
+  return f && join(dir, f);
 }
 
 function sh(cmd: string, args: string[], opts: { cwd?: string } = {}): string {

@@ -1,8 +1,9 @@
 // Every APK v3 package and packages.adb the default build wrote (dist/artifacts.json) reads
 // back with our reader: signatures verify with the shipped dist/openwrt/25.12/<name>.pem, every
 // DATA block matches its file's size and SHA-256, each index lists its package with the
-// package's file size and ADB hash, and every default OpenWRT arch name of every built arch
-// has its package (INTERFACES.md, "Architectures").
+// package's file size and ADB hash, installed-size (package and index) is the sum of the file
+// bytes as apk mkpkg counts it — checked against find(1) on the unpacked x86_64 root — and
+// every default OpenWRT arch name of every built arch (targets/arch.ts) has its package.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -46,6 +47,10 @@ test('the build\'s APK v3 packages and indexes read back, verified and complete'
     const entry = (ndx.root.packages as Record<string, unknown>[]).find((p) => p.hashes === d.adbSha256);
     assert.ok(entry, `${feed.path}/packages.adb lists ${a.path}`);
     assert.equal(entry['file-size'], file.length);
+    // apk mkpkg: installed-size = the plain sum of the regular files' sizes, copied by mkndx.
+    const bytes = [...apkFileContents(file).values()].reduce((n, b) => n + b.length, 0);
+    assert.equal((d.root.info as Record<string, unknown>)['installed-size'], bytes, `${a.path}: installed-size`);
+    assert.equal(entry['installed-size'], bytes, `${feed.path}/packages.adb: installed-size`);
   }
   assert.ok(existsSync(join(base, 'customfeeds.list')));
 });
@@ -66,6 +71,12 @@ test('the x86_64 package, unpacked by our reader into an empty root, runs its ex
       if (f.type === 'symlink') symlinkSync(f.target!, p);
       else { writeFileSync(p, contents.get(f.path)!); chmodSync(p, f.mode); }
     }
+    // installed-size against what find(1) measures in the unpacked root
+    const sizes = spawnSync('find', [root, '-type', 'f', '-printf', '%s\n'], { encoding: 'utf8' });
+    assert.equal(sizes.status, 0, sizes.stderr);
+    const measured = sizes.stdout.trim().split('\n').reduce((n, l) => n + Number(l), 0);
+    assert.equal((d.root.info as Record<string, unknown>)['installed-size'], measured, 'installed-size = find -type f bytes');
+    t.diagnostic(`${a.path}: installed-size ${measured} B (find -type f), file ${buf.length} B`);
     const exe = (d.files ?? []).find((f) => f.path.startsWith('usr/bin/') && f.mode & 0o111)!;
     // Only the package's files exist in the root: the private glibc must carry the executable.
     const r = spawnSync('chroot', [root, `/${exe.path}`, '--version'], { encoding: 'utf8', timeout: 60_000 });

@@ -60,9 +60,10 @@ export const TEST_NEEDS: Record<string, HostNeed[]> = {
     { kind: 'binfmt', what: 'qemu-aarch64', pkg: 'qemu-user-static', for: 'acceptance tests' },
     { kind: 'binfmt', what: 'qemu-arm', pkg: 'qemu-user-static', for: 'acceptance tests' },
     cmd('nsenter', 'util-linux', 'acceptance'), cmd('ip', 'iproute2', 'acceptance'),
-    // OpenWRT: init/uci scripts, usign feed signatures, a static shell for the musl-only root
+    // OpenWRT: init/uci scripts, usign feed signatures, a static shell for the musl-only root,
+    // strace for what an offline-root install reads outside the root
     cmd('busybox', 'busybox-static', 'acceptance'), cmd('shellcheck', 'shellcheck', 'acceptance'),
-    cmd('signify-openbsd', 'signify-openbsd', 'acceptance'),
+    cmd('signify-openbsd', 'signify-openbsd', 'acceptance'), cmd('strace', 'strace', 'acceptance'),
     // OCI: image tools, a registry, podman with runc
     cmd('skopeo', 'skopeo', 'acceptance'), cmd('umoci', 'umoci', 'acceptance'),
     cmd('oci-image-tool', 'oci-image-tool', 'acceptance'), cmd('docker-registry', 'docker-registry', 'acceptance'),

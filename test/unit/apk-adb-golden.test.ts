@@ -91,7 +91,7 @@ test('a one-file package is the ADB tree, block layout and DATA block apk mkpkg 
     u32(0x8000000f),                //        ADBI_PI_ARCH
     u32(0), u32(0), u32(0), u32(0), //        LICENSE, ORIGIN, MAINTAINER, URL (unset)
     u32(0), u32(0),                 //        REPO_COMMIT, BUILD_TIME (unset)
-    u32(0x10001000),                //        ADBI_PI_INSTALLED_SIZE = INT 4096 (1 byte rounded to 4 KiB)
+    u32(0x10000001),                //        ADBI_PI_INSTALLED_SIZE = INT 1 (the plain sum of file sizes)
     u32(2), u32(0xe0000084),        // @224 paths array: 1 dir @132
     u32(3),                         // @232 package object: 3 slots
     u32(0xe00000ac),                //        ADBI_PKG_PKGINFO = object @172
@@ -135,7 +135,7 @@ test('an index of that package is the "indx" tree apk mkndx defines', () => {
     u32(0x80000024),                //        ARCH = blob @36
     u32(0), u32(0), u32(0), u32(0), //        LICENSE, ORIGIN, MAINTAINER, URL
     u32(0), u32(0),                 //        REPO_COMMIT, BUILD_TIME
-    u32(0x10001000),                //        INSTALLED_SIZE = INT 4096 (direct value, copied as is)
+    u32(0x10000001),                //        INSTALLED_SIZE = INT 1 (direct value, copied as is)
     u32(0x10000000 + pkg.file.length), //     FILE_SIZE = INT size of the .apk file
     u8(4), s('test'),               // @132 index description
     z(3),                           // @137 padding to 4

@@ -70,7 +70,8 @@ test('writes one signed apk per OpenWRT arch name and a signed index per arch, s
         '. ${IPKG_INSTROOT}/lib/functions.sh\nexport root="${IPKG_INSTROOT}"\nexport pkgname="edgewan"\nadd_group_and_user\ndefault_postinst\n';
       assert.deepEqual(d.root.scripts, {
         'post-install': postInstall,
-        'post-upgrade': `#!/bin/sh\nexport PKG_UPGRADE=1\n${postInstall}`,
+        // "#!/bin/sh", the export, the post-install without its "#!" line: one shebang only.
+        'post-upgrade': `#!/bin/sh\nexport PKG_UPGRADE=1\n${postInstall.replace('#!/bin/sh\n', '')}`,
         'pre-deinstall': '#!/bin/sh\n[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n. ${IPKG_INSTROOT}/lib/functions.sh\n' +
           'export root="${IPKG_INSTROOT}"\nexport pkgname="edgewan"\ndefault_prerm\n',
       });
@@ -83,9 +84,15 @@ test('writes one signed apk per OpenWRT arch name and a signed index per arch, s
         assert.ok(got, `${f.path} in the apk`);
         if (f.type === 'file') assert.equal(got.mode, f.mode, `${f.path} mode`);
       }
+      // .list: every file and symlink of the package and .rusers, sorted; not .list itself,
+      // not the conffiles files (package-pack.mk writes it via a temporary file, before them).
       const list = contents.get('lib/apk/packages/edgewan.list')!.toString();
-      assert.ok(list.includes('/etc/init.d/edgewan\n') && list.includes('/usr/bin/edgewan\n'));
-      assert.ok(list.includes('/lib/apk/packages/edgewan.rusers\n') && !list.includes('conffiles'));
+      const listed = [...payload.files.filter((f) => f.type !== 'dir').map((f) => `/${f.path}`), '/lib/apk/packages/edgewan.rusers'].sort();
+      assert.equal(list, listed.map((l) => `${l}\n`).join(''));
+      assert.ok(!list.includes('edgewan.list') && !list.includes('conffiles'));
+      // installed-size: the plain sum of the file bytes the package carries (apk mkpkg).
+      const bytes = [...contents.values()].reduce((n, b) => n + b.length, 0);
+      assert.equal((d.root.info as Record<string, unknown>)['installed-size'], bytes);
       assert.equal(contents.get('lib/apk/packages/edgewan.conffiles')!.toString(), '/etc/config/edgewan\n');
       const uci = contents.get('etc/config/edgewan')!;
       assert.equal(contents.get('lib/apk/packages/edgewan.conffiles_static')!.toString(),
@@ -94,7 +101,7 @@ test('writes one signed apk per OpenWRT arch name and a signed index per arch, s
       const ndx = decodeApk(readFileSync(join(base, owrt, 'packages.adb')), pub);
       const pkgs = ndx.root.packages as Record<string, unknown>[];
       assert.equal(ndx.signatures[0].verified, true);
-      assert.deepEqual([pkgs.length, pkgs[0].hashes, pkgs[0]['file-size']], [1, d.adbSha256, file.length]);
+      assert.deepEqual([pkgs.length, pkgs[0].hashes, pkgs[0]['file-size'], pkgs[0]['installed-size']], [1, d.adbSha256, file.length, bytes]);
     }
     const feed = await inspectApk(join(base, 'x86_64')) as { index: { signatures: { verified: boolean }[] }; packages: { signatures: { verified: boolean }[] }[] };
     assert.equal(feed.index.signatures[0].verified, true);

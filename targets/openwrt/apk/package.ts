@@ -14,6 +14,11 @@ import type { OpenwrtPayload } from '../files.ts';
 
 export const APK_META_DIR = 'lib/apk/packages';
 
+/** A script with every line that starts (after blanks) with "#!" removed. */
+export function withoutShebangs(script: string): string {
+  return script.split('\n').filter((l) => !/^\s*#!/.test(l)).join('\n');
+}
+
 /** The three apk scripts, shaped like OpenWRT 25.12's package-pack.mk writes them. */
 export function apkScripts(name: string): NonNullable<ApkPackageInput['scripts']> {
   const guard = '[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0\n';
@@ -24,9 +29,9 @@ export function apkScripts(name: string): NonNullable<ApkPackageInput['scripts']
   const postInstall = `#!/bin/sh\n${guard}${load}add_group_and_user\ndefault_postinst\n`;
   return {
     'post-install': postInstall,
-    // package-pack.mk prepends to the whole post-install, its "#!/bin/sh" line included (a
-    // comment there). PKG_UPGRADE=1 keeps default_postinst from re-enabling the service.
-    'post-upgrade': `#!/bin/sh\nexport PKG_UPGRADE=1\n${postInstall}`,
+    // package-pack.mk: "#!/bin/sh", the export, then the post-install without its "#!" lines
+    // (sed '/^\s*#!/d'). PKG_UPGRADE=1 keeps default_postinst from re-enabling the service.
+    'post-upgrade': `#!/bin/sh\nexport PKG_UPGRADE=1\n${withoutShebangs(postInstall)}`,
     'pre-deinstall': `#!/bin/sh\n${load}default_prerm\n`,
   };
 }
@@ -36,9 +41,10 @@ export function apkEntries(name: string, payload: OpenwrtPayload): FileEntry[] {
   const files = payload.files.map((f) => ({ ...f, path: f.path.replace(/^\/+/, '') }));
   const meta = (n: string) => `${APK_META_DIR}/${name}.${n}`;
   const text = (n: string, s: string): FileEntry => ({ type: 'file', path: meta(n), mode: 0o644, data: Buffer.from(s) });
-  // package-pack.mk runs `find . -type f,l` after writing .rusers and while redirecting into
-  // .list (so both are listed), before the conffiles files are moved in (so they are not).
-  const listed = [...files.filter((f) => f.type !== 'dir').map((f) => `/${f.path}`), `/${meta('rusers')}`, `/${meta('list')}`].sort();
+  // package-pack.mk runs `find . -type f,l` after writing .rusers (so it is listed) into a
+  // temporary file moved to .list afterwards (so .list does not list itself), before the
+  // conffiles files are moved in (so they are not listed either).
+  const listed = [...files.filter((f) => f.type !== 'dir').map((f) => `/${f.path}`), `/${meta('rusers')}`].sort();
   // "echo $file $csum": the path, one space, the SHA-256 in hex.
   const statics = payload.conffiles.map((c) => {
     const f = files.find((x) => `/${x.path}` === c);

@@ -21,8 +21,11 @@ PROG=/usr/bin/@NAME@
 RUNDIR=/var/etc/@NAME@
 RUNCONF=$RUNDIR/@NAME@.json
 
+# rc.common sources this file at top level, also on the build host when an offline root is
+# installed (Image Builder, `opkg -o`, `apk --root`: IPKG_INSTROOT is the root then): a path
+# without $IPKG_INSTROOT would read the host's file, and a missing file ends dash/ash (exit 2).
 # shellcheck source=/dev/null
-. /usr/share/@NAME@/uci2json.sh
+. "$IPKG_INSTROOT/usr/share/@NAME@/uci2json.sh"
 
 translate() {
 	uci2json_load "$NAME" && uci2json_write -

@@ -66,3 +66,74 @@ config_load() {
 	${CONFIG_SECTION:+config_cb}
 	return 0
 }
+
+# The package-script part: what an ipk postinst/prerm (default_postinst $0 $@) and an apk
+# post-install/pre-deinstall (root and pkgname exported, then add_group_and_user and
+# default_postinst) call. The users of Require-User (opkg's <pkg>.control) or of
+# lib/apk/packages/<pkg>.rusers are added to the root's passwd/group (ids from 32768), then
+# every /etc/init.d/ script in the package's file list is enabled: offline (IPKG_INSTROOT
+# set: Image Builder, `opkg -o`, `apk --root`) by `${shell:-/bin/sh} $root/etc/rc.common
+# $root/etc/init.d/<x> enable` run on the build host, shell being bash if the host has one
+# and the exit status ignored; on the router enabled (not on upgrade) and started.
+_pkg_filelist() {
+	if [ -f "$root/lib/apk/packages/$pkgname.list" ]; then echo "$root/lib/apk/packages/$pkgname.list"
+	else echo "$root/usr/lib/opkg/info/$pkgname.list"; fi
+}
+_pkg_free_id() { # file: the first id from 32768 that field 3 of the file does not hold
+	local id=32768
+	while cut -d: -f3 "$1" | grep -qx "$id"; do id=$((id + 1)); done
+	echo "$id"
+}
+add_group_and_user() {
+	local rusers tuple u g gid uid
+	[ -z "$pkgname" ] && local pkgname="$(basename "${1%.*}")"
+	rusers=$(sed -n 's/^Require-User: *//p' "$root/usr/lib/opkg/info/$pkgname.control" 2>/dev/null)
+	[ -f "$root/lib/apk/packages/$pkgname.rusers" ] && rusers=$(cat "$root/lib/apk/packages/$pkgname.rusers")
+	for tuple in $rusers; do
+		u=${tuple%%:*}
+		g=${tuple#"$u"}; g=${g#:}; g=${g%%:*}
+		if [ -n "$g" ] && ! grep -q "^$g:" "$root/etc/group"; then
+			echo "$g:x:$(_pkg_free_id "$root/etc/group"):" >> "$root/etc/group"
+		fi
+		gid=$(grep "^$g:" "$root/etc/group" | cut -d: -f3)
+		if [ -n "$u" ] && ! grep -q "^$u:" "$root/etc/passwd"; then
+			uid=$(_pkg_free_id "$root/etc/passwd")
+			echo "$u:x:$uid:${gid:-$uid}:$u:/var/run/$u:/bin/false" >> "$root/etc/passwd"
+			echo "$u:x:0:0:99999:7:::" >> "$root/etc/shadow"
+		fi
+		if [ -n "$u" ] && [ -n "$g" ] && ! grep "^$g:" "$root/etc/group" | cut -d: -f4 | grep -q "$u"; then
+			sed -i "s/^\($g:[^:]*:[^:]*:..*\)$/\1,$u/; s/^\($g:[^:]*:[^:]*:\)$/\1$u/" "$root/etc/group"
+		fi
+	done
+}
+# _pkg_rc enable start | _pkg_rc disable stop: every /etc/init.d/ script of the file list
+_pkg_rc() {
+	local i shell
+	shell=$(command -v bash)
+	for i in $(grep -s '^/etc/init.d/' "$(_pkg_filelist)"); do
+		if [ -n "$root" ]; then
+			${shell:-/bin/sh} "$root/etc/rc.common" "$root$i" "$1"
+		else
+			[ "$PKG_UPGRADE" = 1 ] || "$i" "$1"
+			"$i" "$2"
+		fi
+	done
+}
+default_postinst() {
+	local root="$IPKG_INSTROOT" i
+	[ -z "$pkgname" ] && local pkgname="$(basename "${1%.*}")"
+	[ -e "$root/usr/lib/opkg/info/$pkgname.list" ] && add_group_and_user "$pkgname"
+	if [ -z "$root" ]; then
+		for i in $(grep -s '^/etc/uci-defaults/' "$(_pkg_filelist)"); do
+			( [ -f "$i" ] && cd "$(dirname "$i")" && . "$i" ) && rm -f "$i"
+		done
+	fi
+	_pkg_rc enable start
+	return 0
+}
+default_prerm() {
+	local root="$IPKG_INSTROOT"
+	[ -z "$pkgname" ] && local pkgname="$(basename "${1%.*}")"
+	_pkg_rc disable stop
+	return 0
+}
