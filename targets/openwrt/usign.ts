@@ -1,4 +1,4 @@
-// usign (OpenWRT's signify-compatible Ed25519 signatures) from node:crypto, FACTS §7.
+// usign (OpenWRT's signify-compatible Ed25519 signatures) from node:crypto (docs/platform-notes.md §7).
 // Signature file: "untrusted comment: …" line, then base64("Ed" + 8-byte key number +
 // 64-byte signature). Public key: base64("Ed" + key number + 32-byte key); opkg looks keys up
 // in /etc/opkg/keys/ by the key number in 16 hex digits. Ed25519 is deterministic, so the

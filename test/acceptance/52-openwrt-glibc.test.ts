@@ -1,5 +1,5 @@
 // scripts/glibc.ts against the real Debian mirror: each arch's private set holds exactly the
-// loader and the libraries FACTS §1 lists, from the pinned packages; the loader runs (foreign
+// loader and the libraries docs/platform-notes.md §1 lists, from the pinned packages; the loader runs (foreign
 // arches under qemu with an explicit CPU); a pin the mirror no longer has, or a package whose
 // bytes differ from the pinned sha256, fails with a clear error and leaves the cache intact.
 import { test } from 'node:test';
@@ -14,7 +14,7 @@ import { needTool } from '../helpers/tools.ts';
 const CPU: Record<Arch, string[]> = { x64: [], arm64: ['-cpu', 'cortex-a53'], armv7: ['-cpu', 'cortex-a7'] };
 
 for (const arch of ['x64', 'arm64', 'armv7'] as Arch[]) {
-  test(`${arch}: private glibc set = loader + FACTS §1 libraries, from the pinned packages; the loader runs`, async (t) => {
+  test(`${arch}: private glibc set = loader + the libraries docs/platform-notes.md §1 lists, from the pinned packages; the loader runs`, async (t) => {
     if (!needTool(t, 'apt-get', 'apt') || !needTool(t, 'dpkg-deb', 'dpkg')) return;
     if (arch !== 'x64' && !needTool(t, ARCHES[arch].qemu, 'qemu-user-static')) return;
     const set = await prepareGlibc(arch, defaultCacheDir());

@@ -1,5 +1,5 @@
 // APK v3 signatures checked with Debian's openssl (apk-tools itself is not packaged for Debian
-// 12 and not on npm, FACTS §7). Over exactly the bytes apk-tools signs (src/adb.c
+// 12 and not on npm, docs/platform-notes.md §7). Over exactly the bytes apk-tools signs (src/adb.c
 // adb_digest_v0_signature: le32 schema || adb_sign_v0 header || SHA-512(ADB block)) with
 // ECDSA-SHA512: a key made by openssl verifies, a flipped byte or another key does not. The
 // key id is recomputed with openssl, and the "ADBd" deflate stream is decoded by gzip(1).

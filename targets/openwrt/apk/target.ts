@@ -45,7 +45,7 @@ export function planApk(inputs: BuildInputs, opts: ApkBuildOptions = {}): Plan {
     wanted = [];
     for (const n of opts.openwrtArches) {
       const arch = archForOpenwrt(n);
-      if (!arch) throw new ApkInputError(`unknown OpenWRT arch name "${n}": the standalone apk is built for ${known.join(', ')} (INTERFACES.md, "Architectures")`);
+      if (!arch) throw new ApkInputError(`unknown OpenWRT arch name "${n}": the standalone apk is built for ${known.join(', ')} (docs/contract.md, "Architectures")`);
       if (!built.includes(arch)) throw new ApkInputError(`OpenWRT arch "${n}" needs the ${arch} executable, which this build did not make: add --arch ${arch}`);
       const e = wanted.find((w) => w.arch === arch);
       if (e) { if (!e.names.includes(n)) e.names.push(n); } else wanted.push({ arch, names: [n] });
