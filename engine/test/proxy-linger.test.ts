@@ -5,9 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const CHILD = join(import.meta.dirname, 'linger-child.ts');
+// import.meta.dirname is Node >= 20.11; the engine's tests also run on Node 18
+const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'linger-child.ts');
 
 /** Accept one connection from a child running `mode`; report how the connection ended on our side. */
 async function run(mode: string, arm: boolean, onConn: (s: net.Socket) => void): Promise<{ end: 'fin' | 'reset' | 'other'; bytes: number; code: number | null; out: string }> {
