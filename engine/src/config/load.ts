@@ -8,6 +8,7 @@ import { ConfigError, jsonSyntaxProblem, type ConfigProblem } from './errors.ts'
 import { parseSize } from './size.ts';
 import type { LoadedConfig, ResolvedConfig } from './types.ts';
 import { escapePointer, validateDocument } from './validate.ts';
+import { checkIntercept } from '../intercept/config.ts';
 import { computeBudgets, resolveLimit, REAL_ROOTS, type Budgets, type CgroupRoots } from '../memory/policy.ts';
 
 /** Environment variable → JSON pointer it overrides (INTERFACES.md, containers). */
@@ -67,6 +68,7 @@ export function resolveDocument(input: Record<string, unknown>, path: string | n
   const config = normalize(doc);
   const semantic: ConfigProblem[] = [];
   checkAdmin(config, semantic);
+  semantic.push(...checkIntercept(config));
   if (opts.checkStateDir !== false) checkStateDir(config.stateDir, semantic);
   const limit = resolveLimit(config.memory.limit, opts.roots ?? REAL_ROOTS);
   const { budgets, problems: budgetProblems } = computeBudgets(limit, config.memory.split);
