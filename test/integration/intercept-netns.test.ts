@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { engineCommand, ROOT, tunnelKeys } from '../helpers/engine.ts';
 import { Netns } from '../helpers/netns.ts';
@@ -37,6 +37,7 @@ test('interception in network namespaces: exact bytes via the core, dedup on the
   const n = new Netns(`ewi${process.pid % 100000}`);
   const dir = mkdtempSync(join(tmpdir(), 'ewI-'));
   const procs: ChildProcess[] = [];
+  let keys = '';
   try {
     for (const s of ['c', 'r', 'w', 'd']) n.add(s);
     n.link('c', 'eth0', ['10.77.1.2/24', 'fd77:1::2/64'], 'r', 'lan0', ['10.77.1.1/24', 'fd77:1::1/64']);
@@ -57,7 +58,7 @@ test('interception in network namespaces: exact bytes via the core, dedup on the
     server.stdout!.on('data', (d) => { serverLog += d; });
     const peers = () => serverLog.split('\n').filter((l) => l.startsWith('peer ')).map((l) => l.split(' ').slice(1).join(' '));
 
-    const keys = tunnelKeys('ewI-keys-');
+    keys = tunnelKeys('ewI-keys-');
     const [cmd, ...pre] = engineCommand();
     const engine = (ns: string, name: string, config: Record<string, unknown>) => {
       const cfg = { stateDir: join(dir, `${name}-state`), memory: { limit: '128MiB' }, admin: { listen: '127.0.0.1:9617' }, ...config };
@@ -176,5 +177,6 @@ test('interception in network namespaces: exact bytes via the core, dedup on the
     for (const p of procs) p.kill('SIGKILL');
     n.cleanup();
     rmSync(dir, { recursive: true, force: true });
+    if (keys) rmSync(dirname(keys), { recursive: true, force: true });
   }
 });

@@ -80,7 +80,7 @@ export class OriginalDestinations {
 
   constructor(private readonly listenPort: number, opts: { source?: Source; procPath?: string; conntrack?: string } = {}) {
     this.procPath = opts.procPath ?? '/proc/net/nf_conntrack';
-    this.tool = opts.conntrack ?? process.env.EDGEWAN_CONNTRACK ?? 'conntrack';
+    this.tool = opts.conntrack ?? 'conntrack';
     this.source = opts.source ?? pickSource(this.procPath);
   }
   private readonly procPath: string;

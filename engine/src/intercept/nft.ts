@@ -57,7 +57,7 @@ export function renderRemove(table: string): string {
 }
 
 /** Run `nft -f` on the text; rejects with nft's own message. */
-export function applyNft(text: string, nft = process.env.EDGEWAN_NFT || 'nft'): Promise<void> {
+export function applyNft(text: string, nft = 'nft'): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'edgewan-nft-'));
   const file = join(dir, 'table.nft');
   writeFileSync(file, text);
