@@ -59,3 +59,20 @@ export class Netns {
     this.made.length = 0;
   }
 }
+
+/**
+ * The branch topology of the interception test and bench: client c (10.77.1.2, fd77:1::2) —
+ * router r (lan0 10.77.1.1, wan0 10.77.2.1; forwarding) — wan w (w0 10.77.2.2, w1 10.77.3.1;
+ * forwarding) — dc d (10.77.3.2, fd77:3::2). Every address lives inside these namespaces.
+ */
+export function branchNet(n: Netns): void {
+  for (const s of ['c', 'r', 'w', 'd']) n.add(s);
+  n.link('c', 'eth0', ['10.77.1.2/24', 'fd77:1::2/64'], 'r', 'lan0', ['10.77.1.1/24', 'fd77:1::1/64']);
+  n.link('r', 'wan0', ['10.77.2.1/24', 'fd77:2::1/64'], 'w', 'w0', ['10.77.2.2/24', 'fd77:2::2/64']);
+  n.link('w', 'w1', ['10.77.3.1/24', 'fd77:3::1/64'], 'd', 'eth0', ['10.77.3.2/24', 'fd77:3::2/64']);
+  for (const s of ['r', 'w']) { n.exec(s, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']); n.exec(s, ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']); }
+  n.exec('c', ['ip', 'route', 'add', 'default', 'via', '10.77.1.1']); n.exec('c', ['ip', '-6', 'route', 'add', 'default', 'via', 'fd77:1::1']);
+  n.exec('r', ['ip', 'route', 'add', 'default', 'via', '10.77.2.2']); n.exec('r', ['ip', '-6', 'route', 'add', 'default', 'via', 'fd77:2::2']);
+  n.exec('w', ['ip', 'route', 'add', '10.77.1.0/24', 'via', '10.77.2.1']); n.exec('w', ['ip', '-6', 'route', 'add', 'fd77:1::/64', 'via', 'fd77:2::1']);
+  n.exec('d', ['ip', 'route', 'add', 'default', 'via', '10.77.3.1']); n.exec('d', ['ip', '-6', 'route', 'add', 'default', 'via', 'fd77:3::1']);
+}

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { engineCommand, ROOT, tunnelKeys } from '../helpers/engine.ts';
-import { Netns } from '../helpers/netns.ts';
+import { branchNet, Netns } from '../helpers/netns.ts';
 import { needRoot, needTool } from '../helpers/tools.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -39,15 +39,7 @@ test('interception in network namespaces: exact bytes via the core, dedup on the
   const procs: ChildProcess[] = [];
   let keys = '';
   try {
-    for (const s of ['c', 'r', 'w', 'd']) n.add(s);
-    n.link('c', 'eth0', ['10.77.1.2/24', 'fd77:1::2/64'], 'r', 'lan0', ['10.77.1.1/24', 'fd77:1::1/64']);
-    n.link('r', 'wan0', ['10.77.2.1/24', 'fd77:2::1/64'], 'w', 'w0', ['10.77.2.2/24', 'fd77:2::2/64']);
-    n.link('w', 'w1', ['10.77.3.1/24', 'fd77:3::1/64'], 'd', 'eth0', ['10.77.3.2/24', 'fd77:3::2/64']);
-    for (const s of ['r', 'w']) { n.exec(s, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']); n.exec(s, ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']); }
-    n.exec('c', ['ip', 'route', 'add', 'default', 'via', '10.77.1.1']); n.exec('c', ['ip', '-6', 'route', 'add', 'default', 'via', 'fd77:1::1']);
-    n.exec('r', ['ip', 'route', 'add', 'default', 'via', '10.77.2.2']); n.exec('r', ['ip', '-6', 'route', 'add', 'default', 'via', 'fd77:2::2']);
-    n.exec('w', ['ip', 'route', 'add', '10.77.1.0/24', 'via', '10.77.2.1']); n.exec('w', ['ip', '-6', 'route', 'add', 'fd77:1::/64', 'via', 'fd77:2::1']);
-    n.exec('d', ['ip', 'route', 'add', 'default', 'via', '10.77.3.1']); n.exec('d', ['ip', '-6', 'route', 'add', 'default', 'via', 'fd77:3::1']);
+    branchNet(n);
 
     const blob = randomBytes(SIZE);
     writeFileSync(join(dir, 'blob'), blob);
