@@ -137,6 +137,13 @@ test('interception in network namespaces: exact bytes via the core, dedup on the
     assert.equal(comp(edge, 'intercept').status.failed.no_original_destination, 1);
     assert.match(edge.metrics(), /^edgewan_intercept_failed_total\{reason="no_original_destination"\} 1$/m);
 
+    // 5b. someone flushes the whole ruleset (Debian's nftables.service does): the table comes back
+    n.exec('r', ['nft', 'flush', 'ruleset']);
+    await until('table re-applied', edge, () => comp(edge, 'intercept').status.reapplied === 1);
+    assert.match(table().out, /redirect to :9618/);
+    assert.equal((await get('http://10.77.3.2:8080/blob')).sha, sha(blob));
+    assert.equal(peers().at(-1), '8080 ::ffff:10.77.3.2', 'intercepted again after the flush');
+
     // 6. tunnel down (core stopped), fail-open: the router dials the server itself
     assert.equal(await core.stop(), 0);
     await until('edge sees the tunnel down', edge, () => comp(edge, 'intercept').status.path === 'direct');

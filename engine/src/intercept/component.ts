@@ -13,7 +13,7 @@ import { joinHostPort } from '../tunnel/hostport.ts';
 import { splice, resetSocket } from '../proxy/splice.ts';
 import type { CompiledRule } from './config.ts';
 import { OriginalDestinations, type Source } from './conntrack.ts';
-import { applyNft, renderActive, renderClosed, renderRemove, type TableSpec } from './nft.ts';
+import { applyNft, renderActive, renderClosed, renderRemove, tableExists, type TableSpec } from './nft.ts';
 
 export interface InterceptOptions {
   config: InterceptConfig;
@@ -72,6 +72,7 @@ export class InterceptComponent implements Component {
 
   /** Tunnel state → component health (the supervisor shows it in /status and /metrics). */
   private check(): void {
+    if (++this.ticks % 10 === 0) void this.ensureTable();
     const t = hub.tunnel as (null | { currentLink?: () => unknown });
     const up = !!t && typeof t.currentLink === 'function' && !!t.currentLink();
     if (up === this.tunnelUp && this.lastCheck) return;
@@ -81,6 +82,18 @@ export class InterceptComponent implements Component {
     else this.ctx.degraded(this.opts.config.failClosed ? 'tunnel down: intercepted connections are refused (failClosed)' : 'tunnel down: intercepted connections go directly to their destination (fail-open)');
   }
   private lastCheck = false;
+  private ticks = 0;
+  private reapplied = 0;
+
+  /** Someone else's `flush ruleset` (Debian's nftables.service) removed the table: put it back. */
+  private async ensureTable(): Promise<void> {
+    if (!this.applied || await tableExists(this.opts.config.table, this.opts.nft)) return;
+    try {
+      await applyNft(renderActive(this.spec), this.opts.nft);
+      this.reapplied++;
+      this.ctx.log.warn('the interception table had been removed by someone else; applied again', { table: `inet ${this.opts.config.table}` });
+    } catch (e) { this.lastError = (e as Error).message; }
+  }
 
   private onConnection(sock: net.Socket): void {
     this.conns.add(sock);
@@ -131,7 +144,7 @@ export class InterceptComponent implements Component {
       path: !this.applied ? 'off' : this.tunnelUp ? 'tunnel' : c.failClosed ? 'refused' : 'direct',
       lookup: this.originals?.source ?? null, connections: this.conns.size,
       intercepted: this.counts.intercepted, bypassed: this.counts.bypassed, failed: { ...this.failed },
-      lookupReads: this.originals?.reads ?? 0, lastError: this.lastError,
+      lookupReads: this.originals?.reads ?? 0, reapplied: this.reapplied, lastError: this.lastError,
     };
   }
 

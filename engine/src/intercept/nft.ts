@@ -71,3 +71,10 @@ export function applyNft(text: string, nft = 'nft'): Promise<void> {
     });
   });
 }
+
+/** Is the table there? (false also when nft cannot run: then applying fails with the reason) */
+export function tableExists(table: string, nft = 'nft'): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile(nft, ['list', 'table', 'inet', table], { timeout: 10_000 }, (err) => resolve(!err));
+  });
+}
