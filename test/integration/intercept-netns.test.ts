@@ -15,6 +15,7 @@ import type { ChildProcess } from 'node:child_process';
 import { engineCommand, ROOT, tunnelKeys } from '../helpers/engine.ts';
 import { branchNet, Netns } from '../helpers/netns.ts';
 import { needRoot, needTool } from '../helpers/tools.ts';
+import { OriginalDestinations, parseConntrack, type Entry } from '../../engine/src/intercept/conntrack.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -33,7 +34,7 @@ for (const port of [8080, 8081]) {
 `;
 
 test('interception in network namespaces: exact bytes via the core, dedup on the wan, bypass, fail-open, fail-closed, rules removed', { timeout: 300_000 }, async (t) => {
-  if (!needRoot(t) || !needTool(t, 'nft', 'nftables') || !needTool(t, 'ip', 'iproute2') || !needTool(t, 'curl', 'curl')) return;
+  if (!needRoot(t) || !needTool(t, 'nft', 'nftables') || !needTool(t, 'conntrack', 'conntrack') || !needTool(t, 'ip', 'iproute2') || !needTool(t, 'curl', 'curl')) return;
   const n = new Netns(`ewi${process.pid % 100000}`);
   const dir = mkdtempSync(join(tmpdir(), 'ewI-'));
   const procs: ChildProcess[] = [];
@@ -143,6 +144,22 @@ test('interception in network namespaces: exact bytes via the core, dedup on the
     assert.match(table().out, /redirect to :9618/);
     assert.equal((await get('http://10.77.3.2:8080/blob')).sha, sha(blob));
     assert.equal(peers().at(-1), '8080 ::ffff:10.77.3.2', 'intercepted again after the flush');
+
+    // 5c. the netlink source (`conntrack -L`, what a non-root engine uses) agrees with /proc
+    // for a connection held open (a rate-limited curl)
+    const slow = n.spawn('c', ['curl', '-s', '--max-time', '60', '--limit-rate', '50k', '-o', '/dev/null', 'http://10.77.3.2:8080/blob']);
+    procs.push(slow);
+    let held: Entry | undefined;
+    for (let i = 0; i < 100 && !held; i++) {
+      held = parseConntrack(n.exec('r', ['cat', '/proc/net/nf_conntrack'])).find((e) => e.reply.sport === 9618 && e.orig.dport === 8080 && e.orig.src === '10.77.1.2');
+      if (!held) await sleep(50);
+    }
+    assert.ok(held, 'the held connection is in conntrack');
+    const wrapper = join(dir, 'conntrack-in-router');
+    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${n.name('r')} conntrack "$@"\n`, { mode: 0o755 });
+    const viaTool = new OriginalDestinations(9618, { source: 'conntrack-tool', conntrack: wrapper });
+    assert.deepEqual(await viaTool.lookup({ client: held.orig.src, clientPort: held.orig.sport, local: held.reply.src, localPort: 9618 }), { host: '10.77.3.2', port: 8080 });
+    slow.kill('SIGKILL');
 
     // 6. tunnel down (core stopped), fail-open: the router dials the server itself
     assert.equal(await core.stop(), 0);
