@@ -12,6 +12,11 @@ import { addressKey, cidrOverlap, parseCidr, type Cidr } from '../src/intercept/
 import { compileRules, intercepts } from '../src/intercept/config.ts';
 import { renderActive, renderClosed, renderRemove } from '../src/intercept/nft.ts';
 import { OriginalDestinations, parseConntrack, resolveAll } from '../src/intercept/conntrack.ts';
+import { InterceptComponent } from '../src/intercept/component.ts';
+import { createLogger } from '../src/log/logger.ts';
+import type { ComponentContext } from '../src/supervisor/component.ts';
+import type { Budgets } from '../src/memory/policy.ts';
+import net from 'node:net';
 
 const OPTS = { env: { EDGEWAN_MEMORY_LIMIT: '128MiB', EDGEWAN_STATE_DIR: tmpdir() } };
 const edge = (intercept: Record<string, unknown>, connect: string | null = '10.9.0.2:7000') => ({ role: 'edge', tunnel: { connect }, intercept });
@@ -134,5 +139,27 @@ test('intercept conntrack: concurrent lookups share one read; a missing entry is
     assert.equal(o.reads - before, 2, 'one retry');
     const missing = new OriginalDestinations(9618, { procPath: join(dir, 'absent') });
     assert.equal(missing.source, 'conntrack-tool', 'no readable /proc file: the netlink tool');
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('intercept component: nft missing or failing → start rejects with the reason and the listener is closed again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ewI-nft-'));
+  try {
+    const port = await new Promise<number>((r) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => r(p)); }); });
+    const ctx: ComponentContext = {
+      log: createLogger({ write: () => {} }), signal: new AbortController().signal, budgetBytes: () => 0, budgets: () => ({}) as Budgets,
+      degraded: () => {}, healthy: () => {}, unconfigured: () => {}, fail: (e) => { throw e; },
+    };
+    const { rules } = compileRules({ enabled: true, rules: [{ destinations: ['10.20.0.0/16'], ports: [80], exclude: [] }], port, interfaces: [], failClosed: false, table: 'edgewan' });
+    const config = { enabled: true, rules: [], port, interfaces: [], failClosed: false, table: 'edgewan' };
+    const missing = new InterceptComponent({ config, rules, nft: join(dir, 'no-nft') });
+    await assert.rejects(missing.start(ctx), /EDGEWAN_ERR_INTERCEPT_NFT: .*no-nft not found/);
+    const failing = join(dir, 'nft');
+    writeFileSync(failing, '#!/bin/sh\necho "Error: Could not process rule: Operation not permitted" >&2\nexit 1\n', { mode: 0o755 });
+    const c2 = new InterceptComponent({ config, rules, nft: failing });
+    await assert.rejects(c2.start(ctx), /nft -f failed, nothing changed: Error: Could not process rule: Operation not permitted/);
+    // the port is free again: nothing was left listening
+    await new Promise<void>((resolve, reject) => { const s = net.createServer().once('error', reject).listen(port, '::', () => s.close(() => resolve())); });
+    assert.equal(c2.status().tableApplied, false);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
