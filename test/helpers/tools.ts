@@ -42,8 +42,13 @@ const file = (what: string, pkg: string, stage: string): HostNeed => ({ kind: 'f
 /** What each stage's tests call, beyond what the build itself installs. */
 export const TEST_NEEDS: Record<string, HostNeed[]> = {
   unit: [cmd('patchelf', 'patchelf', 'unit'), cmd('readelf', 'binutils', 'unit'), cmd('sha256sum', 'coreutils', 'unit')],
-  integration: [cmd('patchelf', 'patchelf', 'integration'), cmd('xz', 'xz-utils', 'integration'),
-    cmd('apt-get', 'apt', 'integration'), cmd('python3', 'python3', 'integration')],
+  integration: [
+    cmd('patchelf', 'patchelf', 'integration'), cmd('xz', 'xz-utils', 'integration'),
+    cmd('apt-get', 'apt', 'integration'), cmd('python3', 'python3', 'integration'),
+    // transparent interception (intercept-netns): namespaces, nftables, conntrack, a plain client
+    cmd('ip', 'iproute2', 'integration'), cmd('nft', 'nftables', 'integration'),
+    cmd('conntrack', 'conntrack', 'integration'), cmd('curl', 'curl', 'integration'),
+  ],
   acceptance: [
     // engine admin endpoint: promtool parses /metrics; chromium renders the status page
     cmd('promtool', 'prometheus', 'acceptance'),

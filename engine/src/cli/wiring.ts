@@ -6,6 +6,7 @@ import type { BudgetName } from '../memory/policy.ts';
 import type { Component } from '../supervisor/component.ts';
 import { createTunnel, createForwards, createSocks } from '../tunnel/index.ts';
 import { createDnsComponent } from '../dns/index.ts';
+import { createIntercept } from '../intercept/index.ts';
 
 export interface Wiring {
   name: string;
@@ -21,6 +22,7 @@ export const WIRINGS: Wiring[] = [
   { name: 'tunnel', budget: ['chunkMemory'], section: (c) => [c.role, c.stateDir, c.tunnel, c.caches.chunkDisk], create: (c) => createTunnel(c) },
   { name: 'forwards', section: (c) => [c.role, c.forwards], create: (c) => createForwards(c) },
   { name: 'socks', section: (c) => [c.role, c.socks], create: (c) => createSocks(c) },
+  { name: 'intercept', section: (c) => [c.role, c.intercept], create: (c) => createIntercept(c) },
   {
     name: 'dns',
     budget: ['dns'],

@@ -12,6 +12,7 @@ import type { LoadedConfig, ResolvedConfig } from './types.ts';
 import { escapePointer, validateDocument } from './validate.ts';
 import { scanJson } from './json-scan.ts';
 import { checkRules } from './rules.ts';
+import { checkIntercept } from '../intercept/config.ts';
 import { computeBudgets, resolveLimit, REAL_ROOTS, type Budgets, type CgroupRoots } from '../memory/policy.ts';
 
 /** Environment variable → JSON pointer it overrides (docs/config.md, "Environment overrides"). */
@@ -79,6 +80,7 @@ export function resolveDocument(input: Record<string, unknown>, path: string | n
   const semantic: ConfigProblem[] = [];
   checkAdmin(config, semantic);
   semantic.push(...checkRules(config, { checkFiles: opts.checkFiles }));
+  semantic.push(...checkIntercept(config));
   if (opts.checkStateDir !== false) checkStateDir(config.stateDir, semantic);
   const limit = resolveLimit(config.memory.limit, opts.roots ?? REAL_ROOTS);
   const { budgets, problems: budgetProblems } = computeBudgets(limit, config.memory.split);

@@ -84,6 +84,22 @@ export interface DnsConfig {
   readonly workers: number | 'auto';
 }
 
+/** The `intercept` section (transparent interception on the edge); engine/src/intercept/ owns it. */
+export interface InterceptRuleConfig {
+  readonly destinations: readonly string[];
+  readonly ports: readonly (number | string)[];
+  readonly exclude: readonly string[];
+}
+
+export interface InterceptConfig {
+  readonly enabled: boolean;
+  readonly rules: readonly InterceptRuleConfig[];
+  readonly port: number;
+  readonly interfaces: readonly string[];
+  readonly failClosed: boolean;
+  readonly table: string;
+}
+
 export interface CachesConfig {
   /** maxSize in bytes (0: off). */
   readonly chunkDisk: { readonly maxSize: number };
@@ -102,6 +118,7 @@ export interface ResolvedConfig {
   readonly socks: SocksConfig;
   readonly dns: DnsConfig;
   readonly caches: CachesConfig;
+  readonly intercept: InterceptConfig;
 }
 
 /** What loadConfig() returns: the frozen config plus where it came from. */
