@@ -16,9 +16,9 @@ import { benchCtx, type PeerMsg } from './tunnel-wan-peer.ts';
 const BITS_PER_S = 10e6;
 const ONE_WAY_MS = 25;
 
-interface Peer { proc: ChildProcess; ask(m: PeerMsg): Promise<Record<string, number>>; first: Promise<Record<string, number>>; }
+export interface Peer { proc: ChildProcess; ask(m: PeerMsg): Promise<Record<string, number>>; first: Promise<Record<string, number>>; }
 
-function startPeer(role: 'relay' | 'core' | 'sink', args: string[] = []): Peer {
+export function startPeer(role: 'relay' | 'core' | 'sink', args: string[] = []): Peer {
   const proc = fork(join(import.meta.dirname, 'tunnel-wan-peer.ts'), args, { execArgv: process.execArgv, env: { ...process.env, EWT_WAN_PEER: role }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const replies: Array<(r: Record<string, number>) => void> = [];
   proc.on('message', (r: Record<string, number>) => replies.shift()?.(r));
