@@ -17,6 +17,7 @@ import { fingerprint, FP_LEN } from '../src/codec/fingerprint.ts';
 import { encodeOps, decodeOps, Op, T, CODEC_DEFLATE_DICT, type DataOp } from '../src/codec/frame.ts';
 import { buildDict, inflateWithDict, deflateWithDict } from '../src/codec/dict.ts';
 import { sketch, SketchIndex } from '../src/codec/resemble.ts';
+import { SpanBuilder, manifestFps, SPAN_MAX } from '../src/codec/manifest.ts';
 import type { TunnelStream } from '../src/tunnel/stream.ts';
 import { waitFor } from './tunnel-helpers.ts';
 
@@ -32,7 +33,7 @@ async function linkPair(edgeOpts: Partial<LinkOptions> = {}, coreOpts: Partial<L
   const mk = (role: 'edge' | 'core', sock: net.Socket, extra: Partial<LinkOptions>): Side => {
     const lines: string[] = [];
     const store = new ChunkStore({ memoryBytes: 64 << 20 });
-    const link = new Link(sock, { role, store, chunker: chunkerParams(), windowBytes: 1 << 20, log: createLogger({ level: 'debug', write: (l) => { lines.push(l); } }), mode: () => 'dedup', ...extra });
+    const link = new Link(sock, { role, store, chunker: chunkerParams(), windowBytes: 4 << 20, log: createLogger({ level: 'debug', write: (l) => { lines.push(l); } }), mode: () => 'dedup', ...extra });
     return { link, store, lines };
   };
   const edge = mk('edge', a, edgeOpts); const core = mk('core', b, coreOpts);
@@ -91,7 +92,16 @@ test('DZ: compressible data, then an edited copy, byte-exact; deltas cost a frac
       assert.ok(first < firstLz4 * 0.9, `first ${first} vs LZ4 ${firstLz4}`);
       assert.ok(edited < editedLz4 / 10, `edited ${edited} vs LZ4 ${editedLz4}`);
     } finally { q.close(); }
-    assert.ok(repeat < v2.length / 200, `repeat ${repeat}`);
+    // Runs of references cross as manifests: ~29 bytes per ~16 chunks.
+    assert.ok(repeat < v2.length / 500, `repeat ${repeat} of ${v2.length}`);
+    // The same repeat without REFM (a peer that offers DZ only): one 29-byte REF per chunk.
+    const r = await linkPair({ codecs: CODEC_DEFLATE_DICT });
+    try {
+      assert.ok(r.edge.link.sendsDz && !r.edge.link.sendsRuns);
+      await send(r, v2);
+      const refs = await send(r, v2);
+      assert.ok(refs > repeat * 5, `REF per chunk ${refs} vs REFM ${repeat}`);
+    } finally { r.close(); }
   } finally { p.close(); }
 });
 
@@ -140,6 +150,24 @@ test('bad input: each resets the stream with a typed error, link stays up, nothi
     // A delta whose output is not what its check fingerprint says.
     e = await injected(p, [dz({ check: fingerprint(text(8192, 4)) })]);
     assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_CHECK/);
+    // Reference runs: a manifest nobody holds; a REFM naming a chunk that is no manifest;
+    // a REFM whose declared length is not its chunks'.
+    e = await injected(p, [{ op: Op.REFM, rawLen: 1000, fp: randomBytes(FP_LEN) }]);
+    assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_CHUNK_LOST/);
+    const chunk = text(5000, 21); const cfp = fingerprint(chunk);
+    p.core.store.put(cfp, chunk); p.edge.store.put(cfp, chunk);
+    e = await injected(p, [{ op: Op.REFM, rawLen: 1000, fp: cfp }]);
+    assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_MANIFEST/);
+    const man = Buffer.concat([cfp, cfp]); const mfp = fingerprint(man);
+    p.core.store.put(mfp, man); p.edge.store.put(mfp, man);
+    e = await injected(p, [{ op: Op.REFM, rawLen: 10001, fp: mfp }]);
+    assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_MANIFEST/);
+    // ... and the well-formed one decodes to its two chunks.
+    const ok = await openPair(p);
+    p.edge.link.sendFrame(T.DATA, ok.tx.id, encodeOps([{ op: Op.REFM, rawLen: 10000, fp: mfp }]));
+    p.edge.link.sendFrame(T.FIN, ok.tx.id);
+    await ok.ended;
+    assert.ok(ok.received().equals(Buffer.concat([chunk, chunk])));
   } finally { p.close(); }
   // A DZ op to a side that did not offer the codec.
   const q = await linkPair({}, { codecs: 0 });
@@ -147,6 +175,8 @@ test('bad input: each resets the stream with a typed error, link stays up, nothi
     const raw = text(8192, 3);
     const e = await injected(q, [{ op: Op.DZ, rawLen: raw.length, dict: [], lens: [raw.length], check: null, data: deflateWithDict(raw, new Uint8Array(0)) }]);
     assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_CODEC/);
+    const e2 = await injected(q, [{ op: Op.REFM, rawLen: 100, fp: randomBytes(FP_LEN) }]);
+    assert.match(String(e2?.message), /EDGEWAN_ERR_TUNNEL_CODEC/);
   } finally { q.close(); }
 });
 
@@ -191,4 +221,35 @@ test('resemblance: a chunk edited in a few bytes shares a super-feature, unrelat
   assert.equal(sketch(Buffer.alloc(100)), null);
   for (let i = 0; i < 10; i++) idx.add(sketch(text(8192, 200 + i))!, fingerprint(text(8192, 200 + i)));
   assert.equal(idx.size, 4, 'bounded');
+});
+
+test('resemblance is position-free: the same content shifted by a few bytes still matches', () => {
+  const idx = new SketchIndex(16);
+  const base = text(8192, 31); const fp = fingerprint(base);
+  idx.add(sketch(base)!, fp);
+  const shifted = Buffer.concat([Buffer.from('inserted '), base.subarray(0, 8000)]);
+  assert.deepEqual(idx.candidates(sketch(shifted)!), [fp]);
+});
+
+test('spans: content-defined over fingerprints, at most SPAN_MAX, a manifest lists them in order', () => {
+  const b = new SpanBuilder();
+  const fps = Array.from({ length: 500 }, () => randomBytes(FP_LEN));
+  const manifests: Uint8Array[] = [];
+  for (const fp of fps) { const m = b.push(fp); if (m) manifests.push(m); }
+  const listed = manifests.flatMap((m) => manifestFps(m)!);
+  assert.deepEqual(listed.map((x) => Buffer.from(x).toString('hex')), fps.slice(0, listed.length).map((x) => x.toString('hex')));
+  for (const m of manifests) {
+    const l = manifestFps(m)!;
+    assert.ok(l.length <= SPAN_MAX);
+    assert.ok(l.slice(0, -1).every((x) => x[0] >= 16), 'a span ends at its first cut fingerprint');
+  }
+  assert.ok(manifests.length >= 15 && manifests.length <= 60, `${manifests.length} spans for 500 chunks`);
+  // Same fingerprints again from a fresh builder: the same manifests (both sides agree).
+  const b2 = new SpanBuilder(); const again: string[] = [];
+  for (const fp of fps) { const m = b2.push(fp); if (m) again.push(Buffer.from(m).toString('hex')); }
+  assert.deepEqual(again, manifests.map((m) => Buffer.from(m).toString('hex')));
+  b2.reset(); assert.equal(b2.length, 0);
+  assert.equal(manifestFps(new Uint8Array(25)), null);
+  assert.equal(manifestFps(new Uint8Array(0)), null);
+  assert.equal(manifestFps(new Uint8Array(FP_LEN * (SPAN_MAX + 1))), null);
 });

@@ -18,9 +18,13 @@ export const enum T {
   HELLO = 1, OPEN = 2, OPEN_OK = 3, DATA = 4, CREDIT = 5, FIN = 6, RST = 7,
   NEED = 8, CHUNK = 9, MISSING = 10, PING = 11, PONG = 12,
 }
-export const enum Op { LIT = 1, LZ4 = 2, REF = 3, RAW = 4, DZ = 5 }
+export const enum Op { LIT = 1, LZ4 = 2, REF = 3, RAW = 4, DZ = 5, REFM = 6 }
 /** HELLO codec bits (byte 30; a peer that predates them sends 0: LZ4 per chunk only). */
 export const CODEC_DEFLATE_DICT = 1;
+/** HELLO codec bit: REFM ops (a run of references as one manifest reference, codec/manifest.ts). */
+export const CODEC_REF_RUNS = 2;
+/** Largest run one REFM op may stand for (SPAN_MAX chunks of at most MAX_OP_RAW). */
+export const MAX_REFM_RAW = 64 * MAX_OP_RAW;
 /** Most dictionary chunks one DZ op may name, and most chunks it may carry. */
 export const DZ_MAX_DICT = 8;
 export const DZ_MAX_CHUNKS = 256;
@@ -32,6 +36,8 @@ export type DataOp =
   | { op: Op.LIT | Op.RAW; rawLen: number; data: Uint8Array }
   | { op: Op.LZ4; rawLen: number; data: Uint8Array }
   | { op: Op.REF; rawLen: number; fp: Uint8Array }
+  /** A run of references: the manifest chunk `fp` lists them (codec/manifest.ts). */
+  | { op: Op.REFM; rawLen: number; fp: Uint8Array }
   /**
    * Deflate with a dictionary: the chunks named by `dict` (fingerprints the receiver holds),
    * concatenated, last 32 KiB. `lens`: the chunks the output splits into (they sum to
@@ -138,7 +144,7 @@ export function encodeDataFrame(stream: number, ops: DataOp[]): Buffer {
 
 function opsLength(ops: DataOp[]): number {
   let n = 0;
-  for (const o of ops) n += o.op === Op.REF ? 1 + FP_LEN + 4 : o.op === Op.LZ4 ? 9 + o.data.length : o.op === Op.DZ ? dzLength(o) : 5 + o.data.length;
+  for (const o of ops) n += o.op === Op.REF || o.op === Op.REFM ? 1 + FP_LEN + 4 : o.op === Op.LZ4 ? 9 + o.data.length : o.op === Op.DZ ? dzLength(o) : 5 + o.data.length;
   return n;
 }
 
@@ -157,7 +163,7 @@ function writeOps(b: Buffer, at: number, ops: DataOp[]): void {
       b.writeUInt16BE(o.lens.length, p); p += 2;
       for (const l of o.lens) { b.writeUInt32BE(l, p); p += 4; }
       b.writeUInt32BE(o.data.length, p); p += 4; b.set(o.data, p); p += o.data.length;
-    } else if (o.op === Op.REF) { b.set(o.fp, p); p += FP_LEN; b.writeUInt32BE(o.rawLen, p); p += 4; }
+    } else if (o.op === Op.REF || o.op === Op.REFM) { b.set(o.fp, p); p += FP_LEN; b.writeUInt32BE(o.rawLen, p); p += 4; }
     else if (o.op === Op.LZ4) { b.writeUInt32BE(o.rawLen, p); b.writeUInt32BE(o.data.length, p + 4); p += 8; b.set(o.data, p); p += o.data.length; }
     else { b.writeUInt32BE(o.data.length, p); p += 4; b.set(o.data, p); p += o.data.length; }
   }
@@ -174,11 +180,11 @@ export function decodeOps(b: Uint8Array, at = 0): DataOp[] {
   const need = (k: number) => { if (p + k > b.length) throw new FrameError('OP_TRUNCATED', `op needs ${k} more bytes, ${b.length - p} left`, at + p); };
   while (p < b.length) {
     const op = b[p++];
-    if (op === Op.REF) {
+    if (op === Op.REF || op === Op.REFM) {
       need(FP_LEN + 4);
       const fp = b.subarray(p, p + FP_LEN); p += FP_LEN;
       const rawLen = u32(b, p); p += 4;
-      if (rawLen === 0 || rawLen > MAX_OP_RAW) throw new FrameError('OP_LENGTH', `reference to a ${rawLen}-byte chunk`, at + p - 4);
+      if (rawLen === 0 || rawLen > (op === Op.REF ? MAX_OP_RAW : MAX_REFM_RAW)) throw new FrameError('OP_LENGTH', `reference to a ${rawLen}-byte chunk`, at + p - 4);
       ops.push({ op, rawLen, fp });
     } else if (op === Op.LZ4) {
       need(8);

@@ -1,15 +1,17 @@
-// Resemblance sketches for delta against similar chunks, after Finesse (Zhang et al., FAST
-// 2019): a chunk is split into 12 equal sub-blocks, each sub-block's feature is the largest
-// gear rolling hash (a 32-byte window) in it, and the features are grouped into 3
-// super-features of 4 (one from each quarter of the chunk). Two chunks that share any
-// super-feature are very likely near-duplicates: an edit of a few bytes changes the features
-// of one or two sub-blocks only, so at least one super-feature survives. Sender side only:
-// the receiver is told the base's fingerprint and checks the result by its own.
+// Resemblance sketches for delta against similar chunks, in the spirit of Finesse (Zhang et
+// al., FAST 2019) and N-transform super-features (Shilane et al., FAST 2012), but with one
+// hash per byte and no positions: each byte's gear rolling hash (a 32-byte window) is mixed,
+// its top 4 bits pick one of 16 features, and a feature is the largest value that landed in
+// it (one-permutation min-hash). The 16 features are grouped into 4 super-features of 4.
+// Position-free matters here: a content-defined chunk that gained or lost a few bytes at a
+// boundary shifts everything, and positional sub-blocks would then all differ. An edit of a
+// few bytes changes only the features whose maximum it touched, so a super-feature survives.
+// Sender side only: the receiver is told the base's fingerprint and checks the result by its own.
 import { gearTable } from './chunker.ts';
 
 const G = gearTable();
-const FEATURES = 12;
-export const SUPER_FEATURES = 3;
+const FEATURES = 16;
+export const SUPER_FEATURES = 4;
 
 /** Super-features of a chunk (SUPER_FEATURES values), or null for chunks too small to sketch. */
 export function sketch(c: Uint8Array): Uint32Array | null {
@@ -17,16 +19,13 @@ export function sketch(c: Uint8Array): Uint32Array | null {
   if (n < 1024) return null;
   const f = new Uint32Array(FEATURES);
   let h = 0;
-  let i = 0;
-  for (let k = 0; k < FEATURES; k++) {
-    const end = Math.floor(((k + 1) * n) / FEATURES);
-    let m = 0;
-    for (; i < end; i++) {
-      h = ((h << 1) + G[c[i]]) | 0;
-      const v = h >>> 0;
-      if (v > m) m = v;
-    }
-    f[k] = m;
+  for (let i = 0; i < n; i++) {
+    h = ((h << 1) + G[c[i]]) | 0;
+    if (i < 31) continue; // a full window first
+    const v = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 0;
+    const b = v >>> 28;
+    const x = v & 0x0fffffff;
+    if (x > f[b]) f[b] = x;
   }
   const sf = new Uint32Array(SUPER_FEATURES);
   for (let s = 0; s < SUPER_FEATURES; s++) {

@@ -5,7 +5,7 @@
 // reason; every stream in flight is then reset (never half-delivered as if complete).
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { FrameReader, FrameError, encodeFrame, encodeDataFrame, encodeOps, decodeOps, decodeChunk, decodeHello, encodeHello, PROTOCOL_VERSION, T, Op, CODEC_DEFLATE_DICT, type DataOp, type Frame } from '../codec/frame.ts';
+import { FrameReader, FrameError, encodeFrame, encodeDataFrame, encodeOps, decodeOps, decodeChunk, decodeHello, encodeHello, PROTOCOL_VERSION, T, Op, CODEC_DEFLATE_DICT, CODEC_REF_RUNS, type DataOp, type Frame } from '../codec/frame.ts';
 import { fingerprint, fpKey, FP_LEN } from '../codec/fingerprint.ts';
 import { compressIfWorthwhile, decompressBlock, looksIncompressible } from '../codec/block.ts';
 import { buildDict, deflateWithDict, DICT_WINDOW } from '../codec/dict.ts';
@@ -82,11 +82,14 @@ export class Link extends EventEmitter {
 
   get mode(): Mode { return this.opts.mode(); }
   /** CODEC_* bits we offer (and so accept). */
-  get codecs(): number { return this.opts.codecs ?? CODEC_DEFLATE_DICT; }
+  get codecs(): number { return this.opts.codecs ?? (CODEC_DEFLATE_DICT | CODEC_REF_RUNS); }
   /** May the peer send us DZ ops? (We offered deflate with dictionaries.) */
   get acceptsDz(): boolean { return (this.codecs & CODEC_DEFLATE_DICT) !== 0; }
   /** May we send DZ ops? Both sides offered it. */
   get sendsDz(): boolean { return (this.codecs & this.peerCodecs & CODEC_DEFLATE_DICT) !== 0; }
+  /** May the peer send us REFM ops / may we send them? */
+  get acceptsRuns(): boolean { return (this.codecs & CODEC_REF_RUNS) !== 0; }
+  get sendsRuns(): boolean { return (this.codecs & this.peerCodecs & CODEC_REF_RUNS) !== 0; }
   get activeStreams(): number { return this.streams.size; }
   get isClosed(): boolean { return this.closed; }
   ready$(): Promise<void> { return this.whenReady; }
@@ -138,8 +141,12 @@ export class Link extends EventEmitter {
    * (s.txHist: referenced ones too), i.e. compression with the stream's history. Without DZ,
    * chunk by chunk as encodeChunk.
    */
-  encodeBatch(s: TunnelStream, chunks: Uint8Array[]): DataOp[] {
-    if (this.mode !== 'dedup' || !this.peer || !this.sendsDz) return chunks.map((c) => this.encodeChunk(c));
+  encodeBatch(s: TunnelStream, chunks: Uint8Array[], last: boolean): DataOp[] {
+    if (this.mode !== 'dedup' || !this.peer || !this.sendsDz) {
+      const out = s.takeHeld(); s.txSpan.reset();
+      for (const c of chunks) out.push(this.encodeChunk(c));
+      return out;
+    }
     const ops: DataOp[] = [];
     let run: Uint8Array[] = []; let runFps: Uint8Array[] = [];
     const flush = () => {
@@ -147,31 +154,53 @@ export class Link extends EventEmitter {
       ops.push(...this.dzOps(s, run, runFps, null));
       run = []; runFps = [];
     };
+    const runs = this.sendsRuns;
     for (const c of chunks) {
       const fp = this.opts.store.sameAs(c) ?? fingerprint(c);
       if (this.peer.shouldRef(fp)) {
         flush();
         this.counters.chunkHits++; this.counters.savedDedup += c.length - FP_LEN - 5;
-        ops.push({ op: Op.REF, rawLen: c.length, fp });
+        const op: DataOp = { op: Op.REF, rawLen: c.length, fp };
+        // While the current span is all references, hold them: it may cross as one REFM.
+        if (runs && s.spanAllRef) s.heldRefs.push(op); else ops.push(op);
         s.noteSent(fp, c.length);
-        continue;
-      }
-      this.counters.chunkMisses++;
-      const sf = sketch(c);
-      let base: { fp: Uint8Array; data: Uint8Array } | null = null;
-      if (sf) {
-        for (const b of this.sketches.candidates(sf)) {
-          const d = this.peer.shouldRef(b) ? this.opts.store.get(b) : undefined;
-          if (d) { base = { fp: b, data: d }; break; }
+      } else {
+        if (s.heldRefs.length > 0) ops.push(...s.takeHeld());
+        s.spanAllRef = false;
+        this.counters.chunkMisses++;
+        const sf = sketch(c);
+        let base: { fp: Uint8Array; data: Uint8Array } | null = null;
+        if (sf) {
+          for (const b of this.sketches.candidates(sf)) {
+            const d = this.peer.shouldRef(b) ? this.opts.store.get(b) : undefined;
+            if (d) { base = { fp: b, data: d }; break; }
+          }
         }
+        this.opts.store.put(fp, c);
+        this.peer.add(fp);
+        if (sf) this.sketches.add(sf, fp);
+        if (base) { flush(); ops.push(...this.dzOps(s, [c], [fp], base)); }
+        else run.push(c), runFps.push(fp);
       }
-      this.opts.store.put(fp, c);
-      this.peer.add(fp);
-      if (sf) this.sketches.add(sf, fp);
-      if (base) { flush(); ops.push(...this.dzOps(s, [c], [fp], base)); }
-      else run.push(c), runFps.push(fp);
+      const m = s.txSpan.push(fp);
+      if (m) {
+        const mfp = fingerprint(m);
+        if (runs && s.spanAllRef && s.heldRefs.length * FP_LEN === m.length && this.peer.shouldRef(mfp)) {
+          let total = 0;
+          for (const h of s.heldRefs) total += h.rawLen;
+          this.counters.savedDedup += (s.heldRefs.length - 1) * (FP_LEN + 5);
+          s.heldRefs = [];
+          ops.push({ op: Op.REFM, rawLen: total, fp: mfp });
+        } else if (s.heldRefs.length > 0) ops.push(...s.takeHeld());
+        // The receiver builds the same manifest from the same chunks (else it asks for it).
+        this.opts.store.put(mfp, m, true);
+        this.peer.add(mfp);
+        s.spanAllRef = true;
+      }
     }
     flush();
+    // Held references go out before the stream waits (for data or credit): never sit on them.
+    if (last && s.heldRefs.length > 0) ops.push(...s.takeHeld());
     return ops;
   }
 
@@ -225,12 +254,14 @@ export class Link extends EventEmitter {
   /**
    * A literal arrived: store it (both sides keep every chunk that crossed) and note the peer
    * has it. `owned`: data is a fresh buffer (decompressed) the store may keep as is.
+   * Returns its fingerprint (null when not deduplicating). Manifests are learned the same way.
    */
-  learn(data: Uint8Array, owned = false): void {
-    if (this.mode !== 'dedup' || !this.peer) return;
+  learn(data: Uint8Array, owned = false): Uint8Array | null {
+    if (this.mode !== 'dedup' || !this.peer) return null;
     const fp = fingerprint(data);
     this.opts.store.put(fp, data, owned);
     this.peer.add(fp);
+    return fp;
   }
 
   need(s: TunnelStream, fp: Uint8Array): void {

@@ -10,6 +10,7 @@ import { decompressBlock } from '../codec/block.ts';
 import { buildDict, inflateWithDict, DICT_WINDOW } from '../codec/dict.ts';
 import { fingerprint, fpKey } from '../codec/fingerprint.ts';
 import { Op, T, DZ_MAX_DICT, type DataOp } from '../codec/frame.ts';
+import { SpanBuilder, manifestFps } from '../codec/manifest.ts';
 import type { Link } from './link.ts';
 import type { ReadGate } from './gate.ts';
 import { noteBytes } from './gc-guard.ts';
@@ -40,6 +41,12 @@ export class TunnelStream extends Duplex {
   private got = new Map<string, Uint8Array>();
   /** Send side: fingerprints of the stream's last chunks (≤ DICT_WINDOW bytes), dictionary candidates. */
   readonly txHist: Array<{ fp: Uint8Array; len: number }> = [];
+  /** Send side: spans of this stream's chunks (manifests), and the REFs of an all-reference span held back. */
+  readonly txSpan = new SpanBuilder();
+  heldRefs: DataOp[] = [];
+  spanAllRef = true;
+  /** Receive side: spans of the chunks delivered, so a repeat can arrive as REFM. */
+  private readonly rxSpan = new SpanBuilder();
   private remoteFin = false;
   private received = 0; // decoded bytes received
   private pushed = 0;
@@ -109,7 +116,10 @@ export class TunnelStream extends Duplex {
       batch += c.length;
       chunks.push(c);
     }
-    const ops: DataOp[] = chunks.length > 0 ? this.link.encodeBatch(this, chunks) : [];
+    // Held references (an all-reference span, link.ts) go out once this stream would wait:
+    // for credit, or for data with no partial chunk due (the tail timer flushes one in 20 ms).
+    const last = this.outQ.length === 0 ? this.chunker.pending === 0 || this.finalCb !== null : this.outQ[0].length > this.sendCredit;
+    const ops: DataOp[] = chunks.length > 0 || this.heldRefs.length > 0 ? this.link.encodeBatch(this, chunks, last) : [];
     if (ops.length > 0) this.link.sendData(this.id, ops);
     // Queued chunks are views of the Buffer they were read into, which stays alive until the
     // last of them is sent: so the gate gets the bytes back only when the queue is empty
@@ -135,6 +145,15 @@ export class TunnelStream extends Duplex {
       this.maybeDone();
     }
     return this.sendable;
+  }
+
+  takeHeld(): DataOp[] { const h = this.heldRefs; this.heldRefs = []; return h; }
+
+  /** A chunk was delivered here: extend the current span; a completed one's manifest is learned. */
+  private delivered(fp: Uint8Array | null): void {
+    if (!fp) { this.rxSpan.reset(); return; }
+    const m = this.rxSpan.push(fp);
+    if (m) this.link.learn(m, true);
   }
 
   /** A chunk went out on this stream (any op): keep the last DICT_WINDOW bytes' worth. */
@@ -178,6 +197,24 @@ export class TunnelStream extends Duplex {
     return null;
   }
 
+  /** The chunks a REFM op stands for; null when the stream waits for one (NEED) or failed. */
+  private expandRun(mfp: Uint8Array, rawLen: number): Array<[Uint8Array, Uint8Array]> | null {
+    if (!this.link.acceptsRuns) return this.fail('CODEC', 'a REFM op although this side did not offer reference runs');
+    const m = this.chunkFor(mfp);
+    if (!m) return null;
+    const fps = manifestFps(m);
+    if (!fps) return this.fail('MANIFEST', `a REFM op names a chunk of ${m.length} bytes that is not a manifest`);
+    const out: Array<[Uint8Array, Uint8Array]> = [];
+    let total = 0;
+    for (const fp of fps) {
+      const d = this.chunkFor(fp);
+      if (!d) return null;
+      out.push([fp, d]); total += d.length;
+    }
+    if (total !== rawLen) return this.fail('MANIFEST', `a REFM op declares ${rawLen} bytes, its chunks hold ${total}`);
+    return out;
+  }
+
   /** Decode a DZ op into its chunks; null when the stream waits for a dictionary chunk or failed. */
   private decodeDz(o: Extract<DataOp, { op: Op.DZ }>): Uint8Array[] | null {
     if (!this.link.acceptsDz) return this.fail('CODEC', 'a DZ op although this side did not offer deflate with dictionaries');
@@ -208,10 +245,20 @@ export class TunnelStream extends Duplex {
         this.got.clear();
         this.inQ.shift();
         // The store copies views of a multi-chunk output (one would pin the whole buffer).
-        for (const c of chunks) this.link.learn(c, chunks.length === 1);
+        for (const c of chunks) this.delivered(this.link.learn(c, chunks.length === 1));
         this.pushed += o.rawLen;
         this.link.counters.appRx += o.rawLen;
         for (const c of chunks) this.push(c);
+        continue;
+      }
+      if (o.op === Op.REFM) {
+        const parts = this.expandRun(o.fp, o.rawLen);
+        if (!parts) return null;
+        this.got.clear();
+        this.inQ.shift();
+        this.pushed += o.rawLen;
+        this.link.counters.appRx += o.rawLen;
+        for (const [fp, d] of parts) { this.delivered(fp); this.push(d); }
         continue;
       }
       if (o.op === Op.REF) {
@@ -219,13 +266,14 @@ export class TunnelStream extends Duplex {
         if (!data) return null;
         this.got.clear();
         if (data.length !== o.rawLen) return `reference on stream ${this.id} resolves to ${data.length} bytes, expected ${o.rawLen}`;
+        this.delivered(o.fp);
       } else if (o.op === Op.LZ4) {
         data = decompressBlock(o.data, o.rawLen);
         if (!data) return `malformed LZ4 block on stream ${this.id}`;
-        this.link.learn(data, true); // a fresh buffer: the store keeps it rather than a copy
+        this.delivered(this.link.learn(data, true)); // a fresh buffer: the store keeps it rather than a copy
       } else {
         data = o.data;
-        if (o.op === Op.LIT) this.link.learn(data);
+        this.delivered(o.op === Op.LIT ? this.link.learn(data) : null);
       }
       this.inQ.shift();
       this.pushed += data.length;
