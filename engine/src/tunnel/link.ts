@@ -225,6 +225,7 @@ export class Link extends EventEmitter {
     if (run.length === 1) raw = run[0];
     else raw = Buffer.concat(run);
     const z = deflateWithDict(raw, buildDict(parts));
+    noteBytes(raw.length);
     if (z.length >= raw.length - (raw.length >>> 5)) return literal();
     this.counters.savedLz4 += raw.length - z.length;
     for (let i = 0; i < run.length; i++) s.noteSent(fps[i], run[i].length);

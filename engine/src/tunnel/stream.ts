@@ -228,10 +228,18 @@ export class TunnelStream extends Duplex {
     }
     const out = inflateWithDict(o.data, buildDict(parts), o.rawLen);
     if (!out) return this.fail('DECOMPRESS', `a DZ op does not inflate to its declared ${o.rawLen} bytes`);
+    noteBytes(o.rawLen);
+    if (o.check && !fingerprint(out).equals(o.check)) return this.fail('CHECK', 'a delta does not match its fingerprint');
+    if (o.lens.length === 1) return [out];
+    // One buffer per chunk, which the store adopts and the reader gets: the op's output is
+    // garbage at once instead of staying alive behind views.
     const chunks: Uint8Array[] = [];
     let at = 0;
-    for (const l of o.lens) { chunks.push(out.subarray(at, at + l)); at += l; }
-    if (o.check && !fingerprint(out).equals(o.check)) return this.fail('CHECK', 'a delta does not match its fingerprint');
+    for (const l of o.lens) {
+      const b = Buffer.allocUnsafeSlow(l);
+      b.set(out.subarray(at, at + l)); at += l;
+      chunks.push(new Uint8Array(b.buffer, b.byteOffset, l));
+    }
     return chunks;
   }
 
@@ -244,8 +252,7 @@ export class TunnelStream extends Duplex {
         if (!chunks) return null;
         this.got.clear();
         this.inQ.shift();
-        // The store copies views of a multi-chunk output (one would pin the whole buffer).
-        for (const c of chunks) this.delivered(this.link.learn(c, chunks.length === 1));
+        for (const c of chunks) this.delivered(this.link.learn(c, true));
         this.pushed += o.rawLen;
         this.link.counters.appRx += o.rawLen;
         for (const c of chunks) this.push(c);
