@@ -18,7 +18,7 @@ import { generateCredentials } from '../../engine/src/tunnel/credentials.ts';
 import { TunnelComponent } from '../../engine/src/tunnel/component.ts';
 import { cacheDir, sendAndHash, sha256 } from './tunnel-lib.ts';
 import { benchCtx } from './tunnel-wan-peer.ts';
-import { startPeer } from './tunnel-wan.ts';
+import { startPeer, stopPeers } from './tunnel-wan.ts';
 
 const PACKAGES: Array<[string, string, string]> = [
   ['typescript', '5.8.2', '5.8.3'],
@@ -123,12 +123,7 @@ export async function realBench(): Promise<Record<string, unknown>> {
     inc.overhead_pct = round(100 * (Number(inc.link_bytes) / statSync(c.debs).size - 1), 3);
   } finally {
     await edge.stop(100);
-    await Promise.all([coreP, relayP, sinkP].map((p) => new Promise((res) => {
-      if (p.proc.exitCode !== null) { res(null); return; }
-      const t = setTimeout(() => p.proc.kill('SIGKILL'), 5000);
-      p.proc.once('exit', () => { clearTimeout(t); res(null); });
-      p.proc.send({ kind: 'stop' });
-    })));
+    await stopPeers([coreP, relayP, sinkP]);
     for (const dd of [keys, edgeDir]) rmSync(dd, { recursive: true, force: true });
   }
   return { real: rows };
