@@ -160,11 +160,8 @@ export class Link extends EventEmitter {
     };
     const runs = this.sendsRuns;
     for (const c of chunks) {
-      const held = this.opts.store.sameAs(c);
-      const fp = held ?? fingerprint(c);
+      const fp = this.opts.store.sameAs(c) ?? fingerprint(c);
       if (this.peer.shouldRef(fp)) {
-        // as in encodeChunk: a disk record is checked against (and mended from) these bytes
-        if (!held) this.opts.store.hold(fp, c);
         flush();
         this.counters.chunkHits++; this.counters.savedDedup += c.length - FP_LEN - 5;
         const op: DataOp = { op: Op.REF, rawLen: c.length, fp };
