@@ -48,8 +48,13 @@ const BINFMT_DIR = '/proc/sys/fs/binfmt_misc';
 // user's PATH often lacks: a command there counts as installed.
 const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
 
+/** which() that also searches sbin (see above). */
+function whichSbin(cmd: string, env: Env): string | undefined {
+  return which(cmd, { ...env, PATH: [env.PATH ?? '', ...SBIN].join(delimiter) });
+}
+
 function satisfied(n: HostNeed, env: Env): boolean {
-  if (n.kind === 'cmd') return !!which(n.what, { ...env, PATH: [env.PATH ?? '', ...SBIN].join(delimiter) });
+  if (n.kind === 'cmd') return !!whichSbin(n.what, env);
   if (n.kind === 'file') return existsSync(n.what);
   return existsSync(join(BINFMT_DIR, n.what));
 }
@@ -89,7 +94,7 @@ function packagesFor(miss: readonly HostNeed[], env: Env, distro: ReturnType<typ
     const p = packageFor(n, distro);
     if (p === null) { none.push(n); continue; }
     pkgs.add(p);
-    if (n.kind === 'binfmt' && !which('update-binfmts', env)) pkgs.add('binfmt-support');
+    if (n.kind === 'binfmt' && !whichSbin('update-binfmts', env)) pkgs.add('binfmt-support');
   }
   return { pkgs: [...pkgs].sort(), none };
 }
@@ -213,7 +218,9 @@ export function ensureHostTools(needs: readonly HostNeed[], o: HostToolOptions):
     return text;
   };
   const lock = ['-o', `DPkg::Lock::Timeout=${o.lockTimeoutS ?? 120}`];
+  let updated = false;
   const update = () => {
+    updated = true;
     o.log('refreshing apt package lists (apt-get update)');
     const r = run(['-q', ...lock, 'update']);
     const text = keep(r);
@@ -221,29 +228,25 @@ export function ensureHostTools(needs: readonly HostNeed[], o: HostToolOptions):
   };
   if (listsStale()) update();
   const args = ['-q', '--no-install-recommends', ...lock, 'install'];
-  let dry = run([...args, '--assume-no', ...pkgs]);
-  let dryText = keep(dry);
-  if (/Unable to locate package|has no installation candidate|404\s+Not Found/.test(dryText) && !listsStale(undefined, 0, 0)) {
-    update();
-    dry = run([...args, '--assume-no', ...pkgs]);
-    dryText = keep(dry);
-  }
+  // Runs apt-get; when it fails the way stale lists make it fail, refreshes them (once per
+  // call of ensureHostTools) and runs it again.
+  const runFresh = (argv: string[], stale: RegExp) => {
+    let r = run(argv);
+    let text = keep(r);
+    if (!updated && stale.test(text)) { update(); r = run(argv); text = keep(r); }
+    return { r, text };
+  };
+  const { r: dry, text: dryText } = runFresh([...args, '--assume-no', ...pkgs], /Unable to locate package|has no installation candidate|404\s+Not Found/);
   const size = parseAptSize(dryText);
   if (size.download === undefined && size.count === undefined && dry.status !== 0 && !/Do you want to continue/.test(dryText)) {
     throw new HostToolsError(`${who} could not plan installing ${pkgs.join(' ')}: ${explainAptFailure(dryText, full)}`);
   }
   o.log(`installing ${pkgs.length} package(s) and their dependencies, ${size.count ?? '?'} in all (download ${size.download ?? '?'}, ` +
     `${size.disk ?? '?'} on disk): ${describe(miss, distro)}` + (o.logFile ? `; apt-get's output goes to ${o.logFile}` : ''));
-  let r = run([...args, '-y', ...pkgs]);
-  let text = keep(r);
-  if (r.status !== 0 && /404\s+Not Found|Unable to fetch some archives/.test(text)) {
-    update();
-    r = run([...args, '-y', ...pkgs]);
-    text = keep(r);
-  }
+  const { r, text } = runFresh([...args, '-y', ...pkgs], /404\s+Not Found|Unable to fetch some archives/);
   if (r.status !== 0) throw new HostToolsError(`${who} could not install ${pkgs.join(' ')}: ${explainAptFailure(text, full)}`);
   for (const h of enable) {
-    const ub = which('update-binfmts', o.env);
+    const ub = whichSbin('update-binfmts', o.env);
     const e = ub ? spawnSync(process.getuid?.() === 0 ? ub : 'sudo', process.getuid?.() === 0 ? ['--enable', h] : ['-n', ub, '--enable', h], { encoding: 'utf8' }) : undefined;
     if (!existsSync(join(BINFMT_DIR, h))) {
       throw new HostToolsError(`${who} needs the binfmt handler ${h} (to run foreign-arch programs in chroots) and could not enable it` +
