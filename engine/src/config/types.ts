@@ -34,6 +34,10 @@ export interface TunnelConfig {
     readonly cert: string | null;
     readonly key: string | null;
     readonly pin: string | null;
+    /** fleet CA certificate (docs/fleet.md); null: single pair or PSK */
+    readonly ca: string | null;
+    /** core, fleet mode: revocation list file */
+    readonly revoked: string | null;
   };
   /** expected chunk size (power of two) */
   readonly chunkSizeBytes: number;
@@ -45,6 +49,8 @@ export interface ForwardConfig {
   readonly listen: string;
   readonly target: string;
   readonly direction: 'edge-to-core' | 'core-to-edge';
+  /** core-to-edge on a fleet core: the edge's name */
+  readonly edge: string | null;
 }
 
 export interface SocksConfig {

@@ -20,6 +20,8 @@ import { splitHostPort } from './hostport.ts';
 import { splice, resetSocket } from '../proxy/splice.ts';
 import { tunnelMetrics } from './metrics.ts';
 import type { TunnelStream } from './stream.ts';
+import { EdgeRegistry, teeCounters } from '../fleet/edges.ts';
+import type { PeerIdentity } from '../fleet/pki.ts';
 
 /** Memory one open stream costs in each process besides its data (see fitCache). */
 const PER_STREAM_COST = 16 * 1024;
@@ -63,6 +65,8 @@ export class TunnelComponent implements Component {
   private readonly peers = new Set<tls.TLSSocket>(); // every TLS socket, so stop() can cut them all
   private state: 'down' | 'connecting' | 'up' | 'listening' | 'unconfigured' = 'down';
   private lastError: string | null = null;
+  /** Core with tunnel.auth.ca: the fleet's edges by name (fleet/edges.ts). */
+  fleet: EdgeRegistry | null = null;
 
   constructor(readonly opts: TunnelOptions) {
     this.mode = opts.mode ?? 'dedup';
@@ -77,6 +81,8 @@ export class TunnelComponent implements Component {
     const o = this.opts;
     if (o.role === 'edge' && !o.connect) { this.state = 'unconfigured'; ctx.unconfigured('no tunnel.connect: this edge has no core to talk to'); return; }
     this.transport = makeTransport(o.role, o.auth);
+    const f = this.transport.fleet;
+    if (o.role === 'core' && f) this.fleet = new EdgeRegistry(ctx.log, f.revoked, f.list);
     this.gate.budget = this.sendBudget();
     this.gcGuard = startGcGuard(() => this.externalLimit());
     this.chunker = chunkerParams({ avgSize: o.chunkSize ?? 8192 });
@@ -115,10 +121,19 @@ export class TunnelComponent implements Component {
     return best;
   }
 
-  async open(target: string): Promise<TunnelStream> {
-    const l = this.currentLink();
+  /**
+   * Open a stream to `target` on the peer. A fleet core needs `edge`, the name of the edge to
+   * use, and fails at once when that edge has no live link; elsewhere `edge` is ignored.
+   */
+  async open(target: string, edge?: string): Promise<TunnelStream> {
+    let l: Link | null;
+    if (this.fleet) {
+      if (!edge) throw new Error(`EDGEWAN_ERR_TUNNEL_EDGE_UNNAMED: this core serves a fleet; name the edge for ${target} (forwards[].edge, or the SOCKS username)`);
+      l = this.fleet.linkOf(edge);
+      if (!l) throw new Error(`EDGEWAN_ERR_TUNNEL_EDGE_DOWN: edge "${edge}" is not connected (connected: ${this.fleet.connectedNames().join(', ') || 'none'})`);
+    } else l = this.currentLink();
     if (!l) throw new Error('EDGEWAN_ERR_TUNNEL_LINK_DOWN: the tunnel to the peer is not connected');
-    this.counters.streamsOpened++;
+    l.counters.streamsOpened++;
     const s = l.open(target);
     this.fitCache(); // a burst of streams must shrink the cache now, not at the next 250 ms tick
     return s;
@@ -157,7 +172,15 @@ export class TunnelComponent implements Component {
 
   /** An authenticated-at-TLS-level socket: check the peer, then run a Link over it. */
   private onSecure(sock: tls.TLSSocket): boolean {
-    const bad = this.transport.verify(sock);
+    let id: PeerIdentity | null = null;
+    if (this.fleet && !this.stopped) {
+      // a fleet core: the CA check, then revocation and one live link per name
+      const c = this.transport.fleet!.identify(sock);
+      const why = c.ok ? this.fleet.admit(c.id, sock.remoteAddress) : (this.fleet.refuse(c.reason, c.message, sock.remoteAddress), c.message);
+      if (why) { sock.destroy(); return false; }
+      id = (c as { id: PeerIdentity }).id;
+    }
+    const bad = id ? null : this.transport.verify(sock);
     if (bad || this.stopped) {
       this.ctx.log.warn('tunnel peer rejected', { reason: bad ?? 'stopping', remote: sock.remoteAddress });
       sock.destroy();
@@ -168,17 +191,18 @@ export class TunnelComponent implements Component {
     const peerFile = join(this.opts.stateDir, 'chunks', `peer-of-${this.opts.role}`);
     const link = new Link(sock, {
       role: this.opts.role, store, chunker: this.chunker, windowBytes: this.opts.windowBytes ?? 32 * 1024,
-      log: this.ctx.log, mode: () => this.mode, counters: this.counters, pingIntervalMs: this.opts.pingIntervalMs,
+      log: this.ctx.log, mode: () => this.mode, counters: id ? teeCounters(this.counters, this.fleet!.countersFor(id)) : this.counters, pingIntervalMs: this.opts.pingIntervalMs,
       recvBudgetBytes: this.recvBudget(), gate: this.gate,
       rememberedPeer: () => (store.diskEnabled && existsSync(peerFile) ? readFileSync(peerFile) : null),
       rememberPeer: (id) => { if (store.diskEnabled) { try { writeFileSync(peerFile, id); } catch { /* advisory only */ } } },
     });
     this.links.add(link);
+    if (id) this.fleet!.attach(id, link, sock.remoteAddress ?? null);
     link.on('ready', () => { this.state = 'up'; this.backoff = this.opts.backoffMs?.initial ?? 250; this.lastError = null; });
     link.on('stream', (s: TunnelStream) => this.connectTarget(link, s));
     link.on('close', (reason: string) => {
       this.links.delete(link);
-      this.ctx.log.warn('tunnel link down', { reason });
+      this.ctx.log.warn('tunnel link down', { reason, ...(id ? { edge: id.name } : {}) });
       this.lastError = reason;
       if (this.opts.role === 'edge' && !this.stopped) { this.counters.reconnects++; this.state = 'down'; this.scheduleDial(); }
     });
@@ -251,10 +275,18 @@ export class TunnelComponent implements Component {
       linkQueuedBytes: [...this.links].reduce((n, k) => n + k.socket.writableLength, 0), gcForced: this.gcGuard?.forced ?? 0,
       gcGuard: this.gcGuard ? { gapMs: this.gcGuard.gapMs, maxGapMs: this.gcGuard.maxGapMs, limitBytes: this.gcGuard.limitBytes, arrayBuffersBytes: this.gcGuard.arrayBuffers } : null,
       cache: this.store ? { memoryBytes: this.store.memoryBytes, memoryLimit: this.store.memoryLimit, diskBytes: this.store.diskBytes, diskLimit: this.store.diskLimit } : null,
+      ...(this.fleet ? { fleet: this.fleet.status() } : {}),
     };
   }
 
-  metrics(): MetricSample[] { return tunnelMetrics(this, [...this.links]); }
+  metrics(): MetricSample[] {
+    const all = tunnelMetrics(this, [...this.links]);
+    // a fleet core gives the traffic series per edge (label edge) instead of one total
+    return this.fleet ? [...all.filter((m) => !EdgeRegistry.PER_EDGE.has(m.name)), ...this.fleet.metrics()] : all;
+  }
+
+  /** SIGHUP while this component keeps running: re-read the files it watches (revocation list). */
+  reloadFiles(): void { this.fleet?.reload(); }
 
   resize(budgetBytes: number): void { this.cacheBudget = Math.max(1 << 20, budgetBytes); this.fitCache(); }
 
@@ -279,6 +311,7 @@ export class TunnelComponent implements Component {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.gcGuard?.stop();
+    this.fleet?.stop();
     if (this.fitTimer) clearInterval(this.fitTimer);
     this.server?.close();
     // Let streams finish within the grace period, then cut what is left.
