@@ -27,7 +27,10 @@ export interface SupervisorConfig {
 
 export interface TunnelConfig {
   readonly listen: string | null;
-  readonly connect: string | null;
+  /** edge: the core, or several in order (failover) */
+  readonly connect: string | readonly string[] | null;
+  /** edge with several cores: seconds between probes of the first one (0: no failback) */
+  readonly failbackS: number;
   readonly auth: {
     readonly keyDir: string | null;
     readonly psk: string | null;

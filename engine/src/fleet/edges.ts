@@ -8,7 +8,7 @@ import type { MetricSample } from '../supervisor/component.ts';
 import type { Link } from '../tunnel/link.ts';
 import { newCounters, type Counters } from '../tunnel/counters.ts';
 import { T } from '../codec/frame.ts';
-import type { PeerIdentity, RejectReason } from './pki.ts';
+import { REJECT_REASONS, type PeerIdentity, type RejectReason } from './pki.ts';
 import { isRevoked, RevocationWatcher, type RevocationList } from './revocation.ts';
 
 /** How long an existing link has to answer a ping when a second link with its name arrives. */
@@ -37,8 +37,10 @@ export function teeCounters(shared: Counters, own: Counters): Counters {
 
 export class EdgeRegistry {
   private readonly edges = new Map<string, EdgeRecord>();
-  readonly rejected = new Map<RejectReason, number>();
-  readonly cut = new Map<string, number>();
+  /** Counts from 0 for every reason, so the series exist before the first refusal. */
+  readonly rejected = new Map<RejectReason, number>(REJECT_REASONS.map((r) => [r, 0]));
+  readonly cut = new Map<string, number>(['revoked', 'expired', 'stale'].map((r) => [r, 0]));
+  private readonly probing = new WeakSet<Link>();
   readonly watcher: RevocationWatcher | null;
   private readonly timer: NodeJS.Timeout;
 
@@ -84,13 +86,13 @@ export class EdgeRegistry {
    */
   private probe(e: EdgeRecord): void {
     const link = e.link!;
-    if ((link as unknown as { probing?: boolean }).probing) return;
-    (link as unknown as { probing?: boolean }).probing = true;
+    if (this.probing.has(link)) return;
+    this.probing.add(link);
     const rx = e.counters.wireRx;
     const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(Date.now()));
     link.sendFrame(T.PING, 0, b);
     setTimeout(() => {
-      (link as unknown as { probing?: boolean }).probing = false;
+      this.probing.delete(link);
       if (!link.isClosed && e.counters.wireRx === rx) this.cutLink(e, 'stale', `no answer to a ping within ${STALE_PROBE_MS} ms after another link presented the name`);
     }, STALE_PROBE_MS).unref();
   }

@@ -158,7 +158,8 @@ export function readCsr(text: string): { name: string; publicKey: KeyObject } {
 
 // ---- checking ----------------------------------------------------------------------------
 /** Why a peer was refused; also the label of tunnel_edges_rejected_total. */
-export type RejectReason = 'no-certificate' | 'foreign-ca' | 'expired' | 'not-yet-valid' | 'wrong-role' | 'bad-name' | 'revoked' | 'duplicate-name';
+export const REJECT_REASONS = ['no-certificate', 'foreign-ca', 'expired', 'not-yet-valid', 'wrong-role', 'bad-name', 'revoked', 'duplicate-name'] as const;
+export type RejectReason = typeof REJECT_REASONS[number];
 
 export interface PeerIdentity { name: string; serial: string; notAfter: number }
 
