@@ -201,13 +201,16 @@ export class TunnelComponent implements Component {
     }
     sock.setNoDelay(true);
     const store = this.store!;
-    const peerFile = join(this.opts.stateDir, 'chunks', `peer-of-${this.opts.role}`);
+    // A fleet core never takes its own store as a picture of an edge's: it holds every edge's
+    // chunks, so references to what only other edges sent would cost that edge NEED round
+    // trips. It references only chunks that crossed this link (peer-model.ts).
+    const peerFile = id ? null : join(this.opts.stateDir, 'chunks', `peer-of-${this.opts.role}`);
     const link = new Link(sock, {
       role: this.opts.role, store, chunker: this.chunker, windowBytes: this.opts.windowBytes ?? 32 * 1024,
       log: this.ctx.log, mode: () => this.mode, counters: id ? teeCounters(this.counters, this.fleet!.countersFor(id)) : this.counters, pingIntervalMs: this.opts.pingIntervalMs,
       recvBudgetBytes: this.recvBudget(), gate: this.gate,
-      rememberedPeer: () => (store.diskEnabled && existsSync(peerFile) ? readFileSync(peerFile) : null),
-      rememberPeer: (id) => { if (store.diskEnabled) { try { writeFileSync(peerFile, id); } catch { /* advisory only */ } } },
+      rememberedPeer: () => (peerFile && store.diskEnabled && existsSync(peerFile) ? readFileSync(peerFile) : null),
+      rememberPeer: (cacheId) => { if (peerFile && store.diskEnabled) { try { writeFileSync(peerFile, cacheId); } catch { /* advisory only */ } } },
     });
     this.links.add(link);
     if (id) this.fleet!.attach(id, link, sock.remoteAddress ?? null);
