@@ -12,6 +12,14 @@ Commands:
   print-config FILE         print the resolved config with defaults filled in
   print-schema              print the config JSON Schema
   keygen --out DIR          create tunnel credentials (default /etc/edgewan/keys)
+  keygen --csr NAME [--out DIR]
+                            fleet edge: a key (0600, stays here) and a request for NAME
+  ca init --out DIR [--core-name NAME] [--days N]
+                            fleet core: a CA and the core's certificate
+  ca sign --ca DIR --csr FILE [--name NAME] [--out FILE] [--days N]
+                            fleet core: sign an edge's request
+  enroll NAME --ca DIR [--out DIR] [--days N]
+                            lab: key, certificate and ca.crt for edge NAME in one step
   healthcheck [--config F]  exit 0 iff /readyz answers 200 (default config
                             /etc/edgewan/edgewan.json when present, plus EDGEWAN_*)
 
@@ -21,7 +29,7 @@ Options:
 
 Environment overrides: EDGEWAN_ROLE, EDGEWAN_STATE_DIR, EDGEWAN_MEMORY_LIMIT,
 EDGEWAN_ADMIN_LISTEN, EDGEWAN_ADMIN_TOKEN, EDGEWAN_LOG_LEVEL. Exit codes: 0 ok,
-1 unhealthy, 64 usage, 73 keys exist/cannot write, 70 restart intensity exceeded, 78 invalid configuration.
+1 unhealthy, 64 usage, 65 bad request or name, 73 keys exist/cannot write, 70 restart intensity exceeded, 78 invalid configuration.
 `;
 
 function usage(msg: string): number {
@@ -40,6 +48,12 @@ function option(args: string[], name: string): string | undefined {
 
 function positional(args: string[]): string | undefined {
   return args.find((a) => !a.startsWith('-'));
+}
+
+function fleetResult(r: { code: number; out: string; err: string }): number {
+  process.stdout.write(r.out);
+  process.stderr.write(r.err);
+  return r.code;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -73,7 +87,31 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./cli/commands.ts')).healthcheck(option(rest, '--config'), env);
     case 'keygen': {
       const out = option(rest, '--out') ?? '/etc/edgewan/keys';
+      const csr = option(rest, '--csr');
+      if (rest.includes('--csr') && !csr) return usage('keygen --csr needs the edge NAME');
+      if (csr) return fleetResult((await import('./cli/fleet.ts')).keygenCsrCommand(csr, out));
       return (await import('./cli/commands.ts')).keygenCommand(out);
+    }
+    case 'ca': {
+      const f = await import('./cli/fleet.ts');
+      const sub = rest[0];
+      if (sub === 'init') {
+        const out = option(rest, '--out');
+        if (!out) return usage('ca init needs --out DIR');
+        return fleetResult(f.caInitCommand(out, option(rest, '--core-name'), option(rest, '--days')));
+      }
+      if (sub === 'sign') {
+        const ca = option(rest, '--ca'); const csr = option(rest, '--csr');
+        if (!ca || !csr) return usage('ca sign needs --ca DIR and --csr FILE');
+        return fleetResult(f.caSignCommand(ca, csr, option(rest, '--out'), option(rest, '--name'), option(rest, '--days')));
+      }
+      return usage('ca needs "init" or "sign"');
+    }
+    case 'enroll': {
+      const name = rest[0] && !rest[0].startsWith('-') ? rest[0] : undefined;
+      const ca = option(rest, '--ca');
+      if (!name || !ca) return usage('enroll needs NAME and --ca DIR');
+      return fleetResult((await import('./cli/fleet.ts')).enrollCommand(ca, name, option(rest, '--out'), option(rest, '--days')));
     }
     default:
       return usage(`unknown command "${cmd}"`);

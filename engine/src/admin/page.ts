@@ -32,6 +32,7 @@ svg{width:100%;height:46px}svg path{fill:none;stroke:var(--acc);stroke-width:1.5
 <div>heap <b data-k="memory.heapUsedBytes"></b> of cap <b data-k="memory.heapCapBytes"></b></div><div class="bar"><i id="heapbar"></i></div></section>
 <section class="card"><h2>Budgets</h2><table id="budgets"></table></section>
 <section class="card wide"><h2>Components</h2><table><thead><tr><th>name</th><th>state</th><th>restarts</th><th>budget</th><th>for</th><th>reports</th></tr></thead><tbody id="comps"></tbody></table></section>
+<section class="card wide" id="edgecard" hidden><h2>Edges</h2><table><thead><tr><th>edge</th><th>link</th><th>address</th><th>for</th><th>RTT</th><th>streams</th><th>in / out</th><th>on the link in / out</th><th>hit ratio</th></tr></thead><tbody id="edges"></tbody></table><div class="mut" id="edgenote"></div></section>
 <section class="card wide"><h2>Charts (last 10 min)</h2><div id="charts" style="display:grid;gap:10px;grid-template-columns:repeat(auto-fit,minmax(240px,1fr))"></div></section>
 </main>
 <script>
@@ -60,6 +61,13 @@ document.getElementById('budgets').innerHTML=b;
 var c='';s.components.forEach(function(x){var kv=flat(x.status||{},'').map(function(e){return '<span class="kv">'+esc(e[0])+' <b>'+esc(e[1])+'</b></span>'}).join(' · ');
 c+='<tr data-component="'+esc(x.name)+'"><td>'+esc(x.name)+'</td><td><span class="pill '+cls(x.state)+'" data-f="state" data-v="'+esc(x.state)+'">'+esc(x.state)+'</span>'+(x.reason?'<div class="kv">'+esc(x.reason)+'</div>':'')+'</td><td data-f="restarts" data-v="'+x.restarts+'">'+x.restarts+'</td><td data-f="budgetBytes" data-v="'+x.budgetBytes+'">'+bytes(x.budgetBytes)+'</td><td>'+dur(x.sinceS)+'</td><td style="white-space:normal">'+kv+'</td></tr>'});
 document.getElementById('comps').innerHTML=c;
+// a fleet core (docs/fleet.md): one row per edge from the tunnel's status
+var fl=(s.components.filter(function(x){return x.status&&x.status.fleet})[0]||{status:{}}).status.fleet,er='';
+document.getElementById('edgecard').hidden=!fl;
+if(fl){fl.edges.forEach(function(e){er+='<tr data-edge="'+esc(e.name)+'"><td>'+esc(e.name)+'</td><td><span class="pill '+(e.connected?'ok':'bad')+'" data-f="connected" data-v="'+e.connected+'">'+(e.connected?'up':'down')+'</span></td><td>'+esc(e.address||'—')+'</td><td>'+(e.connectedS==null?'—':dur(e.connectedS))+'</td><td>'+(e.rttMs==null||e.rttMs<0?'—':e.rttMs+' ms')+'</td><td>'+e.streams+'</td><td>'+bytes(e.appRxBytes)+' / '+bytes(e.appTxBytes)+'</td><td>'+bytes(e.linkRxBytes)+' / '+bytes(e.linkTxBytes)+'</td><td>'+(e.chunkHitRatio*100).toFixed(1)+' %</td></tr>'});
+document.getElementById('edges').innerHTML=er||'<tr><td colspan="9" class="mut">no edge has linked yet</td></tr>';
+var rj=Object.keys(fl.rejected).filter(function(k){return fl.rejected[k]}).map(function(k){return k+' '+fl.rejected[k]}).join(', ');
+document.getElementById('edgenote').textContent='refused: '+(rj||'none')+(fl.revocation?' · revocation list: '+fl.revocation.entries+' entries, '+fl.revocation.errors+' rejected re-reads':'');}
 var h=s.history,ch='',idle=0;Object.keys(h.series).forEach(function(k){var xs=h.series[k],rate=/_total(\\{|$)/.test(k),ys=xs;
 if(rate){ys=xs.map(function(x,i){return i?(x-xs[i-1])*1000/(h.t[i]-h.t[i-1]):NaN})}
 // a series that never moved says nothing: count it instead of drawing a flat line

@@ -77,6 +77,7 @@ export class StatusSource {
     const values: Array<[string, number]> = [['rss_bytes', mem.rss], ['heap_used_bytes', mem.heapUsed]];
     for (const c of this.deps.components()) {
       for (const m of c.metrics) {
+        if (m.labels?.edge) continue; // per-edge series (a fleet core) would crowd out the rest; the page's edge table shows them
         const labels = Object.entries(m.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
         values.push([`${m.name}${labels ? `{${labels}}` : ''}`, m.value]);
       }

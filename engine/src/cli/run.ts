@@ -1,7 +1,8 @@
 // `edgewan run --config FILE`: load and check the config (exit 78), get the heap cap to V8
 // (re-exec), then start admin and the wired components under the supervisor, watch the memory
 // limit, and handle signals: SIGTERM/SIGINT drain within graceS and exit 0, SIGHUP reloads
-// (an invalid file is logged and the running config kept), restart intensity exits 70.
+// (an invalid file is logged and the running config kept; watched files such as the revocation
+// list are re-read either way), restart intensity exits 70.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, type LoadResult } from '../config/index.ts';
@@ -152,6 +153,7 @@ class Engine {
 
   private reload(): void {
     if (this.shuttingDown) return;
+    this.sup.reloadFiles(); // files a running component watches (revocation list) are re-read either way
     const file = this.cfg.file;
     let next: LoadResult;
     try {

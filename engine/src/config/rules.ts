@@ -41,6 +41,14 @@ function crossField(c: ResolvedConfig, out: ConfigProblem[]): void {
   if (c.role === 'core' && c.tunnel.connect !== null) {
     out.push({ code: 'EDGEWAN_ERR_CONFIG_ROLE', pointer: '/tunnel/connect', value: c.tunnel.connect, message: 'a core accepts edges and never connects to a peer', allowed: 'null on a core (set tunnel.listen), or role "edge"' });
   }
+  c.forwards.forEach((f, i) => {
+    const fleetCore = c.role === 'core' && c.tunnel.auth.ca !== null;
+    if (f.edge !== null && !(fleetCore && f.direction === 'core-to-edge')) {
+      out.push({ code: 'EDGEWAN_ERR_CONFIG_FLEET', pointer: `/forwards/${i}/edge`, value: f.edge, message: 'only a fleet core (role "core" with tunnel.auth.ca) reads forwards[].edge, on core-to-edge forwards', allowed: 'null here' });
+    } else if (f.edge === null && fleetCore && f.direction === 'core-to-edge') {
+      out.push({ code: 'EDGEWAN_ERR_CONFIG_FLEET', pointer: `/forwards/${i}/edge`, value: null, message: 'a fleet core serves many edges: name the one whose side connects this forward\'s target', allowed: 'an enrolled edge name' });
+    }
+  });
   if (c.role === 'edge' && c.tunnel.listen !== null) {
     out.push({ code: 'EDGEWAN_ERR_CONFIG_ROLE', pointer: '/tunnel/listen', value: c.tunnel.listen, message: 'an edge connects to its core and never listens for peers', allowed: 'null on an edge (set tunnel.connect), or role "core"' });
   }
@@ -108,7 +116,7 @@ function files(c: ResolvedConfig, out: ConfigProblem[]): void {
       if (!(e instanceof AuthProblem)) throw e;
       const a = c.tunnel.auth as unknown as Record<string, unknown>;
       const field = e.pointer.split('/').pop()!;
-      out.push({ code: 'EDGEWAN_ERR_CONFIG_TUNNEL_AUTH', pointer: e.pointer, value: a[field] ?? undefined, message: e.message, allowed: 'files written by "edgewan keygen" (or a PSK file of at least 32 hex digits)' });
+      out.push({ code: 'EDGEWAN_ERR_CONFIG_TUNNEL_AUTH', pointer: e.pointer, value: a[field] ?? undefined, message: e.message, allowed: a.ca ? 'the fleet files of docs/fleet.md ("edgewan ca init", "edgewan enroll" or "keygen --csr" + "ca sign")' : 'files written by "edgewan keygen" (or a PSK file of at least 32 hex digits)' });
     }
   }
   if (c.dns.enabled && c.dns.hostsFile) {

@@ -27,13 +27,20 @@ export interface SupervisorConfig {
 
 export interface TunnelConfig {
   readonly listen: string | null;
-  readonly connect: string | null;
+  /** edge: the core, or several in order (failover) */
+  readonly connect: string | readonly string[] | null;
+  /** edge with several cores: seconds between probes of the first one (0: no failback) */
+  readonly failbackS: number;
   readonly auth: {
     readonly keyDir: string | null;
     readonly psk: string | null;
     readonly cert: string | null;
     readonly key: string | null;
     readonly pin: string | null;
+    /** fleet CA certificate (docs/fleet.md); null: single pair or PSK */
+    readonly ca: string | null;
+    /** core, fleet mode: revocation list file */
+    readonly revoked: string | null;
   };
   /** expected chunk size (power of two) */
   readonly chunkSizeBytes: number;
@@ -45,6 +52,8 @@ export interface ForwardConfig {
   readonly listen: string;
   readonly target: string;
   readonly direction: 'edge-to-core' | 'core-to-edge';
+  /** core-to-edge on a fleet core: the edge's name */
+  readonly edge: string | null;
 }
 
 export interface SocksConfig {

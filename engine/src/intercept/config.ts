@@ -84,8 +84,7 @@ export function checkIntercept(c: ResolvedConfig): ConfigProblem[] {
   if (!ic.enabled) return problems;
   if (c.role !== 'edge') problems.push({ code: VALUE, pointer: '/intercept/enabled', value: true, message: 'interception runs on the edge only', allowed: 'false on the core, or role "edge"' });
   if (ic.rules.length === 0) problems.push({ code: VALUE, pointer: '/intercept/rules', value: [], message: 'interception is enabled but there is no rule (nothing would be intercepted)', allowed: 'at least one rule {"destinations": [...], "ports": [...]}, or enabled false' });
-  const connect = c.tunnel.connect;
-  if (connect) {
+  for (const connect of [c.tunnel.connect ?? []].flat()) { // every core of a failover list
     const i = connect.lastIndexOf(':');
     const host = connect.slice(0, i).replace(/^\[(.*)\]$/, '$1');
     const k = intercepts(rules, host, Number(connect.slice(i + 1)));

@@ -9,7 +9,7 @@ import { splitHostPort } from '../tunnel/hostport.ts';
 import { splice, resetSocket } from './splice.ts';
 import { socksHandshake } from './socks5.ts';
 
-export interface ForwardSpec { listen: string; target: string; direction: 'edge-to-core' | 'core-to-edge'; }
+export interface ForwardSpec { listen: string; target: string; direction: 'edge-to-core' | 'core-to-edge'; edge?: string | null; }
 
 abstract class ListenerComponent implements Component {
   abstract readonly name: string;
@@ -32,7 +32,9 @@ abstract class ListenerComponent implements Component {
         sock.on('error', () => {});
         sp.handle(sock).catch((e: Error) => {
           this.stats.failed++;
-          ctx.log.debug('connection through the tunnel failed', { listen: sp.listen, error: e.message });
+          // a stream for a fleet edge that is not linked is worth a line; other failures are the client's
+          if (/EDGEWAN_ERR_TUNNEL_EDGE_/.test(e.message)) ctx.log.warn('connection through the tunnel refused', { listen: sp.listen, error: e.message });
+          else ctx.log.debug('connection through the tunnel failed', { listen: sp.listen, error: e.message });
           resetSocket(sock);
         });
       });
@@ -79,7 +81,7 @@ export class ForwardsComponent extends ListenerComponent {
     return this.forwards.filter((f) => f.direction === mine).map((f) => ({
       listen: f.listen,
       handle: async (sock: net.Socket) => {
-        const stream = await hub.open(f.target);
+        const stream = await hub.open(f.target, f.edge ?? undefined);
         if (sock.destroyed) { stream.destroy(); return; }
         splice(sock, stream); // starts reading (when the read gate allows)
       },
@@ -87,7 +89,7 @@ export class ForwardsComponent extends ListenerComponent {
   }
 }
 
-/** SOCKS5 (RFC 1928, CONNECT, no authentication): each connection names its target. */
+/** SOCKS5 (RFC 1928, CONNECT): each connection names its target; on a fleet core the username names the edge. */
 export class SocksComponent extends ListenerComponent {
   readonly name = 'socks';
   constructor(private readonly listen: string | null) { super(); }
@@ -98,8 +100,8 @@ export class SocksComponent extends ListenerComponent {
       listen: this.listen,
       handle: async (sock: net.Socket) => {
         sock.resume();
-        await socksHandshake(sock, async (target) => {
-          const stream = await hub.open(target);
+        await socksHandshake(sock, async (target, user) => {
+          const stream = await hub.open(target, user);
           return stream;
         }, (stream, rest) => {
           if (rest.length) sock.unshift(rest);

@@ -59,4 +59,6 @@ export interface Component {
   metrics?(): MetricSample[];
   /** The memory budget changed (cgroup limit changed at run time): shrink or grow caches live. */
   resize?(budgetBytes: number): void;
+  /** SIGHUP reached a component that keeps running: re-read the files it watches (e.g. a revocation list). */
+  reloadFiles?(): void;
 }

@@ -124,6 +124,14 @@ export class Supervisor {
     }
   }
 
+  /** SIGHUP: every running component that watches files re-reads them. */
+  reloadFiles(): void {
+    for (const ch of this.children) {
+      if (!ch.component.reloadFiles || ch.state === 'stopped' || ch.state === 'failed' || ch.removed) continue;
+      try { this.als.run(ch, () => ch.component.reloadFiles!()); } catch (e) { this.failed(ch, ch.generation, e as Error); }
+    }
+  }
+
   snapshot(): ChildInfo[] {
     return this.children.map((ch) => ({
       name: ch.component.name, state: ch.state, reason: ch.reason, restarts: ch.restarts,

@@ -1,13 +1,25 @@
 // The tunnel's authentication material from tunnel.auth: a pre-shared key, or this side's key
 // and certificate plus the peer's pin. Read and checked here, without TLS: makeTransport
 // (transport.ts) uses it at start and the config loader (engine/src/config/rules.ts) for
-// `check-config`, so both reject the same files.
+// `check-config`, so both reject the same files. With tunnel.auth.ca (a fleet: docs/fleet.md)
+// the peer must hold a certificate from that CA for its role instead of a pinned one, and a
+// core may name a revocation list (engine/src/fleet/).
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Role } from './credentials.ts';
+import { checkMember, type PeerIdentity } from '../fleet/pki.ts';
+import { readRevocationList, type RevocationList } from '../fleet/revocation.ts';
 
-export interface AuthConfig { keyDir?: string | null; psk: string | null; cert: string | null; key: string | null; pin: string | null; }
+export interface AuthConfig {
+  keyDir?: string | null; psk: string | null; cert: string | null; key: string | null; pin: string | null;
+  /** fleet CA certificate (PEM); null: a single pinned pair or PSK */
+  ca?: string | null;
+  /** core: revocation list file (names or serial:HEX); null: none */
+  revoked?: string | null;
+}
+
+export interface FleetMaterial { ca: X509Certificate; self: PeerIdentity; revoked: string | null; list: RevocationList | null }
 
 /**
  * A tunnel.auth setting that cannot work, with the JSON pointer of the setting to fix. Thrown
@@ -28,7 +40,7 @@ function normalisePin(p: string): Buffer {
 
 export type AuthMaterial =
   | { kind: 'psk'; key: Buffer }
-  | { kind: 'cert'; key: Buffer; cert: Buffer; pins: Buffer[] };
+  | { kind: 'cert'; key: Buffer; cert: Buffer; pins: Buffer[]; fleet?: FleetMaterial };
 
 /** Read and check every file tunnel.auth names; throws AuthProblem naming the setting. */
 export function authMaterial(role: Role, auth: AuthConfig): AuthMaterial {
@@ -38,6 +50,10 @@ export function authMaterial(role: Role, auth: AuthConfig): AuthMaterial {
       throw new AuthProblem(pointer, `cannot read ${what} ${file} (${code}); run "edgewan keygen --out DIR" and point tunnel.auth.keyDir at DIR`);
     }
   };
+  if (auth.psk && auth.ca) throw new AuthProblem('/tunnel/auth/ca', 'tunnel.auth.ca (a fleet of certificates) and tunnel.auth.psk exclude each other; set one');
+  if (auth.revoked && !auth.ca) throw new AuthProblem('/tunnel/auth/revoked', 'a revocation list needs the fleet CA: set tunnel.auth.ca too');
+  if (auth.revoked && role === 'edge') throw new AuthProblem('/tunnel/auth/revoked', 'only a core checks a revocation list; remove tunnel.auth.revoked on an edge');
+  if (auth.pin && auth.ca && role === 'core') throw new AuthProblem('/tunnel/auth/pin', 'a fleet core accepts every edge the CA signed (tunnel.auth.ca); a pin would allow one edge only: remove tunnel.auth.pin');
   if (auth.psk) {
     const text = read(auth.psk, '/tunnel/auth/psk', 'the pre-shared key file').toString('utf8').trim();
     if (!/^([0-9a-fA-F]{2})+$/.test(text)) throw new AuthProblem('/tunnel/auth/psk', `${auth.psk} does not hold a hex key (an even number of 0-9/a-f digits, e.g. from "openssl rand -hex 32")`);
@@ -63,7 +79,19 @@ export function authMaterial(role: Role, auth: AuthConfig): AuthMaterial {
   }
   if (!x509.checkPrivateKey(keyObject)) throw new AuthProblem(keyPointer, `${keyFile} is not the private key of ${certFile}`);
   let pins: Buffer[];
-  if (auth.pin) pins = [normalisePin(auth.pin)];
+  let fleet: FleetMaterial | undefined;
+  if (auth.ca) {
+    const caPem = read(auth.ca, '/tunnel/auth/ca', 'the fleet CA certificate');
+    let ca: X509Certificate;
+    try { ca = new X509Certificate(caPem); } catch (e) { throw new AuthProblem('/tunnel/auth/ca', `${auth.ca} is not a PEM certificate (${(e as Error).message})`); }
+    if (!ca.ca) throw new AuthProblem('/tunnel/auth/ca', `${auth.ca} is not a CA certificate (use the ca.crt "edgewan ca init" wrote)`);
+    const own = checkMember(x509, ca, role);
+    if (!own.ok) throw new AuthProblem(certPointer, `${certFile} is not usable as this ${role}'s fleet certificate: ${own.message}`);
+    let list: RevocationList | null = null;
+    if (auth.revoked) { try { list = readRevocationList(auth.revoked); } catch (e) { throw new AuthProblem('/tunnel/auth/revoked', (e as Error).message); } }
+    fleet = { ca, self: own.id, revoked: auth.revoked ?? null, list };
+    pins = auth.pin ? [normalisePin(auth.pin)] : [];
+  } else if (auth.pin) pins = [normalisePin(auth.pin)];
   else {
     const peerFile = join(dir, `${peerRole}.crt`);
     const peer = read(peerFile, dirPointer, `the peer's (${peerRole}) certificate`);
@@ -71,5 +99,5 @@ export function authMaterial(role: Role, auth: AuthConfig): AuthMaterial {
       throw new AuthProblem(dirPointer, `${peerFile} is not a PEM certificate (${(e as Error).message})`);
     }
   }
-  return { kind: 'cert', key, cert, pins };
+  return { kind: 'cert', key, cert, pins, fleet };
 }

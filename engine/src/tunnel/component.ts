@@ -20,6 +20,9 @@ import { splitHostPort } from './hostport.ts';
 import { splice, resetSocket } from '../proxy/splice.ts';
 import { tunnelMetrics } from './metrics.ts';
 import type { TunnelStream } from './stream.ts';
+import { EdgeRegistry, teeCounters } from '../fleet/edges.ts';
+import type { PeerIdentity } from '../fleet/pki.ts';
+import { CoreChoice, probeCore } from './fleet-failover.ts';
 
 /** Memory one open stream costs in each process besides its data (see fitCache). */
 const PER_STREAM_COST = 16 * 1024;
@@ -28,7 +31,10 @@ export interface TunnelOptions {
   role: 'edge' | 'core';
   stateDir: string;
   listen: string | null;
-  connect: string | null;
+  /** edge: the core, or several in order of preference (fleet-failover.ts) */
+  connect: string | readonly string[] | null;
+  /** edge with several cores: probe the first every this many seconds and move back to it; 0: stay */
+  failbackS?: number;
   auth: AuthConfig;
   /** bytes; 0 disables the disk tier */
   diskMaxBytes: number;
@@ -63,6 +69,12 @@ export class TunnelComponent implements Component {
   private readonly peers = new Set<tls.TLSSocket>(); // every TLS socket, so stop() can cut them all
   private state: 'down' | 'connecting' | 'up' | 'listening' | 'unconfigured' = 'down';
   private lastError: string | null = null;
+  /** Core with tunnel.auth.ca: the fleet's edges by name (fleet/edges.ts). */
+  fleet: EdgeRegistry | null = null;
+  /** Edge: the cores of tunnel.connect and which one is in use. */
+  private cores: CoreChoice | null = null;
+  private failbackTimer: NodeJS.Timeout | null = null;
+  private failingBack = false;
 
   constructor(readonly opts: TunnelOptions) {
     this.mode = opts.mode ?? 'dedup';
@@ -75,8 +87,11 @@ export class TunnelComponent implements Component {
   async start(ctx: ComponentContext): Promise<void> {
     this.ctx = ctx;
     const o = this.opts;
-    if (o.role === 'edge' && !o.connect) { this.state = 'unconfigured'; ctx.unconfigured('no tunnel.connect: this edge has no core to talk to'); return; }
+    if (o.role === 'edge' && (!o.connect || o.connect.length === 0)) { this.state = 'unconfigured'; ctx.unconfigured('no tunnel.connect: this edge has no core to talk to'); return; }
+    if (o.role === 'edge') this.cores = new CoreChoice(typeof o.connect === 'string' ? [o.connect] : o.connect!);
     this.transport = makeTransport(o.role, o.auth);
+    const f = this.transport.fleet;
+    if (o.role === 'core' && f) this.fleet = new EdgeRegistry(ctx.log, f.revoked, f.list);
     this.gate.budget = this.sendBudget();
     this.gcGuard = startGcGuard(() => this.externalLimit());
     this.chunker = chunkerParams({ avgSize: o.chunkSize ?? 8192 });
@@ -115,10 +130,19 @@ export class TunnelComponent implements Component {
     return best;
   }
 
-  async open(target: string): Promise<TunnelStream> {
-    const l = this.currentLink();
+  /**
+   * Open a stream to `target` on the peer. A fleet core needs `edge`, the name of the edge to
+   * use, and fails at once when that edge has no live link; elsewhere `edge` is ignored.
+   */
+  async open(target: string, edge?: string): Promise<TunnelStream> {
+    let l: Link | null;
+    if (this.fleet) {
+      if (!edge) throw new Error(`EDGEWAN_ERR_TUNNEL_EDGE_UNNAMED: this core serves a fleet; name the edge for ${target} (forwards[].edge, or the SOCKS username)`);
+      l = this.fleet.linkOf(edge);
+      if (!l) throw new Error(`EDGEWAN_ERR_TUNNEL_EDGE_DOWN: edge "${edge}" is not connected (connected: ${this.fleet.connectedNames().join(', ') || 'none'})`);
+    } else l = this.currentLink();
     if (!l) throw new Error('EDGEWAN_ERR_TUNNEL_LINK_DOWN: the tunnel to the peer is not connected');
-    this.counters.streamsOpened++;
+    l.counters.streamsOpened++;
     const s = l.open(target);
     this.fitCache(); // a burst of streams must shrink the cache now, not at the next 250 ms tick
     return s;
@@ -126,7 +150,7 @@ export class TunnelComponent implements Component {
 
   private dial(): void {
     if (this.stopped) return;
-    const [host, port] = splitHostPort(this.opts.connect!);
+    const [host, port] = splitHostPort(this.cores!.current);
     this.state = 'connecting';
     const sock = tls.connect({ ...this.transport.client, host, port, servername: undefined });
     this.track(sock);
@@ -136,8 +160,10 @@ export class TunnelComponent implements Component {
     const retry = (why: string) => {
       if (linked || this.stopped || this.retryTimer) return;
       this.lastError = why; this.state = 'down';
-      this.ctx.log.warn('tunnel connect failed; retrying', { error: why, inMs: this.backoff });
-      this.scheduleDial();
+      const failed = this.cores!.current;
+      const round = this.cores!.advance();
+      this.ctx.log.warn('tunnel connect failed; retrying', { error: why, core: failed, next: this.cores!.current, inMs: this.backoff });
+      this.scheduleDial(!round);
     };
     sock.once('error', (e) => retry(e.message));
     sock.once('close', () => retry('connection closed during handshake'));
@@ -148,16 +174,26 @@ export class TunnelComponent implements Component {
     sock.once('close', () => this.peers.delete(sock));
   }
 
-  private scheduleDial(): void {
+  /** `quick`: the next core of the list is tried after the initial backoff, without growing it. */
+  private scheduleDial(quick = false): void {
     const max = this.opts.backoffMs?.max ?? 30000;
-    const wait = Math.round(this.backoff * (0.8 + 0.4 * Math.random()));
-    this.backoff = Math.min(max, this.backoff * 2);
+    const initial = this.opts.backoffMs?.initial ?? 250;
+    const wait = Math.round((quick ? initial : this.backoff) * (0.8 + 0.4 * Math.random()));
+    if (!quick) this.backoff = Math.min(max, this.backoff * 2);
     this.retryTimer = setTimeout(() => { this.retryTimer = null; this.dial(); }, wait);
   }
 
   /** An authenticated-at-TLS-level socket: check the peer, then run a Link over it. */
   private onSecure(sock: tls.TLSSocket): boolean {
-    const bad = this.transport.verify(sock);
+    let id: PeerIdentity | null = null;
+    if (this.fleet && !this.stopped) {
+      // a fleet core: the CA check, then revocation and one live link per name
+      const c = this.transport.fleet!.identify(sock);
+      const why = c.ok ? this.fleet.admit(c.id, sock.remoteAddress) : (this.fleet.refuse(c.reason, c.message, sock.remoteAddress), c.message);
+      if (why) { sock.destroy(); return false; }
+      id = (c as { id: PeerIdentity }).id;
+    }
+    const bad = id ? null : this.transport.verify(sock);
     if (bad || this.stopped) {
       this.ctx.log.warn('tunnel peer rejected', { reason: bad ?? 'stopping', remote: sock.remoteAddress });
       sock.destroy();
@@ -165,24 +201,59 @@ export class TunnelComponent implements Component {
     }
     sock.setNoDelay(true);
     const store = this.store!;
-    const peerFile = join(this.opts.stateDir, 'chunks', `peer-of-${this.opts.role}`);
+    // A fleet core never takes its own store as a picture of an edge's: it holds every edge's
+    // chunks, so references to what only other edges sent would cost that edge NEED round
+    // trips. It references only chunks that crossed this link (peer-model.ts).
+    const peerFile = id ? null : join(this.opts.stateDir, 'chunks', `peer-of-${this.opts.role}`);
     const link = new Link(sock, {
       role: this.opts.role, store, chunker: this.chunker, windowBytes: this.opts.windowBytes ?? 32 * 1024,
-      log: this.ctx.log, mode: () => this.mode, counters: this.counters, pingIntervalMs: this.opts.pingIntervalMs,
+      log: this.ctx.log, mode: () => this.mode, counters: id ? teeCounters(this.counters, this.fleet!.countersFor(id)) : this.counters, pingIntervalMs: this.opts.pingIntervalMs,
       recvBudgetBytes: this.recvBudget(), gate: this.gate,
-      rememberedPeer: () => (store.diskEnabled && existsSync(peerFile) ? readFileSync(peerFile) : null),
-      rememberPeer: (id) => { if (store.diskEnabled) { try { writeFileSync(peerFile, id); } catch { /* advisory only */ } } },
+      rememberedPeer: () => (peerFile && store.diskEnabled && existsSync(peerFile) ? readFileSync(peerFile) : null),
+      rememberPeer: (cacheId) => { if (peerFile && store.diskEnabled) { try { writeFileSync(peerFile, cacheId); } catch { /* advisory only */ } } },
     });
     this.links.add(link);
-    link.on('ready', () => { this.state = 'up'; this.backoff = this.opts.backoffMs?.initial ?? 250; this.lastError = null; });
+    if (id) this.fleet!.attach(id, link, sock.remoteAddress ?? null);
+    link.on('ready', () => {
+      this.state = 'up'; this.backoff = this.opts.backoffMs?.initial ?? 250; this.lastError = null;
+      if (this.cores) { this.ctx.log.info('tunnel linked to core', { core: this.cores.current, preferred: this.cores.preferred }); this.armFailback(link); }
+    });
     link.on('stream', (s: TunnelStream) => this.connectTarget(link, s));
     link.on('close', (reason: string) => {
       this.links.delete(link);
-      this.ctx.log.warn('tunnel link down', { reason });
+      this.ctx.log.warn('tunnel link down', { reason, ...(id ? { edge: id.name } : {}) });
       this.lastError = reason;
-      if (this.opts.role === 'edge' && !this.stopped) { this.counters.reconnects++; this.state = 'down'; this.scheduleDial(); }
+      if (this.opts.role === 'edge' && !this.stopped) {
+        this.counters.reconnects++; this.state = 'down';
+        if (this.failbackTimer) { clearInterval(this.failbackTimer); this.failbackTimer = null; }
+        // failover: a lost link moves on to the next core at once (failback: to the first)
+        if (this.failingBack) { this.failingBack = false; this.cores!.backToFirst(); this.scheduleDial(true); }
+        else this.scheduleDial(!this.cores!.advance());
+      }
     });
     return true;
+  }
+
+  /**
+   * On a later core with failbackS: probe the first core every failbackS seconds; once a probe
+   * passed, move back as soon as this link carries no stream (checked every second).
+   */
+  private armFailback(link: Link): void {
+    const every = (this.opts.failbackS ?? 0) * 1000;
+    if (!every || this.cores!.preferred) return;
+    let probing = false; let reachable = false; let lastProbe = Date.now();
+    this.failbackTimer = setInterval(() => {
+      if (probing || link.isClosed) return;
+      if (reachable) {
+        if (link.activeStreams > 0) return; // wait for the streams in flight to end
+        this.ctx.log.info('tunnel failing back to the preferred core', { from: this.cores!.current, to: this.cores!.cores[0] });
+        this.failingBack = true; link.close('failing back to the preferred core'); return;
+      }
+      if (Date.now() - lastProbe < every) return;
+      probing = true; lastProbe = Date.now();
+      void probeCore(this.cores!.cores[0], this.transport).then((why) => { probing = false; reachable = why === null; });
+    }, Math.min(every, 1000));
+    this.failbackTimer.unref();
   }
 
   /** The peer opened a stream: connect its target and join the two. */
@@ -244,17 +315,26 @@ export class TunnelComponent implements Component {
   status(): Record<string, unknown> {
     const l = this.currentLink();
     return {
-      role: this.opts.role, state: this.state, mode: this.modeName, lz4: lz4Impl(), auth: this.transport?.describe,
+      role: this.opts.role, state: this.state, mode: this.modeName,
+      ...(this.cores ? { core: this.cores.current, cores: this.cores.cores, coreSwitches: this.cores.switches } : {}), lz4: lz4Impl(), auth: this.transport?.describe,
       links: this.links.size, activeStreams: [...this.links].reduce((n, k) => n + k.activeStreams, 0),
       rttMs: l?.rttMs ?? null, lastError: this.lastError, ...this.counters,
       readGate: { budgetBytes: this.gate.budget, heldBytes: this.gate.held, peakHeldBytes: this.gate.peakHeld, reading: this.gate.armedCount, waiting: this.gate.waitingCount },
       linkQueuedBytes: [...this.links].reduce((n, k) => n + k.socket.writableLength, 0), gcForced: this.gcGuard?.forced ?? 0,
       gcGuard: this.gcGuard ? { gapMs: this.gcGuard.gapMs, maxGapMs: this.gcGuard.maxGapMs, limitBytes: this.gcGuard.limitBytes, arrayBuffersBytes: this.gcGuard.arrayBuffers } : null,
       cache: this.store ? { memoryBytes: this.store.memoryBytes, memoryLimit: this.store.memoryLimit, diskBytes: this.store.diskBytes, diskLimit: this.store.diskLimit } : null,
+      ...(this.fleet ? { fleet: this.fleet.status() } : {}),
     };
   }
 
-  metrics(): MetricSample[] { return tunnelMetrics(this, [...this.links]); }
+  metrics(): MetricSample[] {
+    const all = tunnelMetrics(this, [...this.links]);
+    // a fleet core gives the traffic series per edge (label edge) instead of one total
+    return this.fleet ? [...all.filter((m) => !EdgeRegistry.PER_EDGE.has(m.name)), ...this.fleet.metrics()] : all;
+  }
+
+  /** SIGHUP while this component keeps running: re-read the files it watches (revocation list). */
+  reloadFiles(): void { this.fleet?.reload(); }
 
   resize(budgetBytes: number): void { this.cacheBudget = Math.max(1 << 20, budgetBytes); this.fitCache(); }
 
@@ -279,6 +359,8 @@ export class TunnelComponent implements Component {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.gcGuard?.stop();
+    this.fleet?.stop();
+    if (this.failbackTimer) clearInterval(this.failbackTimer);
     if (this.fitTimer) clearInterval(this.fitTimer);
     this.server?.close();
     // Let streams finish within the grace period, then cut what is left.

@@ -9,17 +9,18 @@ import { join } from 'node:path';
 
 export type Role = 'edge' | 'core';
 
-function der(tag: number, body: Buffer): Buffer {
+export function der(tag: number, body: Buffer): Buffer {
   const n = body.length;
   const len = n < 128 ? Buffer.from([n]) : n < 256 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 255]);
   return Buffer.concat([Buffer.from([tag]), len, body]);
 }
-const seq = (...xs: Buffer[]) => der(0x30, Buffer.concat(xs));
-const oid = (hex: string) => der(0x06, Buffer.from(hex, 'hex'));
-const ECDSA_SHA256 = seq(oid('2a8648ce3d040302')); // 1.2.840.10045.4.3.2
+export const seq = (...xs: Buffer[]) => der(0x30, Buffer.concat(xs));
+export const oid = (hex: string) => der(0x06, Buffer.from(hex, 'hex'));
+export const ECDSA_SHA256 = seq(oid('2a8648ce3d040302')); // 1.2.840.10045.4.3.2
 const CN = '550403'; // 2.5.4.3
 
-function name(cn: string): Buffer {
+/** A Name with one CN (UTF8String). */
+export function name(cn: string): Buffer {
   return seq(der(0x31, seq(oid(CN), der(0x0c, Buffer.from(cn, 'utf8')))));
 }
 
@@ -39,11 +40,16 @@ function selfSignedCert(role: Role): { keyPem: string; certPem: string } {
   );
   const sig = sign('sha256', tbs, privateKey);
   const cert = seq(tbs, ECDSA_SHA256, der(0x03, Buffer.concat([Buffer.from([0]), sig])));
-  const b64 = cert.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n');
   return {
     keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-    certPem: `-----BEGIN CERTIFICATE-----\n${b64}-----END CERTIFICATE-----\n`,
+    certPem: pem('CERTIFICATE', cert),
   };
+}
+
+/** DER → PEM with the given label (64-character lines). */
+export function pem(label: string, body: Buffer): string {
+  const b64 = body.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n');
+  return `-----BEGIN ${label}-----\n${b64}-----END ${label}-----\n`;
 }
 
 /** Pin of a certificate: "sha256:<hex of the DER's SHA-256>". */

@@ -16,6 +16,7 @@ export function createTunnel(c: ResolvedConfig): TunnelComponent {
     stateDir: c.stateDir,
     listen: t.listen,
     connect: t.connect,
+    failbackS: t.failbackS,
     auth: t.auth,
     diskMaxBytes: c.caches.chunkDisk.maxSize,
     chunkSize: t.chunkSizeBytes ?? 8192,
