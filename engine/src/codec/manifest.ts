@@ -12,22 +12,39 @@ export const SPAN_MAX = 64;
 const SPAN_CUT = 16;
 
 export class SpanBuilder {
-  private fps: Uint8Array[] = [];
+  /**
+   * The current span's fingerprints, copied in: a fingerprint is often a view (into a
+   * received frame, or a slab of Node's Buffer pool, 64 KiB on Node 24), and 1,000 streams
+   * each keeping one such view would keep 1,000 frames or slabs alive. Allocated at the first
+   * chunk and grown to at most SPAN_MAX fingerprints (1,536 bytes), so memory per stream is
+   * bounded by bytes, and an idle stream holds none.
+   */
+  private buf: Uint8Array | null = null;
+  private n = 0;
 
-  get length(): number { return this.fps.length; }
+  get length(): number { return this.n; }
 
   /** A chunk passed (in stream order); returns the manifest when it completes a span. */
   push(fp: Uint8Array): Uint8Array | null {
-    this.fps.push(fp);
-    if (fp[0] >= SPAN_CUT && this.fps.length < SPAN_MAX) return null;
-    const m = Buffer.allocUnsafeSlow(this.fps.length * FP_LEN);
-    for (let i = 0; i < this.fps.length; i++) m.set(this.fps[i], i * FP_LEN);
-    this.fps = [];
-    return new Uint8Array(m.buffer, m.byteOffset, m.length);
+    if (!this.buf || this.buf.length < (this.n + 1) * FP_LEN) {
+      const next = new Uint8Array(Math.min(SPAN_MAX, Math.max(16, this.n * 2)) * FP_LEN);
+      if (this.buf) next.set(this.buf.subarray(0, this.n * FP_LEN));
+      this.buf = next;
+    }
+    this.buf.set(fp.subarray(0, FP_LEN), this.n * FP_LEN);
+    this.n++;
+    if (fp[0] >= SPAN_CUT && this.n < SPAN_MAX) return null;
+    // The manifest is a chunk of its own (stored as is: its own ArrayBuffer, exact length).
+    const m = this.buf.slice(0, this.n * FP_LEN);
+    this.n = 0;
+    return m;
   }
 
   /** A chunk without a fingerprint passed: no manifest spans it. */
-  reset(): void { this.fps = []; }
+  reset(): void { this.n = 0; }
+
+  /** The stream ended: drop the buffer. */
+  clear(): void { this.n = 0; this.buf = null; }
 }
 
 /** The fingerprints a manifest lists, or null when it is not a well-formed manifest. */

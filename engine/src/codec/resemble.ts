@@ -8,6 +8,7 @@
 // few bytes changes only the features whose maximum it touched, so a super-feature survives.
 // Sender side only: the receiver is told the base's fingerprint and checks the result by its own.
 import { gearTable } from './chunker.ts';
+import { fpKey } from './fingerprint.ts';
 
 const G = gearTable();
 const FEATURES = 16;
@@ -39,10 +40,12 @@ export function sketch(c: Uint8Array): Uint32Array | null {
 /**
  * Super-feature → fingerprint of the newest chunk that had it, one map per super-feature,
  * at most `max` entries each (the oldest dropped first). Bounded like the chunk store's
- * memory tier it indexes (the link sizes it from that).
+ * memory tier it indexes (the link sizes it from that). Fingerprints are kept as latin1
+ * keys (fpKey): a string of 24 one-byte characters, never a view that could keep a larger
+ * buffer alive (a frame, or a slab of Node's Buffer pool: 64 KiB on Node 24).
  */
 export class SketchIndex {
-  private readonly maps: Array<Map<number, Uint8Array>> = [];
+  private readonly maps: Array<Map<number, string>> = [];
   constructor(readonly max: number) {
     for (let s = 0; s < SUPER_FEATURES; s++) this.maps.push(new Map());
   }
@@ -50,20 +53,21 @@ export class SketchIndex {
   get size(): number { return this.maps[0].size; }
 
   add(sf: Uint32Array, fp: Uint8Array): void {
+    const k = fpKey(fp);
     for (let s = 0; s < SUPER_FEATURES; s++) {
       const m = this.maps[s];
       m.delete(sf[s]);
-      m.set(sf[s], fp);
+      m.set(sf[s], k);
       if (m.size > this.max) m.delete(m.keys().next().value as number);
     }
   }
 
-  /** Candidate bases, best first (the super-features in order), without duplicates. */
-  candidates(sf: Uint32Array): Uint8Array[] {
-    const out: Uint8Array[] = [];
+  /** Candidate bases (fingerprint keys), best first (the super-features in order), without duplicates. */
+  candidates(sf: Uint32Array): string[] {
+    const out: string[] = [];
     for (let s = 0; s < SUPER_FEATURES; s++) {
-      const fp = this.maps[s].get(sf[s]);
-      if (fp && !out.includes(fp)) out.push(fp);
+      const k = this.maps[s].get(sf[s]);
+      if (k !== undefined && !out.includes(k)) out.push(k);
     }
     return out;
   }

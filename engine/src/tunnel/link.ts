@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { FrameReader, FrameError, encodeFrame, encodeDataFrame, encodeOps, decodeOps, decodeChunk, decodeHello, encodeHello, PROTOCOL_VERSION, T, Op, CODEC_DEFLATE_DICT, CODEC_REF_RUNS, type DataOp, type Frame } from '../codec/frame.ts';
-import { fingerprint, fpKey, FP_LEN } from '../codec/fingerprint.ts';
+import { fingerprint, fpKey, keyFp, ownFp, FP_LEN } from '../codec/fingerprint.ts';
 import { compressIfWorthwhile, decompressBlock, looksIncompressible } from '../codec/block.ts';
 import { buildDict, deflateWithDict, DICT_WINDOW } from '../codec/dict.ts';
 import { sketch, SketchIndex } from '../codec/resemble.ts';
@@ -112,19 +112,31 @@ export class Link extends EventEmitter {
   // ---- used by TunnelStream --------------------------------------------------------------
   schedule(s: TunnelStream): void { if (!this.closed) { this.ready.add(s); this.pump(); } }
 
+  /**
+   * Dedup mode: the one place a chunk is classified (both encoders use it). Returns its
+   * fingerprint and whether it goes as a reference; a new chunk is stored and noted as held
+   * by the peer. The fingerprint owns its memory (ownFp): callers keep it (spans, history,
+   * sketches), and a view into Node's shared Buffer pool would pin a whole pool slab.
+   */
+  private classify(c: Uint8Array): { fp: Uint8Array; ref: boolean } {
+    // A chunk our memory tier holds is found by byte comparison (no SHA-256: repeats
+    // encode at memcmp speed); the fingerprint sent is the one stored with it.
+    const fp = ownFp(this.opts.store.sameAs(c) ?? fingerprint(c));
+    if (this.peer!.shouldRef(fp)) {
+      this.counters.chunkHits++; this.counters.savedDedup += c.length - FP_LEN - 5;
+      return { fp, ref: true };
+    }
+    this.counters.chunkMisses++;
+    this.opts.store.put(fp, c);
+    this.peer!.add(fp);
+    return { fp, ref: false };
+  }
+
   encodeChunk(c: Uint8Array): DataOp {
     const mode = this.mode;
     if (mode === 'dedup' && this.peer) {
-      // A chunk our memory tier holds is found by byte comparison (no SHA-256: repeats
-      // encode at memcmp speed); the fingerprint sent is the one stored with it.
-      const fp = this.opts.store.sameAs(c) ?? fingerprint(c);
-      if (this.peer.shouldRef(fp)) {
-        this.counters.chunkHits++; this.counters.savedDedup += c.length - FP_LEN - 5;
-        return { op: Op.REF, rawLen: c.length, fp };
-      }
-      this.counters.chunkMisses++;
-      this.opts.store.put(fp, c);
-      this.peer.add(fp);
+      const { fp, ref } = this.classify(c);
+      if (ref) return { op: Op.REF, rawLen: c.length, fp };
     }
     if (mode === 'raw') return { op: Op.RAW, rawLen: c.length, data: c };
     const z = compressIfWorthwhile(c);
@@ -156,10 +168,9 @@ export class Link extends EventEmitter {
     };
     const runs = this.sendsRuns;
     for (const c of chunks) {
-      const fp = this.opts.store.sameAs(c) ?? fingerprint(c);
-      if (this.peer.shouldRef(fp)) {
+      const { fp, ref } = this.classify(c);
+      if (ref) {
         flush();
-        this.counters.chunkHits++; this.counters.savedDedup += c.length - FP_LEN - 5;
         const op: DataOp = { op: Op.REF, rawLen: c.length, fp };
         // While the current span is all references, hold them: it may cross as one REFM.
         if (runs && s.spanAllRef) s.heldRefs.push(op); else ops.push(op);
@@ -167,18 +178,18 @@ export class Link extends EventEmitter {
       } else {
         if (s.heldRefs.length > 0) ops.push(...s.takeHeld());
         s.spanAllRef = false;
-        this.counters.chunkMisses++;
         const sf = sketch(c);
         let base: { fp: Uint8Array; data: Uint8Array } | null = null;
         if (sf) {
-          for (const b of this.sketches.candidates(sf)) {
+          const self = fpKey(fp);
+          for (const k of this.sketches.candidates(sf)) {
+            if (k === self) continue; // classify() stored it already: never its own base
+            const b = keyFp(k);
             const d = this.peer.shouldRef(b) ? this.opts.store.get(b) : undefined;
             if (d) { base = { fp: b, data: d }; break; }
           }
+          this.sketches.add(sf, fp);
         }
-        this.opts.store.put(fp, c);
-        this.peer.add(fp);
-        if (sf) this.sketches.add(sf, fp);
         if (base) { flush(); ops.push(...this.dzOps(s, [c], [fp], base)); }
         else run.push(c), runFps.push(fp);
       }
@@ -215,10 +226,10 @@ export class Link extends EventEmitter {
       // The stream's recent chunks, newest last, while the peer holds them and we can read them.
       let have = 0;
       for (let i = s.txHist.length - 1; i >= 0 && have < DICT_WINDOW; i--) {
-        const h = s.txHist[i];
-        const d = this.peer!.shouldRef(h.fp) ? this.opts.store.get(h.fp) : undefined;
+        const fp = keyFp(s.txHist[i].k);
+        const d = this.peer!.shouldRef(fp) ? this.opts.store.get(fp) : undefined;
         if (!d) break;
-        dict.unshift(h.fp); parts.unshift(d); have += d.length;
+        dict.unshift(fp); parts.unshift(d); have += d.length;
       }
     }
     let raw: Uint8Array;

@@ -39,8 +39,11 @@ export class TunnelStream extends Duplex {
   private waiting: Uint8Array | null = null; // fp of the reference (or dictionary chunk) we asked for
   /** Chunks that arrived for the op at the head of inQ after a NEED (by fingerprint key). */
   private got = new Map<string, Uint8Array>();
-  /** Send side: fingerprints of the stream's last chunks (≤ DICT_WINDOW bytes), dictionary candidates. */
-  readonly txHist: Array<{ fp: Uint8Array; len: number }> = [];
+  /**
+   * Send side: the stream's last chunks (≤ DICT_WINDOW bytes, ≤ DZ_MAX_DICT), dictionary
+   * candidates, by fingerprint key (a string: nothing here keeps a buffer alive).
+   */
+  readonly txHist: Array<{ k: string; len: number }> = [];
   /** Send side: spans of this stream's chunks (manifests), and the REFs of an all-reference span held back. */
   readonly txSpan = new SpanBuilder();
   heldRefs: DataOp[] = [];
@@ -159,7 +162,7 @@ export class TunnelStream extends Duplex {
   /** A chunk went out on this stream (any op): keep the last DICT_WINDOW bytes' worth. */
   noteSent(fp: Uint8Array, len: number): void {
     const h = this.txHist;
-    h.push({ fp, len });
+    h.push({ k: fpKey(fp), len });
     let later = 0;
     for (let i = h.length - 1; i > 0; i--) { later += h[i].len; if (later >= DICT_WINDOW) { h.splice(0, i); break; } }
     if (h.length > DZ_MAX_DICT) h.splice(0, h.length - DZ_MAX_DICT);
@@ -322,7 +325,8 @@ export class TunnelStream extends Duplex {
     const clean = this.finSent && this.remoteFin && this.inQ.length === 0;
     if (!clean && !this.remoteReset) this.link.sendReset(this.id, err ? err.message : 'closed');
     this.link.forget(this.id);
-    this.outQ = []; this.inQ = [];
+    this.outQ = []; this.inQ = []; this.got.clear(); this.heldRefs = [];
+    this.txSpan.clear(); this.rxSpan.clear(); this.txHist.length = 0;
     if (this.held > 0) { this.link.gate.release(this.held); this.held = 0; }
     if (this.writeCb) { const c = this.writeCb; this.writeCb = null; c(err ?? new Error('stream closed')); }
     cb(err);
