@@ -14,8 +14,8 @@ import { ChunkStore } from '../src/cache/store.ts';
 import { chunkerParams } from '../src/codec/chunker.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { fingerprint, fpKey, ownFp, FP_LEN } from '../src/codec/fingerprint.ts';
-import { encodeOps, decodeOps, Op, T, CODEC_DEFLATE_DICT, type DataOp } from '../src/codec/frame.ts';
-import { buildDict, inflateWithDict, deflateWithDict } from '../src/codec/dict.ts';
+import { encodeOps, decodeOps, Op, T, CODEC_DEFLATE_DICT, CODEC_REF_RUNS, CODEC_ZSTD_DICT, type DataOp } from '../src/codec/frame.ts';
+import { buildDict, inflateWithDict, deflateWithDict, zstdWithDict, zstdAvailable, ZSTD_MAX_DICT, SendHistory } from '../src/codec/dict.ts';
 import { sketch, SketchIndex } from '../src/codec/resemble.ts';
 import { SpanBuilder, manifestFps, SPAN_MAX } from '../src/codec/manifest.ts';
 import type { TunnelStream } from '../src/tunnel/stream.ts';
@@ -115,6 +115,40 @@ test('DZ fallback: a peer that does not offer the codec gets LZ4 per chunk and d
   } finally { p.close(); }
 });
 
+test('zstd: negotiated where both runtimes have it (Node ≥ 22.15), else deflate; both decode exactly', async () => {
+  const v = Buffer.concat([text(600000, 6), randomBytes(50000), text(300000, 7)]);
+  const p = await linkPair();
+  try {
+    assert.equal(p.edge.link.sendsZstd, zstdAvailable, 'zstd is offered exactly where the runtime has it');
+    await send(p, v);
+  } finally { p.close(); }
+  // A peer that offers deflate only (Node 18/20): DZ ops are deflate, and its history window is 32 KiB.
+  const q = await linkPair({}, { codecs: CODEC_DEFLATE_DICT | CODEC_REF_RUNS });
+  try {
+    assert.ok(q.edge.link.sendsDz && !q.edge.link.sendsZstd);
+    assert.equal(q.edge.link.histWindow, 32768);
+    await send(q, v);
+  } finally { q.close(); }
+});
+
+test('send history: at most max chunks, the minimal suffix covering the window, copies out', () => {
+  const h = new SendHistory(4);
+  const fps = Array.from({ length: 6 }, () => randomBytes(FP_LEN));
+  for (const fp of fps.slice(0, 3)) h.push(fp, 1000, 1 << 20);
+  assert.equal(h.length, 3);
+  assert.ok(h.newest(0).fp.equals(fps[2]) && h.newest(2).fp.equals(fps[0]));
+  for (const fp of fps.slice(3)) h.push(fp, 1000, 1 << 20);
+  assert.equal(h.length, 4, 'at most max');
+  assert.ok(h.newest(3).fp.equals(fps[2]));
+  h.push(fps[0], 5000, 6000); // 5000 + 1000 covers 6000: older ones go
+  assert.equal(h.length, 2);
+  h.push(fps[1], 100, 1 << 20, 1); // a codec with fewer dictionary chunks
+  assert.equal(h.length, 1);
+  const out = h.newest(0).fp; out.fill(0);
+  assert.ok(h.newest(0).fp.equals(fps[1]), 'newest() hands out a copy');
+  h.clear(); assert.equal(h.length, 0);
+});
+
 /** Send raw DATA ops on a fresh stream; resolves with the receiving stream's error (or null at end). */
 async function injected(p: Awaited<ReturnType<typeof linkPair>>, ops: DataOp[]) {
   const s = await openPair(p);
@@ -168,7 +202,28 @@ test('bad input: each resets the stream with a typed error, link stays up, nothi
     p.edge.link.sendFrame(T.FIN, ok.tx.id);
     await ok.ended;
     assert.ok(ok.received().equals(Buffer.concat([chunk, chunk])));
+    // zstd DZ ops (offered where the runtime has zstd with dictionaries: Node 24 here).
+    if (zstdAvailable) {
+      const zb = zstdWithDict(Buffer.alloc(16 << 20), new Uint8Array(0), 19);
+      assert.ok(zb.length < 32768 + 64);
+      e = await injected(p, [{ op: Op.DZ, rawLen: 32768, dict: [], lens: [32768], check: null, zstd: true, data: zb }]);
+      assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_DECOMPRESS/, 'a zstd bomb stops at its declared size');
+      e = await injected(p, [dz({ zstd: true, data: zstdWithDict(raw, new Uint8Array(0)), dict: Array.from({ length: ZSTD_MAX_DICT + 1 }, () => randomBytes(FP_LEN)) })]);
+      assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_DICT_RANGE/);
+      e = await injected(p, [dz({ zstd: true, data: raw.subarray(0, 4000) })]);
+      assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_DECOMPRESS/, 'deflate bytes flagged as zstd');
+    } else {
+      e = await injected(p, [dz({ zstd: true })]);
+      assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_CODEC/, 'no zstd in this runtime: not offered, so a zstd op is refused');
+    }
   } finally { p.close(); }
+  // A zstd DZ op to a side that offered deflate only.
+  const z = await linkPair({}, { codecs: CODEC_DEFLATE_DICT | CODEC_REF_RUNS });
+  try {
+    const raw = text(8192, 3);
+    const e = await injected(z, [{ op: Op.DZ, rawLen: raw.length, dict: [], lens: [raw.length], check: null, zstd: true, data: zstdAvailable ? zstdWithDict(raw, new Uint8Array(0)) : raw.subarray(0, 100) }]);
+    assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_CODEC/);
+  } finally { z.close(); }
   // A DZ op to a side that did not offer the codec.
   const q = await linkPair({}, { codecs: 0 });
   try {
@@ -181,8 +236,9 @@ test('bad input: each resets the stream with a typed error, link stays up, nothi
 });
 
 test('DZ wire format: round trip, and bounds checked before anything is buffered', () => {
-  const ops: DataOp[] = [{ op: Op.DZ, rawLen: 30, dict: [randomBytes(FP_LEN), randomBytes(FP_LEN)], lens: [10, 20], check: null, data: Buffer.from([1, 2, 3]) },
-    { op: Op.DZ, rawLen: 5, dict: [], lens: [5], check: randomBytes(FP_LEN), data: Buffer.from([4]) }];
+  const ops: DataOp[] = [{ op: Op.DZ, rawLen: 30, dict: [randomBytes(FP_LEN), randomBytes(FP_LEN)], lens: [10, 20], check: null, zstd: false, data: Buffer.from([1, 2, 3]) },
+    { op: Op.DZ, rawLen: 5, dict: [], lens: [5], check: randomBytes(FP_LEN), zstd: false, data: Buffer.from([4]) },
+    { op: Op.DZ, rawLen: 7, dict: [randomBytes(FP_LEN)], lens: [7], check: randomBytes(FP_LEN), zstd: true, data: Buffer.from([5, 6]) }];
   const back = decodeOps(encodeOps(ops));
   assert.deepEqual(back.map((o) => ({ ...o, data: Buffer.from((o as { data: Uint8Array }).data) })), ops.map((o) => ({ ...o, data: Buffer.from((o as { data: Uint8Array }).data) })));
   const huge = encodeOps([{ op: Op.DZ, rawLen: 300000, dict: [], lens: [200000, 100000], check: null, data: Buffer.from([1]) }]);
@@ -192,6 +248,7 @@ test('DZ wire format: round trip, and bounds checked before anything is buffered
   const truncated = encodeOps([ops[0]]).subarray(0, 40);
   assert.throws(() => decodeOps(truncated), /OP_TRUNCATED/);
   assert.equal(CODEC_DEFLATE_DICT, 1);
+  assert.equal(CODEC_ZSTD_DICT, 4);
 });
 
 test('dictionary codec: last 32 KiB of the parts; inflate stops at the declared size', () => {

@@ -23,6 +23,8 @@ export const enum Op { LIT = 1, LZ4 = 2, REF = 3, RAW = 4, DZ = 5, REFM = 6 }
 export const CODEC_DEFLATE_DICT = 1;
 /** HELLO codec bit: REFM ops (a run of references as one manifest reference, codec/manifest.ts). */
 export const CODEC_REF_RUNS = 2;
+/** HELLO codec bit: DZ ops whose payload is zstd instead of raw deflate (flag 2 of the op; codec/dict.ts). */
+export const CODEC_ZSTD_DICT = 4;
 /** Largest run one REFM op may stand for (SPAN_MAX chunks of at most MAX_OP_RAW). */
 export const MAX_REFM_RAW = 64 * MAX_OP_RAW;
 /** Most dictionary chunks one DZ op may name, and most chunks it may carry. */
@@ -41,9 +43,10 @@ export type DataOp =
   /**
    * Deflate with a dictionary: the chunks named by `dict` (fingerprints the receiver holds),
    * concatenated, last 32 KiB. `lens`: the chunks the output splits into (they sum to
-   * rawLen); `check`: fingerprint of the output, sent with a single-chunk delta.
+   * rawLen); `check`: fingerprint of the output, sent with a single-chunk delta; `zstd`: the
+   * payload is a zstd frame (dictionary: the last 128 KiB) instead of raw deflate (32 KiB).
    */
-  | { op: Op.DZ; rawLen: number; dict: Uint8Array[]; lens: number[]; check: Uint8Array | null; data: Uint8Array };
+  | { op: Op.DZ; rawLen: number; dict: Uint8Array[]; lens: number[]; check: Uint8Array | null; zstd?: boolean; data: Uint8Array };
 
 export class FrameError extends Error {
   constructor(readonly code: string, message: string, readonly offset: number) {
@@ -148,7 +151,7 @@ function opsLength(ops: DataOp[]): number {
   return n;
 }
 
-// DZ: u8 op · u8 flags (1: check fp follows) · u8 dict count · [check fp] · dict fps ·
+// DZ: u8 op · u8 flags (1: check fp follows, 2: zstd) · u8 dict count · [check fp] · dict fps ·
 //     u16 chunk count · u32 chunk lengths · u32 compressed length · deflate-raw bytes
 const dzLength = (o: Extract<DataOp, { op: Op.DZ }>) => 3 + (o.check ? FP_LEN : 0) + FP_LEN * o.dict.length + 2 + 4 * o.lens.length + 4 + o.data.length;
 
@@ -157,7 +160,7 @@ function writeOps(b: Buffer, at: number, ops: DataOp[]): void {
   for (const o of ops) {
     b[p++] = o.op;
     if (o.op === Op.DZ) {
-      b[p++] = o.check ? 1 : 0; b[p++] = o.dict.length;
+      b[p++] = (o.check ? 1 : 0) | (o.zstd ? 2 : 0); b[p++] = o.dict.length;
       if (o.check) { b.set(o.check, p); p += FP_LEN; }
       for (const d of o.dict) { b.set(d, p); p += FP_LEN; }
       b.writeUInt16BE(o.lens.length, p); p += 2;
@@ -211,7 +214,7 @@ export function decodeOps(b: Uint8Array, at = 0): DataOp[] {
       const clen = u32(b, p); p += 4;
       if (clen === 0 || clen > rawLen + 64) throw new FrameError('OP_LENGTH', `DZ op raw ${rawLen} / compressed ${clen} bytes out of bounds`, at + p - 4);
       need(clen);
-      ops.push({ op, rawLen, dict, lens, check, data: b.subarray(p, p + clen) }); p += clen;
+      ops.push({ op, rawLen, dict, lens, check, zstd: (flags & 2) !== 0, data: b.subarray(p, p + clen) }); p += clen;
     } else if (op === Op.LIT || op === Op.RAW) {
       need(4);
       const len = u32(b, p); p += 4;

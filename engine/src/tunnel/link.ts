@@ -5,10 +5,10 @@
 // reason; every stream in flight is then reset (never half-delivered as if complete).
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { FrameReader, FrameError, encodeFrame, encodeDataFrame, encodeOps, decodeOps, decodeChunk, decodeHello, encodeHello, PROTOCOL_VERSION, T, Op, CODEC_DEFLATE_DICT, CODEC_REF_RUNS, type DataOp, type Frame } from '../codec/frame.ts';
+import { FrameReader, FrameError, encodeFrame, encodeDataFrame, encodeOps, decodeOps, decodeChunk, decodeHello, encodeHello, PROTOCOL_VERSION, T, Op, CODEC_DEFLATE_DICT, CODEC_REF_RUNS, CODEC_ZSTD_DICT, DZ_MAX_DICT, type DataOp, type Frame } from '../codec/frame.ts';
 import { fingerprint, fpKey, keyFp, ownFp, FP_LEN } from '../codec/fingerprint.ts';
 import { compressIfWorthwhile, decompressBlock, looksIncompressible } from '../codec/block.ts';
-import { buildDict, deflateWithDict, DICT_WINDOW } from '../codec/dict.ts';
+import { buildDict, deflateWithDict, zstdWithDict, zstdAvailable, DICT_WINDOW, ZSTD_WINDOW, ZSTD_MAX_DICT } from '../codec/dict.ts';
 import { sketch, SketchIndex } from '../codec/resemble.ts';
 import type { ChunkerParams } from '../codec/chunker.ts';
 import type { ChunkStore } from '../cache/store.ts';
@@ -37,7 +37,7 @@ export interface LinkOptions {
   recvBudgetBytes?: number;
   /** admission control for local socket reads, shared by the links of one process */
   gate?: ReadGate;
-  /** CODEC_* bits this side offers in HELLO (default: deflate with dictionaries) */
+  /** CODEC_* bits this side offers in HELLO (default: all of them; zstd where the runtime has it) */
   codecs?: number;
 }
 
@@ -82,11 +82,17 @@ export class Link extends EventEmitter {
 
   get mode(): Mode { return this.opts.mode(); }
   /** CODEC_* bits we offer (and so accept). */
-  get codecs(): number { return this.opts.codecs ?? (CODEC_DEFLATE_DICT | CODEC_REF_RUNS); }
+  get codecs(): number { return (this.opts.codecs ?? (CODEC_DEFLATE_DICT | CODEC_REF_RUNS | CODEC_ZSTD_DICT)) & (zstdAvailable ? 255 : ~CODEC_ZSTD_DICT); }
   /** May the peer send us DZ ops? (We offered deflate with dictionaries.) */
   get acceptsDz(): boolean { return (this.codecs & CODEC_DEFLATE_DICT) !== 0; }
   /** May we send DZ ops? Both sides offered it. */
   get sendsDz(): boolean { return (this.codecs & this.peerCodecs & CODEC_DEFLATE_DICT) !== 0; }
+  /** zstd instead of deflate in DZ ops: accepted / sent (both offered it; needs DZ too). */
+  get acceptsZstd(): boolean { return (this.codecs & CODEC_ZSTD_DICT) !== 0; }
+  get sendsZstd(): boolean { return this.sendsDz && (this.codecs & this.peerCodecs & CODEC_ZSTD_DICT) !== 0; }
+  /** Send history a stream keeps for DZ dictionaries: bytes and chunks (the codec's window). */
+  get histWindow(): number { return this.sendsZstd ? ZSTD_WINDOW : DICT_WINDOW; }
+  get histMax(): number { return this.sendsZstd ? ZSTD_MAX_DICT : DZ_MAX_DICT; }
   /** May the peer send us REFM ops / may we send them? */
   get acceptsRuns(): boolean { return (this.codecs & CODEC_REF_RUNS) !== 0; }
   get sendsRuns(): boolean { return (this.codecs & this.peerCodecs & CODEC_REF_RUNS) !== 0; }
@@ -220,13 +226,15 @@ export class Link extends EventEmitter {
     const literal = () => run.map((c, i) => { s.noteSent(fps[i], c.length); return { op: Op.LIT, rawLen: c.length, data: c } as DataOp; });
     // Compressed media, encrypted data: sent as literals without a deflate pass.
     if (!base && run.every(looksIncompressible)) return literal();
+    const zstd = this.sendsZstd;
+    const window = this.histWindow;
     const dict: Uint8Array[] = []; const parts: Uint8Array[] = [];
     if (base) { dict.push(base.fp); parts.push(base.data); }
     else {
       // The stream's recent chunks, newest last, while the peer holds them and we can read them.
       let have = 0;
-      for (let i = s.txHist.length - 1; i >= 0 && have < DICT_WINDOW; i--) {
-        const fp = keyFp(s.txHist[i].k);
+      for (let i = 0; i < s.txHist.length && have < window; i++) {
+        const { fp } = s.txHist.newest(i);
         const d = this.peer!.shouldRef(fp) ? this.opts.store.get(fp) : undefined;
         if (!d) break;
         dict.unshift(fp); parts.unshift(d); have += d.length;
@@ -235,12 +243,13 @@ export class Link extends EventEmitter {
     let raw: Uint8Array;
     if (run.length === 1) raw = run[0];
     else raw = Buffer.concat(run);
-    const z = deflateWithDict(raw, buildDict(parts));
+    const d = buildDict(parts, window);
+    const z = zstd ? zstdWithDict(raw, d) : deflateWithDict(raw, d);
     noteBytes(raw.length);
     if (z.length >= raw.length - (raw.length >>> 5)) return literal();
     this.counters.savedLz4 += raw.length - z.length;
     for (let i = 0; i < run.length; i++) s.noteSent(fps[i], run[i].length);
-    return [{ op: Op.DZ, rawLen: raw.length, dict, lens: run.map((c) => c.length), check: base ? fps[0] : null, data: z }];
+    return [{ op: Op.DZ, rawLen: raw.length, dict, lens: run.map((c) => c.length), check: base ? fps[0] : null, zstd, data: z }];
   }
 
   sendData(id: number, ops: DataOp[]): void { this.writeRaw(encodeDataFrame(id, ops)); }

@@ -7,7 +7,7 @@
 import { Duplex } from 'node:stream';
 import { StreamChunker } from '../codec/chunker.ts';
 import { decompressBlock } from '../codec/block.ts';
-import { buildDict, inflateWithDict, DICT_WINDOW } from '../codec/dict.ts';
+import { buildDict, inflateWithDict, unzstdWithDict, SendHistory, ZSTD_WINDOW, ZSTD_MAX_DICT } from '../codec/dict.ts';
 import { fingerprint, fpKey } from '../codec/fingerprint.ts';
 import { Op, T, DZ_MAX_DICT, type DataOp } from '../codec/frame.ts';
 import { SpanBuilder, manifestFps } from '../codec/manifest.ts';
@@ -39,11 +39,8 @@ export class TunnelStream extends Duplex {
   private waiting: Uint8Array | null = null; // fp of the reference (or dictionary chunk) we asked for
   /** Chunks that arrived for the op at the head of inQ after a NEED (by fingerprint key). */
   private got = new Map<string, Uint8Array>();
-  /**
-   * Send side: the stream's last chunks (≤ DICT_WINDOW bytes, ≤ DZ_MAX_DICT), dictionary
-   * candidates, by fingerprint key (a string: nothing here keeps a buffer alive).
-   */
-  readonly txHist: Array<{ k: string; len: number }> = [];
+  /** Send side: the stream's last chunks, dictionary candidates (the link's codec window). */
+  readonly txHist = new SendHistory(ZSTD_MAX_DICT);
   /** Send side: spans of this stream's chunks (manifests), and the REFs of an all-reference span held back. */
   readonly txSpan = new SpanBuilder();
   heldRefs: DataOp[] = [];
@@ -159,14 +156,8 @@ export class TunnelStream extends Duplex {
     if (m) this.link.learn(m, true);
   }
 
-  /** A chunk went out on this stream (any op): keep the last DICT_WINDOW bytes' worth. */
-  noteSent(fp: Uint8Array, len: number): void {
-    const h = this.txHist;
-    h.push({ k: fpKey(fp), len });
-    let later = 0;
-    for (let i = h.length - 1; i > 0; i--) { later += h[i].len; if (later >= DICT_WINDOW) { h.splice(0, i); break; } }
-    if (h.length > DZ_MAX_DICT) h.splice(0, h.length - DZ_MAX_DICT);
-  }
+  /** A chunk went out on this stream (any op): keep the codec window's worth. */
+  noteSent(fp: Uint8Array, len: number): void { this.txHist.push(fp, len, this.link.histWindow, this.link.histMax); }
 
   addCredit(n: number): void { this.sendCredit += n; this.link.schedule(this); }
 
@@ -221,7 +212,9 @@ export class TunnelStream extends Duplex {
   /** Decode a DZ op into its chunks; null when the stream waits for a dictionary chunk or failed. */
   private decodeDz(o: Extract<DataOp, { op: Op.DZ }>): Uint8Array[] | null {
     if (!this.link.acceptsDz) return this.fail('CODEC', 'a DZ op although this side did not offer deflate with dictionaries');
-    if (o.dict.length > DZ_MAX_DICT) return this.fail('DICT_RANGE', `a DZ op names ${o.dict.length} dictionary chunks, at most ${DZ_MAX_DICT}`);
+    if (o.zstd && !this.link.acceptsZstd) return this.fail('CODEC', 'a zstd DZ op although this side did not offer zstd');
+    const most = o.zstd ? ZSTD_MAX_DICT : DZ_MAX_DICT;
+    if (o.dict.length > most) return this.fail('DICT_RANGE', `a DZ op names ${o.dict.length} dictionary chunks, at most ${most}`);
     if (o.check && o.lens.length !== 1) return this.fail('DICT_RANGE', 'a checked DZ op must carry one chunk');
     const parts: Uint8Array[] = [];
     for (const fp of o.dict) {
@@ -229,8 +222,8 @@ export class TunnelStream extends Duplex {
       if (!d) return null;
       parts.push(d);
     }
-    const out = inflateWithDict(o.data, buildDict(parts), o.rawLen);
-    if (!out) return this.fail('DECOMPRESS', `a DZ op does not inflate to its declared ${o.rawLen} bytes`);
+    const out = o.zstd ? unzstdWithDict(o.data, buildDict(parts, ZSTD_WINDOW), o.rawLen) : inflateWithDict(o.data, buildDict(parts), o.rawLen);
+    if (!out) return this.fail('DECOMPRESS', `a DZ op does not ${o.zstd ? 'decompress' : 'inflate'} to its declared ${o.rawLen} bytes`);
     noteBytes(o.rawLen);
     if (o.check && !fingerprint(out).equals(o.check)) return this.fail('CHECK', 'a delta does not match its fingerprint');
     if (o.lens.length === 1) return [out];
@@ -326,7 +319,7 @@ export class TunnelStream extends Duplex {
     if (!clean && !this.remoteReset) this.link.sendReset(this.id, err ? err.message : 'closed');
     this.link.forget(this.id);
     this.outQ = []; this.inQ = []; this.got.clear(); this.heldRefs = [];
-    this.txSpan.clear(); this.rxSpan.clear(); this.txHist.length = 0;
+    this.txSpan.clear(); this.rxSpan.clear(); this.txHist.clear();
     if (this.held > 0) { this.link.gate.release(this.held); this.held = 0; }
     if (this.writeCb) { const c = this.writeCb; this.writeCb = null; c(err ?? new Error('stream closed')); }
     cb(err);
