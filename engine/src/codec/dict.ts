@@ -1,7 +1,7 @@
 // Literals compressed with history: a preset dictionary made of chunks both sides hold —
 // the stream's recent chunks, referenced ones included, and for a changed chunk a similar
 // chunk found by resemblance (resemble.ts). Two codecs: zstd (node:zlib on Node ≥ 22.15 /
-// 23.8 with dictionaries: the executables' Node 24; level 3, the last 128 KiB of history) and
+// 23.8 with dictionaries: the executables' Node 24; level 5, the last 128 KiB of history) and
 // raw deflate (every runtime the bundle runs on, Node 18 and 20 included; level 6, the last
 // 32 KiB, all deflate can see). The dictionary is named on the wire by fingerprints, so an op
 // decodes on its own: no compressor or window state lives per stream between ops, and 1,000
@@ -17,8 +17,8 @@ export const DZ_LEVEL = 6;
 /** zstd: the part of the history used as dictionary, and at most this many chunks named for it. */
 export const ZSTD_WINDOW = 131072;
 export const ZSTD_MAX_DICT = 16;
-/** Level picked by measurement (docs/bench/tunnel.md): 4 compresses 5-8 % better than 3 with this window, deflate 6 about 2× slower. */
-export const ZSTD_LEVEL = 4;
+/** Level picked by measurement (docs/bench/tunnel.md): the first level whose first transfers stay within 1.05 × `zstd -3` on all four real corpora. */
+export const ZSTD_LEVEL = 5;
 
 type ZstdZlib = {
   zstdCompressSync(b: Uint8Array, o: object): Buffer;
