@@ -4,6 +4,7 @@
 import { FrameReader, FrameError, encodeFrame, encodeOps, decodeOps, decodeChunk, decodeHello, encodeHello, T, Op, HEADER_LEN, MAX_PAYLOAD, type DataOp } from '../src/codec/frame.ts';
 import { seeded, textLike, type Rng } from './codec-corpus.ts';
 import { compressBlock, decompressBlock } from '../src/codec/block.ts';
+import { deflateWithDict, inflateWithDict, zstdWithDict, unzstdWithDict, zstdAvailable } from '../src/codec/dict.ts';
 
 function validFrame(r: Rng): Buffer {
   switch (r.int(6)) {
@@ -14,8 +15,13 @@ function validFrame(r: Rng): Buffer {
       const ops: DataOp[] = [];
       for (let k = 0; k < 1 + r.int(4); k++) {
         const d = textLike(r, 1 + r.int(3000));
-        const kind = r.int(4);
-        if (kind === 0) ops.push({ op: Op.REF, rawLen: d.length, fp: r.bytes(24) });
+        const kind = r.int(6);
+        if (kind === 4) {
+          const zstd = r.int(2) === 1 && zstdAvailable; // zstd payloads where the runtime has it (Node 24)
+          ops.push({ op: Op.DZ, rawLen: d.length, dict: Array.from({ length: r.int(3) }, () => r.bytes(24)), lens: [d.length], check: r.int(2) ? r.bytes(24) : null, zstd, data: zstd ? zstdWithDict(d, new Uint8Array(0)) : deflateWithDict(d, new Uint8Array(0)) });
+        }
+        else if (kind === 5) ops.push({ op: Op.REFM, rawLen: d.length, fp: r.bytes(24) });
+        else if (kind === 0) ops.push({ op: Op.REF, rawLen: d.length, fp: r.bytes(24) });
         else if (kind === 1) ops.push({ op: Op.LZ4, rawLen: d.length, data: compressBlock(d) });
         else ops.push({ op: kind === 2 ? Op.LIT : Op.RAW, rawLen: d.length, data: d });
       }
@@ -47,6 +53,7 @@ export function fuzzFrames(seed: number, count: number): { frames: number; error
           if (f.type === T.DATA) {
             for (const op of decodeOps(f.payload)) {
               if (op.op === Op.LZ4) { const d = decompressBlock(op.data, op.rawLen); if (d && d.length !== op.rawLen) throw new Error('lz4 size'); }
+              if (op.op === Op.DZ) { const d = (op.zstd ? unzstdWithDict : inflateWithDict)(op.data, new Uint8Array(0), op.rawLen); if (d && d.length !== op.rawLen) throw new Error('dz size'); }
             }
           } else if (f.type === T.CHUNK) decodeChunk(f.payload);
           else if (f.type === T.HELLO) decodeHello(f.payload);

@@ -16,9 +16,9 @@ import { benchCtx, type PeerMsg } from './tunnel-wan-peer.ts';
 const BITS_PER_S = 10e6;
 const ONE_WAY_MS = 25;
 
-interface Peer { proc: ChildProcess; ask(m: PeerMsg): Promise<Record<string, number>>; first: Promise<Record<string, number>>; }
+export interface Peer { proc: ChildProcess; ask(m: PeerMsg): Promise<Record<string, number>>; first: Promise<Record<string, number>>; }
 
-function startPeer(role: 'relay' | 'core' | 'sink', args: string[] = []): Peer {
+export function startPeer(role: 'relay' | 'core' | 'sink', args: string[] = []): Peer {
   const proc = fork(join(import.meta.dirname, 'tunnel-wan-peer.ts'), args, { execArgv: process.execArgv, env: { ...process.env, EWT_WAN_PEER: role }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const replies: Array<(r: Record<string, number>) => void> = [];
   proc.on('message', (r: Record<string, number>) => replies.shift()?.(r));
@@ -27,6 +27,16 @@ function startPeer(role: 'relay' | 'core' | 'sink', args: string[] = []): Peer {
 }
 
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Ask each peer process to stop; SIGKILL after 5 s. */
+export async function stopPeers(peers: Peer[]): Promise<void> {
+  await Promise.all(peers.map((p) => new Promise((res) => {
+    if (p.proc.exitCode !== null) { res(null); return; }
+    const t = setTimeout(() => p.proc.kill('SIGKILL'), 5000);
+    p.proc.once('exit', () => { clearTimeout(t); res(null); });
+    p.proc.send({ kind: 'stop' });
+  })));
+}
 
 export async function wanBench(data: Buffer, ed: Buffer): Promise<Record<string, number>> {
   const keys = mkdtempSync(join(tmpdir(), 'ewT-bench-keys-')); generateCredentials(keys);
@@ -61,12 +71,7 @@ export async function wanBench(data: Buffer, ed: Buffer): Promise<Record<string,
     return { wan_raw_s: round(rawMs / 1000), wan_repeat_s: round(repMs / 1000), wan_edited_s: round(edMs / 1000), wan_speedup_repeat: round(rawMs / repMs, 1), wan_speedup_edited: round(rawMs / edMs, 1) };
   } finally {
     await edge.stop(100);
-    await Promise.all([coreP, relayP, sinkP].map((p) => new Promise((res) => {
-      if (p.proc.exitCode !== null) { res(null); return; }
-      const t = setTimeout(() => p.proc.kill('SIGKILL'), 5000);
-      p.proc.once('exit', () => { clearTimeout(t); res(null); });
-      p.proc.send({ kind: 'stop' });
-    })));
+    await stopPeers([coreP, relayP, sinkP]);
     for (const d of [keys, edgeDir]) rmSync(d, { recursive: true, force: true });
   }
 }

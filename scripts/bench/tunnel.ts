@@ -1,11 +1,13 @@
-// `npm run bench:tunnel [-- --json] [-- --mb 100] [-- --skip-rss]`: the tunnel benchmark of
+// `npm run bench:tunnel [-- --json] [-- --mb 100] [-- --skip-rss] [-- --skip-real] [-- --only-real]`: the tunnel benchmark of
 // issue 4, all measured in one run (docs/tunnel.md records figures and commands):
 //   codec (single core): encode cold / warm, decode, next to `lz4 -1` and sha256sum on the same bytes
 //        (best of 3 rounds each, both sides alike);
 //   reduction: first / repeat / edited sends of a ≥ 100 MB mixed corpus through a real TLS tunnel;
 //   WAN: a 16 MiB slice over an emulated 10 Mbit/s, 50 ms RTT link, tunnel vs raw TCP
 //        (client+edge, relay, core and sink in four processes: tunnel-wan.ts);
-//   rss_peak_MB: edge and core as real engine processes (96 MiB memory limit), 1,000 streams.
+//   rss_peak_MB: edge and core as real engine processes (96 MiB memory limit), 1,000 streams;
+//   real: real update corpora (npm package versions, Debian payloads) over the shaped link,
+//        beside zstd -3 and zstd --patch-from (tunnel-real.ts, issue 21).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +22,7 @@ import { corpus, edited, hashSink, sendAndHash, sha256, cacheDir } from './tunne
 import { wanBench } from './tunnel-wan.ts';
 import { benchCtx } from './tunnel-wan-peer.ts';
 import { rssBench } from './tunnel-rss.ts';
+import { realBench } from './tunnel-real.ts';
 
 const args = process.argv.slice(2);
 const JSON_OUT = args.includes('--json');
@@ -109,6 +112,12 @@ async function reductionBench(data: Buffer, ed: Buffer) {
 }
 
 async function main() {
+  if (args.includes('--only-real')) {
+    const r = await realBench();
+    if (JSON_OUT) process.stdout.write(`${JSON.stringify({ node: process.version, ...r })}\n`);
+    else printReal(r.real as Array<Record<string, unknown>>);
+    return;
+  }
   const bytes = MB * 1_000_000;
   say(`corpus: ${MB} MB mixed (log text, JS/TS source, shared libraries, uncompressed tar of /usr/share/{doc,man}) in ${cacheDir()}`);
   const data = corpus(bytes);
@@ -130,12 +139,21 @@ async function main() {
   const w = JSON.parse(wan.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
   for (const k of ['wan_corpus_MiB', 'wan_raw_s', 'wan_repeat_s', 'wan_edited_s', 'wan_speedup_repeat', 'wan_speedup_edited']) out[k] = w[k];
   say(`wan (10 Mbit/s, 50 ms RTT, 16 MiB): raw ${out.wan_raw_s} s, repeat ${out.wan_repeat_s} s (${out.wan_speedup_repeat}x), edited ${out.wan_edited_s} s (${out.wan_speedup_edited}x)`);
+  if (!args.includes('--skip-real')) { Object.assign(out, await realBench()); if (!JSON_OUT) printReal(out.real as Array<Record<string, unknown>>); }
   if (!args.includes('--skip-rss')) { Object.assign(out, await rssBench(data)); say(`rss: edge ${out.rss_peak_MB_edge} MB, core ${out.rss_peak_MB_core} MB with ${out.rss_streams} streams (limit 96 MiB); cgroup peak charge edge ${out.cgroup_peak_MB_edge} MB, core ${out.cgroup_peak_MB_core} MB, OOM kills ${out.cgroup_oom_kills}`); }
   if (!JSON_OUT) {
     say('\nfield                      value');
     for (const [k, v] of Object.entries(out)) say(`${k.padEnd(26)} ${v}`);
   } else process.stdout.write(`${JSON.stringify(out)}\n`);
   writeFileSync(join(cacheDir(), 'last-tunnel-bench.json'), JSON.stringify(out, null, 1));
+}
+
+/** The real-corpus table (docs/bench/tunnel.md records it). */
+function printReal(rows: Array<Record<string, unknown>>): void {
+  say('\ncorpus            step     MB     link bytes  saved %   WAN s  vs zstd -3  vs patch-from  enc MB/s (zstd -3 -T1)');
+  for (const r of rows) {
+    say(`${String(r.corpus).padEnd(17)} ${String(r.step).padEnd(7)} ${String(r.MB).padStart(6)} ${String(r.link_bytes).padStart(13)} ${String(r.saved_pct).padStart(8)} ${String(r.wan_s).padStart(7)} ${String(r.vs_zstd3 ?? '').padStart(10)} ${String(r.vs_patch_from ?? (r.overhead_pct !== undefined ? `overhead ${r.overhead_pct} %` : '')).padStart(14)}  ${r.encode_MBps ? `${r.encode_MBps} (${r.zstd3_T1_MBps})` : ''}`);
+  }
 }
 
 main().then(() => process.exit(0), (e) => { process.stderr.write(`${(e as Error).stack}\n`); process.exit(1); });

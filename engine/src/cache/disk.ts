@@ -88,7 +88,9 @@ export class DiskStore {
     const hdr = Buffer.allocUnsafe(HDR);
     if (readSync(seg.fd, hdr, 0, HDR, off) !== HDR || !this.headerOk(hdr, 0)) return this.drop(k);
     const len = hdr.readUInt32BE(4);
-    const data = Buffer.allocUnsafe(len);
+    // Its own ArrayBuffer: the memory tier keeps what get() returns, and a chunk below half of
+    // Buffer.poolSize (32 KiB on Node 24) would otherwise be a view that pins a pool slab.
+    const data = Buffer.allocUnsafeSlow(len);
     if (readSync(seg.fd, data, 0, len, off + HDR) !== len) return this.drop(k);
     if (Buffer.compare(fingerprint(data), Buffer.from(fp)) !== 0 || !hdr.subarray(8, 8 + FP_LEN).equals(Buffer.from(fp))) return this.drop(k);
     return data;

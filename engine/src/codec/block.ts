@@ -81,3 +81,13 @@ export function compressIfWorthwhile(src: Uint8Array): Uint8Array | null {
   // Worth it only if it saves at least 1/32 (the receiver pays a decode for it).
   return c.length < src.length - (src.length >>> 5) ? c : null;
 }
+
+/**
+ * The sample probe alone: does LZ4 fail to shrink 2 KiB from the middle by 3 %? Cheap
+ * (one small block), so compressed or encrypted chunks skip the deflate pass (link.ts).
+ */
+export function looksIncompressible(src: Uint8Array): boolean {
+  if (src.length < 8192) return false;
+  const mid = src.length >>> 1;
+  return compressBlock(src.subarray(mid - 1024, mid + 1024)).length > 2048 * 0.97;
+}

@@ -21,6 +21,24 @@ export function fpKey(fp: Uint8Array): string {
   return Buffer.from(fp.buffer, fp.byteOffset, fp.byteLength).toString('latin1');
 }
 
+/** The fingerprint a key stands for (a fresh 24-byte Buffer). */
+export function keyFp(k: string): Buffer {
+  return Buffer.from(k, 'latin1');
+}
+
+/**
+ * A fingerprint that owns its memory, for one kept beyond the call: a view into a frame, or
+ * into a slab of Node's shared Buffer pool (Buffer.from and allocUnsafe below half of
+ * Buffer.poolSize; 64 KiB on Node 24, 8 KiB before), would keep all of that alive. A
+ * fingerprint() result (its own 32-byte buffer) is returned as is.
+ */
+export function ownFp(fp: Uint8Array): Uint8Array {
+  if (fp.buffer.byteLength <= 32) return fp;
+  const b = new Uint8Array(FP_LEN);
+  b.set(fp);
+  return b;
+}
+
 export function fpHex(fp: Uint8Array): string {
   return Buffer.from(fp.buffer, fp.byteOffset, fp.byteLength).toString('hex');
 }

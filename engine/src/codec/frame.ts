@@ -18,7 +18,18 @@ export const enum T {
   HELLO = 1, OPEN = 2, OPEN_OK = 3, DATA = 4, CREDIT = 5, FIN = 6, RST = 7,
   NEED = 8, CHUNK = 9, MISSING = 10, PING = 11, PONG = 12,
 }
-export const enum Op { LIT = 1, LZ4 = 2, REF = 3, RAW = 4 }
+export const enum Op { LIT = 1, LZ4 = 2, REF = 3, RAW = 4, DZ = 5, REFM = 6 }
+/** HELLO codec bits (byte 30; a peer that predates them sends 0: LZ4 per chunk only). */
+export const CODEC_DEFLATE_DICT = 1;
+/** HELLO codec bit: REFM ops (a run of references as one manifest reference, codec/manifest.ts). */
+export const CODEC_REF_RUNS = 2;
+/** HELLO codec bit: DZ ops whose payload is zstd instead of raw deflate (flag 2 of the op; codec/dict.ts). */
+export const CODEC_ZSTD_DICT = 4;
+/** Largest run one REFM op may stand for (SPAN_MAX chunks of at most MAX_OP_RAW). */
+export const MAX_REFM_RAW = 64 * MAX_OP_RAW;
+/** Most dictionary chunks one DZ op may name, and most chunks it may carry. */
+export const DZ_MAX_DICT = 8;
+export const DZ_MAX_CHUNKS = 256;
 
 export interface Frame { type: T; stream: number; payload: Uint8Array; }
 
@@ -26,7 +37,16 @@ export interface Frame { type: T; stream: number; payload: Uint8Array; }
 export type DataOp =
   | { op: Op.LIT | Op.RAW; rawLen: number; data: Uint8Array }
   | { op: Op.LZ4; rawLen: number; data: Uint8Array }
-  | { op: Op.REF; rawLen: number; fp: Uint8Array };
+  | { op: Op.REF; rawLen: number; fp: Uint8Array }
+  /** A run of references: the manifest chunk `fp` lists them (codec/manifest.ts). */
+  | { op: Op.REFM; rawLen: number; fp: Uint8Array }
+  /**
+   * Deflate with a dictionary: the chunks named by `dict` (fingerprints the receiver holds),
+   * concatenated, last 32 KiB. `lens`: the chunks the output splits into (they sum to
+   * rawLen); `check`: fingerprint of the output, sent with a single-chunk delta; `zstd`: the
+   * payload is a zstd frame (dictionary: the last 128 KiB) instead of raw deflate (32 KiB).
+   */
+  | { op: Op.DZ; rawLen: number; dict: Uint8Array[]; lens: number[]; check: Uint8Array | null; zstd?: boolean; data: Uint8Array };
 
 export class FrameError extends Error {
   constructor(readonly code: string, message: string, readonly offset: number) {
@@ -127,15 +147,26 @@ export function encodeDataFrame(stream: number, ops: DataOp[]): Buffer {
 
 function opsLength(ops: DataOp[]): number {
   let n = 0;
-  for (const o of ops) n += o.op === Op.REF ? 1 + FP_LEN + 4 : o.op === Op.LZ4 ? 9 + o.data.length : 5 + o.data.length;
+  for (const o of ops) n += o.op === Op.REF || o.op === Op.REFM ? 1 + FP_LEN + 4 : o.op === Op.LZ4 ? 9 + o.data.length : o.op === Op.DZ ? dzLength(o) : 5 + o.data.length;
   return n;
 }
+
+// DZ: u8 op · u8 flags (1: check fp follows, 2: zstd) · u8 dict count · [check fp] · dict fps ·
+//     u16 chunk count · u32 chunk lengths · u32 compressed length · deflate-raw bytes
+const dzLength = (o: Extract<DataOp, { op: Op.DZ }>) => 3 + (o.check ? FP_LEN : 0) + FP_LEN * o.dict.length + 2 + 4 * o.lens.length + 4 + o.data.length;
 
 function writeOps(b: Buffer, at: number, ops: DataOp[]): void {
   let p = at;
   for (const o of ops) {
     b[p++] = o.op;
-    if (o.op === Op.REF) { b.set(o.fp, p); p += FP_LEN; b.writeUInt32BE(o.rawLen, p); p += 4; }
+    if (o.op === Op.DZ) {
+      b[p++] = (o.check ? 1 : 0) | (o.zstd ? 2 : 0); b[p++] = o.dict.length;
+      if (o.check) { b.set(o.check, p); p += FP_LEN; }
+      for (const d of o.dict) { b.set(d, p); p += FP_LEN; }
+      b.writeUInt16BE(o.lens.length, p); p += 2;
+      for (const l of o.lens) { b.writeUInt32BE(l, p); p += 4; }
+      b.writeUInt32BE(o.data.length, p); p += 4; b.set(o.data, p); p += o.data.length;
+    } else if (o.op === Op.REF || o.op === Op.REFM) { b.set(o.fp, p); p += FP_LEN; b.writeUInt32BE(o.rawLen, p); p += 4; }
     else if (o.op === Op.LZ4) { b.writeUInt32BE(o.rawLen, p); b.writeUInt32BE(o.data.length, p + 4); p += 8; b.set(o.data, p); p += o.data.length; }
     else { b.writeUInt32BE(o.data.length, p); p += 4; b.set(o.data, p); p += o.data.length; }
   }
@@ -152,11 +183,11 @@ export function decodeOps(b: Uint8Array, at = 0): DataOp[] {
   const need = (k: number) => { if (p + k > b.length) throw new FrameError('OP_TRUNCATED', `op needs ${k} more bytes, ${b.length - p} left`, at + p); };
   while (p < b.length) {
     const op = b[p++];
-    if (op === Op.REF) {
+    if (op === Op.REF || op === Op.REFM) {
       need(FP_LEN + 4);
       const fp = b.subarray(p, p + FP_LEN); p += FP_LEN;
       const rawLen = u32(b, p); p += 4;
-      if (rawLen === 0 || rawLen > MAX_OP_RAW) throw new FrameError('OP_LENGTH', `reference to a ${rawLen}-byte chunk`, at + p - 4);
+      if (rawLen === 0 || rawLen > (op === Op.REF ? MAX_OP_RAW : MAX_REFM_RAW)) throw new FrameError('OP_LENGTH', `reference to a ${rawLen}-byte chunk`, at + p - 4);
       ops.push({ op, rawLen, fp });
     } else if (op === Op.LZ4) {
       need(8);
@@ -166,6 +197,24 @@ export function decodeOps(b: Uint8Array, at = 0): DataOp[] {
       }
       need(clen);
       ops.push({ op, rawLen, data: b.subarray(p, p + clen) }); p += clen;
+    } else if (op === Op.DZ) {
+      // Counts are checked by the stream (a bad one resets that stream, not the link).
+      need(2);
+      const flags = b[p]; const nd = b[p + 1]; p += 2;
+      const check = flags & 1 ? (need(FP_LEN), b.subarray(p, p + FP_LEN)) : null; if (check) p += FP_LEN;
+      need(FP_LEN * nd + 2);
+      const dict: Uint8Array[] = [];
+      for (let i = 0; i < nd; i++) { dict.push(b.subarray(p, p + FP_LEN)); p += FP_LEN; }
+      const n = (b[p] << 8) | b[p + 1]; p += 2;
+      if (n === 0 || n > DZ_MAX_CHUNKS) throw new FrameError('OP_LENGTH', `DZ op with ${n} chunks`, at + p - 2);
+      need(4 * n + 4);
+      const lens: number[] = []; let rawLen = 0;
+      for (let i = 0; i < n; i++) { const l = u32(b, p); p += 4; if (l === 0) throw new FrameError('OP_LENGTH', 'DZ chunk of 0 bytes', at + p - 4); lens.push(l); rawLen += l; }
+      if (rawLen > MAX_OP_RAW) throw new FrameError('OP_LENGTH', `DZ op of ${rawLen} raw bytes`, at + p - 4);
+      const clen = u32(b, p); p += 4;
+      if (clen === 0 || clen > rawLen + 64) throw new FrameError('OP_LENGTH', `DZ op raw ${rawLen} / compressed ${clen} bytes out of bounds`, at + p - 4);
+      need(clen);
+      ops.push({ op, rawLen, dict, lens, check, zstd: (flags & 2) !== 0, data: b.subarray(p, p + clen) }); p += clen;
     } else if (op === Op.LIT || op === Op.RAW) {
       need(4);
       const len = u32(b, p); p += 4;
@@ -179,13 +228,14 @@ export function decodeOps(b: Uint8Array, at = 0): DataOp[] {
   return ops;
 }
 
-export interface Hello { version: number; cacheId: Uint8Array; capacityMiB: number; windowBytes: number; role: 'edge' | 'core'; }
+export interface Hello { version: number; cacheId: Uint8Array; capacityMiB: number; windowBytes: number; role: 'edge' | 'core'; /** CODEC_* bits this side decodes */ codecs?: number; }
 
 export function encodeHello(h: Hello): Buffer {
   const b = Buffer.alloc(32);
   b.writeUInt32BE(MAGIC, 0); b[4] = h.version; b[5] = h.role === 'edge' ? 1 : 2;
   b.set(h.cacheId.subarray(0, 16), 6);
   b.writeUInt32BE(h.capacityMiB >>> 0, 22); b.writeUInt32BE(h.windowBytes >>> 0, 26);
+  b[30] = (h.codecs ?? 0) & 255;
   return b;
 }
 
@@ -196,7 +246,7 @@ export function decodeHello(b: Uint8Array): Hello {
   if (d[5] !== 1 && d[5] !== 2) throw new FrameError('HELLO', `bad role ${d[5]}`, 5);
   const windowBytes = d.readUInt32BE(26);
   if (windowBytes < 32768 || windowBytes > 16 * 1024 * 1024) throw new FrameError('HELLO', `stream window ${windowBytes} out of bounds`, 26);
-  return { version: d[4], role: d[5] === 1 ? 'edge' : 'core', cacheId: Uint8Array.prototype.slice.call(d, 6, 22), capacityMiB: d.readUInt32BE(22), windowBytes };
+  return { version: d[4], role: d[5] === 1 ? 'edge' : 'core', cacheId: Uint8Array.prototype.slice.call(d, 6, 22), capacityMiB: d.readUInt32BE(22), windowBytes, codecs: d[30] };
 }
 
 /** CHUNK payload: fp then exactly one LIT or LZ4 op. */

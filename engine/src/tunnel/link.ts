@@ -5,9 +5,11 @@
 // reason; every stream in flight is then reset (never half-delivered as if complete).
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { FrameReader, FrameError, encodeFrame, encodeDataFrame, encodeOps, decodeOps, decodeChunk, decodeHello, encodeHello, PROTOCOL_VERSION, T, Op, type DataOp, type Frame } from '../codec/frame.ts';
-import { fingerprint, fpKey, FP_LEN } from '../codec/fingerprint.ts';
-import { compressIfWorthwhile, decompressBlock } from '../codec/block.ts';
+import { FrameReader, FrameError, encodeFrame, encodeDataFrame, encodeOps, decodeOps, decodeChunk, decodeHello, encodeHello, PROTOCOL_VERSION, T, Op, CODEC_DEFLATE_DICT, CODEC_REF_RUNS, CODEC_ZSTD_DICT, DZ_MAX_DICT, type DataOp, type Frame } from '../codec/frame.ts';
+import { fingerprint, fpKey, keyFp, ownFp, FP_LEN } from '../codec/fingerprint.ts';
+import { compressIfWorthwhile, decompressBlock, looksIncompressible } from '../codec/block.ts';
+import { buildDict, deflateWithDict, zstdWithDict, zstdAvailable, DICT_WINDOW, ZSTD_WINDOW, ZSTD_MAX_DICT } from '../codec/dict.ts';
+import { sketch, SketchIndex } from '../codec/resemble.ts';
 import type { ChunkerParams } from '../codec/chunker.ts';
 import type { ChunkStore } from '../cache/store.ts';
 import type { Logger } from '../log/logger.ts';
@@ -35,6 +37,8 @@ export interface LinkOptions {
   recvBudgetBytes?: number;
   /** admission control for local socket reads, shared by the links of one process */
   gate?: ReadGate;
+  /** CODEC_* bits this side offers in HELLO (default: all of them; zstd where the runtime has it) */
+  codecs?: number;
 }
 
 export class Link extends EventEmitter {
@@ -49,6 +53,9 @@ export class Link extends EventEmitter {
   private readonly ready = new Set<TunnelStream>();
   private nextId: number;
   private peer: PeerModel | null = null;
+  private peerCodecs = 0;
+  /** Sender side: super-feature → newest chunk with it, sized like the store's memory tier. */
+  private readonly sketches: SketchIndex;
   private blocked = false;
   private closed = false;
   private lastRx = Date.now();
@@ -62,17 +69,33 @@ export class Link extends EventEmitter {
     this.counters = opts.counters ?? newCounters();
     this.gate = opts.gate ?? new ReadGate(8 << 20);
     this.nextId = opts.role === 'edge' ? 1 : 2;
+    this.sketches = new SketchIndex(Math.max(256, Math.ceil(opts.store.memoryLimit / opts.chunker.avgSize)));
     this.whenReady = new Promise((res) => { this.readyResolve = res; });
     this.whenReady.catch(() => {});
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('drain', () => { this.blocked = false; this.pump(); });
     socket.on('error', (e) => this.close(`socket error: ${e.message}`));
     socket.on('close', () => this.close('connection closed by peer'));
-    this.writeRaw(encodeFrame(T.HELLO, 0, encodeHello({ version: PROTOCOL_VERSION, role: opts.role, cacheId: opts.store.id, capacityMiB: opts.store.capacityMiB, windowBytes: opts.windowBytes })));
+    this.writeRaw(encodeFrame(T.HELLO, 0, encodeHello({ version: PROTOCOL_VERSION, role: opts.role, cacheId: opts.store.id, capacityMiB: opts.store.capacityMiB, windowBytes: opts.windowBytes, codecs: this.codecs })));
     this.helloTimer = setTimeout(() => this.close('no HELLO from peer in time'), opts.helloTimeoutMs ?? 10000);
   }
 
   get mode(): Mode { return this.opts.mode(); }
+  /** CODEC_* bits we offer (and so accept). */
+  get codecs(): number { return (this.opts.codecs ?? (CODEC_DEFLATE_DICT | CODEC_REF_RUNS | CODEC_ZSTD_DICT)) & (zstdAvailable ? 255 : ~CODEC_ZSTD_DICT); }
+  /** May the peer send us DZ ops? (We offered deflate with dictionaries.) */
+  get acceptsDz(): boolean { return (this.codecs & CODEC_DEFLATE_DICT) !== 0; }
+  /** May we send DZ ops? Both sides offered it. */
+  get sendsDz(): boolean { return (this.codecs & this.peerCodecs & CODEC_DEFLATE_DICT) !== 0; }
+  /** zstd instead of deflate in DZ ops: accepted / sent (both offered it; needs DZ too). */
+  get acceptsZstd(): boolean { return (this.codecs & CODEC_ZSTD_DICT) !== 0; }
+  get sendsZstd(): boolean { return this.sendsDz && (this.codecs & this.peerCodecs & CODEC_ZSTD_DICT) !== 0; }
+  /** Send history a stream keeps for DZ dictionaries: bytes and chunks (the codec's window). */
+  get histWindow(): number { return this.sendsZstd ? ZSTD_WINDOW : DICT_WINDOW; }
+  get histMax(): number { return this.sendsZstd ? ZSTD_MAX_DICT : DZ_MAX_DICT; }
+  /** May the peer send us REFM ops / may we send them? */
+  get acceptsRuns(): boolean { return (this.codecs & CODEC_REF_RUNS) !== 0; }
+  get sendsRuns(): boolean { return (this.codecs & this.peerCodecs & CODEC_REF_RUNS) !== 0; }
   get activeStreams(): number { return this.streams.size; }
   get isClosed(): boolean { return this.closed; }
   ready$(): Promise<void> { return this.whenReady; }
@@ -95,25 +118,138 @@ export class Link extends EventEmitter {
   // ---- used by TunnelStream --------------------------------------------------------------
   schedule(s: TunnelStream): void { if (!this.closed) { this.ready.add(s); this.pump(); } }
 
+  /**
+   * Dedup mode: the one place a chunk is classified (both encoders use it). Returns its
+   * fingerprint and whether it goes as a reference; a new chunk is stored and noted as held
+   * by the peer. The fingerprint owns its memory (ownFp): callers keep it (spans, history,
+   * sketches), and a view into Node's shared Buffer pool would pin a whole pool slab.
+   */
+  private classify(c: Uint8Array): { fp: Uint8Array; ref: boolean } {
+    // A chunk our memory tier holds is found by byte comparison (no SHA-256: repeats
+    // encode at memcmp speed); the fingerprint sent is the one stored with it.
+    const fp = ownFp(this.opts.store.sameAs(c) ?? fingerprint(c));
+    if (this.peer!.shouldRef(fp)) {
+      this.counters.chunkHits++; this.counters.savedDedup += c.length - FP_LEN - 5;
+      return { fp, ref: true };
+    }
+    this.counters.chunkMisses++;
+    this.opts.store.put(fp, c);
+    this.peer!.add(fp);
+    return { fp, ref: false };
+  }
+
   encodeChunk(c: Uint8Array): DataOp {
     const mode = this.mode;
     if (mode === 'dedup' && this.peer) {
-      // A chunk our memory tier holds is found by byte comparison (no SHA-256: repeats
-      // encode at memcmp speed); the fingerprint sent is the one stored with it.
-      const fp = this.opts.store.sameAs(c) ?? fingerprint(c);
-      if (this.peer.shouldRef(fp)) {
-        this.counters.chunkHits++; this.counters.savedDedup += c.length - FP_LEN - 5;
-        return { op: Op.REF, rawLen: c.length, fp };
-      }
-      this.counters.chunkMisses++;
-      this.opts.store.put(fp, c);
-      this.peer.add(fp);
+      const { fp, ref } = this.classify(c);
+      if (ref) return { op: Op.REF, rawLen: c.length, fp };
     }
     if (mode === 'raw') return { op: Op.RAW, rawLen: c.length, data: c };
     const z = compressIfWorthwhile(c);
     const stored = mode === 'dedup';
     if (z) { this.counters.savedLz4 += c.length - z.length; return { op: Op.LZ4, rawLen: c.length, data: z }; }
     return { op: stored ? Op.LIT : Op.RAW, rawLen: c.length, data: c };
+  }
+
+  /**
+   * Encode the chunks of one DATA batch of stream s. In dedup mode with a peer that decodes
+   * DZ: references as before; a new chunk similar to one both sides hold goes alone as a
+   * delta (deflate with that base as the dictionary, checked by fingerprint); the other new
+   * chunks of a run go together in one DZ op whose dictionary is the stream's recent chunks
+   * (s.txHist: referenced ones too), i.e. compression with the stream's history. Without DZ,
+   * chunk by chunk as encodeChunk.
+   */
+  encodeBatch(s: TunnelStream, chunks: Uint8Array[], last: boolean): DataOp[] {
+    if (this.mode !== 'dedup' || !this.peer || !this.sendsDz) {
+      const out = s.takeHeld(); s.txSpan.reset();
+      for (const c of chunks) out.push(this.encodeChunk(c));
+      return out;
+    }
+    const ops: DataOp[] = [];
+    let run: Uint8Array[] = []; let runFps: Uint8Array[] = [];
+    const flush = () => {
+      if (run.length === 0) return;
+      ops.push(...this.dzOps(s, run, runFps, null));
+      run = []; runFps = [];
+    };
+    const runs = this.sendsRuns;
+    for (const c of chunks) {
+      const { fp, ref } = this.classify(c);
+      if (ref) {
+        flush();
+        const op: DataOp = { op: Op.REF, rawLen: c.length, fp };
+        // While the current span is all references, hold them: it may cross as one REFM.
+        if (runs && s.spanAllRef) s.heldRefs.push(op); else ops.push(op);
+        s.noteSent(fp, c.length);
+      } else {
+        if (s.heldRefs.length > 0) ops.push(...s.takeHeld());
+        s.spanAllRef = false;
+        const sf = sketch(c);
+        let base: { fp: Uint8Array; data: Uint8Array } | null = null;
+        if (sf) {
+          const self = fpKey(fp);
+          for (const k of this.sketches.candidates(sf)) {
+            if (k === self) continue; // classify() stored it already: never its own base
+            const b = keyFp(k);
+            const d = this.peer.shouldRef(b) ? this.opts.store.get(b) : undefined;
+            if (d) { base = { fp: b, data: d }; break; }
+          }
+          this.sketches.add(sf, fp);
+        }
+        if (base) { flush(); ops.push(...this.dzOps(s, [c], [fp], base)); }
+        else run.push(c), runFps.push(fp);
+      }
+      const m = s.txSpan.push(fp);
+      if (m) {
+        const mfp = fingerprint(m);
+        if (runs && s.spanAllRef && s.heldRefs.length * FP_LEN === m.length && this.peer.shouldRef(mfp)) {
+          let total = 0;
+          for (const h of s.heldRefs) total += h.rawLen;
+          this.counters.savedDedup += (s.heldRefs.length - 1) * (FP_LEN + 5);
+          s.heldRefs = [];
+          ops.push({ op: Op.REFM, rawLen: total, fp: mfp });
+        } else if (s.heldRefs.length > 0) ops.push(...s.takeHeld());
+        // The receiver builds the same manifest from the same chunks (else it asks for it).
+        this.opts.store.put(mfp, m, true);
+        this.peer.add(mfp);
+        s.spanAllRef = true;
+      }
+    }
+    flush();
+    // Held references go out before the stream waits (for data or credit): never sit on them.
+    if (last && s.heldRefs.length > 0) ops.push(...s.takeHeld());
+    return ops;
+  }
+
+  /** DZ op(s) for consecutive new chunks (already stored and noted as held by the peer). */
+  private dzOps(s: TunnelStream, run: Uint8Array[], fps: Uint8Array[], base: { fp: Uint8Array; data: Uint8Array } | null): DataOp[] {
+    const literal = () => run.map((c, i) => { s.noteSent(fps[i], c.length); return { op: Op.LIT, rawLen: c.length, data: c } as DataOp; });
+    // Compressed media, encrypted data: sent as literals without a deflate pass.
+    if (!base && run.every(looksIncompressible)) return literal();
+    const zstd = this.sendsZstd;
+    const window = this.histWindow;
+    const dict: Uint8Array[] = []; const parts: Uint8Array[] = [];
+    if (base) { dict.push(base.fp); parts.push(base.data); }
+    else {
+      // The stream's recent chunks, newest last, while the peer holds them and we can read them.
+      let have = 0;
+      for (let i = 0; i < s.txHist.length && have < window; i++) {
+        const { fp } = s.txHist.newest(i);
+        const d = this.peer!.shouldRef(fp) ? this.opts.store.get(fp) : undefined;
+        if (!d) break;
+        dict.unshift(fp); parts.unshift(d); have += d.length;
+      }
+    }
+    let raw: Uint8Array;
+    if (run.length === 1) raw = run[0];
+    else raw = Buffer.concat(run);
+    const d = buildDict(parts, window);
+    const z = zstd ? zstdWithDict(raw, d) : deflateWithDict(raw, d);
+    noteBytes(raw.length);
+    if (z.length >= raw.length - (raw.length >>> 5)) return literal();
+    this.counters.savedLz4 += raw.length - z.length;
+    for (let i = 0; i < run.length; i++) s.noteSent(fps[i], run[i].length);
+    return [{ op: Op.DZ, rawLen: raw.length, dict, lens: run.map((c) => c.length), check: base ? fps[0] : null, zstd, data: z }];
   }
 
   sendData(id: number, ops: DataOp[]): void { this.writeRaw(encodeDataFrame(id, ops)); }
@@ -139,12 +275,14 @@ export class Link extends EventEmitter {
   /**
    * A literal arrived: store it (both sides keep every chunk that crossed) and note the peer
    * has it. `owned`: data is a fresh buffer (decompressed) the store may keep as is.
+   * Returns its fingerprint (null when not deduplicating). Manifests are learned the same way.
    */
-  learn(data: Uint8Array, owned = false): void {
-    if (this.mode !== 'dedup' || !this.peer) return;
+  learn(data: Uint8Array, owned = false): Uint8Array | null {
+    if (this.mode !== 'dedup' || !this.peer) return null;
     const fp = fingerprint(data);
     this.opts.store.put(fp, data, owned);
     this.peer.add(fp);
+    return fp;
   }
 
   need(s: TunnelStream, fp: Uint8Array): void {
@@ -206,6 +344,7 @@ export class Link extends EventEmitter {
         this.peer = new PeerModel(this.opts.store, same, Math.min(entries, 262144));
         this.opts.rememberPeer?.(h.cacheId);
         this.peerWindow = h.windowBytes;
+        this.peerCodecs = h.codecs ?? 0;
         if (this.helloTimer) clearTimeout(this.helloTimer);
         this.startKeepalive();
         this.opts.log.info('tunnel link up', { peerRole: h.role, peerCache: Buffer.from(h.cacheId).toString('hex'), peerCacheKnown: same });

@@ -7,13 +7,21 @@
 import { Duplex } from 'node:stream';
 import { StreamChunker } from '../codec/chunker.ts';
 import { decompressBlock } from '../codec/block.ts';
-import { Op, T, type DataOp } from '../codec/frame.ts';
+import { buildDict, inflateWithDict, unzstdWithDict, SendHistory, ZSTD_WINDOW, ZSTD_MAX_DICT } from '../codec/dict.ts';
+import { fingerprint, fpKey } from '../codec/fingerprint.ts';
+import { Op, T, DZ_MAX_DICT, type DataOp } from '../codec/frame.ts';
+import { SpanBuilder, manifestFps } from '../codec/manifest.ts';
 import type { Link } from './link.ts';
 import type { ReadGate } from './gate.ts';
 import { noteBytes } from './gc-guard.ts';
 
 const BATCH_BYTES = 192 * 1024; // decoded bytes per DATA frame: bounds frame size
 const TAIL_FLUSH_MS = 20;
+
+/** A stream reset for bad input on that stream only: the link stays up. `code` is typed. */
+export class TunnelStreamError extends Error {
+  constructor(readonly code: string, message: string) { super(`EDGEWAN_ERR_TUNNEL_${code}: ${message}`); }
+}
 
 export class TunnelStream extends Duplex {
   /** Credit the peer granted us (decoded bytes we may still send). */
@@ -28,8 +36,17 @@ export class TunnelStream extends Duplex {
   private held = 0;
   // receive side
   private inQ: DataOp[] = [];
-  private waiting: Uint8Array | null = null; // fp of the reference we asked for
-  private resolved: Uint8Array | null = null;
+  private waiting: Uint8Array | null = null; // fp of the reference (or dictionary chunk) we asked for
+  /** Chunks that arrived for the op at the head of inQ after a NEED (by fingerprint key). */
+  private got = new Map<string, Uint8Array>();
+  /** Send side: the stream's last chunks, dictionary candidates (the link's codec window). */
+  readonly txHist = new SendHistory(ZSTD_MAX_DICT);
+  /** Send side: spans of this stream's chunks (manifests), and the REFs of an all-reference span held back. */
+  readonly txSpan = new SpanBuilder();
+  heldRefs: DataOp[] = [];
+  spanAllRef = true;
+  /** Receive side: spans of the chunks delivered, so a repeat can arrive as REFM. */
+  private readonly rxSpan = new SpanBuilder();
   private remoteFin = false;
   private received = 0; // decoded bytes received
   private pushed = 0;
@@ -85,7 +102,7 @@ export class TunnelStream extends Duplex {
   /** Send one DATA batch (or the FIN); returns whether more is sendable. Called by the link. */
   sendSome(): boolean {
     if (this.destroyed) return false;
-    const ops: DataOp[] = [];
+    const chunks: Uint8Array[] = [];
     let batch = 0;
     while (this.outQ.length > 0 && batch < BATCH_BYTES) {
       let c = this.outQ[0];
@@ -97,8 +114,12 @@ export class TunnelStream extends Duplex {
       this.outQ.shift();
       this.sendCredit -= c.length;
       batch += c.length;
-      ops.push(this.link.encodeChunk(c));
+      chunks.push(c);
     }
+    // Held references (an all-reference span, link.ts) go out once this stream would wait:
+    // for credit, or for data with no partial chunk due (the tail timer flushes one in 20 ms).
+    const last = this.outQ.length === 0 ? this.chunker.pending === 0 || this.finalCb !== null : this.outQ[0].length > this.sendCredit;
+    const ops: DataOp[] = chunks.length > 0 || this.heldRefs.length > 0 ? this.link.encodeBatch(this, chunks, last) : [];
     if (ops.length > 0) this.link.sendData(this.id, ops);
     // Queued chunks are views of the Buffer they were read into, which stays alive until the
     // last of them is sent: so the gate gets the bytes back only when the queue is empty
@@ -126,6 +147,18 @@ export class TunnelStream extends Duplex {
     return this.sendable;
   }
 
+  takeHeld(): DataOp[] { const h = this.heldRefs; this.heldRefs = []; return h; }
+
+  /** A chunk was delivered here: extend the current span; a completed one's manifest is learned. */
+  private delivered(fp: Uint8Array | null): void {
+    if (!fp) { this.rxSpan.reset(); return; }
+    const m = this.rxSpan.push(fp);
+    if (m) this.link.learn(m, true);
+  }
+
+  /** A chunk went out on this stream (any op): keep the codec window's worth. */
+  noteSent(fp: Uint8Array, len: number): void { this.txHist.push(fp, len, this.link.histWindow, this.link.histMax); }
+
   addCredit(n: number): void { this.sendCredit += n; this.link.schedule(this); }
 
   // ---- receive side ----------------------------------------------------------------------
@@ -142,24 +175,108 @@ export class TunnelStream extends Duplex {
   remoteEnd(): void { this.remoteFin = true; this.drainIn(); }
 
   /** The literal we asked for arrived (already verified and stored by the link). */
-  resolve(data: Uint8Array): string | null { this.resolved = data; this.waiting = null; return this.drainIn(); }
+  resolve(data: Uint8Array): string | null { if (this.waiting) this.got.set(fpKey(this.waiting), data); this.waiting = null; return this.drainIn(); }
+
+  /** Held chunk by fingerprint (a NEED answer first); asks the peer and returns undefined when missing. */
+  private chunkFor(fp: Uint8Array): Uint8Array | undefined {
+    const d = this.got.get(fpKey(fp)) ?? this.link.lookup(fp);
+    if (!d) { this.waiting = fp; this.link.need(this, fp); }
+    return d;
+  }
+
+  /** Reset this stream only, with a typed error (bad input that leaves the link usable). */
+  private fail(code: string, message: string): null {
+    this.inQ = []; this.got.clear();
+    this.destroy(new TunnelStreamError(code, `${message} (stream ${this.id})`));
+    return null;
+  }
+
+  /** The chunks a REFM op stands for; null when the stream waits for one (NEED) or failed. */
+  private expandRun(mfp: Uint8Array, rawLen: number): Array<[Uint8Array, Uint8Array]> | null {
+    if (!this.link.acceptsRuns) return this.fail('CODEC', 'a REFM op although this side did not offer reference runs');
+    const m = this.chunkFor(mfp);
+    if (!m) return null;
+    const fps = manifestFps(m);
+    if (!fps) return this.fail('MANIFEST', `a REFM op names a chunk of ${m.length} bytes that is not a manifest`);
+    const out: Array<[Uint8Array, Uint8Array]> = [];
+    let total = 0;
+    for (const fp of fps) {
+      const d = this.chunkFor(fp);
+      if (!d) return null;
+      out.push([fp, d]); total += d.length;
+    }
+    if (total !== rawLen) return this.fail('MANIFEST', `a REFM op declares ${rawLen} bytes, its chunks hold ${total}`);
+    return out;
+  }
+
+  /** Decode a DZ op into its chunks; null when the stream waits for a dictionary chunk or failed. */
+  private decodeDz(o: Extract<DataOp, { op: Op.DZ }>): Uint8Array[] | null {
+    if (!this.link.acceptsDz) return this.fail('CODEC', 'a DZ op although this side did not offer deflate with dictionaries');
+    if (o.zstd && !this.link.acceptsZstd) return this.fail('CODEC', 'a zstd DZ op although this side did not offer zstd');
+    const most = o.zstd ? ZSTD_MAX_DICT : DZ_MAX_DICT;
+    if (o.dict.length > most) return this.fail('DICT_RANGE', `a DZ op names ${o.dict.length} dictionary chunks, at most ${most}`);
+    if (o.check && o.lens.length !== 1) return this.fail('DICT_RANGE', 'a checked DZ op must carry one chunk');
+    const parts: Uint8Array[] = [];
+    for (const fp of o.dict) {
+      const d = this.chunkFor(fp);
+      if (!d) return null;
+      parts.push(d);
+    }
+    const out = o.zstd ? unzstdWithDict(o.data, buildDict(parts, ZSTD_WINDOW), o.rawLen) : inflateWithDict(o.data, buildDict(parts), o.rawLen);
+    if (!out) return this.fail('DECOMPRESS', `a DZ op does not ${o.zstd ? 'decompress' : 'inflate'} to its declared ${o.rawLen} bytes`);
+    noteBytes(o.rawLen);
+    if (o.check && !fingerprint(out).equals(o.check)) return this.fail('CHECK', 'a delta does not match its fingerprint');
+    if (o.lens.length === 1) return [out];
+    // One buffer per chunk, which the store adopts and the reader gets: the op's output is
+    // garbage at once instead of staying alive behind views.
+    const chunks: Uint8Array[] = [];
+    let at = 0;
+    for (const l of o.lens) {
+      const b = Buffer.allocUnsafeSlow(l);
+      b.set(out.subarray(at, at + l)); at += l;
+      chunks.push(new Uint8Array(b.buffer, b.byteOffset, l));
+    }
+    return chunks;
+  }
 
   private drainIn(): string | null {
     while (this.inQ.length > 0 && !this.waiting && !this.destroyed) {
       const o = this.inQ[0];
       let data: Uint8Array | null | undefined;
+      if (o.op === Op.DZ) {
+        const chunks = this.decodeDz(o);
+        if (!chunks) return null;
+        this.got.clear();
+        this.inQ.shift();
+        for (const c of chunks) this.delivered(this.link.learn(c, true));
+        this.pushed += o.rawLen;
+        this.link.counters.appRx += o.rawLen;
+        for (const c of chunks) this.push(c);
+        continue;
+      }
+      if (o.op === Op.REFM) {
+        const parts = this.expandRun(o.fp, o.rawLen);
+        if (!parts) return null;
+        this.got.clear();
+        this.inQ.shift();
+        this.pushed += o.rawLen;
+        this.link.counters.appRx += o.rawLen;
+        for (const [fp, d] of parts) { this.delivered(fp); this.push(d); }
+        continue;
+      }
       if (o.op === Op.REF) {
-        data = this.resolved ?? this.link.lookup(o.fp);
-        this.resolved = null;
-        if (!data) { this.waiting = o.fp; this.link.need(this, o.fp); return null; }
+        data = this.chunkFor(o.fp);
+        if (!data) return null;
+        this.got.clear();
         if (data.length !== o.rawLen) return `reference on stream ${this.id} resolves to ${data.length} bytes, expected ${o.rawLen}`;
+        this.delivered(o.fp);
       } else if (o.op === Op.LZ4) {
         data = decompressBlock(o.data, o.rawLen);
         if (!data) return `malformed LZ4 block on stream ${this.id}`;
-        this.link.learn(data, true); // a fresh buffer: the store keeps it rather than a copy
+        this.delivered(this.link.learn(data, true)); // a fresh buffer: the store keeps it rather than a copy
       } else {
         data = o.data;
-        if (o.op === Op.LIT) this.link.learn(data);
+        this.delivered(o.op === Op.LIT ? this.link.learn(data) : null);
       }
       this.inQ.shift();
       this.pushed += data.length;
@@ -201,7 +318,8 @@ export class TunnelStream extends Duplex {
     const clean = this.finSent && this.remoteFin && this.inQ.length === 0;
     if (!clean && !this.remoteReset) this.link.sendReset(this.id, err ? err.message : 'closed');
     this.link.forget(this.id);
-    this.outQ = []; this.inQ = [];
+    this.outQ = []; this.inQ = []; this.got.clear(); this.heldRefs = [];
+    this.txSpan.clear(); this.rxSpan.clear(); this.txHist.clear();
     if (this.held > 0) { this.link.gate.release(this.held); this.held = 0; }
     if (this.writeCb) { const c = this.writeCb; this.writeCb = null; c(err ?? new Error('stream closed')); }
     cb(err);
