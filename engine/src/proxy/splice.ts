@@ -1,6 +1,7 @@
 // Join a local TCP socket and a tunnel stream in both directions with backpressure.
 // A clean end travels as FIN; a failure on either side resets the other (TCP RST towards
-// the local client), so a transfer cut short never looks complete.
+// the local client), so a transfer cut short never looks complete. The local socket also
+// gets a zero linger (proxy/linger.ts), so the kernel resets it should this process die.
 // Reading the local socket is admission-controlled (tunnel/gate.ts): it reads only while the
 // process-wide ReadGate grants it a slot, one read at a time, and stops at once after each
 // read (no read-ahead into its own buffer), so 1,000 busy connections cannot each park
@@ -8,6 +9,7 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GateReader, ReadGate } from '../tunnel/gate.ts';
+import { abortOnExit, closeWhenDelivered } from './linger.ts';
 
 export function resetSocket(sock: Socket): void {
   // resetAndDestroy (Node ≥ 18.3) sends RST instead of FIN.
@@ -77,7 +79,24 @@ function gatedPipe(sock: Socket, stream: Duplex, gate: ReadGate): void {
   gate.request(reader);
 }
 
+/**
+ * Both directions of the local socket ended cleanly: close it ourselves (not Node's automatic
+ * destroy), so a close right after our own FIN can wait for delivery (proxy/linger.ts).
+ */
+export function closeWhenBothEnded(sock: Socket): void {
+  const st = sock as unknown as { _readableState?: { autoDestroy: boolean }; _writableState?: { autoDestroy: boolean } };
+  if (!st._readableState || !st._writableState) return;
+  st._readableState.autoDestroy = false; st._writableState.autoDestroy = false;
+  let ended = false; let finished = false;
+  const both = (ourFinLast: boolean) => { if (ended && finished && !sock.destroyed) closeWhenDelivered(sock, ourFinLast); };
+  sock.once('end', () => { ended = true; both(false); });
+  sock.once('finish', () => { finished = true; both(true); });
+}
+
 export function splice(sock: Socket, stream: Duplex, onClose?: () => void): void {
+  // If this process dies mid-stream, the kernel must reset the local connection, not FIN it.
+  abortOnExit(sock);
+  closeWhenBothEnded(sock);
   let done = false;
   const finish = () => { if (!done) { done = true; onClose?.(); } };
   const gate = (stream as Duplex & { gate?: ReadGate }).gate;
