@@ -15,7 +15,7 @@
 // send queue, which an abortive close would drop: such a socket's close is deferred
 // (holdClose) until /proc/net/tcp shows its queue empty, at most HOLD_MAX_MS.
 import net from 'node:net';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { connKey, tcpEntries } from './tcp-table.ts';
 
 type Handle = { reset?(cb: () => void): number; close?(cb?: () => void): void; fd?: number };
 interface IpcPipe { open(fd: number): number; readStart(): number; writeUtf8String(req: unknown, s: string, h: unknown): number; onread: ((...a: unknown[]) => void) | null; pendingHandle?: Handle | null; unref?(): void; connect(req: unknown, path: string): number }
@@ -120,54 +120,18 @@ export function abortOnExit(s: net.Socket): void {
 }
 
 // ---- deferred clean close ------------------------------------------------------------------
-/** Held sockets, by local port × 65536 + remote port (what /proc/net/tcp shows). */
+/** Held sockets, by their key in the kernel's TCP table (proxy/tcp-table.ts). */
 const holds = new Map<net.Socket, { key: number; until: number }>();
 let holdTimer: NodeJS.Timeout | null = null;
-const procBuf = Buffer.allocUnsafe(64 * 1024);
-
-const hexVal = (c: number) => (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
-
-/**
- * Send queue (tx_queue) of the connections whose key is in `want`, from /proc/net/tcp and
- * tcp6: a byte scanner over one reused buffer (with 1,000 connections the files are
- * ~300 KB, read every 50 ms while anything is held; no strings, no per-line garbage).
- */
-function sendQueues(want: Map<number, number>): void {
-  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let fd: number;
-    try { fd = openSync(f, 'r'); } catch { continue; }
-    try {
-      let line = 0; let field = 0; let inField = false; let acc = 0; let lport = 0; let rport = 0; let tx = 0;
-      for (;;) {
-        const n = readSync(fd, procBuf, 0, procBuf.length, null);
-        if (n <= 0) break;
-        for (let i = 0; i < n; i++) {
-          const c = procBuf[i];
-          if (c === 0x0a) { // end of line: "sl: local:port remote:port st tx:rx ..."
-            if (line > 0) { const k = lport * 65536 + rport; const w = want.get(k); if (w !== undefined) want.set(k, Math.max(w, tx)); }
-            line++; field = 0; inField = false; acc = 0;
-          } else if (c === 0x20) {
-            if (inField) { if (field === 1) lport = acc; else if (field === 2) rport = acc; field++; inField = false; }
-          } else {
-            if (!inField) { inField = true; acc = 0; }
-            if (c === 0x3a) { if (field === 4) tx = acc; acc = 0; } else acc = acc * 16 + hexVal(c);
-          }
-        }
-      }
-    } finally { closeSync(fd); }
-  }
-}
 
 function pollHolds(): void {
   holdTimer = null;
-  const want = new Map<number, number>();
-  for (const h of holds.values()) want.set(h.key, 0);
-  sendQueues(want);
+  const table = tcpEntries([...holds.values()].map((h) => h.key));
   const now = Date.now();
   for (const [s, h] of holds) {
     // ≤ 1: only our FIN is unacknowledged (it counts one); every data byte arrived. A
     // connection no longer listed is closed: everything arrived.
-    if ((want.get(h.key) ?? 0) <= 1 || now >= h.until || s.destroyed) { holds.delete(s); s.destroy(); }
+    if ((table?.get(h.key)?.txQueue ?? 0) <= 1 || now >= h.until || s.destroyed) { holds.delete(s); s.destroy(); }
   }
   // not unref'd: a held socket does nothing the event loop counts, and the process must not
   // exit (closing it abortively) before the bytes are delivered; bounded by HOLD_MAX_MS
@@ -182,6 +146,6 @@ function pollHolds(): void {
 export function closeWhenDelivered(s: net.Socket, ourFinLast: boolean): void {
   if (!ourFinLast || state !== 'on' || process.platform !== 'linux') { s.destroy(); return; }
   lingerStats.held++;
-  holds.set(s, { key: (s.localPort ?? 0) * 65536 + (s.remotePort ?? 0), until: Date.now() + HOLD_MAX_MS });
+  holds.set(s, { key: connKey(s.localPort ?? 0, s.remotePort ?? 0), until: Date.now() + HOLD_MAX_MS });
   if (!holdTimer) holdTimer = setTimeout(pollHolds, 0);
 }

@@ -10,6 +10,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GateReader, ReadGate } from '../tunnel/gate.ts';
 import { abortOnExit, closeWhenDelivered } from './linger.ts';
+import { confirmEnd, startEndCheck } from './end-check.ts';
+import { connKey } from './tcp-table.ts';
 
 export function resetSocket(sock: Socket): void {
   // resetAndDestroy (Node ≥ 18.3) sends RST instead of FIN.
@@ -46,8 +48,8 @@ export function startReading(sock: Socket): void {
   if (h && !h.reading && typeof h.readStart === 'function' && !sock.connecting) { h.reading = true; h.readStart(); }
 }
 
-/** Feed sock → stream one read at a time, while the gate allows. */
-function gatedPipe(sock: Socket, stream: Duplex, gate: ReadGate): void {
+/** Feed sock → stream one read at a time, while the gate allows; `onEnd` on the socket's end. */
+function gatedPipe(sock: Socket, stream: Duplex, gate: ReadGate, onEnd: () => void): void {
   let done = false;
   let armed = false;
   // Readable restarts a stopped handle by itself: after every 'data' it schedules
@@ -73,7 +75,7 @@ function gatedPipe(sock: Socket, stream: Duplex, gate: ReadGate): void {
     if (more) gate.request(reader);
     else stream.once('drain', () => { if (!done) gate.request(reader); });
   });
-  sock.once('end', () => { finish(); if (!stream.destroyed) stream.end(); });
+  sock.once('end', () => { finish(); onEnd(); });
   sock.once('close', finish);
   stream.once('close', finish);
   gate.request(reader);
@@ -99,9 +101,14 @@ export function splice(sock: Socket, stream: Duplex, onClose?: () => void): void
   closeWhenBothEnded(sock);
   let done = false;
   const finish = () => { if (!done) { done = true; onClose?.(); } };
+  // The local end travels as FIN only once it is known to be one (proxy/end-check.ts).
+  startEndCheck();
+  const key = connKey(sock.localPort ?? 0, sock.remotePort ?? 0);
+  const onEnd = () => confirmEnd(key, () => { if (!stream.destroyed) stream.end(); },
+    () => stream.destroy(new Error('EDGEWAN_ERR_TUNNEL_LOCAL_RESET: the local connection was reset')));
   const gate = (stream as Duplex & { gate?: ReadGate }).gate;
-  if (gate) gatedPipe(sock, stream, gate);
-  else { sock.pipe(stream); sock.resume(); }
+  if (gate) gatedPipe(sock, stream, gate, onEnd);
+  else { sock.pipe(stream, { end: false }); sock.once('end', onEnd); sock.resume(); }
   stream.pipe(sock);
   sock.on('error', (e) => { stream.destroy(e); });
   stream.on('error', () => { resetSocket(sock); });

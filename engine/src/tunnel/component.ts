@@ -19,6 +19,7 @@ import { hub } from './hub.ts';
 import { splitHostPort } from './hostport.ts';
 import { splice, resetSocket } from '../proxy/splice.ts';
 import { lingerStatus } from '../proxy/linger.ts';
+import { endCheckStatus } from '../proxy/end-check.ts';
 import { tunnelMetrics } from './metrics.ts';
 import type { TunnelStream } from './stream.ts';
 
@@ -250,7 +251,7 @@ export class TunnelComponent implements Component {
       links: this.links.size, activeStreams: [...this.links].reduce((n, k) => n + k.activeStreams, 0),
       rttMs: l?.rttMs ?? null, lastError: this.lastError, ...this.counters,
       readGate: { budgetBytes: this.gate.budget, heldBytes: this.gate.held, peakHeldBytes: this.gate.peakHeld, reading: this.gate.armedCount, waiting: this.gate.waitingCount },
-      abortOnExit: lingerStatus(),
+      abortOnExit: lingerStatus(), endCheck: endCheckStatus(),
       linkQueuedBytes: [...this.links].reduce((n, k) => n + k.socket.writableLength, 0), gcForced: this.gcGuard?.forced ?? 0,
       gcGuard: this.gcGuard ? { gapMs: this.gcGuard.gapMs, maxGapMs: this.gcGuard.maxGapMs, limitBytes: this.gcGuard.limitBytes, arrayBuffersBytes: this.gcGuard.arrayBuffers } : null,
       cache: this.store ? { memoryBytes: this.store.memoryBytes, memoryLimit: this.store.memoryLimit, diskBytes: this.store.diskBytes, diskLimit: this.store.diskLimit } : null,
