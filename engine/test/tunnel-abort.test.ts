@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { pair, waitFor } from './tunnel-helpers.ts';
-import { splice } from '../src/proxy/splice.ts';
+import { resetSocket, splice } from '../src/proxy/splice.ts';
 import { connKey, tcpEntries } from '../src/proxy/tcp-table.ts';
 import { eofHidesReset, endCheckStats, endCheckStatus } from '../src/proxy/end-check.ts';
 import { Op } from '../src/codec/frame.ts';
@@ -88,5 +88,26 @@ test('a client reset that arrives behind bytes the edge has not read: the target
     if (hides) assert.ok(endCheckStats.resets > before.resets, `this runtime hides resets behind data, and the edge caught none: ${JSON.stringify(endCheckStats)}`);
   } finally {
     await ch.close();
+  }
+});
+
+test('resetSocket after end() with bytes still buffered in Node: the peer is reset, it does not see a short clean end', async () => {
+  // no zero linger here (not spliced): what resetSocket itself sends
+  const peer: End = { how: null, bytes: 0 };
+  let ps: net.Socket | null = null;
+  const srv = net.createServer({ allowHalfOpen: true }, (s) => { ps = s; watch(s, peer); s.pause(); });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const c = net.connect({ port: (srv.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+  c.on('error', () => {});
+  try {
+    await new Promise((r) => c.once('connect', r));
+    c.end(Buffer.alloc(64 << 20, 5)); // far more than the kernel buffers take from a paused reader
+    await waitFor(() => ps !== null && c.writableLength > 0);
+    resetSocket(c);
+    ps!.resume();
+    await waitFor(() => peer.how !== null, 20_000);
+    assert.equal(peer.how, 'reset', `the peer saw ${peer.how} after ${peer.bytes} of ${64 << 20} bytes`);
+  } finally {
+    c.destroy(); srv.close();
   }
 });

@@ -5,10 +5,13 @@
 // clean end of stream (FIN) must have received every byte, exactly. A cut transfer must
 // end in a reset, never in a clean EOF after a partial file.
 //
-// An 'end' here counts as a FIN only if the kernel still lists the connection (CLOSE_WAIT,
-// TIME_WAIT, …): this process runs on the host's Node, and libuv before 1.52 (Node 20)
-// reports a reset that arrives behind unread bytes as a clean end (engine/src/proxy/
-// end-check.ts). Such ends are counted apart (resetReadAsEnd); the kernel saw a reset.
+// This process runs on the host's Node, and libuv before 1.52 (Node 20) reports a reset that
+// arrives behind unread bytes as a clean end (engine/src/proxy/end-check.ts). So an 'end' is
+// checked with the kernel: a target writes zero bytes, which fails with ECONNRESET only if a
+// reset came without a FIN before it (after a FIN, a later reset gives EPIPE: still a clean
+// end, and it must be exact); a client, whose writing side has ended, asks the TCP table
+// (after a FIN it is listed, CLOSE_WAIT or TIME_WAIT). Those resets are counted apart
+// (resetReadAsEnd).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -25,7 +28,7 @@ const HDR = 12; // 'EWAB' · u32 transfer id · u32 total length
 
 interface Seen { id: number; expected: number; got: number; clean: boolean; exact: boolean; resetReadAsEnd: boolean }
 
-/** At 'end': did a FIN end this connection (still listed), or a reset (gone from the table)? */
+/** At a client's 'end': did a FIN end this connection (still listed), or a reset (gone from the table)? */
 function finEnded(key: number): boolean {
   const t = tcpEntries([key]);
   assert.ok(t, 'the kernel TCP table (/proc/net/tcp) is needed to tell a FIN from a reset');
@@ -38,7 +41,6 @@ async function target(): Promise<{ port: number; seen: Map<number, Seen>; open()
   const seen = new Map<number, Seen>();
   const srv = net.createServer({ allowHalfOpen: true }, (s) => {
     socks.add(s);
-    const key = connKey(s.localPort!, s.remotePort!);
     const parts: Buffer[] = []; let got = 0; let rec: Seen | null = null;
     s.on('data', (d: Buffer) => {
       parts.push(d); got += d.length;
@@ -50,12 +52,12 @@ async function target(): Promise<{ port: number; seen: Map<number, Seen>; open()
       if (rec) rec.got = got;
       s.write(d);
     });
-    s.on('end', () => {
-      const fin = finEnded(key);
+    s.on('end', () => s.write(Buffer.alloc(0), (err) => {
+      const fin = (err as NodeJS.ErrnoException | null | undefined)?.code !== 'ECONNRESET';
       if (rec) { rec.clean = fin; rec.resetReadAsEnd = !fin; rec.exact = fin && got === rec.expected && sent.get(rec.id)!.equals(Buffer.concat(parts)); }
       else seen.set(-seen.size - 1, { id: -1, expected: -1, got, clean: fin, exact: got === 0, resetReadAsEnd: !fin });
       s.end();
-    });
+    }));
     s.on('error', () => {});
     s.on('close', () => socks.delete(s));
   });

@@ -14,11 +14,15 @@ import { confirmEnd, startEndCheck } from './end-check.ts';
 import { connKey } from './tcp-table.ts';
 
 export function resetSocket(sock: Socket): void {
-  // resetAndDestroy (Node ≥ 18.3) sends RST instead of FIN.
-  // Not after our own FIN: a reset racing the pending shutdown can leave the handle open.
-  if (sock.writableEnded || sock.destroyed) { sock.destroy(); return; }
+  // resetAndDestroy (Node ≥ 18.3) sends RST instead of FIN. Not while our shutdown is in
+  // flight (ended with nothing left to write): libuv refuses to reset a handle that is
+  // shutting down, and Node would leave it open. Then every byte is in the kernel and a plain
+  // close delivers them before its FIN (with the zero linger, proxy/linger.ts, it resets).
+  // Ended with bytes still buffered in Node is no such case: a plain close would drop them
+  // and then send a FIN, a clean end after a partial transfer.
+  if (sock.destroyed || (sock.writableEnded && sock.writableLength === 0)) { sock.destroy(); return; }
   const s = sock as Socket & { resetAndDestroy?: () => void };
-  if (typeof s.resetAndDestroy === 'function' && !sock.destroyed && (sock as { _handle?: unknown })._handle) s.resetAndDestroy();
+  if (typeof s.resetAndDestroy === 'function' && (sock as { _handle?: unknown })._handle) s.resetAndDestroy();
   else sock.destroy();
 }
 
