@@ -40,6 +40,7 @@ export function eofHidesReset(): Promise<boolean> {
     const srv = net.createServer((s) => { s.on('error', () => {}); server = s; go(); });
     // No answer (no loopback?): check anyway; a check costs a /proc read, a miss a truncation.
     const timer = setTimeout(() => done(true), 2000);
+    timer.unref();
     function done(hides: boolean): void {
       if (settled) return;
       settled = true; clearTimeout(timer); c?.destroy(); server?.destroy(); srv.close(); resolve(hides);
