@@ -52,13 +52,16 @@ async function target(): Promise<{ port: number; seen: Map<number, Seen>; open()
       if (rec) rec.got = got;
       s.write(d);
     });
-    s.on('end', () => s.write(Buffer.alloc(0), (err) => {
-      const fin = (err as NodeJS.ErrnoException | null | undefined)?.code !== 'ECONNRESET';
+    // an echo write still pending meets the reset first (and takes its ECONNRESET): so the
+    // socket's first error counts too, after a turn for its 'error' event to arrive
+    let sockErr: string | undefined;
+    s.on('end', () => s.write(Buffer.alloc(0), (err) => setImmediate(() => {
+      const fin = (err as NodeJS.ErrnoException | null | undefined)?.code !== 'ECONNRESET' && sockErr !== 'ECONNRESET';
       if (rec) { rec.clean = fin; rec.resetReadAsEnd = !fin; rec.exact = fin && got === rec.expected && sent.get(rec.id)!.equals(Buffer.concat(parts)); }
       else seen.set(-seen.size - 1, { id: -1, expected: -1, got, clean: fin, exact: got === 0, resetReadAsEnd: !fin });
       s.end();
-    }));
-    s.on('error', () => {});
+    })));
+    s.on('error', (e: NodeJS.ErrnoException) => { sockErr ??= e.code; });
     s.on('close', () => socks.delete(s));
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
