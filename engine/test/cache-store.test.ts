@@ -2,7 +2,7 @@
 // torn and corrupt records instead of serving them, and stays under its size bound.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, statSync, openSync, writeSync, closeSync, rmSync, appendFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync, openSync, readSync, writeSync, closeSync, rmSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -13,6 +13,11 @@ import { fingerprint } from '../src/codec/fingerprint.ts';
 import { seeded } from './codec-corpus.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'ewC-cache-'));
+/** Run fn on a fresh temp dir, removed afterwards. */
+function inTmp(fn: (dir: string) => void): void {
+  const dir = tmp();
+  try { fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
+}
 const chunk = (seed: number, n = 8192) => { const d = seeded(seed).bytes(n); return { d, fp: fingerprint(d) }; };
 
 test('memory tier stays within its byte budget', () => {
@@ -161,3 +166,62 @@ test('put copies a view or a borrowed buffer, adopts an owned whole one; the dis
   d.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** A store of `n` 8 KiB records in one segment; returns the chunks and the segment's path. */
+function filled(dir: string, n: number) {
+  const a = new DiskStore({ dir, maxBytes: 64 << 20 });
+  const cs = Array.from({ length: n }, (_, i) => chunk(1000 + i));
+  for (const c of cs) a.put(c.fp, c.d);
+  const id = Buffer.from(a.id).toString('hex');
+  a.close();
+  const seg = join(dir, readdirSync(dir).filter((f) => f.endsWith('.dat')).sort()[0]);
+  return { cs, seg, id };
+}
+const flipByte = (file: string, at: number) => { const fd = openSync(file, 'r+'); const b = Buffer.alloc(1); readSync(fd, b, 0, 1, at); b[0] ^= 0x10; writeSync(fd, b, 0, 1, at); closeSync(fd); };
+const REC = 36 + 8192;
+
+test('disk tier: a bad header inside a segment loses that record only, not the rest of the segment', () => inTmp((dir) => {
+  const { cs, seg, id } = filled(dir, 10);
+  flipByte(seg, 3 * REC + 10); // record 4's fingerprint: its header checksum fails
+  flipByte(seg, 6 * REC + 1); // record 7's magic
+  const b = new DiskStore({ dir, maxBytes: 64 << 20 });
+  assert.equal(Buffer.from(b.id).toString('hex'), id, 'light damage keeps the identity');
+  assert.deepEqual(cs.map((c) => b.has(c.fp)), cs.map((_, i) => i !== 3 && i !== 6));
+  for (const i of [4, 5, 7, 8, 9]) assert.deepEqual(Buffer.from(b.get(cs[i].fp)!), Buffer.from(cs[i].d));
+  assert.equal(b.damaged, 2);
+  b.close();
+}));
+
+test('disk tier: damage past the threshold at load starts over empty with a new identity', () => inTmp((dir) => {
+  const { cs, seg, id } = filled(dir, 100);
+  for (let i = 0; i < 40; i++) flipByte(seg, (2 * i) * REC + 20); // 40 bad headers ≥ max(32, 5 %)
+  const b = new DiskStore({ dir, maxBytes: 64 << 20 });
+  assert.notEqual(Buffer.from(b.id).toString('hex'), id);
+  assert.match(b.rebuiltAtLoad ?? '', /^40 damaged records of 100$/);
+  assert.equal(b.count, 0);
+  assert.equal(cs.some((c) => b.has(c.fp)), false);
+  assert.equal(readdirSync(dir).filter((f) => f.endsWith('.dat')).length, 1, 'old segments deleted, one new one');
+  b.close();
+}));
+
+test('store: hold() mends a record that differs from the bytes in hand; failed checks past the threshold rebuild it', () => inTmp((dir) => {
+  const { cs, seg, id } = filled(dir, 100);
+  flipByte(seg, 0 * REC + 36 + 500); // record 1's data
+  const reasons: string[] = [];
+  const s = new ChunkStore({ memoryBytes: 4 << 20, disk: { dir, maxBytes: 64 << 20 }, onRebuild: (w) => reasons.push(w) });
+  s.hold(cs[0].fp, cs[0].d); // what a sender does before referencing it
+  assert.deepEqual(Buffer.from(s.get(cs[0].fp)!), Buffer.from(cs[0].d));
+  s.close();
+  const again = new DiskStore({ dir, maxBytes: 64 << 20 });
+  assert.deepEqual(Buffer.from(again.get(cs[0].fp)!), Buffer.from(cs[0].d), 'the record was written again, correct');
+  again.close();
+  // now damage the data of 40 records: reads find them one by one, the 32nd (≥ 5 % too) rebuilds
+  for (let i = 1; i <= 40; i++) flipByte(seg, i * REC + 36 + 7);
+  const t = new ChunkStore({ memoryBytes: 4 << 20, disk: { dir, maxBytes: 64 << 20 }, onRebuild: (w) => reasons.push(w) });
+  for (let i = 1; i <= 40; i++) assert.equal(t.get(cs[i].fp), undefined, 'a damaged record is never served');
+  assert.equal(t.stats.rebuilds, 1);
+  assert.deepEqual(reasons, ['32 records failed their check']);
+  assert.notEqual(Buffer.from(t.id).toString('hex'), id);
+  assert.equal(t.has(cs[60].fp), false, 'rebuilt empty');
+  t.close();
+}));

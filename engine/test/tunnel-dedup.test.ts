@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashSink, roundTrip, sha, edit, tmp } from './tunnel-helpers.ts';
+import { hashSink, roundTrip, sha, edit, tmp, pairOn as pairWith } from './tunnel-helpers.ts';
 import { generateCredentials } from '../src/tunnel/credentials.ts';
 import { mixedCorpus } from './codec-corpus.ts';
 import type { TunnelComponent } from '../src/tunnel/component.ts';
@@ -54,19 +54,6 @@ test('16 MiB corpus: repeat ≥ 99.5 %, edited ≥ 95 % reduction; survives rest
     assert.ok(p.core.counters.needs > 0, 'the core asked for the chunks it lost');
   } finally { sink.close(); await p.edge.stop(100); await p.core.stop(100); }
 });
-
-async function pairWith(keys: string, dirs: { edge: string; core: string }) {
-  const { TunnelComponent } = await import('../src/tunnel/component.ts');
-  const { fakeCtx, waitFor } = await import('./tunnel-helpers.ts');
-  const base = { auth: { keyDir: keys, psk: null, cert: null, key: null, pin: null }, diskMaxBytes: 64 << 20, backoffMs: { initial: 50, max: 500 } };
-  const core = new TunnelComponent({ role: 'core', stateDir: dirs.core, listen: '127.0.0.1:0', connect: null, ...base });
-  await core.start(fakeCtx(64 << 20));
-  const edge = new TunnelComponent({ role: 'edge', stateDir: dirs.edge, listen: null, connect: `127.0.0.1:${core.address()!.port}`, ...base });
-  await edge.start(fakeCtx(64 << 20));
-  await waitFor(() => edge.currentLink() !== null && core.currentLink() !== null);
-  await Promise.all([edge.currentLink()!.ready$(), core.currentLink()!.ready$()]);
-  return { edge, core };
-}
 
 test('peer model set: bounded, drops the least recently added, grows with use only', () => {
   const s = new RecentSet(3);

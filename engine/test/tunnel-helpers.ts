@@ -47,6 +47,18 @@ export async function pair(extra: Partial<TunnelOptions> = {}, keys = tmp('ewC-k
   return { core, edge, cctx, ectx, keys, port };
 }
 
+/** A core and an edge on fixed state dirs (so a test can stop them and start them again on the same caches). */
+export async function pairOn(keys: string, dirs: { edge: string; core: string }): Promise<{ edge: TunnelComponent; core: TunnelComponent }> {
+  const base = { auth: { keyDir: keys, psk: null, cert: null, key: null, pin: null }, diskMaxBytes: 64 << 20, backoffMs: { initial: 50, max: 500 } };
+  const core = new TunnelComponent({ role: 'core', stateDir: dirs.core, listen: '127.0.0.1:0', connect: null, ...base });
+  await core.start(fakeCtx(64 << 20));
+  const edge = new TunnelComponent({ role: 'edge', stateDir: dirs.edge, listen: null, connect: `127.0.0.1:${core.address()!.port}`, ...base });
+  await edge.start(fakeCtx(64 << 20));
+  await waitFor(() => edge.currentLink() !== null && core.currentLink() !== null);
+  await Promise.all([edge.currentLink()!.ready$(), core.currentLink()!.ready$()]);
+  return { edge, core };
+}
+
 export async function waitFor(cond: () => boolean, ms = 10000): Promise<void> {
   const until = Date.now() + ms;
   while (!cond()) {

@@ -28,16 +28,26 @@ export function tunnelKeys(prefix: string): string {
   return keys;
 }
 
-/** A TCP port that was free a moment ago (the engine binds it right after). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+/** Ports freePort() handed out in this process: the kernel may offer a just-closed port again. */
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port that was free a moment ago (the engine binds it right after), never one this
+ * process was already given: two calls before either port is bound (a test's tunnel port,
+ * then startEngine's admin port) got the same port once (EDGEWAN_ERR_CONFIG_LISTEN_CONFLICT).
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const a = s.address();
+        s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+      });
     });
-  });
+    if (!handedOut.has(port)) { handedOut.add(port); return port; }
+  }
 }
 
 export function httpGet(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {

@@ -2,7 +2,8 @@
 // maxSize, budget from the memory policy) over the optional disk tier. Chunks that cross
 // the link in either direction land here, so a reply can be deduplicated against a request
 // and vice versa. A disk failure switches the store to memory-only (and a new identity, so
-// the peer stops assuming we kept what the disk held) instead of failing the tunnel.
+// the peer stops assuming we kept what the disk held) instead of failing the tunnel. So does
+// a disk tier damaged past its threshold (disk.ts): it is rebuilt empty with a new identity.
 // sameAs() finds a held chunk by its bytes without hashing them (a sampled key, then a
 // full byte comparison), so a sender can reference repeated data at memcmp speed.
 import { LRUCache } from 'lru-cache';
@@ -15,12 +16,16 @@ export interface ChunkStoreOptions {
   disk?: DiskStoreOptions;
   /** Called once when the disk tier fails and the store continues memory-only. */
   onDiskFailure?: (err: Error) => void;
+  /** Called when the disk tier was damaged past its threshold and starts over empty (new identity). */
+  onRebuild?: (why: string) => void;
 }
 
 // Per-entry overhead estimate (key string, map slot, Buffer object, quick-index slot):
 // keeps the memory budget honest for small chunks.
 const ENTRY_OVERHEAD = 200;
 const QUICK_MAX = 4;
+/** References to disk-only chunks remembered for a rebuild (a NEED comes within a round trip). */
+const HELD_RING = 2048;
 
 /**
  * A cheap 32-bit key from the length and ~72 sampled bytes (FNV-1a over the samples). It only
@@ -51,12 +56,16 @@ export class ChunkStore {
   private disk: DiskStore | null = null;
   private memId: Uint8Array = randomBytes(16);
   private diskError: Error | null = null;
-  readonly stats = { hits: 0, misses: 0, diskHits: 0, puts: 0 };
+  /** The last HELD_RING chunks hold() vouched for from disk (fingerprint keys), for a rebuild. */
+  private readonly held: string[] = new Array<string>(HELD_RING).fill('');
+  private heldAt = 0;
+  readonly stats = { hits: 0, misses: 0, diskHits: 0, puts: 0, rebuilds: 0 };
 
   constructor(private readonly opts: ChunkStoreOptions) {
     this.mem = this.makeMem(opts.memoryBytes);
     if (opts.disk) {
       try { this.disk = new DiskStore(opts.disk); } catch (e) { this.failDisk(e as Error); }
+      if (this.disk?.rebuiltAtLoad) { this.stats.rebuilds++; queueMicrotask(() => opts.onRebuild?.(`at load: ${this.disk?.rebuiltAtLoad}`)); }
     }
   }
 
@@ -86,7 +95,28 @@ export class ChunkStore {
     const d = this.guard(() => this.disk?.get(fp), undefined);
     if (d) { this.stats.hits++; this.stats.diskHits++; this.memSet(k, d); return d; }
     this.stats.misses++;
+    this.checkDamage();
     return undefined;
+  }
+
+  /**
+   * The caller holds these bytes (fingerprint verified or just computed) and is about to
+   * reference them: make sure a NEED for them can be answered with exactly these bytes. A
+   * chunk found only on disk is compared with them (a read and a memcmp, no hashing, no
+   * copy); a record that differs is dropped and written again from them, and the memory
+   * tier keeps a copy.
+   */
+  hold(fp: Uint8Array, data: Uint8Array): void {
+    const k = fpKey(fp);
+    if (this.mem.has(k) || !this.disk) return;
+    this.held[this.heldAt] = k; this.heldAt = (this.heldAt + 1) % HELD_RING;
+    if (this.guard(() => this.disk?.matches(fp, data) ?? true, true)) {
+      // A store that has shown damage may be rebuilt any moment: keep a copy in memory.
+      if ((this.disk?.damaged ?? 0) > 0) this.put(fp, data);
+      return;
+    }
+    this.put(fp, data);
+    this.checkDamage();
   }
 
   /**
@@ -170,6 +200,22 @@ export class ChunkStore {
       maxSize: Math.max(1 << 20, bytes), sizeCalculation: (v) => v.length + ENTRY_OVERHEAD,
       dispose: (v, k) => this.unquick(v, k), // evicted: leave the quick index too
     });
+  }
+
+  /** Damage past the disk tier's threshold: start it over, empty, with a new identity. */
+  private checkDamage(): void {
+    const d = this.disk;
+    if (!d || !d.tooDamaged) return;
+    const why = `${d.damaged} records failed their check`;
+    // References we sent recently may still be answered by NEEDs: their (verified) bytes
+    // move to the memory tier before the disk tier is wiped.
+    this.guard(() => {
+      for (const k of this.held) { if (k && !this.mem.has(k)) { const v = d.get(Buffer.from(k, 'latin1')); if (v) this.memSet(k, v); } }
+      d.reset();
+    }, undefined);
+    this.held.fill(''); this.heldAt = 0;
+    this.stats.rebuilds++;
+    this.opts.onRebuild?.(why);
   }
 
   private guard<R>(f: () => R, fallback: R): R {

@@ -7,6 +7,7 @@ import type { Component, ComponentContext, MetricSample } from '../supervisor/co
 import { hub } from '../tunnel/hub.ts';
 import { splitHostPort } from '../tunnel/hostport.ts';
 import { splice, resetSocket } from './splice.ts';
+import { abortOnExit } from './linger.ts';
 import { socksHandshake } from './socks5.ts';
 
 export interface ForwardSpec { listen: string; target: string; direction: 'edge-to-core' | 'core-to-edge'; edge?: string | null; }
@@ -81,6 +82,10 @@ export class ForwardsComponent extends ListenerComponent {
     return this.forwards.filter((f) => f.direction === mine).map((f) => ({
       listen: f.listen,
       handle: async (sock: net.Socket) => {
+        // From the start: should we die while the stream opens, the client must see a reset,
+        // not a FIN. (SOCKS arms in splice(), after its handshake: its error replies end with
+        // a normal close.)
+        abortOnExit(sock);
         const stream = await hub.open(f.target, f.edge ?? undefined);
         if (sock.destroyed) { stream.destroy(); return; }
         splice(sock, stream); // starts reading (when the read gate allows)

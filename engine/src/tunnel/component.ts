@@ -18,6 +18,8 @@ import { makeTransport, type AuthConfig, type Transport } from './transport.ts';
 import { hub } from './hub.ts';
 import { splitHostPort } from './hostport.ts';
 import { splice, resetSocket } from '../proxy/splice.ts';
+import { lingerStatus } from '../proxy/linger.ts';
+import { endCheckStatus } from '../proxy/end-check.ts';
 import { tunnelMetrics } from './metrics.ts';
 import type { TunnelStream } from './stream.ts';
 import { EdgeRegistry, teeCounters } from '../fleet/edges.ts';
@@ -100,6 +102,7 @@ export class TunnelComponent implements Component {
       memoryBytes: (this.cacheBudget = Math.max(1 << 20, ctx.budgetBytes())),
       disk: o.diskMaxBytes > 0 ? { dir: diskDir, maxBytes: o.diskMaxBytes } : undefined,
       onDiskFailure: (e) => { ctx.log.warn('chunk disk store failed; continuing with memory-only dedup', { error: e.message }); this.reportMode(); },
+      onRebuild: (why) => ctx.log.warn('chunk disk store damaged; rebuilt empty with a new identity', { reason: why }),
     });
     this.flushTimer = setInterval(() => this.store?.flush(), 1000);
     this.flushTimer.unref();
@@ -320,6 +323,7 @@ export class TunnelComponent implements Component {
       links: this.links.size, activeStreams: [...this.links].reduce((n, k) => n + k.activeStreams, 0),
       rttMs: l?.rttMs ?? null, lastError: this.lastError, ...this.counters,
       readGate: { budgetBytes: this.gate.budget, heldBytes: this.gate.held, peakHeldBytes: this.gate.peakHeld, reading: this.gate.armedCount, waiting: this.gate.waitingCount },
+      abortOnExit: lingerStatus(), endCheck: endCheckStatus(),
       linkQueuedBytes: [...this.links].reduce((n, k) => n + k.socket.writableLength, 0), gcForced: this.gcGuard?.forced ?? 0,
       gcGuard: this.gcGuard ? { gapMs: this.gcGuard.gapMs, maxGapMs: this.gcGuard.maxGapMs, limitBytes: this.gcGuard.limitBytes, arrayBuffersBytes: this.gcGuard.arrayBuffers } : null,
       cache: this.store ? { memoryBytes: this.store.memoryBytes, memoryLimit: this.store.memoryLimit, diskBytes: this.store.diskBytes, diskLimit: this.store.diskLimit } : null,

@@ -127,8 +127,12 @@ export class Link extends EventEmitter {
   private classify(c: Uint8Array): { fp: Uint8Array; ref: boolean } {
     // A chunk our memory tier holds is found by byte comparison (no SHA-256: repeats
     // encode at memcmp speed); the fingerprint sent is the one stored with it.
-    const fp = ownFp(this.opts.store.sameAs(c) ?? fingerprint(c));
+    const held = this.opts.store.sameAs(c);
+    const fp = ownFp(held ?? fingerprint(c));
     if (this.peer!.shouldRef(fp)) {
+      // Not in the memory tier: the disk record is checked against these bytes (a damaged
+      // one is rewritten from them), so a NEED is answered with exactly them.
+      if (!held) this.opts.store.hold(fp, c);
       this.counters.chunkHits++; this.counters.savedDedup += c.length - FP_LEN - 5;
       return { fp, ref: true };
     }
@@ -380,7 +384,7 @@ export class Link extends EventEmitter {
         return null;
       }
       case T.NEED: {
-        this.peer!.lost(f.payload);
+        if (this.peer!.lost(f.payload)) this.opts.log.warn('the peer lacks many chunks it was believed to hold; its cache is assumed empty', { peerRole: this.opts.role === 'edge' ? 'core' : 'edge' });
         const data = this.opts.store.get(f.payload);
         if (!data) { this.sendFrame(T.MISSING, 0, f.payload); return null; }
         const z = compressIfWorthwhile(data);

@@ -4,6 +4,8 @@
 // session (same disk store, nothing lost), our own store is taken as a proxy for the
 // peer's, so a restarted side deduplicates at once. Being wrong costs one NEED round trip
 // for that chunk, never correctness: the receiver resolves references exactly or asks.
+// When the peer asks for many of the chunks we referenced (its store was damaged and
+// rebuilt, or lost), the model is dropped: nothing is assumed held until it crosses again.
 import { fpKey } from '../codec/fingerprint.ts';
 import type { ChunkStore } from '../cache/store.ts';
 
@@ -26,11 +28,18 @@ export class RecentSet {
   delete(k: string): void { this.m.delete(k); }
 }
 
-export class PeerModel {
-  private readonly seen: RecentSet;
-  private readonly missing = new RecentSet(65536);
+/** NEEDs that drop the model: at least this many... */
+const DROP_MIN = 32;
+/** ...and at least this share of the references sent since the model was (re)built. */
+const DROP_SHARE = 0.05;
 
-  constructor(private readonly store: ChunkStore, private readonly trustStore: boolean, maxEntries: number) {
+export class PeerModel {
+  private seen: RecentSet;
+  private readonly missing = new RecentSet(65536);
+  private refs = 0;
+  private losses = 0;
+
+  constructor(private readonly store: ChunkStore, private trustStore: boolean, maxEntries: number) {
     this.seen = new RecentSet(Math.max(1024, maxEntries));
   }
 
@@ -39,11 +48,24 @@ export class PeerModel {
     const k = fpKey(fp);
     if (this.missing.has(k)) return false;
     if (!this.seen.has(k) && !this.trustStore) return false;
-    return this.store.has(fp);
+    if (!this.store.has(fp)) return false;
+    this.refs++;
+    return true;
   }
 
   add(fp: Uint8Array): void { const k = fpKey(fp); this.seen.add(k); this.missing.delete(k); }
 
-  /** The peer asked for this chunk: it no longer holds it. */
-  lost(fp: Uint8Array): void { const k = fpKey(fp); this.seen.delete(k); this.missing.add(k); }
+  /**
+   * The peer asked for this chunk: it no longer holds it. Returns true when that made the
+   * model drop everything it assumed (too many of our references missed).
+   */
+  lost(fp: Uint8Array): boolean {
+    const k = fpKey(fp); this.seen.delete(k); this.missing.add(k);
+    this.losses++;
+    if (this.losses < DROP_MIN || this.losses < DROP_SHARE * this.refs) return false;
+    this.trustStore = false;
+    this.seen = new RecentSet(this.seen.max);
+    this.refs = 0; this.losses = 0;
+    return true;
+  }
 }
