@@ -8,6 +8,7 @@ import type { MetricSample } from '../supervisor/component.ts';
 import type { Link } from '../tunnel/link.ts';
 import { newCounters, type Counters } from '../tunnel/counters.ts';
 import { T } from '../codec/frame.ts';
+import { trafficSeries } from '../tunnel/metrics.ts';
 import { REJECT_REASONS, type PeerIdentity, type RejectReason } from './pki.ts';
 import { isRevoked, RevocationWatcher, type RevocationList } from './revocation.ts';
 
@@ -166,21 +167,9 @@ export class EdgeRegistry {
     const k = (name: string, help: string, value: number, labels: Record<string, string>) => out.push({ name, help, type: 'counter', value, labels });
     const g = (name: string, help: string, value: number, labels: Record<string, string>) => out.push({ name, help, type: 'gauge', value, labels });
     for (const e of this.edges.values()) {
-      const c = e.counters; const edge = e.name; const l = e.link && !e.link.isClosed ? e.link : null;
-      const lookups = c.chunkHits + c.chunkMisses;
-      k('tunnel_app_bytes_total', 'Application bytes entering (tx) or leaving (rx) the tunnel on this side.', c.appTx, { edge, direction: 'tx' });
-      k('tunnel_app_bytes_total', 'Application bytes entering (tx) or leaving (rx) the tunnel on this side.', c.appRx, { edge, direction: 'rx' });
-      k('tunnel_link_bytes_total', 'Bytes sent (tx) and received (rx) on the WAN link, inside TLS.', c.wireTx, { edge, direction: 'tx' });
-      k('tunnel_link_bytes_total', 'Bytes sent (tx) and received (rx) on the WAN link, inside TLS.', c.wireRx, { edge, direction: 'rx' });
-      k('tunnel_saved_bytes_total', 'Bytes kept off the link, by deduplication and by LZ4 (sender side).', c.savedDedup, { edge, by: 'dedup' });
-      k('tunnel_saved_bytes_total', 'Bytes kept off the link, by deduplication and by LZ4 (sender side).', c.savedLz4, { edge, by: 'lz4' });
-      k('tunnel_chunks_total', 'Chunks sent as references (hit) or literals (miss).', c.chunkHits, { edge, result: 'hit' });
-      k('tunnel_chunks_total', 'Chunks sent as references (hit) or literals (miss).', c.chunkMisses, { edge, result: 'miss' });
-      g('tunnel_chunk_hit_ratio', 'Share of sent chunks that went as references.', lookups ? c.chunkHits / lookups : 0, { edge });
-      g('tunnel_active_streams', 'Streams open on the tunnel.', l ? l.activeStreams : 0, { edge });
-      g('tunnel_rtt_seconds', 'Round-trip time of the link (keepalive); -1 when unknown.', l && l.rttMs >= 0 ? l.rttMs / 1000 : -1, { edge });
-      g('tunnel_edge_up', 'Whether the edge has a live link (1) or not (0).', l ? 1 : 0, { edge });
-      k('tunnel_streams_opened_total', 'Streams opened from this side.', c.streamsOpened, { edge });
+      const l = e.link && !e.link.isClosed ? e.link : null;
+      out.push(...trafficSeries(e.counters, l ? [l] : [], { edge: e.name }));
+      g('tunnel_edge_up', 'Whether the edge has a live link (1) or not (0).', l ? 1 : 0, { edge: e.name });
     }
     for (const [reason, n] of this.rejected) k('tunnel_edges_rejected_total', 'Edges refused at link set-up, by reason.', n, { reason });
     for (const [reason, n] of this.cut) k('tunnel_edges_cut_total', 'Live edge links the core closed (revoked, expired, stale), by reason.', n, { reason });
@@ -191,9 +180,6 @@ export class EdgeRegistry {
     }
     return out;
   }
-
-  /** Names of the series metrics() labels per edge (the component drops its unlabelled ones). */
-  static readonly PER_EDGE = new Set(['tunnel_app_bytes_total', 'tunnel_link_bytes_total', 'tunnel_saved_bytes_total', 'tunnel_chunks_total', 'tunnel_chunk_hit_ratio', 'tunnel_active_streams', 'tunnel_rtt_seconds', 'tunnel_streams_opened_total']);
 
   stop(): void { clearInterval(this.timer); this.watcher?.stop(); }
 }

@@ -6,8 +6,8 @@
 // that the requester holds the key) and its name (names.ts). node:crypto signs and parses
 // certificates but writes neither certificates nor requests and reads no requests, hence the
 // small DER writer (tunnel/credentials.ts) and the reader below.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
-import { der, seq, oid, name as cnName, ECDSA_SHA256, pem } from '../tunnel/credentials.ts';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { der, seq, oid, name as cnName, ECDSA_SHA256, pem, signCertificate } from '../tunnel/credentials.ts';
 import { edgeNameProblem } from './names.ts';
 
 export type FleetRole = 'edge' | 'core';
@@ -73,8 +73,6 @@ function time(d: Date): Buffer {
   return d.getUTCFullYear() < 2050 ? der(0x17, Buffer.from(iso.slice(2))) : der(0x18, Buffer.from(iso));
 }
 
-function serial(): Buffer { const s = randomBytes(16); s[0] &= 0x7f; s[0] |= 0x01; return s; }
-
 export interface IssueOptions {
   subject: string;
   publicKey: KeyObject;
@@ -96,18 +94,7 @@ export function issue(o: IssueOptions): string {
         ext(OID.extKeyUsage, false, seq(oid(o.kind === 'core' ? OID.serverAuth : OID.clientAuth))),
         ext(OID.subjectAltName, false, seq(der(0x82, Buffer.from(o.subject, 'ascii')))),
       ];
-  const tbs = seq(
-    der(0xa0, der(0x02, Buffer.from([2]))),
-    der(0x02, serial()),
-    ECDSA_SHA256,
-    cnName(o.issuer.name),
-    seq(time(nb), time(na)),
-    cnName(o.subject),
-    o.publicKey.export({ type: 'spki', format: 'der' }),
-    der(0xa3, seq(...exts)),
-  );
-  const sig = sign('sha256', tbs, o.issuer.key);
-  return pem('CERTIFICATE', seq(tbs, ECDSA_SHA256, der(0x03, Buffer.concat([Buffer.from([0]), sig]))));
+  return signCertificate({ issuer: o.issuer.name, subject: o.subject, validity: seq(time(nb), time(na)), publicKey: o.publicKey, signKey: o.issuer.key, extensions: exts });
 }
 
 export function newKey(): { privateKey: KeyObject; publicKey: KeyObject; pem: string } {

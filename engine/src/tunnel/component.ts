@@ -332,9 +332,9 @@ export class TunnelComponent implements Component {
   }
 
   metrics(): MetricSample[] {
-    const all = tunnelMetrics(this, [...this.links]);
     // a fleet core gives the traffic series per edge (label edge) instead of one total
-    return this.fleet ? [...all.filter((m) => !EdgeRegistry.PER_EDGE.has(m.name)), ...this.fleet.metrics()] : all;
+    const all = tunnelMetrics(this, [...this.links], !this.fleet);
+    return this.fleet ? [...all, ...this.fleet.metrics()] : all;
   }
 
   /** SIGHUP while this component keeps running: re-read the files it watches (revocation list). */

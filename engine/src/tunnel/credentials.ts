@@ -3,7 +3,7 @@
 // copy the directory to both peers (or give each its own key plus the peer's .crt).
 // node:crypto makes keys and signatures but no certificates, hence the small DER writer
 // below (RFC 5280 §4.1: version 3, no extensions — nothing validates a chain, only the pin).
-import { createHash, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -24,25 +24,33 @@ export function name(cn: string): Buffer {
   return seq(der(0x31, seq(oid(CN), der(0x0c, Buffer.from(cn, 'utf8')))));
 }
 
-function selfSignedCert(role: Role): { keyPem: string; certPem: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+/**
+ * A signed v3 certificate (ECDSA P-256 with SHA-256; random positive serial), PEM. `validity`
+ * is the DER Validity; `extensions` (DER Extension each) are left out when there are none.
+ */
+export function signCertificate(o: { issuer: string; subject: string; validity: Buffer; publicKey: KeyObject; signKey: KeyObject; extensions?: Buffer[] }): string {
   const serial = randomBytes(16); serial[0] &= 0x7f; serial[0] |= 0x01; // positive, no leading zero
-  const now = new Date();
-  const utc = (d: Date) => d.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';
   const tbs = seq(
     der(0xa0, der(0x02, Buffer.from([2]))),
     der(0x02, serial),
     ECDSA_SHA256,
-    name(`edgewan-${role}`),
-    seq(der(0x17, Buffer.from(utc(now))), der(0x18, Buffer.from('99991231235959Z'))),
-    name(`edgewan-${role}`),
-    publicKey.export({ type: 'spki', format: 'der' }),
+    name(o.issuer),
+    o.validity,
+    name(o.subject),
+    o.publicKey.export({ type: 'spki', format: 'der' }),
+    ...(o.extensions?.length ? [der(0xa3, seq(...o.extensions))] : []),
   );
-  const sig = sign('sha256', tbs, privateKey);
-  const cert = seq(tbs, ECDSA_SHA256, der(0x03, Buffer.concat([Buffer.from([0]), sig])));
+  const sig = sign('sha256', tbs, o.signKey);
+  return pem('CERTIFICATE', seq(tbs, ECDSA_SHA256, der(0x03, Buffer.concat([Buffer.from([0]), sig]))));
+}
+
+function selfSignedCert(role: Role): { keyPem: string; certPem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const utc = (d: Date) => d.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';
+  const validity = seq(der(0x17, Buffer.from(utc(new Date()))), der(0x18, Buffer.from('99991231235959Z')));
   return {
     keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-    certPem: pem('CERTIFICATE', cert),
+    certPem: signCertificate({ issuer: `edgewan-${role}`, subject: `edgewan-${role}`, validity, publicKey, signKey: privateKey }),
   };
 }
 

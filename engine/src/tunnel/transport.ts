@@ -41,9 +41,10 @@ export function makeTransport(role: Role, auth: AuthConfig): Transport {
   const pins = m.pins;
   const common = { ...base, key: creds.key, cert: creds.cert, rejectUnauthorized: false };
   const f = m.fleet;
+  /** null when the peer's certificate is one of the pinned ones, else why not. */
   const pinned = (sock: tls.TLSSocket): string | null => {
-    if (pins.length === 0) return null;
     const cert = sock.getPeerCertificate();
+    if (!cert || !cert.raw) return 'the peer presented no certificate';
     const got = createHash('sha256').update(cert.raw).digest();
     return pins.some((p) => timingSafeEqual(p, got)) ? null : `the peer's certificate (sha256:${got.toString('hex')}) does not match the pinned ${peerRole} certificate`;
   };
@@ -56,7 +57,7 @@ export function makeTransport(role: Role, auth: AuthConfig): Transport {
     return {
       server: { ...common, requestCert: true },
       client: { ...common, checkServerIdentity: () => undefined },
-      verify(sock) { const c = identify(sock); return c.ok ? pinned(sock) : c.message; },
+      verify(sock) { const c = identify(sock); return !c.ok ? c.message : pins.length ? pinned(sock) : null; },
       describe: 'fleet-ca',
       fleet: { ...f, identify },
     };
@@ -64,12 +65,7 @@ export function makeTransport(role: Role, auth: AuthConfig): Transport {
   return {
     server: { ...common, requestCert: true },
     client: { ...common, checkServerIdentity: () => undefined },
-    verify(sock) {
-      const cert = sock.getPeerCertificate();
-      if (!cert || !cert.raw) return 'the peer presented no certificate';
-      const got = createHash('sha256').update(cert.raw).digest();
-      return pins.some((p) => timingSafeEqual(p, got)) ? null : `the peer's certificate (sha256:${got.toString('hex')}) does not match the pinned ${peerRole} certificate`;
-    },
+    verify: pinned,
     describe: 'pinned-cert',
   };
 }
