@@ -1,13 +1,13 @@
 // The build's composition root (like ko's resolver): manifest → host tools → bundle →
 // executables (parallel across arches) → SBOMs → every selected Target from
-// targets/registry.ts → SHA256SUMS and artifacts.json. SOURCE_DATE_EPOCH is read once here
+// scripts/targets.ts → SHA256SUMS and artifacts.json. SOURCE_DATE_EPOCH is read once here
 // and passed down; nothing below reads env or argv.
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ARCHES, type Arch } from '../targets/arch.ts';
-import { TARGETS, TARGET_NAMES } from '../targets/registry.ts';
+import { TARGETS, TARGET_NAMES } from './targets.ts';
 import type { AnyArch } from '../targets/arch.ts';
 import type { Artifact, BuildInputs, HostNeed, PackageInfo, Target } from '../targets/target.ts';
 import { writeManifests, fileArtifact } from './artifacts.ts';
@@ -73,7 +73,7 @@ export function selectTargets(requested: string[] | undefined, registry: readonl
   if (requested.length === 1 && requested[0] === 'none') return [];
   const out: Target[] = [];
   for (const name of requested) {
-    if (!(TARGET_NAMES as readonly string[]).includes(name)) {
+    if (!TARGET_NAMES.includes(name)) {
       throw new UsageError(`unknown target "${name}": use one of ${TARGET_NAMES.join(', ')} (or "none")`);
     }
     const t = registry.find((x) => x.name === name);
@@ -83,13 +83,10 @@ export function selectTargets(requested: string[] | undefined, registry: readonl
   return out;
 }
 
-/** Targets that ship the private glibc set (scripts/glibc.ts fetches it with apt-get download). */
-const GLIBC_TARGETS = ['openwrt-24.10', 'openwrt-25.12', 'oci'];
-
 /** Every host tool a build of these arches and targets needs, from each step's declaration. */
 export function buildNeeds(arches: readonly Arch[], targets: readonly Target[], info: PackageInfo): HostNeed[] {
   const needs = arches.flatMap(executableNeeds);
-  if (arches.length && targets.some((t) => GLIBC_TARGETS.includes(t.name))) {
+  if (arches.length && targets.some((t) => t.glibc)) {
     needs.push({ kind: 'cmd', what: 'apt-get', pkg: 'apt', for: 'glibc set' }, { kind: 'cmd', what: 'dpkg-deb', pkg: 'dpkg', for: 'glibc set' });
   }
   for (const t of targets) needs.push(...(t.hostNeeds?.({ arches: arches.filter((a) => t.arches.includes(a)), info }) ?? []));
@@ -180,7 +177,7 @@ export async function build(o: BuildOptions): Promise<BuildReport> {
   // non-glibc or empty base: OpenWRT (musl) and the OCI images.
   const glibc: Partial<Record<Arch, string>> = {};
   const glibcNotices: Partial<Record<Arch, string>> = {};
-  if (targets.some((t) => GLIBC_TARGETS.includes(t.name))) {
+  if (targets.some((t) => t.glibc)) {
     for (const arch of Object.keys(executables) as Arch[]) {
       const set = await p.step(`glibc ${arch}`, () => prepareGlibc(arch, inputs0.cacheDir));
       glibc[arch] = set.dir;

@@ -77,7 +77,8 @@ export interface Artifact {
   arch?: AnyArch;
   platform?: string;
   platforms?: string[];
-  target?: 'debian' | 'raspbian' | 'openwrt-24.10' | 'openwrt-25.12' | 'oci' | 'disk';
+  /** the name of the Target that made it (scripts/targets.ts lists them) */
+  target?: string;
   sha256: string;
   size: number;
   /** for directory artifacts: the signed index file the sha256 is of */
@@ -101,9 +102,26 @@ export interface HostNeed {
   for: string;
 }
 
+/** One kind of file or directory `edgewan-build inspect` can describe (scripts/inspect.ts). */
+export interface Reader {
+  name: string;
+  /** `head`: the first 512 bytes of a file (empty for a directory) */
+  match: (path: string, head: Buffer, isDir: boolean) => boolean;
+  read: (path: string) => Promise<unknown>;
+}
+
+/** `edgewan-build push` for one target: receives dist/ and the remaining arguments. */
+export type Pusher = (opts: { outDir: string; args: string[]; json: boolean; log: (m: string) => void }) => Promise<unknown>;
+
 export interface Target {
   /** artifacts.json `target` name, also what --target accepts */
-  readonly name: NonNullable<Artifact['target']>;
+  readonly name: string;
+  /** inspect readers for the formats it writes (shared formats may appear in several targets) */
+  readonly readers?: readonly Reader[];
+  /** its publisher for `edgewan-build push`, if it has one */
+  readonly push?: Pusher;
+  /** ships the private glibc set: the build prepares it for every built arch (scripts/glibc.ts) */
+  readonly glibc?: boolean;
   /** which arches it can package (it is skipped for others) */
   readonly arches: readonly Arch[];
   /** host tools it needs for these arches (installed before the first step) */

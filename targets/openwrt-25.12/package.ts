@@ -8,9 +8,9 @@
 // and the apk scripts post-install / post-upgrade (PKG_UPGRADE=1) / pre-deinstall that carry
 // the ipk's default_postinst / default_prerm logic.
 import { createHash } from 'node:crypto';
-import type { FileEntry } from '../../formats/tar.ts';
-import type { ApkPackageInput } from '../../formats/adb-package.ts';
-import type { OpenwrtPayload } from '../files.ts';
+import type { FileEntry } from '../formats/tar.ts';
+import type { ApkPackageInput } from '../formats/adb-package.ts';
+import type { OpenwrtPayload } from '../formats/openwrt/files.ts';
 
 export const APK_META_DIR = 'lib/apk/packages';
 

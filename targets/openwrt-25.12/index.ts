@@ -11,12 +11,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALL_ARCHES, ARCHES, archForOpenwrt, type Arch } from '../../arch.ts';
-import type { Artifact, BuildInputs, Target } from '../../target.ts';
-import { buildApkIndex } from '../../formats/adb-index.ts';
-import { buildApkPackage, validateApkName, validateApkVersion, ApkInputError } from '../../formats/adb-package.ts';
-import { loadApkKey, type ApkSigningKey } from '../../formats/adb-sign.ts';
-import { openwrtPayload, type OpenwrtPayload } from '../files.ts';
+import { ALL_ARCHES, ARCHES, archForOpenwrt, type Arch } from '../arch.ts';
+import type { Artifact, BuildInputs, Target } from '../target.ts';
+import { buildApkIndex } from '../formats/adb-index.ts';
+import { buildApkPackage, validateApkName, validateApkVersion, ApkInputError } from '../formats/adb-package.ts';
+import { loadApkKey, type ApkSigningKey } from '../formats/adb-sign.ts';
+import { openwrtPayload, type OpenwrtPayload } from '../formats/openwrt/files.ts';
+import { inspectApk } from './inspect.ts';
 import { apkEntries, apkScripts } from './package.ts';
 
 export const APK_DIST = 'openwrt/25.12';
@@ -129,6 +130,10 @@ const glibcWired = (inputs: BuildInputs) => inputs.glibc !== undefined;
 export const apkTarget: Target = {
   name: 'openwrt-25.12',
   arches: ALL_ARCHES,
+  glibc: true,
+  readers: [
+    { name: 'apk', match: (p, h, dir) => (dir ? existsSync(join(p, 'packages.adb')) : h.toString('latin1', 0, 3) === 'ADB'), read: inspectApk },
+  ],
   validate: (inputs) => { planApk(inputs, glibcWired(inputs) ? {} : { payload: () => { throw new Error('unreachable'); } }); },
   build: async (inputs) => {
     if (!glibcWired(inputs)) {

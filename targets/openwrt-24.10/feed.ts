@@ -3,7 +3,7 @@
 // Description); Packages = the same without Maintainer, LicenseFiles, Source*, Require*,
 // SourceDateEpoch; Packages.gz (`gzip -9n`); Packages.sig (usign over Packages); the public
 // key named by its key number (what /etc/opkg/keys/ expects); a customfeeds.conf line.
-// One feed per OpenWRT arch (targets/openwrt/target.ts lays them out, docs/openwrt.md).
+// One feed per OpenWRT arch (targets/openwrt-24.10/index.ts lays them out, docs/openwrt.md).
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';

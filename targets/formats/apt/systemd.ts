@@ -4,7 +4,7 @@
 // leaving what V8 and the engine need: no MemoryDenyWriteExecute (V8's JIT maps W+X
 // pages), no PrivateUsers (port 53 needs CAP_NET_BIND_SERVICE in the host's user
 // namespace), no DynamicUser (a state dir on a mount point cannot be renamed to private/).
-import type { PackageInfo } from '../target.ts';
+import type { PackageInfo } from '../../target.ts';
 
 export const MIB = 1024 * 1024;
 
@@ -50,7 +50,7 @@ export function unitPaths(info: PackageInfo): UnitPaths {
 export function renderUnit(info: PackageInfo): string {
   const p = unitPaths(info);
   const heap = heapCapMiB(info.memoryMaxBytes);
-  // the hook's path (targets/apt/resolved.ts), not imported to keep this module a leaf
+  // the hook's path (targets/formats/apt/resolved.ts), not imported to keep this module a leaf
   const hook = `/usr/lib/${info.name}/resolved-dns`;
   if (heap < 16) throw new Error(`service.memoryMax ${info.memoryMaxBytes} bytes leaves a heap cap of ${heap} MiB; use at least 32MiB`);
   return `[Unit]

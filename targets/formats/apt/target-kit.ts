@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALL_ARCHES, ARCHES, UnknownArchError, type Arch, type AnyArch } from '../arch.ts';
-import { noticesFor, type Artifact, type BuildInputs, type HostNeed } from '../target.ts';
-import { checkDebVersion, checkMaintainer, checkPackageName } from '../formats/deb-control.ts';
+import { ALL_ARCHES, ARCHES, UnknownArchError, type Arch, type AnyArch } from '../../arch.ts';
+import { noticesFor, type Artifact, type BuildInputs, type HostNeed } from '../../target.ts';
+import { checkDebVersion, checkMaintainer, checkPackageName } from '../deb-control.ts';
 import { buildServiceDeb, debFileName, type Payload } from './package.ts';
 import { writeSuite, type SuitePackage } from './repo.ts';
 import { loadSigner } from './sign.ts';

@@ -8,10 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ARCHES, type Arch } from '../arch.ts';
-import type { FileEntry } from '../formats/tar.ts';
-import { noticesFor, type BuildInputs, type PackageInfo } from '../target.ts';
-import { gzipDeterministic } from '../formats/deb.ts';
+import { ARCHES, type Arch } from '../../arch.ts';
+import type { FileEntry } from '../tar.ts';
+import { noticesFor, type BuildInputs, type PackageInfo } from '../../target.ts';
+import { gzipDeterministic } from '../deb.ts';
 
 const FILES = join(import.meta.dirname, 'files');
 

@@ -13,6 +13,7 @@ import { definitionFiles, loadDefinition, type ImageDefinition } from './definit
 import { DiskError } from './errors.ts';
 import { planLayout } from './layout.ts';
 import { cachedRoot, rootName } from './rootfs.ts';
+import { inspectDisk } from './inspect.ts';
 import { haveCommand } from './tools.ts';
 
 const HERE = import.meta.dirname;
@@ -154,6 +155,9 @@ async function buildOne(inputs: BuildInputs, def: ImageDefinition): Promise<Arti
 export const diskTarget: Target = {
   name: 'disk',
   arches: ['x64', 'arm64'] as readonly Arch[],
+  readers: [
+    { name: 'disk-image', match: (p, h, dir) => !dir && p.endsWith('.img') && h.length >= 512 && h[510] === 0x55 && h[511] === 0xaa, read: inspectDisk },
+  ],
   hostNeeds: ({ arches, info }) => diskNeeds(arches, info),
   validate(inputs) {
     const defs = definitionsFor(inputs);

@@ -6,7 +6,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as openpgp from 'openpgp';
-import { parseControl } from '../formats/deb-control.ts';
+import type { Reader } from '../../target.ts';
+import { parseControl } from '../deb-control.ts';
+import { inspectDeb } from '../deb-inspect.ts';
 
 export interface AptSuiteInspection {
   format: 'apt-suite';
@@ -68,3 +70,9 @@ export async function inspectAptSuite(dir: string): Promise<AptSuiteInspection> 
     allVerified: signature.verified && indexes.length > 0 && indexes.every((i) => i.sha256Ok) && packages.every((p) => p.sha256Ok),
   };
 }
+
+/** The inspect readers of the formats the debian and raspbian targets write. */
+export const APT_READERS: readonly Reader[] = [
+  { name: 'deb', match: (p, h, dir) => !dir && h.toString('latin1', 0, 21) === '!<arch>\ndebian-binary', read: inspectDeb },
+  { name: 'apt-suite', match: (p, _h, dir) => dir && existsSync(join(p, 'InRelease')), read: inspectAptSuite },
+];

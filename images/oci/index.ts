@@ -9,6 +9,8 @@ import { noticesFor, type Artifact, type BuildInputs, type Target } from '../../
 import { sha256 } from './blobs.ts';
 import { composeYaml, runReadme, type RunFacts } from './compose.ts';
 import { buildPlatformImage, type ImageMeta, type PlatformImage } from './image.ts';
+import { inspectOci } from './inspect.ts';
+import { pushOci } from './push-cli.ts';
 import { dockerArchiveFiles, layoutFiles, tarOf, writeDir, writeFileAtomic } from './layout.ts';
 import { appEntries, baseEntries, imageConfig } from './rootfs.ts';
 
@@ -99,6 +101,11 @@ export async function buildOci(inputs: OciInputs, level = 9): Promise<OciResult>
 export const ociTarget: Target = {
   name: 'oci',
   arches: ALL_ARCHES,
+  glibc: true,
+  readers: [
+    { name: 'oci', match: (p, _h, dir) => (dir ? existsSync(join(p, 'oci-layout')) : /\.(oci|docker)\.tar$/.test(p)), read: inspectOci },
+  ],
+  push: pushOci,
   validate(inputs: BuildInputs): void {
     const arches = archesOf(inputs);
     if (arches.length === 0) throw new OciBuildError('oci: no executable was built for any of x64, arm64, armv7: build with --arch or drop --target oci');
