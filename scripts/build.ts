@@ -3,7 +3,7 @@
 // scripts/targets.ts → SHA256SUMS and artifacts.json. SOURCE_DATE_EPOCH is read once here
 // and passed down; nothing below reads env or argv.
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ARCHES, type Arch } from '../targets/arch.ts';
@@ -22,6 +22,7 @@ import { resolveKeys } from './keys.ts';
 import { loadManifest, packageInfo } from './manifest.ts';
 import { cacheRoot, defaultStepCacheDir, hostToolsLog, devKeysDir, downloadDir, REPO_ROOT, type Env } from './paths.ts';
 import { parallel, Progress } from './progress.ts';
+import { neededBy, orderByNeeds, publish, type Staged } from './publish.ts';
 import { ensureRuntimeLicense, LOCK_PATH, loadLock } from './runtimes.ts';
 import { appendNotices } from './packages.ts';
 import { makeSbom, sbomFileName } from './sbom.ts';
@@ -188,7 +189,21 @@ export async function build(o: BuildOptions): Promise<BuildReport> {
   const inputs: BuildInputs = { ...inputs0, executables, glibc, commit, bundle: bundle.bundle, licenses: bundle.licenses, sboms, keys,
     executableNotices, glibcNotices, log: (s) => p.info(s) };
   for (const t of targets) t.validate(inputs);
-  for (const t of targets) artifacts.push(...await p.step(`target ${t.name}`, () => t.build(inputs)));
+  // Each target builds into its own staging directory; dist/ changes only when all succeeded.
+  const stageDir = join(outDir, `.stage-${process.pid}`);
+  const staged: Staged[] = [];
+  try {
+    for (const t of orderByNeeds(targets)) {
+      const dir = join(stageDir, t.name);
+      await mkdir(dir, { recursive: true });
+      const made = await p.step(`target ${t.name}`, () => t.build({ ...inputs, outDir: dir, distDir: outDir, needed: neededBy(t, staged) }));
+      staged.push({ target: t, dir, artifacts: made });
+    }
+    if (staged.length) publish(staged, outDir, stageDir);
+  } finally {
+    await rm(stageDir, { recursive: true, force: true });
+  }
+  for (const s of staged) artifacts.push(...s.artifacts);
 
   const all = await p.step('SHA256SUMS + artifacts.json', () => writeManifests(outDir, artifacts, extra));
   // Every commit makes new executables (the commit is stamped in): keep the cache bounded.

@@ -27,8 +27,16 @@ export interface BuildInputs {
   info: PackageInfo;
   /** SOURCE_DATE_EPOCH, seconds */
   mtime: number;
-  /** absolute path of dist/ */
+  /**
+   * absolute path of the directory this target writes into: in a build, its staging
+   * directory, which the build publishes to dist/ when every target has succeeded
+   * (scripts/publish.ts); paths in the artifacts it returns are relative to it
+   */
   outDir: string;
+  /** dist/ as earlier builds published it, read-only: a target may reuse unchanged outputs from it */
+  distDir?: string;
+  /** artifacts of the types in Target.needs that targets before it made in this build */
+  needed?: readonly { artifact: Artifact; root: string }[];
   /** absolute paths of the built executables, per arch that was built */
   executables: Partial<Record<Arch, string>>;
   /** absolute path of the CJS bundle (runs on Node >= 18) and of its license notices */
@@ -122,6 +130,15 @@ export interface Target {
   readonly push?: Pusher;
   /** ships the private glibc set: the build prepares it for every built arch (scripts/glibc.ts) */
   readonly glibc?: boolean;
+  /** artifact types other targets may need from it */
+  readonly provides?: readonly ArtifactType[];
+  /** artifact types it needs from other targets of the same build: they run first (BuildInputs.needed) */
+  readonly needs?: readonly ArtifactType[];
+  /**
+   * dist/-relative paths its output replaces whole when published, so what an earlier build
+   * left there goes (directory artifacts are always replaced whole)
+   */
+  readonly owns?: readonly string[];
   /** which arches it can package (it is skipped for others) */
   readonly arches: readonly Arch[];
   /** host tools it needs for these arches (installed before the first step) */

@@ -1,9 +1,11 @@
 // The `disk` Target: one flashable raw image per images/branch-box-<arch>.json whose arch
 // was built — a cached mmdebstrap root, our .deb from the signed repo the debian target
-// just wrote to dist/apt (so the registry runs disk after debian), then filesystems and GPT
-// without loop devices (assemble.ts). Writes dist/disk/<name>.img, .img.zst, SHA256SUMS.
+// made in this build (`needs: ['apt-repo']`: the build runs debian first and hands over its
+// suite), then filesystems and GPT without loop devices (assemble.ts). Writes
+// disk/<name>.img, .img.zst and SHA256SUMS into the directory the build gives it; an image
+// whose inputs did not change is linked from dist/ instead of rebuilt.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Arch } from '../../targets/arch.ts';
 import type { Artifact, BuildInputs, HostNeed, PackageInfo, Target } from '../../targets/target.ts';
@@ -92,30 +94,47 @@ function imageKey(inputs: BuildInputs, def: ImageDefinition, aptDir: string): st
 
 /** Outside dist/ (only artifacts live there): one stamp per image and output dir. */
 function stampPath(inputs: BuildInputs, def: ImageDefinition): string {
-  const out = createHash('sha256').update(inputs.outDir).digest('hex').slice(0, 12);
+  const out = createHash('sha256').update(inputs.distDir ?? inputs.outDir).digest('hex').slice(0, 12);
   return join(inputs.cacheDir, 'disk-stamps', `${def.name}-${out}.json`);
 }
 
-function reuse(stampFile: string, dir: string, key: string): Artifact[] | undefined {
+/** The stamped artifacts when dist/ still holds them unchanged in size, linked into outDir. */
+function reuse(stampFile: string, inputs: BuildInputs, key: string): Artifact[] | undefined {
+  const from = inputs.distDir ?? inputs.outDir;
   try {
     const stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as { key: string; artifacts: Artifact[] };
     if (stamp.key !== key) return undefined;
-    const ok = stamp.artifacts.every((a) => existsSync(join(dir, '..', a.path)) && statSync(join(dir, '..', a.path)).size === a.size);
-    return ok ? stamp.artifacts : undefined;
+    const ok = stamp.artifacts.every((a) => existsSync(join(from, a.path)) && statSync(join(from, a.path)).size === a.size);
+    if (!ok) return undefined;
+    if (from !== inputs.outDir) {
+      for (const a of stamp.artifacts) {
+        const dest = join(inputs.outDir, a.path);
+        mkdirSync(join(dest, '..'), { recursive: true });
+        rmSync(dest, { force: true });
+        try { linkSync(join(from, a.path), dest); } catch { copyFileSync(join(from, a.path), dest); }
+      }
+    }
+    return stamp.artifacts;
   } catch {
     return undefined;
   }
 }
 
+/** dist/apt holding the image's suite: the one a target of this build made, else an earlier build's. */
+function aptDirFor(inputs: BuildInputs, def: ImageDefinition): string {
+  const made = inputs.needed?.find((n) => n.artifact.type === 'apt-repo' && n.artifact.path === `apt/dists/${def.suite}`);
+  return join(made ? made.root : inputs.distDir ?? inputs.outDir, 'apt');
+}
+
 async function buildOne(inputs: BuildInputs, def: ImageDefinition): Promise<Artifact[]> {
   const { info, mtime, outDir } = inputs;
-  const aptDir = join(outDir, 'apt');
+  const aptDir = aptDirFor(inputs, def);
   if (!existsSync(join(aptDir, 'dists', def.suite, 'InRelease'))) {
     throw new DiskError('INPUT', `${aptDir}/dists/${def.suite}/InRelease is missing: the disk target installs our .deb from the signed apt repo, build it in the same run (--target debian,disk)`);
   }
   const dir = join(outDir, 'disk');
   const key = imageKey(inputs, def, aptDir);
-  const reused = reuse(stampPath(inputs, def), dir, key);
+  const reused = reuse(stampPath(inputs, def), inputs, key);
   if (reused) {
     inputs.log(`disk: ${def.name}: unchanged inputs, keeping dist/disk/${def.name}.img`);
     return reused;
@@ -155,6 +174,7 @@ async function buildOne(inputs: BuildInputs, def: ImageDefinition): Promise<Arti
 export const diskTarget: Target = {
   name: 'disk',
   arches: ['x64', 'arm64'] as readonly Arch[],
+  needs: ['apt-repo'],
   readers: [
     { name: 'disk-image', match: (p, h, dir) => !dir && p.endsWith('.img') && h.length >= 512 && h[510] === 0x55 && h[511] === 0xaa, read: inspectDisk },
   ],

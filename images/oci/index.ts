@@ -102,6 +102,7 @@ export const ociTarget: Target = {
   name: 'oci',
   arches: ALL_ARCHES,
   glibc: true,
+  owns: ['oci'],
   readers: [
     { name: 'oci', match: (p, _h, dir) => (dir ? existsSync(join(p, 'oci-layout')) : /\.(oci|docker)\.tar$/.test(p)), read: inspectOci },
   ],

@@ -16,6 +16,8 @@ export const debianTarget: Target = {
   name: 'debian',
   arches: SUITE.executableArches as readonly Arch[],
   readers: APT_READERS,
+  provides: ['deb', 'apt-repo'],
+  owns: [`apt/pool/${SUITE.suite}`, `apt/dists/${SUITE.suite}`],
   hostNeeds: () => suiteNeeds(SUITE),
   validate(inputs: BuildInputs) {
     planSuite(inputs, SUITE);

@@ -69,6 +69,7 @@ export const openwrtIpkTarget: Target = {
   name: 'openwrt-24.10',
   arches: ALL_ARCHES,
   glibc: true,
+  owns: [FEED_DIR, 'openwrt/imagebuilder'],
   readers: [
     { name: 'ipk', match: (p, h, dir) => !dir && p.endsWith('.ipk') && h[0] === 0x1f && h[1] === 0x8b, read: inspectIpk },
     { name: 'opkg-feed', match: (p, _h, dir) => dir && existsSync(join(p, 'Packages')) && existsSync(join(p, 'Packages.sig')), read: inspectOpkgFeed },

@@ -25,6 +25,8 @@ export const raspbianTarget: Target = {
   // package (bundle), which is what 32-bit Raspberry Pi OS installs.
   arches: ['arm64', 'armv7'] as readonly Arch[],
   readers: APT_READERS,
+  provides: ['deb', 'apt-repo'],
+  owns: [`apt/pool/${SUITE.suite}`, `apt/dists/${SUITE.suite}`],
   hostNeeds: () => suiteNeeds(SUITE),
   validate(inputs: BuildInputs) {
     planSuite(inputs, SUITE);
