@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import { join, relative } from 'node:path';
 import { ALL_ARCHES, ARCHES, ociPlatformString, type Arch } from '../../targets/arch.ts';
 import { noticesFor, type Artifact, type BuildInputs, type Target } from '../../targets/target.ts';
+import { DEFAULT_GRACE_S } from '../../engine/contract.ts';
 import { sha256 } from './blobs.ts';
 import { composeYaml, runReadme, type RunFacts } from './compose.ts';
 import { buildPlatformImage, type ImageMeta, type PlatformImage } from './image.ts';
@@ -33,7 +34,7 @@ function glibcDirFor(inputs: OciInputs, arch: Arch): string {
 
 function graceOf(cfg: Record<string, unknown>): number {
   const s = (cfg.supervisor ?? {}) as { graceS?: unknown };
-  return typeof s.graceS === 'number' ? s.graceS : 5;
+  return typeof s.graceS === 'number' ? s.graceS : DEFAULT_GRACE_S;
 }
 
 function archesOf(inputs: BuildInputs): Arch[] {

@@ -12,6 +12,7 @@ import { buildServiceDeb, debFileName, type Payload } from './package.ts';
 import { writeSuite, type SuitePackage } from './repo.ts';
 import { loadSigner } from './sign.ts';
 import { heapCapMiB } from './systemd.ts';
+import { MIN_HEAP_CAP_MIB } from '../../../engine/contract.ts';
 
 export class DebInputError extends Error {
   readonly code = 'EDGEWAN_ERR_DEB_INPUT';
@@ -59,7 +60,7 @@ export function planSuite(inputs: BuildInputs, cfg: SuiteConfig): PlannedPackage
   checkPackageName(info.serviceName);
   checkDebVersion(info.versions.deb);
   checkMaintainer(info.maintainer);
-  if (!Number.isInteger(info.memoryMaxBytes) || heapCapMiB(info.memoryMaxBytes) < 16) {
+  if (!Number.isInteger(info.memoryMaxBytes) || heapCapMiB(info.memoryMaxBytes) < MIN_HEAP_CAP_MIB) {
     throw new DebInputError(`service.memoryMax (${info.memoryMaxBytes} bytes) is too small for a Node heap: use at least 32MiB`);
   }
   if (!inputs.keys.openpgpPrivate?.includes('BEGIN PGP PRIVATE KEY BLOCK')) {
