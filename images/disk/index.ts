@@ -14,7 +14,7 @@ import { customize, run } from './customize.ts';
 import { definitionFiles, loadDefinition, type ImageDefinition } from './definition.ts';
 import { DiskError } from './errors.ts';
 import { planLayout } from './layout.ts';
-import { cachedRoot, rootName } from './rootfs.ts';
+import { cachedRoot, rootName } from './roots.ts';
 import { inspectDisk } from './inspect.ts';
 import { haveCommand } from './tools.ts';
 

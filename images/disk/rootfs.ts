@@ -1,4 +1,4 @@
-// The image's base root: mmdebstrap (docs/platform-notes.md §3), cached under
+// The image's base (UEFI) root: mmdebstrap (docs/platform-notes.md §3), cached under
 // ${cacheDir}/rootfs/disk-<suite>-<arch>-<key> like test/helpers/rootfs.ts, the key being a
 // hash of every input (suite, arch, mirror, package set, dpkg filters, recipe version). The
 // cached tree holds only Debian's packages; our .deb goes into a private copy per build, so
@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import type { ImageDefinition } from './definition.ts';
 import { DiskError } from './errors.ts';
 import { publishRoot, removeRootTree } from './root-tree.ts';
-import { cachedPiRoot, PI_LAYER, piRootName } from './rpi-root.ts';
 
 // Bump when the recipe below changes in a way the key does not capture.
 const RECIPE = 2;
@@ -24,6 +23,9 @@ const INITRAMFS_HOOK = join(FILES, 'initramfs-hook.sh');
 // The cached root is made with this fixed epoch so its key does not depend on the build's
 // SOURCE_DATE_EPOCH; the image step clamps every newer mtime to the build's epoch.
 export const ROOT_EPOCH = 1700000000;
+
+/** What the Pi layer (rpi-root.ts) installs on top of its UEFI twin's packages. */
+export const PI_LAYER = ['raspi-firmware', 'systemd-timesyncd'];
 
 /** What every branch box needs to boot from UEFI and run our package (its Depends); a Pi root adds PI_LAYER. */
 export function basePackages(debArch: string): string[] {
@@ -72,14 +74,8 @@ function initramfsOnce(): string[] {
   ];
 }
 
-/** The cache directory name of the definition's root (a Pi root is a layer: rpi-root.ts). */
-export function rootName(d: ImageDefinition): string {
-  return d.board === 'rpi' ? piRootName(d) : rootKey(rootSpec(d));
-}
-
-/** The cached root for the definition, built when absent. Returns its path. */
-export function cachedRoot(d: ImageDefinition, cacheDir: string, log: (s: string) => void): string {
-  if (d.board === 'rpi') return cachedPiRoot(d, cacheDir, log);
+/** The cached base root for a UEFI definition, built when absent. Returns its path (roots.ts picks base or Pi). */
+export function cachedBaseRoot(d: ImageDefinition, cacheDir: string, log: (s: string) => void): string {
   const spec = rootSpec(d);
   const parent = join(cacheDir, 'rootfs');
   const dir = join(parent, rootKey(spec));

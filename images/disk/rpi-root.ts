@@ -14,10 +14,8 @@ import { join } from 'node:path';
 import type { ImageDefinition } from './definition.ts';
 import { DiskError } from './errors.ts';
 import { publishRoot, removeRootTree } from './root-tree.ts';
-import { cachedRoot, ROOT_EPOCH, rootKey, rootSpec, UPDATE_INITRAMFS } from './rootfs.ts';
+import { cachedBaseRoot, PI_LAYER, ROOT_EPOCH, rootKey, rootSpec, UPDATE_INITRAMFS } from './rootfs.ts';
 
-/** What the Pi layer installs on top of the twin's packages. */
-export const PI_LAYER = ['raspi-firmware', 'systemd-timesyncd'];
 // Bump when the layer script changes.
 const PI_RECIPE = 1;
 
@@ -64,7 +62,7 @@ export function cachedPiRoot(d: ImageDefinition, cacheDir: string, log: (s: stri
     log(`disk: cached root ${dir}`);
     return dir;
   }
-  const base = cachedRoot(piTwin(d), cacheDir, log);
+  const base = cachedBaseRoot(piTwin(d), cacheDir, log);
   const tmp = `${dir}.tmp-${process.pid}`;
   removeRootTree(tmp);
   log(`disk: Raspberry Pi root: ${PI_LAYER.join(', ')} on a copy of ${base}`);
