@@ -78,7 +78,7 @@ export function selectTargets(requested: string[] | undefined, registry: readonl
       throw new UsageError(`unknown target "${name}": use one of ${TARGET_NAMES.join(', ')} (or "none")`);
     }
     const t = registry.find((x) => x.name === name);
-    if (!t) throw new BuildError('TARGET', `target "${name}" is not implemented in this build yet (available: ${registry.map((x) => x.name).join(', ') || 'none'})`);
+    if (!t) throw new BuildError('EDGEWAN_ERR_BUILD_TARGET', `target "${name}" is not implemented in this build yet (available: ${registry.map((x) => x.name).join(', ') || 'none'})`);
     out.push(t);
   }
   return out;

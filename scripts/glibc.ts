@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpath
 import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, type Arch } from '../targets/arch.ts';
 import { appendNotices } from './packages.ts';
+import type { BuilderErrorCode } from '../targets/error-codes.ts';
 
 export const LOCK_PATH = join(import.meta.dirname, 'glibc.lock.json');
 export const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
@@ -65,7 +66,7 @@ export interface GlibcSet {
 }
 
 export class GlibcError extends Error {
-  constructor(readonly code: string, message: string, opts?: { cause?: unknown }) { super(message, opts); }
+  constructor(readonly code: BuilderErrorCode, message: string, opts?: { cause?: unknown }) { super(message, opts); }
 }
 
 export function readLock(path = LOCK_PATH): GlibcLock {

@@ -93,10 +93,10 @@ export const READERS: Reader[] = [
 export async function inspect(path: string): Promise<unknown> {
   let st;
   try { st = await stat(path); } catch {
-    throw new BuildError('INSPECT', `${path} does not exist`);
+    throw new BuildError('EDGEWAN_ERR_BUILD_INSPECT', `${path} does not exist`);
   }
   const h = st.isDirectory() ? Buffer.alloc(0) : await head(path);
   const r = READERS.find((x) => x.match(path, h, st.isDirectory()));
-  if (!r) throw new BuildError('INSPECT', `${path}: no reader for this kind of file (known: ${READERS.map((x) => x.name).join(', ')})`);
+  if (!r) throw new BuildError('EDGEWAN_ERR_BUILD_INSPECT', `${path}: no reader for this kind of file (known: ${READERS.map((x) => x.name).join(', ')})`);
   return r.read(path);
 }

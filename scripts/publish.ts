@@ -24,7 +24,7 @@ export function orderByNeeds(targets: readonly Target[]): Target[] {
     const next = targets.find((t) => !done.includes(t) && providers(t).every((p) => done.includes(p)));
     if (!next) {
       const left = targets.filter((t) => !done.includes(t)).map((t) => `${t.name} (needs ${(t.needs ?? []).join(', ')})`);
-      throw new BuildError('TARGET', `targets need each other's artifacts in a circle: ${left.join('; ')}`);
+      throw new BuildError('EDGEWAN_ERR_BUILD_TARGET', `targets need each other's artifacts in a circle: ${left.join('; ')}`);
     }
     done.push(next);
   }
@@ -103,7 +103,7 @@ export function publish(staged: readonly Staged[], outDir: string, stageDir: str
   for (const s of staged) {
     for (const a of s.artifacts) {
       if (!existsSync(join(s.dir, a.path))) {
-        throw new BuildError('TARGET', `target ${s.target.name} listed ${a.path} but did not write it under ${relative(outDir, s.dir)}`);
+        throw new BuildError('EDGEWAN_ERR_BUILD_TARGET', `target ${s.target.name} listed ${a.path} but did not write it under ${relative(outDir, s.dir)}`);
       }
     }
   }

@@ -77,7 +77,7 @@ async function sha256File(path: string): Promise<string> {
 
 function dataOwner(root: string, user: string): string {
   const line = readFileSync(join(root, 'etc/passwd'), 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
-  if (!line) throw new DiskError('ASSEMBLE', `user ${user} is missing from the image's /etc/passwd after installing the package`);
+  if (!line) throw new DiskError('EDGEWAN_ERR_DISK_ASSEMBLE', `user ${user} is missing from the image's /etc/passwd after installing the package`);
   const [, , uid, gid] = line.split(':');
   return `${uid}:${gid}`;
 }
@@ -130,7 +130,7 @@ async function buildOne(inputs: BuildInputs, def: ImageDefinition): Promise<Arti
   const { info, mtime, outDir } = inputs;
   const aptDir = aptDirFor(inputs, def);
   if (!existsSync(join(aptDir, 'dists', def.suite, 'InRelease'))) {
-    throw new DiskError('INPUT', `${aptDir}/dists/${def.suite}/InRelease is missing: the disk target installs our .deb from the signed apt repo, build it in the same run (--target debian,disk)`);
+    throw new DiskError('EDGEWAN_ERR_DISK_INPUT', `${aptDir}/dists/${def.suite}/InRelease is missing: the disk target installs our .deb from the signed apt repo, build it in the same run (--target debian,disk)`);
   }
   const dir = join(outDir, 'disk');
   const key = imageKey(inputs, def, aptDir);
@@ -182,13 +182,13 @@ export const diskTarget: Target = {
   validate(inputs) {
     const defs = definitionsFor(inputs);
     if (defs.length === 0) return;
-    if (process.getuid?.() !== 0) throw new DiskError('ROOT', 'the disk target needs root (mmdebstrap and chroot): run the build as root or leave out --target disk');
+    if (process.getuid?.() !== 0) throw new DiskError('EDGEWAN_ERR_DISK_ROOT', 'the disk target needs root (mmdebstrap and chroot): run the build as root or leave out --target disk');
     const tools = defs.some((d) => d.board === 'rpi') ? [...TOOLS, ['unshare', 'util-linux']] : TOOLS;
-    for (const [cmd, pkg] of tools) if (!haveCommand(cmd)) throw new DiskError('TOOL', `${cmd} not found: apt-get install ${pkg} (needed by the disk target)`);
+    for (const [cmd, pkg] of tools) if (!haveCommand(cmd)) throw new DiskError('EDGEWAN_ERR_DISK_TOOL', `${cmd} not found: apt-get install ${pkg} (needed by the disk target)`);
     for (const d of defs) {
       const h = binfmtHandler(d.debArch);
       if (h && !existsSync(`/proc/sys/fs/binfmt_misc/${h}`)) {
-        throw new DiskError('TOOL', `${d.file}: building a ${d.debArch} root needs binfmt qemu-user: apt-get install qemu-user-static binfmt-support && update-binfmts --enable ${h}`);
+        throw new DiskError('EDGEWAN_ERR_DISK_TOOL', `${d.file}: building a ${d.debArch} root needs binfmt qemu-user: apt-get install qemu-user-static binfmt-support && update-binfmts --enable ${h}`);
       }
       // A root cached earlier tells us its size now, before any long step.
       const cached = join(inputs.cacheDir, 'rootfs', rootName(d));

@@ -97,9 +97,9 @@ export function cachedBaseRoot(d: ImageDefinition, cacheDir: string, log: (s: st
     const missing = [...err.matchAll(/Unable to locate package (\S+)/g)].map((m) => m[1]);
     if (missing.length) {
       const idx = missing.map((p) => d.packages.indexOf(p)).map((i, n) => (i >= 0 ? `/packages/${i}` : `(base package ${missing[n]})`));
-      throw new DiskError('PACKAGE', `${d.file}: ${idx.join(', ')}: unknown Debian package ${missing.map((m) => `"${m}"`).join(', ')} in ${spec.suite}/${spec.debArch} (check the name with apt-cache policy; the root was not built)`);
+      throw new DiskError('EDGEWAN_ERR_DISK_PACKAGE', `${d.file}: ${idx.join(', ')}: unknown Debian package ${missing.map((m) => `"${m}"`).join(', ')} in ${spec.suite}/${spec.debArch} (check the name with apt-cache policy; the root was not built)`);
     }
-    throw new DiskError('ROOTFS', `mmdebstrap ${spec.suite} ${spec.debArch} failed (exit ${r.status ?? r.signal}); root needed, binfmt qemu-aarch64 for arm64:\n${err.slice(-3000)}`);
+    throw new DiskError('EDGEWAN_ERR_DISK_ROOTFS', `mmdebstrap ${spec.suite} ${spec.debArch} failed (exit ${r.status ?? r.signal}); root needed, binfmt qemu-aarch64 for arm64:\n${err.slice(-3000)}`);
   }
   return publishRoot(tmp, dir, rootKey(spec));
 }

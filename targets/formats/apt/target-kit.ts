@@ -1,7 +1,7 @@
 // What the debian and raspbian Targets share: plan (every check before any write), build
 // each package, write the suite, return artifacts.json entries. A target only says which
 // suite it fills and which packages go in which binary-<arch> index; it never imports
-// the other target (STYLE.md), both import this kit.
+// the other target (test/unit/import-rules.test.ts), both import this kit.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
