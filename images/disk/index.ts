@@ -5,7 +5,7 @@
 // disk/<name>.img, .img.zst and SHA256SUMS into the directory the build gives it; an image
 // whose inputs did not change is linked from dist/ instead of rebuilt.
 import { createHash } from 'node:crypto';
-import { copyFileSync, createReadStream, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Arch } from '../../targets/arch.ts';
 import type { Artifact, BuildInputs, HostNeed, PackageInfo, Target } from '../../targets/target.ts';
@@ -17,6 +17,7 @@ import { planLayout } from './layout.ts';
 import { cachedRoot, rootName } from './roots.ts';
 import { inspectDisk } from './inspect.ts';
 import { haveCommand } from './tools.ts';
+import { sha256, sha256File } from '../../targets/formats/hash.ts';
 
 const HERE = import.meta.dirname;
 
@@ -69,12 +70,6 @@ function definitionsFor(inputs: BuildInputs): ImageDefinition[] {
   return wantedDefinitions(inputs.info.defaultConfig).filter((d) => inputs.executables[d.arch] !== undefined);
 }
 
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 function dataOwner(root: string, user: string): string {
   const line = readFileSync(join(root, 'etc/passwd'), 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
   if (!line) throw new DiskError('EDGEWAN_ERR_DISK_ASSEMBLE', `user ${user} is missing from the image's /etc/passwd after installing the package`);
@@ -94,7 +89,7 @@ function imageKey(inputs: BuildInputs, def: ImageDefinition, aptDir: string): st
 
 /** Outside dist/ (only artifacts live there): one stamp per image and output dir. */
 function stampPath(inputs: BuildInputs, def: ImageDefinition): string {
-  const out = createHash('sha256').update(inputs.distDir ?? inputs.outDir).digest('hex').slice(0, 12);
+  const out = sha256(inputs.distDir ?? inputs.outDir).slice(0, 12);
   return join(inputs.cacheDir, 'disk-stamps', `${def.name}-${out}.json`);
 }
 

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { ImageDefinition } from './definition.ts';
 import { DiskError } from './errors.ts';
 import { publishRoot, removeRootTree } from './root-tree.ts';
+import { sha256 } from '../../targets/formats/hash.ts';
 
 // Bump when the recipe below changes in a way the key does not capture.
 const RECIPE = 2;
@@ -51,7 +52,7 @@ export function rootSpec(d: ImageDefinition): RootSpec {
 export function rootKey(s: RootSpec): string {
   const initramfs = createHash('sha256').update(readFileSync(INITRAMFS_CONF)).update(readFileSync(INITRAMFS_HOOK)).digest('hex');
   const canon = JSON.stringify({ RECIPE, ROOT_EPOCH, DPKG_OPTS, ...s, variant: 'minbase', initramfs });
-  return `disk-${s.suite}-${s.debArch}-${createHash('sha256').update(canon).digest('hex').slice(0, 16)}`;
+  return `disk-${s.suite}-${s.debArch}-${sha256(canon).slice(0, 16)}`;
 }
 
 export const UPDATE_INITRAMFS = '/usr/sbin/update-initramfs';

@@ -8,13 +8,13 @@
 // drivers, files/initramfs-hook.sh). Its scripts need /proc to see they run in a chroot:
 // mounted in a private mount namespace (unshare -m), gone when the layer step ends.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageDefinition } from './definition.ts';
 import { DiskError } from './errors.ts';
 import { publishRoot, removeRootTree } from './root-tree.ts';
 import { cachedBaseRoot, PI_LAYER, ROOT_EPOCH, rootKey, rootSpec, UPDATE_INITRAMFS } from './rootfs.ts';
+import { sha256 } from '../../targets/formats/hash.ts';
 
 // Bump when the layer script changes.
 const PI_RECIPE = 1;
@@ -26,7 +26,7 @@ export function piTwin(d: ImageDefinition): ImageDefinition {
 
 export function piRootName(d: ImageDefinition): string {
   const s = rootSpec(d);
-  const h = createHash('sha256').update(JSON.stringify({ PI_RECIPE, PI_LAYER, twin: rootKey(rootSpec(piTwin(d))), sources: s.sources })).digest('hex');
+  const h = sha256(JSON.stringify({ PI_RECIPE, PI_LAYER, twin: rootKey(rootSpec(piTwin(d))), sources: s.sources }));
   return `disk-${s.suite}-${s.debArch}-rpi-${h.slice(0, 16)}`;
 }
 

@@ -12,7 +12,6 @@
 //                 arch names that are not in its list);
 //   edgewan-node  Architecture: all, Depends: node — the bundle alone for small flash.
 // Everything is built in memory, then written with temp-name-and-rename.
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, type Arch } from '../arch.ts';
@@ -22,6 +21,7 @@ import { OpenwrtPayloadError, openwrtPayload, patchExecutable, glibcEntries, typ
 import { imageBuilderFiles } from './imagebuilder.ts';
 import { buildIpk, controlText, dataTarGz, inspectIpk, ipkInstalledSize, type IpkControl } from './ipk.ts';
 import { keyNumHex, usignKey, usignPublicFile } from './usign.ts';
+import { sha256 } from '../formats/hash.ts';
 
 /** dist/-relative root of the 24.10 feeds: one directory per OpenWRT arch, plus ALL_FEED. */
 export const FEED_DIR = 'openwrt/24.10';
@@ -30,7 +30,6 @@ export const ALL_FEED = 'all';
 /** The issue's budget for edgewan-node: routers with little flash. */
 export const NODE_PACKAGE_MAX = 200 * 1024;
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 export function ipkFileName(pkg: string, version: string, arch: string): string {
   return `${pkg}_${version}_${arch}.ipk`;

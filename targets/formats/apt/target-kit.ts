@@ -2,7 +2,6 @@
 // each package, write the suite, return artifacts.json entries. A target only says which
 // suite it fills and which packages go in which binary-<arch> index; it never imports
 // the other target (test/unit/import-rules.test.ts), both import this kit.
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, UnknownArchError, type Arch, type AnyArch } from '../../arch.ts';
@@ -13,6 +12,7 @@ import { writeSuite, type SuitePackage } from './repo.ts';
 import { loadSigner } from './sign.ts';
 import { heapCapMiB } from './systemd.ts';
 import { MIN_HEAP_CAP_MIB } from '../../../engine/contract.ts';
+import { sha256 } from '../hash.ts';
 
 export class DebInputError extends Error {
   readonly code = 'EDGEWAN_ERR_DEB_INPUT';
@@ -89,7 +89,6 @@ export function planSuite(inputs: BuildInputs, cfg: SuiteConfig): PlannedPackage
   return plan;
 }
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 export interface SuiteBuildOptions {
   /** data.tar compression (default xz; tests use gzip for quick throw-away versions) */
