@@ -10,7 +10,7 @@
 // it; any other file replaces its namesake. A failed target leaves dist/ as it was.
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import type { Artifact, ArtifactType, Target } from '../targets/target.ts';
+import type { Artifact, ArtifactType, BuildInputs, Target } from '../targets/target.ts';
 import { BuildError } from './errors.ts';
 
 /**
@@ -18,13 +18,16 @@ import { BuildError } from './errors.ts';
  * target that provides an artifact type it needs.
  */
 export function orderByNeeds(targets: readonly Target[]): Target[] {
-  const providers = (t: Target) => targets.filter((p) => p !== t && (t.needs ?? []).some((n) => p.provides?.includes(n)));
+  const provides = (p: Target, t: Target) => p !== t && (t.needs ?? []).some((n) => p.provides?.includes(n));
+  const providers = (t: Target) => targets.filter((p) => provides(p, t));
   const done: Target[] = [];
   while (done.length < targets.length) {
-    const next = targets.find((t) => !done.includes(t) && providers(t).every((p) => done.includes(p)));
+    const ready = (t: Target) => !done.includes(t) && providers(t).every((p) => done.includes(p));
+    const next = targets.find(ready);
     if (!next) {
       const left = targets.filter((t) => !done.includes(t)).map((t) => `${t.name} (needs ${(t.needs ?? []).join(', ')})`);
-      throw new BuildError('EDGEWAN_ERR_BUILD_TARGET', `targets need each other's artifacts in a circle: ${left.join('; ')}`);
+      const msg = `targets need each other's artifacts in a circle: ${left.join('; ')}`;
+      throw new BuildError('EDGEWAN_ERR_BUILD_TARGET', msg);
     }
     done.push(next);
   }
@@ -39,9 +42,10 @@ export interface Staged {
 }
 
 /** The artifacts of earlier targets of this build that `t` needs, with the directory their paths are relative to. */
-export function neededBy(t: Target, staged: readonly Staged[]): { artifact: Artifact; root: string }[] {
+export function neededBy(t: Target, staged: readonly Staged[]): NonNullable<BuildInputs['needed']>[number][] {
   const want = new Set<ArtifactType>(t.needs ?? []);
-  return staged.flatMap((s) => s.artifacts.filter((a) => want.has(a.type)).map((artifact) => ({ artifact, root: s.dir })));
+  return staged.flatMap((s) => s.artifacts.filter((a) => want.has(a.type))
+    .map((artifact) => ({ artifact, root: s.dir })));
 }
 
 /** dist/-relative paths published whole: the target's own claims and its directory artifacts. */
@@ -103,7 +107,8 @@ export function publish(staged: readonly Staged[], outDir: string, stageDir: str
   for (const s of staged) {
     for (const a of s.artifacts) {
       if (!existsSync(join(s.dir, a.path))) {
-        throw new BuildError('EDGEWAN_ERR_BUILD_TARGET', `target ${s.target.name} listed ${a.path} but did not write it under ${relative(outDir, s.dir)}`);
+        const where = relative(outDir, s.dir);
+        throw new BuildError('EDGEWAN_ERR_BUILD_TARGET', `target ${s.target.name} listed ${a.path} but did not write it under ${where}`);
       }
     }
   }
