@@ -20,7 +20,7 @@ export function validateArtifacts(list: unknown, label = 'artifacts.json'): void
   const schema = JSON.parse(readFileSync(ARTIFACTS_SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
   const validate = new Ajv({ allErrors: true, strict: true, strictRequired: false, verbose: true }).compile(schema);
   if (!validate(list)) {
-    throw new BuildError('ARTIFACTS', `${label} would not match targets/artifacts.schema.json:\n  ${describeAjvErrors(label, validate.errors ?? []).join('\n  ')}`);
+    throw new BuildError('EDGEWAN_ERR_BUILD_ARTIFACTS', `${label} would not match targets/artifacts.schema.json:\n  ${describeAjvErrors(label, validate.errors ?? []).join('\n  ')}`);
   }
 }
 
@@ -33,7 +33,7 @@ const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? 
 export async function writeManifests(outDir: string, artifacts: Artifact[], extraFiles: string[]): Promise<Artifact[]> {
   const paths = new Set<string>();
   for (const a of artifacts) {
-    if (paths.has(a.path)) throw new BuildError('ARTIFACTS', `two artifacts claim ${a.path}`);
+    if (paths.has(a.path)) throw new BuildError('EDGEWAN_ERR_BUILD_ARTIFACTS', `two artifacts claim ${a.path}`);
     paths.add(a.path);
   }
   const sums = new Map<string, string>();

@@ -1,13 +1,13 @@
 // The build's composition root (like ko's resolver): manifest → host tools → bundle →
 // executables (parallel across arches) → SBOMs → every selected Target from
-// targets/registry.ts → SHA256SUMS and artifacts.json. SOURCE_DATE_EPOCH is read once here
+// scripts/targets.ts → SHA256SUMS and artifacts.json. SOURCE_DATE_EPOCH is read once here
 // and passed down; nothing below reads env or argv.
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ARCHES, type Arch } from '../targets/arch.ts';
-import { TARGETS, TARGET_NAMES } from '../targets/registry.ts';
+import { TARGETS, TARGET_NAMES } from './targets.ts';
 import type { AnyArch } from '../targets/arch.ts';
 import type { Artifact, BuildInputs, HostNeed, PackageInfo, Target } from '../targets/target.ts';
 import { writeManifests, fileArtifact } from './artifacts.ts';
@@ -22,6 +22,7 @@ import { resolveKeys } from './keys.ts';
 import { loadManifest, packageInfo } from './manifest.ts';
 import { cacheRoot, defaultStepCacheDir, hostToolsLog, devKeysDir, downloadDir, REPO_ROOT, type Env } from './paths.ts';
 import { parallel, Progress } from './progress.ts';
+import { neededBy, orderByNeeds, publish, type Staged } from './publish.ts';
 import { ensureRuntimeLicense, LOCK_PATH, loadLock } from './runtimes.ts';
 import { appendNotices } from './packages.ts';
 import { makeSbom, sbomFileName } from './sbom.ts';
@@ -73,23 +74,20 @@ export function selectTargets(requested: string[] | undefined, registry: readonl
   if (requested.length === 1 && requested[0] === 'none') return [];
   const out: Target[] = [];
   for (const name of requested) {
-    if (!(TARGET_NAMES as readonly string[]).includes(name)) {
+    if (!TARGET_NAMES.includes(name)) {
       throw new UsageError(`unknown target "${name}": use one of ${TARGET_NAMES.join(', ')} (or "none")`);
     }
     const t = registry.find((x) => x.name === name);
-    if (!t) throw new BuildError('TARGET', `target "${name}" is not implemented in this build yet (available: ${registry.map((x) => x.name).join(', ') || 'none'})`);
+    if (!t) throw new BuildError('EDGEWAN_ERR_BUILD_TARGET', `target "${name}" is not implemented in this build yet (available: ${registry.map((x) => x.name).join(', ') || 'none'})`);
     out.push(t);
   }
   return out;
 }
 
-/** Targets that ship the private glibc set (scripts/glibc.ts fetches it with apt-get download). */
-const GLIBC_TARGETS = ['openwrt-24.10', 'openwrt-25.12', 'oci'];
-
 /** Every host tool a build of these arches and targets needs, from each step's declaration. */
 export function buildNeeds(arches: readonly Arch[], targets: readonly Target[], info: PackageInfo): HostNeed[] {
   const needs = arches.flatMap(executableNeeds);
-  if (arches.length && targets.some((t) => GLIBC_TARGETS.includes(t.name))) {
+  if (arches.length && targets.some((t) => t.glibc)) {
     needs.push({ kind: 'cmd', what: 'apt-get', pkg: 'apt', for: 'glibc set' }, { kind: 'cmd', what: 'dpkg-deb', pkg: 'dpkg', for: 'glibc set' });
   }
   for (const t of targets) needs.push(...(t.hostNeeds?.({ arches: arches.filter((a) => t.arches.includes(a)), info }) ?? []));
@@ -180,7 +178,7 @@ export async function build(o: BuildOptions): Promise<BuildReport> {
   // non-glibc or empty base: OpenWRT (musl) and the OCI images.
   const glibc: Partial<Record<Arch, string>> = {};
   const glibcNotices: Partial<Record<Arch, string>> = {};
-  if (targets.some((t) => GLIBC_TARGETS.includes(t.name))) {
+  if (targets.some((t) => t.glibc)) {
     for (const arch of Object.keys(executables) as Arch[]) {
       const set = await p.step(`glibc ${arch}`, () => prepareGlibc(arch, inputs0.cacheDir));
       glibc[arch] = set.dir;
@@ -191,7 +189,21 @@ export async function build(o: BuildOptions): Promise<BuildReport> {
   const inputs: BuildInputs = { ...inputs0, executables, glibc, commit, bundle: bundle.bundle, licenses: bundle.licenses, sboms, keys,
     executableNotices, glibcNotices, log: (s) => p.info(s) };
   for (const t of targets) t.validate(inputs);
-  for (const t of targets) artifacts.push(...await p.step(`target ${t.name}`, () => t.build(inputs)));
+  // Each target builds into its own staging directory; dist/ changes only when all succeeded.
+  const stageDir = join(outDir, `.stage-${process.pid}`);
+  const staged: Staged[] = [];
+  try {
+    for (const t of orderByNeeds(targets)) {
+      const dir = join(stageDir, t.name);
+      await mkdir(dir, { recursive: true });
+      const made = await p.step(`target ${t.name}`, () => t.build({ ...inputs, outDir: dir, distDir: outDir, needed: neededBy(t, staged) }));
+      staged.push({ target: t, dir, artifacts: made });
+    }
+    if (staged.length) publish(staged, outDir, stageDir);
+  } finally {
+    await rm(stageDir, { recursive: true, force: true });
+  }
+  for (const s of staged) artifacts.push(...s.artifacts);
 
   const all = await p.step('SHA256SUMS + artifacts.json', () => writeManifests(outDir, artifacts, extra));
   // Every commit makes new executables (the commit is stamped in): keep the cache bounded.

@@ -96,7 +96,7 @@ export async function dnsWorkerCode(o: Pick<BundleOptions, 'root' | 'version' | 
     return r.outputFiles[0].text;
   } catch (e) {
     const errs = (e as { errors?: esbuild.Message[] }).errors ?? [];
-    throw new BuildError('BUNDLE', `esbuild could not bundle ${DNS_WORKER_ENTRY}:\n${errs.map((m) => m.text).join('\n') || String(e)}`, { cause: e });
+    throw new BuildError('EDGEWAN_ERR_BUILD_BUNDLE', `esbuild could not bundle ${DNS_WORKER_ENTRY}:\n${errs.map((m) => m.text).join('\n') || String(e)}`, { cause: e });
   }
 }
 
@@ -126,7 +126,7 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
     } catch (e) {
       const errs = (e as { errors?: esbuild.Message[] }).errors ?? [];
       const msg = errs.map((m) => `${m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ` : ''}${m.text}`).join('\n');
-      throw new BuildError('BUNDLE', `esbuild could not bundle engine/src/main.ts:\n${msg || String(e)}`, { cause: e });
+      throw new BuildError('EDGEWAN_ERR_BUILD_BUNDLE', `esbuild could not bundle engine/src/main.ts:\n${msg || String(e)}`, { cause: e });
     }
     const pkgs = bundledPackages(r.metafile, o.root);
     const tmp = await mkdtemp(join(tmpdir(), 'edgewan-bundle-'));

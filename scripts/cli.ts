@@ -5,7 +5,7 @@ import { parseArch, UnknownArchError, type Arch } from '../targets/arch.ts';
 import { formatError, UsageError } from './errors.ts';
 import { Progress } from './progress.ts';
 
-const HELP = `Usage: edgewan-build <command> [options]
+const help = (targets: readonly string[]) => `Usage: edgewan-build <command> [options]
 
 Commands:
   build               build the bundle, executables, SBOMs and every selected target into dist/
@@ -14,7 +14,7 @@ Commands:
 
 Options:
   --arch A[,B]        architectures: x64, arm64, armv7 (aliases amd64, aarch64, armhf)
-  --target T[,U]      targets: debian, raspbian, openwrt-24.10, openwrt-25.12, oci, disk, or none
+  --target T[,U]      targets: ${targets.join(', ')}, or none
   --out DIR           output directory (default: the manifest's outDir, "dist")
   --manifest FILE     build manifest (default: ./edgewan.build.json if present, else defaults)
   --cache-dir DIR     step cache (default: \${XDG_CACHE_HOME:-~/.cache}/edgewan/build)
@@ -77,7 +77,7 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
   try {
     const p = parseArgs(argv);
     json = p.json;
-    if (p.verb === 'help') { io.out.write(HELP); return 0; }
+    if (p.verb === 'help') { io.out.write(help((await import('./targets.ts')).TARGET_NAMES)); return 0; }
     const one = (k: string) => p.flags.get(k)?.[0];
     if (p.verb === 'build') {
       if (p.args.length) throw new UsageError(`build takes no arguments (got "${p.args.join(' ')}")`);
@@ -101,7 +101,7 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
       return 0;
     }
     // push
-    const { PUSHERS } = await import('./push.ts');
+    const { PUSHERS } = await import('./targets.ts');
     const names = p.flags.get('--target') ?? Object.keys(PUSHERS);
     if (names.length === 0) throw new UsageError('nothing to push: no target has a publisher yet');
     const { loadManifest } = await import('./manifest.ts');

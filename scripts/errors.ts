@@ -1,12 +1,13 @@
-// Builder errors: one class with an EDGEWAN_ERR_BUILD_<WHAT> code, a message that says what
-// was being done, on which file / JSON pointer, and what to do; the CLI maps it to exit 1
-// (bad usage gets 2). Wrap lower-level failures with `{ cause }`.
+// Builder errors: one class with a code from the catalogue (targets/error-codes.ts), a message
+// that says what was being done, on which file / JSON pointer, and what to do; the CLI maps it
+// to exit 1 (bad usage gets 2). Wrap lower-level failures with `{ cause }`.
+import type { BuilderErrorCode } from '../targets/error-codes.ts';
 
 export class BuildError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: BuilderErrorCode;
+  constructor(code: BuilderErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.code = code.startsWith('EDGEWAN_ERR_') ? code : `EDGEWAN_ERR_BUILD_${code}`;
+    this.code = code;
     this.name = 'BuildError';
   }
 }
@@ -14,7 +15,7 @@ export class BuildError extends Error {
 /** Usage errors (bad flags, unknown verbs): exit code 2. */
 export class UsageError extends BuildError {
   constructor(message: string) {
-    super('USAGE', message);
+    super('EDGEWAN_ERR_BUILD_USAGE', message);
     this.name = 'UsageError';
   }
 }

@@ -1,20 +1,11 @@
-// File helpers every build step uses: streaming sha256, and writes that go to a temporary
+// File helpers every build step uses: sha256 (targets/formats/hash.ts, re-exported), and writes that go to a temporary
 // name beside the destination and are renamed into place when complete, so an interrupted
 // build never leaves a file that looks finished.
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
-export function sha256(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
+export { sha256, sha256File } from '../targets/formats/hash.ts';
 
 /** A temp path in the destination's directory (same filesystem, so rename is atomic). */
 export function tempPathFor(dest: string): string {

@@ -8,11 +8,12 @@
 //
 // `node --import tsx scripts/glibc.ts --update-lock` re-pins to the mirror's current versions.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, type Arch } from '../targets/arch.ts';
 import { appendNotices } from './packages.ts';
+import type { BuilderErrorCode } from '../targets/error-codes.ts';
+import { sha256 } from '../targets/formats/hash.ts';
 
 export const LOCK_PATH = join(import.meta.dirname, 'glibc.lock.json');
 export const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
@@ -65,14 +66,13 @@ export interface GlibcSet {
 }
 
 export class GlibcError extends Error {
-  constructor(readonly code: string, message: string, opts?: { cause?: unknown }) { super(message, opts); }
+  constructor(readonly code: BuilderErrorCode, message: string, opts?: { cause?: unknown }) { super(message, opts); }
 }
 
 export function readLock(path = LOCK_PATH): GlibcLock {
   return JSON.parse(readFileSync(path, 'utf8')) as GlibcLock;
 }
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** Index dirs refreshed by this process: one `apt-get update` per build, not per package. */
 const UPDATED = new Set<string>();

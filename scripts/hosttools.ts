@@ -169,7 +169,7 @@ export function explainAptFailure(out: string, cmd: string): string {
 
 export class HostToolsError extends BuildError {
   constructor(message: string) {
-    super('HOST_TOOLS', message);
+    super('EDGEWAN_ERR_BUILD_HOST_TOOLS', message);
     this.name = 'HostToolsError';
   }
 }

@@ -1,6 +1,7 @@
 // `edgewan-build inspect FILE`: prints any artifact the build writes as JSON, with our own
 // readers. This file is the dispatcher: the first reader whose `match` accepts the file reads
-// it. Format owners add ONE line to READERS for their format (docs/build.md).
+// it. The build's own outputs are read here; each target brings the readers of its formats
+// (Target.readers, collected in scripts/targets.ts).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
@@ -12,21 +13,10 @@ import { BuildError } from './errors.ts';
 import { sha256File } from './fsutil.ts';
 import { runnerFor } from './hosttools.ts';
 import { validateArtifacts } from './artifacts.ts';
-import { inspectApk } from '../targets/openwrt/apk/inspect.ts';
-import { inspectIpk } from '../targets/openwrt/ipk.ts';
-import { inspectOpkgFeed, inspectOpkgFeeds, isOpkgFeedsRoot } from '../targets/openwrt/feed.ts';
-import { inspectDeb } from '../targets/formats/deb-inspect.ts';
-import { inspectAptSuite } from '../targets/apt/inspect.ts';
-import { inspectOci } from '../images/oci/inspect.ts';
-import { inspectDisk } from '../images/disk/inspect.ts';
+import { TARGET_READERS } from './targets.ts';
+import type { Reader } from '../targets/target.ts';
 
 const run = promisify(execFile);
-
-export interface Reader {
-  name: string;
-  match: (path: string, head: Buffer, isDir: boolean) => boolean;
-  read: (path: string) => Promise<unknown>;
-}
 
 async function head(path: string): Promise<Buffer> {
   const fh = await open(path, 'r');
@@ -96,24 +86,17 @@ export const READERS: Reader[] = [
   { name: 'bundle', match: (p) => p.endsWith('.cjs'), read: inspectBundle },
   { name: 'spdx', match: (p, h) => isJson(p, h) && h.toString('utf8').includes('"spdxVersion"'), read: inspectSbom },
   { name: 'artifacts.json', match: (p, h) => basename(p) === 'artifacts.json' && isJson(p, h), read: inspectArtifacts },
-  // Format owners: one line each below, e.g.
-  { name: 'ipk', match: (p, h, dir) => !dir && p.endsWith('.ipk') && h[0] === 0x1f && h[1] === 0x8b, read: inspectIpk },
-  { name: 'opkg-feed', match: (p, _h, dir) => dir && existsSync(join(p, 'Packages')) && existsSync(join(p, 'Packages.sig')), read: inspectOpkgFeed },
-  { name: 'opkg-feeds', match: (p, _h, dir) => dir && isOpkgFeedsRoot(p), read: inspectOpkgFeeds },
-  { name: 'apk', match: (p, h, dir) => (dir ? existsSync(join(p, 'packages.adb')) : h.toString('latin1', 0, 3) === 'ADB'), read: inspectApk },
-  { name: 'deb', match: (p, h, dir) => !dir && h.toString('latin1', 0, 21) === '!<arch>\ndebian-binary', read: inspectDeb },
-  { name: 'apt-suite', match: (p, _h, dir) => dir && existsSync(join(p, 'InRelease')), read: inspectAptSuite },
-  { name: 'oci', match: (p, _h, dir) => (dir ? existsSync(join(p, 'oci-layout')) : /\.(oci|docker)\.tar$/.test(p)), read: inspectOci },
-  { name: 'disk-image', match: (p, h, dir) => !dir && p.endsWith('.img') && h.length >= 512 && h[510] === 0x55 && h[511] === 0xaa, read: inspectDisk },
+  // then each target's formats (scripts/targets.ts)
+  ...TARGET_READERS,
 ];
 
 export async function inspect(path: string): Promise<unknown> {
   let st;
   try { st = await stat(path); } catch {
-    throw new BuildError('INSPECT', `${path} does not exist`);
+    throw new BuildError('EDGEWAN_ERR_BUILD_INSPECT', `${path} does not exist`);
   }
   const h = st.isDirectory() ? Buffer.alloc(0) : await head(path);
   const r = READERS.find((x) => x.match(path, h, st.isDirectory()));
-  if (!r) throw new BuildError('INSPECT', `${path}: no reader for this kind of file (known: ${READERS.map((x) => x.name).join(', ')})`);
+  if (!r) throw new BuildError('EDGEWAN_ERR_BUILD_INSPECT', `${path}: no reader for this kind of file (known: ${READERS.map((x) => x.name).join(', ')})`);
   return r.read(path);
 }

@@ -60,7 +60,7 @@ export interface ResolvedKeys {
 
 function readKey(file: string, what: string): string {
   try { return readFileSync(file, 'utf8'); } catch (e) {
-    throw new BuildError('KEYS', `cannot read the ${what} key ${file}: ${(e as Error).message}`, { cause: e });
+    throw new BuildError('EDGEWAN_ERR_BUILD_KEYS', `cannot read the ${what} key ${file}: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -40,7 +40,7 @@ const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 10
 
 export function parseMemory(s: string): number {
   const m = /^([0-9]+)(B|KiB|MiB|GiB)$/.exec(s);
-  if (!m) throw new BuildError('MANIFEST', `memory size "${s}" must look like 128MiB (units B, KiB, MiB, GiB)`);
+  if (!m) throw new BuildError('EDGEWAN_ERR_BUILD_MANIFEST', `memory size "${s}" must look like 128MiB (units B, KiB, MiB, GiB)`);
   return Number(m[1]) * UNITS[m[2]];
 }
 
@@ -58,10 +58,10 @@ export function mergeOverlay(base: Record<string, unknown>, overlay: Record<stri
 function readJson(file: string, what: string): unknown {
   let text: string;
   try { text = readFileSync(file, 'utf8'); } catch (e) {
-    throw new BuildError('MANIFEST', `cannot read ${what} ${file}: ${(e as Error).message}`, { cause: e });
+    throw new BuildError('EDGEWAN_ERR_BUILD_MANIFEST', `cannot read ${what} ${file}: ${(e as Error).message}`, { cause: e });
   }
   try { return JSON.parse(text); } catch (e) {
-    throw new BuildError('MANIFEST', `${file}: not valid JSON (${(e as Error).message}); fix the syntax`, { cause: e });
+    throw new BuildError('EDGEWAN_ERR_BUILD_MANIFEST', `${file}: not valid JSON (${(e as Error).message}); fix the syntax`, { cause: e });
   }
 }
 
@@ -80,7 +80,7 @@ export function resolveDefaultConfig(root: string, overlay: Record<string, unkno
   const validate = new Ajv({ allErrors: true, strict: false, verbose: true }).compile(schema);
   if (!validate(structuredClone(merged))) {
     const msgs = describeAjvErrors(manifestFile, validate.errors ?? [], '/defaultConfig');
-    throw new BuildError('DEFAULT_CONFIG',
+    throw new BuildError('EDGEWAN_ERR_BUILD_DEFAULT_CONFIG',
       `the shipped default config (engine/schema/default-config.json + ${manifestFile} defaultConfig) fails engine/schema/config.schema.json:\n  ${msgs.join('\n  ')}`);
   }
   return merged;
@@ -92,13 +92,13 @@ export function resolveDefaultConfig(root: string, overlay: Record<string, unkno
  */
 export function loadManifest(root: string, path: string | undefined, warn: (m: string) => void = () => {}): ResolvedManifest {
   const file = path ? resolve(path) : existsSync(join(root, MANIFEST_NAME)) ? join(root, MANIFEST_NAME) : undefined;
-  if (path && !existsSync(file!)) throw new BuildError('MANIFEST', `manifest ${file} does not exist: pass an existing file to --manifest or leave it out to use the defaults`);
+  if (path && !existsSync(file!)) throw new BuildError('EDGEWAN_ERR_BUILD_MANIFEST', `manifest ${file} does not exist: pass an existing file to --manifest or leave it out to use the defaults`);
   const doc = file ? readJson(file, 'manifest') : {};
   const label = file ?? '(defaults)';
   const validate = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true })
     .compile(readJson(SCHEMA_PATH, 'manifest schema') as Record<string, unknown>);
   if (!validate(doc)) {
-    throw new BuildError('MANIFEST', `invalid build manifest:\n  ${describeAjvErrors(label, validate.errors ?? []).join('\n  ')}\n(see docs/build.md, "Manifest")`);
+    throw new BuildError('EDGEWAN_ERR_BUILD_MANIFEST', `invalid build manifest:\n  ${describeAjvErrors(label, validate.errors ?? []).join('\n  ')}\n(see docs/build.md, "Manifest")`);
   }
   const m = doc as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const base = file ? dirname(file) : root;
@@ -109,7 +109,7 @@ export function loadManifest(root: string, path: string | undefined, warn: (m: s
   for (const k of ['openpgpPrivateKey', 'usignPrivateKey', 'apkPrivateKey'] as const) {
     if (m.signing[k]) {
       signing[k] = resolve(base, m.signing[k]);
-      if (!existsSync(signing[k]!)) throw new BuildError('MANIFEST', `${label}: /signing/${k}: key file ${signing[k]} does not exist`);
+      if (!existsSync(signing[k]!)) throw new BuildError('EDGEWAN_ERR_BUILD_MANIFEST', `${label}: /signing/${k}: key file ${signing[k]} does not exist`);
     }
   }
   return Object.freeze({

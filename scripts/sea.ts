@@ -52,7 +52,7 @@ async function step<T>(what: string, arch: Arch, f: () => Promise<T>): Promise<T
   } catch (e) {
     if (e instanceof BuildError) throw e;
     const err = e as { stderr?: string; message?: string };
-    throw new BuildError('SEA', `${arch}: ${what} failed: ${(err.stderr || err.message || String(e)).trim().slice(0, 800)}`, { cause: e });
+    throw new BuildError('EDGEWAN_ERR_BUILD_SEA', `${arch}: ${what} failed: ${(err.stderr || err.message || String(e)).trim().slice(0, 800)}`, { cause: e });
   }
 }
 
@@ -61,7 +61,7 @@ export async function smokeTest(exe: string, arch: Arch, env: Env): Promise<stri
   const elf = await readElf(exe);
   const a = ARCHES[arch];
   if (!elf || elf.machine !== a.elfMachine || elf.elfClass !== a.elfClass) {
-    throw new BuildError('SMOKE', `${exe}: ELF e_machine ${elf?.machine ?? '?'} class ${elf?.elfClass ?? '?'}, expected ${a.elfMachine} class ${a.elfClass} for ${arch}`);
+    throw new BuildError('EDGEWAN_ERR_BUILD_SMOKE', `${exe}: ELF e_machine ${elf?.machine ?? '?'} class ${elf?.elfClass ?? '?'}, expected ${a.elfMachine} class ${a.elfClass} for ${arch}`);
   }
   const r = runnerFor(arch, env);
   const argv = [...r.argv, exe, '--version'];
@@ -70,11 +70,11 @@ export async function smokeTest(exe: string, arch: Arch, env: Env): Promise<stri
     out = (await run(argv[0], argv.slice(1), { env: r.env, timeout: 60_000 })).stdout.trim();
   } catch (e) {
     const err = e as { stderr?: string; code?: unknown; signal?: unknown };
-    throw new BuildError('SMOKE', `${arch}: "${argv.join(' ')}" failed (exit ${String(err.code ?? err.signal)}): ${(err.stderr ?? '').trim().slice(0, 500)}`, { cause: e });
+    throw new BuildError('EDGEWAN_ERR_BUILD_SMOKE', `${arch}: "${argv.join(' ')}" failed (exit ${String(err.code ?? err.signal)}): ${(err.stderr ?? '').trim().slice(0, 500)}`, { cause: e });
   }
   const got = /\barch=(\S+)/.exec(out)?.[1];
   if (got !== NODE_ARCH[arch]) {
-    throw new BuildError('SMOKE', `${arch}: "${exe} --version" printed arch=${got ?? '(none)'}, expected arch=${NODE_ARCH[arch]} (line: ${out})`);
+    throw new BuildError('EDGEWAN_ERR_BUILD_SMOKE', `${arch}: "${exe} --version" printed arch=${got ?? '(none)'}, expected arch=${NODE_ARCH[arch]} (line: ${out})`);
   }
   return out;
 }

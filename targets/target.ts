@@ -27,8 +27,16 @@ export interface BuildInputs {
   info: PackageInfo;
   /** SOURCE_DATE_EPOCH, seconds */
   mtime: number;
-  /** absolute path of dist/ */
+  /**
+   * absolute path of the directory this target writes into: in a build, its staging
+   * directory, which the build publishes to dist/ when every target has succeeded
+   * (scripts/publish.ts); paths in the artifacts it returns are relative to it
+   */
   outDir: string;
+  /** dist/ as earlier builds published it, read-only: a target may reuse unchanged outputs from it */
+  distDir?: string;
+  /** artifacts of the types in Target.needs that targets before it made in this build */
+  needed?: readonly { artifact: Artifact; root: string }[];
   /** absolute paths of the built executables, per arch that was built */
   executables: Partial<Record<Arch, string>>;
   /** absolute path of the CJS bundle (runs on Node >= 18) and of its license notices */
@@ -77,7 +85,8 @@ export interface Artifact {
   arch?: AnyArch;
   platform?: string;
   platforms?: string[];
-  target?: 'debian' | 'raspbian' | 'openwrt-24.10' | 'openwrt-25.12' | 'oci' | 'disk';
+  /** the name of the Target that made it (scripts/targets.ts lists them) */
+  target?: string;
   sha256: string;
   size: number;
   /** for directory artifacts: the signed index file the sha256 is of */
@@ -101,9 +110,35 @@ export interface HostNeed {
   for: string;
 }
 
+/** One kind of file or directory `edgewan-build inspect` can describe (scripts/inspect.ts). */
+export interface Reader {
+  name: string;
+  /** `head`: the first 512 bytes of a file (empty for a directory) */
+  match: (path: string, head: Buffer, isDir: boolean) => boolean;
+  read: (path: string) => Promise<unknown>;
+}
+
+/** `edgewan-build push` for one target: receives dist/ and the remaining arguments. */
+export type Pusher = (opts: { outDir: string; args: string[]; json: boolean; log: (m: string) => void }) => Promise<unknown>;
+
 export interface Target {
   /** artifacts.json `target` name, also what --target accepts */
-  readonly name: NonNullable<Artifact['target']>;
+  readonly name: string;
+  /** inspect readers for the formats it writes (shared formats may appear in several targets) */
+  readonly readers?: readonly Reader[];
+  /** its publisher for `edgewan-build push`, if it has one */
+  readonly push?: Pusher;
+  /** ships the private glibc set: the build prepares it for every built arch (scripts/glibc.ts) */
+  readonly glibc?: boolean;
+  /** artifact types other targets may need from it */
+  readonly provides?: readonly ArtifactType[];
+  /** artifact types it needs from other targets of the same build: they run first (BuildInputs.needed) */
+  readonly needs?: readonly ArtifactType[];
+  /**
+   * dist/-relative paths its output replaces whole when published, so what an earlier build
+   * left there goes (directory artifacts are always replaced whole)
+   */
+  readonly owns?: readonly string[];
   /** which arches it can package (it is skipped for others) */
   readonly arches: readonly Arch[];
   /** host tools it needs for these arches (installed before the first step) */

@@ -66,7 +66,7 @@ function firmwareImage(rootDir: string, p: Part, work: string, mtime: number): s
   const dir = join(rootDir, 'boot/firmware');
   const names = readdirSync(dir).sort();
   for (const need of ['config.txt', 'cmdline.txt', 'start4.elf', 'fixup4.dat']) {
-    if (!names.includes(need)) throw new DiskError('ASSEMBLE', `${dir}/${need} is missing: raspi-firmware did not lay out /boot/firmware (see docs/disk.md, "Raspberry Pi")`);
+    if (!names.includes(need)) throw new DiskError('EDGEWAN_ERR_DISK_ASSEMBLE', `${dir}/${need} is missing: raspi-firmware did not lay out /boot/firmware (see docs/disk.md, "Raspberry Pi")`);
   }
   const img = fatImage(p, work, mtime, (fat, env) => {
     run('mcopy', ['-i', fat, '-m', '-s', ...names.map((f) => join(dir, f)), '::/'], 'mcopy /boot/firmware into the firmware partition', env);
@@ -94,7 +94,7 @@ function fixInodeTimes(img: string, src: string, mtime: number, work: string): v
   const paths = run('find', [src, '-xdev', '-mindepth', '1', '-printf', '/%P\\0'], `listing ${src}`).split('\0').filter(Boolean);
   const hex = `0x${mtime.toString(16)}`;
   const bad = paths.find((x) => /["\n]/.test(x));
-  if (bad) throw new DiskError('ASSEMBLE', `${src}${bad}: a path debugfs cannot quote`);
+  if (bad) throw new DiskError('EDGEWAN_ERR_DISK_ASSEMBLE', `${src}${bad}: a path debugfs cannot quote`);
   const cmds = ['/', ...paths].flatMap((x) => [`sif "${x}" ctime ${hex}`, `sif "${x}" atime ${hex}`]);
   const file = join(work, 'debugfs-times.cmd');
   writeFileSync(file, `${cmds.join('\n')}\n`);
@@ -102,7 +102,7 @@ function fixInodeTimes(img: string, src: string, mtime: number, work: string): v
   const r = spawnSync('debugfs', ['-w', '-f', file, img], { encoding: 'utf8', maxBuffer: 256 << 20,
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', E2FSPROGS_FAKE_TIME: String(mtime) } });
   const errs = (r.stderr ?? '').split('\n').filter((l) => l && !/^debugfs \d/.test(l));
-  if (r.status !== 0 || errs.length) throw new DiskError('ASSEMBLE', `debugfs could not fix inode times in ${img}: ${errs.slice(0, 5).join('; ')}`);
+  if (r.status !== 0 || errs.length) throw new DiskError('EDGEWAN_ERR_DISK_ASSEMBLE', `debugfs could not fix inode times in ${img}: ${errs.slice(0, 5).join('; ')}`);
 }
 
 /** KiB the tree needs (apparent sizes rounded to 4 KiB blocks, plus one inode each). */
@@ -120,12 +120,12 @@ export function checkFits(def: ImageDefinition, rootDir: string): void {
   const fwKiB = def.board === 'rpi' && existsSync(fwDir) ? treeKiB(fwDir) : 0;
   const need = Math.ceil(((treeKiB(rootDir) - fwKiB) / 1024) / 0.9);
   if (need > def.sizes.rootMiB) {
-    throw new DiskError('TOO_SMALL', `${def.file}: /sizes/rootMiB: the root of ${def.name} needs about ${need} MiB and the partition has ${def.sizes.rootMiB} MiB: raise /sizes/rootMiB to at least ${need}`);
+    throw new DiskError('EDGEWAN_ERR_DISK_TOO_SMALL', `${def.file}: /sizes/rootMiB: the root of ${def.name} needs about ${need} MiB and the partition has ${def.sizes.rootMiB} MiB: raise /sizes/rootMiB to at least ${need}`);
   }
   // FAT32: clusters, two FATs and reserved sectors take a few percent
   const fwNeed = Math.ceil((fwKiB / 1024) / 0.9) + 2;
   if (fwKiB && fwNeed > def.sizes.espMiB) {
-    throw new DiskError('TOO_SMALL', `${def.file}: /sizes/espMiB: /boot/firmware of ${def.name} needs about ${fwNeed} MiB and the firmware partition has ${def.sizes.espMiB} MiB: raise /sizes/espMiB to at least ${fwNeed}`);
+    throw new DiskError('EDGEWAN_ERR_DISK_TOO_SMALL', `${def.file}: /sizes/espMiB: /boot/firmware of ${def.name} needs about ${fwNeed} MiB and the firmware partition has ${def.sizes.espMiB} MiB: raise /sizes/espMiB to at least ${fwNeed}`);
   }
 }
 
@@ -158,6 +158,6 @@ export function assemble(a: AssembleInput): string {
   copyInto(img, root, l.root.offset);
   copyInto(img, data, l.data.offset);
   for (const f of [esp, root, data]) rmSync(f, { force: true });
-  if (statSync(img).size !== l.size) throw new DiskError('ASSEMBLE', `${img} has ${statSync(img).size} bytes, expected ${l.size}`);
+  if (statSync(img).size !== l.size) throw new DiskError('EDGEWAN_ERR_DISK_ASSEMBLE', `${img} has ${statSync(img).size} bytes, expected ${l.size}`);
   return img;
 }

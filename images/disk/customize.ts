@@ -17,7 +17,7 @@ export function run(cmd: string, args: string[], what: string, env: Record<strin
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 << 20, input,
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C.UTF-8', ...env } });
   if (r.status !== 0) {
-    throw new DiskError('TOOL', `${what} failed (exit ${r.status ?? r.signal}): ${cmd} ${args.join(' ')}\n${(r.stderr || String(r.error ?? '')).slice(-3000)}`);
+    throw new DiskError('EDGEWAN_ERR_DISK_TOOL', `${what} failed (exit ${r.status ?? r.signal}): ${cmd} ${args.join(' ')}\n${(r.stderr || String(r.error ?? '')).slice(-3000)}`);
   }
   return r.stdout;
 }
@@ -131,7 +131,7 @@ function raspiBoot(root: string, def: ImageDefinition, layout: Layout): void {
   let text = readFileSync(file, 'utf8');
   for (const [from, to] of [[/^#ROOTPART=.*$/m, `ROOTPART=UUID=${layout.root.fsUuid}`], [/^#CONSOLES=.*$/m, `CONSOLES="${consoles}"`],
     [/^#CMA=.*$/m, 'CMA=0']] as const) {
-    if (!from.test(text)) throw new DiskError('ASSEMBLE', `${file}: no line matching ${String(from)} (raspi-firmware changed its defaults file; update images/disk/customize.ts)`);
+    if (!from.test(text)) throw new DiskError('EDGEWAN_ERR_DISK_ASSEMBLE', `${file}: no line matching ${String(from)} (raspi-firmware changed its defaults file; update images/disk/customize.ts)`);
     text = text.replace(from, to);
   }
   writeFileSync(file, text);

@@ -1,12 +1,14 @@
-// Disk image errors: EDGEWAN_ERR_DISK_<WHAT>, messages naming the file / JSON pointer and
-// what to do (STYLE.md habit 3). Kept local: targets never import scripts/.
+// Disk image errors: EDGEWAN_ERR_DISK_* codes from the catalogue (targets/error-codes.ts),
+// messages naming the file / JSON pointer and what to do. Kept local: targets never import
+// scripts/.
 import type { ErrorObject } from 'ajv';
+import type { BuilderErrorCode } from '../../targets/error-codes.ts';
 
 export class DiskError extends Error {
-  readonly code: string;
-  constructor(what: string, message: string, options?: { cause?: unknown }) {
+  readonly code: BuilderErrorCode;
+  constructor(code: BuilderErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.code = `EDGEWAN_ERR_DISK_${what}`;
+    this.code = code;
     this.name = 'DiskError';
   }
 }

@@ -4,6 +4,7 @@
 // rebuilds are byte-identical and two different images never share a filesystem UUID.
 import { createHash } from 'node:crypto';
 import type { ImageDefinition } from './definition.ts';
+import { sha256 } from '../../targets/formats/hash.ts';
 
 const MIB = 1024 * 1024;
 const SECTOR = 512;
@@ -53,7 +54,7 @@ export function stableUuid(name: string, what: string): string {
 
 export function planLayout(def: ImageDefinition): Layout {
   const n = def.name;
-  const volid = createHash('sha256').update(`edgewan-disk/${n}/esp-volid`).digest('hex').slice(0, 8).toUpperCase();
+  const volid = sha256(`edgewan-disk/${n}/esp-volid`).slice(0, 8).toUpperCase();
   const dos = def.board === 'rpi';
   // MBR partitions have no GUIDs: Linux's PARTUUID is <disk id>-<2-digit number>
   const diskGuid = dos ? stableUuid(n, 'disk').slice(0, 8) : stableUuid(n, 'disk');

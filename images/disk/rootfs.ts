@@ -1,4 +1,4 @@
-// The image's base root: mmdebstrap (docs/platform-notes.md §3), cached under
+// The image's base (UEFI) root: mmdebstrap (docs/platform-notes.md §3), cached under
 // ${cacheDir}/rootfs/disk-<suite>-<arch>-<key> like test/helpers/rootfs.ts, the key being a
 // hash of every input (suite, arch, mirror, package set, dpkg filters, recipe version). The
 // cached tree holds only Debian's packages; our .deb goes into a private copy per build, so
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { ImageDefinition } from './definition.ts';
 import { DiskError } from './errors.ts';
 import { publishRoot, removeRootTree } from './root-tree.ts';
-import { cachedPiRoot, PI_LAYER, piRootName } from './rpi-root.ts';
+import { sha256 } from '../../targets/formats/hash.ts';
 
 // Bump when the recipe below changes in a way the key does not capture.
 const RECIPE = 2;
@@ -24,6 +24,9 @@ const INITRAMFS_HOOK = join(FILES, 'initramfs-hook.sh');
 // The cached root is made with this fixed epoch so its key does not depend on the build's
 // SOURCE_DATE_EPOCH; the image step clamps every newer mtime to the build's epoch.
 export const ROOT_EPOCH = 1700000000;
+
+/** What the Pi layer (rpi-root.ts) installs on top of its UEFI twin's packages. */
+export const PI_LAYER = ['raspi-firmware', 'systemd-timesyncd'];
 
 /** What every branch box needs to boot from UEFI and run our package (its Depends); a Pi root adds PI_LAYER. */
 export function basePackages(debArch: string): string[] {
@@ -49,7 +52,7 @@ export function rootSpec(d: ImageDefinition): RootSpec {
 export function rootKey(s: RootSpec): string {
   const initramfs = createHash('sha256').update(readFileSync(INITRAMFS_CONF)).update(readFileSync(INITRAMFS_HOOK)).digest('hex');
   const canon = JSON.stringify({ RECIPE, ROOT_EPOCH, DPKG_OPTS, ...s, variant: 'minbase', initramfs });
-  return `disk-${s.suite}-${s.debArch}-${createHash('sha256').update(canon).digest('hex').slice(0, 16)}`;
+  return `disk-${s.suite}-${s.debArch}-${sha256(canon).slice(0, 16)}`;
 }
 
 export const UPDATE_INITRAMFS = '/usr/sbin/update-initramfs';
@@ -72,14 +75,8 @@ function initramfsOnce(): string[] {
   ];
 }
 
-/** The cache directory name of the definition's root (a Pi root is a layer: rpi-root.ts). */
-export function rootName(d: ImageDefinition): string {
-  return d.board === 'rpi' ? piRootName(d) : rootKey(rootSpec(d));
-}
-
-/** The cached root for the definition, built when absent. Returns its path. */
-export function cachedRoot(d: ImageDefinition, cacheDir: string, log: (s: string) => void): string {
-  if (d.board === 'rpi') return cachedPiRoot(d, cacheDir, log);
+/** The cached base root for a UEFI definition, built when absent. Returns its path (roots.ts picks base or Pi). */
+export function cachedBaseRoot(d: ImageDefinition, cacheDir: string, log: (s: string) => void): string {
   const spec = rootSpec(d);
   const parent = join(cacheDir, 'rootfs');
   const dir = join(parent, rootKey(spec));
@@ -101,9 +98,9 @@ export function cachedRoot(d: ImageDefinition, cacheDir: string, log: (s: string
     const missing = [...err.matchAll(/Unable to locate package (\S+)/g)].map((m) => m[1]);
     if (missing.length) {
       const idx = missing.map((p) => d.packages.indexOf(p)).map((i, n) => (i >= 0 ? `/packages/${i}` : `(base package ${missing[n]})`));
-      throw new DiskError('PACKAGE', `${d.file}: ${idx.join(', ')}: unknown Debian package ${missing.map((m) => `"${m}"`).join(', ')} in ${spec.suite}/${spec.debArch} (check the name with apt-cache policy; the root was not built)`);
+      throw new DiskError('EDGEWAN_ERR_DISK_PACKAGE', `${d.file}: ${idx.join(', ')}: unknown Debian package ${missing.map((m) => `"${m}"`).join(', ')} in ${spec.suite}/${spec.debArch} (check the name with apt-cache policy; the root was not built)`);
     }
-    throw new DiskError('ROOTFS', `mmdebstrap ${spec.suite} ${spec.debArch} failed (exit ${r.status ?? r.signal}); root needed, binfmt qemu-aarch64 for arm64:\n${err.slice(-3000)}`);
+    throw new DiskError('EDGEWAN_ERR_DISK_ROOTFS', `mmdebstrap ${spec.suite} ${spec.debArch} failed (exit ${r.status ?? r.signal}); root needed, binfmt qemu-aarch64 for arm64:\n${err.slice(-3000)}`);
   }
   return publishRoot(tmp, dir, rootKey(spec));
 }

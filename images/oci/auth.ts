@@ -2,12 +2,13 @@
 // Basic and Bearer schemes the distribution spec uses), read Docker's config.json "auths",
 // and fetch Bearer tokens (https://distribution.github.io/distribution/spec/auth/token/).
 import { existsSync, readFileSync } from 'node:fs';
+import type { BuilderErrorCode } from '../../targets/error-codes.ts';
 
 export interface Credentials { username: string; password: string }
 export interface Challenge { scheme: string; params: Record<string, string> }
 
 export class PushError extends Error {
-  constructor(readonly code: string, message: string, opts?: { cause?: unknown }) {
+  constructor(readonly code: BuilderErrorCode, message: string, opts?: { cause?: unknown }) {
     super(message, opts);
   }
 }

@@ -1,8 +1,8 @@
 // Content-addressed blobs and descriptors shared by the image builder, the layout and
 // archive writers, the reader and the registry client.
 // Spec: https://github.com/opencontainers/image-spec/blob/v1.1.0/descriptor.md
-import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { sha256 } from '../../targets/formats/hash.ts';
 
 export const MT = {
   index: 'application/vnd.oci.image.index.v1+json',
@@ -28,9 +28,7 @@ export interface Descriptor {
 
 export interface Blob { mediaType: string; digest: string; size: number; data: Buffer }
 
-export function sha256(data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
+export { sha256 };
 
 export function digestOf(data: Buffer): string {
   return `sha256:${sha256(data)}`;

@@ -3,6 +3,7 @@
 // the memory limit from service.memoryMax, stop_grace_period = grace + 5 s (docs/contract.md
 // "Grace and kill timeouts"), the healthcheck running `edgewan healthcheck` (no curl in the image).
 import { HEALTHCHECK } from './image.ts';
+import { killTimeoutS } from '../../engine/contract.ts';
 import { STATE_DIR } from './rootfs.ts';
 
 export interface RunFacts {
@@ -30,7 +31,7 @@ services:
     restart: unless-stopped
     mem_limit: ${memFlag(f.memoryMaxBytes)}
     stop_signal: SIGTERM
-    stop_grace_period: ${f.graceS + 5}s
+    stop_grace_period: ${killTimeoutS(f.graceS)}s
     read_only: true
     tmpfs:
       - /tmp
@@ -55,7 +56,7 @@ volumes:
 export function runReadme(f: RunFacts): string {
   const mem = memFlag(f.memoryMaxBytes);
   const archives = Object.entries(f.files.dockerArchives).map(([p, file]) => `- \`${p}\`: \`${file}\``).join('\n');
-  const common = `--memory ${mem} --read-only --tmpfs /tmp -v ${f.name}-state:${STATE_DIR} --stop-timeout ${f.graceS + 5}`;
+  const common = `--memory ${mem} --read-only --tmpfs /tmp -v ${f.name}-state:${STATE_DIR} --stop-timeout ${killTimeoutS(f.graceS)}`;
   return `# ${f.name} ${f.version} container image
 
 Files here:

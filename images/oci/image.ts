@@ -10,6 +10,7 @@ import { buildTar, type FileEntry } from '../../targets/formats/tar.ts';
 import { ARCHES, type Arch } from '../../targets/arch.ts';
 import { blob, descriptor, digestOf, jsonBlob, MT, type Blob, type Layer, type Platform } from './blobs.ts';
 import { CONFIG_PATH, EXE_PATH, IMAGE_UID, STATE_DIR } from './rootfs.ts';
+import { killTimeoutS } from '../../engine/contract.ts';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -100,7 +101,7 @@ function runConfig(meta: ImageMeta, docker: boolean): Record<string, unknown> {
       Test: ['CMD', ...HEALTHCHECK.test], Interval: ns(HEALTHCHECK.intervalS), Timeout: ns(HEALTHCHECK.timeoutS),
       StartPeriod: ns(HEALTHCHECK.startPeriodS), Retries: HEALTHCHECK.retries,
     };
-    c.StopTimeout = meta.graceS + 5;
+    c.StopTimeout = killTimeoutS(meta.graceS);
   }
   return c;
 }

@@ -3,12 +3,12 @@
 // digests and sizes, config diff_ids against the uncompressed layers, duplicate tar paths —
 // and reports every problem instead of stopping at the first. `edgewan-build inspect FILE`
 // prints the result as JSON.
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { blobPath, type Descriptor } from './blobs.ts';
 import { duplicatePaths, readTar } from './tarread.ts';
+import { sha256 } from '../../targets/formats/hash.ts';
 
 export interface InspectedLayer { digest?: string; size: number; diffId: string; entries: number; paths: string[]; duplicates: string[] }
 export interface InspectedImage {
@@ -38,7 +38,7 @@ export interface OciInspection {
 
 type Files = (rel: string) => Buffer | undefined;
 
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const sha = (b: Buffer) => `sha256:${sha256(b)}`;
 
 function openFiles(path: string): { files: Files; isDir: boolean } {
   if (!existsSync(path)) throw new Error(`inspect: ${path} does not exist`);

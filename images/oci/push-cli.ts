@@ -1,4 +1,4 @@
-// Argument parsing for `edgewan-build push` (scripts/push.ts dispatches `pushOci` here).
+// Argument parsing for `edgewan-build push` (the oci target's `push`, images/oci/index.ts, is `pushOci`).
 // The builder's CLI passes only positional arguments, so every option also has an
 // environment form: EDGEWAN_PUSH_PLAIN_HTTP=1, EDGEWAN_PUSH_MOUNT_FROM, EDGEWAN_PUSH_LAYOUT,
 // EDGEWAN_REGISTRY_USERNAME / EDGEWAN_REGISTRY_PASSWORD. Without those, credentials come
@@ -65,7 +65,7 @@ export async function pushMain(argv: string[], out: (s: string) => void = (s) =>
   return 0;
 }
 
-/** The pusher scripts/push.ts registers for target "oci" (args: REF, options as above). */
+/** The oci target's publisher (Target.push; args: REF, options as above). */
 export async function pushOci(opts: { outDir: string; args: string[]; json: boolean; log: (m: string) => void }): Promise<unknown> {
   const o = parsePushArgs(opts.args, process.env, join(opts.outDir, 'oci', 'layout'));
   const r = await push({ ...o, log: opts.log });

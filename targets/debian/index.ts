@@ -2,7 +2,8 @@
 // `bookworm` suite of the signed apt repository dist/apt (docs/debian.md).
 import type { Arch } from '../arch.ts';
 import type { BuildInputs, Target } from '../target.ts';
-import { buildSuite, planSuite, suiteNeeds, type SuiteConfig } from '../apt/target-kit.ts';
+import { APT_READERS } from '../formats/apt/inspect.ts';
+import { buildSuite, planSuite, suiteNeeds, type SuiteConfig } from '../formats/apt/target-kit.ts';
 
 export const SUITE: SuiteConfig = {
   target: 'debian',
@@ -14,6 +15,9 @@ export const SUITE: SuiteConfig = {
 export const debianTarget: Target = {
   name: 'debian',
   arches: SUITE.executableArches as readonly Arch[],
+  readers: APT_READERS,
+  provides: ['deb', 'apt-repo'],
+  owns: [`apt/pool/${SUITE.suite}`, `apt/dists/${SUITE.suite}`],
   hostNeeds: () => suiteNeeds(SUITE),
   validate(inputs: BuildInputs) {
     planSuite(inputs, SUITE);

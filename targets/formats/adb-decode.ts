@@ -2,11 +2,11 @@
 // `edgewan-build inspect`: metadata by schema, signatures (key id, algorithm), and for
 // packages every DATA block checked the way apk-tools' extract (src/extract_v3.c) checks it —
 // blocks in path/file order, size equal to the file's size, content SHA-256 equal to its hash.
-import { createHash } from 'node:crypto';
 import { ADB_SCHEMA_INDEX, ADB_SCHEMA_PACKAGE, AdbFormatError } from './adb.ts';
 import { AdbReader, decodeObject, parseAdbFile, type Json } from './adb-read.ts';
 import { schemaIndex, schemaPackage, S_IFLNK } from './adb-schema.ts';
 import { verifyAdbSig } from './adb-sign.ts';
+import { sha256 } from './hash.ts';
 
 export interface DecodedFile {
   path: string;
@@ -46,7 +46,7 @@ export function decodeApk(buf: Buffer, publicPem?: string): DecodedApk {
   const root = decodeObject(r, r.root(), f.schema === ADB_SCHEMA_PACKAGE ? schemaPackage : schemaIndex);
   const out: DecodedApk = {
     format: 'apk-v3', schema: f.schemaName, compression: f.compression, root,
-    adbSha256: createHash('sha256').update(f.adb).digest('hex'),
+    adbSha256: sha256(f.adb),
     signatures: f.sigs.map((s) => ({
       keyId: s.info.keyId.toString('hex'), signVer: s.info.signVer, hashAlg: s.info.hashAlg,
       signatureBytes: s.info.signature.length,
@@ -90,7 +90,7 @@ export function decodeApk(buf: Buffer, publicPem?: string): DecodedApk {
     const want = expected[i];
     if (blk.pathIdx !== want.pathIdx || blk.fileIdx !== want.fileIdx) fail(`DATA block at byte ${blk.offset} is for path ${blk.pathIdx}/file ${blk.fileIdx}, expected ${want.pathIdx}/${want.fileIdx} (${want.f.path})`);
     if (blk.content.length !== want.f.size) fail(`DATA block at byte ${blk.offset} has ${blk.content.length} bytes, ${want.f.path} has size ${want.f.size}`);
-    if (createHash('sha256').update(blk.content).digest('hex') !== want.f.sha256) fail(`DATA block at byte ${blk.offset}: content of ${want.f.path} does not match its SHA-256`);
+    if (sha256(blk.content) !== want.f.sha256) fail(`DATA block at byte ${blk.offset}: content of ${want.f.path} does not match its SHA-256`);
   });
   out.files = files; out.dirs = dirs; out.dataBlocks = f.data.length;
   return out;

@@ -7,9 +7,9 @@
 //   src/adb_comp.c   adb_compress: default = "ADBd" + raw deflate (src/io_gunzip.c: level 9,
 //                    windowBits -15, memLevel 8)
 // See docs/apk.md for the map of every function to its apk-tools counterpart.
-import { createHash } from 'node:crypto';
 import { constants, deflateRawSync } from 'node:zlib';
 import { memoBytesSync } from './memo.ts';
+import { sha256 } from './hash.ts';
 
 export const ADB_TYPE_SPECIAL = 0x00000000;
 export const ADB_TYPE_INT = 0x10000000;
@@ -212,7 +212,7 @@ export function compressAdb(stream: Buffer | Buffer[]): Buffer {
 export function compressAdbSplit(head: Buffer[], data: Buffer[], cache?: Map<string, Buffer>, cacheDir?: string): Buffer {
   const headZ = deflateRawSync(Buffer.concat(head), { ...DEFLATE, finishFlush: constants.Z_FULL_FLUSH });
   const dataIn = Buffer.concat(data);
-  const key = createHash('sha256').update(dataIn).digest('hex');
+  const key = sha256(dataIn);
   let dataZ = cache?.get(key);
   if (!dataZ) {
     // cacheDir: across builds too (targets/formats/memo.ts) — a no-op rebuild skips the deflate.

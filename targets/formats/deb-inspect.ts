@@ -9,6 +9,7 @@ import { extract } from 'tar-stream';
 import { readAr } from './ar.ts';
 import { parseControl } from './deb-control.ts';
 import { decompressXz } from './xz.ts';
+import { sha256 } from './hash.ts';
 
 export interface TarListing {
   path: string;
@@ -97,7 +98,7 @@ export async function readDeb(path: string, withData: (p: string) => boolean = (
   if (!controlFiles.control) throw new DebFormatError(`${path}: control.tar has no ./control file`);
   const strip = ({ data: _d, ...rest }: TarListing) => rest;
   const inspection: DebInspection = {
-    format: 'deb', file: path, size: buf.length, sha256: createHash('sha256').update(buf).digest('hex'),
+    format: 'deb', file: path, size: buf.length, sha256: sha256(buf),
     members: members.map((m) => ({ name: m.name, size: m.size, mtime: m.mtime, mode: m.mode.toString(8) })),
     control: parseControl(controlFiles.control)[0] ?? {},
     controlFiles, controlEntries: ctl.map(strip), data: data.map(strip),

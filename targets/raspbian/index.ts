@@ -8,7 +8,8 @@
 // never sees the bundle package, an armhf Pi never sees the arm64 one.
 import type { Arch } from '../arch.ts';
 import type { BuildInputs, Target } from '../target.ts';
-import { buildSuite, planSuite, suiteNeeds, type SuiteConfig } from '../apt/target-kit.ts';
+import { APT_READERS } from '../formats/apt/inspect.ts';
+import { buildSuite, planSuite, suiteNeeds, type SuiteConfig } from '../formats/apt/target-kit.ts';
 
 export const SUITE: SuiteConfig = {
   target: 'raspbian',
@@ -23,6 +24,9 @@ export const raspbianTarget: Target = {
   // armv7 is listed so a `--arch armv7` build still runs this target: it yields the `all`
   // package (bundle), which is what 32-bit Raspberry Pi OS installs.
   arches: ['arm64', 'armv7'] as readonly Arch[],
+  readers: APT_READERS,
+  provides: ['deb', 'apt-repo'],
+  owns: [`apt/pool/${SUITE.suite}`, `apt/dists/${SUITE.suite}`],
   hostNeeds: () => suiteNeeds(SUITE),
   validate(inputs: BuildInputs) {
     planSuite(inputs, SUITE);

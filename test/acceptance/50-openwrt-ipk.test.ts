@@ -13,8 +13,8 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES } from '../../targets/arch.ts';
-import { inspectIpk, parseControl } from '../../targets/openwrt/ipk.ts';
-import { NODE_PACKAGE_MAX } from '../../targets/openwrt/target.ts';
+import { inspectIpk, parseControl } from '../../targets/openwrt-24.10/ipk.ts';
+import { NODE_PACKAGE_MAX } from '../../targets/openwrt-24.10/index.ts';
 import { needTool, unavailable } from '../helpers/tools.ts';
 import { allIpks, cleanup, feedDirs, feedsRoot, unpackIpk } from './5x-openwrt-harness.ts';
 

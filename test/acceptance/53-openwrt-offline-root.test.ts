@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Artifact } from '../../targets/target.ts';
 import { apkFileContents, decodeApk } from '../../targets/formats/adb-decode.ts';
-import { parseControl } from '../../targets/openwrt/ipk.ts';
+import { parseControl } from '../../targets/openwrt-24.10/ipk.ts';
 import { needRoot, needTool, unavailable } from '../helpers/tools.ts';
 import { allIpks, DIST, feedsRoot } from './5x-openwrt-harness.ts';
 

@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, type Arch } from '../../targets/arch.ts';
-import { ALL_FEED, FEED_DIR, openwrtIpkTarget } from '../../targets/openwrt/target.ts';
+import { ALL_FEED, FEED_DIR, openwrtIpkTarget } from '../../targets/openwrt-24.10/index.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const DIST = join(ROOT, 'dist');

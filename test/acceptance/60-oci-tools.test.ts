@@ -67,7 +67,7 @@ test('oci tools: two OCI builds (fresh dirs and caches, different TZ and umask) 
   const glibcRoot = join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/root', '.cache'), 'edgewan', 'glibc');
   const script = join(dir, 'build.mts');
   writeFileSync(script, `
-import { buildOci } from ${JSON.stringify(join(import.meta.dirname, '../../images/oci/target.ts'))};
+import { buildOci } from ${JSON.stringify(join(import.meta.dirname, '../../images/oci/index.ts'))};
 import { mapVersion } from ${JSON.stringify(join(import.meta.dirname, '../../targets/version.ts'))};
 const bin = ${JSON.stringify(join(distDir(), 'bin'))};
 const g = ${JSON.stringify(glibcRoot)};

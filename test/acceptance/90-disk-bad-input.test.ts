@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkDefinition } from '../../images/disk/definition.ts';
-import { cachedRoot } from '../../images/disk/rootfs.ts';
+import { cachedRoot } from '../../images/disk/roots.ts';
 import { needRoot, needTool } from '../helpers/tools.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');

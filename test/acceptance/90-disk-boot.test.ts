@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { wantedDefinitions } from '../../images/disk/target.ts';
+import { wantedDefinitions } from '../../images/disk/index.ts';
 import { freePort, httpGet, ROOT } from '../helpers/engine.ts';
 import { needRoot, needTool, unavailable } from '../helpers/tools.ts';
 import { bootVm, guestSh, partitions, qga, replaceFileInPartition, sh } from './9x-disk-vm.ts';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { inspectDisk } from '../../images/disk/inspect.ts';
-import { wantedDefinitions } from '../../images/disk/target.ts';
+import { wantedDefinitions } from '../../images/disk/index.ts';
 import { ROOT } from '../helpers/engine.ts';
 import { needTool, unavailable } from '../helpers/tools.ts';
 import { sh } from './9x-disk-vm.ts';

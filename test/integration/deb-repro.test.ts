@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { sha256File } from '../../scripts/fsutil.ts';
 import { REPO_ROOT } from '../../scripts/paths.ts';
 import { loadManifest, packageInfo } from '../../scripts/manifest.ts';
-import { generateTestKey } from '../../targets/apt/sign.ts';
+import { generateTestKey } from '../../targets/formats/apt/sign.ts';
 import { distDir } from '../helpers/oci.ts';
 
 /** Every file under dir, relative, sorted. */

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { ARCHES, type Arch } from '../../targets/arch.ts';
 import { mapVersion } from '../../targets/version.ts';
 import type { BuildInputs } from '../../targets/target.ts';
-import { openwrtPayload } from '../../targets/openwrt/files.ts';
-import { apkTarget, buildOpenwrtApk, type ApkBuildOptions } from '../../targets/openwrt/apk/target.ts';
-import { inspectApk } from '../../targets/openwrt/apk/inspect.ts';
+import { openwrtPayload } from '../../targets/formats/openwrt/files.ts';
+import { apkTarget, buildOpenwrtApk, type ApkBuildOptions } from '../../targets/openwrt-25.12/index.ts';
+import { inspectApk } from '../../targets/openwrt-25.12/inspect.ts';
 import { apkFileContents, decodeApk } from '../../targets/formats/adb-decode.ts';
 
 const pem = (type: 'ec' | 'ed25519') => (type === 'ec'

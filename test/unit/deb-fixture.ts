@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BuildInputs, PackageInfo } from '../../targets/target.ts';
-import { generateTestKey } from '../../targets/apt/sign.ts';
+import { generateTestKey } from '../../targets/formats/apt/sign.ts';
 import { mapVersion } from '../../targets/version.ts';
 
 export const MTIME = 1767225600; // 2026-01-01T00:00:00Z

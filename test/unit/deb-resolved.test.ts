@@ -1,4 +1,4 @@
-// The systemd-resolved hook of the Debian packages (targets/apt/resolved.ts), run for real
+// The systemd-resolved hook of the Debian packages (targets/formats/apt/resolved.ts), run for real
 // with /bin/sh against the engine's own `print-config` (from source), a real bound UDP port
 // and a stand-in systemctl that records its calls. Paths under /run and /etc are redirected
 // into a temp dir; everything else is the shipped script. The full set-up with a running
@@ -9,8 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolvedHook } from '../../targets/apt/resolved.ts';
-import { renderUnit } from '../../targets/apt/systemd.ts';
+import { resolvedHook } from '../../targets/formats/apt/resolved.ts';
+import { renderUnit } from '../../targets/formats/apt/systemd.ts';
 import { info, tempDir } from './deb-fixture.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { inspectAptSuite } from '../../targets/apt/inspect.ts';
+import { inspectAptSuite } from '../../targets/formats/apt/inspect.ts';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { debianTarget } from '../../targets/debian/index.ts';
 import { raspbianTarget } from '../../targets/raspbian/index.ts';
-import { heapCapMiB, heapFlags, renderUnit } from '../../targets/apt/systemd.ts';
+import { heapCapMiB, heapFlags, renderUnit } from '../../targets/formats/apt/systemd.ts';
 import { heapFlags as engineHeapFlags } from '../../engine/src/memory/reexec.ts';
-import { maintainerScripts } from '../../targets/apt/scripts.ts';
+import { maintainerScripts } from '../../targets/formats/apt/scripts.ts';
 import { parseControl } from '../../targets/formats/deb-control.ts';
 import { inspectDeb, readDeb } from '../../targets/formats/deb-inspect.ts';
 import { info, inputs } from './deb-fixture.ts';

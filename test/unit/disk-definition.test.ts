@@ -9,7 +9,8 @@ import { checkFits } from '../../images/disk/assemble.ts';
 import { mountUnit } from '../../images/disk/customize.ts';
 import { checkDefinition, definitionFiles, loadDefinition } from '../../images/disk/definition.ts';
 import { planLayout, sfdiskScript } from '../../images/disk/layout.ts';
-import { rootKey, rootName, rootSpec } from '../../images/disk/rootfs.ts';
+import { rootKey, rootSpec } from '../../images/disk/rootfs.ts';
+import { rootName } from '../../images/disk/roots.ts';
 import { piTwin } from '../../images/disk/rpi-root.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readElf } from '../../images/oci/elf.ts';
 import { glibcEntries, imageConfig } from '../../images/oci/rootfs.ts';
-import { buildOci, ociTarget } from '../../images/oci/target.ts';
+import { buildOci, ociTarget } from '../../images/oci/index.ts';
 import { inspectOci } from '../../images/oci/inspect.ts';
 import { mapVersion } from '../../targets/version.ts';
 import type { BuildInputs } from '../../targets/target.ts';

@@ -10,11 +10,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { openwrtIpkTarget, NODE_PACKAGE_MAX } from '../../targets/openwrt/target.ts';
-import { inspectIpk, ipkInstalledSize, readTar, parseControl } from '../../targets/openwrt/ipk.ts';
+import { openwrtIpkTarget, NODE_PACKAGE_MAX } from '../../targets/openwrt-24.10/index.ts';
+import { inspectIpk, ipkInstalledSize, readTar, parseControl } from '../../targets/openwrt-24.10/ipk.ts';
 import type { FileEntry } from '../../targets/formats/tar.ts';
-import { usignKey, usignVerify, keyNumHex } from '../../targets/openwrt/usign.ts';
-import { patchExecutable, maintainerScripts } from '../../targets/openwrt/files.ts';
+import { usignKey, usignVerify, keyNumHex } from '../../targets/openwrt-24.10/usign.ts';
+import { patchExecutable, maintainerScripts } from '../../targets/formats/openwrt/files.ts';
 import { MTIME, standInInputs, usignPem } from './openwrt-fixture.ts';
 
 async function build(key = usignPem(), outDir?: string) {

@@ -1,4 +1,4 @@
-// The UCI → engine JSON translator (targets/openwrt/files/uci2json.sh) run by the system
+// The UCI → engine JSON translator (targets/formats/openwrt/files/uci2json.sh) run by the system
 // shell against the procd/UCI stand-ins: the default UCI file translates into JSON the engine
 // schema accepts; every bad value is refused with its UCI option name; nothing half-done.
 import { test } from 'node:test';
@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv from 'ajv';
-import { openwrtPayload } from '../../targets/openwrt/files.ts';
+import { openwrtPayload } from '../../targets/formats/openwrt/files.ts';
 import { standInInputs } from './openwrt-fixture.ts';
 import { heapFlags as engineHeapFlags } from '../../engine/src/memory/reexec.ts';
 import { heapCapMiB } from '../../engine/src/memory/policy.ts';
@@ -107,7 +107,7 @@ test('enabled 0 translates but tells the init script not to start', () => {
 });
 
 test('procd heap flags (init.sh, sh arithmetic) equal the engine re-exec flags for any memory limit', () => {
-  const init = readFileSync(join(ROOT, 'targets/openwrt/files/init.sh'), 'utf8');
+  const init = readFileSync(join(ROOT, 'targets/formats/openwrt/files/init.sh'), 'utf8');
   // the init script's own lines, from `heap=` to the last clamp, run by the real sh
   const start = init.indexOf('\theap=$((UCI_MEMORY_MAX_BYTES');
   const end = init.indexOf('\tprocd_open_instance', start);

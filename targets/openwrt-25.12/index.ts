@@ -8,16 +8,17 @@
 // Everything is validated (version, name, arch names, key type, inputs) before any write;
 // each file is written to a temp name and renamed. OpenWRT 25.12's feeds carry no `node`, so
 // the bundle package (`edgewan-node`) stays ipk-only and there is no `noarch` apk today.
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALL_ARCHES, ARCHES, archForOpenwrt, type Arch } from '../../arch.ts';
-import type { Artifact, BuildInputs, Target } from '../../target.ts';
-import { buildApkIndex } from '../../formats/adb-index.ts';
-import { buildApkPackage, validateApkName, validateApkVersion, ApkInputError } from '../../formats/adb-package.ts';
-import { loadApkKey, type ApkSigningKey } from '../../formats/adb-sign.ts';
-import { openwrtPayload, type OpenwrtPayload } from '../files.ts';
+import { ALL_ARCHES, ARCHES, archForOpenwrt, type Arch } from '../arch.ts';
+import type { Artifact, BuildInputs, Target } from '../target.ts';
+import { buildApkIndex } from '../formats/adb-index.ts';
+import { buildApkPackage, validateApkName, validateApkVersion, ApkInputError } from '../formats/adb-package.ts';
+import { loadApkKey, type ApkSigningKey } from '../formats/adb-sign.ts';
+import { openwrtPayload, type OpenwrtPayload } from '../formats/openwrt/files.ts';
+import { inspectApk } from './inspect.ts';
 import { apkEntries, apkScripts } from './package.ts';
+import { sha256 } from '../formats/hash.ts';
 
 export const APK_DIST = 'openwrt/25.12';
 
@@ -69,7 +70,6 @@ function writeAtomic(path: string, data: Buffer | string): void {
   renameSync(tmp, path);
 }
 
-const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 export function customfeedsList(name: string, names: readonly string[]): string {
   return `# ${name} feed for OpenWRT 25.12 (apk-tools 3). On the router:\n` +
@@ -129,6 +129,10 @@ const glibcWired = (inputs: BuildInputs) => inputs.glibc !== undefined;
 export const apkTarget: Target = {
   name: 'openwrt-25.12',
   arches: ALL_ARCHES,
+  glibc: true,
+  readers: [
+    { name: 'apk', match: (p, h, dir) => (dir ? existsSync(join(p, 'packages.adb')) : h.toString('latin1', 0, 3) === 'ADB'), read: inspectApk },
+  ],
   validate: (inputs) => { planApk(inputs, glibcWired(inputs) ? {} : { payload: () => { throw new Error('unreachable'); } }); },
   build: async (inputs) => {
     if (!glibcWired(inputs)) {

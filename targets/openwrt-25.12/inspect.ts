@@ -4,8 +4,8 @@
 // the build puts dist/openwrt/25.12/<name>.pem.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { decodeApk } from '../../formats/adb-decode.ts';
-import { keyIdOfPublicPem } from '../../formats/adb-sign.ts';
+import { decodeApk } from '../formats/adb-decode.ts';
+import { keyIdOfPublicPem } from '../formats/adb-sign.ts';
 
 function nearbyKeys(file: string): { path: string; pem: string; keyId: string }[] {
   const out: { path: string; pem: string; keyId: string }[] = [];

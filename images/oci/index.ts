@@ -6,9 +6,12 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import { join, relative } from 'node:path';
 import { ALL_ARCHES, ARCHES, ociPlatformString, type Arch } from '../../targets/arch.ts';
 import { noticesFor, type Artifact, type BuildInputs, type Target } from '../../targets/target.ts';
+import { DEFAULT_GRACE_S } from '../../engine/contract.ts';
 import { sha256 } from './blobs.ts';
 import { composeYaml, runReadme, type RunFacts } from './compose.ts';
 import { buildPlatformImage, type ImageMeta, type PlatformImage } from './image.ts';
+import { inspectOci } from './inspect.ts';
+import { pushOci } from './push-cli.ts';
 import { dockerArchiveFiles, layoutFiles, tarOf, writeDir, writeFileAtomic } from './layout.ts';
 import { appEntries, baseEntries, imageConfig } from './rootfs.ts';
 
@@ -31,7 +34,7 @@ function glibcDirFor(inputs: OciInputs, arch: Arch): string {
 
 function graceOf(cfg: Record<string, unknown>): number {
   const s = (cfg.supervisor ?? {}) as { graceS?: unknown };
-  return typeof s.graceS === 'number' ? s.graceS : 5;
+  return typeof s.graceS === 'number' ? s.graceS : DEFAULT_GRACE_S;
 }
 
 function archesOf(inputs: BuildInputs): Arch[] {
@@ -99,6 +102,12 @@ export async function buildOci(inputs: OciInputs, level = 9): Promise<OciResult>
 export const ociTarget: Target = {
   name: 'oci',
   arches: ALL_ARCHES,
+  glibc: true,
+  owns: ['oci'],
+  readers: [
+    { name: 'oci', match: (p, _h, dir) => (dir ? existsSync(join(p, 'oci-layout')) : /\.(oci|docker)\.tar$/.test(p)), read: inspectOci },
+  ],
+  push: pushOci,
   validate(inputs: BuildInputs): void {
     const arches = archesOf(inputs);
     if (arches.length === 0) throw new OciBuildError('oci: no executable was built for any of x64, arm64, armv7: build with --arch or drop --target oci');

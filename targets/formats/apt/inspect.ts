@@ -2,11 +2,13 @@
 // InRelease with the repository's public key (dist/apt/*-archive-keyring.gpg), checks that
 // Release's SHA256 list matches every index file, and that every Packages entry's pool file
 // has the listed size and SHA256 — what apt itself checks before installing.
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as openpgp from 'openpgp';
-import { parseControl } from '../formats/deb-control.ts';
+import type { Reader } from '../../target.ts';
+import { parseControl } from '../deb-control.ts';
+import { inspectDeb } from '../deb-inspect.ts';
+import { sha256 } from '../hash.ts';
 
 export interface AptSuiteInspection {
   format: 'apt-suite';
@@ -19,7 +21,6 @@ export interface AptSuiteInspection {
   allVerified: boolean;
 }
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 export async function inspectAptSuite(dir: string): Promise<AptSuiteInspection> {
   const repo = resolve(dir, '..', '..');
@@ -68,3 +69,9 @@ export async function inspectAptSuite(dir: string): Promise<AptSuiteInspection> 
     allVerified: signature.verified && indexes.length > 0 && indexes.every((i) => i.sha256Ok) && packages.every((p) => p.sha256Ok),
   };
 }
+
+/** The inspect readers of the formats the debian and raspbian targets write. */
+export const APT_READERS: readonly Reader[] = [
+  { name: 'deb', match: (p, h, dir) => !dir && h.toString('latin1', 0, 21) === '!<arch>\ndebian-binary', read: inspectDeb },
+  { name: 'apt-suite', match: (p, _h, dir) => dir && existsSync(join(p, 'InRelease')), read: inspectAptSuite },
+];

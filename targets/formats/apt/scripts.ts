@@ -9,9 +9,9 @@
 //   and the keys (dpkg itself deletes the conffile). The system user stays, as Debian
 //   policy advises (files owned by a reused uid would be a security risk). remove also
 //   drops the DNS coexistence drop-in should the unit's ExecStopPost not have run
-//   (targets/apt/resolved.ts).
+//   (targets/formats/apt/resolved.ts).
 // init-system-helpers (deb-systemd-helper, deb-systemd-invoke) is Essential in bookworm.
-import type { PackageInfo } from '../target.ts';
+import type { PackageInfo } from '../../target.ts';
 import { resolvedHook } from './resolved.ts';
 import { unitPaths } from './systemd.ts';
 

@@ -3,11 +3,11 @@
 // (raspbian `all`, for 32-bit Raspberry Pi OS). Everything else — unit, conffile, keys dir,
 // maintainer scripts, docs — is the same in both flavours. Names come from PackageInfo.
 import { readFileSync } from 'node:fs';
-import type { PackageInfo } from '../target.ts';
-import { buildDeb } from '../formats/deb.ts';
-import { gzipDeterministic } from '../formats/deb.ts';
-import { checkMaintainer } from '../formats/deb-control.ts';
-import type { FileEntry } from '../formats/tar.ts';
+import type { PackageInfo } from '../../target.ts';
+import { buildDeb } from '../deb.ts';
+import { gzipDeterministic } from '../deb.ts';
+import { checkMaintainer } from '../deb-control.ts';
+import type { FileEntry } from '../tar.ts';
 import { renderChangelog, renderCopyright, renderLintianOverrides, renderManPage, wrap } from './docs.ts';
 import { maintainerScripts } from './scripts.ts';
 import { resolvedHook } from './resolved.ts';
@@ -79,7 +79,7 @@ exec /usr/bin/node ${lib} "$@"
   if (spec.notices) file(`${doc}/${NOTICES}`, gzipDeterministic(spec.notices));
   file(`usr/share/man/man1/${info.name}.1.gz`, gzipDeterministic(Buffer.from(renderManPage(info, mtime))));
   // DNS coexistence with systemd-resolved, always shipped: it acts only while the service
-  // runs with dns.enabled (targets/apt/resolved.ts), which users set after install.
+  // runs with dns.enabled (targets/formats/apt/resolved.ts), which users set after install.
   file(resolvedHook(info).path, resolvedHook(info).script, 0o755);
   for (const f of spec.extraFiles ?? []) files.push(f);
 

@@ -3,12 +3,12 @@
 // Description); Packages = the same without Maintainer, LicenseFiles, Source*, Require*,
 // SourceDateEpoch; Packages.gz (`gzip -9n`); Packages.sig (usign over Packages); the public
 // key named by its key number (what /etc/opkg/keys/ expects); a customfeeds.conf line.
-// One feed per OpenWRT arch (targets/openwrt/target.ts lays them out, docs/openwrt.md).
-import { createHash } from 'node:crypto';
+// One feed per OpenWRT arch (targets/openwrt-24.10/index.ts lays them out, docs/openwrt.md).
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzip, parseControl } from './ipk.ts';
 import { keyNumHex, usignPublicFile, usignSign, usignVerify, type UsignKey } from './usign.ts';
+import { sha256 } from '../formats/hash.ts';
 
 export interface FeedPackage { filename: string; data: Buffer; control: string; }
 
@@ -17,7 +17,7 @@ const DROP = /^(Maintainer|LicenseFiles|Source|SourceName|Require|Require-User|S
 function paragraph(p: FeedPackage): { manifest: string; packages: string } {
   const c = parseControl(p.control);
   const extra: Record<string, string> = {
-    Filename: p.filename, Size: String(p.data.length), SHA256sum: createHash('sha256').update(p.data).digest('hex'),
+    Filename: p.filename, Size: String(p.data.length), SHA256sum: sha256(p.data),
   };
   const lines: [string, string][] = [];
   for (const [k, v] of Object.entries(c)) {
@@ -75,7 +75,7 @@ export async function inspectOpkgFeed(dir: string): Promise<unknown> {
     const file = join(dir, p.Filename);
     const data = existsSync(file) ? readFileSync(file) : undefined;
     return { package: p.Package, version: p.Version, architecture: p.Architecture, filename: p.Filename, size: Number(p.Size),
-      fileMatches: !!data && data.length === Number(p.Size) && createHash('sha256').update(data).digest('hex') === p.SHA256sum };
+      fileMatches: !!data && data.length === Number(p.Size) && sha256(data) === p.SHA256sum };
   });
   return { format: 'opkg-feed', path: dir, key: keyFile ?? null, signatureValid: sigOk, packages: entries };
 }

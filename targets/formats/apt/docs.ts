@@ -2,7 +2,7 @@
 // /usr/share/doc/<pkg>/copyright (machine-readable, DEP-5), changelog.Debian.gz, a manual
 // page for the /usr/bin program, and the lintian overrides with their justification.
 // All rendered from PackageInfo and the build's mtime, so OEM rebrands carry through.
-import type { PackageInfo } from '../target.ts';
+import type { PackageInfo } from '../../target.ts';
 import { unitPaths } from './systemd.ts';
 
 /** RFC 2822 date as debian/changelog wants ("Thu, 01 Jan 2026 00:00:00 +0000"). */

@@ -10,8 +10,8 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { gzipDeterministic } from '../formats/deb.ts';
-import { renderControl } from '../formats/deb-control.ts';
+import { gzipDeterministic } from '../deb.ts';
+import { renderControl } from '../deb-control.ts';
 import type { AptSigner } from './sign.ts';
 
 export interface SuitePackage {

@@ -4,68 +4,49 @@
 // leaving what V8 and the engine need: no MemoryDenyWriteExecute (V8's JIT maps W+X
 // pages), no PrivateUsers (port 53 needs CAP_NET_BIND_SERVICE in the host's user
 // namespace), no DynamicUser (a state dir on a mount point cannot be renamed to private/).
-import type { PackageInfo } from '../target.ts';
+import type { PackageInfo } from '../../target.ts';
+import {
+  DEFAULT_GRACE_S, devicePaths, EXIT, heapCapMiB, heapFlags as flagsForCap, killTimeoutS, MIN_HEAP_CAP_MIB, RESTART, serviceUser,
+} from '../../../engine/contract.ts';
 
-export const MIB = 1024 * 1024;
+export { heapCapMiB };
 
-/** ⌊0.5 × limit⌋ in MiB (docs/contract.md "Memory limit and heap cap"). */
-export function heapCapMiB(memoryMaxBytes: number): number {
-  return Math.floor((0.5 * memoryMaxBytes) / MIB);
-}
-
-/**
- * The V8 flags for the unit's NODE_OPTIONS: the same as the engine's own re-exec
- * (engine/src/memory/reexec.ts heapFlags; a unit test keeps the two equal). On Node 24
- * heap_size_limit = old space + young generation (3 x 64 MiB of semi-spaces by default),
- * so the semi-space is scaled with the cap: ⌊cap / 16⌋ MiB up to 16, 1 MiB below a 64 MiB cap.
- */
+/** The V8 flags for the unit's NODE_OPTIONS (engine/contract.ts, as the engine's own re-exec). */
 export function heapFlags(memoryMaxBytes: number): string {
-  const cap = heapCapMiB(memoryMaxBytes);
-  const semi = cap < 64 ? 1 : Math.min(16, Math.floor(cap / 16));
-  return `--max-old-space-size=${cap} --max-semi-space-size=${semi}`;
+  return flagsForCap(heapCapMiB(memoryMaxBytes));
 }
 
-/** supervisor.graceS of the shipped config, default 5 s. */
+/** supervisor.graceS of the shipped config, default 5 s (a 0 also gets the default here). */
 export function graceSeconds(info: PackageInfo): number {
   const sup = info.defaultConfig.supervisor as { graceS?: unknown } | undefined;
-  return typeof sup?.graceS === 'number' && sup.graceS > 0 ? sup.graceS : 5;
+  return typeof sup?.graceS === 'number' && sup.graceS > 0 ? sup.graceS : DEFAULT_GRACE_S;
 }
 
-export interface UnitPaths {
-  exec: string;
-  config: string;
-  stateDir: string;
-  keysDir: string;
-}
+export type UnitPaths = ReturnType<typeof devicePaths>;
 
 export function unitPaths(info: PackageInfo): UnitPaths {
-  return {
-    exec: `/usr/bin/${info.name}`,
-    config: `/etc/${info.name}/${info.name}.json`,
-    stateDir: `/var/lib/${info.name}`,
-    keysDir: `/etc/${info.name}/keys`,
-  };
+  return devicePaths(info.name);
 }
 
 export function renderUnit(info: PackageInfo): string {
   const p = unitPaths(info);
   const heap = heapCapMiB(info.memoryMaxBytes);
-  // the hook's path (targets/apt/resolved.ts), not imported to keep this module a leaf
+  // the hook's path (targets/formats/apt/resolved.ts), not imported to keep this module a leaf
   const hook = `/usr/lib/${info.name}/resolved-dns`;
-  if (heap < 16) throw new Error(`service.memoryMax ${info.memoryMaxBytes} bytes leaves a heap cap of ${heap} MiB; use at least 32MiB`);
+  if (heap < MIN_HEAP_CAP_MIB) throw new Error(`service.memoryMax ${info.memoryMaxBytes} bytes leaves a heap cap of ${heap} MiB; use at least 32MiB`);
   return `[Unit]
 Description=${info.description.split('\n')[0]}
 Documentation=${info.homepage} man:${info.name}(1)
 After=network-online.target
 Wants=network-online.target
-# Process contract: at most 5 starts in 300 s, then systemd gives up (unit "failed").
-StartLimitIntervalSec=300
-StartLimitBurst=5
+# Process contract: at most ${RESTART.burst} starts in ${RESTART.intervalS} s, then systemd gives up (unit "failed").
+StartLimitIntervalSec=${RESTART.intervalS}
+StartLimitBurst=${RESTART.burst}
 
 [Service]
 Type=exec
-User=${info.name}
-Group=${info.name}
+User=${serviceUser(info.name)}
+Group=${serviceUser(info.name)}
 ExecStart=${p.exec} run --config ${p.config}
 ExecReload=/bin/kill -HUP $MAINPID
 # DNS coexistence (docs/dns.md): while this service runs with dns.enabled, systemd-resolved
@@ -73,12 +54,12 @@ ExecReload=/bin/kill -HUP $MAINPID
 ExecStartPost=-+${hook} start
 ExecReload=-+${hook} start
 ExecStopPost=-+${hook} stop
-# Process contract: 78 = invalid configuration, restarting cannot help.
+# Process contract: ${EXIT.CONFIG} = invalid configuration, restarting cannot help.
 Restart=on-failure
 RestartSec=2
-RestartPreventExitStatus=78
+RestartPreventExitStatus=${EXIT.CONFIG}
 # Drain on SIGTERM takes up to supervisor.graceS; systemd waits 5 s more before SIGKILL.
-TimeoutStopSec=${graceSeconds(info) + 5}
+TimeoutStopSec=${killTimeoutS(graceSeconds(info))}
 KillMode=mixed
 # service.memoryMax; the V8 heap gets half, young generation included (a SEA ignores heap
 # flags on its command line, and with them here the engine does not re-exec itself).

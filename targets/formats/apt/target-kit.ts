@@ -1,17 +1,18 @@
 // What the debian and raspbian Targets share: plan (every check before any write), build
 // each package, write the suite, return artifacts.json entries. A target only says which
 // suite it fills and which packages go in which binary-<arch> index; it never imports
-// the other target (STYLE.md), both import this kit.
-import { createHash } from 'node:crypto';
+// the other target (test/unit/import-rules.test.ts), both import this kit.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALL_ARCHES, ARCHES, UnknownArchError, type Arch, type AnyArch } from '../arch.ts';
-import { noticesFor, type Artifact, type BuildInputs, type HostNeed } from '../target.ts';
-import { checkDebVersion, checkMaintainer, checkPackageName } from '../formats/deb-control.ts';
+import { ALL_ARCHES, ARCHES, UnknownArchError, type Arch, type AnyArch } from '../../arch.ts';
+import { noticesFor, type Artifact, type BuildInputs, type HostNeed } from '../../target.ts';
+import { checkDebVersion, checkMaintainer, checkPackageName } from '../deb-control.ts';
 import { buildServiceDeb, debFileName, type Payload } from './package.ts';
 import { writeSuite, type SuitePackage } from './repo.ts';
 import { loadSigner } from './sign.ts';
 import { heapCapMiB } from './systemd.ts';
+import { MIN_HEAP_CAP_MIB } from '../../../engine/contract.ts';
+import { sha256 } from '../hash.ts';
 
 export class DebInputError extends Error {
   readonly code = 'EDGEWAN_ERR_DEB_INPUT';
@@ -59,7 +60,7 @@ export function planSuite(inputs: BuildInputs, cfg: SuiteConfig): PlannedPackage
   checkPackageName(info.serviceName);
   checkDebVersion(info.versions.deb);
   checkMaintainer(info.maintainer);
-  if (!Number.isInteger(info.memoryMaxBytes) || heapCapMiB(info.memoryMaxBytes) < 16) {
+  if (!Number.isInteger(info.memoryMaxBytes) || heapCapMiB(info.memoryMaxBytes) < MIN_HEAP_CAP_MIB) {
     throw new DebInputError(`service.memoryMax (${info.memoryMaxBytes} bytes) is too small for a Node heap: use at least 32MiB`);
   }
   if (!inputs.keys.openpgpPrivate?.includes('BEGIN PGP PRIVATE KEY BLOCK')) {
@@ -88,7 +89,6 @@ export function planSuite(inputs: BuildInputs, cfg: SuiteConfig): PlannedPackage
   return plan;
 }
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 export interface SuiteBuildOptions {
   /** data.tar compression (default xz; tests use gzip for quick throw-away versions) */

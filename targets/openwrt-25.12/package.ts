@@ -7,10 +7,10 @@
 //   lib/apk/packages/<name>.rusers           the Require-User value add_group_and_user reads
 // and the apk scripts post-install / post-upgrade (PKG_UPGRADE=1) / pre-deinstall that carry
 // the ipk's default_postinst / default_prerm logic.
-import { createHash } from 'node:crypto';
-import type { FileEntry } from '../../formats/tar.ts';
-import type { ApkPackageInput } from '../../formats/adb-package.ts';
-import type { OpenwrtPayload } from '../files.ts';
+import type { FileEntry } from '../formats/tar.ts';
+import type { ApkPackageInput } from '../formats/adb-package.ts';
+import type { OpenwrtPayload } from '../formats/openwrt/files.ts';
+import { sha256 } from '../formats/hash.ts';
 
 export const APK_META_DIR = 'lib/apk/packages';
 
@@ -49,7 +49,7 @@ export function apkEntries(name: string, payload: OpenwrtPayload): FileEntry[] {
   const statics = payload.conffiles.map((c) => {
     const f = files.find((x) => `/${x.path}` === c);
     if (!f || f.type !== 'file') throw new Error(`conffile ${c} is not a file of the payload`);
-    return `${c} ${createHash('sha256').update(f.data).digest('hex')}\n`;
+    return `${c} ${sha256(f.data)}\n`;
   });
   return [
     ...files,

@@ -10,7 +10,7 @@
 // or DNS is turned off, resolved goes back to its own servers — a branch box never loses
 // name resolution because of us. An admin opts out with systemd's usual mask:
 // `ln -s /dev/null /etc/systemd/resolved.conf.d/<name>-dns.conf` (/etc wins over /run).
-import type { PackageInfo } from '../target.ts';
+import type { PackageInfo } from '../../target.ts';
 import { unitPaths } from './systemd.ts';
 
 export interface ResolvedHook {

@@ -12,16 +12,16 @@
 //                 arch names that are not in its list);
 //   edgewan-node  Architecture: all, Depends: node — the bundle alone for small flash.
 // Everything is built in memory, then written with temp-name-and-rename.
-import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, type Arch } from '../arch.ts';
 import type { Artifact, BuildInputs, PackageInfo, Target } from '../target.ts';
-import { buildFeed, feedsTemplate, type FeedPackage } from './feed.ts';
-import { OpenwrtPayloadError, openwrtPayload, patchExecutable, glibcEntries, type OpenwrtPayload, type Variant } from './files.ts';
+import { buildFeed, feedsTemplate, inspectOpkgFeed, inspectOpkgFeeds, isOpkgFeedsRoot, type FeedPackage } from './feed.ts';
+import { OpenwrtPayloadError, openwrtPayload, patchExecutable, glibcEntries, type OpenwrtPayload, type Variant } from '../formats/openwrt/files.ts';
 import { imageBuilderFiles } from './imagebuilder.ts';
-import { buildIpk, controlText, dataTarGz, ipkInstalledSize, type IpkControl } from './ipk.ts';
+import { buildIpk, controlText, dataTarGz, inspectIpk, ipkInstalledSize, type IpkControl } from './ipk.ts';
 import { keyNumHex, usignKey, usignPublicFile } from './usign.ts';
+import { sha256 } from '../formats/hash.ts';
 
 /** dist/-relative root of the 24.10 feeds: one directory per OpenWRT arch, plus ALL_FEED. */
 export const FEED_DIR = 'openwrt/24.10';
@@ -30,7 +30,6 @@ export const ALL_FEED = 'all';
 /** The issue's budget for edgewan-node: routers with little flash. */
 export const NODE_PACKAGE_MAX = 200 * 1024;
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 export function ipkFileName(pkg: string, version: string, arch: string): string {
   return `${pkg}_${version}_${arch}.ipk`;
@@ -68,6 +67,13 @@ function builtArches(inputs: BuildInputs): Arch[] {
 export const openwrtIpkTarget: Target = {
   name: 'openwrt-24.10',
   arches: ALL_ARCHES,
+  glibc: true,
+  owns: [FEED_DIR, 'openwrt/imagebuilder'],
+  readers: [
+    { name: 'ipk', match: (p, h, dir) => !dir && p.endsWith('.ipk') && h[0] === 0x1f && h[1] === 0x8b, read: inspectIpk },
+    { name: 'opkg-feed', match: (p, _h, dir) => dir && existsSync(join(p, 'Packages')) && existsSync(join(p, 'Packages.sig')), read: inspectOpkgFeed },
+    { name: 'opkg-feeds', match: (p, _h, dir) => dir && isOpkgFeedsRoot(p), read: inspectOpkgFeeds },
+  ],
   validate(inputs) {
     if (!inputs.keys.usignPrivatePem) {
       throw new OpenwrtPayloadError('EDGEWAN_ERR_OPENWRT_KEY', 'the opkg feed needs a usign (Ed25519 PKCS#8 PEM) key: set signing.usignPrivateKey in the manifest or EDGEWAN_USIGN_KEY');

@@ -1,9 +1,11 @@
 // The `disk` Target: one flashable raw image per images/branch-box-<arch>.json whose arch
 // was built — a cached mmdebstrap root, our .deb from the signed repo the debian target
-// just wrote to dist/apt (so the registry runs disk after debian), then filesystems and GPT
-// without loop devices (assemble.ts). Writes dist/disk/<name>.img, .img.zst, SHA256SUMS.
+// made in this build (`needs: ['apt-repo']`: the build runs debian first and hands over its
+// suite), then filesystems and GPT without loop devices (assemble.ts). Writes
+// disk/<name>.img, .img.zst and SHA256SUMS into the directory the build gives it; an image
+// whose inputs did not change is linked from dist/ instead of rebuilt.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Arch } from '../../targets/arch.ts';
 import type { Artifact, BuildInputs, HostNeed, PackageInfo, Target } from '../../targets/target.ts';
@@ -12,8 +14,10 @@ import { customize, run } from './customize.ts';
 import { definitionFiles, loadDefinition, type ImageDefinition } from './definition.ts';
 import { DiskError } from './errors.ts';
 import { planLayout } from './layout.ts';
-import { cachedRoot, rootName } from './rootfs.ts';
+import { cachedRoot, rootName } from './roots.ts';
+import { inspectDisk } from './inspect.ts';
 import { haveCommand } from './tools.ts';
+import { sha256, sha256File } from '../../targets/formats/hash.ts';
 
 const HERE = import.meta.dirname;
 
@@ -66,15 +70,9 @@ function definitionsFor(inputs: BuildInputs): ImageDefinition[] {
   return wantedDefinitions(inputs.info.defaultConfig).filter((d) => inputs.executables[d.arch] !== undefined);
 }
 
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 function dataOwner(root: string, user: string): string {
   const line = readFileSync(join(root, 'etc/passwd'), 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
-  if (!line) throw new DiskError('ASSEMBLE', `user ${user} is missing from the image's /etc/passwd after installing the package`);
+  if (!line) throw new DiskError('EDGEWAN_ERR_DISK_ASSEMBLE', `user ${user} is missing from the image's /etc/passwd after installing the package`);
   const [, , uid, gid] = line.split(':');
   return `${uid}:${gid}`;
 }
@@ -91,30 +89,47 @@ function imageKey(inputs: BuildInputs, def: ImageDefinition, aptDir: string): st
 
 /** Outside dist/ (only artifacts live there): one stamp per image and output dir. */
 function stampPath(inputs: BuildInputs, def: ImageDefinition): string {
-  const out = createHash('sha256').update(inputs.outDir).digest('hex').slice(0, 12);
+  const out = sha256(inputs.distDir ?? inputs.outDir).slice(0, 12);
   return join(inputs.cacheDir, 'disk-stamps', `${def.name}-${out}.json`);
 }
 
-function reuse(stampFile: string, dir: string, key: string): Artifact[] | undefined {
+/** The stamped artifacts when dist/ still holds them unchanged in size, linked into outDir. */
+function reuse(stampFile: string, inputs: BuildInputs, key: string): Artifact[] | undefined {
+  const from = inputs.distDir ?? inputs.outDir;
   try {
     const stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as { key: string; artifacts: Artifact[] };
     if (stamp.key !== key) return undefined;
-    const ok = stamp.artifacts.every((a) => existsSync(join(dir, '..', a.path)) && statSync(join(dir, '..', a.path)).size === a.size);
-    return ok ? stamp.artifacts : undefined;
+    const ok = stamp.artifacts.every((a) => existsSync(join(from, a.path)) && statSync(join(from, a.path)).size === a.size);
+    if (!ok) return undefined;
+    if (from !== inputs.outDir) {
+      for (const a of stamp.artifacts) {
+        const dest = join(inputs.outDir, a.path);
+        mkdirSync(join(dest, '..'), { recursive: true });
+        rmSync(dest, { force: true });
+        try { linkSync(join(from, a.path), dest); } catch { copyFileSync(join(from, a.path), dest); }
+      }
+    }
+    return stamp.artifacts;
   } catch {
     return undefined;
   }
 }
 
+/** dist/apt holding the image's suite: the one a target of this build made, else an earlier build's. */
+function aptDirFor(inputs: BuildInputs, def: ImageDefinition): string {
+  const made = inputs.needed?.find((n) => n.artifact.type === 'apt-repo' && n.artifact.path === `apt/dists/${def.suite}`);
+  return join(made ? made.root : inputs.distDir ?? inputs.outDir, 'apt');
+}
+
 async function buildOne(inputs: BuildInputs, def: ImageDefinition): Promise<Artifact[]> {
   const { info, mtime, outDir } = inputs;
-  const aptDir = join(outDir, 'apt');
+  const aptDir = aptDirFor(inputs, def);
   if (!existsSync(join(aptDir, 'dists', def.suite, 'InRelease'))) {
-    throw new DiskError('INPUT', `${aptDir}/dists/${def.suite}/InRelease is missing: the disk target installs our .deb from the signed apt repo, build it in the same run (--target debian,disk)`);
+    throw new DiskError('EDGEWAN_ERR_DISK_INPUT', `${aptDir}/dists/${def.suite}/InRelease is missing: the disk target installs our .deb from the signed apt repo, build it in the same run (--target debian,disk)`);
   }
   const dir = join(outDir, 'disk');
   const key = imageKey(inputs, def, aptDir);
-  const reused = reuse(stampPath(inputs, def), dir, key);
+  const reused = reuse(stampPath(inputs, def), inputs, key);
   if (reused) {
     inputs.log(`disk: ${def.name}: unchanged inputs, keeping dist/disk/${def.name}.img`);
     return reused;
@@ -154,17 +169,21 @@ async function buildOne(inputs: BuildInputs, def: ImageDefinition): Promise<Arti
 export const diskTarget: Target = {
   name: 'disk',
   arches: ['x64', 'arm64'] as readonly Arch[],
+  needs: ['apt-repo'],
+  readers: [
+    { name: 'disk-image', match: (p, h, dir) => !dir && p.endsWith('.img') && h.length >= 512 && h[510] === 0x55 && h[511] === 0xaa, read: inspectDisk },
+  ],
   hostNeeds: ({ arches, info }) => diskNeeds(arches, info),
   validate(inputs) {
     const defs = definitionsFor(inputs);
     if (defs.length === 0) return;
-    if (process.getuid?.() !== 0) throw new DiskError('ROOT', 'the disk target needs root (mmdebstrap and chroot): run the build as root or leave out --target disk');
+    if (process.getuid?.() !== 0) throw new DiskError('EDGEWAN_ERR_DISK_ROOT', 'the disk target needs root (mmdebstrap and chroot): run the build as root or leave out --target disk');
     const tools = defs.some((d) => d.board === 'rpi') ? [...TOOLS, ['unshare', 'util-linux']] : TOOLS;
-    for (const [cmd, pkg] of tools) if (!haveCommand(cmd)) throw new DiskError('TOOL', `${cmd} not found: apt-get install ${pkg} (needed by the disk target)`);
+    for (const [cmd, pkg] of tools) if (!haveCommand(cmd)) throw new DiskError('EDGEWAN_ERR_DISK_TOOL', `${cmd} not found: apt-get install ${pkg} (needed by the disk target)`);
     for (const d of defs) {
       const h = binfmtHandler(d.debArch);
       if (h && !existsSync(`/proc/sys/fs/binfmt_misc/${h}`)) {
-        throw new DiskError('TOOL', `${d.file}: building a ${d.debArch} root needs binfmt qemu-user: apt-get install qemu-user-static binfmt-support && update-binfmts --enable ${h}`);
+        throw new DiskError('EDGEWAN_ERR_DISK_TOOL', `${d.file}: building a ${d.debArch} root needs binfmt qemu-user: apt-get install qemu-user-static binfmt-support && update-binfmts --enable ${h}`);
       }
       // A root cached earlier tells us its size now, before any long step.
       const cached = join(inputs.cacheDir, 'rootfs', rootName(d));

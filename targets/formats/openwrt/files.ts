@@ -8,15 +8,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ARCHES, type Arch } from '../arch.ts';
-import type { FileEntry } from '../formats/tar.ts';
-import { noticesFor, type BuildInputs, type PackageInfo } from '../target.ts';
-import { gzipDeterministic } from '../formats/deb.ts';
+import { ARCHES, type Arch } from '../../arch.ts';
+import type { FileEntry } from '../tar.ts';
+import { noticesFor, type BuildInputs, type PackageInfo } from '../../target.ts';
+import { gzipDeterministic } from '../deb.ts';
+import type { BuilderErrorCode } from '../../error-codes.ts';
 
 const FILES = join(import.meta.dirname, 'files');
 
 export class OpenwrtPayloadError extends Error {
-  constructor(readonly code: string, message: string, opts?: { cause?: unknown }) { super(message, opts); }
+  constructor(readonly code: BuilderErrorCode, message: string, opts?: { cause?: unknown }) { super(message, opts); }
 }
 
 /** `{ arch }` for the standalone package, `'node'` for the bundle on the feed's node. */
