@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmp, waitFor } from './tunnel-helpers.ts';
-import { teeCounters } from '../src/fleet/edges.ts';
+import { teeCounters } from '../src/tunnel/fleet/edges.ts';
 import { newCounters } from '../src/tunnel/counters.ts';
 import { CoreChoice } from '../src/tunnel/fleet-failover.ts';
-import { RevocationWatcher, type RevocationList } from '../src/fleet/revocation.ts';
+import { RevocationWatcher, type RevocationList } from '../src/tunnel/fleet/revocation.ts';
 
 test('per-edge counters: every write lands in the edge and in the totals by the same amount', () => {
   const total = newCounters(); const a = newCounters(); const b = newCounters();

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { caInit, enroll } from '../../engine/src/fleet/ca.ts';
+import { caInit, enroll } from '../../engine/src/tunnel/fleet/ca.ts';
 import { TunnelComponent } from '../../engine/src/tunnel/component.ts';
 import { heapFlags } from '../../engine/src/memory/reexec.ts';
 import { freePort, startEngine, type RunningEngine } from '../../test/helpers/engine.ts';

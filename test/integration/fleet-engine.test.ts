@@ -15,7 +15,7 @@ import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineCommand, freePort, startEngine, waitFor, type RunningEngine } from '../helpers/engine.ts';
-import { issue, newKey } from '../../engine/src/fleet/pki.ts';
+import { issue, newKey } from '../../engine/src/tunnel/fleet/pki.ts';
 import { certPin, der, seq, name as cnName, ECDSA_SHA256, pem } from '../../engine/src/tunnel/credentials.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

@@ -1,11 +1,11 @@
 // The fleet commands (docs/fleet.md): `ca init`, `ca sign`, `keygen --csr NAME` and `enroll
-// NAME`. The certificates are engine/src/fleet/'s business; this is the CLI edge around it,
+// NAME`. The certificates are engine/src/tunnel/fleet/'s business; this is the CLI edge around it,
 // loaded only for these commands. Exit codes: 0 ok, 64 usage, 65 bad request or name
 // (EX_DATAERR), 73 a file exists or cannot be written (EX_CANTCREAT; keys are never replaced).
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, dirname, basename } from 'node:path';
-import { caInit, caSign, keygenCsr, enroll, CA_FILES } from '../fleet/ca.ts';
-import { PkiProblem } from '../fleet/pki.ts';
+import { caInit, caSign, keygenCsr, enroll, CA_FILES } from '../tunnel/fleet/ca.ts';
+import { PkiProblem } from '../tunnel/fleet/pki.ts';
 
 export interface FleetOutcome { code: number; out: string; err: string }
 

@@ -3,13 +3,13 @@
 // (transport.ts) uses it at start and the config loader (engine/src/config/rules.ts) for
 // `check-config`, so both reject the same files. With tunnel.auth.ca (a fleet: docs/fleet.md)
 // the peer must hold a certificate from that CA for its role instead of a pinned one, and a
-// core may name a revocation list (engine/src/fleet/).
+// core may name a revocation list (engine/src/tunnel/fleet/).
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Role } from './credentials.ts';
-import { checkMember, type PeerIdentity } from '../fleet/pki.ts';
-import { readRevocationList, type RevocationList } from '../fleet/revocation.ts';
+import { checkMember, type PeerIdentity } from './fleet/pki.ts';
+import { readRevocationList, type RevocationList } from './fleet/revocation.ts';
 
 export interface AuthConfig {
   keyDir?: string | null; psk: string | null; cert: string | null; key: string | null; pin: string | null;

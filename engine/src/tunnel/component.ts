@@ -22,8 +22,8 @@ import { lingerStatus } from '../proxy/linger.ts';
 import { endCheckStatus } from '../proxy/end-check.ts';
 import { tunnelMetrics } from './metrics.ts';
 import type { TunnelStream } from './stream.ts';
-import { EdgeRegistry, teeCounters } from '../fleet/edges.ts';
-import type { PeerIdentity } from '../fleet/pki.ts';
+import { EdgeRegistry, teeCounters } from './fleet/edges.ts';
+import type { PeerIdentity } from './fleet/pki.ts';
 import { CoreChoice, probeCore } from './fleet-failover.ts';
 
 /** Memory one open stream costs in each process besides its data (see fitCache). */

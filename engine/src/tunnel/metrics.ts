@@ -1,8 +1,15 @@
 // Prometheus samples for the tunnel (the admin endpoint adds the edgewan_ prefix).
 import type { MetricSample } from '../supervisor/component.ts';
 import type { Link } from './link.ts';
-import type { TunnelComponent } from './component.ts';
+import type { ChunkStore } from '../cache/store.ts';
 import type { Counters } from './counters.ts';
+
+/** What tunnelMetrics reads of the tunnel component (a shape, so this file does not import it). */
+export interface TunnelView {
+  readonly counters: Counters;
+  readonly store: ChunkStore | null;
+  readonly modeName: string;
+}
 
 const gauge = (name: string, help: string, value: number, labels?: Record<string, string>): MetricSample => ({ name, help, type: 'gauge', value, labels });
 const counter = (name: string, help: string, value: number, labels?: Record<string, string>): MetricSample => ({ name, help, type: 'counter', value, labels });
@@ -32,7 +39,7 @@ export function trafficSeries(c: Counters, links: readonly Link[], labels: Recor
 }
 
 /** The tunnel's series; `traffic: false` leaves out trafficSeries (a fleet core labels them per edge). */
-export function tunnelMetrics(t: TunnelComponent, links: Link[], traffic = true): MetricSample[] {
+export function tunnelMetrics(t: TunnelView, links: Link[], traffic = true): MetricSample[] {
   const c = t.counters;
   const s = t.store;
   return [

@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { authMaterial, type AuthConfig, type FleetMaterial } from './auth.ts';
 import type { Role } from './credentials.ts';
-import { checkMember, type Checked } from '../fleet/pki.ts';
+import { checkMember, type Checked } from './fleet/pki.ts';
 
 export type { AuthConfig } from './auth.ts';
 

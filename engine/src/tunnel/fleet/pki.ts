@@ -7,7 +7,7 @@
 // certificates but writes neither certificates nor requests and reads no requests, hence the
 // small DER writer (tunnel/credentials.ts) and the reader below.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
-import { der, seq, oid, name as cnName, ECDSA_SHA256, pem, signCertificate } from '../tunnel/credentials.ts';
+import { der, seq, oid, name as cnName, ECDSA_SHA256, pem, signCertificate } from '../credentials.ts';
 import { edgeNameProblem } from './names.ts';
 
 export type FleetRole = 'edge' | 'core';

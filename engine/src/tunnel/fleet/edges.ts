@@ -3,12 +3,12 @@
 // /status and /metrics). Names come only from certificates the fleet CA signed, so the number
 // of edges (and of labelled metric series) is bounded by the edges enrolled. The tunnel
 // component (tunnel/component.ts) owns one registry when it is a core with tunnel.auth.ca.
-import type { Logger } from '../log/logger.ts';
-import type { MetricSample } from '../supervisor/component.ts';
-import type { Link } from '../tunnel/link.ts';
-import { newCounters, type Counters } from '../tunnel/counters.ts';
-import { T } from '../codec/frame.ts';
-import { trafficSeries } from '../tunnel/metrics.ts';
+import type { Logger } from '../../log/logger.ts';
+import type { MetricSample } from '../../supervisor/component.ts';
+import type { Link } from '../link.ts';
+import { newCounters, type Counters } from '../counters.ts';
+import { T } from '../../codec/frame.ts';
+import { trafficSeries } from '../metrics.ts';
 import { REJECT_REASONS, type PeerIdentity, type RejectReason } from './pki.ts';
 import { isRevoked, RevocationWatcher, type RevocationList } from './revocation.ts';
 
