@@ -2,8 +2,8 @@
 // devices"): the values a package's service manager and the engine must agree on, in one
 // pure module (no imports, no I/O) that the engine and the targets can both import. It lives
 // beside engine/src, not in it, so the builder imports it without importing engine source.
-// test/unit/contract.test.ts checks the engine's own copies, the systemd unit, the procd
-// init script and the OCI image against it.
+// The engine imports heap cap, heap flags and exit codes from here; test/unit/contract.test.ts
+// checks that, the systemd unit, the procd init script and the OCI image against it.
 
 const MIB = 1024 * 1024;
 

@@ -17,8 +17,10 @@ import type { Component } from '../supervisor/component.ts';
 import { createAdmin } from '../admin/server.ts';
 import { StatusSource } from '../admin/status.ts';
 import { WIRINGS, type Wiring } from './wiring.ts';
+import { EXIT } from '../../contract.ts';
 
-export const EXIT = { OK: 0, SOFTWARE: 70, CONFIG: 78 } as const;
+/** Exit codes a service manager acts on (the package contract's, engine/contract.ts). */
+export { EXIT };
 
 /**
  * Test hooks (documented in docs/config.md, "Testing hook"): a fake cgroup tree and a faster

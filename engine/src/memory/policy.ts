@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ConfigProblem } from '../config/errors.ts';
 import type { MemoryConfig } from '../config/types.ts';
 import { formatBytes } from '../config/size.ts';
+import { heapCapMiB } from '../../contract.ts';
 
 export const MIN_LIMIT = 32 * 1024 * 1024;
 /**
@@ -105,9 +106,8 @@ export function resolveLimit(limit: MemoryConfig['limit'], roots: CgroupRoots = 
   return { bytes: physical, source: 'physical' };
 }
 
-export function heapCapMiB(limitBytes: number): number {
-  return Math.floor((0.5 * limitBytes) / (1024 * 1024));
-}
+/** The heap cap for a memory limit: the package contract's (engine/contract.ts), which init scripts and units compute too. */
+export { heapCapMiB };
 
 /**
  * What the shares of memory.split are shares of: the limit minus the runtime's reserve,

@@ -6,6 +6,7 @@
 // code becomes ours (costs the parent's RSS, measured in docs/config.md).
 import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
+import { heapFlags } from '../../contract.ts';
 import { hasHeapFlag } from './policy.ts';
 
 export const REEXEC_MARK = 'EDGEWAN_REEXECED';
@@ -25,18 +26,14 @@ function sameFile(a: string | undefined, b: string): boolean {
 }
 
 /**
- * NODE_OPTIONS flags for a heap cap. The young generation comes on top of the old space: Node
- * 24 reserves up to 3 x 64 MiB of semi-spaces by default (measured: heap_size_limit = old
- * space + 192 MiB), which alone exceeds a 128 MiB container. So the semi-space is scaled too:
- * ⌊cap / 16⌋ MiB up to 16, and 1 MiB below a 64 MiB cap (limits under 128 MiB), where every
- * MiB of young generation counts: at a 96 MiB limit, 1 instead of 3 MiB lowered the tunnel's
- * 1,000-stream VmHWM by 6–7 MB with less CPU, not more (docs/tunnel.md). Kept equal by unit
- * tests in targets/apt/systemd.ts and targets/openwrt/files/init.sh.
+ * NODE_OPTIONS flags for a heap cap, as the package contract (engine/contract.ts) writes them
+ * and every init script and unit computes them. The young generation comes on top of the old
+ * space: Node 24 reserves up to 3 x 64 MiB of semi-spaces by default (measured:
+ * heap_size_limit = old space + 192 MiB), which alone exceeds a 128 MiB container, so the
+ * semi-space is scaled too; at a 96 MiB limit, 1 instead of 3 MiB lowered the tunnel's
+ * 1,000-stream VmHWM by 6–7 MB with less CPU, not more (docs/tunnel.md).
  */
-export function heapFlags(heapCapMiB: number): string {
-  const semi = heapCapMiB < 64 ? 1 : Math.min(16, Math.floor(heapCapMiB / 16));
-  return `--max-old-space-size=${heapCapMiB} --max-semi-space-size=${semi}`;
-}
+export { heapFlags };
 
 export function needsReexec(env: NodeJS.ProcessEnv): boolean {
   return !hasHeapFlag(env.NODE_OPTIONS) && env[REEXEC_MARK] !== '1';
