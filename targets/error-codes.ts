@@ -3,7 +3,8 @@
 // happens and what to do. Error classes take their code from this table (the type
 // BuilderErrorCode); docs/build.md's "Error codes" table is rendered from it, and
 // test/unit/error-codes.test.ts fails on a code used but not catalogued, a catalogued code
-// no longer used, or a doc out of date (node --import tsx scripts/gen-error-docs.ts).
+// no longer used, or a doc out of date (node --import tsx scripts/gen-error-docs.ts). The
+// engine's own codes are in engine/src/errors.ts.
 // It sits in targets/ because the targets, images/ and scripts/ all import it.
 
 export interface ErrorEntry {
@@ -249,10 +250,3 @@ export const BUILDER_ERRORS = {
 } as const satisfies Record<string, ErrorEntry>;
 
 export type BuilderErrorCode = keyof typeof BUILDER_ERRORS;
-
-/** The markdown table docs/build.md carries between its error-codes markers. */
-export function renderErrorTable(): string {
-  const esc = (s: string) => s.replace(/\|/g, '\\|');
-  const rows = Object.entries(BUILDER_ERRORS).map(([code, e]) => `| \`${code}\` | ${esc(e.when)} | ${esc(e.fix)} |`);
-  return ['| code | when | what to do |', '|---|---|---|', ...rows].join('\n');
-}

@@ -33,7 +33,7 @@ EDGEWAN_ADMIN_LISTEN, EDGEWAN_ADMIN_TOKEN, EDGEWAN_LOG_LEVEL. Exit codes: 0 ok,
 `;
 
 function usage(msg: string): number {
-  process.stderr.write(`edgewan: ${msg}; run "edgewan --help"\n`);
+  process.stderr.write(`edgewan: EDGEWAN_ERR_USAGE: ${msg}; run "edgewan --help"\n`);
   return 64;
 }
 
@@ -126,7 +126,7 @@ main(process.argv.slice(2)).then(
   },
   (err: Error) => {
     const code = (err as { code?: unknown }).code;
-    process.stderr.write(`edgewan: internal error${typeof code === 'string' ? ` ${code}` : ''}: ${err.message}\n`);
+    process.stderr.write(`edgewan: EDGEWAN_ERR_INTERNAL: internal error${typeof code === 'string' ? ` ${code}` : ''}: ${err.message}\n`);
     process.exit(70);
   },
 );

@@ -5,6 +5,7 @@
 // offset) that the link turns into "close with a logged reason" — never an uncaught throw.
 // Full description: docs/tunnel.md, "Wire format".
 import { FP_LEN } from './fingerprint.ts';
+import type { EngineErrorCode } from '../errors.ts';
 
 export const PROTOCOL_VERSION = 1;
 export const MAGIC = 0x45575431; // "EWT1"
@@ -49,8 +50,8 @@ export type DataOp =
   | { op: Op.DZ; rawLen: number; dict: Uint8Array[]; lens: number[]; check: Uint8Array | null; zstd?: boolean; data: Uint8Array };
 
 export class FrameError extends Error {
-  constructor(readonly code: string, message: string, readonly offset: number) {
-    super(`EDGEWAN_ERR_TUNNEL_${code}: ${message} (at byte ${offset} of the frame stream)`);
+  constructor(readonly code: EngineErrorCode, message: string, readonly offset: number) {
+    super(`${code}: ${message} (at byte ${offset} of the frame stream)`);
   }
 }
 
@@ -97,8 +98,8 @@ export class FrameReader {
       const len = h.readUInt32BE(5);
       const lim = LIMITS[type];
       const at = this.consumed;
-      if (!lim) throw new FrameError('FRAME_TYPE', `unknown frame type ${type}`, at);
-      if (len < lim[0] || len > lim[1]) throw new FrameError('FRAME_LENGTH', `frame type ${type} with payload length ${len} outside [${lim[0]}, ${lim[1]}]`, at);
+      if (!lim) throw new FrameError('EDGEWAN_ERR_TUNNEL_FRAME_TYPE', `unknown frame type ${type}`, at);
+      if (len < lim[0] || len > lim[1]) throw new FrameError('EDGEWAN_ERR_TUNNEL_FRAME_LENGTH', `frame type ${type} with payload length ${len} outside [${lim[0]}, ${lim[1]}]`, at);
       if (this.buffered < HEADER_LEN + len) break;
       const stream = h.readUInt32BE(1);
       this.take(HEADER_LEN, false);
@@ -180,20 +181,20 @@ function u32(b: Uint8Array, p: number): number {
 export function decodeOps(b: Uint8Array, at = 0): DataOp[] {
   const ops: DataOp[] = [];
   let p = 0;
-  const need = (k: number) => { if (p + k > b.length) throw new FrameError('OP_TRUNCATED', `op needs ${k} more bytes, ${b.length - p} left`, at + p); };
+  const need = (k: number) => { if (p + k > b.length) throw new FrameError('EDGEWAN_ERR_TUNNEL_OP_TRUNCATED', `op needs ${k} more bytes, ${b.length - p} left`, at + p); };
   while (p < b.length) {
     const op = b[p++];
     if (op === Op.REF || op === Op.REFM) {
       need(FP_LEN + 4);
       const fp = b.subarray(p, p + FP_LEN); p += FP_LEN;
       const rawLen = u32(b, p); p += 4;
-      if (rawLen === 0 || rawLen > (op === Op.REF ? MAX_OP_RAW : MAX_REFM_RAW)) throw new FrameError('OP_LENGTH', `reference to a ${rawLen}-byte chunk`, at + p - 4);
+      if (rawLen === 0 || rawLen > (op === Op.REF ? MAX_OP_RAW : MAX_REFM_RAW)) throw new FrameError('EDGEWAN_ERR_TUNNEL_OP_LENGTH', `reference to a ${rawLen}-byte chunk`, at + p - 4);
       ops.push({ op, rawLen, fp });
     } else if (op === Op.LZ4) {
       need(8);
       const rawLen = u32(b, p); const clen = u32(b, p + 4); p += 8;
       if (rawLen === 0 || rawLen > MAX_OP_RAW || clen === 0 || clen > rawLen + (rawLen >>> 8) + 16) {
-        throw new FrameError('OP_LENGTH', `LZ4 op raw ${rawLen} / compressed ${clen} bytes out of bounds`, at + p - 8);
+        throw new FrameError('EDGEWAN_ERR_TUNNEL_OP_LENGTH', `LZ4 op raw ${rawLen} / compressed ${clen} bytes out of bounds`, at + p - 8);
       }
       need(clen);
       ops.push({ op, rawLen, data: b.subarray(p, p + clen) }); p += clen;
@@ -206,23 +207,23 @@ export function decodeOps(b: Uint8Array, at = 0): DataOp[] {
       const dict: Uint8Array[] = [];
       for (let i = 0; i < nd; i++) { dict.push(b.subarray(p, p + FP_LEN)); p += FP_LEN; }
       const n = (b[p] << 8) | b[p + 1]; p += 2;
-      if (n === 0 || n > DZ_MAX_CHUNKS) throw new FrameError('OP_LENGTH', `DZ op with ${n} chunks`, at + p - 2);
+      if (n === 0 || n > DZ_MAX_CHUNKS) throw new FrameError('EDGEWAN_ERR_TUNNEL_OP_LENGTH', `DZ op with ${n} chunks`, at + p - 2);
       need(4 * n + 4);
       const lens: number[] = []; let rawLen = 0;
-      for (let i = 0; i < n; i++) { const l = u32(b, p); p += 4; if (l === 0) throw new FrameError('OP_LENGTH', 'DZ chunk of 0 bytes', at + p - 4); lens.push(l); rawLen += l; }
-      if (rawLen > MAX_OP_RAW) throw new FrameError('OP_LENGTH', `DZ op of ${rawLen} raw bytes`, at + p - 4);
+      for (let i = 0; i < n; i++) { const l = u32(b, p); p += 4; if (l === 0) throw new FrameError('EDGEWAN_ERR_TUNNEL_OP_LENGTH', 'DZ chunk of 0 bytes', at + p - 4); lens.push(l); rawLen += l; }
+      if (rawLen > MAX_OP_RAW) throw new FrameError('EDGEWAN_ERR_TUNNEL_OP_LENGTH', `DZ op of ${rawLen} raw bytes`, at + p - 4);
       const clen = u32(b, p); p += 4;
-      if (clen === 0 || clen > rawLen + 64) throw new FrameError('OP_LENGTH', `DZ op raw ${rawLen} / compressed ${clen} bytes out of bounds`, at + p - 4);
+      if (clen === 0 || clen > rawLen + 64) throw new FrameError('EDGEWAN_ERR_TUNNEL_OP_LENGTH', `DZ op raw ${rawLen} / compressed ${clen} bytes out of bounds`, at + p - 4);
       need(clen);
       ops.push({ op, rawLen, dict, lens, check, zstd: (flags & 2) !== 0, data: b.subarray(p, p + clen) }); p += clen;
     } else if (op === Op.LIT || op === Op.RAW) {
       need(4);
       const len = u32(b, p); p += 4;
-      if (len === 0 || len > MAX_OP_RAW) throw new FrameError('OP_LENGTH', `literal of ${len} bytes`, at + p - 4);
+      if (len === 0 || len > MAX_OP_RAW) throw new FrameError('EDGEWAN_ERR_TUNNEL_OP_LENGTH', `literal of ${len} bytes`, at + p - 4);
       need(len);
       ops.push({ op, rawLen: len, data: b.subarray(p, p + len) }); p += len;
     } else {
-      throw new FrameError('OP_TYPE', `unknown data op ${op}`, at + p - 1);
+      throw new FrameError('EDGEWAN_ERR_TUNNEL_OP_TYPE', `unknown data op ${op}`, at + p - 1);
     }
   }
   return ops;
@@ -241,11 +242,11 @@ export function encodeHello(h: Hello): Buffer {
 
 export function decodeHello(b: Uint8Array): Hello {
   const d = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  if (d.readUInt32BE(0) !== MAGIC) throw new FrameError('HELLO', 'bad magic: the peer does not speak the edgewan tunnel protocol', 0);
-  if (d[4] !== PROTOCOL_VERSION) throw new FrameError('HELLO', `peer speaks protocol version ${d[4]}, this side ${PROTOCOL_VERSION}: upgrade both sides to one release`, 4);
-  if (d[5] !== 1 && d[5] !== 2) throw new FrameError('HELLO', `bad role ${d[5]}`, 5);
+  if (d.readUInt32BE(0) !== MAGIC) throw new FrameError('EDGEWAN_ERR_TUNNEL_HELLO', 'bad magic: the peer does not speak the edgewan tunnel protocol', 0);
+  if (d[4] !== PROTOCOL_VERSION) throw new FrameError('EDGEWAN_ERR_TUNNEL_HELLO', `peer speaks protocol version ${d[4]}, this side ${PROTOCOL_VERSION}: upgrade both sides to one release`, 4);
+  if (d[5] !== 1 && d[5] !== 2) throw new FrameError('EDGEWAN_ERR_TUNNEL_HELLO', `bad role ${d[5]}`, 5);
   const windowBytes = d.readUInt32BE(26);
-  if (windowBytes < 32768 || windowBytes > 16 * 1024 * 1024) throw new FrameError('HELLO', `stream window ${windowBytes} out of bounds`, 26);
+  if (windowBytes < 32768 || windowBytes > 16 * 1024 * 1024) throw new FrameError('EDGEWAN_ERR_TUNNEL_HELLO', `stream window ${windowBytes} out of bounds`, 26);
   return { version: d[4], role: d[5] === 1 ? 'edge' : 'core', cacheId: Uint8Array.prototype.slice.call(d, 6, 22), capacityMiB: d.readUInt32BE(22), windowBytes, codecs: d[30] };
 }
 
@@ -253,6 +254,6 @@ export function decodeHello(b: Uint8Array): Hello {
 export function decodeChunk(b: Uint8Array): { fp: Uint8Array; op: DataOp } {
   const fp = b.subarray(0, FP_LEN);
   const ops = decodeOps(b.subarray(FP_LEN), FP_LEN);
-  if (ops.length !== 1 || (ops[0].op !== Op.LIT && ops[0].op !== Op.LZ4)) throw new FrameError('CHUNK', 'a CHUNK frame must carry exactly one literal', FP_LEN);
+  if (ops.length !== 1 || (ops[0].op !== Op.LIT && ops[0].op !== Op.LZ4)) throw new FrameError('EDGEWAN_ERR_TUNNEL_CHUNK', 'a CHUNK frame must carry exactly one literal', FP_LEN);
   return { fp, op: ops[0] };
 }

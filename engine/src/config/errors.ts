@@ -1,11 +1,12 @@
 // Config errors: each problem names the file, the JSON pointer, the bad value and what is
 // allowed. All problems are collected and reported at once; the CLI exits 78 on them and never
 // prints a stack trace.
+import type { EngineErrorCode } from '../errors.ts';
 import { locateJsonError } from './json-locate.ts';
 
 export interface ConfigProblem {
-  /** EDGEWAN_ERR_CONFIG_<WHAT> */
-  code: string;
+  /** EDGEWAN_ERR_CONFIG_<WHAT>, from the catalogue (engine/src/errors.ts) */
+  code: EngineErrorCode;
   /** JSON pointer into the document ("" for the whole document). */
   pointer: string;
   message: string;
@@ -18,7 +19,7 @@ export interface ConfigProblem {
 }
 
 export class ConfigError extends Error {
-  readonly code: string;
+  readonly code: EngineErrorCode;
   readonly file: string | null;
   readonly problems: readonly ConfigProblem[];
 

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { isIPv6 } from 'node:net';
 import { splitHostPort } from './options.ts';
 import { readName, RCODE_NOERROR, RCODE_NXDOMAIN, TYPE_OPT } from './wire.ts';
+import type { EngineErrorCode } from '../errors.ts';
 
 export interface UpstreamHealth {
   address: string;
@@ -29,7 +30,7 @@ const SOCKS_PER_UPSTREAM = 16;
 const SOCK_USES = 64;
 
 export class UpstreamError extends Error {
-  constructor(msg: string, readonly code: string, readonly response?: Buffer) { super(msg); }
+  constructor(msg: string, readonly code: EngineErrorCode, readonly response?: Buffer) { super(msg); }
 }
 
 export interface PoolOptions { timeoutMs: number; attempts: number; maxInflight: number; ednsUdpSize: number; }

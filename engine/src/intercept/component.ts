@@ -130,7 +130,7 @@ export class InterceptComponent implements Component {
     return new Promise((resolve, reject) => {
       const out = net.connect({ host, port, allowHalfOpen: true });
       out.pause();
-      const timer = setTimeout(() => out.destroy(new Error('connect timed out after 10 s')), 10_000);
+      const timer = setTimeout(() => out.destroy(new Error('EDGEWAN_ERR_TUNNEL_CONNECT_TIMEOUT: connect timed out after 10 s')), 10_000);
       out.once('connect', () => { clearTimeout(timer); this.counts.bypassed++; splice(sock, out); resolve(); });
       out.once('error', (e) => { clearTimeout(timer); if (!out.readyState || out.connecting) { this.failed.direct_connect++; reject(e); } });
     });

@@ -268,7 +268,7 @@ export class TunnelComponent implements Component {
     const sock = net.connect({ host: hp[0], port: hp[1], allowHalfOpen: true });
     sock.pause(); // no read before splice() has a read slot for it (tunnel/gate.ts)
     this.locals.add(sock);
-    const timer = setTimeout(() => sock.destroy(new Error('connect timed out after 10 s')), 10000);
+    const timer = setTimeout(() => sock.destroy(new Error('EDGEWAN_ERR_TUNNEL_CONNECT_TIMEOUT: connect timed out after 10 s')), 10000);
     let connected = false;
     sock.once('connect', () => { connected = true; clearTimeout(timer); sock.setNoDelay(true); link.accept(s); splice(sock, s, () => this.locals.delete(sock)); });
     sock.once('error', (e) => {

@@ -14,13 +14,14 @@ import { SpanBuilder, manifestFps } from '../codec/manifest.ts';
 import type { Link } from './link.ts';
 import type { ReadGate } from './gate.ts';
 import { noteBytes } from './gc-guard.ts';
+import type { EngineErrorCode } from '../errors.ts';
 
 const BATCH_BYTES = 192 * 1024; // decoded bytes per DATA frame: bounds frame size
 const TAIL_FLUSH_MS = 20;
 
 /** A stream reset for bad input on that stream only: the link stays up. `code` is typed. */
 export class TunnelStreamError extends Error {
-  constructor(readonly code: string, message: string) { super(`EDGEWAN_ERR_TUNNEL_${code}: ${message}`); }
+  constructor(readonly code: EngineErrorCode, message: string) { super(`${code}: ${message}`); }
 }
 
 export class TunnelStream extends Duplex {
@@ -185,7 +186,7 @@ export class TunnelStream extends Duplex {
   }
 
   /** Reset this stream only, with a typed error (bad input that leaves the link usable). */
-  private fail(code: string, message: string): null {
+  private fail(code: EngineErrorCode, message: string): null {
     this.inQ = []; this.got.clear();
     this.destroy(new TunnelStreamError(code, `${message} (stream ${this.id})`));
     return null;
@@ -193,11 +194,11 @@ export class TunnelStream extends Duplex {
 
   /** The chunks a REFM op stands for; null when the stream waits for one (NEED) or failed. */
   private expandRun(mfp: Uint8Array, rawLen: number): Array<[Uint8Array, Uint8Array]> | null {
-    if (!this.link.acceptsRuns) return this.fail('CODEC', 'a REFM op although this side did not offer reference runs');
+    if (!this.link.acceptsRuns) return this.fail('EDGEWAN_ERR_TUNNEL_CODEC', 'a REFM op although this side did not offer reference runs');
     const m = this.chunkFor(mfp);
     if (!m) return null;
     const fps = manifestFps(m);
-    if (!fps) return this.fail('MANIFEST', `a REFM op names a chunk of ${m.length} bytes that is not a manifest`);
+    if (!fps) return this.fail('EDGEWAN_ERR_TUNNEL_MANIFEST', `a REFM op names a chunk of ${m.length} bytes that is not a manifest`);
     const out: Array<[Uint8Array, Uint8Array]> = [];
     let total = 0;
     for (const fp of fps) {
@@ -205,17 +206,17 @@ export class TunnelStream extends Duplex {
       if (!d) return null;
       out.push([fp, d]); total += d.length;
     }
-    if (total !== rawLen) return this.fail('MANIFEST', `a REFM op declares ${rawLen} bytes, its chunks hold ${total}`);
+    if (total !== rawLen) return this.fail('EDGEWAN_ERR_TUNNEL_MANIFEST', `a REFM op declares ${rawLen} bytes, its chunks hold ${total}`);
     return out;
   }
 
   /** Decode a DZ op into its chunks; null when the stream waits for a dictionary chunk or failed. */
   private decodeDz(o: Extract<DataOp, { op: Op.DZ }>): Uint8Array[] | null {
-    if (!this.link.acceptsDz) return this.fail('CODEC', 'a DZ op although this side did not offer deflate with dictionaries');
-    if (o.zstd && !this.link.acceptsZstd) return this.fail('CODEC', 'a zstd DZ op although this side did not offer zstd');
+    if (!this.link.acceptsDz) return this.fail('EDGEWAN_ERR_TUNNEL_CODEC', 'a DZ op although this side did not offer deflate with dictionaries');
+    if (o.zstd && !this.link.acceptsZstd) return this.fail('EDGEWAN_ERR_TUNNEL_CODEC', 'a zstd DZ op although this side did not offer zstd');
     const most = o.zstd ? ZSTD_MAX_DICT : DZ_MAX_DICT;
-    if (o.dict.length > most) return this.fail('DICT_RANGE', `a DZ op names ${o.dict.length} dictionary chunks, at most ${most}`);
-    if (o.check && o.lens.length !== 1) return this.fail('DICT_RANGE', 'a checked DZ op must carry one chunk');
+    if (o.dict.length > most) return this.fail('EDGEWAN_ERR_TUNNEL_DICT_RANGE', `a DZ op names ${o.dict.length} dictionary chunks, at most ${most}`);
+    if (o.check && o.lens.length !== 1) return this.fail('EDGEWAN_ERR_TUNNEL_DICT_RANGE', 'a checked DZ op must carry one chunk');
     const parts: Uint8Array[] = [];
     for (const fp of o.dict) {
       const d = this.chunkFor(fp);
@@ -223,9 +224,9 @@ export class TunnelStream extends Duplex {
       parts.push(d);
     }
     const out = o.zstd ? unzstdWithDict(o.data, buildDict(parts, ZSTD_WINDOW), o.rawLen) : inflateWithDict(o.data, buildDict(parts), o.rawLen);
-    if (!out) return this.fail('DECOMPRESS', `a DZ op does not ${o.zstd ? 'decompress' : 'inflate'} to its declared ${o.rawLen} bytes`);
+    if (!out) return this.fail('EDGEWAN_ERR_TUNNEL_DECOMPRESS', `a DZ op does not ${o.zstd ? 'decompress' : 'inflate'} to its declared ${o.rawLen} bytes`);
     noteBytes(o.rawLen);
-    if (o.check && !fingerprint(out).equals(o.check)) return this.fail('CHECK', 'a delta does not match its fingerprint');
+    if (o.check && !fingerprint(out).equals(o.check)) return this.fail('EDGEWAN_ERR_TUNNEL_CHECK', 'a delta does not match its fingerprint');
     if (o.lens.length === 1) return [out];
     // One buffer per chunk, which the store adopts and the reader gets: the op's output is
     // garbage at once instead of staying alive behind views.

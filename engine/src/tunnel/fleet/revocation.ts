@@ -33,14 +33,20 @@ export function parseRevocationList(text: string): RevocationList {
   return { names, serials, entries: names.size + serials.size };
 }
 
-/** Read and parse `file`; throws Error naming the file (and line). */
+/** A revocation list that cannot be read or parsed (logged with its code; the last good list stays). */
+export class RevocationProblem extends Error {
+  readonly code = 'EDGEWAN_ERR_FLEET_REVOCATION';
+  constructor(message: string) { super(message); this.name = 'RevocationProblem'; }
+}
+
+/** Read and parse `file`; throws RevocationProblem naming the file (and line). */
 export function readRevocationList(file: string): RevocationList {
   let text: string;
   try { text = readFileSync(file, 'utf8'); } catch (e) {
-    throw new Error(`cannot read the revocation list ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new RevocationProblem(`cannot read the revocation list ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  if (text.length > 4 << 20) throw new Error(`the revocation list ${file} is larger than 4 MiB`);
-  try { return parseRevocationList(text); } catch (e) { throw new Error(`the revocation list ${file} is malformed, ${(e as Error).message}`); }
+  if (text.length > 4 << 20) throw new RevocationProblem(`the revocation list ${file} is larger than 4 MiB`);
+  try { return parseRevocationList(text); } catch (e) { throw new RevocationProblem(`the revocation list ${file} is malformed, ${(e as Error).message}`); }
 }
 
 export function isRevoked(list: RevocationList, id: PeerIdentity): boolean {
