@@ -11,6 +11,7 @@ import type { ConfigProblem } from './errors.ts';
 import type { ResolvedConfig } from './types.ts';
 import { authMaterial, AuthProblem } from '../tunnel/auth.ts';
 import { cidrProblem, recordProblem } from '../dns/records.ts';
+import { splitHostPort } from '../net/hostport.ts';
 
 /** Where a core listens when tunnel.listen is null (tunnel/component.ts). */
 export const DEFAULT_TUNNEL_LISTEN = '[::]:9618';
@@ -56,9 +57,10 @@ function crossField(c: ResolvedConfig, out: ConfigProblem[]): void {
 
 interface Bound { pointer: string; host: string; port: number; udp: boolean; tcp: boolean }
 
+/** A listen address the schema already accepted (so it parses), host lower-cased for comparison. */
 function parseListen(s: string): { host: string; port: number } {
-  const i = s.lastIndexOf(':');
-  return { host: s.slice(0, i).replace(/^\[(.*)\]$/, '$1').toLowerCase(), port: Number(s.slice(i + 1)) };
+  const hp = splitHostPort(s) ?? { host: s, port: 0 };
+  return { host: hp.host.toLowerCase(), port: hp.port };
 }
 
 /** Would binding both fail (EADDRINUSE)? Same port and protocol, and the same host or a wildcard covering the other. */

@@ -3,6 +3,7 @@
 // (or a partial object, in tests) into the plain values the server, cache and upstream pool
 // use, so those never look at the raw config.
 import { readFileSync } from 'node:fs';
+import { splitHostPort, type HostPort } from '../net/hostport.ts';
 
 export type LocalRecordType = 'A' | 'AAAA' | 'CNAME' | 'TXT' | 'PTR' | 'MX' | 'NXDOMAIN';
 
@@ -76,17 +77,11 @@ export function dnsOptions(section: DnsSection, snapshotFile: string | null): Dn
   return out;
 }
 
-/** Splits "host:port" / "[v6]:port"; a bare host gets defaultPort. */
-export function splitHostPort(s: string, defaultPort: number): { host: string; port: number } {
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([^:]+)(?::(\d+))?$/.exec(s);
-  if (!m) {
-    // a bare IPv6 address without brackets
-    if (s.includes(':')) return { host: s, port: defaultPort };
-    throw Object.assign(new Error(`bad address "${s}": expected host:port or [v6]:port`), { code: 'EDGEWAN_ERR_DNS_ADDRESS' });
-  }
-  const port = m[2] === undefined ? defaultPort : Number(m[2]);
-  if (!(port >= 0 && port <= 65535)) throw Object.assign(new Error(`bad port in "${s}"`), { code: 'EDGEWAN_ERR_DNS_ADDRESS' });
-  return { host: m[1], port };
+/** A DNS listen or upstream address: host:port, [v6]:port, or a bare host or IPv6 address with defaultPort. */
+export function dnsAddress(s: string, defaultPort: number): HostPort {
+  const hp = splitHostPort(s, defaultPort);
+  if (!hp) throw Object.assign(new Error(`bad address "${s}": expected host:port or [v6]:port, port 0-65535`), { code: 'EDGEWAN_ERR_DNS_ADDRESS' });
+  return hp;
 }
 
 /** systemd-resolved's stub addresses: never an upstream (it may be forwarding to us). */
@@ -113,7 +108,7 @@ function nameservers(file: string): string[] {
  * nothing is left, resolved's own upstream list is read, then OpenWRT's resolv.conf.auto.
  */
 export function systemUpstreams(listen: string[], file = '/etc/resolv.conf', resolvedFile = RESOLVED_UPSTREAM_FILE, openwrtFiles = OPENWRT_UPSTREAM_FILES): string[] {
-  const own = new Set(listen.map((l) => splitHostPort(l, 53).host));
+  const own = new Set(listen.map((l) => dnsAddress(l, 53).host));
   const usable = (hosts: string[]) => hosts.filter((h) => !RESOLVED_STUBS.has(h) && !own.has(h));
   let hosts = usable(nameservers(file));
   if (hosts.length === 0) hosts = usable(nameservers(resolvedFile));

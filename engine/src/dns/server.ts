@@ -13,7 +13,7 @@ import net from 'node:net';
 import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net';
 import dns from 'node:dns';
 import type { Logger } from '../log/logger.ts';
-import { splitHostPort } from './options.ts';
+import { dnsAddress } from './options.ts';
 import { cidrProblem } from './records.ts';
 import type { Resolver } from './resolver.ts';
 
@@ -98,7 +98,7 @@ export class DnsServer {
   }
 
   private async listenOne(a: string): Promise<void> {
-    const { host, port } = splitHostPort(a, 53);
+    const { host, port } = dnsAddress(a, 53);
     // port 0: the kernel picks the UDP port and TCP takes the same number, which a loopback TCP
     // connection may already use — then try another UDP port (a fixed port fails at once)
     for (let attempt = 1; ; attempt++) {

@@ -8,7 +8,7 @@ import { randomFillSync } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { isIPv6 } from 'node:net';
-import { splitHostPort } from './options.ts';
+import { dnsAddress } from './options.ts';
 import { readName, RCODE_NOERROR, RCODE_NXDOMAIN, TYPE_OPT } from './wire.ts';
 import type { EngineErrorCode } from '../errors.ts';
 
@@ -74,7 +74,7 @@ export class UpstreamPool {
 
   constructor(addrs: string[], private readonly opts: PoolOptions) {
     this.ups = addrs.map((a) => {
-      const { host, port } = splitHostPort(a, 53);
+      const { host, port } = dnsAddress(a, 53);
       return { address: a, host, port, up: true, queries: 0, errors: 0, timeouts: 0, rttMs: 0, lastError: null, fails: 0, downUntil: 0, socks: [] };
     });
   }

@@ -9,7 +9,7 @@ import net from 'node:net';
 import type { Component, ComponentContext, MetricSample } from '../supervisor/component.ts';
 import type { InterceptConfig } from '../config/types.ts';
 import { hub } from '../tunnel/hub.ts';
-import { joinHostPort } from '../tunnel/hostport.ts';
+import { joinHostPort } from '../net/hostport.ts';
 import { splice, resetSocket } from '../proxy/splice.ts';
 import type { CompiledRule } from './config.ts';
 import { OriginalDestinations, type Source } from './conntrack.ts';

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import type { Component, ComponentContext, MetricSample } from '../supervisor/component.ts';
 import { hub } from '../tunnel/hub.ts';
-import { splitHostPort } from '../tunnel/hostport.ts';
+import { tunnelAddress } from '../tunnel/hostport.ts';
 import { splice, resetSocket } from './splice.ts';
 import { abortOnExit } from './linger.ts';
 import { socksHandshake } from './socks5.ts';
@@ -26,7 +26,7 @@ abstract class ListenerComponent implements Component {
     const specs = this.specs();
     if (specs.length === 0) { ctx.unconfigured('nothing to listen on for this role'); return; }
     for (const sp of specs) {
-      const [host, port] = splitHostPort(sp.listen);
+      const [host, port] = tunnelAddress(sp.listen);
       const srv = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (sock) => {
         this.conns.add(sock); this.stats.accepted++;
         sock.on('close', () => this.conns.delete(sock));

@@ -5,7 +5,7 @@
 // at most 262 bytes) and a malformed or unsupported request gets the RFC's error reply.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { joinHostPort } from '../tunnel/hostport.ts';
+import { joinHostPort } from '../net/hostport.ts';
 
 const REP = { ok: 0, fail: 1, netUnreachable: 3, refused: 5, badCmd: 7, badAtyp: 8 } as const;
 

@@ -16,7 +16,7 @@ import { ReadGate } from './gate.ts';
 import { startGcGuard, type GcGuard } from './gc-guard.ts';
 import { makeTransport, type AuthConfig, type Transport } from './transport.ts';
 import { hub } from './hub.ts';
-import { splitHostPort } from './hostport.ts';
+import { tunnelAddress } from './hostport.ts';
 import { splice, resetSocket } from '../proxy/splice.ts';
 import { lingerStatus } from '../proxy/linger.ts';
 import { endCheckStatus } from '../proxy/end-check.ts';
@@ -111,7 +111,7 @@ export class TunnelComponent implements Component {
     this.reportMode();
     hub.register(this);
     if (o.role === 'core') {
-      const [host, port] = splitHostPort(o.listen ?? '[::]:9618');
+      const [host, port] = tunnelAddress(o.listen ?? '[::]:9618');
       this.server = tls.createServer(this.transport.server, (sock) => { this.track(sock); this.onSecure(sock); });
       this.server.on('connection', (raw: net.Socket) => { raw.on('error', () => {}); this.locals.add(raw); raw.once('close', () => this.locals.delete(raw)); });
       this.server.on('tlsClientError', (e, sock) => { ctx.log.warn('tunnel peer rejected during TLS handshake', { error: e.message, remote: sock.remoteAddress }); });
@@ -153,7 +153,7 @@ export class TunnelComponent implements Component {
 
   private dial(): void {
     if (this.stopped) return;
-    const [host, port] = splitHostPort(this.cores!.current);
+    const [host, port] = tunnelAddress(this.cores!.current);
     this.state = 'connecting';
     const sock = tls.connect({ ...this.transport.client, host, port, servername: undefined });
     this.track(sock);
@@ -262,7 +262,7 @@ export class TunnelComponent implements Component {
   /** The peer opened a stream: connect its target and join the two. */
   private connectTarget(link: Link, s: TunnelStream): void {
     let hp: [string, number];
-    try { hp = splitHostPort(s.target); } catch (e) { link.refuse(s, (e as Error).message); return; }
+    try { hp = tunnelAddress(s.target); } catch (e) { link.refuse(s, (e as Error).message); return; }
     // allowHalfOpen: the target's FIN must not cut off what we still have to write to it.
     this.fitCache();
     const sock = net.connect({ host: hp[0], port: hp[1], allowHalfOpen: true });

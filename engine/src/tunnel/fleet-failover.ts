@@ -7,7 +7,7 @@
 // The chunk caches stay correct across a switch: each core has its own cache id, and the
 // peer model trusts our store only for the core it last linked with (tunnel/peer-model.ts).
 import tls from 'node:tls';
-import { splitHostPort } from './hostport.ts';
+import { tunnelAddress } from './hostport.ts';
 import type { Transport } from './transport.ts';
 
 export class CoreChoice {
@@ -37,7 +37,7 @@ export function probeCore(addr: string, transport: Transport, timeoutMs = 5000):
   return new Promise((resolve) => {
     let done = false;
     const finish = (why: string | null) => { if (done) return; done = true; clearTimeout(timer); sock.destroy(); resolve(why); };
-    const [host, port] = splitHostPort(addr);
+    const [host, port] = tunnelAddress(addr);
     const sock = tls.connect({ ...transport.client, host, port, servername: undefined });
     const timer = setTimeout(() => finish(`no TLS handshake within ${timeoutMs} ms`), timeoutMs);
     sock.once('secureConnect', () => finish(transport.verify(sock)));

@@ -1,11 +1,9 @@
-// "host:port" / "[v6]:port" parsing shared by the tunnel and the listeners.
-export function splitHostPort(s: string): [string, number] {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new Error(`EDGEWAN_ERR_TUNNEL_ADDRESS: "${s}" is not host:port (IPv6 in brackets, e.g. "[::1]:8080")`);
-  return [m[1] ?? m[2], port];
-}
+// The tunnel's addresses (tunnel.listen, tunnel.connect, a stream's target): host:port with a
+// port, parsed by the one parser (engine/src/net/hostport.ts), refused with the tunnel's code.
+import { splitHostPort } from '../net/hostport.ts';
 
-export function joinHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+export function tunnelAddress(s: string): [string, number] {
+  const hp = splitHostPort(s);
+  if (!hp) throw new Error(`EDGEWAN_ERR_TUNNEL_ADDRESS: "${s}" is not host:port (IPv6 in brackets, e.g. "[::1]:8080")`);
+  return [hp.host, hp.port];
 }
