@@ -12,6 +12,7 @@ import { openwrtPayload } from '../../targets/formats/openwrt/files.ts';
 import { standInInputs } from './openwrt-fixture.ts';
 import { heapFlags as engineHeapFlags } from '../../engine/src/memory/reexec.ts';
 import { heapCapMiB } from '../../engine/src/memory/policy.ts';
+import { loadConfig } from '../../engine/src/config/load.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const STUBS = join(ROOT, 'test/acceptance/5x-openwrt-stubs');
@@ -24,7 +25,7 @@ const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
 
 interface Result { status: number | null; json?: Record<string, any>; stderr: string; vars: Record<string, string>; }
 
-function translate(uci: string): Result {
+function translate(uci: string, shell = 'sh'): Result {
   const dir = mkdtempSync(join(tmpdir(), 'ewF-uci-'));
   try {
     writeFileSync(join(dir, 'edgewan'), uci);
@@ -33,7 +34,7 @@ function translate(uci: string): Result {
       . ${dir}/uci2json.sh
       if uci2json_load edgewan; then uci2json_write -; rc=0; else rc=1; fi
       echo "VARS $UCI_ENABLED $UCI_STATE_DIR $UCI_MEMORY_MAX_BYTES $UCI_GRACE_S $UCI_PRIV_PORT" >&2; exit $rc`;
-    const r = spawnSync('sh', ['-c', script], { encoding: 'utf8', env: { PATH: process.env.PATH, UCI_CONFIG_DIR: dir } });
+    const r = spawnSync(shell === 'busybox' ? 'busybox' : shell, [...(shell === 'busybox' ? ['sh'] : []), '-c', script], { encoding: 'utf8', env: { PATH: process.env.PATH, UCI_CONFIG_DIR: dir } });
     const v = /VARS (\S*) (\S*) (\S*) (\S*) (\S*)/.exec(r.stderr) ?? [];
     return {
       status: r.status, stderr: r.stderr, json: r.status === 0 ? JSON.parse(r.stdout) : undefined,
@@ -119,3 +120,127 @@ test('procd heap flags (init.sh, sh arithmetic) equal the engine re-exec flags f
     assert.equal(r.stdout.trim(), engineHeapFlags(heapCapMiB(mib * 1048576)), `memory limit ${mib} MiB`);
   }
 });
+
+// Fleet (issue 16 item 7) and interception (issue 17) options. Both shells: the router's
+// busybox ash and the build host's dash (offline roots).
+const FLEET_EDGE = `config edgewan 'main'
+	option role 'edge'
+	option state_dir '/tmp/edgewan'
+	list tunnel_connect 'core-a.example.net:9618'
+	list tunnel_connect '[fd00::1]:9618'
+	option failback_s '060'
+	option key_dir '/etc/edgewan/keys'
+	option ca '/etc/edgewan/keys/ca.crt'
+	option intercept '1'
+	list intercept_interface 'br-lan'
+
+config intercept 'dc'
+	list destination '10.20.0.0/16'
+	list destination 'fd00:20::/48'
+	list port '443'
+	list port '08000-8100'
+	option exclude '10.20.9.0/24'
+
+config intercept 'mail'
+	option destination '10.30.0.5'
+	option port '25'
+`;
+const FLEET_CORE = `config edgewan 'main'
+	option role 'core'
+	option state_dir '/tmp/edgewan'
+	option tunnel_listen '[::]:9618'
+	option key_dir '/etc/edgewan/fleet'
+	option ca '/etc/edgewan/fleet/ca.crt'
+	option revoked '/etc/edgewan/fleet/revoked.txt'
+	option socks_listen '127.0.0.1:1080'
+
+config forward 'web17'
+	option listen '127.0.0.1:8443'
+	option target '10.1.0.5:443'
+	option direction 'core-to-edge'
+	option edge 'branch-17'
+`;
+
+/** The engine's own loader (schema + cross-field rules; files are not read here). */
+function engineAccepts(json: unknown): void {
+  const dir = mkdtempSync(join(tmpdir(), 'ewF-uci-cfg-'));
+  try {
+    writeFileSync(join(dir, 'c.json'), JSON.stringify(json));
+    loadConfig(join(dir, 'c.json'), { checkFiles: false, checkStateDir: false });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+for (const shell of ['sh', 'busybox']) {
+  test(`${shell}: fleet edge options (core list, failback, key dir, CA) and intercept sections map to the engine config`, () => {
+    const r = translate(FLEET_EDGE, shell);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(validate(r.json), JSON.stringify(validate.errors));
+    engineAccepts(r.json);
+    assert.deepEqual(r.json!.tunnel, {
+      connect: ['core-a.example.net:9618', '[fd00::1]:9618'], failbackS: 60,
+      auth: { keyDir: '/etc/edgewan/keys', ca: '/etc/edgewan/keys/ca.crt' },
+    });
+    assert.deepEqual(r.json!.intercept, {
+      enabled: true, interfaces: ['br-lan'], failClosed: false, port: 9618,
+      rules: [
+        { destinations: ['10.20.0.0/16', 'fd00:20::/48'], ports: [443, '8000-8100'], exclude: ['10.20.9.0/24'] },
+        { destinations: ['10.30.0.5'], ports: [25] },
+      ],
+    });
+  });
+
+  test(`${shell}: a fleet core's CA, revocation list and a core-to-edge forward naming its edge`, () => {
+    const r = translate(FLEET_CORE, shell);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(validate(r.json), JSON.stringify(validate.errors));
+    engineAccepts(r.json);
+    assert.deepEqual(r.json!.tunnel, {
+      listen: '[::]:9618',
+      auth: { keyDir: '/etc/edgewan/fleet', ca: '/etc/edgewan/fleet/ca.crt', revoked: '/etc/edgewan/fleet/revoked.txt' },
+    });
+    assert.deepEqual(r.json!.forwards, [{ listen: '127.0.0.1:8443', target: '10.1.0.5:443', direction: 'core-to-edge', edge: 'branch-17' }]);
+    assert.equal(r.json!.intercept, undefined, 'no intercept object unless asked for');
+  });
+}
+
+test('a single tunnel_connect option stays a string; intercept_fail_closed and intercept_port reach the config', () => {
+  const r = translate(FLEET_EDGE.replace(/\tlist tunnel_connect '\[fd00::1\]:9618'\n/, '')
+    .replace("option intercept '1'", "option intercept '1'\n\toption intercept_fail_closed '1'\n\toption intercept_port '9700'"));
+  assert.equal(r.status, 0, r.stderr);
+  engineAccepts(r.json);
+  assert.equal(r.json!.tunnel.connect, 'core-a.example.net:9618');
+  assert.equal(r.json!.intercept.failClosed, true);
+  assert.equal(r.json!.intercept.port, 9700);
+});
+
+const FLEET_BAD: [string, string, RegExp][] = [
+  ['edge name', FLEET_CORE.replace("'branch-17'", "'Branch_17'"), /edgewan\.web17\.edge='Branch_17': use an edge name/],
+  ['edge name dash', FLEET_CORE.replace("'branch-17'", "'-b'"), /edgewan\.web17\.edge='-b'/],
+  ['relative ca', FLEET_CORE.replace("option ca '/etc/edgewan/fleet/ca.crt'", "option ca 'ca.crt'"), /edgewan\.main\.ca='ca\.crt': use an absolute path/],
+  ['relative revoked', FLEET_CORE.replace("'/etc/edgewan/fleet/revoked.txt'", "'revoked.txt'"), /edgewan\.main\.revoked='revoked\.txt'/],
+  ['failback_s', FLEET_EDGE.replace("'060'", "'soon'"), /edgewan\.main\.failback_s='soon': use whole seconds, 0-86400/],
+  ['failback_s range', FLEET_EDGE.replace("'060'", "'90000'"), /failback_s='90000'/],
+  ['core list item', FLEET_EDGE.replace("'[fd00::1]:9618'", "'core-b'"), /edgewan\.main\.tunnel_connect='core-b': use HOST:PORT/],
+  ['intercept without sections', FLEET_EDGE.slice(0, FLEET_EDGE.indexOf('config intercept')), /edgewan\.main\.intercept='1': add at least one 'config intercept' section/],
+  ['intercept bool', FLEET_EDGE.replace("option intercept '1'", "option intercept 'yes please'"), /edgewan\.main\.intercept='yes please': use 1 or 0/],
+  ['destination', FLEET_EDGE.replace("'10.20.0.0/16'", "'dc.example.net'"), /edgewan\.dc\.destination='dc\.example\.net': use an IPv4\/IPv6 network/],
+  ['port', FLEET_EDGE.replace("list port '443'", "list port 'https'"), /edgewan\.dc\.port='https': use a TCP port 1-65535 or a range/],
+  ['port range', FLEET_EDGE.replace("'08000-8100'", "'9000-8000'"), /edgewan\.dc\.port='9000-8000'/],
+  ['port 0', FLEET_EDGE.replace("option port '25'", "option port '0'"), /edgewan\.mail\.port='0'/],
+  ['section without port', FLEET_EDGE.replace("\toption port '25'\n", ''), /edgewan\.mail\.port='': an intercept section needs at least one 'list port'/],
+  ['intercept option', FLEET_EDGE.replace("option exclude", "option excludes"), /edgewan\.dc\.excludes='10\.20\.9\.0\/24': unknown option/],
+  ['interface', FLEET_EDGE.replace("'br-lan'", "'br lan'"), /edgewan\.main\.intercept_interface='br lan': use an interface name/],
+  ['intercept_port', FLEET_EDGE.replace("option intercept '1'", "option intercept '1'\n\toption intercept_port '70000'"), /intercept_port='70000': use a TCP port 1-65535/],
+];
+
+for (const shell of ['sh', 'busybox']) {
+  for (const [what, uci, message] of FLEET_BAD) {
+    test(`${shell}: a bad ${what} is refused with its option name`, () => {
+      const r = translate(uci, shell);
+      assert.equal(r.status, 1, `expected refusal, got JSON ${JSON.stringify(r.json)}`);
+      assert.match(r.stderr, message);
+    });
+  }
+}
