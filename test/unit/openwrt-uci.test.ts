@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv from 'ajv';
@@ -244,3 +244,57 @@ for (const shell of ['sh', 'busybox']) {
     });
   }
 }
+
+/** start_service of the shipped init script under busybox ash with the procd stand-ins; returns procd's log. */
+function procdStart(uci: string, withConntrack: boolean): { status: number | null; log: string; stderr: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'ewF-procd-'));
+  try {
+    mkdirSync(join(dir, 'usr/share/edgewan'), { recursive: true });
+    mkdirSync(join(dir, 'bin'));
+    writeFileSync(join(dir, 'usr/share/edgewan/uci2json.sh'), file('usr/share/edgewan/uci2json.sh').data);
+    writeFileSync(join(dir, 'init'), file('etc/init.d/edgewan').data);
+    writeFileSync(join(dir, 'edgewan'), uci.replace("option state_dir '/tmp/edgewan'", `option state_dir '${dir}/state'`));
+    writeFileSync(join(dir, 'engine'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    if (withConntrack) writeFileSync(join(dir, 'bin/conntrack'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    // PATH holds only busybox applets (as on a router) and, if asked, the conntrack stand-in
+    mkdirSync(join(dir, 'tools'));
+    const busybox = spawnSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).stdout.trim();
+    for (const a of ['sh', 'mkdir', 'chown', 'chmod', 'mv', 'rm', 'cat', 'sed', 'printf']) symlinkSync(busybox, join(dir, 'tools', a));
+    const script = `. ${STUBS}/functions.sh; logger() { for m; do :; done; echo "$m" >&2; }
+      IPKG_INSTROOT=${dir}; . ${dir}/init; . ${STUBS}/procd.sh
+      _rec() { echo "$*" >> ${dir}/procd.log; }
+      PROG=${dir}/engine RUNDIR=${dir}/run RUNCONF=${dir}/run/edgewan.json
+      start_service`;
+    const r = spawnSync(join(dir, 'tools/sh'), ['-c', script], {
+      encoding: 'utf8', env: { PATH: `${withConntrack ? `${dir}/bin:` : ''}${dir}/tools`, UCI_CONFIG_DIR: dir },
+    });
+    let log = '';
+    try { log = readFileSync(join(dir, 'procd.log'), 'utf8'); } catch { /* nothing registered */ }
+    return { status: r.status, log, stderr: r.stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('procd: interception with conntrack installed runs as edgewan with the CAP_NET_ADMIN capabilities file', () => {
+  const r = procdStart(FLEET_EDGE, true);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.log, /^param user edgewan$/m);
+  assert.match(r.log, /^param capabilities \/etc\/capabilities\/edgewan-intercept\.json$/m);
+  const caps = JSON.parse(file('etc/capabilities/edgewan-intercept.json').data.toString());
+  for (const set of ['bounding', 'effective', 'ambient', 'permitted', 'inheritable']) {
+    assert.deepEqual(caps[set], ['CAP_NET_BIND_SERVICE', 'CAP_NET_ADMIN'], set);
+  }
+});
+
+test('procd: interception without conntrack runs as root (and says why); no interception: edgewan, no capabilities', () => {
+  const r = procdStart(FLEET_EDGE, false);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /conntrack is not installed, so the engine runs as root/);
+  assert.match(r.log, /^param user root$/m);
+  assert.doesNotMatch(r.log, /capabilities/, 'root needs no capabilities file');
+  const plain = procdStart(FLEET_CORE, true);
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.match(plain.log, /^param user edgewan$/m);
+  assert.doesNotMatch(plain.log, /capabilities/);
+});
