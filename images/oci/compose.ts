@@ -37,8 +37,14 @@ services:
       - /tmp
     volumes:
       - ${f.name}-state:${STATE_DIR}
-      # tunnel credentials made by \`edgewan keygen\`, mounted read-only:
+      # the config (the image's default has no tunnel):
+      # - ./edgewan.json:/etc/edgewan/edgewan.json:ro
+      # tunnel credentials made by \`edgewan keygen\` or, on a fleet edge, \`keygen --csr\` +
+      # \`ca sign\` (edge.key, edge.crt, ca.crt); keys readable by uid 10001 (docs/oci.md):
       # - ./keys:/etc/edgewan/keys:ro
+      # a fleet core: ca.crt, core.key, core.crt and revoked.txt; edit revoked.txt on the host
+      # (the core sees the change), or \`docker kill --signal HUP ${f.name}\` to re-read it now:
+      # - ./fleet:/etc/edgewan/fleet:ro
     # a core accepts tunnels on 9618/tcp:
     # ports:
     #   - "9618:9618"

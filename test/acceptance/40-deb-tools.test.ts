@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needTool } from '../helpers/tools.ts';
@@ -135,6 +135,22 @@ test('systemd-analyze: the unit of every .deb verifies cleanly and exposure ≤ 
       assert.ok(m, `no exposure level in:\n${s.stdout}${s.stderr}`);
       t.diagnostic(`${a.path}: exposure ${m[1]}`);
       assert.ok(Number(m[1]) <= 2.0, `${a.path}: exposure ${m[1]} > 2.0\n${s.stdout}`);
+      // Interception (docs/intercept.md): the shipped drop-in, linked in as the docs say,
+      // verifies too and adds CAP_NET_ADMIN to the bounding set and nothing else.
+      const name = units[0].replace(/\.service$/, '');
+      const dropIn = `/usr/lib/${name}/systemd/intercept.conf`;
+      assert.ok(existsSync(join(root, dropIn)), `${a.path}: ${dropIn} shipped`);
+      mkdirSync(join(root, `etc/systemd/system/${units[0]}.d`), { recursive: true });
+      symlinkSync(dropIn, join(root, `etc/systemd/system/${units[0]}.d/intercept.conf`));
+      const vi = run('systemd-analyze', ['verify', `--root=${root}`, `/lib/systemd/system/${units[0]}`], env);
+      assert.equal(vi.stderr, '', `${a.path}: with the drop-in, systemd-analyze verify printed:\n${vi.stderr}`);
+      assert.equal(vi.status, 0);
+      const si = run('systemd-analyze', ['security', '--offline=yes', `--root=${root}`, '--no-pager', units[0]], env);
+      const mi = /Overall exposure level for \S+: (\d+\.\d+)/.exec(si.stdout + si.stderr);
+      assert.ok(mi, `no exposure level with the drop-in:\n${si.stdout}${si.stderr}`);
+      t.diagnostic(`${a.path}: exposure with the interception drop-in ${mi[1]}`);
+      assert.match(si.stdout, /CapabilityBoundingSet=~CAP_NET_ADMIN/, 'the drop-in takes effect: CAP_NET_ADMIN in the bounding set');
+      assert.ok(Number(mi[1]) <= 2.0, `${a.path}: exposure with the drop-in ${mi[1]} > 2.0`);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -113,6 +113,37 @@ test('the systemd-resolved hook ships in every package, executable, not a conffi
   }
 });
 
+test('interception: stop hook and inactive capability drop-in ship in every package; unit runs the hook after stop', async () => {
+  const inp = await inputs();
+  const arts = [...await debianTarget.build(inp), ...await raspbianTarget.build(inp)];
+  for (const a of arts.filter((x) => x.type === 'deb')) {
+    const d = await readDeb(join(inp.outDir, a.path), (p) => /intercept|\.service$/.test(p));
+    assert.equal(d.inspection.controlFiles.conffiles, '/etc/acmewan/acmewan.json\n', `${a.path}: only the config is a conffile`);
+    const hook = d.dataFiles.find((e) => e.path === 'usr/lib/acmewan/intercept-table');
+    assert.equal(hook?.mode, 0o755, `${a.path}: hook executable`);
+    assert.match(hook?.data?.toString() ?? '', /^#!\/bin\/sh\n[\s\S]*\/usr\/bin\/acmewan print-config \/etc\/acmewan\/acmewan\.json/);
+    const drop = d.dataFiles.find((e) => e.path === 'usr/lib/acmewan/systemd/intercept.conf');
+    assert.equal(drop?.mode, 0o644, `${a.path}: drop-in shipped`);
+    assert.match(drop?.data?.toString() ?? '', /^AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_ADMIN$/m);
+    assert.match(drop?.data?.toString() ?? '', /^CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_NET_ADMIN$/m);
+    const unit = d.dataFiles.find((e) => e.path === 'lib/systemd/system/acmewan.service')?.data?.toString() ?? '';
+    assert.match(unit, /^ExecStopPost=-\+\/usr\/lib\/acmewan\/intercept-table stop$/m);
+    assert.match(unit, /^CapabilityBoundingSet=CAP_NET_BIND_SERVICE$/m, 'CAP_NET_ADMIN only through the drop-in');
+    assert.ok(!d.inspection.data.some((e) => e.path.startsWith('etc/systemd') || e.path.startsWith('lib/systemd/system/acmewan.service.d')),
+      `${a.path}: the drop-in is not active as shipped`);
+  }
+  // the renderer without the option (another package kind reusing it) has no such line
+  assert.doesNotMatch(renderUnit(info()), /intercept/);
+  const s = maintainerScripts(info());
+  assert.match(s.prerm, /deb-systemd-invoke stop acmewan\.service[^\n]*\n[^\n]*\n\t\/usr\/lib\/acmewan\/intercept-table remove/);
+  assert.match(s.postrm, /# intercept table: begin[\s\S]*\[ -d \/run\/systemd\/system \][\s\S]*delete table inet edgewan[\s\S]*# intercept table: end/);
+  assert.match(s.postrm, /rm -f \/etc\/systemd\/system\/acmewan\.service\.d\/intercept\.conf/);
+});
+
+test('reload really signals: the unit sends SIGHUP to the main process', () => {
+  assert.match(renderUnit(info()), /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+});
+
 test('bad input fails in validate, before anything is written', async () => {
   const cases: Array<[string, Awaited<ReturnType<typeof inputs>>, RegExp]> = [
     ['unmappable version', await inputs({}, info({ versions: { ...info().versions, deb: '1.2.0_nightly-1' } })), /not a valid Debian version/],

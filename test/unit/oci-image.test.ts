@@ -132,3 +132,13 @@ test('oci: validate rejects a missing executable and an empty arch set', () => {
   assert.throws(() => ociTarget.validate(inputs(d, { executables: {} })), /no executable/);
   rmSync(d, { recursive: true });
 });
+
+test('oci: `docker kill --signal HUP` reaches the engine: exec-form entrypoint, no shell; compose shows the fleet mounts', async () => {
+  const { ENTRYPOINT } = await import('../../images/oci/image.ts');
+  const { composeYaml } = await import('../../images/oci/compose.ts');
+  assert.equal(ENTRYPOINT[0], '/usr/bin/edgewan', 'PID 1 is the engine itself (it forwards SIGHUP to a re-exec child, engine/src/memory/reexec.ts)');
+  assert.ok(!ENTRYPOINT.some((a) => /(^|\/)(sh|bash|tini|dumb-init)$/.test(a)));
+  const y = composeYaml({ image: 'edgewan:1', name: 'edgewan', memoryMaxBytes: 128 << 20, graceS: 5, version: '1', files: { layout: 'l', ociArchive: 'a', dockerArchives: {} } });
+  assert.match(y, /- \.\/fleet:\/etc\/edgewan\/fleet:ro/);
+  assert.match(y, /docker kill --signal HUP edgewan/);
+});

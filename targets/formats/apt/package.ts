@@ -11,6 +11,7 @@ import type { FileEntry } from '../tar.ts';
 import { renderChangelog, renderCopyright, renderLintianOverrides, renderManPage, wrap } from './docs.ts';
 import { maintainerScripts } from './scripts.ts';
 import { resolvedHook } from './resolved.ts';
+import { interceptFiles } from './intercept.ts';
 import { renderUnit, unitPaths } from './systemd.ts';
 
 export type Payload =
@@ -72,7 +73,8 @@ exec /usr/bin/node ${lib} "$@"
   }
   file(`usr/share/lintian/overrides/${info.name}`, renderLintianOverrides(info, payload.kind === 'executable' ? p.exec : undefined));
   // /lib, not /usr/lib: bookworm's lintian and debhelper still expect units there.
-  file(`lib/systemd/system/${info.serviceName}.service`, renderUnit(info));
+  const icpt = interceptFiles(info);
+  file(`lib/systemd/system/${info.serviceName}.service`, renderUnit(info, { interceptHook: icpt.hook }));
   file(p.config, `${JSON.stringify(info.defaultConfig, null, 2)}\n`);
   file(`${doc}/copyright`, renderCopyright(info, mtime, NOTICES));
   file(`${doc}/changelog.Debian.gz`, gzipDeterministic(Buffer.from(renderChangelog(info, mtime))));
@@ -81,6 +83,10 @@ exec /usr/bin/node ${lib} "$@"
   // DNS coexistence with systemd-resolved, always shipped: it acts only while the service
   // runs with dns.enabled (targets/formats/apt/resolved.ts), which users set after install.
   file(resolvedHook(info).path, resolvedHook(info).script, 0o755);
+  // Interception: the stop hook the unit runs and the capability drop-in an admin links in
+  // when enabling it (targets/formats/apt/intercept.ts); neither acts while interception is off.
+  file(icpt.hook, icpt.hookScript, 0o755);
+  file(icpt.dropIn, icpt.dropInText);
   for (const f of spec.extraFiles ?? []) files.push(f);
 
   const depends = ['adduser', payload.kind === 'executable' ? EXECUTABLE_DEPENDS : BUNDLE_NODE_DEPENDS].join(', ');

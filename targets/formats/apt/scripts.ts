@@ -14,6 +14,7 @@
 import type { PackageInfo } from '../../target.ts';
 import { resolvedHook } from './resolved.ts';
 import { unitPaths } from './systemd.ts';
+import { DEFAULT_TABLE, interceptFiles, removeTableShell } from './intercept.ts';
 
 // Names are validated as Debian package names ([a-z0-9+.-]) before rendering, so paths
 // need no quoting — and lintian's adduser check only recognises an unquoted --home path.
@@ -27,6 +28,7 @@ export function maintainerScripts(info: PackageInfo) {
   const user = sh(info.name);
   const p = unitPaths(info);
   const dropIn = resolvedHook(info).dropIn;
+  const icpt = interceptFiles(info);
   const postinst = `#!/bin/sh
 set -e
 
@@ -72,6 +74,8 @@ set -e
 
 if [ -z "\${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
 	deb-systemd-invoke stop ${unit} >/dev/null || true
+	# interception: the engine's table goes with the package, fail-closed too (docs/intercept.md)
+	${sh(icpt.hook)} remove >/dev/null 2>&1 || true
 fi
 
 exit 0
@@ -87,6 +91,11 @@ if [ "$1" = "remove" ]; then
 	if [ -x "/usr/bin/deb-systemd-helper" ]; then
 		deb-systemd-helper mask ${unit} >/dev/null || true
 	fi
+	# intercept table: begin (prerm removed a table of another name; this is the default one,
+	# on a running system only: a chroot's nft would change the host's ruleset)
+	if [ -z "\${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
+${removeTableShell(DEFAULT_TABLE, '		')}	fi
+	# intercept table: end
 	# the unit's ExecStopPost already removed the DNS coexistence drop-in; make sure
 	if [ -e ${sh(dropIn)} ]; then
 		rm -f ${sh(dropIn)}
@@ -102,6 +111,11 @@ if [ "$1" = "purge" ]; then
 		deb-systemd-helper unmask ${unit} >/dev/null || true
 	fi
 	rm -rf ${sh(p.stateDir)} ${sh(p.keysDir)}
+	# the admin's link to the interception drop-in (docs/intercept.md) points at nothing now
+	if [ -L ${sh(icpt.adminDropIn)} ]; then
+		rm -f ${sh(icpt.adminDropIn)}
+		rmdir --ignore-fail-on-non-empty ${sh(icpt.adminDropIn.replace(/\/[^/]+$/, ''))} 2>/dev/null || true
+	fi
 fi
 
 exit 0

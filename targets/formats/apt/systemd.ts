@@ -28,7 +28,15 @@ export function unitPaths(info: PackageInfo): UnitPaths {
   return devicePaths(info.name);
 }
 
-export function renderUnit(info: PackageInfo): string {
+export interface UnitOptions {
+  /**
+   * Absolute path of the interception table hook (targets/formats/apt/intercept.ts) to run as
+   * root after every stop; unset: no such line (a package that does not ship the hook).
+   */
+  interceptHook?: string;
+}
+
+export function renderUnit(info: PackageInfo, opts: UnitOptions = {}): string {
   const p = unitPaths(info);
   const heap = heapCapMiB(info.memoryMaxBytes);
   // the hook's path (targets/formats/apt/resolved.ts), not imported to keep this module a leaf
@@ -54,7 +62,10 @@ ExecReload=/bin/kill -HUP $MAINPID
 ExecStartPost=-+${hook} start
 ExecReload=-+${hook} start
 ExecStopPost=-+${hook} stop
-# Process contract: ${EXIT.CONFIG} = invalid configuration, restarting cannot help.
+${opts.interceptHook ? `# Interception (docs/intercept.md): a fail-open edge's nftables table goes with the engine,
+# also when it died without removing it; a fail-closed table stays.
+ExecStopPost=-+${opts.interceptHook} stop
+` : ''}# Process contract: ${EXIT.CONFIG} = invalid configuration, restarting cannot help.
 Restart=on-failure
 RestartSec=2
 RestartPreventExitStatus=${EXIT.CONFIG}

@@ -46,6 +46,8 @@ export function devicePaths(name: string) {
     keep: `lib/upgrade/keep.d/${name}`,
     translator: `usr/share/${name}/uci2json.sh`,
     capabilities: `etc/capabilities/${name}.json`,
+    /** CAP_NET_ADMIN too: transparent interception as the service user (docs/intercept.md) */
+    capabilitiesIntercept: `etc/capabilities/${name}-intercept.json`,
   };
 }
 
@@ -130,6 +132,7 @@ export function openwrtPayload(inputs: BuildInputs, variant: Variant, patched?: 
     text(p.keep, render('keep.d', info)),
     text(p.translator, render('uci2json.sh', info)),
     text(p.capabilities, render('capabilities.json', info)),
+    text(p.capabilitiesIntercept, render('capabilities-intercept.json', info)),
   ];
   if (variant === 'node') {
     // The feed's node runs the bundle; the same init script and paths work unchanged.

@@ -69,7 +69,7 @@ reload_service() {
 }
 
 start_service() {
-	local heap semi rc=0
+	local heap semi rc=0 user caps
 	if [ "$_EW_PREPARED" != 1 ]; then
 		_ew_prepare_config || rc=$?
 		[ "$rc" = 2 ] && return 0
@@ -91,16 +91,41 @@ start_service() {
 	procd_open_instance
 	procd_set_param command "$PROG" run --config "$RUNCONF"
 	procd_set_param env NODE_OPTIONS="--max-old-space-size=$heap --max-semi-space-size=$semi"
-	procd_set_param user "$UCI_USER"
+	user=$UCI_USER
+	caps=
+	# Only a DNS listener below port 1024 needs a capability (port 53 next to dnsmasq).
+	[ "$UCI_PRIV_PORT" = 1 ] && caps=/etc/capabilities/$NAME.json
+	if [ "$UCI_INTERCEPT" = 1 ]; then
+		# nft and conntrack's netlink need CAP_NET_ADMIN; the original destinations come from
+		# /proc/net/nf_conntrack (0440 root) or, without root, from the conntrack tool.
+		if command -v conntrack >/dev/null 2>&1; then
+			caps=/etc/capabilities/$NAME-intercept.json
+		else
+			user=root
+			logger -t "$NAME" -p daemon.notice "interception: conntrack is not installed, so the engine runs as root to read /proc/net/nf_conntrack (install conntrack to run it as $UCI_USER with CAP_NET_ADMIN)"
+		fi
+	fi
+	procd_set_param user "$user"
 	procd_set_param group "$UCI_GROUP"
 	procd_set_param respawn 300 5 5
 	procd_set_param term_timeout $((UCI_GRACE_S + 5))
 	procd_set_param reload_signal HUP
 	procd_set_param stdout 1
 	procd_set_param stderr 1
-	# Only a DNS listener below port 1024 needs a capability (port 53 next to dnsmasq).
-	[ "$UCI_PRIV_PORT" = 1 ] && procd_set_param capabilities /etc/capabilities/$NAME.json
+	[ "$user" != root ] && [ -n "$caps" ] && procd_set_param capabilities "$caps"
 	procd_close_instance
+}
+
+# After `stop` (rc.common runs this once procd was told to end the instance): a fail-open
+# edge's table must not outlive the engine, also when the engine died without removing it
+# (SIGKILL, OOM). One nft transaction that succeeds whether the table exists or not. A
+# fail-closed table is the engine's to leave (docs/intercept.md).
+service_stopped() {
+	uci2json_load "$NAME" 2>/dev/null
+	[ "$UCI_FAIL_CLOSED" = 1 ] && return 0
+	command -v nft >/dev/null 2>&1 || return 0
+	printf 'table inet %s\ndelete table inet %s\n' "$UCI_INTERCEPT_TABLE" "$UCI_INTERCEPT_TABLE" | nft -f - 2>/dev/null
+	return 0
 }
 
 service_triggers() {
