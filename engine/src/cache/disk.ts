@@ -12,11 +12,12 @@
 // (≤ 64 KiB), reads hit the page cache, and writes are batched (see flush()).
 import {
   closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync,
-  readdirSync, renameSync, statfsSync, unlinkSync, writeFileSync, writeSync, writevSync,
+  readdirSync, statfsSync, unlinkSync, writeSync, writevSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fingerprint, fpKey, FP_LEN } from '../codec/fingerprint.ts';
+import { writeFileAtomicSync } from '../fs/atomic.ts';
 
 const MAGIC = 0x45574331; // "EWC1"
 const HDR = 8 + FP_LEN + 4;
@@ -103,7 +104,7 @@ export class DiskStore {
     for (const n of this.segmentNames()) unlinkSync(join(this.opts.dir, n));
     const id = randomBytes(16);
     const idFile = join(this.opts.dir, 'identity');
-    writeFileSync(`${idFile}.tmp`, id); renameSync(`${idFile}.tmp`, idFile);
+    writeFileAtomicSync(idFile, id);
     return id;
   }
 

@@ -10,7 +10,7 @@
 // are also capped in number, idle-timed-out, and closed after TCP_LIMITS.connQueries queries.
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net';
+import { BlockList, isIP, isIPv6 } from 'node:net';
 import dns from 'node:dns';
 import type { Logger } from '../log/logger.ts';
 import { dnsAddress } from './options.ts';

@@ -7,11 +7,12 @@
 // Layout: "EWDNSSNAP1\n" | sha256(body) (32 bytes) | body
 // body:   u32 count | count × (u16 keyLen | key utf8 | f64 storedAt ms | u32 ttlS | u8 flags | u16 wireLen | wire)
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, mkdirSync, rmSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { entrySize, type CacheEntry, type DnsCache } from './cache.ts';
 import { layoutResponse } from './wire.ts';
+import { writeFileAtomic, writeFileAtomicSync } from '../fs/atomic.ts';
 
 const MAGIC = Buffer.from('EWDNSSNAP1\n', 'latin1');
 const FLAG_NEGATIVE = 1;
@@ -80,15 +81,7 @@ export function decodeSnapshot(buf: Buffer, now: number, keepS: number): Array<[
 export function saveSnapshot(file: string, cache: DnsCache): number {
   const data = encodeSnapshot(cache);
   mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    const fd = openSync(tmp, 'w', 0o600);
-    try { writeSync(fd, data); fsyncSync(fd); } finally { closeSync(fd); }
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeFileAtomicSync(file, data, { mode: 0o600 });
   return data.length;
 }
 
@@ -101,15 +94,7 @@ export function saveSnapshot(file: string, cache: DnsCache): number {
 export async function saveSnapshotAsync(file: string, cache: DnsCache): Promise<number> {
   const data = encodeSnapshot(cache);
   await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-periodic`;
-  try {
-    const fh = await open(tmp, 'w', 0o600);
-    try { await fh.writeFile(data); await fh.sync(); } finally { await fh.close(); }
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(file, data, { mode: 0o600, tag: 'periodic' });
   return data.length;
 }
 

@@ -4,8 +4,9 @@
 // node:crypto makes keys and signatures but no certificates, hence the small DER writer
 // below (RFC 5280 §4.1: version 3, no extensions — nothing validates a chain, only the pin).
 import { createHash, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomicSync } from '../fs/atomic.ts';
 
 export type Role = 'edge' | 'core';
 
@@ -84,8 +85,7 @@ export function generateCredentials(dir: string): GeneratedCredentials {
     const { keyPem, certPem } = selfSignedCert(role);
     for (const [f, text, mode] of [[`${role}.key`, keyPem, 0o640], [`${role}.crt`, certPem, 0o644]] as const) {
       const p = join(dir, f);
-      writeFileSync(`${p}.tmp`, text, { mode });
-      renameSync(`${p}.tmp`, p);
+      writeFileAtomicSync(p, text, { mode });
       files.push(p);
     }
     pins[role] = certPin(certPem);

@@ -6,18 +6,18 @@
 //   edgewan enroll NAME            (lab) key, certificate and ca.crt for one edge in one step
 // Private keys are written 0600 and never overwritten; every certificate issued is appended
 // to DIR/issued.tsv (serial, name, role, notAfter) so revoking by serial has the serials.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { issue, makeCsr, newKey, readCsr, readKey, readCert, normSerial, PkiProblem, type FleetRole } from './pki.ts';
 import { edgeNameProblem } from './names.ts';
+import { writeFileAtomicSync } from '../../fs/atomic.ts';
 
 export const CA_FILES = { key: 'ca.key', cert: 'ca.crt', revoked: 'revoked.txt', issued: 'issued.tsv' } as const;
 
 function writeNew(path: string, text: string, mode: number): void {
   if (existsSync(path)) throw new PkiProblem(`${path} already exists; it is kept (move it away first to replace it)`);
-  writeFileSync(`${path}.tmp`, text, { mode });
-  renameSync(`${path}.tmp`, path);
+  writeFileAtomicSync(path, text, { mode });
 }
 
 function record(caDir: string, cert: string, role: FleetRole): void {
@@ -50,7 +50,7 @@ export function caInit(dir: string, opts: { coreName?: string; days?: number } =
     [CA_FILES.key, ca.pem, 0o600], [CA_FILES.cert, caCert, 0o644], ['core.key', core.pem, 0o600], ['core.crt', coreCert, 0o644],
   ];
   for (const [f, text, mode] of files) writeNew(join(dir, f), text, mode);
-  if (!existsSync(join(dir, CA_FILES.revoked))) writeFileSync(join(dir, CA_FILES.revoked), '# one revoked edge per line: its name, or serial:HEX (see issued.tsv)\n', { mode: 0o644 });
+  if (!existsSync(join(dir, CA_FILES.revoked))) writeFileAtomicSync(join(dir, CA_FILES.revoked), '# one revoked edge per line: its name, or serial:HEX (see issued.tsv)\n', { mode: 0o644 });
   record(dir, coreCert, 'core');
   return { dir, files: [...files.map(([f]) => join(dir, f)), join(dir, CA_FILES.revoked)] };
 }
@@ -87,7 +87,7 @@ export function keygenCsr(name: string, outDir: string): { key: string; csr: str
   const k = newKey();
   const csrPath = join(outDir, 'edge.csr');
   writeNew(keyPath, k.pem, 0o600);
-  writeFileSync(csrPath, makeCsr(name, k.privateKey), { mode: 0o644 });
+  writeFileAtomicSync(csrPath, makeCsr(name, k.privateKey), { mode: 0o644 });
   return { key: keyPath, csr: csrPath };
 }
 
