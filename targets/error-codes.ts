@@ -175,7 +175,7 @@ export const BUILDER_ERRORS = {
     when: 'an executable does not fit the image\'s base layer (wrong ELF machine, no interpreter, a library the glibc set lacks)',
     fix: 'rebuild the executable or add the library\'s package to scripts/glibc.ts',
   },
-  EDGEWAN_ERR_OCI_TAR: {
+  EDGEWAN_ERR_FORMAT_TAR: {
     when: 'a tar read back from an image or archive is malformed',
     fix: 'rebuild the archive',
   },

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { blobPath, type Descriptor } from './blobs.ts';
-import { duplicatePaths, readTar } from './tarread.ts';
+import { duplicatePaths, readTar } from '../../targets/formats/tar-read.ts';
 import { sha256 } from '../../targets/formats/hash.ts';
 
 export interface InspectedLayer { digest?: string; size: number; diffId: string; entries: number; paths: string[]; duplicates: string[] }

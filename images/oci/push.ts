@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { dockerConfigCredentials, PushError, type Credentials } from './auth.ts';
 import { blobPath, digestOf, MT, type Blob, type Descriptor } from './blobs.ts';
 import { RegistryClient } from './registry.ts';
-import { readTar } from './tarread.ts';
+import { readTar } from '../../targets/formats/tar-read.ts';
 
 export interface PushOptions {
   /** OCI layout directory or oci-archive file */

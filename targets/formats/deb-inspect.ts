@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
-import { extract } from 'tar-stream';
+import { readTar } from './tar-read.ts';
 import { readAr } from './ar.ts';
 import { parseControl } from './deb-control.ts';
 import { decompressXz } from './xz.ts';
@@ -45,33 +45,16 @@ export class DebFormatError extends Error {
 
 /** List a tar, keeping file contents when keep(path) says so. */
 export async function listTar(tar: Buffer, keep: (path: string) => boolean = () => false): Promise<TarListing[]> {
-  const ex = extract();
-  const out: TarListing[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    ex.on('entry', (h, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: unknown) => { chunks.push(c as Buffer); });
-      stream.on('end', () => {
-        const data = Buffer.concat(chunks);
-        const type = h.type === 'file' ? 'file' : h.type === 'directory' ? 'dir' : h.type === 'symlink' ? 'symlink' : 'other';
-        const path = h.name.replace(/^\.\//, '').replace(/\/$/, '');
-        out.push({
-          path, type, mode: (h.mode ?? 0) & 0o7777, uid: h.uid ?? 0, gid: h.gid ?? 0, uname: h.uname ?? '',
-          gname: h.gname ?? '', mtime: Math.floor((h.mtime?.getTime() ?? 0) / 1000), size: h.size ?? 0,
-          ...(h.linkname ? { linkname: h.linkname } : {}),
-          ...(type === 'file' ? { md5: createHash('md5').update(data).digest('hex') } : {}),
-          ...(type === 'file' && keep(path) ? { data } : {}),
-        });
-        next();
-      });
-      stream.resume();
-    });
-    ex.on('finish', resolve);
-    ex.on('error', reject);
+  return readTar(tar, 'tar member').map((e) => {
+    const type = e.type === 'file' || e.type === 'dir' || e.type === 'symlink' ? e.type : 'other';
+    const path = e.path.replace(/^\.\//, '').replace(/\/$/, '');
+    return {
+      path, type, mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, uname: e.uname, gname: e.gname, mtime: e.mtime, size: e.size,
+      ...(e.linkname ? { linkname: e.linkname } : {}),
+      ...(type === 'file' ? { md5: createHash('md5').update(e.data).digest('hex') } : {}),
+      ...(type === 'file' && keep(path) ? { data: e.data } : {}),
+    };
   });
-  ex.end(tar);
-  await done;
-  return out;
 }
 
 async function decompress(name: string, data: Buffer, file: string): Promise<Buffer> {

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { memoBytesSync } from '../formats/memo.ts';
-import { extract } from 'tar-stream';
+import { readTar as readTarEntries } from '../formats/tar-read.ts';
 import { buildTar, prepareEntries, type FileEntry } from '../formats/tar.ts';
 
 export interface IpkControl {
@@ -106,28 +106,14 @@ export async function buildIpk(input: IpkInput): Promise<Buffer> {
 
 export interface TarMember { name: string; type: string; mode: number; uid: number; gid: number; mtime: number; size: number; data: Buffer; linkname?: string; }
 
-/** Read a (gzip'd or plain) tar into members. */
+/** Read a (gzip'd or plain) tar into members (names as written, tar-stream's type names). */
 export async function readTar(buf: Buffer, keepData = true): Promise<TarMember[]> {
   const raw = buf[0] === 0x1f && buf[1] === 0x8b ? gunzipSync(buf) : buf;
-  const ex = extract();
-  const out: TarMember[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    ex.on('entry', (h, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: unknown) => { if (keepData) chunks.push(c as Buffer); });
-      stream.on('end', () => {
-        out.push({ name: h.name, type: h.type ?? 'file', mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0,
-          mtime: Math.floor((h.mtime?.getTime() ?? 0) / 1000), size: h.size ?? 0, data: Buffer.concat(chunks), linkname: h.linkname ?? undefined });
-        next();
-      });
-      stream.resume();
-    });
-    ex.on('finish', resolve);
-    ex.on('error', reject);
-  });
-  ex.end(raw);
-  await done;
-  return out;
+  const TYPE = { file: 'file', dir: 'directory', symlink: 'symlink', hardlink: 'link', other: 'other' } as const;
+  return readTarEntries(raw, 'ipk member').map((e) => ({
+    name: e.path, type: TYPE[e.type], mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, size: e.size,
+    data: keepData ? e.data : Buffer.alloc(0), linkname: e.linkname || undefined,
+  }));
 }
 
 /** Parse a Debian-style control paragraph (continuation lines start with a space). */

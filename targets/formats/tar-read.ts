@@ -1,6 +1,6 @@
-// A small in-memory tar reader for our own checks (inspect, tests): ustar headers plus the
-// pax "path"/"linkpath" records and GNU long names, enough for what we and podman/docker
-// write. It reports duplicates instead of hiding them, since a duplicate path is exactly
+// The one tar reader for our own checks (inspect of .deb, .ipk, OCI layers and archives;
+// tests): in memory, ustar headers plus the pax path/linkpath/size/uname/gname records and GNU
+// long names, enough for what we, dpkg-deb, opkg tools and podman/docker write. It reports duplicates instead of hiding them, since a duplicate path is exactly
 // what `podman load` rejects. Spec: POSIX.1-2001 pax, ustar header layout.
 export interface TarEntry {
   path: string;
@@ -11,12 +11,14 @@ export interface TarEntry {
   mtime: number;
   size: number;
   linkname: string;
+  uname: string;
+  gname: string;
   /** bytes of a regular file (a view into the archive) */
   data: Buffer;
 }
 
 export class TarReadError extends Error {
-  readonly code = 'EDGEWAN_ERR_OCI_TAR';
+  readonly code = 'EDGEWAN_ERR_FORMAT_TAR';
 }
 
 function str(b: Buffer, off: number, len: number): string {
@@ -64,7 +66,8 @@ export function readTar(buf: Buffer, name = 'archive'): TarEntry[] {
     let sum = 0;
     for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i];
     if (sum !== num(h, 148, 8)) throw new TarReadError(`${name}: bad tar header checksum at byte ${off}`);
-    const size = num(h, 124, 12);
+    const size = pax.size !== undefined ? Number(pax.size) : num(h, 124, 12);
+    if (!Number.isSafeInteger(size) || size < 0) throw new TarReadError(`${name}: bad entry size at byte ${off}`);
     const flag = String.fromCharCode(h[156] || 0x30);
     const data = buf.subarray(off + 512, off + 512 + size);
     if (data.length < size) throw new TarReadError(`${name}: truncated entry at byte ${off}`);
@@ -78,7 +81,9 @@ export function readTar(buf: Buffer, name = 'archive'): TarEntry[] {
     const path = pax.path ?? longName ?? (prefix ? `${prefix}/${base}` : base);
     const linkname = pax.linkpath ?? longLink ?? str(h, 157, 100);
     const type = flag === '0' || flag === '\0' || flag === '7' ? 'file' : flag === '5' ? 'dir' : flag === '2' ? 'symlink' : flag === '1' ? 'hardlink' : 'other';
-    out.push({ path, type, mode: num(h, 100, 8), uid: num(h, 108, 8), gid: num(h, 116, 8), mtime: num(h, 136, 12), size, linkname, data: type === 'file' ? data : Buffer.alloc(0) });
+    const uname = pax.uname ?? str(h, 265, 32);
+    const gname = pax.gname ?? str(h, 297, 32);
+    out.push({ path, type, mode: num(h, 100, 8), uid: num(h, 108, 8), gid: num(h, 116, 8), mtime: num(h, 136, 12), size, linkname, uname, gname, data: type === 'file' ? data : Buffer.alloc(0) });
     pax = {}; longName = undefined; longLink = undefined;
   }
   return out;
