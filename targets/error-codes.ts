@@ -163,6 +163,14 @@ export const BUILDER_ERRORS = {
     when: 'an APK v3 (ADB) file is malformed',
     fix: 'rebuild the file',
   },
+  EDGEWAN_ERR_RPM_INPUT: {
+    when: 'the rhel target cannot package this input: a version or name rpm cannot carry, no OpenPGP key, no x64/arm64 executable, memoryMax too small',
+    fix: 'fix the manifest field or --arch the message names (docs/rhel.md)',
+  },
+  EDGEWAN_ERR_FORMAT_RPM: {
+    when: 'an RPM header value the writer cannot encode, or an .rpm read back that is malformed',
+    fix: 'a writer bug unless the message names your input; for inspect, rebuild the package',
+  },
   EDGEWAN_ERR_OCI_BUILD: {
     when: 'the oci target has no executable to put in an image',
     fix: 'build with --arch or leave out --target oci',

@@ -75,7 +75,7 @@ export interface SigningKeys {
 
 export type ArtifactType =
   | 'bundle' | 'executable' | 'sbom' | 'checksums' | 'deb' | 'apt-repo' | 'ipk' | 'opkg-feed'
-  | 'apk' | 'apk-feed' | 'oci-layout' | 'oci-archive' | 'docker-archive' | 'disk-image';
+  | 'apk' | 'apk-feed' | 'oci-layout' | 'oci-archive' | 'docker-archive' | 'disk-image' | 'rpm' | 'rpm-repo';
 
 /** One dist/artifacts.json entry (docs/contract.md; schema in targets/artifacts.schema.json). */
 export interface Artifact {

@@ -1,6 +1,7 @@
 // Maps the package.json semver once into every target's version syntax (docs/contract.md,
 // "Versions"): 1.2.0 → deb 1.2.0-1, ipk/apk 1.2.0-r1, OCI 1.2.0;
-// 1.2.0-rc.1 → deb 1.2.0~rc.1-1, ipk 1.2.0~rc1-r1, apk 1.2.0_rc1-r1, OCI 1.2.0-rc.1.
+// 1.2.0-rc.1 → deb 1.2.0~rc.1-1, ipk 1.2.0~rc1-r1, apk 1.2.0_rc1-r1, OCI 1.2.0-rc.1;
+// rpm Version-Release as deb: 1.2.0-1, 1.2.0~rc.1-1 (rpm sorts "~" before the release too).
 
 export interface TargetVersions {
   semver: string;
@@ -8,6 +9,8 @@ export interface TargetVersions {
   ipk: string;
   apk: string;
   oci: string;
+  /** rpm Version-Release */
+  rpm: string;
 }
 
 export class VersionError extends Error {
@@ -26,7 +29,7 @@ export function mapVersion(semver: string, revision = 1): TargetVersions {
   const base = `${m[1]}.${m[2]}.${m[3]}`;
   const pre = m[4];
   if (!pre) {
-    return { semver, deb: `${base}-${revision}`, ipk: `${base}-r${revision}`, apk: `${base}-r${revision}`, oci: base };
+    return { semver, deb: `${base}-${revision}`, ipk: `${base}-r${revision}`, apk: `${base}-r${revision}`, oci: base, rpm: `${base}-${revision}` };
   }
   const pm = /^([A-Za-z]+)\.?(\d*)$/.exec(pre);
   if (!pm || !APK_SUFFIXES.has(pm[1].toLowerCase())) {
@@ -41,5 +44,6 @@ export function mapVersion(semver: string, revision = 1): TargetVersions {
     ipk: `${base}~${tag}${num}-r${revision}`,
     apk: `${base}_${tag}${num}-r${revision}`,
     oci: semver.replace(/\+.*$/, ''),
+    rpm: `${base}~${pre}-${revision}`,
   };
 }

@@ -41,7 +41,9 @@ const file = (what: string, pkg: string, stage: string): HostNeed => ({ kind: 'f
 
 /** What each stage's tests call, beyond what the build itself installs. */
 export const TEST_NEEDS: Record<string, HostNeed[]> = {
-  unit: [cmd('patchelf', 'patchelf', 'unit'), cmd('readelf', 'binutils', 'unit'), cmd('sha256sum', 'coreutils', 'unit')],
+  unit: [cmd('patchelf', 'patchelf', 'unit'), cmd('readelf', 'binutils', 'unit'), cmd('sha256sum', 'coreutils', 'unit'),
+    // RPM writer (test/unit/rpm-writer.test.ts): rpm reads and verifies our packages
+    cmd('rpm', 'rpm', 'unit')],
   integration: [
     cmd('patchelf', 'patchelf', 'integration'), cmd('xz', 'xz-utils', 'integration'),
     cmd('apt-get', 'apt', 'integration'), cmd('python3', 'python3', 'integration'),
@@ -79,5 +81,8 @@ export const TEST_NEEDS: Record<string, HostNeed[]> = {
     file('/usr/share/OVMF/OVMF_CODE_4M.fd', 'ovmf', 'acceptance'),
     file('/usr/share/AAVMF/AAVMF_CODE.fd', 'qemu-efi-aarch64', 'acceptance'),
     cmd('mdir', 'mtools', 'acceptance'), cmd('debugfs', 'e2fsprogs', 'acceptance'), cmd('sfdisk', 'fdisk', 'acceptance'),
+    // RPMs and the dnf repository (rhel target): rpm -K, rpmlint, createrepo_c as a reference, dnf --installroot
+    cmd('rpm', 'rpm', 'acceptance'), cmd('rpmlint', 'rpmlint', 'acceptance'), cmd('createrepo_c', 'createrepo-c', 'acceptance'),
+    cmd('dnf', 'dnf', 'acceptance'),
   ],
 };

@@ -71,7 +71,7 @@ test('ELF reader identifies the host node as x64 with its loader', async () => {
 test('artifacts schema rejects unknown types and platform+platforms together', () => {
   const ok = { type: 'bundle', path: 'bin/edgewan.cjs', sha256: 'c'.repeat(64), size: 1, arch: 'noarch' };
   validateArtifacts([ok]);
-  assert.throws(() => validateArtifacts([{ ...ok, type: 'rpm' }]), /\/0\/type: "rpm" is not allowed/);
+  assert.throws(() => validateArtifacts([{ ...ok, type: 'msi' }]), /\/0\/type: "msi" is not allowed/);
   assert.throws(() => validateArtifacts([{ ...ok, platform: 'a', platforms: ['a'] }]), /artifacts/);
   assert.throws(() => validateArtifacts([{ ...ok, extra: 1 }]), /unknown key "extra"/);
 });

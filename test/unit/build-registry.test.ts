@@ -16,7 +16,7 @@ const schema = (rel: string) => JSON.parse(readFileSync(join(REPO_ROOT, rel), 'u
 };
 
 test('target names are unique and are the registry\'s', () => {
-  assert.deepEqual(TARGET_NAMES, ['debian', 'raspbian', 'openwrt-24.10', 'openwrt-25.12', 'oci', 'disk']);
+  assert.deepEqual(TARGET_NAMES, ['debian', 'raspbian', 'openwrt-24.10', 'openwrt-25.12', 'oci', 'disk', 'rhel']);
   assert.equal(new Set(TARGET_NAMES).size, TARGETS.length);
 });
 
@@ -30,7 +30,7 @@ test('the manifest and artifacts.json schemas list exactly the registered target
 test('inspect knows every format the targets write, each once, after the build\'s own outputs', () => {
   const names = READERS.map((r) => r.name);
   assert.deepEqual(names, ['executable', 'bundle', 'spdx', 'artifacts.json',
-    'deb', 'apt-suite', 'ipk', 'opkg-feed', 'opkg-feeds', 'apk', 'oci', 'disk-image']);
+    'deb', 'apt-suite', 'ipk', 'opkg-feed', 'opkg-feeds', 'apk', 'oci', 'disk-image', 'rpm', 'rpm-repo']);
   assert.equal(new Set(names).size, names.length);
   assert.deepEqual(READERS.slice(4), [...TARGET_READERS]);
 });
