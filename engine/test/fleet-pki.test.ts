@@ -138,3 +138,26 @@ test('config: fleet auth files and forwards[].edge are checked with JSON pointer
   assert.match(problems(core({}, { forwards: fwd('Bad.Name') })).join('\n'), /^\/forwards\/0\/edge /m);
   assert.match(problems({ role: 'core', tunnel: { listen: '127.0.0.1:0', auth: { keyDir: dir, ca: null } }, forwards: fwd('branch-1') }).join('\n'), /^\/forwards\/0\/edge only a fleet core/m);
 });
+
+test('key hints: keygen, ca init, keygen --csr and enroll print the same chgrp/chmod line for the key the service reads', async () => {
+  const { caInitCommand, keygenCsrCommand, enrollCommand } = await import('../src/cli/fleet.ts');
+  const { keygen, serviceKeyHint } = await import('../src/cli/keygen.ts');
+  const dir = tmp();
+  const hint = (out: string) => out.split('\n').filter((l) => l.includes('chgrp'));
+  const ca = caInitCommand(join(dir, 'fleet'), undefined, undefined);
+  assert.equal(ca.code, 0, ca.err);
+  assert.deepEqual(hint(ca.out), [serviceKeyHint([join(dir, 'fleet', 'core.key')])], ca.out);
+  assert.doesNotMatch(ca.out, /chgrp[^\n]*ca\.key/, 'ca.key stays 0600 root');
+  const csr = keygenCsrCommand('branch-17', join(dir, 'keys'));
+  assert.equal(csr.code, 0, csr.err);
+  assert.deepEqual(hint(csr.out), [serviceKeyHint([join(dir, 'keys', 'edge.key')])], csr.out);
+  const en = enrollCommand(join(dir, 'fleet'), 'branch-18', undefined, undefined);
+  assert.equal(en.code, 0, en.err);
+  assert.deepEqual(hint(en.out), [`there, ${serviceKeyHint(['edge.key'])}`], en.out);
+  const kg = await keygen(join(dir, 'pair'));
+  assert.equal(kg.code, 0, kg.err);
+  assert.equal(hint(kg.out).length, 1, kg.out);
+  assert.match(hint(kg.out)[0], /chgrp edgewan \S+\.key \S+\.key && chmod 0640 /, kg.out);
+  assert.equal(serviceKeyHint(['/k']), 'the service reads keys as 0640 root:edgewan (group 10001 in the container): chgrp edgewan /k && chmod 0640 /k');
+  for (const o of [ca.out, csr.out, en.out, kg.out]) assert.doesNotMatch(o, /keys stay 0640|edge\.key is 0600/);
+});

@@ -6,10 +6,12 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, dirname, basename } from 'node:path';
 import { caInit, caSign, keygenCsr, enroll, CA_FILES } from '../tunnel/fleet/ca.ts';
 import { PkiProblem } from '../tunnel/fleet/pki.ts';
+import { serviceKeyHint } from './keygen.ts';
 
 export interface FleetOutcome { code: number; out: string; err: string }
 
 const ok = (lines: string[]): FleetOutcome => ({ code: 0, out: `${lines.join('\n')}\n`, err: '' });
+
 
 function failed(e: unknown, what: string): FleetOutcome {
   if (e instanceof PkiProblem) return { code: /already exists/.test(e.message) ? 73 : 65, out: '', err: `edgewan: ${what}: ${e.message}\n` };
@@ -25,7 +27,8 @@ export function caInitCommand(out: string, coreName: string | undefined, d: stri
     const r = caInit(out, { coreName, days: days(d) });
     return ok([...r.files.map((f) => `wrote ${f}`),
       `core: set tunnel.auth.keyDir "${out}", tunnel.auth.ca "${join(out, CA_FILES.cert)}" and tunnel.auth.revoked "${join(out, CA_FILES.revoked)}"`,
-      `keep ${join(out, CA_FILES.key)} (0600) private: whoever holds it can enrol edges`]);
+      `keep ${join(out, CA_FILES.key)} (0600) private: whoever holds it can enrol edges`,
+      serviceKeyHint([join(out, 'core.key')])]);
   } catch (e) { return failed(e, 'ca init'); }
 }
 
@@ -46,7 +49,8 @@ export function caSignCommand(caDir: string, csrFile: string, outFile: string | 
 export function keygenCsrCommand(name: string, out: string): FleetOutcome {
   try {
     const r = keygenCsr(name, out);
-    return ok([`wrote ${r.key} (0600: it stays on this box)`, `wrote ${r.csr}`, `on the core: edgewan ca sign --ca CA_DIR --csr edge.csr --name ${name}; then put edge.crt and ca.crt into ${out}`]);
+    return ok([`wrote ${r.key} (0600: it stays on this box)`, `wrote ${r.csr}`, `on the core: edgewan ca sign --ca CA_DIR --csr edge.csr --name ${name}; then put edge.crt and ca.crt into ${out}`,
+      serviceKeyHint([r.key])]);
   } catch (e) { return failed(e, 'keygen --csr'); }
 }
 
@@ -54,6 +58,7 @@ export function enrollCommand(caDir: string, name: string, out: string | undefin
   const dir = out ?? join(caDir, 'edges', name);
   try {
     const r = enroll(caDir, name, dir, { days: days(d) });
-    return ok([...r.files.map((f) => `wrote ${f}`), `copy ${dir} to the edge as its tunnel.auth.keyDir (edge.key is 0600; a lab path: the key was made here)`]);
+    return ok([...r.files.map((f) => `wrote ${f}`), `copy ${dir} to the edge as its tunnel.auth.keyDir (a lab path: the key was made here)`,
+      `there, ${serviceKeyHint(['edge.key'])}`]);
   } catch (e) { return failed(e, 'enroll'); }
 }

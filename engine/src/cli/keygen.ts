@@ -3,6 +3,15 @@
 // self-signed P-256 certificates pinned by SHA-256); this is only the CLI edge around it,
 // loaded lazily so other commands never pay for the tunnel code.
 
+/**
+ * The one-line hint after writing a key the service reads: the packages' convention is keys
+ * 0640 root:<service group> (docs/fleet.md, "Keys"). The fleet commands write 0600 and keygen
+ * 0640 with the writer's group, so each prints the same chgrp/chmod line.
+ */
+export function serviceKeyHint(keys: string[]): string {
+  return `the service reads keys as 0640 root:edgewan (group 10001 in the container): chgrp edgewan ${keys.join(' ')} && chmod 0640 ${keys.join(' ')}`;
+}
+
 export interface KeygenOutcome { code: number; out: string; err: string }
 
 export async function keygen(dir: string): Promise<KeygenOutcome> {
@@ -11,7 +20,9 @@ export async function keygen(dir: string): Promise<KeygenOutcome> {
     const r = generateCredentials(dir);
     const lines = r.files.map((f) => `wrote ${f}`);
     for (const [role, pin] of Object.entries(r.pins)) lines.push(`pin of ${role}.crt: ${pin}`);
-    lines.push('copy the directory to both peers (keys stay 0640, readable by the edgewan group)');
+    // the keys are written 0640 but with the writer's group: the same hint as the fleet commands
+    const keys = r.files.filter((f) => f.endsWith('.key'));
+    lines.push('copy the directory to both peers', serviceKeyHint(keys));
     return { code: 0, out: `${lines.join('\n')}\n`, err: '' };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
