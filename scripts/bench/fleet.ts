@@ -123,10 +123,18 @@ async function runN(n: number, data: Buffer, root: string) {
     const repeat = await round1('repeat');
     const cpuS = cpu(pid) - cpu0;
     const hwm = kb(pid, 'VmHWM');
+    const mem = JSON.parse((await core.get('/status')).body).components.find((c: { name: string }) => c.name === 'tunnel').status.memory;
+    const MiB = (b: number) => round(b / 1048576, 2);
     const r = {
       edges: n, setup_to_nth_edge_ms: Math.round(setupMs), core_rss_peak_MiB: round(hwm), core_rss_sampled_max_MiB: round(rssMax), core_cap_MiB: CAP_MIB,
       core_under_cap: hwm < CAP_MIB,
       core_cpu_s: round(cpuS, 2), core_cpu_ms_per_edge: Math.round(1000 * cpuS / n), first: cold, repeat, exact: true,
+      // the core's own accounting (tunnel/link-memory.ts) after both rounds; null before it existed
+      core_tunnel_memory: mem ? {
+        budget_MiB: MiB(mem.budgetBytes), used_MiB: MiB(mem.usedBytes), store_limit_MiB: MiB(mem.store.limitBytes), store_used_MiB: MiB(mem.store.usedBytes),
+        peer_models_limit_MiB: MiB(mem.peerModels.limitBytes), peer_models_used_MiB: MiB(mem.peerModels.usedBytes), per_link_KiB: Math.round(mem.peerModels.perLinkBytes / 1024),
+        peer_model_evictions: mem.peerModels.evicted, recv_per_link_KiB: Math.round(mem.buffers.perLinkRecvBytes / 1024),
+      } : null,
     };
     say(`N=${n}: ${JSON.stringify(r)}`);
     return r;

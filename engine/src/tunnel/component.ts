@@ -25,6 +25,7 @@ import type { TunnelStream } from './stream.ts';
 import { EdgeRegistry, teeCounters } from './fleet/edges.ts';
 import type { PeerIdentity } from './fleet/pki.ts';
 import { CoreChoice, probeCore } from './fleet-failover.ts';
+import { LinkMemory } from './link-memory.ts';
 
 /** Memory one open stream costs in each process besides its data (see fitCache). */
 const PER_STREAM_COST = 16 * 1024;
@@ -65,6 +66,8 @@ export class TunnelComponent implements Component {
   private flushTimer: NodeJS.Timeout | null = null;
   private gcGuard: GcGuard | null = null;
   private cacheBudget = 0;
+  /** The budget split between the chunk store, the sketch index and the links' peer models (link-memory.ts). */
+  linkMemory: LinkMemory | null = null;
   private fitTimer: NodeJS.Timeout | null = null;
   private backoff: number;
   private readonly locals = new Set<net.Socket>();
@@ -98,8 +101,10 @@ export class TunnelComponent implements Component {
     this.gcGuard = startGcGuard(() => this.externalLimit());
     this.chunker = chunkerParams({ avgSize: o.chunkSize ?? 8192 });
     const diskDir = join(o.stateDir, 'chunks');
+    this.cacheBudget = Math.max(1 << 20, ctx.budgetBytes());
+    this.linkMemory = new LinkMemory(this.cacheBudget, this.chunker.avgSize, this.buffersBudget());
     this.store = new ChunkStore({
-      memoryBytes: (this.cacheBudget = Math.max(1 << 20, ctx.budgetBytes())),
+      memoryBytes: this.linkMemory.split.storeBytes,
       disk: o.diskMaxBytes > 0 ? { dir: diskDir, maxBytes: o.diskMaxBytes } : undefined,
       onDiskFailure: (e) => { ctx.log.warn('chunk disk store failed; continuing with memory-only dedup', { error: e.message }); this.reportMode(); },
       onRebuild: (why) => ctx.log.warn('chunk disk store damaged; rebuilt empty with a new identity', { reason: why }),
@@ -211,11 +216,13 @@ export class TunnelComponent implements Component {
     const link = new Link(sock, {
       role: this.opts.role, store, chunker: this.chunker, windowBytes: this.opts.windowBytes ?? 32 * 1024,
       log: this.ctx.log, mode: () => this.mode, counters: id ? teeCounters(this.counters, this.fleet!.countersFor(id)) : this.counters, pingIntervalMs: this.opts.pingIntervalMs,
-      recvBudgetBytes: this.recvBudget(), gate: this.gate,
+      recvBudgetBytes: this.linkMemory!.recvBytes, gate: this.gate,
+      peerModelBytes: this.linkMemory!.peerModelBytes, sketches: this.linkMemory!.sketches,
       rememberedPeer: () => (peerFile && store.diskEnabled && existsSync(peerFile) ? readFileSync(peerFile) : null),
       rememberPeer: (cacheId) => { if (peerFile && store.diskEnabled) { try { writeFileSync(peerFile, cacheId); } catch { /* advisory only */ } } },
     });
     this.links.add(link);
+    this.relink();
     if (id) this.fleet!.attach(id, link, sock.remoteAddress ?? null);
     link.on('ready', () => {
       this.state = 'up'; this.backoff = this.opts.backoffMs?.initial ?? 250; this.lastError = null;
@@ -224,6 +231,7 @@ export class TunnelComponent implements Component {
     link.on('stream', (s: TunnelStream) => this.connectTarget(link, s));
     link.on('close', (reason: string) => {
       this.links.delete(link);
+      this.relink();
       this.ctx.log.warn('tunnel link down', { reason, ...(id ? { edge: id.name } : {}) });
       this.lastError = reason;
       if (this.opts.role === 'edge' && !this.stopped) {
@@ -284,8 +292,8 @@ export class TunnelComponent implements Component {
     return b > 0 ? b : 0;
   }
 
-  /** Receive buffers shared by a link's streams: memory.split.buffers when the policy has it. */
-  private recvBudget(): number { const b = this.buffersBudget(); return b > 0 ? Math.max(1 << 20, b) : 16 << 20; }
+  /** Links came or went: split the budget again (peer models trimmed at once, the store shrunk). */
+  private relink(): void { this.linkMemory?.relink(this.links); this.fitCache(); }
 
   /** Bytes read from local sockets and not yet sent: half of memory.split.buffers (gate.ts). */
   private sendBudget(): number { const b = this.buffersBudget(); return b > 0 ? Math.max(1 << 20, b >>> 1) : 8 << 20; }
@@ -327,34 +335,38 @@ export class TunnelComponent implements Component {
       linkQueuedBytes: [...this.links].reduce((n, k) => n + k.socket.writableLength, 0), gcForced: this.gcGuard?.forced ?? 0,
       gcGuard: this.gcGuard ? { gapMs: this.gcGuard.gapMs, maxGapMs: this.gcGuard.maxGapMs, limitBytes: this.gcGuard.limitBytes, arrayBuffersBytes: this.gcGuard.arrayBuffers } : null,
       cache: this.store ? { memoryBytes: this.store.memoryBytes, memoryLimit: this.store.memoryLimit, diskBytes: this.store.diskBytes, diskLimit: this.store.diskLimit } : null,
+      memory: this.linkMemory?.status(this.store) ?? null,
       ...(this.fleet ? { fleet: this.fleet.status() } : {}),
     };
   }
 
   metrics(): MetricSample[] {
     // a fleet core gives the traffic series per edge (label edge) instead of one total
-    const all = tunnelMetrics(this, [...this.links], !this.fleet);
+    const all = [...tunnelMetrics(this, [...this.links], !this.fleet), ...(this.linkMemory?.metrics(this.store) ?? [])];
     return this.fleet ? [...all, ...this.fleet.metrics()] : all;
   }
 
   /** SIGHUP while this component keeps running: re-read the files it watches (revocation list). */
   reloadFiles(): void { this.fleet?.reload(); }
 
-  resize(budgetBytes: number): void { this.cacheBudget = Math.max(1 << 20, budgetBytes); this.fitCache(); }
+  resize(budgetBytes: number): void { this.cacheBudget = Math.max(1 << 20, budgetBytes); this.linkMemory?.relink(this.links, this.cacheBudget); this.fitCache(); }
 
   /**
    * Open connections cost memory too (sockets, stream objects: ~16 KiB per stream in each
    * process, measured with 1,000 streams), and it comes out of the same limit. So the memory
    * tier of the chunk cache gives way while many streams are open, down to a quarter of its
    * budget; the disk tier still holds every chunk, so deduplication goes on (a little slower).
-   * Resized in 1 MiB steps, only when the target moved by 2 MiB or more (a resize rebuilds the LRU).
+   * It starts from what the links' peer models and the sketch index leave (link-memory.ts).
+   * Resized in 1 MiB steps: down at once (the budget is a bound), up only when the target
+   * moved by 2 MiB or more (a resize rebuilds the LRU).
    */
   private fitCache(): void {
     if (!this.store) return;
     const streams = [...this.links].reduce((n, k) => n + k.activeStreams, 0);
-    const want = Math.max(this.cacheBudget >>> 2, this.cacheBudget - streams * PER_STREAM_COST, 1 << 20);
+    const top = this.linkMemory?.split.storeBytes ?? this.cacheBudget;
+    const want = Math.max(Math.min(top, this.cacheBudget >>> 2), top - streams * PER_STREAM_COST, 1 << 20);
     const target = Math.floor(want / (1 << 20)) * (1 << 20);
-    if (Math.abs(target - this.store.memoryLimit) >= 2 << 20 || (target === this.cacheBudget && this.store.memoryLimit !== target)) this.store.resize(target);
+    if (target < this.store.memoryLimit || target - this.store.memoryLimit >= 2 << 20 || (want === top && this.store.memoryLimit < target)) this.store.resize(target);
   }
 
   async stop(graceMs: number): Promise<void> {

@@ -33,8 +33,12 @@ export interface LinkOptions {
   rememberPeer?(id: Uint8Array): void;
   pingIntervalMs?: number;
   helloTimeoutMs?: number;
-  /** receive buffer budget shared by all streams of this link (bytes); default 16 MiB */
-  recvBudgetBytes?: number;
+  /** receive buffer budget shared by all streams of this link (bytes, or read when needed); default 16 MiB */
+  recvBudgetBytes?: number | (() => number);
+  /** this link's share of the memory budget for its peer model (memory/links.ts); none: entries only */
+  peerModelBytes?(): number;
+  /** the sender's sketch index, shared by the links of one process; default: one of its own */
+  sketches?: SketchIndex;
   /** admission control for local socket reads, shared by the links of one process */
   gate?: ReadGate;
   /** CODEC_* bits this side offers in HELLO (default: all of them; zstd where the runtime has it) */
@@ -69,7 +73,7 @@ export class Link extends EventEmitter {
     this.counters = opts.counters ?? newCounters();
     this.gate = opts.gate ?? new ReadGate(8 << 20);
     this.nextId = opts.role === 'edge' ? 1 : 2;
-    this.sketches = new SketchIndex(Math.max(256, Math.ceil(opts.store.memoryLimit / opts.chunker.avgSize)));
+    this.sketches = opts.sketches ?? new SketchIndex(Math.max(256, Math.ceil(opts.store.memoryLimit / opts.chunker.avgSize)));
     this.whenReady = new Promise((res) => { this.readyResolve = res; });
     this.whenReady.catch(() => {});
     socket.on('data', (d: Buffer) => this.onData(d));
@@ -97,6 +101,8 @@ export class Link extends EventEmitter {
   get acceptsRuns(): boolean { return (this.codecs & CODEC_REF_RUNS) !== 0; }
   get sendsRuns(): boolean { return (this.codecs & this.peerCodecs & CODEC_REF_RUNS) !== 0; }
   get activeStreams(): number { return this.streams.size; }
+  /** The sender's model of the peer's chunk store (after HELLO). */
+  get peerModel(): PeerModel | null { return this.peer; }
   get isClosed(): boolean { return this.closed; }
   ready$(): Promise<void> { return this.whenReady; }
 
@@ -272,7 +278,8 @@ export class Link extends EventEmitter {
    * (~300 MB/s), so one stream needs ~16 MiB to stay busy over a 50 ms RTT (bench:tunnel).
    */
   recvWindow(): number {
-    const share = Math.floor((this.opts.recvBudgetBytes ?? 16 << 20) / Math.max(1, this.streams.size));
+    const b = this.opts.recvBudgetBytes ?? 16 << 20;
+    const share = Math.floor((typeof b === 'function' ? b() : b) / Math.max(1, this.streams.size));
     return Math.max(this.opts.windowBytes, Math.min(16 << 20, share));
   }
 
@@ -345,7 +352,7 @@ export class Link extends EventEmitter {
         const prev = this.opts.rememberedPeer?.() ?? null;
         const same = prev !== null && Buffer.from(prev).equals(Buffer.from(h.cacheId));
         const entries = Math.min(4_000_000, Math.ceil((h.capacityMiB * 1048576) / this.opts.chunker.avgSize));
-        this.peer = new PeerModel(this.opts.store, same, Math.min(entries, 262144));
+        this.peer = new PeerModel(this.opts.store, same, Math.min(entries, 262144), this.opts.peerModelBytes);
         this.opts.rememberPeer?.(h.cacheId);
         this.peerWindow = h.windowBytes;
         this.peerCodecs = h.codecs ?? 0;

@@ -149,7 +149,7 @@ export class EdgeRegistry {
         const lookups = c.chunkHits + c.chunkMisses;
         return {
           name: e.name, serial: e.serial, connected: !!l, address: e.address, connectedSince: e.since ? new Date(e.since).toISOString() : null,
-          connectedS: e.since ? Math.floor((now - e.since) / 1000) : null, rttMs: l ? l.rttMs : null, streams: l ? l.activeStreams : 0,
+          connectedS: e.since ? Math.floor((now - e.since) / 1000) : null, rttMs: l ? l.rttMs : null, streams: l ? l.activeStreams : 0, peerModelBytes: l?.peerModel?.bytes ?? 0,
           appTxBytes: c.appTx, appRxBytes: c.appRx, linkTxBytes: c.wireTx, linkRxBytes: c.wireRx, savedDedupBytes: c.savedDedup, savedLz4Bytes: c.savedLz4,
           chunkHitRatio: lookups ? c.chunkHits / lookups : 0, streamsOpened: c.streamsOpened, links: e.links, lastDown: e.lastDown,
           certificateNotAfter: new Date(e.notAfter).toISOString(),
