@@ -43,7 +43,12 @@ export const EXIT = { OK: 0, SOFTWARE: 70, CONFIG: 78 } as const;
 export const RESTART = { intervalS: 300, burst: 5 } as const;
 
 /** Where a package installs the engine and its state, for package (and service user) `name`. */
-export function devicePaths(name: string): { exec: string; config: string; stateDir: string; keysDir: string } {
+export function devicePaths(name: string): {
+  exec: string;
+  config: string;
+  stateDir: string;
+  keysDir: string;
+} {
   return {
     exec: `/usr/bin/${name}`,
     config: `/etc/${name}/${name}.json`,

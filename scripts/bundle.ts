@@ -44,7 +44,8 @@ const inlineWasm: esbuild.Plugin = {
   setup(build) {
     build.onLoad({ filter: /node_modules[\\/].*\.js$/ }, (args) => {
       const src = readFileSync(args.path, 'utf8');
-      const re = /const path = require\('path'\)\.join\(__dirname, '([^']+\.wasm)'\);\s*const bytes = require\('fs'\)\.readFileSync\(path\);/;
+      const re =
+        /const path = require\('path'\)\.join\(__dirname, '([^']+\.wasm)'\);\s*const bytes = require\('fs'\)\.readFileSync\(path\);/;
       if (!re.test(src)) return undefined;
       return { contents: src.replace(re, "const bytes = require('./$1');"), loader: 'js' };
     });
@@ -53,10 +54,14 @@ const inlineWasm: esbuild.Plugin = {
 
 export const DNS_WORKER_ENTRY = 'engine/src/dns/worker-main.ts';
 
-export function esbuildOptions(o: Pick<BundleOptions, 'root' | 'version' | 'commit'>, dnsWorkerCode?: string): esbuild.BuildOptions {
+export function esbuildOptions(
+  o: Pick<BundleOptions, 'root' | 'version' | 'commit'>,
+  dnsWorkerCode?: string,
+): esbuild.BuildOptions {
   const alias: Record<string, string> = {};
   // lz4's pure-JS path needs this alias (docs/platform-notes.md §2); only when the package is installed.
-  if (existsSync(join(o.root, 'node_modules/lz4/lib/utils-js.js'))) alias['lz4/lib/utils'] = 'lz4/lib/utils-js';
+  if (existsSync(join(o.root, 'node_modules/lz4/lib/utils-js.js')))
+    alias['lz4/lib/utils'] = 'lz4/lib/utils-js';
   return {
     absWorkingDir: o.root,
     entryPoints: ['engine/src/main.ts'],
@@ -77,7 +82,8 @@ export function esbuildOptions(o: Pick<BundleOptions, 'root' | 'version' | 'comm
     alias,
     loader: { '.wasm': 'binary', '.txt': 'text' },
     define: {
-      __EDGEWAN_VERSION__: JSON.stringify(o.version), __EDGEWAN_COMMIT__: JSON.stringify(o.commit),
+      __EDGEWAN_VERSION__: JSON.stringify(o.version),
+      __EDGEWAN_COMMIT__: JSON.stringify(o.commit),
       ...(dnsWorkerCode === undefined ? {} : { __EDGEWAN_DNS_WORKER__: JSON.stringify(dnsWorkerCode) }),
     },
     plugins: [inlineWasm],
@@ -91,42 +97,77 @@ export function esbuildOptions(o: Pick<BundleOptions, 'root' | 'version' | 'comm
 export async function dnsWorkerCode(o: Pick<BundleOptions, 'root' | 'version' | 'commit'>): Promise<string> {
   const base = esbuildOptions(o);
   try {
-    const r = await esbuild.build({ ...base, entryPoints: [DNS_WORKER_ENTRY], outfile: join(o.root, 'dist/bin/dns-worker.cjs'),
-      sourcemap: false, metafile: false, write: false });
+    const r = await esbuild.build({
+      ...base,
+      entryPoints: [DNS_WORKER_ENTRY],
+      outfile: join(o.root, 'dist/bin/dns-worker.cjs'),
+      sourcemap: false,
+      metafile: false,
+      write: false,
+    });
     return r.outputFiles[0].text;
   } catch (e) {
     const errs = (e as { errors?: esbuild.Message[] }).errors ?? [];
-    throw new BuildError('EDGEWAN_ERR_BUILD_BUNDLE', `esbuild could not bundle ${DNS_WORKER_ENTRY}:\n${errs.map((m) => m.text).join('\n') || String(e)}`, { cause: e });
+    throw new BuildError(
+      'EDGEWAN_ERR_BUILD_BUNDLE',
+      `esbuild could not bundle ${DNS_WORKER_ENTRY}:\n${errs.map((m) => m.text).join('\n') || String(e)}`,
+      { cause: e },
+    );
   }
 }
 
-interface InputsRecord { key: string; inputs: Record<string, string>; entry: string; }
+interface InputsRecord {
+  key: string;
+  inputs: Record<string, string>;
+  entry: string;
+}
 
 /** Rehash the files esbuild read last time; undefined when any changed. */
 async function lookup(o: BundleOptions, optsKey: string): Promise<CacheEntry | undefined> {
   const rec = await o.cache.readRecord<InputsRecord>(`bundle-${optsKey}`);
   if (!rec || rec.key !== optsKey) return undefined;
   for (const [p, h] of Object.entries(rec.inputs)) {
-    try { if ((await sha256File(join(o.root, p))) !== h) return undefined; } catch { return undefined; }
+    try {
+      if ((await sha256File(join(o.root, p))) !== h) return undefined;
+    } catch {
+      return undefined;
+    }
   }
   return o.cache.get(rec.entry);
 }
 
 export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
   const opts = esbuildOptions(o, await dnsWorkerCode(o));
-  const lock = existsSync(join(o.root, 'package-lock.json')) ? sha256(readFileSync(join(o.root, 'package-lock.json'))) : '';
-  const optsKey = StepCache.key({ step: 'bundle', v: 1, esbuild: esbuild.version, lock, self: o.self,
-    opts: { ...opts, plugins: undefined, absWorkingDir: undefined, outfile: undefined } });
+  const lock = existsSync(join(o.root, 'package-lock.json'))
+    ? sha256(readFileSync(join(o.root, 'package-lock.json')))
+    : '';
+  const optsKey = StepCache.key({
+    step: 'bundle',
+    v: 1,
+    esbuild: esbuild.version,
+    lock,
+    self: o.self,
+    opts: { ...opts, plugins: undefined, absWorkingDir: undefined, outfile: undefined },
+  });
   let entry = await lookup(o, optsKey);
   const cached = !!entry;
   if (!entry) {
     let r: esbuild.BuildResult & { metafile: esbuild.Metafile; outputFiles: esbuild.OutputFile[] };
     try {
-      r = await esbuild.build(opts) as typeof r;
+      r = (await esbuild.build(opts)) as typeof r;
     } catch (e) {
       const errs = (e as { errors?: esbuild.Message[] }).errors ?? [];
-      const msg = errs.map((m) => `${m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ` : ''}${m.text}`).join('\n');
-      throw new BuildError('EDGEWAN_ERR_BUILD_BUNDLE', `esbuild could not bundle engine/src/main.ts:\n${msg || String(e)}`, { cause: e });
+      const msg = errs
+        .map(
+          (m) =>
+            `${m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ` : ''}${m.text}`,
+        )
+        .join('\n');
+      throw new BuildError(
+        'EDGEWAN_ERR_BUILD_BUNDLE',
+        `esbuild could not bundle engine/src/main.ts:\n${msg || String(e)}`,
+        { cause: e },
+      );
     }
     const pkgs = bundledPackages(r.metafile, o.root);
     const tmp = await mkdtemp(join(tmpdir(), 'edgewan-bundle-'));
@@ -146,7 +187,11 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
       const entryKey = StepCache.key({ optsKey, inputs });
       const packages = pkgs.map(({ licenseFiles: _l, ...rest }) => rest);
       entry = await o.cache.put(entryKey, files, { packages });
-      await o.cache.writeRecord(`bundle-${optsKey}`, { key: optsKey, inputs, entry: entryKey } satisfies InputsRecord);
+      await o.cache.writeRecord(`bundle-${optsKey}`, {
+        key: optsKey,
+        inputs,
+        entry: entryKey,
+      } satisfies InputsRecord);
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
@@ -155,11 +200,19 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
   const bundle = join(bin, BUNDLE_NAME);
   const map = `${bundle}.map`;
   const licenses = `${bundle}.LICENSES.txt`;
-  for (const [name, dest] of [[BUNDLE_NAME, bundle], [`${BUNDLE_NAME}.map`, map], [`${BUNDLE_NAME}.LICENSES.txt`, licenses]]) {
+  for (const [name, dest] of [
+    [BUNDLE_NAME, bundle],
+    [`${BUNDLE_NAME}.map`, map],
+    [`${BUNDLE_NAME}.LICENSES.txt`, licenses],
+  ]) {
     await restoreFile(entry, name, dest);
   }
   return {
-    bundle, map, licenses, cached, sha256: await sha256File(bundle),
+    bundle,
+    map,
+    licenses,
+    cached,
+    sha256: await sha256File(bundle),
     packages: (entry.meta.packages ?? []) as BundleResult['packages'],
   };
 }

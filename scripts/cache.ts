@@ -41,14 +41,19 @@ export class StepCache {
   }
 
   /** Store files (name → source path) and meta under key; returns the entry. */
-  async put(key: string, files: Record<string, string>, meta: Record<string, unknown> = {}): Promise<CacheEntry> {
+  async put(
+    key: string,
+    files: Record<string, string>,
+    meta: Record<string, unknown> = {},
+  ): Promise<CacheEntry> {
     const dir = this.entryDir(key);
     await mkdir(dirname(dir), { recursive: true });
     const tmp = tempPathFor(dir);
     await mkdir(tmp, { recursive: true });
     try {
       // Modes are normalised (0755 if executable, else 0644): umask must never reach dist/.
-      for (const [name, src] of Object.entries(files)) await copyAtomic(src, join(tmp, name), (await stat(src)).mode & 0o100 ? 0o755 : 0o644);
+      for (const [name, src] of Object.entries(files))
+        await copyAtomic(src, join(tmp, name), (await stat(src)).mode & 0o100 ? 0o755 : 0o644);
       await writeAtomic(join(tmp, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
       await this.install(key, tmp, dir);
     } catch (e) {
@@ -56,7 +61,10 @@ export class StepCache {
       throw e;
     }
     const entry = await this.get(key);
-    if (!entry) throw new Error(`step cache: entry ${key} vanished right after it was written (${dir}); is another build pruning this cache?`);
+    if (!entry)
+      throw new Error(
+        `step cache: entry ${key} vanished right after it was written (${dir}); is another build pruning this cache?`,
+      );
     return entry;
   }
 
@@ -75,7 +83,10 @@ export class StepCache {
         const code = (e as NodeJS.ErrnoException).code;
         if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || attempt >= 2) throw e;
       }
-      if (await this.get(key)) { await rm(tmp, { recursive: true, force: true }); return; }
+      if (await this.get(key)) {
+        await rm(tmp, { recursive: true, force: true });
+        return;
+      }
       await rm(dir, { recursive: true, force: true });
     }
   }
@@ -95,7 +106,9 @@ export class StepCache {
           let size = 0;
           for (const f of await readdir(dir)) size += (await stat(join(dir, f))).size;
           entries.push({ dir, used, size });
-        } catch { /* half-removed or foreign: skip */ }
+        } catch {
+          /* half-removed or foreign: skip */
+        }
       }
     }
     const victims = lruVictims(entries, maxBytes, since);
@@ -105,7 +118,11 @@ export class StepCache {
 
   /** Small JSON records (e.g. the bundle's input list) under a name. */
   async readRecord<T>(name: string): Promise<T | undefined> {
-    try { return JSON.parse(await readFile(join(this.dir, 'records', `${name}.json`), 'utf8')) as T; } catch { return undefined; }
+    try {
+      return JSON.parse(await readFile(join(this.dir, 'records', `${name}.json`), 'utf8')) as T;
+    } catch {
+      return undefined;
+    }
   }
 
   async writeRecord(name: string, value: unknown): Promise<void> {
@@ -123,7 +140,9 @@ export async function restoreFile(entry: CacheEntry, name: string, dest: string)
   try {
     const d = await stat(dest);
     if (d.ino === s.ino && d.dev === s.dev) return;
-  } catch { /* dest missing */ }
+  } catch {
+    /* dest missing */
+  }
   await mkdir(dirname(dest), { recursive: true });
   const tmp = tempPathFor(dest);
   try {

@@ -37,8 +37,18 @@ export async function readElf(path: string): Promise<ElfFacts | undefined> {
       await fh.read(ph, 0, phentsize, phoff + i * phentsize);
       const pt = le ? ph.readUInt32LE(0) : ph.readUInt32BE(0);
       if (pt !== 3) continue;
-      const off = elfClass === 2 ? Number(le ? ph.readBigUInt64LE(8) : ph.readBigUInt64BE(8)) : (le ? ph.readUInt32LE(4) : ph.readUInt32BE(4));
-      const size = elfClass === 2 ? Number(le ? ph.readBigUInt64LE(32) : ph.readBigUInt64BE(32)) : (le ? ph.readUInt32LE(16) : ph.readUInt32BE(16));
+      const off =
+        elfClass === 2
+          ? Number(le ? ph.readBigUInt64LE(8) : ph.readBigUInt64BE(8))
+          : le
+            ? ph.readUInt32LE(4)
+            : ph.readUInt32BE(4);
+      const size =
+        elfClass === 2
+          ? Number(le ? ph.readBigUInt64LE(32) : ph.readBigUInt64BE(32))
+          : le
+            ? ph.readUInt32LE(16)
+            : ph.readUInt32BE(16);
       const b = Buffer.alloc(Math.min(size, 256));
       await fh.read(b, 0, b.length, off);
       interpreter = b.toString('latin1').replace(/\0.*$/s, '');

@@ -26,6 +26,7 @@ export function formatError(e: unknown): string {
   const code = (e as { code?: unknown }).code;
   let s = typeof code === 'string' && code.startsWith('EDGEWAN_ERR_') ? `${code}: ${e.message}` : e.message;
   let c: unknown = e.cause;
-  for (let depth = 0; c instanceof Error && depth < 4; depth++, c = c.cause) s += `\n  caused by: ${c.message}`;
+  for (let depth = 0; c instanceof Error && depth < 4; depth++, c = c.cause)
+    s += `\n  caused by: ${c.message}`;
   return s;
 }

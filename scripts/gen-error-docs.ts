@@ -24,8 +24,20 @@ export interface ErrorSide {
 const DOCS = join(import.meta.dirname, '..', 'docs');
 
 export const ERROR_SIDES: readonly ErrorSide[] = [
-  { side: 'builder', catalogueFile: 'targets/error-codes.ts', catalogue: BUILDER_ERRORS, doc: join(DOCS, 'build.md'), sources: /^(scripts|targets|images|bin)\// },
-  { side: 'engine', catalogueFile: 'engine/src/errors.ts', catalogue: ENGINE_ERRORS, doc: join(DOCS, 'errors.md'), sources: /^engine\/src\// },
+  {
+    side: 'builder',
+    catalogueFile: 'targets/error-codes.ts',
+    catalogue: BUILDER_ERRORS,
+    doc: join(DOCS, 'build.md'),
+    sources: /^(scripts|targets|images|bin)\//,
+  },
+  {
+    side: 'engine',
+    catalogueFile: 'engine/src/errors.ts',
+    catalogue: ENGINE_ERRORS,
+    doc: join(DOCS, 'errors.md'),
+    sources: /^engine\/src\//,
+  },
 ];
 
 const begin = (s: ErrorSide) => `<!-- error-codes: generated from ${s.catalogueFile} -->`;
@@ -34,7 +46,9 @@ const END = '<!-- error-codes: end -->';
 /** The markdown table of one catalogue: code, when, what to do. */
 export function renderErrorTable(catalogue: Catalogue): string {
   const esc = (t: string) => t.replace(/\|/g, '\\|');
-  const rows = Object.entries(catalogue).map(([code, e]) => `| \`${code}\` | ${esc(e.when)} | ${esc(e.fix)} |`);
+  const rows = Object.entries(catalogue).map(
+    ([code, e]) => `| \`${code}\` | ${esc(e.when)} | ${esc(e.fix)} |`,
+  );
   return ['| code | when | what to do |', '|---|---|---|', ...rows].join('\n');
 }
 

@@ -8,7 +8,17 @@
 //
 // `node --import tsx scripts/glibc.ts --update-lock` re-pins to the mirror's current versions.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, type Arch } from '../targets/arch.ts';
 import { appendNotices } from './packages.ts';
@@ -43,14 +53,30 @@ const LICENSES: Readonly<Record<string, string>> = {
 };
 
 export function packagesFor(arch: Arch): string[] {
-  return arch === 'armv7' ? ['libc6', 'libstdc++6', 'libgcc-s1', 'libatomic1', 'gcc-12-base'] : ['libc6', 'libstdc++6', 'libgcc-s1', 'gcc-12-base'];
+  return arch === 'armv7'
+    ? ['libc6', 'libstdc++6', 'libgcc-s1', 'libatomic1', 'gcc-12-base']
+    : ['libc6', 'libstdc++6', 'libgcc-s1', 'gcc-12-base'];
 }
 
-export interface LockedDeb { name: string; version: string; sha256: string; }
+export interface LockedDeb {
+  name: string;
+  version: string;
+  sha256: string;
+}
 export type GlibcLock = { suite: string; mirror: string } & Record<Arch, LockedDeb[]>;
 
-export interface GlibcFile { path: string; data: Buffer; mode: number; }
-export interface GlibcPackage { name: string; version: string; debArch: string; sha256: string; license: string; }
+export interface GlibcFile {
+  path: string;
+  data: Buffer;
+  mode: number;
+}
+export interface GlibcPackage {
+  name: string;
+  version: string;
+  debArch: string;
+  sha256: string;
+  license: string;
+}
 export interface GlibcSet {
   arch: Arch;
   /** <cacheDir>/glibc/<arch>: only the loader and the libraries */
@@ -66,13 +92,18 @@ export interface GlibcSet {
 }
 
 export class GlibcError extends Error {
-  constructor(readonly code: BuilderErrorCode, message: string, opts?: { cause?: unknown }) { super(message, opts); }
+  constructor(
+    readonly code: BuilderErrorCode,
+    message: string,
+    opts?: { cause?: unknown },
+  ) {
+    super(message, opts);
+  }
 }
 
 export function readLock(path = LOCK_PATH): GlibcLock {
   return JSON.parse(readFileSync(path, 'utf8')) as GlibcLock;
 }
-
 
 /** Index dirs refreshed by this process: one `apt-get update` per build, not per package. */
 const UPDATED = new Set<string>();
@@ -80,39 +111,70 @@ const UPDATED = new Set<string>();
 /** Isolated apt: own sources, lists and cache under <cacheDir>/glibc/apt. */
 class IsolatedApt {
   private readonly base: string;
-  constructor(cacheDir: string, private readonly mirror: string) {
+  constructor(
+    cacheDir: string,
+    private readonly mirror: string,
+  ) {
     this.base = join(cacheDir, 'glibc', 'apt');
-    for (const d of ['lists/partial', 'cache/archives/partial', 'dl']) mkdirSync(join(this.base, d), { recursive: true });
+    for (const d of ['lists/partial', 'cache/archives/partial', 'dl'])
+      mkdirSync(join(this.base, d), { recursive: true });
     const keyring = '/usr/share/keyrings/debian-archive-keyring.gpg';
     // Without Debian's keyring (e.g. an Ubuntu host) the index is unsigned for us, but every
     // .deb is still checked against the sha256 in the lock file.
     const opt = existsSync(keyring) ? `signed-by=${keyring}` : 'trusted=yes';
-    writeFileSync(join(this.base, 'sources.list'), SUITES.map((s) => `deb [${opt}] ${mirror} ${s} main\n`).join(''));
+    writeFileSync(
+      join(this.base, 'sources.list'),
+      SUITES.map((s) => `deb [${opt}] ${mirror} ${s} main\n`).join(''),
+    );
   }
   private args(): string[] {
     const b = this.base;
-    return ['-o', `Dir::Etc::SourceList=${b}/sources.list`, '-o', 'Dir::Etc::SourceParts=/dev/null',
-      '-o', `Dir::State::Lists=${b}/lists`, '-o', `Dir::Cache=${b}/cache`, '-o', 'Debug::NoLocking=1',
-      '-o', 'APT::Sandbox::User=root', '-o', 'Acquire::Languages=none',
-      ...Object.values(DEB_ARCH).flatMap((a) => ['-o', `APT::Architectures::=${a}`])];
+    return [
+      '-o',
+      `Dir::Etc::SourceList=${b}/sources.list`,
+      '-o',
+      'Dir::Etc::SourceParts=/dev/null',
+      '-o',
+      `Dir::State::Lists=${b}/lists`,
+      '-o',
+      `Dir::Cache=${b}/cache`,
+      '-o',
+      'Debug::NoLocking=1',
+      '-o',
+      'APT::Sandbox::User=root',
+      '-o',
+      'Acquire::Languages=none',
+      ...Object.values(DEB_ARCH).flatMap((a) => ['-o', `APT::Architectures::=${a}`]),
+    ];
   }
   private run(cmd: string, argv: string[], cwd?: string) {
     const r = spawnSync(cmd, [...this.args(), ...argv], { cwd, encoding: 'utf8' });
-    if (r.error) throw new GlibcError('EDGEWAN_ERR_GLIBC_APT', `cannot run ${cmd}: ${r.error.message} (install apt, or run on Debian/Ubuntu)`);
+    if (r.error)
+      throw new GlibcError(
+        'EDGEWAN_ERR_GLIBC_APT',
+        `cannot run ${cmd}: ${r.error.message} (install apt, or run on Debian/Ubuntu)`,
+      );
     return r;
   }
   update(): void {
     if (UPDATED.has(this.base)) return;
     const r = this.run('apt-get', ['-q', 'update']);
     if (r.status !== 0) {
-      throw new GlibcError('EDGEWAN_ERR_GLIBC_APT', `apt-get update against ${this.mirror} (${SUITES.join(', ')}) failed:\n${r.stderr.trim()}`);
+      throw new GlibcError(
+        'EDGEWAN_ERR_GLIBC_APT',
+        `apt-get update against ${this.mirror} (${SUITES.join(', ')}) failed:\n${r.stderr.trim()}`,
+      );
     }
     UPDATED.add(this.base);
   }
   candidate(pkg: string): string {
     const r = this.run('apt-cache', ['policy', pkg]);
     const v = /Candidate:\s*(\S+)/.exec(r.stdout)?.[1];
-    if (!v || v === '(none)') throw new GlibcError('EDGEWAN_ERR_GLIBC_UNAVAILABLE', `${pkg} is not on ${this.mirror} (${SUITES.join(', ')})`);
+    if (!v || v === '(none)')
+      throw new GlibcError(
+        'EDGEWAN_ERR_GLIBC_UNAVAILABLE',
+        `${pkg} is not on ${this.mirror} (${SUITES.join(', ')})`,
+      );
     return v;
   }
   /** Download name:arch=version; returns the .deb bytes or a clear error when it is gone. */
@@ -123,10 +185,12 @@ class IsolatedApt {
       const r = this.run('apt-get', ['-q', 'download', `${name}:${debArch}=${version}`], dl);
       const debs = readdirSync(dl).filter((f) => f.endsWith('.deb'));
       if (r.status !== 0 || debs.length !== 1) {
-        throw new GlibcError('EDGEWAN_ERR_GLIBC_UNAVAILABLE',
+        throw new GlibcError(
+          'EDGEWAN_ERR_GLIBC_UNAVAILABLE',
           `the Debian mirror ${this.mirror} no longer has ${name}:${debArch} ${version} pinned in ${LOCK_PATH} ` +
-          `(Debian drops superseded versions at point releases). Re-pin with ` +
-          `\`node --import tsx scripts/glibc.ts --update-lock\`, review the diff and commit it.\napt said: ${r.stderr.trim()}`);
+            `(Debian drops superseded versions at point releases). Re-pin with ` +
+            `\`node --import tsx scripts/glibc.ts --update-lock\`, review the diff and commit it.\napt said: ${r.stderr.trim()}`,
+        );
       }
       return readFileSync(join(dl, debs[0]));
     } finally {
@@ -146,8 +210,10 @@ function fetchDeb(apt: () => IsolatedApt, debsDir: string, arch: Arch, d: Locked
   const b = apt().download(d.name, debArch, d.version);
   const got = sha256(b);
   if (got !== d.sha256) {
-    throw new GlibcError('EDGEWAN_ERR_GLIBC_CHECKSUM',
-      `${d.name}:${debArch} ${d.version} from the mirror has sha256 ${got}, but ${LOCK_PATH} pins ${d.sha256}: refusing it (a changed package under the same version is suspicious; re-pin only after checking why)`);
+    throw new GlibcError(
+      'EDGEWAN_ERR_GLIBC_CHECKSUM',
+      `${d.name}:${debArch} ${d.version} from the mirror has sha256 ${got}, but ${LOCK_PATH} pins ${d.sha256}: refusing it (a changed package under the same version is suspicious; re-pin only after checking why)`,
+    );
   }
   mkdirSync(debsDir, { recursive: true });
   writeFileSync(`${file}.tmp`, b);
@@ -161,7 +227,8 @@ function unpackDeb(deb: Buffer, dir: string): void {
   writeFileSync(tmp, deb);
   try {
     const r = spawnSync('dpkg-deb', ['-x', tmp, dir], { encoding: 'utf8' });
-    if (r.status !== 0) throw new GlibcError('EDGEWAN_ERR_GLIBC_UNPACK', `dpkg-deb -x failed: ${r.stderr || r.error?.message}`);
+    if (r.status !== 0)
+      throw new GlibcError('EDGEWAN_ERR_GLIBC_UNPACK', `dpkg-deb -x failed: ${r.stderr || r.error?.message}`);
   } finally {
     rmSync(tmp, { force: true });
   }
@@ -173,27 +240,49 @@ function pick(root: string, triplet: string, soname: string): Buffer {
     const p = join(root, d, soname);
     if (existsSync(p)) return readFileSync(realpathSync(p));
   }
-  throw new GlibcError('EDGEWAN_ERR_GLIBC_UNPACK', `${soname} not found in the unpacked Debian packages under ${root}`);
+  throw new GlibcError(
+    'EDGEWAN_ERR_GLIBC_UNPACK',
+    `${soname} not found in the unpacked Debian packages under ${root}`,
+  );
 }
 
-export interface PrepareOptions { mirror?: string; lock?: GlibcLock; }
+export interface PrepareOptions {
+  mirror?: string;
+  lock?: GlibcLock;
+}
 
 /** Make (or reuse) <cacheDir>/glibc/<arch>/ and return its files and provenance. */
-export async function prepareGlibc(arch: Arch, cacheDir: string, opts: PrepareOptions = {}): Promise<GlibcSet> {
+export async function prepareGlibc(
+  arch: Arch,
+  cacheDir: string,
+  opts: PrepareOptions = {},
+): Promise<GlibcSet> {
   const lock = opts.lock ?? readLock();
   const info = ARCHES[arch];
   const pinned = lock[arch];
   const want = packagesFor(arch);
   const missing = want.filter((n) => !pinned?.some((d) => d.name === n));
-  if (missing.length) throw new GlibcError('EDGEWAN_ERR_GLIBC_LOCK', `${LOCK_PATH} has no ${arch} pin for ${missing.join(', ')}: run --update-lock`);
+  if (missing.length)
+    throw new GlibcError(
+      'EDGEWAN_ERR_GLIBC_LOCK',
+      `${LOCK_PATH} has no ${arch} pin for ${missing.join(', ')}: run --update-lock`,
+    );
   const debs = want.map((n) => pinned.find((d) => d.name === n)!);
   const dir = join(cacheDir, 'glibc', arch);
   const stamp = join(cacheDir, 'glibc', `${arch}.json`);
   const key = JSON.stringify(debs);
-  const packages: GlibcPackage[] = debs.map((d) => ({ ...d, debArch: DEB_ARCH[arch], license: LICENSES[d.name] }));
+  const packages: GlibcPackage[] = debs.map((d) => ({
+    ...d,
+    debArch: DEB_ARCH[arch],
+    license: LICENSES[d.name],
+  }));
 
   let fresh = false;
-  try { fresh = existsSync(dir) && JSON.parse(readFileSync(stamp, 'utf8')).key === key; } catch { fresh = false; }
+  try {
+    fresh = existsSync(dir) && JSON.parse(readFileSync(stamp, 'utf8')).key === key;
+  } catch {
+    fresh = false;
+  }
   if (!fresh) {
     let apt: IsolatedApt | undefined;
     const getApt = () => (apt ??= new IsolatedApt(cacheDir, opts.mirror ?? lock.mirror ?? DEFAULT_MIRROR));
@@ -212,7 +301,9 @@ export async function prepareGlibc(arch: Arch, cacheDir: string, opts: PrepareOp
       }
       // The loader must be executable (the kernel execs it as PT_INTERP; images run it directly).
       for (const so of [info.loader, ...want.flatMap((n) => SONAMES[n])]) {
-        writeFileSync(join(out, so), pick(root, info.triplet, so), { mode: so === info.loader ? 0o755 : 0o644 });
+        writeFileSync(join(out, so), pick(root, info.triplet, so), {
+          mode: so === info.loader ? 0o755 : 0o644,
+        });
       }
       rmSync(dir, { recursive: true, force: true });
       renameSync(out, dir);
@@ -223,12 +314,22 @@ export async function prepareGlibc(arch: Arch, cacheDir: string, opts: PrepareOp
     }
   }
   const notices = JSON.parse(readFileSync(stamp, 'utf8')).notices as Record<string, string>;
-  const files = readdirSync(dir).sort().map((name) => ({
-    path: name, data: readFileSync(join(dir, name)), mode: name === info.loader ? 0o755 : 0o644,
-  }));
+  const files = readdirSync(dir)
+    .sort()
+    .map((name) => ({
+      path: name,
+      data: readFileSync(join(dir, name)),
+      mode: name === info.loader ? 0o755 : 0o644,
+    }));
   return {
-    arch, dir, loader: info.loader, files, packages,
-    notices: Object.keys(notices).sort().map((p) => ({ package: p, data: Buffer.from(notices[p]) })),
+    arch,
+    dir,
+    loader: info.loader,
+    files,
+    packages,
+    notices: Object.keys(notices)
+      .sort()
+      .map((p) => ({ package: p, data: Buffer.from(notices[p]) })),
   };
 }
 
@@ -252,7 +353,13 @@ export function defaultCacheDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(process.env.HOME ?? '/root', '.cache'), 'edgewan');
 }
 
-const isMain = (() => { try { return realpathSync(process.argv[1]) === realpathSync(import.meta.filename); } catch { return false; } })();
+const isMain = (() => {
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(import.meta.filename);
+  } catch {
+    return false;
+  }
+})();
 if (isMain) {
   const cacheDir = defaultCacheDir();
   if (process.argv.includes('--update-lock')) {
@@ -261,7 +368,9 @@ if (isMain) {
   } else {
     for (const arch of ALL_ARCHES) {
       const s = await prepareGlibc(arch, cacheDir);
-      process.stdout.write(`${arch}: ${s.dir} ${s.files.map((f) => `${f.path}(${f.data.length})`).join(' ')}\n`);
+      process.stdout.write(
+        `${arch}: ${s.dir} ${s.files.map((f) => `${f.path}(${f.data.length})`).join(' ')}\n`,
+      );
     }
   }
 }
@@ -279,8 +388,10 @@ export function glibcNoticesText(set: GlibcSet): string {
   }
   return appendNotices(
     `The private C runtime shipped beside the ${set.arch} executable comes from these Debian packages: ` +
-    `${set.packages.map((d) => `${d.name} ${d.version} (${d.license})`).join(', ')}. Their copyright files follow.`,
+      `${set.packages.map((d) => `${d.name} ${d.version} (${d.license})`).join(', ')}. Their copyright files follow.`,
     [...byText].map(([text, pkgs]) => ({
-      title: `Debian package${pkgs.length > 1 ? 's' : ''} ${pkgs.join(', ')} — /usr/share/doc/${pkgs[0]}/copyright`, text,
-    })));
+      title: `Debian package${pkgs.length > 1 ? 's' : ''} ${pkgs.join(', ')} — /usr/share/doc/${pkgs[0]}/copyright`,
+      text,
+    })),
+  );
 }

@@ -13,9 +13,12 @@ import { BuildError } from './errors.ts';
 import type { Env } from './paths.ts';
 
 export const DEV_KEY_FILES = {
-  openpgpPrivate: 'openpgp-private.asc', openpgpPublic: 'openpgp-public.asc',
-  usignPrivatePem: 'usign-ed25519-private.pem', usignPublicPem: 'usign-ed25519-public.pem',
-  apkPrivatePem: 'apk-p256-private.pem', apkPublicPem: 'apk-p256-public.pem',
+  openpgpPrivate: 'openpgp-private.asc',
+  openpgpPublic: 'openpgp-public.asc',
+  usignPrivatePem: 'usign-ed25519-private.pem',
+  usignPublicPem: 'usign-ed25519-public.pem',
+  apkPrivatePem: 'apk-p256-private.pem',
+  apkPublicPem: 'apk-p256-public.pem',
 } as const;
 
 /** Generate the dev key set into dir (atomically: a temp dir renamed into place). */
@@ -26,7 +29,9 @@ export async function ensureDevKeys(dir: string, name = 'edgewan'): Promise<void
   try {
     // v4 curve25519Legacy EdDSA: what bookworm's gpgv/apt accept (docs/platform-notes.md §7).
     const pgp = await openpgp.generateKey({
-      type: 'ecc', curve: 'curve25519Legacy', format: 'armored',
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      format: 'armored',
       userIDs: [{ name: `${name} development key (not for production)`, email: 'dev-keys@edgewan.invalid' }],
       config: { v6Keys: false },
     });
@@ -40,7 +45,8 @@ export async function ensureDevKeys(dir: string, name = 'edgewan'): Promise<void
       [DEV_KEY_FILES.apkPrivatePem]: ec.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
       [DEV_KEY_FILES.apkPublicPem]: ec.publicKey.export({ type: 'spki', format: 'pem' }) as string,
     };
-    for (const [f, text] of Object.entries(files)) await writeFile(join(tmp, f), text, { mode: f.includes('private') ? 0o600 : 0o644 });
+    for (const [f, text] of Object.entries(files))
+      await writeFile(join(tmp, f), text, { mode: f.includes('private') ? 0o600 : 0o644 });
     try {
       await rename(tmp, dir);
     } catch (e) {
@@ -59,13 +65,23 @@ export interface ResolvedKeys {
 }
 
 function readKey(file: string, what: string): string {
-  try { return readFileSync(file, 'utf8'); } catch (e) {
-    throw new BuildError('EDGEWAN_ERR_BUILD_KEYS', `cannot read the ${what} key ${file}: ${(e as Error).message}`, { cause: e });
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new BuildError(
+      'EDGEWAN_ERR_BUILD_KEYS',
+      `cannot read the ${what} key ${file}: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
 }
 
 /** env > manifest > dev keys, per key. */
-export async function resolveKeys(o: { env: Env; devDir: string; manifest: { openpgpPrivateKey?: string; usignPrivateKey?: string; apkPrivateKey?: string } }): Promise<ResolvedKeys> {
+export async function resolveKeys(o: {
+  env: Env;
+  devDir: string;
+  manifest: { openpgpPrivateKey?: string; usignPrivateKey?: string; apkPrivateKey?: string };
+}): Promise<ResolvedKeys> {
   const pick = (envName: string, m?: string) => o.env[envName] || m;
   const user = {
     openpgpPrivate: pick('EDGEWAN_OPENPGP_KEY', o.manifest.openpgpPrivateKey),

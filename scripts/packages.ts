@@ -31,7 +31,8 @@ export function packageDirOf(input: string): string | undefined {
 function licenseOf(pkg: Record<string, unknown>): string {
   const l = pkg.license;
   if (typeof l === 'string' && l.trim()) return l.trim();
-  if (l && typeof l === 'object' && typeof (l as { type?: unknown }).type === 'string') return (l as { type: string }).type;
+  if (l && typeof l === 'object' && typeof (l as { type?: unknown }).type === 'string')
+    return (l as { type: string }).type;
   if (Array.isArray(pkg.licenses)) {
     const types = pkg.licenses.map((x: { type?: string }) => x?.type).filter(Boolean);
     if (types.length) return types.length === 1 ? String(types[0]) : `(${types.join(' OR ')})`;
@@ -58,8 +59,13 @@ export function bundledPackages(meta: Metafile, root: string): BundledPackage[] 
       .sort()
       .map((f): [string, string] => [f, readFileSync(join(root, dir, f), 'utf8')]);
     out.push({
-      name: String(pkg.name ?? dir), version: String(pkg.version ?? '0.0.0'), license: licenseOf(pkg), dir,
-      homepage: typeof pkg.homepage === 'string' ? pkg.homepage : undefined, licenseFiles: files, bytes: n,
+      name: String(pkg.name ?? dir),
+      version: String(pkg.version ?? '0.0.0'),
+      license: licenseOf(pkg),
+      dir,
+      homepage: typeof pkg.homepage === 'string' ? pkg.homepage : undefined,
+      licenseFiles: files,
+      bytes: n,
     });
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.dir < b.dir ? -1 : 1));
@@ -73,11 +79,20 @@ export function licenseNotices(self: { name: string; license: string }, pkgs: Bu
     '',
   ];
   for (const p of pkgs) {
-    lines.push('='.repeat(78), `${p.name}@${p.version} — ${p.license}`, p.homepage ? `${p.homepage}` : '', '');
-    if (p.licenseFiles.length === 0) lines.push(`(the package ships no license file; package.json declares ${p.license})`, '');
+    lines.push(
+      '='.repeat(78),
+      `${p.name}@${p.version} — ${p.license}`,
+      p.homepage ? `${p.homepage}` : '',
+      '',
+    );
+    if (p.licenseFiles.length === 0)
+      lines.push(`(the package ships no license file; package.json declares ${p.license})`, '');
     for (const [f, text] of p.licenseFiles) lines.push(`--- ${f} ---`, text.trimEnd(), '');
   }
-  return `${lines.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+  return `${lines
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trimEnd()}\n`;
 }
 
 /**
@@ -86,7 +101,10 @@ export function licenseNotices(self: { name: string; license: string }, pkgs: Bu
  * OpenSSL, ICU, libuv, …) and, where a package carries it, the private glibc set's Debian
  * copyright files. Each section is headed like the bundle's.
  */
-export function appendNotices(base: string, sections: ReadonlyArray<{ title: string; text: string }>): string {
+export function appendNotices(
+  base: string,
+  sections: ReadonlyArray<{ title: string; text: string }>,
+): string {
   const lines = [base.trimEnd(), ''];
   for (const s of sections) lines.push('='.repeat(78), s.title, '', s.text.trimEnd(), '');
   return `${lines.join('\n').trimEnd()}\n`;

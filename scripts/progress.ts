@@ -3,14 +3,25 @@
 // is one JSON object per line on stderr, and stdout carries only the final report.
 export type Mode = 'tty' | 'plain' | 'json';
 
-export interface StepRecord { name: string; ms: number; cached: boolean; }
+export interface StepRecord {
+  name: string;
+  ms: number;
+  cached: boolean;
+}
 
 export class Progress {
   readonly steps: StepRecord[] = [];
   readonly warnings: string[] = [];
-  constructor(readonly mode: Mode, private readonly out: NodeJS.WritableStream = process.stderr) {}
+  constructor(
+    readonly mode: Mode,
+    private readonly out: NodeJS.WritableStream = process.stderr,
+  ) {}
 
-  static detect(json: boolean, stream: NodeJS.WriteStream = process.stderr, env: Record<string, string | undefined> = process.env): Progress {
+  static detect(
+    json: boolean,
+    stream: NodeJS.WriteStream = process.stderr,
+    env: Record<string, string | undefined> = process.env,
+  ): Progress {
     return new Progress(json ? 'json' : stream.isTTY && !env.CI ? 'tty' : 'plain', stream);
   }
 
@@ -25,27 +36,44 @@ export class Progress {
 
   warn(msg: string): void {
     this.warnings.push(msg);
-    this.emit('warning', { message: msg }, this.mode === 'tty' ? `\x1b[33m⚠ ${msg}\x1b[0m` : `edgewan-build: WARNING: ${msg}`);
+    this.emit(
+      'warning',
+      { message: msg },
+      this.mode === 'tty' ? `\x1b[33m⚠ ${msg}\x1b[0m` : `edgewan-build: WARNING: ${msg}`,
+    );
   }
 
   /** Run one step, timing it; f returns whether the result came from the cache. */
   async step<T>(name: string, f: () => Promise<T>, cachedOf: (r: T) => boolean = () => false): Promise<T> {
     const t0 = performance.now();
-    this.emit('start', { step: name }, this.mode === 'tty' ? `\x1b[2m… ${name}\x1b[0m` : `edgewan-build: ${name} …`);
+    this.emit(
+      'start',
+      { step: name },
+      this.mode === 'tty' ? `\x1b[2m… ${name}\x1b[0m` : `edgewan-build: ${name} …`,
+    );
     try {
       const r = await f();
       const ms = Math.round(performance.now() - t0);
       const cached = cachedOf(r);
       this.steps.push({ name, ms, cached });
       const secs = `${(ms / 1000).toFixed(1)} s`;
-      this.emit('done', { step: name, ms, cached },
-        this.mode === 'tty' ? `\x1b[32m✓\x1b[0m ${name.padEnd(28)} ${secs.padStart(8)}${cached ? ' \x1b[2m(cached)\x1b[0m' : ''}`
-          : `edgewan-build: ${name} done in ${secs}${cached ? ' (cached)' : ''}`);
+      this.emit(
+        'done',
+        { step: name, ms, cached },
+        this.mode === 'tty'
+          ? `\x1b[32m✓\x1b[0m ${name.padEnd(28)} ${secs.padStart(8)}${cached ? ' \x1b[2m(cached)\x1b[0m' : ''}`
+          : `edgewan-build: ${name} done in ${secs}${cached ? ' (cached)' : ''}`,
+      );
       return r;
     } catch (e) {
       const ms = Math.round(performance.now() - t0);
-      this.emit('failed', { step: name, ms }, this.mode === 'tty' ? `\x1b[31m✗\x1b[0m ${name} failed after ${(ms / 1000).toFixed(1)} s`
-        : `edgewan-build: ${name} FAILED after ${(ms / 1000).toFixed(1)} s`);
+      this.emit(
+        'failed',
+        { step: name, ms },
+        this.mode === 'tty'
+          ? `\x1b[31m✗\x1b[0m ${name} failed after ${(ms / 1000).toFixed(1)} s`
+          : `edgewan-build: ${name} FAILED after ${(ms / 1000).toFixed(1)} s`,
+      );
       throw e;
     }
   }
@@ -58,7 +86,11 @@ export async function parallel<T>(limit: number, tasks: (() => Promise<T>)[]): P
   const worker = async () => {
     while (next < tasks.length) {
       const i = next++;
-      try { results[i] = { status: 'fulfilled', value: await tasks[i]() }; } catch (e) { results[i] = { status: 'rejected', reason: e }; }
+      try {
+        results[i] = { status: 'fulfilled', value: await tasks[i]() };
+      } catch (e) {
+        results[i] = { status: 'rejected', reason: e };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, tasks.length)) }, worker));

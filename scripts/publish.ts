@@ -8,7 +8,16 @@
 // a path a target owns (Target.owns) and every directory artifact (an apt suite, a feed, an
 // OCI layout) replaces what an earlier build left there whole, so stale packages vanish with
 // it; any other file replaces its namesake. A failed target leaves dist/ as it was.
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { Artifact, ArtifactType, BuildInputs, Target } from '../targets/target.ts';
 import { BuildError } from './errors.ts';
@@ -25,7 +34,9 @@ export function orderByNeeds(targets: readonly Target[]): Target[] {
     const ready = (t: Target) => !done.includes(t) && providers(t).every((p) => done.includes(p));
     const next = targets.find(ready);
     if (!next) {
-      const left = targets.filter((t) => !done.includes(t)).map((t) => `${t.name} (needs ${(t.needs ?? []).join(', ')})`);
+      const left = targets
+        .filter((t) => !done.includes(t))
+        .map((t) => `${t.name} (needs ${(t.needs ?? []).join(', ')})`);
       const msg = `targets need each other's artifacts in a circle: ${left.join('; ')}`;
       throw new BuildError('EDGEWAN_ERR_BUILD_TARGET', msg);
     }
@@ -44,8 +55,9 @@ export interface Staged {
 /** The artifacts of earlier targets of this build that `t` needs, with the directory their paths are relative to. */
 export function neededBy(t: Target, staged: readonly Staged[]): NonNullable<BuildInputs['needed']>[number][] {
   const want = new Set<ArtifactType>(t.needs ?? []);
-  return staged.flatMap((s) => s.artifacts.filter((a) => want.has(a.type))
-    .map((artifact) => ({ artifact, root: s.dir })));
+  return staged.flatMap((s) =>
+    s.artifacts.filter((a) => want.has(a.type)).map((artifact) => ({ artifact, root: s.dir })),
+  );
 }
 
 /** dist/-relative paths published whole: the target's own claims and its directory artifacts. */
@@ -97,7 +109,11 @@ function publishOne(s: Staged, outDir: string, trash: string): void {
 }
 
 function isLink(p: string): boolean {
-  try { return lstatSync(p).isSymbolicLink(); } catch { return false; }
+  try {
+    return lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 /** Publish every staged target into outDir, in run order, then remove the stage. */
@@ -108,7 +124,10 @@ export function publish(staged: readonly Staged[], outDir: string, stageDir: str
     for (const a of s.artifacts) {
       if (!existsSync(join(s.dir, a.path))) {
         const where = relative(outDir, s.dir);
-        throw new BuildError('EDGEWAN_ERR_BUILD_TARGET', `target ${s.target.name} listed ${a.path} but did not write it under ${where}`);
+        throw new BuildError(
+          'EDGEWAN_ERR_BUILD_TARGET',
+          `target ${s.target.name} listed ${a.path} but did not write it under ${where}`,
+        );
       }
     }
   }

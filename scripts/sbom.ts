@@ -27,21 +27,44 @@ function purlNpm(name: string, version: string): string {
 
 export function makeSbom(i: SbomInput): Record<string, unknown> {
   const root = spdxId(i.artifact);
-  const packages: Record<string, unknown>[] = [{
-    SPDXID: root, name: i.artifact, versionInfo: i.product.version, supplier: `Organization: ${i.product.vendor}`,
-    downloadLocation: 'NOASSERTION', homepage: i.product.homepage, filesAnalyzed: false,
-    licenseConcluded: 'NOASSERTION', licenseDeclared: i.product.license, copyrightText: 'NOASSERTION',
-    checksums: [{ algorithm: 'SHA256', checksumValue: i.artifactSha256 }],
-    primaryPackagePurpose: 'APPLICATION',
-  }];
-  const rels: Record<string, unknown>[] = [{ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: root }];
+  const packages: Record<string, unknown>[] = [
+    {
+      SPDXID: root,
+      name: i.artifact,
+      versionInfo: i.product.version,
+      supplier: `Organization: ${i.product.vendor}`,
+      downloadLocation: 'NOASSERTION',
+      homepage: i.product.homepage,
+      filesAnalyzed: false,
+      licenseConcluded: 'NOASSERTION',
+      licenseDeclared: i.product.license,
+      copyrightText: 'NOASSERTION',
+      checksums: [{ algorithm: 'SHA256', checksumValue: i.artifactSha256 }],
+      primaryPackagePurpose: 'APPLICATION',
+    },
+  ];
+  const rels: Record<string, unknown>[] = [
+    { spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: root },
+  ];
   for (const p of i.packages) {
     const id = spdxId(`npm-${p.name}-${p.version}`);
     packages.push({
-      SPDXID: id, name: p.name, versionInfo: p.version, downloadLocation: 'NOASSERTION', filesAnalyzed: false,
-      licenseConcluded: 'NOASSERTION', licenseDeclared: p.license, copyrightText: 'NOASSERTION',
+      SPDXID: id,
+      name: p.name,
+      versionInfo: p.version,
+      downloadLocation: 'NOASSERTION',
+      filesAnalyzed: false,
+      licenseConcluded: 'NOASSERTION',
+      licenseDeclared: p.license,
+      copyrightText: 'NOASSERTION',
       ...(p.homepage ? { homepage: p.homepage } : {}),
-      externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: purlNpm(p.name, p.version) }],
+      externalRefs: [
+        {
+          referenceCategory: 'PACKAGE-MANAGER',
+          referenceType: 'purl',
+          referenceLocator: purlNpm(p.name, p.version),
+        },
+      ],
       primaryPackagePurpose: 'LIBRARY',
     });
     rels.push({ spdxElementId: root, relationshipType: 'CONTAINS', relatedSpdxElement: id });
@@ -50,13 +73,25 @@ export function makeSbom(i: SbomInput): Record<string, unknown> {
     const r = i.runtime;
     const id = spdxId(`node-runtime-${r.version}`);
     packages.push({
-      SPDXID: id, name: 'node', versionInfo: r.version, supplier: 'Organization: OpenJS Foundation',
+      SPDXID: id,
+      name: 'node',
+      versionInfo: r.version,
+      supplier: 'Organization: OpenJS Foundation',
       downloadLocation: `https://registry.npmjs.org/${r.package}/-/${r.package}-${r.version}.tgz`,
-      homepage: 'https://nodejs.org/', filesAnalyzed: false,
-      licenseConcluded: 'NOASSERTION', licenseDeclared: 'MIT', copyrightText: 'NOASSERTION',
+      homepage: 'https://nodejs.org/',
+      filesAnalyzed: false,
+      licenseConcluded: 'NOASSERTION',
+      licenseDeclared: 'MIT',
+      copyrightText: 'NOASSERTION',
       checksums: [{ algorithm: 'SHA256', checksumValue: r.sha256 }],
       comment: `official Node.js binary (package/bin/node of npm ${r.package}@${r.version}; sha256 before strip)${r.eol ? '; this Node line is end-of-life' : ''}`,
-      externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: purlNpm(r.package, r.version) }],
+      externalRefs: [
+        {
+          referenceCategory: 'PACKAGE-MANAGER',
+          referenceType: 'purl',
+          referenceLocator: purlNpm(r.package, r.version),
+        },
+      ],
       primaryPackagePurpose: 'APPLICATION',
     });
     rels.push({ spdxElementId: root, relationshipType: 'CONTAINS', relatedSpdxElement: id });
@@ -67,7 +102,10 @@ export function makeSbom(i: SbomInput): Record<string, unknown> {
     SPDXID: 'SPDXRef-DOCUMENT',
     name: `${i.artifact}-${i.product.version}`,
     documentNamespace: `https://spdx.edgewan.invalid/${encodeURIComponent(i.artifact)}/${i.product.version}/${i.artifactSha256}`,
-    creationInfo: { created: new Date(i.mtime * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'), creators: ['Tool: edgewan-build'] },
+    creationInfo: {
+      created: new Date(i.mtime * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      creators: ['Tool: edgewan-build'],
+    },
     packages,
     relationships: rels,
   };

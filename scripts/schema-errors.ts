@@ -33,7 +33,11 @@ export function describeAjvError(file: string, e: ErrorObject, pointerPrefix = '
 }
 
 /** Keep the outermost oneOf error per pointer (the branches' errors only confuse). */
-export function describeAjvErrors(file: string, errors: readonly ErrorObject[], pointerPrefix = ''): string[] {
+export function describeAjvErrors(
+  file: string,
+  errors: readonly ErrorObject[],
+  pointerPrefix = '',
+): string[] {
   const oneOfAt = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
   const out = errors
     .filter((e) => e.keyword === 'oneOf' || !oneOfAt.has(e.instancePath))

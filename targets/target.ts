@@ -74,8 +74,22 @@ export interface SigningKeys {
 }
 
 export type ArtifactType =
-  | 'bundle' | 'executable' | 'sbom' | 'checksums' | 'deb' | 'apt-repo' | 'ipk' | 'opkg-feed'
-  | 'apk' | 'apk-feed' | 'oci-layout' | 'oci-archive' | 'docker-archive' | 'disk-image' | 'rpm' | 'rpm-repo';
+  | 'bundle'
+  | 'executable'
+  | 'sbom'
+  | 'checksums'
+  | 'deb'
+  | 'apt-repo'
+  | 'ipk'
+  | 'opkg-feed'
+  | 'apk'
+  | 'apk-feed'
+  | 'oci-layout'
+  | 'oci-archive'
+  | 'docker-archive'
+  | 'disk-image'
+  | 'rpm'
+  | 'rpm-repo';
 
 /** One dist/artifacts.json entry (docs/contract.md; schema in targets/artifacts.schema.json). */
 export interface Artifact {
@@ -119,7 +133,12 @@ export interface Reader {
 }
 
 /** `edgewan-build push` for one target: receives dist/ and the remaining arguments. */
-export type Pusher = (opts: { outDir: string; args: string[]; json: boolean; log: (m: string) => void }) => Promise<unknown>;
+export type Pusher = (opts: {
+  outDir: string;
+  args: string[];
+  json: boolean;
+  log: (m: string) => void;
+}) => Promise<unknown>;
 
 export interface Target {
   /** artifacts.json `target` name, also what --target accepts */
@@ -155,7 +174,8 @@ export interface Target {
  */
 export function noticesFor(inputs: BuildInputs, arch: Arch | 'noarch', glibc = false): Buffer | undefined {
   const read = (p: string | undefined) => (p && existsSync(p) ? readFileSync(p) : undefined);
-  const main = (arch !== 'noarch' ? read(inputs.executableNotices?.[arch]) : undefined) ?? read(inputs.licenses);
+  const main =
+    (arch !== 'noarch' ? read(inputs.executableNotices?.[arch]) : undefined) ?? read(inputs.licenses);
   const extra = glibc && arch !== 'noarch' ? read(inputs.glibcNotices?.[arch]) : undefined;
   if (!main) return extra;
   return extra ? Buffer.concat([main, Buffer.from('\n'), extra]) : main;

@@ -24,17 +24,27 @@ const APK_SUFFIXES = new Set(['alpha', 'beta', 'pre', 'rc']);
 export function mapVersion(semver: string, revision = 1): TargetVersions {
   const m = SEMVER.exec(semver);
   if (!m) {
-    throw new VersionError(`version "${semver}" is not semver (MAJOR.MINOR.PATCH[-PRERELEASE]): fix "version" in package.json or the build manifest`);
+    throw new VersionError(
+      `version "${semver}" is not semver (MAJOR.MINOR.PATCH[-PRERELEASE]): fix "version" in package.json or the build manifest`,
+    );
   }
   const base = `${m[1]}.${m[2]}.${m[3]}`;
   const pre = m[4];
   if (!pre) {
-    return { semver, deb: `${base}-${revision}`, ipk: `${base}-r${revision}`, apk: `${base}-r${revision}`, oci: base, rpm: `${base}-${revision}` };
+    return {
+      semver,
+      deb: `${base}-${revision}`,
+      ipk: `${base}-r${revision}`,
+      apk: `${base}-r${revision}`,
+      oci: base,
+      rpm: `${base}-${revision}`,
+    };
   }
   const pm = /^([A-Za-z]+)\.?(\d*)$/.exec(pre);
   if (!pm || !APK_SUFFIXES.has(pm[1].toLowerCase())) {
     throw new VersionError(
-      `prerelease "${pre}" of version "${semver}" cannot be mapped to apk/ipk versions: use alpha, beta, pre or rc followed by an optional number (e.g. 1.2.0-rc.1)`);
+      `prerelease "${pre}" of version "${semver}" cannot be mapped to apk/ipk versions: use alpha, beta, pre or rc followed by an optional number (e.g. 1.2.0-rc.1)`,
+    );
   }
   const tag = pm[1].toLowerCase();
   const num = pm[2];

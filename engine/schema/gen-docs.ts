@@ -15,4 +15,7 @@ function write(rel: string, text: string): void {
 
 write('engine/src/config/validator.generated.cjs', validatorSource());
 const { renderConfigDocs } = await import('../src/config/docs.ts');
-write('docs/config.md', renderConfigDocs(readFileSync(join(root, 'engine/schema/config-docs-tail.md'), 'utf8')));
+write(
+  'docs/config.md',
+  renderConfigDocs(readFileSync(join(root, 'engine/schema/config-docs-tail.md'), 'utf8')),
+);

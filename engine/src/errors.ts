@@ -111,8 +111,8 @@ export const ENGINE_ERRORS = {
     fix: 'fix the rule the pointer names (docs/intercept.md)',
   },
   EDGEWAN_ERR_CONFIG_INTERCEPT_LOOP: {
-    when: 'an intercept rule would catch the tunnel\'s own connection to the core',
-    fix: 'exclude the core\'s address from the rule',
+    when: "an intercept rule would catch the tunnel's own connection to the core",
+    fix: "exclude the core's address from the rule",
   },
   EDGEWAN_ERR_DNS_LISTEN: {
     when: 'the DNS cache cannot bind its listen address (port in use, no permission)',
@@ -140,7 +140,7 @@ export const ENGINE_ERRORS = {
   },
   EDGEWAN_ERR_DNS_OVERLOAD: {
     when: 'too many upstream queries in flight (answered SERVFAIL, counted)',
-    fix: 'check the upstreams\' health; raise the limit only with memory to spare',
+    fix: "check the upstreams' health; raise the limit only with memory to spare",
   },
   EDGEWAN_ERR_DNS_UPSTREAM: {
     when: 'every upstream failed for a query (answered SERVFAIL)',
@@ -156,7 +156,7 @@ export const ENGINE_ERRORS = {
   },
   EDGEWAN_ERR_DNS_UPSTREAM_RCODE: {
     when: 'an upstream answered SERVFAIL or REFUSED',
-    fix: 'check that upstream\'s configuration',
+    fix: "check that upstream's configuration",
   },
   EDGEWAN_ERR_DNS_UPSTREAM_MISMATCH: {
     when: 'an upstream answer does not match its question (counted and dropped)',
@@ -195,7 +195,7 @@ export const ENGINE_ERRORS = {
     fix: 'set tunnel.connect',
   },
   EDGEWAN_ERR_TUNNEL_HELLO: {
-    when: 'the peer\'s HELLO is not the edgewan protocol, another protocol version, a bad role or window',
+    when: "the peer's HELLO is not the edgewan protocol, another protocol version, a bad role or window",
     fix: 'run the same release on both sides and point the edge at a core',
   },
   EDGEWAN_ERR_TUNNEL_ROLE: {
@@ -259,15 +259,15 @@ export const ENGINE_ERRORS = {
     fix: 'a bug: report it with the log line',
   },
   EDGEWAN_ERR_TUNNEL_LINK_DOWN: {
-    when: 'a stream was opened while the link is down (the client\'s connection is reset)',
+    when: "a stream was opened while the link is down (the client's connection is reset)",
     fix: 'nothing: the edge reconnects; check /status if it persists',
   },
   EDGEWAN_ERR_TUNNEL_NOT_RUNNING: {
     when: 'a forward or SOCKS connection arrived while the tunnel component is stopped or restarting',
-    fix: 'see the tunnel\'s own error logged before it',
+    fix: "see the tunnel's own error logged before it",
   },
   EDGEWAN_ERR_TUNNEL_OPEN: {
-    when: 'the far side could not open the stream\'s target (refused, unreachable, timed out)',
+    when: "the far side could not open the stream's target (refused, unreachable, timed out)",
     fix: 'check the target from the far side',
   },
   EDGEWAN_ERR_TUNNEL_RESET: {
@@ -288,11 +288,11 @@ export const ENGINE_ERRORS = {
   },
   EDGEWAN_ERR_TUNNEL_EDGE_UNNAMED: {
     when: 'a fleet core got a stream that names no edge',
-    fix: 'set forwards[].edge, or the SOCKS username, to the edge\'s name',
+    fix: "set forwards[].edge, or the SOCKS username, to the edge's name",
   },
   EDGEWAN_ERR_TUNNEL_CONNECT_TIMEOUT: {
     when: 'a target (or an intercepted destination dialled directly) did not accept within 10 s',
-    fix: 'check the target\'s reachability from that side',
+    fix: "check the target's reachability from that side",
   },
   EDGEWAN_ERR_PROXY_LISTEN: {
     when: 'a forward or SOCKS listener cannot bind its address',

@@ -101,9 +101,12 @@ export async function main(argv: string[]): Promise<number> {
         return fleetResult(f.caInitCommand(out, option(rest, '--core-name'), option(rest, '--days')));
       }
       if (sub === 'sign') {
-        const ca = option(rest, '--ca'); const csr = option(rest, '--csr');
+        const ca = option(rest, '--ca');
+        const csr = option(rest, '--csr');
         if (!ca || !csr) return usage('ca sign needs --ca DIR and --csr FILE');
-        return fleetResult(f.caSignCommand(ca, csr, option(rest, '--out'), option(rest, '--name'), option(rest, '--days')));
+        return fleetResult(
+          f.caSignCommand(ca, csr, option(rest, '--out'), option(rest, '--name'), option(rest, '--days')),
+        );
       }
       return usage('ca needs "init" or "sign"');
     }
@@ -111,7 +114,14 @@ export async function main(argv: string[]): Promise<number> {
       const name = rest[0] && !rest[0].startsWith('-') ? rest[0] : undefined;
       const ca = option(rest, '--ca');
       if (!name || !ca) return usage('enroll needs NAME and --ca DIR');
-      return fleetResult((await import('./cli/fleet.ts')).enrollCommand(ca, name, option(rest, '--out'), option(rest, '--days')));
+      return fleetResult(
+        (await import('./cli/fleet.ts')).enrollCommand(
+          ca,
+          name,
+          option(rest, '--out'),
+          option(rest, '--days'),
+        ),
+      );
     }
     default:
       return usage(`unknown command "${cmd}"`);
@@ -126,7 +136,9 @@ main(process.argv.slice(2)).then(
   },
   (err: Error) => {
     const code = (err as { code?: unknown }).code;
-    process.stderr.write(`edgewan: EDGEWAN_ERR_INTERNAL: internal error${typeof code === 'string' ? ` ${code}` : ''}: ${err.message}\n`);
+    process.stderr.write(
+      `edgewan: EDGEWAN_ERR_INTERNAL: internal error${typeof code === 'string' ? ` ${code}` : ''}: ${err.message}\n`,
+    );
     process.exit(70);
   },
 );

@@ -13,7 +13,10 @@ const p = chunkerParams();
 test('chunker: sizes within bounds, average near 8 KiB, covers input', () => {
   const data = seeded(1).bytes(4 << 20);
   const lens = chunkAll(p, data);
-  assert.equal(lens.reduce((a, b) => a + b, 0), data.length);
+  assert.equal(
+    lens.reduce((a, b) => a + b, 0),
+    data.length,
+  );
   for (const l of lens.slice(0, -1)) assert.ok(l >= p.minSize && l <= p.maxSize, `chunk ${l}`);
   const avg = data.length / lens.length;
   assert.ok(avg > 6000 && avg < 14000, `average ${avg}`);
@@ -25,9 +28,19 @@ test('chunker: an insertion changes only nearby chunks', () => {
   edited.set(data.subarray(0, 1 << 20));
   edited.set(seeded(3).bytes(100), 1 << 20);
   edited.set(data.subarray(1 << 20), (1 << 20) + 100);
-  const fps = (d: Uint8Array) => { const s = new Set<string>(); let o = 0; for (const l of chunkAll(p, d)) { s.add(fingerprint(d.subarray(o, o + l)).toString('hex')); o += l; } return s; };
-  const a = fps(data); const b = fps(edited);
-  let common = 0; for (const f of b) if (a.has(f)) common++;
+  const fps = (d: Uint8Array) => {
+    const s = new Set<string>();
+    let o = 0;
+    for (const l of chunkAll(p, d)) {
+      s.add(fingerprint(d.subarray(o, o + l)).toString('hex'));
+      o += l;
+    }
+    return s;
+  };
+  const a = fps(data);
+  const b = fps(edited);
+  let common = 0;
+  for (const f of b) if (a.has(f)) common++;
   assert.ok(common >= b.size - 3, `${b.size - common} chunks differ`);
 });
 
@@ -42,7 +55,8 @@ test('stream chunker: same cuts whatever the read sizes', () => {
     for (const c of sc.push(data.subarray(o, o + n))) got.push(c.length);
     o += n;
   }
-  const t = sc.flush(); if (t) got.push(t.length);
+  const t = sc.flush();
+  if (t) got.push(t.length);
   assert.deepEqual(got, whole);
 });
 
@@ -50,8 +64,15 @@ for (const impl of ['ts', 'wasm'] as const) {
   test(`lz4 (${impl}): round trips random, text, runs and tiny inputs; cross-decodes`, () => {
     setLz4Impl(impl);
     const r = seeded(6);
-    const inputs = [new Uint8Array(0), new Uint8Array(1), r.bytes(13), new Uint8Array(70000).fill(7),
-      r.bytes(65536), textLike(r, 65536), textLike(r, 300000)];
+    const inputs = [
+      new Uint8Array(0),
+      new Uint8Array(1),
+      r.bytes(13),
+      new Uint8Array(70000).fill(7),
+      r.bytes(65536),
+      textLike(r, 65536),
+      textLike(r, 300000),
+    ];
     for (let i = 0; i < 200; i++) inputs.push(textLike(r, 1 + r.int(20000)));
     for (const src of inputs) {
       const c = compressBlock(src);

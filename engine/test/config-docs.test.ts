@@ -16,12 +16,24 @@ test('docs/config.md is current (run "npm run docs:config" after changing the sc
 
 test('the reference lists every documented field', () => {
   const rows = configRows().join('\n');
-  for (const p of ['/role', '/memory/limit', '/admin/token', '/supervisor/backoffMs/initial', '/tunnel/connect', '/forwards/N/direction', '/dns/enabled', '/caches/chunkDisk/maxSize']) {
+  for (const p of [
+    '/role',
+    '/memory/limit',
+    '/admin/token',
+    '/supervisor/backoffMs/initial',
+    '/tunnel/connect',
+    '/forwards/N/direction',
+    '/dns/enabled',
+    '/caches/chunkDisk/maxSize',
+  ]) {
     assert.ok(rows.includes(`\`${p}\``), p);
   }
 });
 
 test('the precompiled validator matches the schema (run "npm run docs:config" after changing it)', () => {
   const have = readFileSync(join(process.cwd(), 'engine/src/config/validator.generated.cjs'), 'utf8');
-  assert.ok(have === validatorSource(), 'engine/src/config/validator.generated.cjs is stale: run "npm run docs:config" and commit it');
+  assert.ok(
+    have === validatorSource(),
+    'engine/src/config/validator.generated.cjs is stale: run "npm run docs:config" and commit it',
+  );
 });

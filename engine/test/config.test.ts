@@ -12,7 +12,12 @@ const FIXED = { env: { EDGEWAN_MEMORY_LIMIT: '128MiB', EDGEWAN_STATE_DIR: tmpdir
 const DIR_ONLY = { env: { EDGEWAN_STATE_DIR: tmpdir() } };
 
 function problemsOf(f: () => unknown): ConfigError {
-  try { f(); } catch (e) { if (e instanceof ConfigError) return e; throw e; }
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
   assert.fail('expected a ConfigError');
 }
 
@@ -31,8 +36,11 @@ test('every schema field has a default and a description; objects reject unknown
     if (s.type === 'object' && s.additionalProperties !== false) missing.push(`${p}: additionalProperties`);
     // a required key has no default (ajv would fill it in and "required" could never fire)
     const req = (o: Record<string, any>) => new Set<string>(o.required ?? []);
-    for (const [k, v] of Object.entries((s.properties ?? {}) as Record<string, any>)) walk(v, `${p}/${k}`, !req(s).has(k));
-    if (s.items?.properties) for (const [k, v] of Object.entries(s.items.properties as Record<string, any>)) walk(v, `${p}/N/${k}`, !req(s.items).has(k));
+    for (const [k, v] of Object.entries((s.properties ?? {}) as Record<string, any>))
+      walk(v, `${p}/${k}`, !req(s).has(k));
+    if (s.items?.properties)
+      for (const [k, v] of Object.entries(s.items.properties as Record<string, any>))
+        walk(v, `${p}/N/${k}`, !req(s.items).has(k));
   };
   walk(CONFIG_SCHEMA as Record<string, any>, '', false);
   assert.deepEqual(missing, []);
@@ -46,14 +54,31 @@ test('the shipped default config is an edge with no peer, DNS off, admin on 127.
   assert.equal(r.config.admin.listen, '127.0.0.1:9617');
   assert.equal(r.budgets.heapCapMiB, 64);
   assert.ok(Object.isFrozen(r.config) && Object.isFrozen(r.config.supervisor.backoffMs));
-  assert.throws(() => { (r.config as any).role = 'core'; });
+  assert.throws(() => {
+    (r.config as any).role = 'core';
+  });
 });
 
 test('all problems are reported at once with pointer, value and what is allowed', () => {
-  const f = tempFile(JSON.stringify({ role: 'edgy', bogus: 1, admin: { listen: 5 }, memory: { limit: '12 parsecs' }, forwards: [{ listen: 'x' }] }));
+  const f = tempFile(
+    JSON.stringify({
+      role: 'edgy',
+      bogus: 1,
+      admin: { listen: 5 },
+      memory: { limit: '12 parsecs' },
+      forwards: [{ listen: 'x' }],
+    }),
+  );
   const e = problemsOf(() => loadConfig(f, DIR_ONLY));
   const byPointer = Object.fromEntries(e.problems.map((p) => [p.pointer, p]));
-  assert.deepEqual(Object.keys(byPointer).sort(), ['/admin/listen', '/bogus', '/forwards/0/listen', '/forwards/0/target', '/memory/limit', '/role']);
+  assert.deepEqual(Object.keys(byPointer).sort(), [
+    '/admin/listen',
+    '/bogus',
+    '/forwards/0/listen',
+    '/forwards/0/target',
+    '/memory/limit',
+    '/role',
+  ]);
   assert.equal(byPointer['/role'].value, 'edgy');
   assert.match(byPointer['/role'].allowed ?? '', /"edge", "core"/);
   assert.equal(byPointer['/bogus'].code, 'EDGEWAN_ERR_CONFIG_UNKNOWN_KEY');
@@ -66,10 +91,20 @@ test('all problems are reported at once with pointer, value and what is allowed'
 });
 
 test('malformed JSON names line and column', () => {
-  for (const [text, line, column] of [['{\n  "role": "edge",\n}', 3, 1], ['{"a" 1}', 1, 6], ['[1,]', 1, 4], ['{\n "x": 1 // c\n}', 2, 9], ['', 1, 1]] as const) {
+  for (const [text, line, column] of [
+    ['{\n  "role": "edge",\n}', 3, 1],
+    ['{"a" 1}', 1, 6],
+    ['[1,]', 1, 4],
+    ['{\n "x": 1 // c\n}', 2, 9],
+    ['', 1, 1],
+  ] as const) {
     const e = problemsOf(() => loadConfig(tempFile(text), FIXED));
     assert.equal(e.problems[0].code, 'EDGEWAN_ERR_CONFIG_JSON');
-    assert.match(e.problems[0].message, new RegExp(`line ${line}, column ${column}:`), `${JSON.stringify(text)}: ${e.problems[0].message}`);
+    assert.match(
+      e.problems[0].message,
+      new RegExp(`line ${line}, column ${column}:`),
+      `${JSON.stringify(text)}: ${e.problems[0].message}`,
+    );
   }
 });
 
@@ -80,12 +115,27 @@ test('a missing file is a config error naming it', () => {
 });
 
 test('environment overrides apply before validation and are named in errors', () => {
-  const r = resolveDocument({ role: 'edge' }, null, { env: { ...FIXED.env, EDGEWAN_ROLE: 'core', EDGEWAN_LOG_LEVEL: 'debug', EDGEWAN_ADMIN_LISTEN: '127.0.0.1:1234', EDGEWAN_MEMORY_LIMIT: '268435456' }, checkFiles: false });
+  const r = resolveDocument({ role: 'edge' }, null, {
+    env: {
+      ...FIXED.env,
+      EDGEWAN_ROLE: 'core',
+      EDGEWAN_LOG_LEVEL: 'debug',
+      EDGEWAN_ADMIN_LISTEN: '127.0.0.1:1234',
+      EDGEWAN_MEMORY_LIMIT: '268435456',
+    },
+    checkFiles: false,
+  });
   assert.equal(r.config.role, 'core');
   assert.equal(r.config.log.level, 'debug');
   assert.equal(r.config.admin.listen, '127.0.0.1:1234');
   assert.equal(r.config.memory.limit, 268435456);
-  assert.deepEqual([...r.envApplied].sort(), ['EDGEWAN_ADMIN_LISTEN', 'EDGEWAN_LOG_LEVEL', 'EDGEWAN_MEMORY_LIMIT', 'EDGEWAN_ROLE', 'EDGEWAN_STATE_DIR']);
+  assert.deepEqual([...r.envApplied].sort(), [
+    'EDGEWAN_ADMIN_LISTEN',
+    'EDGEWAN_LOG_LEVEL',
+    'EDGEWAN_MEMORY_LIMIT',
+    'EDGEWAN_ROLE',
+    'EDGEWAN_STATE_DIR',
+  ]);
   const e = problemsOf(() => resolveDocument({}, null, { env: { ...FIXED.env, EDGEWAN_LOG_LEVEL: 'loud' } }));
   assert.equal(e.problems[0].env, 'EDGEWAN_LOG_LEVEL');
 });
@@ -100,33 +150,67 @@ test('admin beyond loopback needs a token', () => {
 
 test('an unwritable state dir is rejected', () => {
   const file = tempFile('{}');
-  const e = problemsOf(() => resolveDocument({ stateDir: join(file, 'sub') }, null, { env: { EDGEWAN_MEMORY_LIMIT: '128MiB' } }));
+  const e = problemsOf(() =>
+    resolveDocument({ stateDir: join(file, 'sub') }, null, { env: { EDGEWAN_MEMORY_LIMIT: '128MiB' } }),
+  );
   assert.equal(e.problems[0].code, 'EDGEWAN_ERR_CONFIG_STATE_DIR');
 });
 
 test('impossible budgets are rejected; sizes are turned into bytes', () => {
-  const e = problemsOf(() => resolveDocument({ memory: { limit: '128MiB', split: { chunkMemory: '60MiB' } } }, null, DIR_ONLY));
-  assert.ok(e.problems.some((p) => p.code === 'EDGEWAN_ERR_CONFIG_BUDGET' && /heap cap is 64 MiB/.test(p.message)), e.format());
-  const over = problemsOf(() => resolveDocument({ memory: { limit: '128MiB', split: { chunkMemory: 0.5, buffers: 0.5 } } }, null, DIR_ONLY));
-  assert.ok(over.problems.some((p) => p.code === 'EDGEWAN_ERR_CONFIG_BUDGET' && /more than 75%/.test(p.message)), over.format());
+  const e = problemsOf(() =>
+    resolveDocument({ memory: { limit: '128MiB', split: { chunkMemory: '60MiB' } } }, null, DIR_ONLY),
+  );
+  assert.ok(
+    e.problems.some((p) => p.code === 'EDGEWAN_ERR_CONFIG_BUDGET' && /heap cap is 64 MiB/.test(p.message)),
+    e.format(),
+  );
+  const over = problemsOf(() =>
+    resolveDocument(
+      { memory: { limit: '128MiB', split: { chunkMemory: 0.5, buffers: 0.5 } } },
+      null,
+      DIR_ONLY,
+    ),
+  );
+  assert.ok(
+    over.problems.some((p) => p.code === 'EDGEWAN_ERR_CONFIG_BUDGET' && /more than 75%/.test(p.message)),
+    over.format(),
+  );
   const small = problemsOf(() => resolveDocument({ memory: { limit: '16MiB' } }, null, DIR_ONLY));
   assert.equal(small.problems[0].code, 'EDGEWAN_ERR_CONFIG_MEMORY_LIMIT');
-  const r = resolveDocument({ memory: { limit: '256MiB', split: { chunkMemory: '64MiB' } }, caches: { chunkDisk: { maxSize: '1GiB' } } }, null, DIR_ONLY);
+  const r = resolveDocument(
+    {
+      memory: { limit: '256MiB', split: { chunkMemory: '64MiB' } },
+      caches: { chunkDisk: { maxSize: '1GiB' } },
+    },
+    null,
+    DIR_ONLY,
+  );
   assert.equal(r.budgets.chunkMemory, 64 * 2 ** 20);
   assert.equal(r.budgets.dns, 13 * 2 ** 20, '0.0625 of the 208 MiB the runtime leaves of 256 MiB');
   assert.equal(r.config.caches.chunkDisk.maxSize, 2 ** 30);
 });
 
 test('duplicate keys and deep nesting are config errors with a pointer, never a stack overflow', () => {
-  const dup = problemsOf(() => loadConfig(tempFile('{"dns": {"listen": [], "enabled": true, "enabled": false}}'), FIXED));
+  const dup = problemsOf(() =>
+    loadConfig(tempFile('{"dns": {"listen": [], "enabled": true, "enabled": false}}'), FIXED),
+  );
   assert.equal(dup.problems[0].code, 'EDGEWAN_ERR_CONFIG_DUPLICATE_KEY');
   assert.equal(dup.problems[0].pointer, '/dns/enabled');
   // escaped spellings of the same key are the same key
   const esc = problemsOf(() => loadConfig(tempFile('{"role": "edge", "r\\u006fle": "core"}'), FIXED));
   assert.equal(esc.problems[0].pointer, '/role');
   // the same key in sibling objects is fine
-  loadConfig(tempFile('{"forwards": [{"listen": "127.0.0.1:1", "target": "a:1"}, {"listen": "127.0.0.1:2", "target": "a:1"}]}'), FIXED);
-  for (const text of [`{"x": ${'['.repeat(300_000)}${']'.repeat(300_000)}}`, '['.repeat(300_000), `{"a": ${'{"a": '.repeat(100_000)}`]) {
+  loadConfig(
+    tempFile(
+      '{"forwards": [{"listen": "127.0.0.1:1", "target": "a:1"}, {"listen": "127.0.0.1:2", "target": "a:1"}]}',
+    ),
+    FIXED,
+  );
+  for (const text of [
+    `{"x": ${'['.repeat(300_000)}${']'.repeat(300_000)}}`,
+    '['.repeat(300_000),
+    `{"a": ${'{"a": '.repeat(100_000)}`,
+  ]) {
     const e = problemsOf(() => loadConfig(tempFile(text), FIXED));
     assert.equal(e.problems[0].code, 'EDGEWAN_ERR_CONFIG_DEPTH', e.format());
     assert.match(e.problems[0].message, /nested deeper than 32 levels \(at line 1, column \d+\)/);
@@ -144,14 +228,25 @@ test('memory.limit and sizes stay within what V8 and exact integers take', async
   }
   const r = resolveDocument({ memory: { limit: 2 ** 40 } }, null, DIR_ONLY);
   assert.equal(heapFlags(r.budgets.heapCapMiB), '--max-old-space-size=524288 --max-semi-space-size=16');
-  const disk = problemsOf(() => resolveDocument({ caches: { chunkDisk: { maxSize: '999999999999GiB' } } }, null, FIXED));
+  const disk = problemsOf(() =>
+    resolveDocument({ caches: { chunkDisk: { maxSize: '999999999999GiB' } } }, null, FIXED),
+  );
   assert.equal(disk.problems[0].pointer, '/caches/chunkDisk/maxSize');
 });
 
 test('listen conflicts: same port and protocol with the same host or a covering wildcard', () => {
   const conflict = (a: string, b: string) => {
-    try { resolveDocument({ socks: { listen: a }, forwards: [{ listen: b, target: 'x:1' }] }, null, FIXED); return false; } catch (e) {
-      if (e instanceof ConfigError && e.problems.some((p) => p.code === 'EDGEWAN_ERR_CONFIG_LISTEN_CONFLICT' && p.pointer === '/forwards/0/listen')) return true;
+    try {
+      resolveDocument({ socks: { listen: a }, forwards: [{ listen: b, target: 'x:1' }] }, null, FIXED);
+      return false;
+    } catch (e) {
+      if (
+        e instanceof ConfigError &&
+        e.problems.some(
+          (p) => p.code === 'EDGEWAN_ERR_CONFIG_LISTEN_CONFLICT' && p.pointer === '/forwards/0/listen',
+        )
+      )
+        return true;
       throw e;
     }
   };
@@ -164,8 +259,22 @@ test('listen conflicts: same port and protocol with the same host or a covering 
   assert.equal(conflict('127.0.0.1:1080', '127.0.0.1:1081'), false);
   assert.equal(conflict('127.0.0.1:0', '127.0.0.1:0'), false, 'port 0: the kernel picks two ports');
   // DNS binds UDP too, but UDP alone never meets a TCP listener: only TCP overlaps count
-  const dnsOnly = resolveDocument({ dns: { enabled: true, listen: ['127.0.0.1:5353'], upstreams: ['127.0.0.1:53'] }, forwards: [{ listen: '127.0.0.1:5354', target: 'x:1' }] }, null, FIXED);
+  const dnsOnly = resolveDocument(
+    {
+      dns: { enabled: true, listen: ['127.0.0.1:5353'], upstreams: ['127.0.0.1:53'] },
+      forwards: [{ listen: '127.0.0.1:5354', target: 'x:1' }],
+    },
+    null,
+    FIXED,
+  );
   assert.equal(dnsOnly.config.dns.listen[0], '127.0.0.1:5353');
   // a forward of the other direction is bound by the peer, not here
-  resolveDocument({ socks: { listen: '127.0.0.1:1080' }, forwards: [{ listen: '127.0.0.1:1080', target: 'x:1', direction: 'core-to-edge' }] }, null, FIXED);
+  resolveDocument(
+    {
+      socks: { listen: '127.0.0.1:1080' },
+      forwards: [{ listen: '127.0.0.1:1080', target: 'x:1', direction: 'core-to-edge' }],
+    },
+    null,
+    FIXED,
+  );
 });

@@ -16,10 +16,14 @@ import { ask, fakeContext, query, startStub } from './dns-stub.ts';
 
 function response(name: string, ttl: number, extra: Partial<dnsPacket.Packet> = {}): Buffer {
   return dnsPacket.encode({
-    type: 'response', id: 99, flags: dnsPacket.RECURSION_AVAILABLE | dnsPacket.RECURSION_DESIRED,
+    type: 'response',
+    id: 99,
+    flags: dnsPacket.RECURSION_AVAILABLE | dnsPacket.RECURSION_DESIRED,
     questions: [{ name, type: 'A', class: 'IN' }],
     answers: [{ name, type: 'A', class: 'IN', ttl, data: '10.1.2.3' }],
-    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: 0, options: [] } as unknown as dnsPacket.Answer],
+    additionals: [
+      { type: 'OPT', name: '.', udpPayloadSize: 1232, flags: 0, options: [] } as unknown as dnsPacket.Answer,
+    ],
     ...extra,
   });
 }
@@ -34,10 +38,15 @@ test('parseQuery reads the question, lower-cases it and finds the OPT record', (
 
 test('readName rejects pointer loops, forward pointers, overlong names and truncation', () => {
   assert.throws(() => readName(Buffer.from('0000000000000000000000000c00c', 'hex'), 12), MalformedError);
-  const loop = Buffer.alloc(16); loop[12] = 0xc0; loop[13] = 12;
+  const loop = Buffer.alloc(16);
+  loop[12] = 0xc0;
+  loop[13] = 12;
   assert.throws(() => readName(loop, 12), /pointer/);
   const long = Buffer.alloc(12 + 5 * 64 + 1);
-  for (let i = 0; i < 5; i++) { long[12 + i * 64] = 63; long.fill(0x61, 13 + i * 64, 12 + (i + 1) * 64); }
+  for (let i = 0; i < 5; i++) {
+    long[12 + i * 64] = 63;
+    long.fill(0x61, 13 + i * 64, 12 + (i + 1) * 64);
+  }
   assert.throws(() => readName(long, 12), /longer than 255/);
   assert.throws(() => parseQuery(Buffer.alloc(5)), /shorter than 12/);
 });
@@ -63,7 +72,13 @@ test('TTL clamps: min and max apply to positive answers', () => {
 });
 
 test('negative answer without SOA uses negativeTtlS', () => {
-  const nx = dnsPacket.encode({ type: 'response', id: 1, flags: 3, questions: [{ name: 'x.example', type: 'A', class: 'IN' }], answers: [] });
+  const nx = dnsPacket.encode({
+    type: 'response',
+    id: 1,
+    flags: 3,
+    questions: [{ name: 'x.example', type: 'A', class: 'IN' }],
+    answers: [],
+  });
   const e = makeEntry('k', nx, 0, { ...DNS_DEFAULTS, negativeTtlS: 42 })!;
   assert.equal(e.negative, true);
   assert.equal(e.ttlS, 42);
@@ -91,10 +106,15 @@ test('snapshot round trip keeps TTLs relative to the store time; damage is detec
   c.set('b|1|1', makeEntry('b|1|1', response('b.example', 10), now - 100_000, DNS_DEFAULTS)!);
   const snap = encodeSnapshot(c);
   const back = decodeSnapshot(snap, now, 0);
-  assert.deepEqual(back.map(([k]) => k), ['a|1|1'], 'expired entry left out without a stale window');
+  assert.deepEqual(
+    back.map(([k]) => k),
+    ['a|1|1'],
+    'expired entry left out without a stale window',
+  );
   assert.equal(back[0][1].storedAt, now - 100_000);
   assert.equal(decodeSnapshot(snap, now, 3600).length, 2);
-  const bad = Buffer.from(snap); bad[bad.length - 3] ^= 0xff;
+  const bad = Buffer.from(snap);
+  bad[bad.length - 3] ^= 0xff;
   assert.throws(() => decodeSnapshot(bad, now, 0), /checksum/);
   assert.throws(() => decodeSnapshot(snap.subarray(0, 20), now, 0), /magic/);
 });
@@ -102,8 +122,16 @@ test('snapshot round trip keeps TTLs relative to the store time; damage is detec
 test('warm restart: the cache survives stop/start; a corrupt snapshot is ignored with a log line', async () => {
   const stub = await startStub();
   const dir = mkdtempSync(join(tmpdir(), 'ewD-snap-'));
-  const cfg = { enabled: true, listen: ['127.0.0.1:0'], upstreams: [`127.0.0.1:${stub.port}`], upstreamTimeoutMs: 150, upstreamAttempts: 1, serveStale: false };
-  const portOf = (c: ReturnType<typeof createDnsComponent>) => Number(String((c.status!() as { listen: string[] }).listen[0]).split(':')[1]);
+  const cfg = {
+    enabled: true,
+    listen: ['127.0.0.1:0'],
+    upstreams: [`127.0.0.1:${stub.port}`],
+    upstreamTimeoutMs: 150,
+    upstreamAttempts: 1,
+    serveStale: false,
+  };
+  const portOf = (c: ReturnType<typeof createDnsComponent>) =>
+    Number(String((c.status!() as { listen: string[] }).listen[0]).split(':')[1]);
   try {
     const one = createDnsComponent(cfg, { stateDir: dir, snapshot: true });
     await one.start(fakeContext().ctx);
@@ -121,7 +149,9 @@ test('warm restart: the cache survives stop/start; a corrupt snapshot is ignored
     await two.stop(1000);
 
     const file = join(dir, SNAPSHOT_FILE);
-    const data = readFileSync(file); data[data.length - 1] ^= 0x55; writeFileSync(file, data);
+    const data = readFileSync(file);
+    data[data.length - 1] ^= 0x55;
+    writeFileSync(file, data);
     const f = fakeContext();
     const three = createDnsComponent(cfg, { stateDir: dir, snapshot: true });
     await three.start(f.ctx);
@@ -138,8 +168,17 @@ test('warm restart: the cache survives stop/start; a corrupt snapshot is ignored
 test('periodic snapshot: written asynchronously while serving, loadable, no temp file left; stop after it still saves', async () => {
   const stub = await startStub();
   const dir = mkdtempSync(join(tmpdir(), 'ewD-snapp-'));
-  const cfg = { enabled: true, listen: ['127.0.0.1:0'], upstreams: [`127.0.0.1:${stub.port}`], upstreamTimeoutMs: 150, upstreamAttempts: 1, serveStale: false, snapshotIntervalS: 1 };
-  const portOf = (c: ReturnType<typeof createDnsComponent>) => Number(String((c.status!() as { listen: string[] }).listen[0]).split(':')[1]);
+  const cfg = {
+    enabled: true,
+    listen: ['127.0.0.1:0'],
+    upstreams: [`127.0.0.1:${stub.port}`],
+    upstreamTimeoutMs: 150,
+    upstreamAttempts: 1,
+    serveStale: false,
+    snapshotIntervalS: 1,
+  };
+  const portOf = (c: ReturnType<typeof createDnsComponent>) =>
+    Number(String((c.status!() as { listen: string[] }).listen[0]).split(':')[1]);
   const file = join(dir, SNAPSHOT_FILE);
   try {
     const one = createDnsComponent(cfg, { stateDir: dir, snapshot: true });
@@ -151,27 +190,47 @@ test('periodic snapshot: written asynchronously while serving, loadable, no temp
     assert.equal(decodeSnapshot(readFileSync(file), Date.now(), 0).length, 2);
     await ask(portOf(one), 'p3.example.test');
     await one.stop(1000);
-    assert.equal(decodeSnapshot(readFileSync(file), Date.now(), 0).length, 3, 'the stop-time save comes after the periodic one');
-    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp-')), []);
+    assert.equal(
+      decodeSnapshot(readFileSync(file), Date.now(), 0).length,
+      3,
+      'the stop-time save comes after the periodic one',
+    );
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.includes('.tmp-')),
+      [],
+    );
   } finally {
     await stub.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('system upstreams skip our own address and systemd-resolved stub, reading resolved\'s list instead', () => {
+test("system upstreams skip our own address and systemd-resolved stub, reading resolved's list instead", () => {
   const dir = mkdtempSync(join(tmpdir(), 'ewD-resolv-'));
   try {
     writeFileSync(join(dir, 'resolv.conf'), '# managed\nnameserver 127.0.0.53\noptions edns0\n');
-    writeFileSync(join(dir, 'resolved.conf'), 'nameserver 127.0.0.1\nnameserver 192.0.2.1\nnameserver fe80::1%eth0\n');
-    assert.deepEqual(systemUpstreams(['127.0.0.1:5353'], join(dir, 'resolv.conf'), join(dir, 'resolved.conf')), ['192.0.2.1:53', '[fe80::1]:53']);
+    writeFileSync(
+      join(dir, 'resolved.conf'),
+      'nameserver 127.0.0.1\nnameserver 192.0.2.1\nnameserver fe80::1%eth0\n',
+    );
+    assert.deepEqual(
+      systemUpstreams(['127.0.0.1:5353'], join(dir, 'resolv.conf'), join(dir, 'resolved.conf')),
+      ['192.0.2.1:53', '[fe80::1]:53'],
+    );
     writeFileSync(join(dir, 'resolv.conf'), 'nameserver 198.51.100.7\n');
-    assert.deepEqual(systemUpstreams(['127.0.0.1:5353'], join(dir, 'resolv.conf'), join(dir, 'none')), ['198.51.100.7:53']);
+    assert.deepEqual(systemUpstreams(['127.0.0.1:5353'], join(dir, 'resolv.conf'), join(dir, 'none')), [
+      '198.51.100.7:53',
+    ]);
     // OpenWRT: resolv.conf names dnsmasq on 127.0.0.1 (our own listen host): read netifd's list
     writeFileSync(join(dir, 'resolv.conf'), 'search lan\nnameserver 127.0.0.1\n');
     writeFileSync(join(dir, 'auto'), '# Interface wan\nnameserver 203.0.113.9\n');
-    assert.deepEqual(systemUpstreams(['127.0.0.1:5353'], join(dir, 'resolv.conf'), join(dir, 'none'), [join(dir, 'auto')]), ['203.0.113.9:53']);
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+    assert.deepEqual(
+      systemUpstreams(['127.0.0.1:5353'], join(dir, 'resolv.conf'), join(dir, 'none'), [join(dir, 'auto')]),
+      ['203.0.113.9:53'],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a listen failure (TCP port taken) rejects start and leaves the UDP port free for the restart', async () => {
@@ -180,11 +239,20 @@ test('a listen failure (TCP port taken) rejects start and leaves the UDP port fr
   const port = (blocker.address() as net.AddressInfo).port;
   const dir = mkdtempSync(join(tmpdir(), 'ewD-listen-'));
   try {
-    const c = createDnsComponent({ enabled: true, listen: [`127.0.0.1:${port}`], upstreams: ['127.0.0.1:9'] }, { stateDir: dir, snapshot: false });
-    await assert.rejects(c.start(fakeContext().ctx), (e: Error & { code?: string }) => e.code === 'EDGEWAN_ERR_DNS_LISTEN');
+    const c = createDnsComponent(
+      { enabled: true, listen: [`127.0.0.1:${port}`], upstreams: ['127.0.0.1:9'] },
+      { stateDir: dir, snapshot: false },
+    );
+    await assert.rejects(
+      c.start(fakeContext().ctx),
+      (e: Error & { code?: string }) => e.code === 'EDGEWAN_ERR_DNS_LISTEN',
+    );
     await c.stop(100);
     const u = dgram.createSocket('udp4');
-    await new Promise<void>((res, rej) => { u.once('error', rej); u.bind(port, '127.0.0.1', () => res()); });
+    await new Promise<void>((res, rej) => {
+      u.once('error', rej);
+      u.bind(port, '127.0.0.1', () => res());
+    });
     u.close();
   } finally {
     blocker.close();

@@ -33,18 +33,44 @@ function ipFor(name: string): string {
 function answerFor(stub: Stub, q: dnsPacket.Packet): dnsPacket.Packet {
   const question = q.questions![0];
   const name = question.name.toLowerCase();
-  const soa = { name: 'example.test', type: 'SOA', class: 'IN', ttl: 300,
-    data: { mname: 'ns.example.test', rname: 'host.example.test', serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: stub.negMin } };
-  const base = { type: 'response' as const, id: q.id, flags: dnsPacket.RECURSION_AVAILABLE | (q.flags ?? 0) & 1, questions: q.questions };
+  const soa = {
+    name: 'example.test',
+    type: 'SOA',
+    class: 'IN',
+    ttl: 300,
+    data: {
+      mname: 'ns.example.test',
+      rname: 'host.example.test',
+      serial: 1,
+      refresh: 3600,
+      retry: 600,
+      expire: 86400,
+      minimum: stub.negMin,
+    },
+  };
+  const base = {
+    type: 'response' as const,
+    id: q.id,
+    flags: dnsPacket.RECURSION_AVAILABLE | ((q.flags ?? 0) & 1),
+    questions: q.questions,
+  };
   if (stub.servfail) return { ...base, flags: base.flags | 2, answers: [] };
-  if (name.startsWith('nx')) return { ...base, flags: base.flags | 3, answers: [], authorities: [soa] } as dnsPacket.Packet;
-  if (name === 'nodata.example.test' && question.type === 'AAAA') return { ...base, answers: [], authorities: [soa] } as dnsPacket.Packet;
+  if (name.startsWith('nx'))
+    return { ...base, flags: base.flags | 3, answers: [], authorities: [soa] } as dnsPacket.Packet;
+  if (name === 'nodata.example.test' && question.type === 'AAAA')
+    return { ...base, answers: [], authorities: [soa] } as dnsPacket.Packet;
   if (name === 'big.example.test') {
     const chunks = Array.from({ length: 12 }, (_, i) => `${i}`.padEnd(250, 'x'));
-    return { ...base, answers: [{ name: question.name, type: 'TXT', class: 'IN', ttl: stub.ttl, data: chunks }] } as dnsPacket.Packet;
+    return {
+      ...base,
+      answers: [{ name: question.name, type: 'TXT', class: 'IN', ttl: stub.ttl, data: chunks }],
+    } as dnsPacket.Packet;
   }
   if (question.type !== 'A') return { ...base, answers: [], authorities: [soa] } as dnsPacket.Packet;
-  return { ...base, answers: [{ name: question.name, type: 'A', class: 'IN', ttl: stub.ttl, data: ipFor(name) }] };
+  return {
+    ...base,
+    answers: [{ name: question.name, type: 'A', class: 'IN', ttl: stub.ttl, data: ipFor(name) }],
+  };
 }
 
 /**
@@ -62,11 +88,17 @@ function floodAnswer(msg: Buffer, stub: Stub): Buffer | null {
   const nx = msg[13] === 0x6e && msg[14] === 0x78; // first label starts with "nx"
   const out = Buffer.alloc(qEnd + (nx ? 0 : 16));
   msg.copy(out, 0, 0, qEnd);
-  out[2] = 0x80 | (msg[2] & 0x01); out[3] = 0x80 | (nx ? 3 : 0);
-  out.writeUInt16BE(nx ? 0 : 1, 6); out.writeUInt32BE(0, 8);
+  out[2] = 0x80 | (msg[2] & 0x01);
+  out[3] = 0x80 | (nx ? 3 : 0);
+  out.writeUInt16BE(nx ? 0 : 1, 6);
+  out.writeUInt32BE(0, 8);
   if (!nx) {
-    out.writeUInt16BE(0xc00c, qEnd); out.writeUInt16BE(1, qEnd + 2); out.writeUInt16BE(1, qEnd + 4);
-    out.writeUInt32BE(stub.ttl, qEnd + 6); out.writeUInt16BE(4, qEnd + 10); out.writeUInt32BE(0x0a000000 | (stub.total & 0xffffff), qEnd + 12);
+    out.writeUInt16BE(0xc00c, qEnd);
+    out.writeUInt16BE(1, qEnd + 2);
+    out.writeUInt16BE(1, qEnd + 4);
+    out.writeUInt32BE(stub.ttl, qEnd + 6);
+    out.writeUInt16BE(4, qEnd + 10);
+    out.writeUInt32BE(0x0a000000 | (stub.total & 0xffffff), qEnd + 12);
   }
   return out;
 }
@@ -76,7 +108,9 @@ function floodAnswer(msg: Buffer, stub: Stub): Buffer | null {
  * that number can be taken on the TCP side (another test's loopback connection uses it), and an
  * unhandled listen error inside a test hook hangs node:test — so try again with another port.
  */
-async function udpAndTcp(onConn: (c: net.Socket) => void): Promise<{ udp: dgram.Socket; tcp: net.Server; port: number }> {
+async function udpAndTcp(
+  onConn: (c: net.Socket) => void,
+): Promise<{ udp: dgram.Socket; tcp: net.Server; port: number }> {
   for (let attempt = 1; ; attempt++) {
     const udp = dgram.createSocket('udp4');
     await new Promise<void>((res) => udp.bind(0, '127.0.0.1', () => res()));
@@ -96,7 +130,13 @@ export async function startStub(): Promise<Stub> {
   let onTcp: (c: net.Socket) => void = () => {};
   const { udp, tcp, port } = await udpAndTcp((c) => onTcp(c));
   const stub: Stub = {
-    port, queries: new Map(), total: 0, down: false, servfail: false, ttl: 300, negMin: 60,
+    port,
+    queries: new Map(),
+    total: 0,
+    down: false,
+    servfail: false,
+    ttl: 300,
+    negMin: 60,
     close: async () => {
       await new Promise<void>((res) => udp.close(() => res()));
       for (const c of conns) c.destroy();
@@ -107,7 +147,11 @@ export async function startStub(): Promise<Stub> {
     const fast = floodAnswer(msg, stub);
     if (fast) return stub.down ? null : [fast];
     let q: dnsPacket.Packet;
-    try { q = dnsPacket.decode(msg); } catch { return null; }
+    try {
+      q = dnsPacket.decode(msg);
+    } catch {
+      return null;
+    }
     const name = q.questions?.[0]?.name.toLowerCase() ?? '';
     stub.total++;
     stub.queries.set(name, (stub.queries.get(name) ?? 0) + 1);
@@ -118,7 +162,11 @@ export async function startStub(): Promise<Stub> {
       out = dnsPacket.encode({ ...a, flags: (a.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE, answers: [] });
     }
     if (name === 'spoof.example.test' && !tcpMode) {
-      const fake = dnsPacket.encode({ ...a, id: (q.id! + 1) & 0xffff, answers: [{ name, type: 'A', class: 'IN', ttl: 300, data: '6.6.6.6' }] });
+      const fake = dnsPacket.encode({
+        ...a,
+        id: (q.id! + 1) & 0xffff,
+        answers: [{ name, type: 'A', class: 'IN', ttl: 300, data: '6.6.6.6' }],
+      });
       return [fake, out];
     }
     return [out];
@@ -127,13 +175,20 @@ export async function startStub(): Promise<Stub> {
     for (const b of handle(msg, false) ?? []) udp.send(b, rinfo.port, rinfo.address);
   });
   onTcp = (c) => {
-    conns.add(c); c.on('close', () => conns.delete(c)); c.on('error', () => c.destroy());
+    conns.add(c);
+    c.on('close', () => conns.delete(c));
+    c.on('error', () => c.destroy());
     let buf = Buffer.alloc(0);
     c.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
       while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        const msg = buf.subarray(2, 2 + buf.readUInt16BE(0)); buf = buf.subarray(2 + msg.length);
-        for (const b of handle(msg, true) ?? []) { const l = Buffer.alloc(2); l.writeUInt16BE(b.length); c.write(Buffer.concat([l, b])); }
+        const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
+        buf = buf.subarray(2 + msg.length);
+        for (const b of handle(msg, true) ?? []) {
+          const l = Buffer.alloc(2);
+          l.writeUInt16BE(b.length);
+          c.write(Buffer.concat([l, b]));
+        }
       }
     });
   };
@@ -142,7 +197,9 @@ export async function startStub(): Promise<Stub> {
 
 /** n copies of a query in RFC 1035 §4.2.2 TCP framing (2-byte length each), for pipelining. */
 export function tcpFramed(q: Buffer, n = 1): Buffer {
-  const one = Buffer.alloc(2 + q.length); one.writeUInt16BE(q.length); q.copy(one, 2);
+  const one = Buffer.alloc(2 + q.length);
+  one.writeUInt16BE(q.length);
+  q.copy(one, 2);
   return Buffer.concat(Array.from({ length: n }, () => one));
 }
 
@@ -151,46 +208,100 @@ export function tcpAskOnce(port: number, q: Buffer, timeoutMs = 3000): Promise<B
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     let buf = Buffer.alloc(0);
-    const t = setTimeout(() => { s.destroy(); resolve(null); }, timeoutMs);
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve(null);
+    }, timeoutMs);
     s.on('connect', () => s.write(tcpFramed(q)));
     s.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
-      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) { clearTimeout(t); s.destroy(); resolve(buf.subarray(2, 2 + buf.readUInt16BE(0))); }
+      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        clearTimeout(t);
+        s.destroy();
+        resolve(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+      }
     });
-    s.on('error', () => { clearTimeout(t); resolve(null); });
+    s.on('error', () => {
+      clearTimeout(t);
+      resolve(null);
+    });
   });
 }
 
 /** One UDP query (optionally raw bytes); resolves to the raw answer or null after timeoutMs. */
-export function udpAsk(port: number, query: Buffer, timeoutMs = 2000, host = '127.0.0.1'): Promise<Buffer | null> {
+export function udpAsk(
+  port: number,
+  query: Buffer,
+  timeoutMs = 2000,
+  host = '127.0.0.1',
+): Promise<Buffer | null> {
   return new Promise((resolve) => {
     const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    const t = setTimeout(() => { s.close(); resolve(null); }, timeoutMs);
-    s.on('message', (m) => { clearTimeout(t); s.close(); resolve(m); });
+    const t = setTimeout(() => {
+      s.close();
+      resolve(null);
+    }, timeoutMs);
+    s.on('message', (m) => {
+      clearTimeout(t);
+      s.close();
+      resolve(m);
+    });
     s.send(query, port, host);
   });
 }
 
-export function query(name: string, type: dnsPacket.RecordType = 'A', opts: { id?: number; edns?: number } = {}): Buffer {
+export function query(
+  name: string,
+  type: dnsPacket.RecordType = 'A',
+  opts: { id?: number; edns?: number } = {},
+): Buffer {
   return dnsPacket.encode({
-    type: 'query', id: opts.id ?? 4242, flags: dnsPacket.RECURSION_DESIRED,
+    type: 'query',
+    id: opts.id ?? 4242,
+    flags: dnsPacket.RECURSION_DESIRED,
     questions: [{ name, type, class: 'IN' }],
-    additionals: opts.edns ? [{ type: 'OPT', name: '.', udpPayloadSize: opts.edns, flags: 0, options: [] } as unknown as dnsPacket.Answer] : [],
+    additionals: opts.edns
+      ? [
+          {
+            type: 'OPT',
+            name: '.',
+            udpPayloadSize: opts.edns,
+            flags: 0,
+            options: [],
+          } as unknown as dnsPacket.Answer,
+        ]
+      : [],
   });
 }
 
 /** A decoded answer, loosely typed for assertions. */
-export interface Rec { name: string; type: string; ttl: number; data: unknown }
+export interface Rec {
+  name: string;
+  type: string;
+  ttl: number;
+  data: unknown;
+}
 export interface Reply {
-  id: number; flags: number; rcode: string; questions: Array<{ name: string; type: string }>;
-  answers: Rec[]; authorities: Rec[]; additionals: Rec[]; raw: Buffer;
+  id: number;
+  flags: number;
+  rcode: string;
+  questions: Array<{ name: string; type: string }>;
+  answers: Rec[];
+  authorities: Rec[];
+  additionals: Rec[];
+  raw: Buffer;
 }
 
 export function decode(raw: Buffer): Reply {
   return Object.assign(dnsPacket.decode(raw) as unknown as Reply, { raw });
 }
 
-export async function ask(port: number, name: string, type: dnsPacket.RecordType = 'A', opts: { id?: number; edns?: number } = {}): Promise<Reply> {
+export async function ask(
+  port: number,
+  name: string,
+  type: dnsPacket.RecordType = 'A',
+  opts: { id?: number; edns?: number } = {},
+): Promise<Reply> {
   const raw = await udpAsk(port, query(name, type, opts));
   if (!raw) throw new Error(`no answer for ${name} ${type} on port ${port}`);
   return decode(raw);
@@ -201,12 +312,20 @@ export function fakeContext(budget = 4 * 1024 * 1024) {
   const lines: Array<Record<string, unknown>> = [];
   const reports: string[] = [];
   const ac = new AbortController();
-  const log = createLogger({ level: 'debug', write: (l) => { lines.push(JSON.parse(l)); } });
+  const log = createLogger({
+    level: 'debug',
+    write: (l) => {
+      lines.push(JSON.parse(l));
+    },
+  });
   const ctx: ComponentContext = {
-    log, signal: ac.signal, budgetBytes: () => budget,
+    log,
+    signal: ac.signal,
+    budgetBytes: () => budget,
     budgets: () => ({ dns: budget }) as unknown as ReturnType<ComponentContext['budgets']>,
     unconfigured: (r) => reports.push(`unconfigured: ${r}`),
-    degraded: (r) => reports.push(`degraded: ${r}`), healthy: () => reports.push('healthy'),
+    degraded: (r) => reports.push(`degraded: ${r}`),
+    healthy: () => reports.push('healthy'),
     fail: (e) => reports.push(`fail: ${e.message}`),
   };
   return { ctx, lines, reports };

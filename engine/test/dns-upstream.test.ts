@@ -26,7 +26,12 @@ test('failover: a silent first upstream is skipped and its failures show in the 
   const stub = await startStub();
   try {
     const dead = await deadPort();
-    const pool = new UpstreamPool([`127.0.0.1:${dead}`, `127.0.0.1:${stub.port}`], { timeoutMs: 100, attempts: 2, maxInflight: 8, ednsUdpSize: 1232 });
+    const pool = new UpstreamPool([`127.0.0.1:${dead}`, `127.0.0.1:${stub.port}`], {
+      timeoutMs: 100,
+      attempts: 2,
+      maxInflight: 8,
+      ednsUdpSize: 1232,
+    });
     const resp = await pool.resolve('fo.example.test', 1, 1, false);
     assert.equal(resp[3] & 0x0f, 0);
     const h = pool.health();
@@ -34,13 +39,22 @@ test('failover: a silent first upstream is skipped and its failures show in the 
     assert.equal(h[1].errors, 0);
     assert.equal(h[1].queries, 1);
     pool.close();
-  } finally { await stub.close(); }
+  } finally {
+    await stub.close();
+  }
 });
 
 test('the concurrent upstream cap queues 4x and refuses the rest (counted as overload)', async () => {
   const dead = await deadPort();
-  const pool = new UpstreamPool([`127.0.0.1:${dead}`], { timeoutMs: 150, attempts: 1, maxInflight: 2, ednsUdpSize: 1232 });
-  const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => pool.resolve(`cap${i}.example.test`, 1, 1, false)));
+  const pool = new UpstreamPool([`127.0.0.1:${dead}`], {
+    timeoutMs: 150,
+    attempts: 1,
+    maxInflight: 2,
+    ednsUdpSize: 1232,
+  });
+  const results = await Promise.allSettled(
+    Array.from({ length: 20 }, (_, i) => pool.resolve(`cap${i}.example.test`, 1, 1, false)),
+  );
   const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok'));
   assert.equal(codes.filter((c) => c === 'EDGEWAN_ERR_DNS_OVERLOAD').length, 10);
   assert.equal(codes.filter((c) => c === 'EDGEWAN_ERR_DNS_UPSTREAM_TIMEOUT').length, 10);
@@ -53,8 +67,19 @@ test('prefetch refreshes an entry asked for twice once less than 10% of its TTL 
   try {
     const opts = dnsOptions({ prefetch: true }, null);
     const cache = new DnsCache(1 << 20, opts);
-    const pool = new UpstreamPool([`127.0.0.1:${stub.port}`], { timeoutMs: 500, attempts: 1, maxInflight: 8, ednsUdpSize: 1232 });
-    const res = new Resolver(opts, cache, new LocalData([], null), pool, createLogger({ level: 'error', write: () => {} }));
+    const pool = new UpstreamPool([`127.0.0.1:${stub.port}`], {
+      timeoutMs: 500,
+      attempts: 1,
+      maxInflight: 8,
+      ednsUdpSize: 1232,
+    });
+    const res = new Resolver(
+      opts,
+      cache,
+      new LocalData([], null),
+      pool,
+      createLogger({ level: 'error', write: () => {} }),
+    );
     const q = query('pre.example.test');
     const key = parseQuery(q).key;
     // an answer stored 95 s ago with TTL 100: 5% left
@@ -68,7 +93,9 @@ test('prefetch refreshes an entry asked for twice once less than 10% of its TTL 
     assert.equal(stub.queries.get('pre.example.test'), 2);
     assert.ok(cache.peek(key)!.storedAt > Date.now() - 5000, 'the entry was replaced by the fresh answer');
     pool.close();
-  } finally { await stub.close(); }
+  } finally {
+    await stub.close();
+  }
 });
 
 test('ACL: CIDRs and IPv4-mapped addresses; a client outside gets no answer and is counted', async () => {
@@ -82,11 +109,26 @@ test('ACL: CIDRs and IPv4-mapped addresses; a client outside gets no answer and 
   assert.ok(aclAllows(null, '127.0.0.1'));
   assert.throws(() => makeAcl(['not-an-address']), /allowFrom/);
 
-  const c = createDnsComponent({ enabled: true, listen: ['127.0.0.1:0'], upstreams: ['127.0.0.1:9'], allowFrom: ['10.0.0.0/8'], records: [{ name: 'a.lan', type: 'A', value: '10.0.0.1' }] }, { stateDir: '/tmp', snapshot: false });
+  const c = createDnsComponent(
+    {
+      enabled: true,
+      listen: ['127.0.0.1:0'],
+      upstreams: ['127.0.0.1:9'],
+      allowFrom: ['10.0.0.0/8'],
+      records: [{ name: 'a.lan', type: 'A', value: '10.0.0.1' }],
+    },
+    { stateDir: '/tmp', snapshot: false },
+  );
   await c.start(fakeContext().ctx);
   try {
-    const port = Number(String((c.status!() as { listen: string[] }).listen[0]).split(':').pop());
+    const port = Number(
+      String((c.status!() as { listen: string[] }).listen[0])
+        .split(':')
+        .pop(),
+    );
     assert.equal(await udpAsk(port, query('a.lan'), 300), null);
     assert.equal((c.status!() as { counters: { refusedAcl: number } }).counters.refusedAcl, 1);
-  } finally { await c.stop(100); }
+  } finally {
+    await c.stop(100);
+  }
 });

@@ -21,7 +21,15 @@ const POLICY = { minTtlS: 0, maxTtlS: 86400, negativeTtlS: 60, negativeMaxTtlS: 
 
 function logger() {
   const lines: Array<Record<string, unknown>> = [];
-  return { lines, log: createLogger({ level: 'debug', write: (l) => { lines.push(JSON.parse(l)); } }) };
+  return {
+    lines,
+    log: createLogger({
+      level: 'debug',
+      write: (l) => {
+        lines.push(JSON.parse(l));
+      },
+    }),
+  };
 }
 
 async function freeUdpPort(): Promise<number> {
@@ -43,7 +51,11 @@ const noHandlers: WorkerHandlers = { query: () => {}, prefetch: () => {}, entrie
 
 test('worker count: auto, explicit, and the fallbacks to one thread', async () => {
   const [maj, min] = process.versions.node.split('.').map(Number);
-  assert.equal(await reusePortWorks(), maj >= 23 || (maj === 22 && min >= 12), `dgram reusePort on node ${process.version}`);
+  assert.equal(
+    await reusePortWorks(),
+    maj >= 23 || (maj === 22 && min >= 12),
+    `dgram reusePort on node ${process.version}`,
+  );
   assert.equal(workerCount(3, true, 'code').n, 3);
   assert.equal(workerCount(3, false, 'code').n, 1);
   assert.equal(workerCount(3, true, null).n, 1);
@@ -55,20 +67,46 @@ test('worker count: auto, explicit, and the fallbacks to one thread', async () =
 
 test('worker: answers local records and stored entries, hands the rest to the main thread', async () => {
   const entry = fileURLToPath(new URL('../src/dns/worker-main.ts', import.meta.url));
-  const code = buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', target: 'node18', write: false, logLevel: 'silent' }).outputFiles[0].text;
+  const code = buildSync({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node18',
+    write: false,
+    logLevel: 'silent',
+  }).outputFiles[0].text;
   const port = await freeUdpPort();
   const handed: Array<{ i: number; id: number; port: number; address: string }> = [];
   const { log } = logger();
   const budget = 64 * 1024;
-  const w = new DnsWorkers(code, {
-    listen: [{ host: '127.0.0.1', port }], records: [{ name: 'printer.branch.lan', type: 'A', value: '192.168.1.50' }],
-    hostsFile: null, allowFrom: [], ednsUdpSize: 1232, prefetch: false, staleMaxS: 0, budgetBytes: budget,
-  }, 2, { ...noHandlers, query: (i, msg, p, a) => handed.push({ i, id: msg.readUInt16BE(0), port: p, address: a }) }, log);
+  const w = new DnsWorkers(
+    code,
+    {
+      listen: [{ host: '127.0.0.1', port }],
+      records: [{ name: 'printer.branch.lan', type: 'A', value: '192.168.1.50' }],
+      hostsFile: null,
+      allowFrom: [],
+      ednsUdpSize: 1232,
+      prefetch: false,
+      staleMaxS: 0,
+      budgetBytes: budget,
+    },
+    2,
+    {
+      ...noHandlers,
+      query: (i, msg, p, a) => handed.push({ i, id: msg.readUInt16BE(0), port: p, address: a }),
+    },
+    log,
+  );
   try {
     assert.equal(await w.start(), 1);
     const local = decode((await udpAsk(port, query('printer.branch.lan', 'A', { id: 11 })))!);
     assert.equal(local.id, 11);
-    assert.deepEqual(local.answers.map((a) => a.data), ['192.168.1.50']);
+    assert.deepEqual(
+      local.answers.map((a) => a.data),
+      ['192.168.1.50'],
+    );
     assert.ok(local.flags & dnsPacket.AUTHORITATIVE_ANSWER);
 
     // not in the replica: handed over raw with the client's address, nothing answered here
@@ -78,13 +116,21 @@ test('worker: answers local records and stored entries, hands the rest to the ma
 
     // the main thread stores the upstream answer: the worker answers it from its replica
     const key = parseQuery(query('www.example.test')).key;
-    const resp = dnsPacket.encode({ type: 'response', id: 0, flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
-      questions: [{ name: 'www.example.test', type: 'A', class: 'IN' }], answers: [{ name: 'www.example.test', type: 'A', class: 'IN', ttl: 300, data: '198.51.100.7' }] });
+    const resp = dnsPacket.encode({
+      type: 'response',
+      id: 0,
+      flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+      questions: [{ name: 'www.example.test', type: 'A', class: 'IN' }],
+      answers: [{ name: 'www.example.test', type: 'A', class: 'IN', ttl: 300, data: '198.51.100.7' }],
+    });
     w.store(key, makeEntry(key, resp, Date.now(), POLICY)!);
     await until('the replica', () => w.sum('cacheEntries') === 1);
     const hit = decode((await udpAsk(port, query('www.example.test', 'A', { id: 33 })))!);
     assert.equal(hit.id, 33);
-    assert.deepEqual(hit.answers.map((a) => [a.data, a.ttl <= 300 && a.ttl >= 299]), [['198.51.100.7', true]]);
+    assert.deepEqual(
+      hit.answers.map((a) => [a.data, a.ttl <= 300 && a.ttl >= 299]),
+      [['198.51.100.7', true]],
+    );
 
     assert.equal(w.row(1, 'received'), 3);
     assert.equal(w.sum('queries'), 2); // the handed-over one is counted by the main thread's resolver
@@ -94,8 +140,13 @@ test('worker: answers local records and stored entries, hands the rest to the ma
     assert.ok(w.sum('cacheBytes') > 0 && w.sum('cacheBytes') <= budget);
     for (const n of ['a.example.test', 'b.example.test']) {
       const k = parseQuery(query(n)).key;
-      const r = dnsPacket.encode({ type: 'response', id: 0, flags: dnsPacket.RECURSION_AVAILABLE, questions: [{ name: n, type: 'A', class: 'IN' }],
-        answers: [{ name: n, type: 'A', class: 'IN', ttl: 300, data: '198.51.100.8' }] });
+      const r = dnsPacket.encode({
+        type: 'response',
+        id: 0,
+        flags: dnsPacket.RECURSION_AVAILABLE,
+        questions: [{ name: n, type: 'A', class: 'IN' }],
+        answers: [{ name: n, type: 'A', class: 'IN', ttl: 300, data: '198.51.100.8' }],
+      });
       w.store(k, makeEntry(k, r, Date.now(), POLICY)!);
     }
     await until('three entries', () => w.sum('cacheEntries') === 3);
@@ -113,11 +164,29 @@ test('a worker that keeps exiting is restarted with its counters kept, and not a
     new Float64Array(workerData.stats, workerData.index * ${STRIDE} * 8, ${STRIDE})[0] = 5;
     parentPort.postMessage({ t: 'ready' }); setTimeout(() => process.exit(3), 20);`;
   const { log, lines } = logger();
-  const w = new DnsWorkers(code, { listen: [], records: [], hostsFile: null, allowFrom: [], ednsUdpSize: 1232, prefetch: false, staleMaxS: 0, budgetBytes: 1024 }, 2, noHandlers, log);
+  const w = new DnsWorkers(
+    code,
+    {
+      listen: [],
+      records: [],
+      hostsFile: null,
+      allowFrom: [],
+      ednsUdpSize: 1232,
+      prefetch: false,
+      staleMaxS: 0,
+      budgetBytes: 1024,
+    },
+    2,
+    noHandlers,
+    log,
+  );
   assert.equal(await w.start(), 1);
   await until('two restarts', () => w.restarts >= 2);
   await until('the second restart to run', () => w.row(1, 'received') >= 15);
-  assert.ok(lines.some((l) => l.msg === 'dns worker exited: restarting' && l.exitCode === 3), JSON.stringify(lines));
+  assert.ok(
+    lines.some((l) => l.msg === 'dns worker exited: restarting' && l.exitCode === 3),
+    JSON.stringify(lines),
+  );
   await w.stop();
   const after = w.restarts;
   await new Promise((r) => setTimeout(r, 1200));

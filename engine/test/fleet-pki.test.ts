@@ -17,7 +17,17 @@ import { ConfigError } from '../src/config/errors.ts';
 
 test('edge names are one lower-case DNS label', () => {
   for (const ok of ['a', 'branch-1', 'x'.repeat(63), '0', 'b2b']) assert.equal(edgeNameProblem(ok), null, ok);
-  for (const [bad, why] of [['', /empty/], ['x'.repeat(64), /63/], ['Branch1', /lower case \(try "branch1"\)/], ['a.b', /only hold/], ['a_b', /only hold/], ['-a', /starts or ends/], ['a-', /starts or ends/], ['a b', /only hold/], ['ä', /only hold/]] as const) {
+  for (const [bad, why] of [
+    ['', /empty/],
+    ['x'.repeat(64), /63/],
+    ['Branch1', /lower case \(try "branch1"\)/],
+    ['a.b', /only hold/],
+    ['a_b', /only hold/],
+    ['-a', /starts or ends/],
+    ['a-', /starts or ends/],
+    ['a b', /only hold/],
+    ['ä', /only hold/],
+  ] as const) {
     assert.match(edgeNameProblem(bad) ?? '', why, bad);
   }
 });
@@ -56,7 +66,10 @@ test('ca init: CA and core certificate, keys 0600, never overwritten; enroll and
   assert.throws(() => keygenCsr('branch-2', e2), /already exists/);
   const signed = caSign(dir, readFileSync(k.csr, 'utf8'), { expectName: 'branch-2' });
   assert.ok(new X509Certificate(signed.certPem).checkPrivateKey(createPrivateKey(readFileSync(k.key))));
-  assert.throws(() => caSign(dir, readFileSync(k.csr, 'utf8'), { expectName: 'branch-3' }), /is for "branch-2", not "branch-3"/);
+  assert.throws(
+    () => caSign(dir, readFileSync(k.csr, 'utf8'), { expectName: 'branch-3' }),
+    /is for "branch-2", not "branch-3"/,
+  );
   assert.throws(() => keygenCsr('Bad_Name', join(tmp('ewF-'), 'x')), /bad edge name/);
   assert.equal(existsSync(join(tmp('ewF-'), 'x', 'edge.key')), false);
 });
@@ -66,34 +79,96 @@ test('requests: a bad name, a forged signature, another curve or junk are refuse
   assert.equal(readCsr(makeCsr('ok-name', privateKey)).name, 'ok-name');
   // a hand-made request whose CN breaks the label rules (makeCsr refuses to write one)
   const raw = (cn: string, key = privateKey) => {
-    const info = seq(der(0x02, Buffer.from([0])), cnName(cn), publicKey.export({ type: 'spki', format: 'der' }), der(0xa0, Buffer.alloc(0)));
-    return { info, text: pem('CERTIFICATE REQUEST', seq(info, ECDSA_SHA256, der(0x03, Buffer.concat([Buffer.from([0]), sign('sha256', info, key)])))) };
+    const info = seq(
+      der(0x02, Buffer.from([0])),
+      cnName(cn),
+      publicKey.export({ type: 'spki', format: 'der' }),
+      der(0xa0, Buffer.alloc(0)),
+    );
+    return {
+      info,
+      text: pem(
+        'CERTIFICATE REQUEST',
+        seq(info, ECDSA_SHA256, der(0x03, Buffer.concat([Buffer.from([0]), sign('sha256', info, key)]))),
+      ),
+    };
   };
-  assert.throws(() => readCsr(raw('evil.example').text), (e: Error) => e instanceof PkiProblem && /bad edge name in the request: "evil.example" may only hold/.test(e.message));
+  assert.throws(
+    () => readCsr(raw('evil.example').text),
+    (e: Error) =>
+      e instanceof PkiProblem && /bad edge name in the request: "evil.example" may only hold/.test(e.message),
+  );
   assert.throws(() => readCsr(raw('UPPER').text), /upper-case/);
   assert.throws(() => readCsr(raw('ok-name', newKey().privateKey).text), /signature does not verify/);
   const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
-  const info384 = seq(der(0x02, Buffer.from([0])), cnName('ok-name'), p384.publicKey.export({ type: 'spki', format: 'der' }), der(0xa0, Buffer.alloc(0)));
-  assert.throws(() => readCsr(pem('CERTIFICATE REQUEST', seq(info384, ECDSA_SHA256, der(0x03, Buffer.concat([Buffer.from([0]), sign('sha256', info384, p384.privateKey)]))))), /the fleet uses P-256/);
+  const info384 = seq(
+    der(0x02, Buffer.from([0])),
+    cnName('ok-name'),
+    p384.publicKey.export({ type: 'spki', format: 'der' }),
+    der(0xa0, Buffer.alloc(0)),
+  );
+  assert.throws(
+    () =>
+      readCsr(
+        pem(
+          'CERTIFICATE REQUEST',
+          seq(
+            info384,
+            ECDSA_SHA256,
+            der(0x03, Buffer.concat([Buffer.from([0]), sign('sha256', info384, p384.privateKey)])),
+          ),
+        ),
+      ),
+    /the fleet uses P-256/,
+  );
   assert.throws(() => readCsr('hello'), /no "-----BEGIN/);
   assert.throws(() => readCsr(pem('CERTIFICATE REQUEST', Buffer.from('3003020100', 'hex'))), PkiProblem);
   assert.throws(() => readCsr(pem('CERTIFICATE REQUEST', Buffer.from('30ff', 'hex'))), PkiProblem);
-  const dir = join(tmp('ewF-'), 'ca'); caInit(dir);
+  const dir = join(tmp('ewF-'), 'ca');
+  caInit(dir);
   assert.throws(() => caSign(dir, raw('a.b').text), /bad edge name/);
 });
 
 test('member check: foreign CA, not yet valid, expired, bad name', () => {
-  const a = newKey(); const b = newKey();
-  const caA = new X509Certificate(issue({ subject: 'ca-a', publicKey: a.publicKey, issuer: { name: 'ca-a', key: a.privateKey }, kind: 'ca' }));
-  const caB = new X509Certificate(issue({ subject: 'ca-a', publicKey: b.publicKey, issuer: { name: 'ca-a', key: b.privateKey }, kind: 'ca' })); // same name, other key
+  const a = newKey();
+  const b = newKey();
+  const caA = new X509Certificate(
+    issue({
+      subject: 'ca-a',
+      publicKey: a.publicKey,
+      issuer: { name: 'ca-a', key: a.privateKey },
+      kind: 'ca',
+    }),
+  );
+  const caB = new X509Certificate(
+    issue({
+      subject: 'ca-a',
+      publicKey: b.publicKey,
+      issuer: { name: 'ca-a', key: b.privateKey },
+      kind: 'ca',
+    }),
+  ); // same name, other key
   const k = newKey();
-  const mk = (o: Partial<Parameters<typeof issue>[0]>) => new X509Certificate(issue({ subject: 'e1', publicKey: k.publicKey, issuer: { name: 'ca-a', key: a.privateKey }, kind: 'edge', ...o }));
+  const mk = (o: Partial<Parameters<typeof issue>[0]>) =>
+    new X509Certificate(
+      issue({
+        subject: 'e1',
+        publicKey: k.publicKey,
+        issuer: { name: 'ca-a', key: a.privateKey },
+        kind: 'edge',
+        ...o,
+      }),
+    );
   assert.ok(checkMember(mk({}), caA, 'edge').ok);
   const foreign = checkMember(mk({}), caB, 'edge');
   assert.ok(!foreign.ok && foreign.reason === 'foreign-ca', JSON.stringify(foreign));
   const future = checkMember(mk({ notBefore: new Date(Date.now() + 86400_000) }), caA, 'edge');
   assert.ok(!future.ok && future.reason === 'not-yet-valid' && /not valid before/.test(future.message));
-  const old = checkMember(mk({ notBefore: new Date(Date.now() - 2 * 86400_000), notAfter: new Date(Date.now() - 86400_000) }), caA, 'edge');
+  const old = checkMember(
+    mk({ notBefore: new Date(Date.now() - 2 * 86400_000), notAfter: new Date(Date.now() - 86400_000) }),
+    caA,
+    'edge',
+  );
   assert.ok(!old.ok && old.reason === 'expired' && /expired at/.test(old.message));
   const badName = checkMember(mk({ subject: 'Not A Label' }), caA, 'edge');
   assert.ok(!badName.ok && badName.reason === 'bad-name');
@@ -110,33 +185,88 @@ test('revocation list: names and serials, comments; any bad line rejects the who
 });
 
 test('config: fleet auth files and forwards[].edge are checked with JSON pointers (check-config = run)', () => {
-  const dir = join(tmp('ewF-'), 'ca'); caInit(dir);
-  const edgeDir = join(tmp('ewF-'), 'e'); enroll(dir, 'branch-1', edgeDir);
+  const dir = join(tmp('ewF-'), 'ca');
+  caInit(dir);
+  const edgeDir = join(tmp('ewF-'), 'e');
+  enroll(dir, 'branch-1', edgeDir);
   const state = tmp('ewF-state-');
   const problems = (doc: Record<string, unknown>) => {
-    try { resolveDocument({ stateDir: state, memory: { limit: '128MiB' }, ...doc }, '/x.json'); return []; } catch (e) {
+    try {
+      resolveDocument({ stateDir: state, memory: { limit: '128MiB' }, ...doc }, '/x.json');
+      return [];
+    } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       return e.problems.map((p) => `${p.pointer} ${p.message}`);
     }
   };
-  const core = (auth: object, extra: object = {}) => ({ role: 'core', tunnel: { listen: '127.0.0.1:0', auth: { keyDir: dir, ca: join(dir, 'ca.crt'), ...auth } }, ...extra });
+  const core = (auth: object, extra: object = {}) => ({
+    role: 'core',
+    tunnel: { listen: '127.0.0.1:0', auth: { keyDir: dir, ca: join(dir, 'ca.crt'), ...auth } },
+    ...extra,
+  });
   assert.deepEqual(problems(core({ revoked: join(dir, 'revoked.txt') })), []);
-  assert.deepEqual(problems({ role: 'edge', tunnel: { connect: '127.0.0.1:1', auth: { keyDir: edgeDir, ca: join(edgeDir, 'ca.crt') } } }), []);
+  assert.deepEqual(
+    problems({
+      role: 'edge',
+      tunnel: { connect: '127.0.0.1:1', auth: { keyDir: edgeDir, ca: join(edgeDir, 'ca.crt') } },
+    }),
+    [],
+  );
   writeFileSync(join(dir, 'bad-list.txt'), 'branch-1\nno such thing!\n');
-  assert.match(problems(core({ revoked: join(dir, 'bad-list.txt') })).join('\n'), /^\/tunnel\/auth\/revoked .*bad-list.txt is malformed, line 2/m);
-  assert.match(problems(core({ revoked: join(dir, 'missing.txt') })).join('\n'), /^\/tunnel\/auth\/revoked cannot read the revocation list/m);
-  assert.match(problems(core({ ca: join(edgeDir, 'edge.crt') })).join('\n'), /^\/tunnel\/auth\/ca .* is not a CA certificate/m);
+  assert.match(
+    problems(core({ revoked: join(dir, 'bad-list.txt') })).join('\n'),
+    /^\/tunnel\/auth\/revoked .*bad-list.txt is malformed, line 2/m,
+  );
+  assert.match(
+    problems(core({ revoked: join(dir, 'missing.txt') })).join('\n'),
+    /^\/tunnel\/auth\/revoked cannot read the revocation list/m,
+  );
+  assert.match(
+    problems(core({ ca: join(edgeDir, 'edge.crt') })).join('\n'),
+    /^\/tunnel\/auth\/ca .* is not a CA certificate/m,
+  );
   // the core's own certificate from another fleet
-  const other = join(tmp('ewF-'), 'ca2'); caInit(other);
-  assert.match(problems(core({ ca: join(other, 'ca.crt') })).join('\n'), /^\/tunnel\/auth\/keyDir .*not signed by the fleet CA/m);
+  const other = join(tmp('ewF-'), 'ca2');
+  caInit(other);
+  assert.match(
+    problems(core({ ca: join(other, 'ca.crt') })).join('\n'),
+    /^\/tunnel\/auth\/keyDir .*not signed by the fleet CA/m,
+  );
   // an edge key dir used as a core's: edge.crt is not a core certificate
-  assert.match(problems({ role: 'core', tunnel: { listen: '127.0.0.1:0', auth: { cert: join(edgeDir, 'edge.crt'), ca: join(dir, 'ca.crt') } } }).join('\n'), /^\/tunnel\/auth\/cert .*not a fleet core certificate/m);
-  assert.match(problems({ role: 'edge', tunnel: { connect: '127.0.0.1:1', auth: { keyDir: edgeDir, ca: join(edgeDir, 'ca.crt'), revoked: join(dir, 'revoked.txt') } } }).join('\n'), /^\/tunnel\/auth\/revoked only a core/m);
-  const fwd = (edge: unknown, direction = 'core-to-edge') => [{ listen: '127.0.0.1:1', target: '127.0.0.1:2', direction, edge }];
+  assert.match(
+    problems({
+      role: 'core',
+      tunnel: { listen: '127.0.0.1:0', auth: { cert: join(edgeDir, 'edge.crt'), ca: join(dir, 'ca.crt') } },
+    }).join('\n'),
+    /^\/tunnel\/auth\/cert .*not a fleet core certificate/m,
+  );
+  assert.match(
+    problems({
+      role: 'edge',
+      tunnel: {
+        connect: '127.0.0.1:1',
+        auth: { keyDir: edgeDir, ca: join(edgeDir, 'ca.crt'), revoked: join(dir, 'revoked.txt') },
+      },
+    }).join('\n'),
+    /^\/tunnel\/auth\/revoked only a core/m,
+  );
+  const fwd = (edge: unknown, direction = 'core-to-edge') => [
+    { listen: '127.0.0.1:1', target: '127.0.0.1:2', direction, edge },
+  ];
   assert.deepEqual(problems(core({}, { forwards: fwd('branch-1') })), []);
-  assert.match(problems(core({}, { forwards: fwd(null) })).join('\n'), /^\/forwards\/0\/edge a fleet core serves many edges/m);
+  assert.match(
+    problems(core({}, { forwards: fwd(null) })).join('\n'),
+    /^\/forwards\/0\/edge a fleet core serves many edges/m,
+  );
   assert.match(problems(core({}, { forwards: fwd('Bad.Name') })).join('\n'), /^\/forwards\/0\/edge /m);
-  assert.match(problems({ role: 'core', tunnel: { listen: '127.0.0.1:0', auth: { keyDir: dir, ca: null } }, forwards: fwd('branch-1') }).join('\n'), /^\/forwards\/0\/edge only a fleet core/m);
+  assert.match(
+    problems({
+      role: 'core',
+      tunnel: { listen: '127.0.0.1:0', auth: { keyDir: dir, ca: null } },
+      forwards: fwd('branch-1'),
+    }).join('\n'),
+    /^\/forwards\/0\/edge only a fleet core/m,
+  );
 });
 
 test('key hints: keygen, ca init, keygen --csr and enroll print the same chgrp/chmod line for the key the service reads', async () => {
@@ -158,6 +288,10 @@ test('key hints: keygen, ca init, keygen --csr and enroll print the same chgrp/c
   assert.equal(kg.code, 0, kg.err);
   assert.equal(hint(kg.out).length, 1, kg.out);
   assert.match(hint(kg.out)[0], /chgrp edgewan \S+\.key \S+\.key && chmod 0640 /, kg.out);
-  assert.equal(serviceKeyHint(['/k']), 'the service reads keys as 0640 root:edgewan (group 10001 in the container): chgrp edgewan /k && chmod 0640 /k');
-  for (const o of [ca.out, csr.out, en.out, kg.out]) assert.doesNotMatch(o, /keys stay 0640|edge\.key is 0600/);
+  assert.equal(
+    serviceKeyHint(['/k']),
+    'the service reads keys as 0640 root:edgewan (group 10001 in the container): chgrp edgewan /k && chmod 0640 /k',
+  );
+  for (const o of [ca.out, csr.out, en.out, kg.out])
+    assert.doesNotMatch(o, /keys stay 0640|edge\.key is 0600/);
 });

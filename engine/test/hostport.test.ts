@@ -16,14 +16,29 @@ test('host:port forms, with and without a default port', () => {
 });
 
 test('refused: no port where one is needed, ports past 65535, bare IPv6 with a port, junk', () => {
-  for (const s of ['dns.example', '::1', '1.2.3.4:65536', '1.2.3.4:123456', 'a:b', '[::1]:x', ':53', '[::1', 'a b:1:2', ''])
+  for (const s of [
+    'dns.example',
+    '::1',
+    '1.2.3.4:65536',
+    '1.2.3.4:123456',
+    'a:b',
+    '[::1]:x',
+    ':53',
+    '[::1',
+    'a b:1:2',
+    '',
+  ])
     assert.equal(splitHostPort(s), null, s);
   for (const s of ['1.2.3.4:70000', 'a:b:c:d:e:f:g:h:i:j:k:zz', '[::1]:99999', ''])
     assert.equal(splitHostPort(s, 53), null, `${s} with a default port`);
 });
 
 test('joinHostPort brackets IPv6 and round-trips', () => {
-  for (const [h, p] of [['10.0.0.1', 1], ['::1', 9618], ['host.example', 65535]] as const) {
+  for (const [h, p] of [
+    ['10.0.0.1', 1],
+    ['::1', 9618],
+    ['host.example', 65535],
+  ] as const) {
     const s = joinHostPort(h, p);
     assert.deepEqual(splitHostPort(s), { host: h, port: p }, s);
   }

@@ -19,10 +19,19 @@ import type { Budgets } from '../src/memory/policy.ts';
 import net from 'node:net';
 
 const OPTS = { env: { EDGEWAN_MEMORY_LIMIT: '128MiB', EDGEWAN_STATE_DIR: tmpdir() }, checkFiles: false }; // keys are not what these cases test
-const edge = (intercept: Record<string, unknown>, connect: string | null = '10.9.0.2:7000') => ({ role: 'edge', tunnel: { connect }, intercept });
+const edge = (intercept: Record<string, unknown>, connect: string | null = '10.9.0.2:7000') => ({
+  role: 'edge',
+  tunnel: { connect },
+  intercept,
+});
 
 function problems(doc: Record<string, unknown>): Array<{ code: string; pointer: string; message: string }> {
-  try { resolveDocument(doc, null, OPTS); } catch (e) { if (e instanceof ConfigError) return [...e.problems]; throw e; }
+  try {
+    resolveDocument(doc, null, OPTS);
+  } catch (e) {
+    if (e instanceof ConfigError) return [...e.problems];
+    throw e;
+  }
   return [];
 }
 
@@ -42,11 +51,23 @@ test('intercept cidr: parse, canonical text, host bits, overlap, mapped addresse
 test('intercept config: defaults off; every bad input named by pointer; exit-78 errors', () => {
   assert.deepEqual(problems({ role: 'edge' }), []);
   const doc = resolveDocument({ role: 'edge' }, null, OPTS).config.intercept;
-  assert.deepEqual({ ...doc }, { enabled: false, rules: [], port: 9618, interfaces: [], failClosed: false, table: 'edgewan' });
-  const got = problems(edge({ enabled: true, rules: [
-    { destinations: ['10.8.0.0/16', '10.8.1.0/24', '300.1.1.1', '10.0.0.5/8'], ports: [80, '90-80', '70-85'], exclude: ['192.168.0.0/16'] },
-    { destinations: ['10.8.0.0/20'], ports: [80] },
-  ] }));
+  assert.deepEqual(
+    { ...doc },
+    { enabled: false, rules: [], port: 9618, interfaces: [], failClosed: false, table: 'edgewan' },
+  );
+  const got = problems(
+    edge({
+      enabled: true,
+      rules: [
+        {
+          destinations: ['10.8.0.0/16', '10.8.1.0/24', '300.1.1.1', '10.0.0.5/8'],
+          ports: [80, '90-80', '70-85'],
+          exclude: ['192.168.0.0/16'],
+        },
+        { destinations: ['10.8.0.0/20'], ports: [80] },
+      ],
+    }),
+  );
   const at = (p: string) => got.find((x) => x.pointer === p)?.message ?? '(none)';
   assert.match(at('/intercept/rules/0/destinations/1'), /overlaps 10\.8\.0\.0\/16/);
   assert.match(at('/intercept/rules/0/destinations/2'), /not an IPv4 or IPv6/);
@@ -58,41 +79,88 @@ test('intercept config: defaults off; every bad input named by pointer; exit-78 
   assert.equal(got.length, 7, JSON.stringify(got));
   // schema-level: empty destinations, bad port type, unknown key
   const s = problems(edge({ enabled: true, rules: [{ destinations: [], ports: [0] }], extra: 1 }));
-  assert.deepEqual(s.map((p) => p.pointer).sort(), ['/intercept/extra', '/intercept/rules/0/destinations', '/intercept/rules/0/ports/0']);
+  assert.deepEqual(s.map((p) => p.pointer).sort(), [
+    '/intercept/extra',
+    '/intercept/rules/0/destinations',
+    '/intercept/rules/0/ports/0',
+  ]);
   // enabled with no rule; on the core
   assert.match(problems(edge({ enabled: true }))[0].message, /no rule/);
-  assert.ok(problems({ role: 'core', intercept: { enabled: true, rules: [{ destinations: ['10.0.0.0/8'], ports: [80] }] } }).some((p) => p.pointer === '/intercept/enabled'));
+  assert.ok(
+    problems({
+      role: 'core',
+      intercept: { enabled: true, rules: [{ destinations: ['10.0.0.0/8'], ports: [80] }] },
+    }).some((p) => p.pointer === '/intercept/enabled'),
+  );
   // same networks on different ports are fine
-  assert.deepEqual(problems(edge({ enabled: true, rules: [{ destinations: ['10.8.0.0/16'], ports: [80] }, { destinations: ['10.8.0.0/16'], ports: [443] }] })), []);
+  assert.deepEqual(
+    problems(
+      edge({
+        enabled: true,
+        rules: [
+          { destinations: ['10.8.0.0/16'], ports: [80] },
+          { destinations: ['10.8.0.0/16'], ports: [443] },
+        ],
+      }),
+    ),
+    [],
+  );
 });
 
-test('intercept config: a rule covering the core\'s tunnel address and port is a loop, unless excluded', () => {
+test("intercept config: a rule covering the core's tunnel address and port is a loop, unless excluded", () => {
   const rule = { destinations: ['10.9.0.0/16', 'fd00:9::/48'], ports: ['1-65535'] };
   const loop = problems(edge({ enabled: true, rules: [rule] }));
   assert.equal(loop.length, 1);
   assert.equal(loop[0].code, 'EDGEWAN_ERR_CONFIG_INTERCEPT_LOOP');
   assert.equal(loop[0].pointer, '/intercept/rules/0/destinations');
-  assert.equal(problems(edge({ enabled: true, rules: [rule] }, '[fd00:9::5]:7000'))[0].code, 'EDGEWAN_ERR_CONFIG_INTERCEPT_LOOP');
+  assert.equal(
+    problems(edge({ enabled: true, rules: [rule] }, '[fd00:9::5]:7000'))[0].code,
+    'EDGEWAN_ERR_CONFIG_INTERCEPT_LOOP',
+  );
   assert.deepEqual(problems(edge({ enabled: true, rules: [{ ...rule, exclude: ['10.9.0.2'] }] })), []);
   assert.deepEqual(problems(edge({ enabled: true, rules: [{ ...rule, ports: [443] }] })), []);
-  const { rules } = compileRules({ enabled: true, rules: [{ ...rule, exclude: ['10.9.5.0/24'] }], port: 9618, interfaces: [], failClosed: false, table: 'edgewan' });
+  const { rules } = compileRules({
+    enabled: true,
+    rules: [{ ...rule, exclude: ['10.9.5.0/24'] }],
+    port: 9618,
+    interfaces: [],
+    failClosed: false,
+    table: 'edgewan',
+  });
   assert.equal(intercepts(rules, '10.9.4.1', 22), 0);
   assert.equal(intercepts(rules, '10.9.5.1', 22), -1);
   assert.equal(intercepts(rules, '10.10.0.1', 22), -1);
 });
 
 test('intercept nft: one table, redirect per rule and family, excludes, interfaces; closed and remove forms', () => {
-  const { rules } = compileRules({ enabled: true, rules: [
-    { destinations: ['10.20.0.0/16', 'fd00:20::/48'], ports: [80, '8000-8100'], exclude: ['10.20.9.0/24'] },
-  ], port: 9618, interfaces: [], failClosed: false, table: 'edgewan' });
+  const { rules } = compileRules({
+    enabled: true,
+    rules: [
+      { destinations: ['10.20.0.0/16', 'fd00:20::/48'], ports: [80, '8000-8100'], exclude: ['10.20.9.0/24'] },
+    ],
+    port: 9618,
+    interfaces: [],
+    failClosed: false,
+    table: 'edgewan',
+  });
   const spec = { table: 'edgewan', port: 9618, interfaces: ['br-lan'], rules };
   const active = renderActive(spec);
-  assert.match(active, /^table inet edgewan\ndelete table inet edgewan\ntable inet edgewan \{$/m, 'replaced as a whole in one transaction');
+  assert.match(
+    active,
+    /^table inet edgewan\ndelete table inet edgewan\ntable inet edgewan \{$/m,
+    'replaced as a whole in one transaction',
+  );
   assert.match(active, /type nat hook prerouting priority dstnat - 10; policy accept;/);
   assert.match(active, /fib daddr type local return/);
   assert.match(active, /iifname != \{ "br-lan" \} return/);
-  assert.match(active, /meta l4proto tcp ip daddr \{ 10\.20\.0\.0\/16 \} ip daddr != \{ 10\.20\.9\.0\/24 \} tcp dport \{ 80, 8000-8100 \} counter redirect to :9618/);
-  assert.match(active, /meta l4proto tcp ip6 daddr \{ fd00:20::\/48 \} tcp dport \{ 80, 8000-8100 \} counter redirect to :9618/);
+  assert.match(
+    active,
+    /meta l4proto tcp ip daddr \{ 10\.20\.0\.0\/16 \} ip daddr != \{ 10\.20\.9\.0\/24 \} tcp dport \{ 80, 8000-8100 \} counter redirect to :9618/,
+  );
+  assert.match(
+    active,
+    /meta l4proto tcp ip6 daddr \{ fd00:20::\/48 \} tcp dport \{ 80, 8000-8100 \} counter redirect to :9618/,
+  );
   assert.equal((active.match(/^table /gm) ?? []).length, 2, 'nothing but the own table');
   const closed = renderClosed(spec);
   assert.match(closed, /type filter hook forward priority filter - 10/);
@@ -112,7 +180,9 @@ const PROC = [
 ].join('\n');
 
 test('intercept conntrack: parse /proc and conntrack -L lines, match by client and listener, refuse un-NATed', () => {
-  const entries = parseConntrack(`${PROC}\ntcp      6 117 TIME_WAIT src=10.0.0.1 dst=10.0.0.9 sport=1 dport=2 src=10.0.0.8 dst=10.0.0.1 sport=9618 dport=1 [ASSURED] mark=0 use=1\n`);
+  const entries = parseConntrack(
+    `${PROC}\ntcp      6 117 TIME_WAIT src=10.0.0.1 dst=10.0.0.9 sport=1 dport=2 src=10.0.0.8 dst=10.0.0.1 sport=9618 dport=1 [ASSURED] mark=0 use=1\n`,
+  );
   assert.equal(entries.length, 4, 'TCP entries of both formats, not UDP');
   const got = resolveAll(entries, [
     { client: '::ffff:10.77.1.2', clientPort: 40000, local: '::ffff:10.77.1.1', localPort: 9618 },
@@ -121,7 +191,13 @@ test('intercept conntrack: parse /proc and conntrack -L lines, match by client a
     { client: '10.77.1.2', clientPort: 40999, local: '10.77.1.1', localPort: 9618 },
     { client: '10.0.0.1', clientPort: 1, local: '10.0.0.8', localPort: 9618 },
   ]);
-  assert.deepEqual(got, [{ host: '10.77.3.2', port: 8080 }, null, { host: 'fd77:3::2', port: 8080 }, null, { host: '10.0.0.9', port: 2 }]);
+  assert.deepEqual(got, [
+    { host: '10.77.3.2', port: 8080 },
+    null,
+    { host: 'fd77:3::2', port: 8080 },
+    null,
+    { host: '10.0.0.9', port: 2 },
+  ]);
 });
 
 test('intercept conntrack: concurrent lookups share one read; a missing entry is retried once, then null', async () => {
@@ -130,7 +206,8 @@ test('intercept conntrack: concurrent lookups share one read; a missing entry is
     const file = join(dir, 'nf_conntrack');
     writeFileSync(file, PROC);
     const o = new OriginalDestinations(9618, { source: 'proc', procPath: file });
-    const w = (clientPort: number) => o.lookup({ client: '10.77.1.2', clientPort, local: '10.77.1.1', localPort: 9618 });
+    const w = (clientPort: number) =>
+      o.lookup({ client: '10.77.1.2', clientPort, local: '10.77.1.1', localPort: 9618 });
     const found = await Promise.all(Array.from({ length: 20 }, () => w(40000)));
     assert.ok(found.every((f) => f?.port === 8080));
     assert.ok(o.reads <= 2, `20 lookups took ${o.reads} reads`);
@@ -139,27 +216,63 @@ test('intercept conntrack: concurrent lookups share one read; a missing entry is
     assert.equal(o.reads - before, 2, 'one retry');
     const missing = new OriginalDestinations(9618, { procPath: join(dir, 'absent') });
     assert.equal(missing.source, 'conntrack-tool', 'no readable /proc file: the netlink tool');
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('intercept component: nft missing or failing → start rejects with the reason and the listener is closed again', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ewI-nft-'));
   try {
-    const port = await new Promise<number>((r) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => r(p)); }); });
+    const port = await new Promise<number>((r) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => r(p));
+      });
+    });
     const ctx: ComponentContext = {
-      log: createLogger({ write: () => {} }), signal: new AbortController().signal, budgetBytes: () => 0, budgets: () => ({}) as Budgets,
-      degraded: () => {}, healthy: () => {}, unconfigured: () => {}, fail: (e) => { throw e; },
+      log: createLogger({ write: () => {} }),
+      signal: new AbortController().signal,
+      budgetBytes: () => 0,
+      budgets: () => ({}) as Budgets,
+      degraded: () => {},
+      healthy: () => {},
+      unconfigured: () => {},
+      fail: (e) => {
+        throw e;
+      },
     };
-    const { rules } = compileRules({ enabled: true, rules: [{ destinations: ['10.20.0.0/16'], ports: [80], exclude: [] }], port, interfaces: [], failClosed: false, table: 'edgewan' });
+    const { rules } = compileRules({
+      enabled: true,
+      rules: [{ destinations: ['10.20.0.0/16'], ports: [80], exclude: [] }],
+      port,
+      interfaces: [],
+      failClosed: false,
+      table: 'edgewan',
+    });
     const config = { enabled: true, rules: [], port, interfaces: [], failClosed: false, table: 'edgewan' };
     const missing = new InterceptComponent({ config, rules, nft: join(dir, 'no-nft') });
     await assert.rejects(missing.start(ctx), /EDGEWAN_ERR_INTERCEPT_NFT: .*no-nft not found/);
     const failing = join(dir, 'nft');
-    writeFileSync(failing, '#!/bin/sh\necho "Error: Could not process rule: Operation not permitted" >&2\nexit 1\n', { mode: 0o755 });
+    writeFileSync(
+      failing,
+      '#!/bin/sh\necho "Error: Could not process rule: Operation not permitted" >&2\nexit 1\n',
+      { mode: 0o755 },
+    );
     const c2 = new InterceptComponent({ config, rules, nft: failing });
-    await assert.rejects(c2.start(ctx), /nft -f failed, nothing changed: Error: Could not process rule: Operation not permitted/);
+    await assert.rejects(
+      c2.start(ctx),
+      /nft -f failed, nothing changed: Error: Could not process rule: Operation not permitted/,
+    );
     // the port is free again: nothing was left listening
-    await new Promise<void>((resolve, reject) => { const s = net.createServer().once('error', reject).listen(port, '::', () => s.close(() => resolve())); });
+    await new Promise<void>((resolve, reject) => {
+      const s = net
+        .createServer()
+        .once('error', reject)
+        .listen(port, '::', () => s.close(() => resolve()));
+    });
     assert.equal(c2.status().tableApplied, false);
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -5,7 +5,17 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cgroupLimit, computeBudgets, hasHeapFlag, heapCapMiB, MIN_LIMIT, resolveLimit, shareBase, type Budgets, type CgroupRoots } from '../src/memory/policy.ts';
+import {
+  cgroupLimit,
+  computeBudgets,
+  hasHeapFlag,
+  heapCapMiB,
+  MIN_LIMIT,
+  resolveLimit,
+  shareBase,
+  type Budgets,
+  type CgroupRoots,
+} from '../src/memory/policy.ts';
 import { checkMemory } from '../src/memory/watch.ts';
 import { createLogger } from '../src/log/logger.ts';
 
@@ -55,28 +65,47 @@ test('budgets and heap cap from the limit', () => {
   assert.equal(heapCapMiB(100 * MiB + 1), 50);
   // shares are of what the runtime leaves: 128 MiB - 48 MiB reserve = 80 MiB
   assert.equal(shareBase(128 * MiB), 80 * MiB);
-  const { budgets } = computeBudgets({ bytes: 128 * MiB, source: 'config' }, { chunkMemory: 0.25, dns: 0.0625, buffers: 4 * MiB });
+  const { budgets } = computeBudgets(
+    { bytes: 128 * MiB, source: 'config' },
+    { chunkMemory: 0.25, dns: 0.0625, buffers: 4 * MiB },
+  );
   assert.ok(budgets);
   assert.equal(budgets.chunkMemory, 20 * MiB);
   assert.equal(budgets.dns, 5 * MiB);
   assert.equal(budgets.buffers, 4 * MiB, 'a size stays a size');
   assert.equal(budgets.heapCapMiB, 64);
   // the default split at 96 MiB (bench:tunnel): 48 MiB to share
-  const d = computeBudgets({ bytes: 96 * MiB, source: 'config' }, { chunkMemory: 0.125, dns: 0.0625, buffers: 0.125 }).budgets!;
+  const d = computeBudgets(
+    { bytes: 96 * MiB, source: 'config' },
+    { chunkMemory: 0.125, dns: 0.0625, buffers: 0.125 },
+  ).budgets!;
   assert.deepEqual([d.chunkMemory, d.dns, d.buffers], [6 * MiB, 3 * MiB, 6 * MiB]);
   // small limits: never less than a quarter of the limit to share
   assert.equal(shareBase(MIN_LIMIT), MIN_LIMIT / 4);
-  assert.equal(computeBudgets({ bytes: MIN_LIMIT, source: 'config' }, { chunkMemory: 0.5, dns: 0, buffers: 0.25 }).budgets!.chunkMemory, 4 * MiB);
+  assert.equal(
+    computeBudgets({ bytes: MIN_LIMIT, source: 'config' }, { chunkMemory: 0.5, dns: 0, buffers: 0.25 })
+      .budgets!.chunkMemory,
+    4 * MiB,
+  );
 });
 
 test('budgets over 75% of what the runtime leaves are rejected, sizes included', () => {
   // 96 MiB leaves 48 MiB: 40 MiB of cache alone is more than 36 MiB (it was accepted as 42% of the whole limit)
-  const over = computeBudgets({ bytes: 96 * MiB, source: 'config' }, { chunkMemory: 40 * MiB, dns: 0, buffers: 0 });
+  const over = computeBudgets(
+    { bytes: 96 * MiB, source: 'config' },
+    { chunkMemory: 40 * MiB, dns: 0, buffers: 0 },
+  );
   assert.equal(over.budgets, undefined);
   assert.equal(over.problems[0].code, 'EDGEWAN_ERR_CONFIG_BUDGET');
-  assert.match(over.problems[0].message, /more than 75% of the 48.0 MiB the runtime leaves of the 96.0 MiB limit/);
+  assert.match(
+    over.problems[0].message,
+    /more than 75% of the 48.0 MiB the runtime leaves of the 96.0 MiB limit/,
+  );
   assert.match(String(over.problems[0].allowed), /at most 36.0 MiB/);
-  assert.ok(computeBudgets({ bytes: 96 * MiB, source: 'config' }, { chunkMemory: 36 * MiB, dns: 0, buffers: 0 }).budgets);
+  assert.ok(
+    computeBudgets({ bytes: 96 * MiB, source: 'config' }, { chunkMemory: 36 * MiB, dns: 0, buffers: 0 })
+      .budgets,
+  );
 });
 
 test('NODE_OPTIONS heap flag detection', () => {
@@ -93,8 +122,18 @@ test('a changed cgroup limit recomputes budgets and keeps the heap cap in force'
   const applied: Budgets[] = [];
   const lines: string[] = [];
   const opts = {
-    log: createLogger({ write: (l) => { lines.push(l); } }), memory: () => ({ limit: 'auto' as const, split }), roots,
-    current: () => cur, apply: (b: Budgets) => { applied.push(b); cur = b; },
+    log: createLogger({
+      write: (l) => {
+        lines.push(l);
+      },
+    }),
+    memory: () => ({ limit: 'auto' as const, split }),
+    roots,
+    current: () => cur,
+    apply: (b: Budgets) => {
+      applied.push(b);
+      cur = b;
+    },
   };
   const next = checkMemory(opts);
   assert.ok(next);

@@ -10,23 +10,38 @@ import { hub } from '../src/tunnel/hub.ts';
 
 async function connect(port: number): Promise<net.Socket> {
   const s = net.connect(port, '127.0.0.1');
-  await new Promise((r, j) => { s.once('connect', r); s.once('error', j); });
+  await new Promise((r, j) => {
+    s.once('connect', r);
+    s.once('error', j);
+  });
   return s;
 }
 
 function readN(s: net.Socket, n: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let b = Buffer.alloc(0);
-    const on = (d: Buffer) => { b = Buffer.concat([b, d]); if (b.length >= n) { s.off('data', on); if (b.length > n) s.unshift(b.subarray(n)); resolve(b.subarray(0, n)); } };
-    s.on('data', on); s.once('close', () => reject(new Error(`closed after ${b.length} bytes`)));
+    const on = (d: Buffer) => {
+      b = Buffer.concat([b, d]);
+      if (b.length >= n) {
+        s.off('data', on);
+        if (b.length > n) s.unshift(b.subarray(n));
+        resolve(b.subarray(0, n));
+      }
+    };
+    s.on('data', on);
+    s.once('close', () => reject(new Error(`closed after ${b.length} bytes`)));
   });
 }
 
 test('edge forward and core-published forward carry bytes exactly', async () => {
   const p = await pair();
   const echo = await echoServer();
-  const fwdEdge = new ForwardsComponent('edge', [{ listen: '127.0.0.1:0', target: `127.0.0.1:${echo.port}`, direction: 'edge-to-core' }]);
-  const fwdCore = new ForwardsComponent('core', [{ listen: '127.0.0.1:0', target: `127.0.0.1:${echo.port}`, direction: 'core-to-edge' }]);
+  const fwdEdge = new ForwardsComponent('edge', [
+    { listen: '127.0.0.1:0', target: `127.0.0.1:${echo.port}`, direction: 'edge-to-core' },
+  ]);
+  const fwdCore = new ForwardsComponent('core', [
+    { listen: '127.0.0.1:0', target: `127.0.0.1:${echo.port}`, direction: 'core-to-edge' },
+  ]);
   await fwdEdge.start(fakeCtx());
   try {
     const d = textLike(seeded(1), 1 << 20);
@@ -38,7 +53,13 @@ test('edge forward and core-published forward carry bytes exactly', async () => 
     const r2 = await roundTrip(await connect(fwdCore.addresses()[0].port), d);
     assert.equal(sha(r2.bytes), sha(d));
     assert.ok(p.core.counters.chunkHits > 0, 'the core deduplicated against what the edge sent');
-  } finally { await fwdEdge.stop(50); await fwdCore.stop(50); echo.close(); await p.edge.stop(50); await p.core.stop(50); }
+  } finally {
+    await fwdEdge.stop(50);
+    await fwdCore.stop(50);
+    echo.close();
+    await p.edge.stop(50);
+    await p.core.stop(50);
+  }
 });
 
 test('SOCKS5 CONNECT by domain name and IPv4; unsupported command refused', async () => {
@@ -52,9 +73,13 @@ test('SOCKS5 CONNECT by domain name and IPv4; unsupported command refused', asyn
     for (const atyp of ['domain', 'ipv4'] as const) {
       const s = await connect(port);
       s.write(Buffer.from([5, 1, 0]));
-      assert.deepEqual([...await readN(s, 2)], [5, 0]);
-      const addr = atyp === 'domain' ? Buffer.concat([Buffer.from([3, 9]), Buffer.from('localhost')]) : Buffer.from([1, 127, 0, 0, 1]);
-      const portB = Buffer.alloc(2); portB.writeUInt16BE(echo.port);
+      assert.deepEqual([...(await readN(s, 2))], [5, 0]);
+      const addr =
+        atyp === 'domain'
+          ? Buffer.concat([Buffer.from([3, 9]), Buffer.from('localhost')])
+          : Buffer.from([1, 127, 0, 0, 1]);
+      const portB = Buffer.alloc(2);
+      portB.writeUInt16BE(echo.port);
       const d = textLike(seeded(2), 200_000);
       s.write(Buffer.concat([Buffer.from([5, 1, 0]), addr, portB, d.subarray(0, 1000)])); // pipelined data
       const rep = await readN(s, 10);
@@ -66,28 +91,47 @@ test('SOCKS5 CONNECT by domain name and IPv4; unsupported command refused', asyn
     s.write(Buffer.from([5, 1, 0, 5, 2, 0, 1, 127, 0, 0, 1, 0, 80])); // BIND
     const rep = await readN(s, 12);
     assert.equal(rep[3], 7, 'command not supported');
-  } finally { await socks.stop(50); echo.close(); await p.edge.stop(50); await p.core.stop(50); }
+  } finally {
+    await socks.stop(50);
+    echo.close();
+    await p.edge.stop(50);
+    await p.core.stop(50);
+  }
 });
 
-test('SOCKS5: a stalled handshake is dropped after the handshake timeout; an oversized one at once', { timeout: 20_000 }, async () => {
-  const { SOCKS_HANDSHAKE_MS } = await import('../src/proxy/socks5.ts');
-  const saved = SOCKS_HANDSHAKE_MS.value;
-  SOCKS_HANDSHAKE_MS.value = 300;
-  const socks = new SocksComponent('127.0.0.1:0');
-  await socks.start(fakeCtx());
-  const port = socks.addresses()[0].port;
-  const closedWithin = (s: net.Socket, ms: number) => new Promise<boolean>((resolve) => {
-    s.on('error', () => {});
-    s.once('close', () => resolve(true));
-    setTimeout(() => { s.destroy(); resolve(false); }, ms);
-  });
-  try {
-    const stalled = await connect(port);
-    stalled.write(Buffer.from([5])); // half a greeting, then nothing
-    assert.ok(await closedWithin(stalled, 5000), 'a client that never finishes the handshake keeps its connection');
-    const flood = await connect(port);
-    flood.write(Buffer.concat([Buffer.from([5, 255]), Buffer.alloc(8192, 1)])); // far beyond any greeting
-    assert.ok(await closedWithin(flood, 5000), 'an oversized handshake is not dropped');
-    assert.equal((socks.status() as { connections: number }).connections, 0);
-  } finally { SOCKS_HANDSHAKE_MS.value = saved; await socks.stop(50); }
-});
+test(
+  'SOCKS5: a stalled handshake is dropped after the handshake timeout; an oversized one at once',
+  { timeout: 20_000 },
+  async () => {
+    const { SOCKS_HANDSHAKE_MS } = await import('../src/proxy/socks5.ts');
+    const saved = SOCKS_HANDSHAKE_MS.value;
+    SOCKS_HANDSHAKE_MS.value = 300;
+    const socks = new SocksComponent('127.0.0.1:0');
+    await socks.start(fakeCtx());
+    const port = socks.addresses()[0].port;
+    const closedWithin = (s: net.Socket, ms: number) =>
+      new Promise<boolean>((resolve) => {
+        s.on('error', () => {});
+        s.once('close', () => resolve(true));
+        setTimeout(() => {
+          s.destroy();
+          resolve(false);
+        }, ms);
+      });
+    try {
+      const stalled = await connect(port);
+      stalled.write(Buffer.from([5])); // half a greeting, then nothing
+      assert.ok(
+        await closedWithin(stalled, 5000),
+        'a client that never finishes the handshake keeps its connection',
+      );
+      const flood = await connect(port);
+      flood.write(Buffer.concat([Buffer.from([5, 255]), Buffer.alloc(8192, 1)])); // far beyond any greeting
+      assert.ok(await closedWithin(flood, 5000), 'an oversized handshake is not dropped');
+      assert.equal((socks.status() as { connections: number }).connections, 0);
+    } finally {
+      SOCKS_HANDSHAKE_MS.value = saved;
+      await socks.stop(50);
+    }
+  },
+);

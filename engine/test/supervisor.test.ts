@@ -9,7 +9,14 @@ import { createLogger } from '../src/log/logger.ts';
 import type { Budgets } from '../src/memory/policy.ts';
 import { parseFaultSpec, standIn, withFault } from '../src/supervisor/fault.ts';
 
-const budgets: Budgets = { limitBytes: 128 << 20, limitSource: 'config', heapCapMiB: 64, chunkMemory: 32 << 20, dns: 8 << 20, buffers: 16 << 20 };
+const budgets: Budgets = {
+  limitBytes: 128 << 20,
+  limitSource: 'config',
+  heapCapMiB: 64,
+  chunkMemory: 32 << 20,
+  dns: 8 << 20,
+  buffers: 16 << 20,
+};
 const policy = { maxRestarts: 3, periodS: 60, backoffMs: { initial: 5, max: 20 }, graceS: 1 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -22,12 +29,26 @@ async function until(cond: () => boolean, what: string, ms = 5000): Promise<void
 }
 
 function make(escalations: string[], p = policy): Supervisor {
-  return new Supervisor({ log: createLogger({ write: () => {} }), policy: () => p, budgets: () => budgets, onEscalate: (r) => { escalations.push(r); } });
+  return new Supervisor({
+    log: createLogger({ write: () => {} }),
+    policy: () => p,
+    budgets: () => budgets,
+    onEscalate: (r) => {
+      escalations.push(r);
+    },
+  });
 }
 
 test('a failing start is retried until it succeeds; restarts are counted', async () => {
   let starts = 0;
-  const c: Component = { name: 'flaky', async start() { starts += 1; if (starts < 3) throw new Error('port in use'); }, async stop() {} };
+  const c: Component = {
+    name: 'flaky',
+    async start() {
+      starts += 1;
+      if (starts < 3) throw new Error('port in use');
+    },
+    async stop() {},
+  };
   const esc: string[] = [];
   const sup = make(esc);
   sup.add(c, { budget: ['chunkMemory', 'buffers'] });
@@ -57,7 +78,14 @@ test('more than maxRestarts within the period escalates, and the component shows
 
 test('degraded, healthy and unconfigured are reported without restarts', async () => {
   let ctx!: ComponentContext;
-  const c: Component = { name: 'link', async start(x) { ctx = x; x.unconfigured('no peer'); }, async stop() {} };
+  const c: Component = {
+    name: 'link',
+    async start(x) {
+      ctx = x;
+      x.unconfigured('no peer');
+    },
+    async stop() {},
+  };
   const sup = make([]);
   sup.add(c);
   await until(() => sup.snapshot()[0].state === 'unconfigured', 'unconfigured');
@@ -78,21 +106,42 @@ test('an uncaught error inside a component is attributed to it and restarts only
     name: 'crashy',
     async start() {
       starts += 1;
-      if (starts === 1) setTimeout(() => { try { throw new Error('boom'); } catch (e) { thrown = e as Error; assert.equal(sup.faultInContext(thrown), true); } }, 1);
+      if (starts === 1)
+        setTimeout(() => {
+          try {
+            throw new Error('boom');
+          } catch (e) {
+            thrown = e as Error;
+            assert.equal(sup.faultInContext(thrown), true);
+          }
+        }, 1);
     },
     async stop() {},
   };
   sup.add(c);
   await until(() => starts === 2 && sup.snapshot()[0].state === 'running', 'restart after the fault');
   assert.equal(sup.snapshot()[0].restarts, 1);
-  assert.equal(sup.faultInContext(new Error('outside')), false, 'no component owns code outside their contexts');
+  assert.equal(
+    sup.faultInContext(new Error('outside')),
+    false,
+    'no component owns code outside their contexts',
+  );
   await sup.stopAll(100);
 });
 
 test('resize reaches components; stopAll stops the last added first', async () => {
   const order: string[] = [];
   const sizes: number[] = [];
-  const mk = (name: string): Component => ({ name, async start() {}, async stop() { order.push(name); }, resize: (b) => { sizes.push(b); } });
+  const mk = (name: string): Component => ({
+    name,
+    async start() {},
+    async stop() {
+      order.push(name);
+    },
+    resize: (b) => {
+      sizes.push(b);
+    },
+  });
   const sup = make([]);
   sup.add(mk('admin'));
   sup.add(mk('dns'), { budget: ['dns'] });

@@ -14,8 +14,25 @@ import { ChunkStore } from '../src/cache/store.ts';
 import { chunkerParams } from '../src/codec/chunker.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { fingerprint, fpKey, ownFp, FP_LEN } from '../src/codec/fingerprint.ts';
-import { encodeOps, decodeOps, Op, T, CODEC_DEFLATE_DICT, CODEC_REF_RUNS, CODEC_ZSTD_DICT, type DataOp } from '../src/codec/frame.ts';
-import { buildDict, inflateWithDict, deflateWithDict, zstdWithDict, zstdAvailable, ZSTD_MAX_DICT, SendHistory } from '../src/codec/dict.ts';
+import {
+  encodeOps,
+  decodeOps,
+  Op,
+  T,
+  CODEC_DEFLATE_DICT,
+  CODEC_REF_RUNS,
+  CODEC_ZSTD_DICT,
+  type DataOp,
+} from '../src/codec/frame.ts';
+import {
+  buildDict,
+  inflateWithDict,
+  deflateWithDict,
+  zstdWithDict,
+  zstdAvailable,
+  ZSTD_MAX_DICT,
+  SendHistory,
+} from '../src/codec/dict.ts';
 import { sketch, SketchIndex } from '../src/codec/resemble.ts';
 import { SpanBuilder, manifestFps, SPAN_MAX } from '../src/codec/manifest.ts';
 import type { TunnelStream } from '../src/tunnel/stream.ts';
@@ -33,22 +50,51 @@ async function linkPair(edgeOpts: Partial<LinkOptions> = {}, coreOpts: Partial<L
   const mk = (role: 'edge' | 'core', sock: net.Socket, extra: Partial<LinkOptions>): Side => {
     const lines: string[] = [];
     const store = new ChunkStore({ memoryBytes: 64 << 20 });
-    const link = new Link(sock, { role, store, chunker: chunkerParams(), windowBytes: 4 << 20, log: createLogger({ level: 'debug', write: (l) => { lines.push(l); } }), mode: () => 'dedup', ...extra });
+    const link = new Link(sock, {
+      role,
+      store,
+      chunker: chunkerParams(),
+      windowBytes: 4 << 20,
+      log: createLogger({
+        level: 'debug',
+        write: (l) => {
+          lines.push(l);
+        },
+      }),
+      mode: () => 'dedup',
+      ...extra,
+    });
     return { link, store, lines };
   };
-  const edge = mk('edge', a, edgeOpts); const core = mk('core', b, coreOpts);
+  const edge = mk('edge', a, edgeOpts);
+  const core = mk('core', b, coreOpts);
   await Promise.all([edge.link.ready$(), core.link.ready$()]);
-  return { edge, core, close: () => { edge.link.close('test over'); core.link.close('test over'); } };
+  return {
+    edge,
+    core,
+    close: () => {
+      edge.link.close('test over');
+      core.link.close('test over');
+    },
+  };
 }
 
 /** Open a stream edge → core; resolves with both ends. The core end collects what arrives. */
 async function openPair(p: Awaited<ReturnType<typeof linkPair>>) {
-  const got = new Promise<TunnelStream>((r) => p.core.link.once('stream', (s: TunnelStream) => { p.core.link.accept(s); r(s); }));
+  const got = new Promise<TunnelStream>((r) =>
+    p.core.link.once('stream', (s: TunnelStream) => {
+      p.core.link.accept(s);
+      r(s);
+    }),
+  );
   const tx = await p.edge.link.open('x:1');
   const rx = await got;
   const parts: Buffer[] = [];
   rx.on('data', (d: Buffer) => parts.push(d));
-  const ended = new Promise<void>((res, rej) => { rx.on('end', res); rx.on('error', rej); });
+  const ended = new Promise<void>((res, rej) => {
+    rx.on('end', res);
+    rx.on('error', rej);
+  });
   ended.catch(() => {});
   return { tx, rx, received: () => Buffer.concat(parts), ended };
 }
@@ -57,9 +103,32 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** Text-like data: compressible, different per seed. */
 function text(n: number, seed: number): Buffer {
-  const words = ['alpha', 'beta', 'gamma', 'delta', 'function', 'return', 'const', 'export', 'import', '{', '}', ';', '\n', 'value', 'index'];
-  let s = seed; const out: string[] = []; let len = 0;
-  while (len < n) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; const w = words[s % words.length] + ((s >>> 8) % 7 === 0 ? String(s % 1000) : '') + ' '; out.push(w); len += w.length; }
+  const words = [
+    'alpha',
+    'beta',
+    'gamma',
+    'delta',
+    'function',
+    'return',
+    'const',
+    'export',
+    'import',
+    '{',
+    '}',
+    ';',
+    '\n',
+    'value',
+    'index',
+  ];
+  let s = seed;
+  const out: string[] = [];
+  let len = 0;
+  while (len < n) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    const w = words[s % words.length] + ((s >>> 8) % 7 === 0 ? String(s % 1000) : '') + ' ';
+    out.push(w);
+    len += w.length;
+  }
   return Buffer.from(out.join('')).subarray(0, n);
 }
 
@@ -91,7 +160,9 @@ test('DZ: compressible data, then an edited copy, byte-exact; deltas cost a frac
       const editedLz4 = await send(q, v2);
       assert.ok(first < firstLz4 * 0.9, `first ${first} vs LZ4 ${firstLz4}`);
       assert.ok(edited < editedLz4 / 10, `edited ${edited} vs LZ4 ${editedLz4}`);
-    } finally { q.close(); }
+    } finally {
+      q.close();
+    }
     // Runs of references cross as manifests: ~29 bytes per ~16 chunks.
     assert.ok(repeat < v2.length / 500, `repeat ${repeat} of ${v2.length}`);
     // The same repeat without REFM (a peer that offers DZ only): one 29-byte REF per chunk.
@@ -101,8 +172,12 @@ test('DZ: compressible data, then an edited copy, byte-exact; deltas cost a frac
       await send(r, v2);
       const refs = await send(r, v2);
       assert.ok(refs > repeat * 5, `REF per chunk ${refs} vs REFM ${repeat}`);
-    } finally { r.close(); }
-  } finally { p.close(); }
+    } finally {
+      r.close();
+    }
+  } finally {
+    p.close();
+  }
 });
 
 test('DZ fallback: a peer that does not offer the codec gets LZ4 per chunk and decodes exactly', async () => {
@@ -112,7 +187,9 @@ test('DZ fallback: a peer that does not offer the codec gets LZ4 per chunk and d
     assert.ok(p.core.link.sendsDz === false);
     const v = Buffer.concat([text(300000, 5), randomBytes(100000)]);
     await send(p, v);
-  } finally { p.close(); }
+  } finally {
+    p.close();
+  }
 });
 
 test('zstd: negotiated where both runtimes have it (Node ≥ 22.15), else deflate; both decode exactly', async () => {
@@ -121,14 +198,18 @@ test('zstd: negotiated where both runtimes have it (Node ≥ 22.15), else deflat
   try {
     assert.equal(p.edge.link.sendsZstd, zstdAvailable, 'zstd is offered exactly where the runtime has it');
     await send(p, v);
-  } finally { p.close(); }
+  } finally {
+    p.close();
+  }
   // A peer that offers deflate only (Node 18/20): DZ ops are deflate, and its history window is 32 KiB.
   const q = await linkPair({}, { codecs: CODEC_DEFLATE_DICT | CODEC_REF_RUNS });
   try {
     assert.ok(q.edge.link.sendsDz && !q.edge.link.sendsZstd);
     assert.equal(q.edge.link.histWindow, 32768);
     await send(q, v);
-  } finally { q.close(); }
+  } finally {
+    q.close();
+  }
 });
 
 test('send history: at most max chunks, the minimal suffix covering the window, copies out', () => {
@@ -144,9 +225,11 @@ test('send history: at most max chunks, the minimal suffix covering the window, 
   assert.equal(h.length, 2);
   h.push(fps[1], 100, 1 << 20, 1); // a codec with fewer dictionary chunks
   assert.equal(h.length, 1);
-  const out = h.newest(0).fp; out.fill(0);
+  const out = h.newest(0).fp;
+  out.fill(0);
   assert.ok(h.newest(0).fp.equals(fps[1]), 'newest() hands out a copy');
-  h.clear(); assert.equal(h.length, 0);
+  h.clear();
+  assert.equal(h.length, 0);
 });
 
 /** Send raw DATA ops on a fresh stream; resolves with the receiving stream's error (or null at end). */
@@ -155,7 +238,11 @@ async function injected(p: Awaited<ReturnType<typeof linkPair>>, ops: DataOp[]) 
   const puts = p.core.store.stats.puts;
   p.edge.link.sendFrame(T.DATA, s.tx.id, encodeOps(ops));
   let err: Error | null = null;
-  try { await s.ended; } catch (e) { err = e as Error; }
+  try {
+    await s.ended;
+  } catch (e) {
+    err = e as Error;
+  }
   // The reset reached the sender too (RST), and the link is still up for other streams.
   await waitFor(() => s.tx.destroyed);
   assert.equal(p.edge.link.isClosed, false);
@@ -169,7 +256,15 @@ test('bad input: each resets the stream with a typed error, link stays up, nothi
   const p = await linkPair();
   try {
     const raw = text(8192, 3);
-    const dz = (extra: Partial<Extract<DataOp, { op: Op.DZ }>>): DataOp => ({ op: Op.DZ, rawLen: raw.length, dict: [], lens: [raw.length], check: null, data: deflateWithDict(raw, new Uint8Array(0)), ...extra });
+    const dz = (extra: Partial<Extract<DataOp, { op: Op.DZ }>>): DataOp => ({
+      op: Op.DZ,
+      rawLen: raw.length,
+      dict: [],
+      lens: [raw.length],
+      check: null,
+      data: deflateWithDict(raw, new Uint8Array(0)),
+      ...extra,
+    });
     // A delta against a base nobody holds: NEED, then MISSING from the sender.
     let e = await injected(p, [dz({ dict: [randomBytes(FP_LEN)] })]);
     assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_CHUNK_LOST/);
@@ -188,12 +283,16 @@ test('bad input: each resets the stream with a typed error, link stays up, nothi
     // a REFM whose declared length is not its chunks'.
     e = await injected(p, [{ op: Op.REFM, rawLen: 1000, fp: randomBytes(FP_LEN) }]);
     assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_CHUNK_LOST/);
-    const chunk = text(5000, 21); const cfp = fingerprint(chunk);
-    p.core.store.put(cfp, chunk); p.edge.store.put(cfp, chunk);
+    const chunk = text(5000, 21);
+    const cfp = fingerprint(chunk);
+    p.core.store.put(cfp, chunk);
+    p.edge.store.put(cfp, chunk);
     e = await injected(p, [{ op: Op.REFM, rawLen: 1000, fp: cfp }]);
     assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_MANIFEST/);
-    const man = Buffer.concat([cfp, cfp]); const mfp = fingerprint(man);
-    p.core.store.put(mfp, man); p.edge.store.put(mfp, man);
+    const man = Buffer.concat([cfp, cfp]);
+    const mfp = fingerprint(man);
+    p.core.store.put(mfp, man);
+    p.edge.store.put(mfp, man);
     e = await injected(p, [{ op: Op.REFM, rawLen: 10001, fp: mfp }]);
     assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_MANIFEST/);
     // ... and the well-formed one decodes to its two chunks.
@@ -206,42 +305,114 @@ test('bad input: each resets the stream with a typed error, link stays up, nothi
     if (zstdAvailable) {
       const zb = zstdWithDict(Buffer.alloc(16 << 20), new Uint8Array(0), 19);
       assert.ok(zb.length < 32768 + 64);
-      e = await injected(p, [{ op: Op.DZ, rawLen: 32768, dict: [], lens: [32768], check: null, zstd: true, data: zb }]);
-      assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_DECOMPRESS/, 'a zstd bomb stops at its declared size');
-      e = await injected(p, [dz({ zstd: true, data: zstdWithDict(raw, new Uint8Array(0)), dict: Array.from({ length: ZSTD_MAX_DICT + 1 }, () => randomBytes(FP_LEN)) })]);
+      e = await injected(p, [
+        { op: Op.DZ, rawLen: 32768, dict: [], lens: [32768], check: null, zstd: true, data: zb },
+      ]);
+      assert.match(
+        String(e?.message),
+        /EDGEWAN_ERR_TUNNEL_DECOMPRESS/,
+        'a zstd bomb stops at its declared size',
+      );
+      e = await injected(p, [
+        dz({
+          zstd: true,
+          data: zstdWithDict(raw, new Uint8Array(0)),
+          dict: Array.from({ length: ZSTD_MAX_DICT + 1 }, () => randomBytes(FP_LEN)),
+        }),
+      ]);
       assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_DICT_RANGE/);
       e = await injected(p, [dz({ zstd: true, data: raw.subarray(0, 4000) })]);
       assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_DECOMPRESS/, 'deflate bytes flagged as zstd');
     } else {
       e = await injected(p, [dz({ zstd: true })]);
-      assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_CODEC/, 'no zstd in this runtime: not offered, so a zstd op is refused');
+      assert.match(
+        String(e?.message),
+        /EDGEWAN_ERR_TUNNEL_CODEC/,
+        'no zstd in this runtime: not offered, so a zstd op is refused',
+      );
     }
-  } finally { p.close(); }
+  } finally {
+    p.close();
+  }
   // A zstd DZ op to a side that offered deflate only.
   const z = await linkPair({}, { codecs: CODEC_DEFLATE_DICT | CODEC_REF_RUNS });
   try {
     const raw = text(8192, 3);
-    const e = await injected(z, [{ op: Op.DZ, rawLen: raw.length, dict: [], lens: [raw.length], check: null, zstd: true, data: zstdAvailable ? zstdWithDict(raw, new Uint8Array(0)) : raw.subarray(0, 100) }]);
+    const e = await injected(z, [
+      {
+        op: Op.DZ,
+        rawLen: raw.length,
+        dict: [],
+        lens: [raw.length],
+        check: null,
+        zstd: true,
+        data: zstdAvailable ? zstdWithDict(raw, new Uint8Array(0)) : raw.subarray(0, 100),
+      },
+    ]);
     assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_CODEC/);
-  } finally { z.close(); }
+  } finally {
+    z.close();
+  }
   // A DZ op to a side that did not offer the codec.
   const q = await linkPair({}, { codecs: 0 });
   try {
     const raw = text(8192, 3);
-    const e = await injected(q, [{ op: Op.DZ, rawLen: raw.length, dict: [], lens: [raw.length], check: null, data: deflateWithDict(raw, new Uint8Array(0)) }]);
+    const e = await injected(q, [
+      {
+        op: Op.DZ,
+        rawLen: raw.length,
+        dict: [],
+        lens: [raw.length],
+        check: null,
+        data: deflateWithDict(raw, new Uint8Array(0)),
+      },
+    ]);
     assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_CODEC/);
     const e2 = await injected(q, [{ op: Op.REFM, rawLen: 100, fp: randomBytes(FP_LEN) }]);
     assert.match(String(e2?.message), /EDGEWAN_ERR_TUNNEL_CODEC/);
-  } finally { q.close(); }
+  } finally {
+    q.close();
+  }
 });
 
 test('DZ wire format: round trip, and bounds checked before anything is buffered', () => {
-  const ops: DataOp[] = [{ op: Op.DZ, rawLen: 30, dict: [randomBytes(FP_LEN), randomBytes(FP_LEN)], lens: [10, 20], check: null, zstd: false, data: Buffer.from([1, 2, 3]) },
-    { op: Op.DZ, rawLen: 5, dict: [], lens: [5], check: randomBytes(FP_LEN), zstd: false, data: Buffer.from([4]) },
-    { op: Op.DZ, rawLen: 7, dict: [randomBytes(FP_LEN)], lens: [7], check: randomBytes(FP_LEN), zstd: true, data: Buffer.from([5, 6]) }];
+  const ops: DataOp[] = [
+    {
+      op: Op.DZ,
+      rawLen: 30,
+      dict: [randomBytes(FP_LEN), randomBytes(FP_LEN)],
+      lens: [10, 20],
+      check: null,
+      zstd: false,
+      data: Buffer.from([1, 2, 3]),
+    },
+    {
+      op: Op.DZ,
+      rawLen: 5,
+      dict: [],
+      lens: [5],
+      check: randomBytes(FP_LEN),
+      zstd: false,
+      data: Buffer.from([4]),
+    },
+    {
+      op: Op.DZ,
+      rawLen: 7,
+      dict: [randomBytes(FP_LEN)],
+      lens: [7],
+      check: randomBytes(FP_LEN),
+      zstd: true,
+      data: Buffer.from([5, 6]),
+    },
+  ];
   const back = decodeOps(encodeOps(ops));
-  assert.deepEqual(back.map((o) => ({ ...o, data: Buffer.from((o as { data: Uint8Array }).data) })), ops.map((o) => ({ ...o, data: Buffer.from((o as { data: Uint8Array }).data) })));
-  const huge = encodeOps([{ op: Op.DZ, rawLen: 300000, dict: [], lens: [200000, 100000], check: null, data: Buffer.from([1]) }]);
+  assert.deepEqual(
+    back.map((o) => ({ ...o, data: Buffer.from((o as { data: Uint8Array }).data) })),
+    ops.map((o) => ({ ...o, data: Buffer.from((o as { data: Uint8Array }).data) })),
+  );
+  const huge = encodeOps([
+    { op: Op.DZ, rawLen: 300000, dict: [], lens: [200000, 100000], check: null, data: Buffer.from([1]) },
+  ]);
   assert.throws(() => decodeOps(huge), /OP_LENGTH/);
   const zeroChunks = Buffer.from([Op.DZ, 0, 0, 0, 0]);
   assert.throws(() => decodeOps(zeroChunks), /OP_LENGTH/);
@@ -252,7 +423,8 @@ test('DZ wire format: round trip, and bounds checked before anything is buffered
 });
 
 test('dictionary codec: last 32 KiB of the parts; inflate stops at the declared size', () => {
-  const a = randomBytes(20000); const b = randomBytes(20000);
+  const a = randomBytes(20000);
+  const b = randomBytes(20000);
   const d = buildDict([a, b]);
   assert.equal(d.length, 32768);
   assert.ok(Buffer.from(d.subarray(32768 - 20000)).equals(b));
@@ -268,9 +440,12 @@ test('dictionary codec: last 32 KiB of the parts; inflate stops at the declared 
 
 test('resemblance: a chunk edited in a few bytes shares a super-feature, unrelated ones do not', () => {
   const idx = new SketchIndex(4);
-  const base = text(8192, 11); const fp = fingerprint(base);
+  const base = text(8192, 11);
+  const fp = fingerprint(base);
   idx.add(sketch(base)!, fp);
-  const near = Buffer.from(base); near.write('12345678', 700); near.write('xx', 5000);
+  const near = Buffer.from(base);
+  near.write('12345678', 700);
+  near.write('xx', 5000);
   assert.deepEqual(idx.candidates(sketch(near)!), [fpKey(fp)]);
   let hits = 0;
   for (let i = 0; i < 50; i++) hits += idx.candidates(sketch(text(8192, 100 + i))!).length;
@@ -282,7 +457,8 @@ test('resemblance: a chunk edited in a few bytes shares a super-feature, unrelat
 
 test('resemblance is position-free: the same content shifted by a few bytes still matches', () => {
   const idx = new SketchIndex(16);
-  const base = text(8192, 31); const fp = fingerprint(base);
+  const base = text(8192, 31);
+  const fp = fingerprint(base);
   idx.add(sketch(base)!, fp);
   const shifted = Buffer.concat([Buffer.from('inserted '), base.subarray(0, 8000)]);
   assert.deepEqual(idx.candidates(sketch(shifted)!), [fpKey(fp)]);
@@ -292,20 +468,37 @@ test('spans: content-defined over fingerprints, at most SPAN_MAX, a manifest lis
   const b = new SpanBuilder();
   const fps = Array.from({ length: 500 }, () => randomBytes(FP_LEN));
   const manifests: Uint8Array[] = [];
-  for (const fp of fps) { const m = b.push(fp); if (m) manifests.push(m); }
+  for (const fp of fps) {
+    const m = b.push(fp);
+    if (m) manifests.push(m);
+  }
   const listed = manifests.flatMap((m) => manifestFps(m)!);
-  assert.deepEqual(listed.map((x) => Buffer.from(x).toString('hex')), fps.slice(0, listed.length).map((x) => x.toString('hex')));
+  assert.deepEqual(
+    listed.map((x) => Buffer.from(x).toString('hex')),
+    fps.slice(0, listed.length).map((x) => x.toString('hex')),
+  );
   for (const m of manifests) {
     const l = manifestFps(m)!;
     assert.ok(l.length <= SPAN_MAX);
-    assert.ok(l.slice(0, -1).every((x) => x[0] >= 16), 'a span ends at its first cut fingerprint');
+    assert.ok(
+      l.slice(0, -1).every((x) => x[0] >= 16),
+      'a span ends at its first cut fingerprint',
+    );
   }
   assert.ok(manifests.length >= 15 && manifests.length <= 60, `${manifests.length} spans for 500 chunks`);
   // Same fingerprints again from a fresh builder: the same manifests (both sides agree).
-  const b2 = new SpanBuilder(); const again: string[] = [];
-  for (const fp of fps) { const m = b2.push(fp); if (m) again.push(Buffer.from(m).toString('hex')); }
-  assert.deepEqual(again, manifests.map((m) => Buffer.from(m).toString('hex')));
-  b2.reset(); assert.equal(b2.length, 0);
+  const b2 = new SpanBuilder();
+  const again: string[] = [];
+  for (const fp of fps) {
+    const m = b2.push(fp);
+    if (m) again.push(Buffer.from(m).toString('hex'));
+  }
+  assert.deepEqual(
+    again,
+    manifests.map((m) => Buffer.from(m).toString('hex')),
+  );
+  b2.reset();
+  assert.equal(b2.length, 0);
   assert.equal(manifestFps(new Uint8Array(25)), null);
   assert.equal(manifestFps(new Uint8Array(0)), null);
   assert.equal(manifestFps(new Uint8Array(FP_LEN * (SPAN_MAX + 1))), null);
@@ -316,15 +509,20 @@ test('spans: content-defined over fingerprints, at most SPAN_MAX, a manifest lis
 // builders, send history and the sketch index keep no views.
 test('kept fingerprints own their bytes: spans copy them, ownFp copies a pooled view, sketches keep keys', () => {
   const frame = Buffer.allocUnsafe(4096); // pooled: a view into a shared slab
-  const fp = frame.subarray(100, 100 + FP_LEN); fp.fill(200); // no cut (first byte ≥ 16)
+  const fp = frame.subarray(100, 100 + FP_LEN);
+  fp.fill(200); // no cut (first byte ≥ 16)
   const b = new SpanBuilder();
   b.push(fp);
   fp.fill(0); // the frame's memory is reused: the span must not see it
   const m = b.push(randomBytes(FP_LEN).fill(1, 0, 1))!; // first byte 1 < 16: a cut
   assert.ok(m, 'a cut fingerprint completes the span');
   assert.equal(m.length, 2 * FP_LEN);
-  assert.ok(m.subarray(0, FP_LEN).every((x) => x === 200), 'the span copied the fingerprint in');
-  assert.equal(m.byteOffset, 0); assert.equal(m.buffer.byteLength, m.length, 'a manifest is its own buffer (the store adopts it)');
+  assert.ok(
+    m.subarray(0, FP_LEN).every((x) => x === 200),
+    'the span copied the fingerprint in',
+  );
+  assert.equal(m.byteOffset, 0);
+  assert.equal(m.buffer.byteLength, m.length, 'a manifest is its own buffer (the store adopts it)');
   const own = ownFp(fp);
   assert.ok(own.buffer.byteLength <= 32 && Buffer.from(own).equals(fp));
   const direct = fingerprint(randomBytes(100));

@@ -13,7 +13,17 @@ import { Duplex } from 'node:stream';
 import { pair, fakeCtx, waitFor, sha } from './tunnel-helpers.ts';
 
 function reader(log: string[], name: string): GateReader & { armed: boolean } {
-  const r = { armed: false, arm() { r.armed = true; log.push(`arm ${name}`); }, disarm() { r.armed = false; log.push(`disarm ${name}`); } };
+  const r = {
+    armed: false,
+    arm() {
+      r.armed = true;
+      log.push(`arm ${name}`);
+    },
+    disarm() {
+      r.armed = false;
+      log.push(`disarm ${name}`);
+    },
+  };
   return r;
 }
 
@@ -25,7 +35,8 @@ test('read gate: budget bounds armed reads plus held bytes; FIFO admission on re
   assert.deepEqual(log, ['arm a', 'arm b', 'arm c']); // the fourth would exceed 3 reads
   assert.equal(g.waitingCount, 1);
   // a's read arrives: its slot is free but its bytes are held, so d still waits
-  g.hold(READ_MAX); g.took(a);
+  g.hold(READ_MAX);
+  g.took(a);
   assert.equal(d.armed, false);
   g.release(READ_MAX); // a's stream sent them
   assert.equal(d.armed, true);
@@ -34,10 +45,14 @@ test('read gate: budget bounds armed reads plus held bytes; FIFO admission on re
   assert.equal(g.armedCount, 0);
   // a budget below one read still lets one reader through when nothing is held
   const small = new ReadGate(1000);
-  const e = reader(log, 'e'); const f = reader(log, 'f');
-  small.request(e); small.request(f);
-  assert.equal(e.armed, true); assert.equal(f.armed, false);
-  small.hold(500); small.took(e);
+  const e = reader(log, 'e');
+  const f = reader(log, 'f');
+  small.request(e);
+  small.request(f);
+  assert.equal(e.armed, true);
+  assert.equal(f.armed, false);
+  small.hold(500);
+  small.took(e);
   assert.equal(f.armed, false, 'held bytes block the next read');
   small.release(500);
   assert.equal(f.armed, true);
@@ -47,21 +62,31 @@ test('read gate: budget bounds armed reads plus held bytes; FIFO admission on re
 test('read gate: an idle armed reader yields its slot to a waiting one', async () => {
   const g = new ReadGate(READ_MAX);
   const log: string[] = [];
-  const idle = reader(log, 'idle'); const busy = reader(log, 'busy');
-  g.request(idle); g.request(busy);
+  const idle = reader(log, 'idle');
+  const busy = reader(log, 'busy');
+  g.request(idle);
+  g.request(busy);
   assert.equal(busy.armed, false);
   await waitFor(() => busy.armed, 5000);
   assert.equal(idle.armed, false);
   assert.ok(log.includes('disarm idle'));
-  g.cancel(idle); g.cancel(busy);
+  g.cancel(idle);
+  g.cancel(busy);
 });
 
 test('through a forward, a target that never reads does not stall another connection', async () => {
   const { core, edge } = await pair();
   // one target that accepts and never reads, one that echoes
   const held = new Set<net.Socket>();
-  const stall = net.createServer((s) => { held.add(s); s.pause(); s.on('error', () => {}); });
-  const echo = net.createServer({ allowHalfOpen: true }, (s) => { s.on('error', () => {}); s.pipe(s); });
+  const stall = net.createServer((s) => {
+    held.add(s);
+    s.pause();
+    s.on('error', () => {});
+  });
+  const echo = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  });
   await Promise.all([stall, echo].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
   const port = (s: net.Server) => (s.address() as net.AddressInfo).port;
   const fwd = new ForwardsComponent('edge', [
@@ -76,7 +101,7 @@ test('through a forward, a target that never reads does not stall another connec
     // push far more than the windows and socket buffers can absorb into the stalled one
     const big = Buffer.alloc(16 << 20, 7);
     slow.write(big);
-    await waitFor(() => edge.counters.appTx > (1 << 20), 20000);
+    await waitFor(() => edge.counters.appTx > 1 << 20, 20000);
     const data = Buffer.from('x'.repeat(300_000));
     const got = await new Promise<Buffer>((resolve) => {
       const s = net.connect(toEcho, '127.0.0.1');
@@ -92,8 +117,10 @@ test('through a forward, a target that never reads does not stall another connec
     slow.destroy();
     for (const s of held) s.destroy();
     await fwd.stop(100);
-    stall.close(); echo.close();
-    await edge.stop(100); await core.stop(100);
+    stall.close();
+    echo.close();
+    await edge.stop(100);
+    await core.stop(100);
   }
 });
 
@@ -101,10 +128,20 @@ test('a gated socket reads nothing while its reader is not armed (no read-ahead 
   // A stream that takes one write and never calls back: its reader is never armed again.
   const writes: number[] = [];
   const gate = new ReadGate(8 * READ_MAX);
-  const sink = new Duplex({ writableHighWaterMark: 1, read() {}, write(c: Buffer) { writes.push(c.length); } });
+  const sink = new Duplex({
+    writableHighWaterMark: 1,
+    read() {},
+    write(c: Buffer) {
+      writes.push(c.length);
+    },
+  });
   Object.defineProperty(sink, 'gate', { value: gate });
   let local: net.Socket | null = null;
-  const srv = net.createServer({ pauseOnConnect: true }, (sock) => { local = sock; sock.on('error', () => {}); splice(sock, sink); });
+  const srv = net.createServer({ pauseOnConnect: true }, (sock) => {
+    local = sock;
+    sock.on('error', () => {});
+    splice(sock, sink);
+  });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const c = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
   c.on('error', () => {});
@@ -120,6 +157,7 @@ test('a gated socket reads nothing while its reader is not armed (no read-ahead 
     assert.equal(sock.readableLength, 0, 'nothing buffered in the socket');
     assert.equal(sock.bytesRead, writes[0], 'only the one read the gate allowed');
   } finally {
-    c.destroy(); srv.close();
+    c.destroy();
+    srv.close();
   }
 });

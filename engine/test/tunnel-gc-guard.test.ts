@@ -29,8 +29,13 @@ test('live memory above the limit: forced GCs back off; one that frees garbage r
     // each forced GC freed nothing (all of it is live): after a run of 4 the gap doubles each time
     assert.ok(guard.gapMs >= 160, `gap ${guard.gapMs} ms after ${guard.forced} useless GCs`);
     // now garbage: 16 MiB allocated and dropped, noted as moved bytes
-    for (let i = 0; i < 16; i++) { Buffer.alloc(1 << 20, 3); noteBytes(1 << 20); }
+    for (let i = 0; i < 16; i++) {
+      Buffer.alloc(1 << 20, 3);
+      noteBytes(1 << 20);
+    }
     await waitFor(() => guard.gapMs === 40, 20000);
-  } finally { guard.stop(); }
+  } finally {
+    guard.stop();
+  }
   assert.equal(live.length, 20);
 });

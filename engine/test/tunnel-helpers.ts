@@ -11,35 +11,77 @@ import { generateCredentials } from '../src/tunnel/credentials.ts';
 import { TunnelComponent, type TunnelOptions } from '../src/tunnel/component.ts';
 import type { Duplex } from 'node:stream';
 
-export interface FakeCtx extends ComponentContext { states: string[]; lines: string[]; }
+export interface FakeCtx extends ComponentContext {
+  states: string[];
+  lines: string[];
+}
 
 export function fakeCtx(budget = 16 << 20): FakeCtx {
   const lines: string[] = [];
   const states: string[] = [];
   const ac = new AbortController();
   return {
-    log: createLogger({ level: 'debug', write: (l) => { lines.push(l); } }),
+    log: createLogger({
+      level: 'debug',
+      write: (l) => {
+        lines.push(l);
+      },
+    }),
     signal: ac.signal,
     budgetBytes: () => budget,
     budgets: () => ({ chunkMemory: budget, dns: 0, buffers: budget, heapCapMiB: 64 }) as never,
-    unconfigured: (r) => { states.push(`unconfigured:${r}`); },
-    degraded: (r) => { states.push(`degraded:${r}`); },
-    healthy: () => { states.push('healthy'); },
-    fail: (e) => { states.push(`failed:${e.message}`); },
-    states, lines,
+    unconfigured: (r) => {
+      states.push(`unconfigured:${r}`);
+    },
+    degraded: (r) => {
+      states.push(`degraded:${r}`);
+    },
+    healthy: () => {
+      states.push('healthy');
+    },
+    fail: (e) => {
+      states.push(`failed:${e.message}`);
+    },
+    states,
+    lines,
   };
 }
 
-export function tmp(prefix = 'ewC-'): string { return mkdtempSync(join(tmpdir(), prefix)); }
+export function tmp(prefix = 'ewC-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
 
 export async function pair(extra: Partial<TunnelOptions> = {}, keys = tmp('ewC-keys-')) {
-  try { generateCredentials(keys); } catch { /* reuse existing */ }
-  const base = { auth: { keyDir: keys, psk: null, cert: null, key: null, pin: null }, diskMaxBytes: 64 << 20, pingIntervalMs: 1000, backoffMs: { initial: 50, max: 500 } };
-  const core = new TunnelComponent({ role: 'core', stateDir: tmp(), listen: '127.0.0.1:0', connect: null, ...base, ...extra });
+  try {
+    generateCredentials(keys);
+  } catch {
+    /* reuse existing */
+  }
+  const base = {
+    auth: { keyDir: keys, psk: null, cert: null, key: null, pin: null },
+    diskMaxBytes: 64 << 20,
+    pingIntervalMs: 1000,
+    backoffMs: { initial: 50, max: 500 },
+  };
+  const core = new TunnelComponent({
+    role: 'core',
+    stateDir: tmp(),
+    listen: '127.0.0.1:0',
+    connect: null,
+    ...base,
+    ...extra,
+  });
   const cctx = fakeCtx();
   await core.start(cctx);
   const port = core.address()!.port;
-  const edge = new TunnelComponent({ role: 'edge', stateDir: tmp(), listen: null, connect: `127.0.0.1:${port}`, ...base, ...extra });
+  const edge = new TunnelComponent({
+    role: 'edge',
+    stateDir: tmp(),
+    listen: null,
+    connect: `127.0.0.1:${port}`,
+    ...base,
+    ...extra,
+  });
   const ectx = fakeCtx();
   await edge.start(ectx);
   await waitFor(() => edge.currentLink() !== null && core.currentLink() !== null);
@@ -48,11 +90,30 @@ export async function pair(extra: Partial<TunnelOptions> = {}, keys = tmp('ewC-k
 }
 
 /** A core and an edge on fixed state dirs (so a test can stop them and start them again on the same caches). */
-export async function pairOn(keys: string, dirs: { edge: string; core: string }): Promise<{ edge: TunnelComponent; core: TunnelComponent }> {
-  const base = { auth: { keyDir: keys, psk: null, cert: null, key: null, pin: null }, diskMaxBytes: 64 << 20, backoffMs: { initial: 50, max: 500 } };
-  const core = new TunnelComponent({ role: 'core', stateDir: dirs.core, listen: '127.0.0.1:0', connect: null, ...base });
+export async function pairOn(
+  keys: string,
+  dirs: { edge: string; core: string },
+): Promise<{ edge: TunnelComponent; core: TunnelComponent }> {
+  const base = {
+    auth: { keyDir: keys, psk: null, cert: null, key: null, pin: null },
+    diskMaxBytes: 64 << 20,
+    backoffMs: { initial: 50, max: 500 },
+  };
+  const core = new TunnelComponent({
+    role: 'core',
+    stateDir: dirs.core,
+    listen: '127.0.0.1:0',
+    connect: null,
+    ...base,
+  });
   await core.start(fakeCtx(64 << 20));
-  const edge = new TunnelComponent({ role: 'edge', stateDir: dirs.edge, listen: null, connect: `127.0.0.1:${core.address()!.port}`, ...base });
+  const edge = new TunnelComponent({
+    role: 'edge',
+    stateDir: dirs.edge,
+    listen: null,
+    connect: `127.0.0.1:${core.address()!.port}`,
+    ...base,
+  });
   await edge.start(fakeCtx(64 << 20));
   await waitFor(() => edge.currentLink() !== null && core.currentLink() !== null);
   await Promise.all([edge.currentLink()!.ready$(), core.currentLink()!.ready$()]);
@@ -70,23 +131,50 @@ export async function waitFor(cond: () => boolean, ms = 10000): Promise<void> {
 /** An echo server on loopback; returns its port and a close function. */
 export async function echoServer(): Promise<{ port: number; close(): void }> {
   const socks = new Set<net.Socket>();
-  const srv = net.createServer((s) => { socks.add(s); s.on('error', () => {}); s.on('close', () => socks.delete(s)); s.pipe(s); });
+  const srv = net.createServer((s) => {
+    socks.add(s);
+    s.on('error', () => {});
+    s.on('close', () => socks.delete(s));
+    s.pipe(s);
+  });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return { port: (srv.address() as net.AddressInfo).port, close: () => { for (const s of socks) s.destroy(); srv.close(); } };
+  return {
+    port: (srv.address() as net.AddressInfo).port,
+    close: () => {
+      for (const s of socks) s.destroy();
+      srv.close();
+    },
+  };
 }
 
 /** Write data into a duplex (with backpressure) and end it; collect everything read back. */
-export async function roundTrip(s: Duplex, data: Uint8Array, piece = 50000): Promise<{ bytes: Buffer; error: Error | null }> {
+export async function roundTrip(
+  s: Duplex,
+  data: Uint8Array,
+  piece = 50000,
+): Promise<{ bytes: Buffer; error: Error | null }> {
   const got: Buffer[] = [];
   let error: Error | null = null;
   const done = new Promise<void>((res) => {
     s.on('data', (d: Buffer) => got.push(d));
     s.on('end', () => res());
-    s.on('error', (e) => { error = e; res(); });
+    s.on('error', (e) => {
+      error = e;
+      res();
+    });
     s.on('close', () => res());
   });
   for (let o = 0; o < data.length; o += piece) {
-    if (!s.write(data.subarray(o, Math.min(data.length, o + piece)))) await new Promise<void>((r) => { const f = () => { s.off('drain', f); s.off('close', f); r(); }; s.on('drain', f); s.on('close', f); });
+    if (!s.write(data.subarray(o, Math.min(data.length, o + piece))))
+      await new Promise<void>((r) => {
+        const f = () => {
+          s.off('drain', f);
+          s.off('close', f);
+          r();
+        };
+        s.on('drain', f);
+        s.on('close', f);
+      });
     if (s.destroyed) break;
   }
   s.end();
@@ -112,7 +200,10 @@ export async function hashSink(): Promise<{ port: number; close(): void }> {
 export function edit(data: Uint8Array, seed: number, count = 20, share = 0.01): Uint8Array {
   const out = Uint8Array.from(data);
   let s = seed;
-  const rnd = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s / 2 ** 32; };
+  const rnd = () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 2 ** 32;
+  };
   const each = Math.floor((data.length * share) / count);
   for (let i = 0; i < count; i++) {
     const at = Math.floor(rnd() * (data.length - each));

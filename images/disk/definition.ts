@@ -39,7 +39,8 @@ const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && 
 /** Deep merge of objects; arrays and scalars in the overlay replace. */
 export function mergeConfig(base: Json, overlay: Json): Json {
   const out: Json = { ...base };
-  for (const [k, v] of Object.entries(overlay)) out[k] = isObj(v) && isObj(out[k]) ? mergeConfig(out[k] as Json, v) : v;
+  for (const [k, v] of Object.entries(overlay))
+    out[k] = isObj(v) && isObj(out[k]) ? mergeConfig(out[k] as Json, v) : v;
   return out;
 }
 
@@ -48,19 +49,37 @@ let cfgValidator: ReturnType<Ajv['compile']> | undefined;
 
 /** Validate a parsed definition; `file` is only for messages. */
 export function checkDefinition(file: string, raw: unknown, defaultConfig: Json): ImageDefinition {
-  defValidator ??= new Ajv({ allErrors: true, strict: false, verbose: true, useDefaults: true }).compile(JSON.parse(readFileSync(SCHEMA, 'utf8')));
+  defValidator ??= new Ajv({ allErrors: true, strict: false, verbose: true, useDefaults: true }).compile(
+    JSON.parse(readFileSync(SCHEMA, 'utf8')),
+  );
   if (!defValidator(raw)) {
-    throw new DiskError('EDGEWAN_ERR_DISK_DEFINITION', `invalid image definition (fix these keys; schema images/disk/definition.schema.json):\n  ${ajvLines(file, defValidator.errors).join('\n  ')}`);
+    throw new DiskError(
+      'EDGEWAN_ERR_DISK_DEFINITION',
+      `invalid image definition (fix these keys; schema images/disk/definition.schema.json):\n  ${ajvLines(file, defValidator.errors).join('\n  ')}`,
+    );
   }
   const d = raw as Omit<ImageDefinition, 'file' | 'debArch'> & { mirror?: string };
   const config = mergeConfig(defaultConfig, d.config);
-  cfgValidator ??= new Ajv({ allErrors: true, strict: false, verbose: true }).compile(JSON.parse(readFileSync(ENGINE_SCHEMA, 'utf8')));
+  cfgValidator ??= new Ajv({ allErrors: true, strict: false, verbose: true }).compile(
+    JSON.parse(readFileSync(ENGINE_SCHEMA, 'utf8')),
+  );
   if (!cfgValidator(structuredClone(config))) {
-    throw new DiskError('EDGEWAN_ERR_DISK_CONFIG', `the engine config of image ${d.name} (default config + the definition's "config" overlay) fails engine/schema/config.schema.json:\n  ${ajvLines(file, cfgValidator.errors, '/config').join('\n  ')}`);
+    throw new DiskError(
+      'EDGEWAN_ERR_DISK_CONFIG',
+      `the engine config of image ${d.name} (default config + the definition's "config" overlay) fails engine/schema/config.schema.json:\n  ${ajvLines(file, cfgValidator.errors, '/config').join('\n  ')}`,
+    );
   }
   const debArch = ARCHES[d.arch].deb;
-  if (!debArch) throw new DiskError('EDGEWAN_ERR_DISK_DEFINITION', `${file}: /arch: ${d.arch} has no Debian architecture`);
-  if (d.board === 'rpi' && debArch !== 'arm64') throw new DiskError('EDGEWAN_ERR_DISK_DEFINITION', `${file}: /board: "rpi" images are arm64 (Debian's raspi-firmware boots linux-image-arm64 on Pi 3/4): set /arch to "arm64"`);
+  if (!debArch)
+    throw new DiskError(
+      'EDGEWAN_ERR_DISK_DEFINITION',
+      `${file}: /arch: ${d.arch} has no Debian architecture`,
+    );
+  if (d.board === 'rpi' && debArch !== 'arm64')
+    throw new DiskError(
+      'EDGEWAN_ERR_DISK_DEFINITION',
+      `${file}: /board: "rpi" images are arm64 (Debian's raspi-firmware boots linux-image-arm64 on Pi 3/4): set /arch to "arm64"`,
+    );
   return { ...d, file, debArch, mirror: d.mirror ?? 'http://deb.debian.org/debian', config };
 }
 
@@ -69,12 +88,19 @@ export function loadDefinition(file: string, defaultConfig: Json): ImageDefiniti
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new DiskError('EDGEWAN_ERR_DISK_DEFINITION', `cannot read image definition ${file}: ${(err as Error).message}`, { cause: err });
+    throw new DiskError(
+      'EDGEWAN_ERR_DISK_DEFINITION',
+      `cannot read image definition ${file}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   return checkDefinition(file, raw, defaultConfig);
 }
 
 /** Every images/branch-box-*.json, sorted by name. */
 export function definitionFiles(dir = DEFINITIONS_DIR): string[] {
-  return readdirSync(dir).filter((f) => /^branch-box-.*\.json$/.test(f)).sort().map((f) => join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => /^branch-box-.*\.json$/.test(f))
+    .sort()
+    .map((f) => join(dir, f));
 }

@@ -30,12 +30,21 @@ export async function inspectDisk(path: string): Promise<unknown> {
       const sb = await read(offset + 1024, 256);
       const boot = await read(offset, 512);
       if (sb.length >= 0x88 && sb.readUInt16LE(0x38) === 0xef53) {
-        return { type: 'ext4', uuid: fsUuid(sb.subarray(0x68, 0x78)), label: sb.toString('latin1', 0x78, 0x88).replace(/\0.*$/s, ''),
-          blocks: sb.readUInt32LE(4), blockSize: 1024 << sb.readUInt32LE(0x18) };
+        return {
+          type: 'ext4',
+          uuid: fsUuid(sb.subarray(0x68, 0x78)),
+          label: sb.toString('latin1', 0x78, 0x88).replace(/\0.*$/s, ''),
+          blocks: sb.readUInt32LE(4),
+          blockSize: 1024 << sb.readUInt32LE(0x18),
+        };
       }
       if (boot.toString('latin1', 0x52, 0x5a) === 'FAT32   ') {
         const id = boot.readUInt32LE(0x43).toString(16).toUpperCase().padStart(8, '0');
-        return { type: 'vfat', uuid: `${id.slice(0, 4)}-${id.slice(4)}`, label: boot.toString('latin1', 0x47, 0x52).trim() };
+        return {
+          type: 'vfat',
+          uuid: `${id.slice(0, 4)}-${id.slice(4)}`,
+          label: boot.toString('latin1', 0x47, 0x52).trim(),
+        };
       }
       return null;
     };
@@ -43,15 +52,25 @@ export async function inspectDisk(path: string): Promise<unknown> {
     const hdr = await read(512, 92);
     if (hdr.toString('latin1', 0, 8) !== 'EFI PART') {
       // MBR (Raspberry Pi images): entries at 0x1BE, 16 bytes each; PARTUUID is <disk id>-<NN>
-      if (mbr.length < 512 || mbr[510] !== 0x55 || mbr[511] !== 0xaa) throw new Error(`${path}: neither a GPT header at LBA 1 nor an MBR signature (not a disk image we write)`);
+      if (mbr.length < 512 || mbr[510] !== 0x55 || mbr[511] !== 0xaa)
+        throw new Error(
+          `${path}: neither a GPT header at LBA 1 nor an MBR signature (not a disk image we write)`,
+        );
       const diskId = mbr.readUInt32LE(0x1b8).toString(16).padStart(8, '0');
       const partitions = [];
       for (let i = 0; i < 4; i++) {
         const e = mbr.subarray(0x1be + i * 16, 0x1be + (i + 1) * 16);
         if (e[4] === 0) continue;
         const offset = e.readUInt32LE(8) * 512;
-        partitions.push({ index: i + 1, type: `0x${e[4].toString(16).padStart(2, '0')}`, bootable: e[0] === 0x80,
-          partuuid: `${diskId}-${String(i + 1).padStart(2, '0')}`, offset, size: e.readUInt32LE(12) * 512, fs: await fsOf(offset) });
+        partitions.push({
+          index: i + 1,
+          type: `0x${e[4].toString(16).padStart(2, '0')}`,
+          bootable: e[0] === 0x80,
+          partuuid: `${diskId}-${String(i + 1).padStart(2, '0')}`,
+          offset,
+          size: e.readUInt32LE(12) * 512,
+          fs: await fsOf(offset),
+        });
       }
       return { format: 'disk-image', table: 'dos', path, size, diskId, partitions };
     }
@@ -71,12 +90,26 @@ export async function inspectDisk(path: string): Promise<unknown> {
       const name = e.toString('utf16le', 56, 128).replace(/\0.*$/s, '');
       const offset = first * 512;
       const fs = await fsOf(offset);
-      partitions.push({ index: i + 1, name, type: guid(e.subarray(0, 16)), partuuid: guid(e.subarray(16, 32)), offset, size: (last - first + 1) * 512, fs });
+      partitions.push({
+        index: i + 1,
+        name,
+        type: guid(e.subarray(0, 16)),
+        partuuid: guid(e.subarray(16, 32)),
+        offset,
+        size: (last - first + 1) * 512,
+        fs,
+      });
     }
     return {
-      format: 'disk-image', table: 'gpt', path, size, diskGuid: guid(hdr.subarray(56, 72)),
-      headerCrcOk: zlibCrc32(zeroed) === hdrCrc, entriesCrcOk: zlibCrc32(entries) === hdr.readUInt32LE(88),
-      backupLba: Number(hdr.readBigUInt64LE(32)), partitions,
+      format: 'disk-image',
+      table: 'gpt',
+      path,
+      size,
+      diskGuid: guid(hdr.subarray(56, 72)),
+      headerCrcOk: zlibCrc32(zeroed) === hdrCrc,
+      entriesCrcOk: zlibCrc32(entries) === hdr.readUInt32LE(88),
+      backupLba: Number(hdr.readBigUInt64LE(32)),
+      partitions,
     };
   } finally {
     await fh.close();

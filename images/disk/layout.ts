@@ -62,25 +62,70 @@ export function planLayout(def: ImageDefinition): Layout {
   let num = 0;
   const part = (label: string, mib: number, type: string, fsUuid: string): Part => {
     num += 1;
-    const p = { label, offset: at, size: mib * MIB, type, partuuid: dos ? `${diskGuid}-0${num}` : stableUuid(n, `part-${label}`), fsUuid };
+    const p = {
+      label,
+      offset: at,
+      size: mib * MIB,
+      type,
+      partuuid: dos ? `${diskGuid}-0${num}` : stableUuid(n, `part-${label}`),
+      fsUuid,
+    };
     at += mib * MIB;
     return p;
   };
   // Debian's own Pi images call the firmware partition RASPIFIRM
-  const esp = part(dos ? 'RASPIFIRM' : 'ESP', def.sizes.espMiB, dos ? 'c' : TYPE_ESP, `${volid.slice(0, 4)}-${volid.slice(4)}`);
-  const root = part('root', def.sizes.rootMiB, dos ? '83' : TYPE_ROOT[def.debArch] ?? TYPE_LINUX, stableUuid(n, 'fs-root'));
+  const esp = part(
+    dos ? 'RASPIFIRM' : 'ESP',
+    def.sizes.espMiB,
+    dos ? 'c' : TYPE_ESP,
+    `${volid.slice(0, 4)}-${volid.slice(4)}`,
+  );
+  const root = part(
+    'root',
+    def.sizes.rootMiB,
+    dos ? '83' : (TYPE_ROOT[def.debArch] ?? TYPE_LINUX),
+    stableUuid(n, 'fs-root'),
+  );
   const data = part('data', def.sizes.dataMiB, dos ? '83' : TYPE_LINUX, stableUuid(n, 'fs-data'));
-  return { table: dos ? 'dos' : 'gpt', diskGuid, esp, root, data, size: at + MIB,
-    rootHashSeed: stableUuid(n, 'hash-root'), dataHashSeed: stableUuid(n, 'hash-data') };
+  return {
+    table: dos ? 'dos' : 'gpt',
+    diskGuid,
+    esp,
+    root,
+    data,
+    size: at + MIB,
+    rootHashSeed: stableUuid(n, 'hash-root'),
+    dataHashSeed: stableUuid(n, 'hash-data'),
+  };
 }
 
 /** sfdisk script for the layout (sectors; fixed GUIDs / disk id). */
 export function sfdiskScript(l: Layout): string {
   if (l.table === 'dos') {
     const line = (p: Part) => `start=${p.offset / SECTOR}, size=${p.size / SECTOR}, type=${p.type}`;
-    return ['label: dos', `label-id: 0x${l.diskGuid}`, 'unit: sectors', '', `${line(l.esp)}, bootable`, line(l.root), line(l.data), ''].join('\n');
+    return [
+      'label: dos',
+      `label-id: 0x${l.diskGuid}`,
+      'unit: sectors',
+      '',
+      `${line(l.esp)}, bootable`,
+      line(l.root),
+      line(l.data),
+      '',
+    ].join('\n');
   }
-  const line = (p: Part) => `start=${p.offset / SECTOR}, size=${p.size / SECTOR}, type=${p.type}, uuid=${p.partuuid.toUpperCase()}, name="${p.label}"`;
-  return ['label: gpt', `label-id: ${l.diskGuid.toUpperCase()}`, 'unit: sectors', 'first-lba: 2048',
-    `last-lba: ${l.size / SECTOR - 34}`, '', line(l.esp), line(l.root), line(l.data), ''].join('\n');
+  const line = (p: Part) =>
+    `start=${p.offset / SECTOR}, size=${p.size / SECTOR}, type=${p.type}, uuid=${p.partuuid.toUpperCase()}, name="${p.label}"`;
+  return [
+    'label: gpt',
+    `label-id: ${l.diskGuid.toUpperCase()}`,
+    'unit: sectors',
+    'first-lba: 2048',
+    `last-lba: ${l.size / SECTOR - 34}`,
+    '',
+    line(l.esp),
+    line(l.root),
+    line(l.data),
+    '',
+  ].join('\n');
 }

@@ -11,9 +11,16 @@ import { join, resolve } from 'node:path';
 function mountsBelow(path: string): string[] {
   const base = resolve(path);
   let text = '';
-  try { text = readFileSync('/proc/self/mounts', 'utf8'); } catch { return []; }
-  return text.split('\n')
-    .map((l) => (l.split(' ')[1] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+  try {
+    text = readFileSync('/proc/self/mounts', 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .map((l) =>
+      (l.split(' ')[1] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))),
+    )
     .filter((m) => m === base || m.startsWith(`${base}/`))
     .sort((a, b) => b.length - a.length);
 }
@@ -23,7 +30,10 @@ export function removeRootTree(path: string): void {
   if (!existsSync(path)) return;
   for (const m of mountsBelow(path)) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
   const r = spawnSync('rm', ['-rf', '--one-file-system', path], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`cannot remove ${path}: ${r.stderr || r.error} (unmount anything below it and delete it by hand)`);
+  if (r.status !== 0)
+    throw new Error(
+      `cannot remove ${path}: ${r.stderr || r.error} (unmount anything below it and delete it by hand)`,
+    );
 }
 
 /** Mark a finished root complete and move it into place; a concurrent finisher's root wins. */

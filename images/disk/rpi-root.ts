@@ -26,7 +26,9 @@ export function piTwin(d: ImageDefinition): ImageDefinition {
 
 export function piRootName(d: ImageDefinition): string {
   const s = rootSpec(d);
-  const h = sha256(JSON.stringify({ PI_RECIPE, PI_LAYER, twin: rootKey(rootSpec(piTwin(d))), sources: s.sources }));
+  const h = sha256(
+    JSON.stringify({ PI_RECIPE, PI_LAYER, twin: rootKey(rootSpec(piTwin(d))), sources: s.sources }),
+  );
   return `disk-${s.suite}-${s.debArch}-rpi-${h.slice(0, 16)}`;
 }
 
@@ -67,19 +69,36 @@ export function cachedPiRoot(d: ImageDefinition, cacheDir: string, log: (s: stri
   removeRootTree(tmp);
   log(`disk: Raspberry Pi root: ${PI_LAYER.join(', ')} on a copy of ${base}`);
   const cp = spawnSync('cp', ['-a', '--reflink=auto', base, tmp], { encoding: 'utf8' });
-  if (cp.status !== 0) throw new DiskError('EDGEWAN_ERR_DISK_ROOTFS', `copying ${base} to ${tmp} failed: ${cp.stderr}`);
-  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', layerScript(rootSpec(d).sources), 'sh', tmp], {
-    encoding: 'utf8', maxBuffer: 256 << 20,
-    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C.UTF-8', DEBIAN_FRONTEND: 'noninteractive', SOURCE_DATE_EPOCH: String(ROOT_EPOCH) },
-  });
+  if (cp.status !== 0)
+    throw new DiskError('EDGEWAN_ERR_DISK_ROOTFS', `copying ${base} to ${tmp} failed: ${cp.stderr}`);
+  const r = spawnSync(
+    'unshare',
+    ['--mount', '--propagation', 'private', 'sh', '-c', layerScript(rootSpec(d).sources), 'sh', tmp],
+    {
+      encoding: 'utf8',
+      maxBuffer: 256 << 20,
+      env: {
+        PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+        LC_ALL: 'C.UTF-8',
+        DEBIAN_FRONTEND: 'noninteractive',
+        SOURCE_DATE_EPOCH: String(ROOT_EPOCH),
+      },
+    },
+  );
   if (r.status !== 0) {
     removeRootTree(tmp);
-    throw new DiskError('EDGEWAN_ERR_DISK_ROOTFS', `${d.file}: installing ${PI_LAYER.join(', ')} into the Pi root failed (exit ${r.status ?? r.signal}; needs root, unshare, and the mirror's non-free-firmware component):\n${`${r.stderr}${r.error ?? ''}`.slice(-3000)}`);
+    throw new DiskError(
+      'EDGEWAN_ERR_DISK_ROOTFS',
+      `${d.file}: installing ${PI_LAYER.join(', ')} into the Pi root failed (exit ${r.status ?? r.signal}; needs root, unshare, and the mirror's non-free-firmware component):\n${`${r.stderr}${r.error ?? ''}`.slice(-3000)}`,
+    );
   }
   for (const f of ['config.txt', 'cmdline.txt', 'start4.elf']) {
     if (!existsSync(join(tmp, 'boot/firmware', f))) {
       removeRootTree(tmp);
-      throw new DiskError('EDGEWAN_ERR_DISK_ROOTFS', `${d.file}: raspi-firmware did not write /boot/firmware/${f} in the Pi root (its kernel hook found no /boot/vmlinuz-* or /boot/initrd.img-*?)`);
+      throw new DiskError(
+        'EDGEWAN_ERR_DISK_ROOTFS',
+        `${d.file}: raspi-firmware did not write /boot/firmware/${f} in the Pi root (its kernel hook found no /boot/vmlinuz-* or /boot/initrd.img-*?)`,
+      );
     }
   }
   return publishRoot(tmp, dir, piRootName(d));

@@ -4,11 +4,21 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { BuilderErrorCode } from '../../targets/error-codes.ts';
 
-export interface Credentials { username: string; password: string }
-export interface Challenge { scheme: string; params: Record<string, string> }
+export interface Credentials {
+  username: string;
+  password: string;
+}
+export interface Challenge {
+  scheme: string;
+  params: Record<string, string>;
+}
 
 export class PushError extends Error {
-  constructor(readonly code: BuilderErrorCode, message: string, opts?: { cause?: unknown }) {
+  constructor(
+    readonly code: BuilderErrorCode,
+    message: string,
+    opts?: { cause?: unknown },
+  ) {
     super(message, opts);
   }
 }
@@ -41,10 +51,20 @@ export function dockerConfigCredentials(registry: string, configPath: string): C
   try {
     cfg = JSON.parse(readFileSync(configPath, 'utf8'));
   } catch (e) {
-    throw new PushError('EDGEWAN_ERR_PUSH_CONFIG', `cannot read Docker config ${configPath}: ${(e as Error).message}: fix or remove the file`, { cause: e });
+    throw new PushError(
+      'EDGEWAN_ERR_PUSH_CONFIG',
+      `cannot read Docker config ${configPath}: ${(e as Error).message}: fix or remove the file`,
+      { cause: e },
+    );
   }
   const auths = cfg.auths ?? {};
-  const wanted = new Set([registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`, `https://${registry}/v2/`]);
+  const wanted = new Set([
+    registry,
+    `https://${registry}`,
+    `http://${registry}`,
+    `https://${registry}/v1/`,
+    `https://${registry}/v2/`,
+  ]);
   if (registry === 'docker.io') wanted.add('https://index.docker.io/v1/');
   for (const [key, a] of Object.entries(auths)) {
     if (!wanted.has(key.replace(/\/+$/, '')) && !wanted.has(key)) continue;
@@ -63,9 +83,18 @@ export function basicHeader(c: Credentials): string {
 }
 
 /** GET the token endpoint named by a Bearer challenge; returns "Bearer <token>". */
-export async function fetchBearer(ch: Challenge, scopes: string[], creds: Credentials | undefined, fetchFn: typeof fetch): Promise<string> {
+export async function fetchBearer(
+  ch: Challenge,
+  scopes: string[],
+  creds: Credentials | undefined,
+  fetchFn: typeof fetch,
+): Promise<string> {
   const realm = ch.params.realm;
-  if (!realm) throw new PushError('EDGEWAN_ERR_PUSH_AUTH', 'registry sent a Bearer challenge without a realm: the registry is misconfigured');
+  if (!realm)
+    throw new PushError(
+      'EDGEWAN_ERR_PUSH_AUTH',
+      'registry sent a Bearer challenge without a realm: the registry is misconfigured',
+    );
   const url = new URL(realm);
   if (ch.params.service) url.searchParams.set('service', ch.params.service);
   for (const s of scopes) url.searchParams.append('scope', s);
@@ -75,12 +104,23 @@ export async function fetchBearer(ch: Challenge, scopes: string[], creds: Creden
   try {
     res = await fetchFn(url, { headers });
   } catch (e) {
-    throw new PushError('EDGEWAN_ERR_PUSH_UNREACHABLE', `token service ${url.origin} unreachable: ${(e as Error).message}`, { cause: e });
+    throw new PushError(
+      'EDGEWAN_ERR_PUSH_UNREACHABLE',
+      `token service ${url.origin} unreachable: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   if (res.status === 401 || res.status === 403) {
-    throw new PushError('EDGEWAN_ERR_PUSH_AUTH', `token service ${url.origin} refused the credentials${creds ? ` of user "${creds.username}"` : ' (none given: pass --username/--password-stdin or docker login)'} (HTTP ${res.status})`);
+    throw new PushError(
+      'EDGEWAN_ERR_PUSH_AUTH',
+      `token service ${url.origin} refused the credentials${creds ? ` of user "${creds.username}"` : ' (none given: pass --username/--password-stdin or docker login)'} (HTTP ${res.status})`,
+    );
   }
-  if (!res.ok) throw new PushError('EDGEWAN_ERR_PUSH_AUTH', `token service ${url.origin} answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
+  if (!res.ok)
+    throw new PushError(
+      'EDGEWAN_ERR_PUSH_AUTH',
+      `token service ${url.origin} answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`,
+    );
   const body = (await res.json()) as { token?: string; access_token?: string };
   const token = body.token ?? body.access_token;
   if (!token) throw new PushError('EDGEWAN_ERR_PUSH_AUTH', `token service ${url.origin} returned no token`);

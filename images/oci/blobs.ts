@@ -16,7 +16,11 @@ export const MT = {
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
 } as const;
 
-export interface Platform { os: string; architecture: string; variant?: string }
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
 
 export interface Descriptor {
   mediaType: string;
@@ -26,7 +30,12 @@ export interface Descriptor {
   annotations?: Record<string, string>;
 }
 
-export interface Blob { mediaType: string; digest: string; size: number; data: Buffer }
+export interface Blob {
+  mediaType: string;
+  digest: string;
+  size: number;
+  data: Buffer;
+}
 
 export { sha256 };
 
@@ -47,7 +56,10 @@ export function descriptor(b: Blob, extra: Partial<Descriptor> = {}): Descriptor
   return { mediaType: b.mediaType, digest: b.digest, size: b.size, ...extra };
 }
 
-export interface Layer { blob: Blob; diffId: string }
+export interface Layer {
+  blob: Blob;
+  diffId: string;
+}
 
 /**
  * gzip a layer tar. zlib's header carries no name and mtime 0 here, and the output depends

@@ -61,7 +61,9 @@ volumes:
 
 export function runReadme(f: RunFacts): string {
   const mem = memFlag(f.memoryMaxBytes);
-  const archives = Object.entries(f.files.dockerArchives).map(([p, file]) => `- \`${p}\`: \`${file}\``).join('\n');
+  const archives = Object.entries(f.files.dockerArchives)
+    .map(([p, file]) => `- \`${p}\`: \`${file}\``)
+    .join('\n');
   const common = `--memory ${mem} --read-only --tmpfs /tmp -v ${f.name}-state:${STATE_DIR} --stop-timeout ${killTimeoutS(f.graceS)}`;
   return `# ${f.name} ${f.version} container image
 

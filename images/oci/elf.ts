@@ -12,8 +12,12 @@ export interface ElfInfo {
   needed: string[];
 }
 
-const PT_LOAD = 1, PT_DYNAMIC = 2, PT_INTERP = 3;
-const DT_NULL = 0, DT_NEEDED = 1, DT_STRTAB = 5;
+const PT_LOAD = 1,
+  PT_DYNAMIC = 2,
+  PT_INTERP = 3;
+const DT_NULL = 0,
+  DT_NEEDED = 1,
+  DT_STRTAB = 5;
 
 export class ElfError extends Error {
   readonly code = 'EDGEWAN_ERR_OCI_ELF';
@@ -24,7 +28,8 @@ export function readElf(path: string): ElfInfo {
 }
 
 export function parseElf(b: Buffer, name = '<buffer>'): ElfInfo {
-  if (b.length < 52 || b.readUInt32BE(0) !== 0x7f454c46) throw new ElfError(`${name}: not an ELF file (bad magic at byte 0)`);
+  if (b.length < 52 || b.readUInt32BE(0) !== 0x7f454c46)
+    throw new ElfError(`${name}: not an ELF file (bad magic at byte 0)`);
   const elfClass = b[4] as 1 | 2;
   if (b[5] !== 1) throw new ElfError(`${name}: big-endian ELF is not supported (byte 5)`);
   const is64 = elfClass === 2;
@@ -43,7 +48,11 @@ export function parseElf(b: Buffer, name = '<buffer>'): ElfInfo {
     const vaddr = is64 ? u(p + 16) : u(p + 8);
     const filesz = is64 ? u(p + 32) : u(p + 16);
     if (type === PT_LOAD) loads.push({ vaddr, offset, filesz });
-    else if (type === PT_INTERP) interpreter = b.subarray(offset, offset + filesz).toString('latin1').replace(/\0.*$/s, '');
+    else if (type === PT_INTERP)
+      interpreter = b
+        .subarray(offset, offset + filesz)
+        .toString('latin1')
+        .replace(/\0.*$/s, '');
     else if (type === PT_DYNAMIC) dyn = { offset, size: filesz };
   }
   const needed: string[] = [];
@@ -61,7 +70,10 @@ export function parseElf(b: Buffer, name = '<buffer>'): ElfInfo {
     if (neededOffsets.length > 0) {
       // DT_STRTAB holds a virtual address: map it to a file offset through the PT_LOAD segments.
       const seg = loads.find((l) => strtabVaddr >= l.vaddr && strtabVaddr < l.vaddr + l.filesz);
-      if (!seg) throw new ElfError(`${name}: DT_STRTAB address 0x${strtabVaddr.toString(16)} lies in no PT_LOAD segment`);
+      if (!seg)
+        throw new ElfError(
+          `${name}: DT_STRTAB address 0x${strtabVaddr.toString(16)} lies in no PT_LOAD segment`,
+        );
       const strtab = strtabVaddr - seg.vaddr + seg.offset;
       for (const off of neededOffsets) {
         const start = strtab + off;

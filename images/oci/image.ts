@@ -43,7 +43,13 @@ export interface PlatformImage {
 export const ENTRYPOINT = [EXE_PATH, 'run', '--config', CONFIG_PATH];
 /** Ports a core listens on; the admin port stays on the container's loopback and is not exposed. */
 export const EXPOSED_PORTS = ['9618/tcp'];
-export const HEALTHCHECK = { test: [EXE_PATH, 'healthcheck'], intervalS: 30, timeoutS: 5, startPeriodS: 10, retries: 3 };
+export const HEALTHCHECK = {
+  test: [EXE_PATH, 'healthcheck'],
+  intervalS: 30,
+  timeoutS: 5,
+  startPeriodS: 10,
+  retries: 3,
+};
 
 export function isoDate(mtime: number): string {
   return new Date(mtime * 1000).toISOString().replace(/\.000Z$/, 'Z');
@@ -54,13 +60,22 @@ export function isoDate(mtime: number): string {
  * are cached under cacheDir by the uncompressed digest, the level and the zlib version (the
  * bytes depend on all three); a cache entry is used only if it decompresses to that digest.
  */
-export async function layerFrom(entries: FileEntry[], mtime: number, level: number, cacheDir?: string): Promise<Layer> {
+export async function layerFrom(
+  entries: FileEntry[],
+  mtime: number,
+  level: number,
+  cacheDir?: string,
+): Promise<Layer> {
   const tar = await buildTar(entries, { mtime, implicitDirs: true });
   const diffId = digestOf(tar);
-  const cached = cacheDir && join(cacheDir, 'oci-layers', `${diffId.slice(7)}-gz${level}-zlib${process.versions.zlib}.gz`);
+  const cached =
+    cacheDir && join(cacheDir, 'oci-layers', `${diffId.slice(7)}-gz${level}-zlib${process.versions.zlib}.gz`);
   if (cached && existsSync(cached)) {
     const gz = readFileSync(cached);
-    const ok = await gunzipAsync(gz).then((t) => digestOf(t) === diffId, () => false);
+    const ok = await gunzipAsync(gz).then(
+      (t) => digestOf(t) === diffId,
+      () => false,
+    );
     if (ok) return { blob: blob(MT.layerGzip, gz), diffId };
   }
   const gz = await gzipAsync(tar, { level, memLevel: 9 });
@@ -98,17 +113,30 @@ function runConfig(meta: ImageMeta, docker: boolean): Record<string, unknown> {
   if (docker) {
     const ns = (s: number) => s * 1e9;
     c.Healthcheck = {
-      Test: ['CMD', ...HEALTHCHECK.test], Interval: ns(HEALTHCHECK.intervalS), Timeout: ns(HEALTHCHECK.timeoutS),
-      StartPeriod: ns(HEALTHCHECK.startPeriodS), Retries: HEALTHCHECK.retries,
+      Test: ['CMD', ...HEALTHCHECK.test],
+      Interval: ns(HEALTHCHECK.intervalS),
+      Timeout: ns(HEALTHCHECK.timeoutS),
+      StartPeriod: ns(HEALTHCHECK.startPeriodS),
+      Retries: HEALTHCHECK.retries,
     };
     c.StopTimeout = killTimeoutS(meta.graceS);
   }
   return c;
 }
 
-export async function buildPlatformImage(arch: Arch, base: FileEntry[], app: FileEntry[], meta: ImageMeta, level = 9, cacheDir?: string): Promise<PlatformImage> {
+export async function buildPlatformImage(
+  arch: Arch,
+  base: FileEntry[],
+  app: FileEntry[],
+  meta: ImageMeta,
+  level = 9,
+  cacheDir?: string,
+): Promise<PlatformImage> {
   const platform: Platform = { ...ARCHES[arch].oci };
-  const layers = await Promise.all([layerFrom(base, meta.mtime, level, cacheDir), layerFrom(app, meta.mtime, level, cacheDir)]);
+  const layers = await Promise.all([
+    layerFrom(base, meta.mtime, level, cacheDir),
+    layerFrom(app, meta.mtime, level, cacheDir),
+  ]);
   const created = isoDate(meta.mtime);
   const cfg = (docker: boolean) => ({
     created,
@@ -118,7 +146,11 @@ export async function buildPlatformImage(arch: Arch, base: FileEntry[], app: Fil
     config: runConfig(meta, docker),
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
     history: [
-      { created, created_by: 'edgewan-build: base (glibc closure, passwd, state dir)', comment: 'version-independent' },
+      {
+        created,
+        created_by: 'edgewan-build: base (glibc closure, passwd, state dir)',
+        comment: 'version-independent',
+      },
       { created, created_by: `edgewan-build: ${EXE_PATH} ${meta.version} and default config` },
     ],
   });

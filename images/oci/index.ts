@@ -21,14 +21,21 @@ export class OciBuildError extends Error {
   readonly code = 'EDGEWAN_ERR_OCI_BUILD';
 }
 
-export interface OciResult { images: PlatformImage[]; indexDigest: string; artifacts: Artifact[] }
+export interface OciResult {
+  images: PlatformImage[];
+  indexDigest: string;
+  artifacts: Artifact[];
+}
 
 function glibcDirFor(inputs: OciInputs, arch: Arch): string {
   const dir = inputs.glibc?.[arch];
   if (dir) return dir;
   // Stand-in until the pinned set is wired: Debian's cross sysroots (same release as the host).
-  const fallback = arch === 'x64' && process.arch === 'x64' ? '/lib/x86_64-linux-gnu' : `/usr/${ARCHES[arch].triplet}/lib`;
-  inputs.log(`oci: WARNING no pinned glibc set for ${arch} in BuildInputs.glibc; using the host's ${fallback} (not pinned)`);
+  const fallback =
+    arch === 'x64' && process.arch === 'x64' ? '/lib/x86_64-linux-gnu' : `/usr/${ARCHES[arch].triplet}/lib`;
+  inputs.log(
+    `oci: WARNING no pinned glibc set for ${arch} in BuildInputs.glibc; using the host's ${fallback} (not pinned)`,
+  );
   return fallback;
 }
 
@@ -47,23 +54,42 @@ export async function buildOci(inputs: OciInputs, level = 9): Promise<OciResult>
   const outDir = join(inputs.outDir, 'oci');
   const cfg = imageConfig(info.defaultConfig);
   const meta: ImageMeta = {
-    version: info.versions.oci, revision: inputs.commit ?? 'unknown', mtime, source: info.homepage,
-    licenses: info.license, title: info.name, description: info.description, vendor: info.vendor, graceS: graceOf(cfg),
+    version: info.versions.oci,
+    revision: inputs.commit ?? 'unknown',
+    mtime,
+    source: info.homepage,
+    licenses: info.license,
+    title: info.name,
+    description: info.description,
+    vendor: info.vendor,
+    graceS: graceOf(cfg),
   };
   // Platforms compress in parallel: zlib runs on libuv's thread pool.
-  const images: PlatformImage[] = await Promise.all(arches.map(async (arch) => {
-    const exe = readFileSync(inputs.executables[arch]!);
-    const base = baseEntries(arch, exe, glibcDirFor(inputs, arch), 'edgewan');
-    const img = await buildPlatformImage(arch, base, appEntries(exe, cfg, noticesFor(inputs, arch, true), info.name), meta, level, inputs.cacheDir);
-    inputs.log(`oci: ${ociPlatformString(arch)} ${(img.layers.reduce((n, l) => n + l.blob.size, 0) / 1048576).toFixed(1)} MiB compressed`);
-    return img;
-  }));
+  const images: PlatformImage[] = await Promise.all(
+    arches.map(async (arch) => {
+      const exe = readFileSync(inputs.executables[arch]!);
+      const base = baseEntries(arch, exe, glibcDirFor(inputs, arch), 'edgewan');
+      const img = await buildPlatformImage(
+        arch,
+        base,
+        appEntries(exe, cfg, noticesFor(inputs, arch, true), info.name),
+        meta,
+        level,
+        inputs.cacheDir,
+      );
+      inputs.log(
+        `oci: ${ociPlatformString(arch)} ${(img.layers.reduce((n, l) => n + l.blob.size, 0) / 1048576).toFixed(1)} MiB compressed`,
+      );
+      return img;
+    }),
+  );
   const ref = `${info.name}:${meta.version}`;
   const layout = layoutFiles(images, meta, ref);
   const names = {
     layout: 'layout',
     ociArchive: `${info.name}-${meta.version}.oci.tar`,
-    docker: (a: Arch) => `${info.name}-${meta.version}-${ociPlatformString(a).replace(/\//g, '-')}.docker.tar`,
+    docker: (a: Arch) =>
+      `${info.name}-${meta.version}-${ociPlatformString(a).replace(/\//g, '-')}.docker.tar`,
   };
   // Remove what an earlier build of another version left, so dist/oci holds one build.
   if (existsSync(outDir)) {
@@ -73,12 +99,24 @@ export async function buildOci(inputs: OciInputs, level = 9): Promise<OciResult>
   const platforms = arches.map(ociPlatformString);
   writeDir(join(outDir, names.layout), layout.files);
   artifacts.push({
-    type: 'oci-layout', path: `oci/${names.layout}`, target: 'oci', platforms, index: 'index.json',
-    sha256: sha256(layout.indexJson), size: [...layout.files.values()].reduce((n, b) => n + b.length, 0),
+    type: 'oci-layout',
+    path: `oci/${names.layout}`,
+    target: 'oci',
+    platforms,
+    index: 'index.json',
+    sha256: sha256(layout.indexJson),
+    size: [...layout.files.values()].reduce((n, b) => n + b.length, 0),
   });
   const ociTar = await tarOf(layout.files, mtime);
   writeFileAtomic(join(outDir, names.ociArchive), ociTar);
-  artifacts.push({ type: 'oci-archive', path: `oci/${names.ociArchive}`, target: 'oci', platforms, sha256: sha256(ociTar), size: ociTar.length });
+  artifacts.push({
+    type: 'oci-archive',
+    path: `oci/${names.ociArchive}`,
+    target: 'oci',
+    platforms,
+    sha256: sha256(ociTar),
+    size: ociTar.length,
+  });
   const dockerArchives: Record<string, string> = {};
   for (const img of images) {
     const tar = await tarOf(dockerArchiveFiles(img, ref), mtime);
@@ -86,12 +124,21 @@ export async function buildOci(inputs: OciInputs, level = 9): Promise<OciResult>
     writeFileAtomic(join(outDir, file), tar);
     dockerArchives[ociPlatformString(img.arch)] = file;
     artifacts.push({
-      type: 'docker-archive', path: `oci/${file}`, target: 'oci', arch: img.arch,
-      platform: ociPlatformString(img.arch), sha256: sha256(tar), size: tar.length,
+      type: 'docker-archive',
+      path: `oci/${file}`,
+      target: 'oci',
+      arch: img.arch,
+      platform: ociPlatformString(img.arch),
+      sha256: sha256(tar),
+      size: tar.length,
     });
   }
   const facts: RunFacts = {
-    image: ref, name: info.name, memoryMaxBytes: info.memoryMaxBytes, graceS: meta.graceS, version: meta.version,
+    image: ref,
+    name: info.name,
+    memoryMaxBytes: info.memoryMaxBytes,
+    graceS: meta.graceS,
+    version: meta.version,
     files: { layout: names.layout, ociArchive: names.ociArchive, dockerArchives },
   };
   writeFileAtomic(join(outDir, 'compose.yaml'), composeYaml(facts));
@@ -105,16 +152,25 @@ export const ociTarget: Target = {
   glibc: true,
   owns: ['oci'],
   readers: [
-    { name: 'oci', match: (p, _h, dir) => (dir ? existsSync(join(p, 'oci-layout')) : /\.(oci|docker)\.tar$/.test(p)), read: inspectOci },
+    {
+      name: 'oci',
+      match: (p, _h, dir) => (dir ? existsSync(join(p, 'oci-layout')) : /\.(oci|docker)\.tar$/.test(p)),
+      read: inspectOci,
+    },
   ],
   push: pushOci,
   validate(inputs: BuildInputs): void {
     const arches = archesOf(inputs);
-    if (arches.length === 0) throw new OciBuildError('oci: no executable was built for any of x64, arm64, armv7: build with --arch or drop --target oci');
+    if (arches.length === 0)
+      throw new OciBuildError(
+        'oci: no executable was built for any of x64, arm64, armv7: build with --arch or drop --target oci',
+      );
     for (const a of arches) {
       const p = inputs.executables[a]!;
       if (!existsSync(p) || !statSync(p).isFile()) {
-        throw new OciBuildError(`oci: executable for ${ociPlatformString(a)} missing: ${relative(process.cwd(), p) || p} (run the build for --arch ${a})`);
+        throw new OciBuildError(
+          `oci: executable for ${ociPlatformString(a)} missing: ${relative(process.cwd(), p) || p} (run the build for --arch ${a})`,
+        );
       }
     }
   },

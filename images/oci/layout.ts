@@ -30,17 +30,21 @@ export function layoutFiles(images: PlatformImage[], meta: ImageMeta, refName: s
   }
   const index = buildIndex(images, meta);
   add(index);
-  const indexJson = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MT.index,
-    manifests: [descriptor(index, {
-      annotations: {
-        'org.opencontainers.image.ref.name': refName,
-        // containerd (and `docker load` with the containerd store) names the image from this.
-        'io.containerd.image.name': `docker.io/library/${refName}`,
-      },
-    })],
-  }));
+  const indexJson = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MT.index,
+      manifests: [
+        descriptor(index, {
+          annotations: {
+            'org.opencontainers.image.ref.name': refName,
+            // containerd (and `docker load` with the containerd store) names the image from this.
+            'io.containerd.image.name': `docker.io/library/${refName}`,
+          },
+        }),
+      ],
+    }),
+  );
   files.set('index.json', indexJson);
   files.set('oci-layout', Buffer.from(OCI_LAYOUT_FILE));
   return { files, index, indexJson };
@@ -85,7 +89,10 @@ export function dockerArchiveFiles(img: PlatformImage, repoTag: string): Map<str
     files.set(name, l.blob.data);
     layerNames.push(name);
   }
-  files.set('manifest.json', Buffer.from(JSON.stringify([{ Config: cfgName, RepoTags: [repoTag], Layers: layerNames }])));
+  files.set(
+    'manifest.json',
+    Buffer.from(JSON.stringify([{ Config: cfgName, RepoTags: [repoTag], Layers: layerNames }])),
+  );
   return files;
 }
 

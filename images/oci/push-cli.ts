@@ -18,9 +18,14 @@ export const PUSH_USAGE = `usage: edgewan-build push [options] REGISTRY/REPOSITO
   --chunk-size BYTES   upload blobs larger than this in chunks (default 16777216)
   --json               print the result as JSON`;
 
-export function parsePushArgs(argv: string[], env: NodeJS.ProcessEnv, defaultLayout: string): PushOptions & { json?: boolean; help?: boolean } {
+export function parsePushArgs(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  defaultLayout: string,
+): PushOptions & { json?: boolean; help?: boolean } {
   const o: Partial<PushOptions> & { json?: boolean; help?: boolean } = {
-    layout: env.EDGEWAN_PUSH_LAYOUT ?? defaultLayout, plainHttp: env.EDGEWAN_PUSH_PLAIN_HTTP === '1' || undefined,
+    layout: env.EDGEWAN_PUSH_LAYOUT ?? defaultLayout,
+    plainHttp: env.EDGEWAN_PUSH_PLAIN_HTTP === '1' || undefined,
     mountFrom: env.EDGEWAN_PUSH_MOUNT_FROM || undefined,
   };
   let username = env.EDGEWAN_REGISTRY_USERNAME;
@@ -29,7 +34,8 @@ export function parsePushArgs(argv: string[], env: NodeJS.ProcessEnv, defaultLay
   const args = [...argv];
   const val = (flag: string) => {
     const v = args.shift();
-    if (v === undefined) throw new PushError('EDGEWAN_ERR_PUSH_USAGE', `${flag} needs a value\n${PUSH_USAGE}`);
+    if (v === undefined)
+      throw new PushError('EDGEWAN_ERR_PUSH_USAGE', `${flag} needs a value\n${PUSH_USAGE}`);
     return v;
   };
   while (args.length > 0) {
@@ -43,30 +49,51 @@ export function parsePushArgs(argv: string[], env: NodeJS.ProcessEnv, defaultLay
     else if (a === '--chunk-size') o.chunkSize = Number(val(a));
     else if (a === '--json') o.json = true;
     else if (a === '-h' || a === '--help') return { ...(o as PushOptions), help: true };
-    else if (a.startsWith('-')) throw new PushError('EDGEWAN_ERR_PUSH_USAGE', `unknown option ${a}\n${PUSH_USAGE}`);
-    else if (o.ref) throw new PushError('EDGEWAN_ERR_PUSH_USAGE', `one reference only (got ${o.ref} and ${a})\n${PUSH_USAGE}`);
+    else if (a.startsWith('-'))
+      throw new PushError('EDGEWAN_ERR_PUSH_USAGE', `unknown option ${a}\n${PUSH_USAGE}`);
+    else if (o.ref)
+      throw new PushError(
+        'EDGEWAN_ERR_PUSH_USAGE',
+        `one reference only (got ${o.ref} and ${a})\n${PUSH_USAGE}`,
+      );
     else o.ref = a;
   }
   if (!o.ref) throw new PushError('EDGEWAN_ERR_PUSH_USAGE', `missing the target reference\n${PUSH_USAGE}`);
-  if (o.chunkSize !== undefined && !(o.chunkSize > 0)) throw new PushError('EDGEWAN_ERR_PUSH_USAGE', '--chunk-size must be a positive number of bytes');
+  if (o.chunkSize !== undefined && !(o.chunkSize > 0))
+    throw new PushError('EDGEWAN_ERR_PUSH_USAGE', '--chunk-size must be a positive number of bytes');
   if (passwordStdin) password = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
   if (username && password !== undefined) o.credentials = { username, password };
-  else if (username) throw new PushError('EDGEWAN_ERR_PUSH_USAGE', '--username needs --password-stdin (or EDGEWAN_REGISTRY_PASSWORD)');
+  else if (username)
+    throw new PushError(
+      'EDGEWAN_ERR_PUSH_USAGE',
+      '--username needs --password-stdin (or EDGEWAN_REGISTRY_PASSWORD)',
+    );
   o.dockerConfig = join(env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
   return o as PushOptions;
 }
 
 /** Standalone entry: `node --import tsx images/oci/push-cli.ts [options] REF`. */
-export async function pushMain(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function pushMain(
+  argv: string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   const o = parsePushArgs(argv, process.env, join(process.cwd(), 'dist', 'oci', 'layout'));
-  if (o.help) { out(`${PUSH_USAGE}\n`); return 0; }
+  if (o.help) {
+    out(`${PUSH_USAGE}\n`);
+    return 0;
+  }
   const r = await push({ ...o, log: (m) => process.stderr.write(`${m}\n`) });
   out(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${r.ref}@${r.digest}\n`);
   return 0;
 }
 
 /** The oci target's publisher (Target.push; args: REF, options as above). */
-export async function pushOci(opts: { outDir: string; args: string[]; json: boolean; log: (m: string) => void }): Promise<unknown> {
+export async function pushOci(opts: {
+  outDir: string;
+  args: string[];
+  json: boolean;
+  log: (m: string) => void;
+}): Promise<unknown> {
   const o = parsePushArgs(opts.args, process.env, join(opts.outDir, 'oci', 'layout'));
   const r = await push({ ...o, log: opts.log });
   if (!opts.json) process.stdout.write(`${r.ref}@${r.digest}\n`);

@@ -28,7 +28,11 @@ function indexLibs(dir: string): Map<string, string> {
     for (const name of readdirSync(d).sort()) {
       const p = join(d, name);
       let st;
-      try { st = statSync(p); } catch { continue; } // dangling symlink
+      try {
+        st = statSync(p);
+      } catch {
+        continue;
+      } // dangling symlink
       if (st.isDirectory()) walk(p);
       else if (st.isFile() && !out.has(name)) out.set(name, realpathSync(p));
     }
@@ -46,9 +50,14 @@ export function glibcEntries(arch: Arch, exe: Buffer, glibcDir: string): FileEnt
   const a = ARCHES[arch];
   const elf = parseElf(exe, `executable for ${arch}`);
   if (elf.machine !== a.elfMachine || elf.elfClass !== a.elfClass) {
-    throw new RootfsError(`executable for ${arch} is ELF machine ${elf.machine} class ${elf.elfClass}, expected ${a.elfMachine}/${a.elfClass}: rebuild dist/bin/${a.executable}`);
+    throw new RootfsError(
+      `executable for ${arch} is ELF machine ${elf.machine} class ${elf.elfClass}, expected ${a.elfMachine}/${a.elfClass}: rebuild dist/bin/${a.executable}`,
+    );
   }
-  if (!elf.interpreter) throw new RootfsError(`executable for ${arch} has no PT_INTERP: a static or patched binary cannot use the image's base layer`);
+  if (!elf.interpreter)
+    throw new RootfsError(
+      `executable for ${arch} has no PT_INTERP: a static or patched binary cannot use the image's base layer`,
+    );
   if (!existsSync(glibcDir)) throw new RootfsError(`glibc directory for ${arch} not found: ${glibcDir}`);
   const libs = indexLibs(glibcDir);
   const libDir = `lib/${a.triplet}`;
@@ -60,7 +69,10 @@ export function glibcEntries(arch: Arch, exe: Buffer, glibcDir: string): FileEnt
     if (seen.has(so)) continue;
     seen.add(so);
     const src = libs.get(so);
-    if (!src) throw new RootfsError(`${so} (needed by the ${arch} executable) is missing from ${glibcDir}: add its Debian package to scripts/glibc.ts`);
+    if (!src)
+      throw new RootfsError(
+        `${so} (needed by the ${arch} executable) is missing from ${glibcDir}: add its Debian package to scripts/glibc.ts`,
+      );
     const data = readFileSync(src);
     entries.push({ type: 'file', path: `${libDir}/${so}`, mode: 0o755, data });
     queue.push(...parseElf(data, src).needed);
@@ -68,7 +80,11 @@ export function glibcEntries(arch: Arch, exe: Buffer, glibcDir: string): FileEnt
   const interp = elf.interpreter.replace(/^\/+/, '');
   if (interp !== `${libDir}/${basename(interp)}`) {
     const depth = interp.split('/').length - 1;
-    entries.push({ type: 'symlink', path: interp, target: `${'../'.repeat(depth)}${libDir}/${basename(interp)}` });
+    entries.push({
+      type: 'symlink',
+      path: interp,
+      target: `${'../'.repeat(depth)}${libDir}/${basename(interp)}`,
+    });
   }
   return entries;
 }
@@ -80,10 +96,16 @@ export function glibcEntries(arch: Arch, exe: Buffer, glibcDir: string): FileEnt
 function noticeEntries(glibcDir: string): FileEntry[] {
   const meta = `${glibcDir.replace(/\/+$/, '')}.json`;
   if (!existsSync(meta)) return [];
-  const notices = (JSON.parse(readFileSync(meta, 'utf8')) as { notices?: Record<string, string> }).notices ?? {};
-  return Object.keys(notices).sort().map((pkg) => ({
-    type: 'file' as const, path: `usr/share/doc/${pkg}/copyright`, mode: 0o644, data: Buffer.from(notices[pkg]),
-  }));
+  const notices =
+    (JSON.parse(readFileSync(meta, 'utf8')) as { notices?: Record<string, string> }).notices ?? {};
+  return Object.keys(notices)
+    .sort()
+    .map((pkg) => ({
+      type: 'file' as const,
+      path: `usr/share/doc/${pkg}/copyright`,
+      mode: 0o644,
+      data: Buffer.from(notices[pkg]),
+    }));
 }
 
 /** The version-independent base layer. */
@@ -93,10 +115,27 @@ export function baseEntries(arch: Arch, exe: Buffer, glibcDir: string, user: str
   return [
     ...glibcEntries(arch, exe, glibcDir),
     ...noticeEntries(glibcDir),
-    { type: 'file', path: 'etc/passwd', mode: 0o644, data: text(`root:x:0:0:root:/root:/usr/sbin/nologin\n${user}:x:${u}:${u}:${user}:${STATE_DIR}:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`) },
-    { type: 'file', path: 'etc/group', mode: 0o644, data: text(`root:x:0:\n${user}:x:${u}:\nnogroup:x:65534:\n`) },
+    {
+      type: 'file',
+      path: 'etc/passwd',
+      mode: 0o644,
+      data: text(
+        `root:x:0:0:root:/root:/usr/sbin/nologin\n${user}:x:${u}:${u}:${user}:${STATE_DIR}:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
+      ),
+    },
+    {
+      type: 'file',
+      path: 'etc/group',
+      mode: 0o644,
+      data: text(`root:x:0:\n${user}:x:${u}:\nnogroup:x:65534:\n`),
+    },
     // glibc's built-in default without this file asks DNS before /etc/hosts.
-    { type: 'file', path: 'etc/nsswitch.conf', mode: 0o644, data: text('passwd: files\ngroup: files\nhosts: files dns\n') },
+    {
+      type: 'file',
+      path: 'etc/nsswitch.conf',
+      mode: 0o644,
+      data: text('passwd: files\ngroup: files\nhosts: files dns\n'),
+    },
     { type: 'dir', path: 'etc', mode: 0o755 },
     { type: 'dir', path: 'tmp', mode: 0o1777 },
     { type: 'dir', path: 'var/lib/edgewan', mode: 0o750, uid: u, gid: u },
@@ -104,13 +143,24 @@ export function baseEntries(arch: Arch, exe: Buffer, glibcDir: string, user: str
 }
 
 /** The per-version layer: executable, default config, notices. */
-export function appEntries(exe: Buffer, config: Record<string, unknown>, licenses: Buffer | undefined, name: string): FileEntry[] {
+export function appEntries(
+  exe: Buffer,
+  config: Record<string, unknown>,
+  licenses: Buffer | undefined,
+  name: string,
+): FileEntry[] {
   const out: FileEntry[] = [
     { type: 'file', path: EXE_PATH, mode: 0o755, data: exe },
     { type: 'dir', path: 'etc/edgewan', mode: 0o755 },
-    { type: 'file', path: CONFIG_PATH, mode: 0o644, data: Buffer.from(`${JSON.stringify(config, null, 2)}\n`) },
+    {
+      type: 'file',
+      path: CONFIG_PATH,
+      mode: 0o644,
+      data: Buffer.from(`${JSON.stringify(config, null, 2)}\n`),
+    },
   ];
-  if (licenses) out.push({ type: 'file', path: `usr/share/doc/${name}/LICENSES.txt`, mode: 0o644, data: licenses });
+  if (licenses)
+    out.push({ type: 'file', path: `usr/share/doc/${name}/LICENSES.txt`, mode: 0o644, data: licenses });
   return out;
 }
 

@@ -13,8 +13,12 @@ const rr = Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 10, 0, 0, 
 const s = dgram.createSocket({ type: 'udp4', reusePort: threads > 1, lookup: (a, _o, cb) => cb(null, a, 4) });
 s.on('message', (m, r) => {
   const out = Buffer.allocUnsafe(m.length + rr.length);
-  out.set(m, 0); out.set(rr, m.length);
-  out[2] = 0x81; out[3] = 0x80; out[6] = 0; out[7] = 1; // QR RD RA, ANCOUNT 1
+  out.set(m, 0);
+  out.set(rr, m.length);
+  out[2] = 0x81;
+  out[3] = 0x80;
+  out[6] = 0;
+  out[7] = 1; // QR RD RA, ANCOUNT 1
   s.send(out, r.port, r.address);
 });
 s.bind(port, '127.0.0.1', () => {

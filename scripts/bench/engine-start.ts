@@ -12,7 +12,10 @@ import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const args = process.argv.slice(2);
-const opt = (n: string, d: string) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : d; };
+const opt = (n: string, d: string) => {
+  const i = args.indexOf(n);
+  return i >= 0 ? args[i + 1] : d;
+};
 const EXE = opt('--exe', join(ROOT, 'dist/bin/edgewan-linux-x64'));
 const RUNS = Math.min(20, Number(opt('--runs', '5')));
 const IDLE_MS = 3000;
@@ -30,7 +33,9 @@ function status(port: number, path: string): Promise<{ code: number; body: strin
   return new Promise((resolve) => {
     const req = get({ host: '127.0.0.1', port, path, timeout: 1000 }, (res) => {
       let body = '';
-      res.on('data', (d) => { body += d; });
+      res.on('data', (d) => {
+        body += d;
+      });
       res.on('end', () => resolve({ code: res.statusCode ?? 0, body }));
     });
     req.on('error', () => resolve({ code: 0, body: '' }));
@@ -39,23 +44,42 @@ function status(port: number, path: string): Promise<{ code: number; body: strin
 }
 
 function rssKiB(pid: number): number {
-  try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0); } catch { return 0; }
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
-interface Sample { startMs: number; idleRssMiB: number; processes: number }
+interface Sample {
+  startMs: number;
+  idleRssMiB: number;
+  processes: number;
+}
 
 async function once(reexec: boolean): Promise<Sample> {
   const dir = mkdtempSync(join(tmpdir(), 'ewB-bench-'));
   const port = await freePort();
   const cfg = join(dir, 'edgewan.json');
   const def = JSON.parse(readFileSync(join(ROOT, 'engine/schema/default-config.json'), 'utf8'));
-  writeFileSync(cfg, JSON.stringify({ ...def, stateDir: join(dir, 'state'), memory: { limit: '128MiB' }, admin: { listen: `127.0.0.1:${port}` } }));
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      ...def,
+      stateDir: join(dir, 'state'),
+      memory: { limit: '128MiB' },
+      admin: { listen: `127.0.0.1:${port}` },
+    }),
+  );
   const env = { ...process.env, NODE_OPTIONS: reexec ? '' : '--max-old-space-size=64' };
   const t0 = process.hrtime.bigint();
   const child = spawn(EXE, ['run', '--config', cfg], { env, stdio: 'ignore' });
   let startMs = NaN;
   for (let i = 0; i < 2000; i += 1) {
-    if ((await status(port, '/readyz')).code === 200) { startMs = Number(process.hrtime.bigint() - t0) / 1e6; break; }
+    if ((await status(port, '/readyz')).code === 200) {
+      startMs = Number(process.hrtime.bigint() - t0) / 1e6;
+      break;
+    }
     await new Promise((r) => setTimeout(r, 5));
   }
   await new Promise((r) => setTimeout(r, IDLE_MS));
@@ -69,7 +93,10 @@ async function once(reexec: boolean): Promise<Sample> {
   return { startMs, idleRssMiB, processes: pids.size };
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
 
 async function main(): Promise<void> {
   if (!existsSync(EXE)) {
@@ -77,16 +104,32 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const results: Record<string, unknown> = { exe: EXE, runs: RUNS, idleMs: IDLE_MS, node: process.version, modes: {} };
-  const rows: string[] = ['| mode | start to /readyz=200 ms (min / median / max) | idle RSS MiB (median) | processes |', '|---|---|---|---|'];
+  const results: Record<string, unknown> = {
+    exe: EXE,
+    runs: RUNS,
+    idleMs: IDLE_MS,
+    node: process.version,
+    modes: {},
+  };
+  const rows: string[] = [
+    '| mode | start to /readyz=200 ms (min / median / max) | idle RSS MiB (median) | processes |',
+    '|---|---|---|---|',
+  ];
   for (const reexec of [false, true]) {
     const samples: Sample[] = [];
     for (let i = 0; i < RUNS; i += 1) samples.push(await once(reexec));
     const st = samples.map((s) => s.startMs);
     const mode = reexec ? 'NODE_OPTIONS unset (re-exec)' : 'NODE_OPTIONS preset';
-    const summary = { startMs: { min: Math.min(...st), median: median(st), max: Math.max(...st) }, idleRssMiB: median(samples.map((s) => s.idleRssMiB)), processes: samples[0].processes, samples };
+    const summary = {
+      startMs: { min: Math.min(...st), median: median(st), max: Math.max(...st) },
+      idleRssMiB: median(samples.map((s) => s.idleRssMiB)),
+      processes: samples[0].processes,
+      samples,
+    };
     (results.modes as Record<string, unknown>)[mode] = summary;
-    rows.push(`| ${mode} | ${summary.startMs.min.toFixed(0)} / ${summary.startMs.median.toFixed(0)} / ${summary.startMs.max.toFixed(0)} | ${summary.idleRssMiB.toFixed(1)} | ${summary.processes} |`);
+    rows.push(
+      `| ${mode} | ${summary.startMs.min.toFixed(0)} / ${summary.startMs.median.toFixed(0)} / ${summary.startMs.max.toFixed(0)} | ${summary.idleRssMiB.toFixed(1)} | ${summary.processes} |`,
+    );
   }
   process.stdout.write(`${rows.join('\n')}\n\n${JSON.stringify(results, null, 2)}\n`);
 }

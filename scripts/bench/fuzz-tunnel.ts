@@ -2,7 +2,10 @@
 import { fuzzFrames } from '../../engine/test/codec-frame-fuzz.ts';
 
 const args = process.argv.slice(2);
-const arg = (k: string, d: number) => { const i = args.indexOf(k); return i >= 0 ? Number(args[i + 1]) : d; };
+const arg = (k: string, d: number) => {
+  const i = args.indexOf(k);
+  return i >= 0 ? Number(args[i + 1]) : d;
+};
 const cases = arg('--cases', 1_000_000);
 const seed = arg('--seed', Date.now() % 1e9);
 const t0 = Date.now();

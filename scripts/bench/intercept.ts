@@ -15,7 +15,10 @@ import { engineCommand, ROOT, tunnelKeys } from '../../test/helpers/engine.ts';
 
 const args = process.argv.slice(2);
 const JSON_OUT = args.includes('--json');
-const num = (flag: string, d: number) => { const i = args.indexOf(flag); return i >= 0 ? Number(args[i + 1]) : d; };
+const num = (flag: string, d: number) => {
+  const i = args.indexOf(flag);
+  return i >= 0 ? Number(args[i + 1]) : d;
+};
 const CONNS = num('--conns', 100);
 const MB = num('--mb', 32);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -70,48 +73,109 @@ async function main(): Promise<void> {
     const [cmd, ...pre] = engineCommand();
     const run = (ns: string, name: string, cfg: Record<string, unknown>) => {
       const file = join(dir, `${name}.json`);
-      writeFileSync(file, JSON.stringify({ stateDir: join(dir, name), memory: { limit: '128MiB' }, log: { level: 'warn' }, ...cfg }));
-      const env = { ...process.env }; for (const k of Object.keys(env)) if (k.startsWith('EDGEWAN_')) delete env[k];
+      writeFileSync(
+        file,
+        JSON.stringify({
+          stateDir: join(dir, name),
+          memory: { limit: '128MiB' },
+          log: { level: 'warn' },
+          ...cfg,
+        }),
+      );
+      const env = { ...process.env };
+      for (const k of Object.keys(env)) if (k.startsWith('EDGEWAN_')) delete env[k];
       return n.spawn(ns, [cmd, ...pre, 'run', '--config', file], { cwd: ROOT, env });
     };
-    const status = (ns: string) => JSON.parse(n.run(ns, ['curl', '-sf', '--max-time', '5', 'http://127.0.0.1:9617/status']).out || '{"components":[]}') as { components: Array<{ name: string; status: Record<string, number | string> }> };
+    const status = (ns: string) =>
+      JSON.parse(
+        n.run(ns, ['curl', '-sf', '--max-time', '5', 'http://127.0.0.1:9617/status']).out ||
+          '{"components":[]}',
+      ) as { components: Array<{ name: string; status: Record<string, number | string> }> };
     const comp = (ns: string, name: string) => status(ns).components.find((c) => c.name === name)?.status;
     run('d', 'core', { role: 'core', tunnel: { listen: '10.77.3.2:7000', auth: { keyDir: keys } } });
     for (let i = 0; i < 300 && comp('d', 'tunnel')?.state !== 'listening'; i++) await sleep(100);
     run('r', 'edge', {
-      role: 'edge', tunnel: { connect: '10.77.3.2:7000', auth: { keyDir: keys } },
+      role: 'edge',
+      tunnel: { connect: '10.77.3.2:7000', auth: { keyDir: keys } },
       forwards: [{ listen: '10.77.1.1:9700', target: '10.77.3.2:8080' }],
       intercept: { enabled: true, rules: [{ destinations: ['10.77.3.0/24'], ports: [8080] }] },
     });
     for (let i = 0; i < 300 && comp('r', 'intercept')?.path !== 'tunnel'; i++) await sleep(100);
     if (comp('r', 'intercept')?.path !== 'tunnel') throw new Error('edge did not come up intercepting');
     const measure = (host: string, port: number) => {
-      const r = n.run('c', [process.execPath, join(dir, 'client.mjs'), host, String(port), String(CONNS), String(MB << 20)]);
+      const r = n.run('c', [
+        process.execPath,
+        join(dir, 'client.mjs'),
+        host,
+        String(port),
+        String(CONNS),
+        String(MB << 20),
+      ]);
       if (r.code !== 0) throw new Error(`client ${host}:${port}: ${r.err}`);
       return JSON.parse(r.out) as { setupMs: Record<string, number>; throughputMBps: number };
     };
-    const modes = { transparent: measure('10.77.3.2', 8080), forward: measure('10.77.1.1', 9700), direct: measure('10.77.3.2', 8081) };
+    const modes = {
+      transparent: measure('10.77.3.2', 8080),
+      forward: measure('10.77.1.1', 9700),
+      direct: measure('10.77.3.2', 8081),
+    };
     const ic = comp('r', 'intercept')!;
     const m = n.run('r', ['curl', '-sf', 'http://127.0.0.1:9617/metrics']).out;
     const metric = (name: string) => Number(new RegExp(`^edgewan_${name} (\\S+)$`, 'm').exec(m)?.[1] ?? NaN);
-    const engineLookup = { reads: metric('intercept_lookup_seconds_count'), meanReadMs: (metric('intercept_lookup_seconds_sum') / metric('intercept_lookup_seconds_count')) * 1000, source: ic.lookup };
+    const engineLookup = {
+      reads: metric('intercept_lookup_seconds_count'),
+      meanReadMs: (metric('intercept_lookup_seconds_sum') / metric('intercept_lookup_seconds_count')) * 1000,
+      source: ic.lookup,
+    };
     // the mechanism against a fuller conntrack table: fake entries inserted in the router
     const readCost: Array<{ extraEntries: number; procMs: number; toolMs: number }> = [];
     let inserted = 0;
     for (const target of [0, 1000, 10000]) {
       const lines: string[] = [];
-      for (; inserted < target; inserted++) lines.push(`-I -p tcp -s 10.200.${inserted >> 8 & 255}.${inserted & 255} -d 10.201.0.1 --sport ${1024 + (inserted % 60000)} --dport 80 --state ESTABLISHED -t 600 -u ASSURED`);
+      for (; inserted < target; inserted++)
+        lines.push(
+          `-I -p tcp -s 10.200.${(inserted >> 8) & 255}.${inserted & 255} -d 10.201.0.1 --sport ${1024 + (inserted % 60000)} --dport 80 --state ESTABLISHED -t 600 -u ASSURED`,
+        );
       for (const l of lines) n.run('r', ['conntrack', ...l.split(' ')]);
-      const time = (argv: string[]) => { const best: number[] = []; for (let i = 0; i < 5; i++) { const t0 = process.hrtime.bigint(); n.run('r', argv); best.push(Number(process.hrtime.bigint() - t0) / 1e6); } return Math.min(...best); };
+      const time = (argv: string[]) => {
+        const best: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          const t0 = process.hrtime.bigint();
+          n.run('r', argv);
+          best.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+        return Math.min(...best);
+      };
       const base = time(['true']); // the cost of entering the namespace, subtracted
-      readCost.push({ extraEntries: target, procMs: +Math.max(0, time(['cat', '/proc/net/nf_conntrack']) - base).toFixed(2), toolMs: +Math.max(0, time(['conntrack', '-L', '-p', 'tcp', '--reply-port-src', '9618']) - base).toFixed(2) });
+      readCost.push({
+        extraEntries: target,
+        procMs: +Math.max(0, time(['cat', '/proc/net/nf_conntrack']) - base).toFixed(2),
+        toolMs: +Math.max(
+          0,
+          time(['conntrack', '-L', '-p', 'tcp', '--reply-port-src', '9618']) - base,
+        ).toFixed(2),
+      });
     }
-    const out = { conns: CONNS, mb: MB, modes, intercepted: ic.intercepted, engineLookup, readCost, note: 'readCost: one read answers every lookup waiting at that moment (engine/src/intercept/conntrack.ts)' };
+    const out = {
+      conns: CONNS,
+      mb: MB,
+      modes,
+      intercepted: ic.intercepted,
+      engineLookup,
+      readCost,
+      note: 'readCost: one read answers every lookup waiting at that moment (engine/src/intercept/conntrack.ts)',
+    };
     if (JSON_OUT) process.stdout.write(`${JSON.stringify(out, null, 1)}\n`);
     else {
-      for (const [k, v] of Object.entries(modes)) console.log(`${k.padEnd(12)} set-up p50 ${v.setupMs.p50.toFixed(2)} ms p99 ${v.setupMs.p99.toFixed(2)} ms  throughput ${v.throughputMBps.toFixed(1)} MB/s`);
-      console.log(`lookup: ${engineLookup.source}, ${engineLookup.reads} reads, mean ${engineLookup.meanReadMs.toFixed(3)} ms`);
-      for (const r of readCost) console.log(`+${r.extraEntries} entries: /proc read ${r.procMs} ms, conntrack -L ${r.toolMs} ms`);
+      for (const [k, v] of Object.entries(modes))
+        console.log(
+          `${k.padEnd(12)} set-up p50 ${v.setupMs.p50.toFixed(2)} ms p99 ${v.setupMs.p99.toFixed(2)} ms  throughput ${v.throughputMBps.toFixed(1)} MB/s`,
+        );
+      console.log(
+        `lookup: ${engineLookup.source}, ${engineLookup.reads} reads, mean ${engineLookup.meanReadMs.toFixed(3)} ms`,
+      );
+      for (const r of readCost)
+        console.log(`+${r.extraEntries} entries: /proc read ${r.procMs} ms, conntrack -L ${r.toolMs} ms`);
     }
   } finally {
     n.cleanup();

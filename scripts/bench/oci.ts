@@ -26,11 +26,23 @@ function sh(cmd: string, a: string[], env?: NodeJS.ProcessEnv): { code: number; 
 
 /** gzip -9 size of the stripped official Node binary the executable was made from. */
 function runtimeGzip(arch: (typeof ALL_ARCHES)[number], dir: string): number | undefined {
-  const lock = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'runtimes.lock.json'), 'utf8')) as { executables: Record<string, { package: string; version: string }> };
+  const lock = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'runtimes.lock.json'), 'utf8')) as {
+    executables: Record<string, { package: string; version: string }>;
+  };
   const e = lock.executables[arch];
-  const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'edgewan', 'downloads', `${e.package}-${e.version}`, 'node');
+  const cache = join(
+    process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'),
+    'edgewan',
+    'downloads',
+    `${e.package}-${e.version}`,
+    'node',
+  );
   const tmp = join(dir, `node-${arch}`);
-  try { copyFileSync(cache, tmp); } catch { return undefined; }
+  try {
+    copyFileSync(cache, tmp);
+  } catch {
+    return undefined;
+  }
   const strip = arch === 'x64' ? 'strip' : `${ARCHES[arch].triplet}-strip`;
   if (sh(strip, [tmp]).code !== 0) return undefined;
   const r = spawnSync('sh', ['-c', `gzip -9 -c "${tmp}" | wc -c`], { encoding: 'utf8' });
@@ -38,7 +50,10 @@ function runtimeGzip(arch: (typeof ALL_ARCHES)[number], dir: string): number | u
 }
 
 async function main(): Promise<void> {
-  const list = JSON.parse(readFileSync(join(dist, 'artifacts.json'), 'utf8')) as { type: string; path: string }[];
+  const list = JSON.parse(readFileSync(join(dist, 'artifacts.json'), 'utf8')) as {
+    type: string;
+    path: string;
+  }[];
   const archive = join(dist, list.find((a) => a.type === 'oci-archive')!.path);
   const ins = await inspectOci(join(dist, list.find((a) => a.type === 'oci-layout')!.path));
   const work = mkdtempSync(join(tmpdir(), 'bench-oci-'));
@@ -51,11 +66,19 @@ async function main(): Promise<void> {
       if (!img) continue;
       const rt = runtimeGzip(arch, work);
       const row: Record<string, unknown> = {
-        platform, imageBytes: img.compressedSize, baseLayerBytes: img.layers[0].size, appLayerBytes: img.layers[1].size,
-        runtimeGzip9Bytes: rt ?? null, ratio: rt ? +(img.compressedSize / rt).toFixed(3) : null, startToReadyMs: [] as number[], startToHealthyMs: [] as number[],
+        platform,
+        imageBytes: img.compressedSize,
+        baseLayerBytes: img.layers[0].size,
+        appLayerBytes: img.layers[1].size,
+        runtimeGzip9Bytes: rt ?? null,
+        ratio: rt ? +(img.compressedSize / rt).toFixed(3) : null,
+        startToReadyMs: [] as number[],
+        startToHealthyMs: [] as number[],
       };
       if (!noRun) {
-        const id = sh('podman', ['pull', '-q', '--platform', platform, `oci-archive:${archive}`], env).out.split('\n').pop()!;
+        const id = sh('podman', ['pull', '-q', '--platform', platform, `oci-archive:${archive}`], env)
+          .out.split('\n')
+          .pop()!;
         for (let i = 0; i < runs; i++) {
           const name = `bench-${arch}-${i}`;
           const t0 = Date.now();
@@ -66,7 +89,12 @@ async function main(): Promise<void> {
           const poll = `const t=Date.now();(async()=>{for(;;){try{if((await fetch('http://127.0.0.1:9617/readyz')).status===200)break}catch{}await new Promise(r=>setTimeout(r,20));if(Date.now()-t>180000)break}})()`;
           sh('nsenter', ['-t', pid, '-n', process.execPath, '-e', poll]);
           (row.startToReadyMs as number[]).push(Date.now() - t0);
-          while (sh('podman', ['exec', name, '/usr/bin/edgewan', 'healthcheck'], env).code !== 0 && Date.now() - t0 < 180_000) { /* poll */ }
+          while (
+            sh('podman', ['exec', name, '/usr/bin/edgewan', 'healthcheck'], env).code !== 0 &&
+            Date.now() - t0 < 180_000
+          ) {
+            /* poll */
+          }
           (row.startToHealthyMs as number[]).push(Date.now() - t0);
           sh('podman', ['rm', '-f', '-t', '0', name], env);
         }
@@ -79,10 +107,14 @@ async function main(): Promise<void> {
   }
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   console.log(`OCI image per platform (${ins.index?.digest}); host load ${load}`);
-  console.log('platform       image MiB  base MiB  app MiB  runtime gz-9 MiB  ratio  run→/readyz ms  run→healthcheck ms');
+  console.log(
+    'platform       image MiB  base MiB  app MiB  runtime gz-9 MiB  ratio  run→/readyz ms  run→healthcheck ms',
+  );
   for (const r of rows) {
     const f = (n: unknown) => (typeof n === 'number' ? (n / MiB).toFixed(1) : '—');
-    console.log(`${String(r.platform).padEnd(14)} ${f(r.imageBytes).padStart(9)} ${f(r.baseLayerBytes).padStart(9)} ${f(r.appLayerBytes).padStart(8)} ${f(r.runtimeGzip9Bytes).padStart(17)} ${String(r.ratio ?? '—').padStart(6)}  ${((r.startToReadyMs as number[]).join(', ') || '—').padStart(14)}  ${(r.startToHealthyMs as number[]).join(', ') || '—'}`);
+    console.log(
+      `${String(r.platform).padEnd(14)} ${f(r.imageBytes).padStart(9)} ${f(r.baseLayerBytes).padStart(9)} ${f(r.appLayerBytes).padStart(8)} ${f(r.runtimeGzip9Bytes).padStart(17)} ${String(r.ratio ?? '—').padStart(6)}  ${((r.startToReadyMs as number[]).join(', ') || '—').padStart(14)}  ${(r.startToHealthyMs as number[]).join(', ') || '—'}`,
+    );
   }
   console.log(JSON.stringify({ bench: 'oci', index: ins.index?.digest, loadavg: load, rows }));
 }

@@ -10,7 +10,17 @@
 // compression, TLS and the client's own writes) beside `zstd -3 -T1` wall time on the file.
 // Corpus cached under the bench cache dir (real/); `--only-real` runs this step alone.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -34,18 +44,32 @@ function run(cmd: string, args: string[], cwd?: string): Buffer {
 }
 
 function cached(file: string, make: () => Buffer): string {
-  if (!existsSync(file)) { const b = make(); writeFileSync(`${file}.tmp`, b); renameSync(`${file}.tmp`, file); }
+  if (!existsSync(file)) {
+    const b = make();
+    writeFileSync(`${file}.tmp`, b);
+    renameSync(`${file}.tmp`, file);
+  }
   return file;
 }
 
 /** The corpus files: per package an old and a new tar, one Debian payload tar, one file of .debs. */
-export function realCorpus(): { pairs: Array<{ name: string; old: string; new: string }>; debTar: string; debs: string } {
+export function realCorpus(): {
+  pairs: Array<{ name: string; old: string; new: string }>;
+  debTar: string;
+  debs: string;
+} {
   const dir = join(cacheDir(), 'real');
   mkdirSync(dir, { recursive: true });
-  const tarOf = (spec: string) => cached(join(dir, `${spec.replace(/[@/]/g, '_')}.tar`), () => {
-    const t = mkdtempSync(join(tmpdir(), 'ewB-pack-'));
-    try { const name = run('npm', ['pack', spec, '--silent'], t).toString().trim().split('\n').pop()!; return gunzipSync(readFileSync(join(t, name))); } finally { rmSync(t, { recursive: true, force: true }); }
-  });
+  const tarOf = (spec: string) =>
+    cached(join(dir, `${spec.replace(/[@/]/g, '_')}.tar`), () => {
+      const t = mkdtempSync(join(tmpdir(), 'ewB-pack-'));
+      try {
+        const name = run('npm', ['pack', spec, '--silent'], t).toString().trim().split('\n').pop()!;
+        return gunzipSync(readFileSync(join(t, name)));
+      } finally {
+        rmSync(t, { recursive: true, force: true });
+      }
+    });
   const pairs = PACKAGES.map(([n, a, b]) => ({ name: n, old: tarOf(`${n}@${a}`), new: tarOf(`${n}@${b}`) }));
   const debDir = join(dir, 'debs');
   if (!existsSync(join(debDir, '.done'))) {
@@ -53,32 +77,53 @@ export function realCorpus(): { pairs: Array<{ name: string; old: string; new: s
     run('apt-get', ['download', ...DEBS], debDir);
     writeFileSync(join(debDir, '.done'), '');
   }
-  const debFiles = readdirSync(debDir).filter((f) => f.endsWith('.deb')).sort().map((f) => join(debDir, f));
-  const debTar = cached(join(dir, 'debian-payloads.tar'), () => Buffer.concat(debFiles.map((f) => run('dpkg-deb', ['--fsys-tarfile', f]))));
+  const debFiles = readdirSync(debDir)
+    .filter((f) => f.endsWith('.deb'))
+    .sort()
+    .map((f) => join(debDir, f));
+  const debTar = cached(join(dir, 'debian-payloads.tar'), () =>
+    Buffer.concat(debFiles.map((f) => run('dpkg-deb', ['--fsys-tarfile', f]))),
+  );
   const debs = cached(join(dir, 'debs.bin'), () => Buffer.concat(debFiles.map((f) => readFileSync(f))));
   return { pairs, debTar, debs };
 }
 
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
-function zstdBytes(args: string[]): number { return run('zstd', ['-q', '-c', '-T1', ...args]).length; }
+function zstdBytes(args: string[]): number {
+  return run('zstd', ['-q', '-c', '-T1', ...args]).length;
+}
 function zstdMs(file: string): number {
   let best = Infinity;
-  for (let i = 0; i < 3; i++) { const t = performance.now(); run('zstd', ['-q', '-c', '-3', '-T1', file]); best = Math.min(best, performance.now() - t); }
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now();
+    run('zstd', ['-q', '-c', '-3', '-T1', file]);
+    best = Math.min(best, performance.now() - t);
+  }
   return best;
 }
 
 export async function realBench(): Promise<Record<string, unknown>> {
   const c = realCorpus();
-  const keys = mkdtempSync(join(tmpdir(), 'ewT-bench-keys-')); generateCredentials(keys);
-  const relayP = startPeer('relay'); const coreP = startPeer('core', [keys]); const sinkP = startPeer('sink');
+  const keys = mkdtempSync(join(tmpdir(), 'ewT-bench-keys-'));
+  generateCredentials(keys);
+  const relayP = startPeer('relay');
+  const coreP = startPeer('core', [keys]);
+  const sinkP = startPeer('sink');
   await relayP.first;
   const { corePort } = await coreP.first;
   const { sinkPort } = await sinkP.first;
   const linkPort = (await relayP.ask({ kind: 'relay', target: corePort, bitsPerS: 10e6, oneWayMs: 25 })).port;
   const edgeDir = mkdtempSync(join(tmpdir(), 'ewT-bench-'));
   const auth = { keyDir: keys, psk: null, cert: null, key: null, pin: null };
-  const edge = new TunnelComponent({ role: 'edge', stateDir: edgeDir, listen: null, connect: `127.0.0.1:${linkPort}`, auth, diskMaxBytes: 512 << 20 });
+  const edge = new TunnelComponent({
+    role: 'edge',
+    stateDir: edgeDir,
+    listen: null,
+    connect: `127.0.0.1:${linkPort}`,
+    auth,
+    diskMaxBytes: 512 << 20,
+  });
   const rows: Array<Record<string, unknown>> = [];
   try {
     await edge.start(benchCtx(256 << 20));
@@ -89,21 +134,32 @@ export async function realBench(): Promise<Record<string, unknown>> {
       const data = readFileSync(file);
       const want = sha256(data);
       const l = edge.currentLink()!;
-      const tx0 = l.counters.wireTx; const rx0 = l.counters.wireRx; const cpu0 = process.cpuUsage();
+      const tx0 = l.counters.wireTx;
+      const rx0 = l.counters.wireRx;
+      const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       const got = await sendAndHash(await edge.open(target), data);
       const ms = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
       if (got !== want) throw new Error(`bench: wrong bytes for ${corpus} ${name}`);
       const link = l.counters.wireTx - tx0 + l.counters.wireRx - rx0;
-      const row: Record<string, unknown> = { corpus, step: name, MB: round(data.length / 1e6), link_bytes: link, saved_pct: round(100 * (1 - link / data.length), 3), wan_s: round(ms / 1000),
-        edge_cpu_s: round((cpu.user + cpu.system) / 1e6, 3), ...ref };
+      const row: Record<string, unknown> = {
+        corpus,
+        step: name,
+        MB: round(data.length / 1e6),
+        link_bytes: link,
+        saved_pct: round(100 * (1 - link / data.length), 3),
+        wan_s: round(ms / 1000),
+        edge_cpu_s: round((cpu.user + cpu.system) / 1e6, 3),
+        ...ref,
+      };
       rows.push(row);
       process.stderr.write(`real: ${JSON.stringify(row)}\n`);
       return row;
     };
     for (const p of c.pairs) {
-      const z1 = zstdBytes(['-3', p.old]); const z2 = zstdBytes(['-3', p.new]);
+      const z1 = zstdBytes(['-3', p.old]);
+      const z2 = zstdBytes(['-3', p.new]);
       const patch = zstdBytes(['-3', '--long=27', `--patch-from=${p.old}`, p.new]);
       const zMs = zstdMs(p.old);
       const first = await step(p.name, 'first', p.old, { zstd3_bytes: z1 });

@@ -20,8 +20,18 @@ export type PeerMsg =
   | { kind: 'stop' };
 
 export function benchCtx(budget: number): ComponentContext {
-  return { log: createLogger({ level: 'warn' }), signal: new AbortController().signal, budgetBytes: () => budget, budgets: () => ({}) as never,
-    unconfigured: () => {}, degraded: () => {}, healthy: () => {}, fail: (e) => { throw e; } } as ComponentContext;
+  return {
+    log: createLogger({ level: 'warn' }),
+    signal: new AbortController().signal,
+    budgetBytes: () => budget,
+    budgets: () => ({}) as never,
+    unconfigured: () => {},
+    degraded: () => {},
+    healthy: () => {},
+    fail: (e) => {
+      throw e;
+    },
+  } as ComponentContext;
 }
 
 async function relayMain(): Promise<void> {
@@ -44,17 +54,33 @@ async function relayMain(): Promise<void> {
 
 async function sinkMain(): Promise<void> {
   const sink = await hashSink();
-  process.on('message', (m: PeerMsg) => { if (m.kind === 'stop') { sink.close(); process.exit(0); } });
+  process.on('message', (m: PeerMsg) => {
+    if (m.kind === 'stop') {
+      sink.close();
+      process.exit(0);
+    }
+  });
   process.send!({ ready: true, sinkPort: sink.port });
 }
 
 async function coreMain(keyDir: string): Promise<void> {
   const auth = { keyDir, psk: null, cert: null, key: null, pin: null };
   const stateDir = mkdtempSync(join(tmpdir(), 'ewT-bench-'));
-  const core = new TunnelComponent({ role: 'core', stateDir, listen: '127.0.0.1:0', connect: null, auth, diskMaxBytes: 512 << 20 });
+  const core = new TunnelComponent({
+    role: 'core',
+    stateDir,
+    listen: '127.0.0.1:0',
+    connect: null,
+    auth,
+    diskMaxBytes: 512 << 20,
+  });
   await core.start(benchCtx(256 << 20));
   process.on('message', async (m: PeerMsg) => {
-    if (m.kind === 'stop') { await core.stop(100); rmSync(stateDir, { recursive: true, force: true }); process.exit(0); }
+    if (m.kind === 'stop') {
+      await core.stop(100);
+      rmSync(stateDir, { recursive: true, force: true });
+      process.exit(0);
+    }
   });
   process.send!({ ready: true, corePort: core.address()!.port });
 }

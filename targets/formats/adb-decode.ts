@@ -24,7 +24,13 @@ export interface DecodedApk {
   format: 'apk-v3';
   schema: string;
   compression: 'none' | 'deflate';
-  signatures: { keyId: string; signVer: number; hashAlg: number; signatureBytes: number; verified?: boolean }[];
+  signatures: {
+    keyId: string;
+    signVer: number;
+    hashAlg: number;
+    signatureBytes: number;
+    verified?: boolean;
+  }[];
   /** the schema-decoded root object (package or index) */
   root: { [k: string]: Json };
   /** packages only: every file with its metadata, directories with their modes */
@@ -36,19 +42,27 @@ export interface DecodedApk {
   adbSha256: string;
 }
 
-const fail = (m: string): never => { throw new AdbFormatError(m); };
+const fail = (m: string): never => {
+  throw new AdbFormatError(m);
+};
 
 /** Decode and check an APK v3 package or index; `publicPem` also verifies signatures. */
 export function decodeApk(buf: Buffer, publicPem?: string): DecodedApk {
   const f = parseAdbFile(buf);
-  if (f.schema !== ADB_SCHEMA_PACKAGE && f.schema !== ADB_SCHEMA_INDEX) fail(`schema "${f.schemaName}" is neither a package (pckg) nor an index (indx)`);
+  if (f.schema !== ADB_SCHEMA_PACKAGE && f.schema !== ADB_SCHEMA_INDEX)
+    fail(`schema "${f.schemaName}" is neither a package (pckg) nor an index (indx)`);
   const r = new AdbReader(f.adb);
   const root = decodeObject(r, r.root(), f.schema === ADB_SCHEMA_PACKAGE ? schemaPackage : schemaIndex);
   const out: DecodedApk = {
-    format: 'apk-v3', schema: f.schemaName, compression: f.compression, root,
+    format: 'apk-v3',
+    schema: f.schemaName,
+    compression: f.compression,
+    root,
     adbSha256: sha256(f.adb),
     signatures: f.sigs.map((s) => ({
-      keyId: s.info.keyId.toString('hex'), signVer: s.info.signVer, hashAlg: s.info.hashAlg,
+      keyId: s.info.keyId.toString('hex'),
+      signVer: s.info.signVer,
+      hashAlg: s.info.hashAlg,
       signatureBytes: s.info.signature.length,
       ...(publicPem ? { verified: verifyAdbSig(f.schema, f.adb, s.payload, publicPem) } : {}),
     })),
@@ -64,13 +78,23 @@ export function decodeApk(buf: Buffer, publicPem?: string): DecodedApk {
   paths.forEach((d, di) => {
     const dname = String(d.name ?? '');
     const dacl = (d.acl ?? {}) as { [k: string]: Json };
-    dirs.push({ path: dname, mode: Number(dacl.mode ?? 0), user: String(dacl.user ?? ''), group: String(dacl.group ?? '') });
+    dirs.push({
+      path: dname,
+      mode: Number(dacl.mode ?? 0),
+      user: String(dacl.user ?? ''),
+      group: String(dacl.group ?? ''),
+    });
     ((d.files ?? []) as { [k: string]: Json }[]).forEach((fi, fj) => {
       const acl = (fi.acl ?? {}) as { [k: string]: Json };
       const name = String(fi.name ?? '');
       const e: DecodedFile = {
-        path: dname ? `${dname}/${name}` : name, type: 'file', mode: Number(acl.mode ?? 0),
-        user: String(acl.user ?? ''), group: String(acl.group ?? ''), size: Number(fi.size ?? 0), mtime: Number(fi.mtime ?? 0),
+        path: dname ? `${dname}/${name}` : name,
+        type: 'file',
+        mode: Number(acl.mode ?? 0),
+        user: String(acl.user ?? ''),
+        group: String(acl.group ?? ''),
+        size: Number(fi.size ?? 0),
+        mtime: Number(fi.mtime ?? 0),
       };
       if (typeof fi.target === 'string') {
         const t = Buffer.from(fi.target, 'hex');
@@ -85,14 +109,24 @@ export function decodeApk(buf: Buffer, publicPem?: string): DecodedApk {
       files.push(e);
     });
   });
-  if (f.data.length !== expected.length) fail(`${f.data.length} DATA blocks for ${expected.length} non-empty regular files`);
+  if (f.data.length !== expected.length)
+    fail(`${f.data.length} DATA blocks for ${expected.length} non-empty regular files`);
   f.data.forEach((blk, i) => {
     const want = expected[i];
-    if (blk.pathIdx !== want.pathIdx || blk.fileIdx !== want.fileIdx) fail(`DATA block at byte ${blk.offset} is for path ${blk.pathIdx}/file ${blk.fileIdx}, expected ${want.pathIdx}/${want.fileIdx} (${want.f.path})`);
-    if (blk.content.length !== want.f.size) fail(`DATA block at byte ${blk.offset} has ${blk.content.length} bytes, ${want.f.path} has size ${want.f.size}`);
-    if (sha256(blk.content) !== want.f.sha256) fail(`DATA block at byte ${blk.offset}: content of ${want.f.path} does not match its SHA-256`);
+    if (blk.pathIdx !== want.pathIdx || blk.fileIdx !== want.fileIdx)
+      fail(
+        `DATA block at byte ${blk.offset} is for path ${blk.pathIdx}/file ${blk.fileIdx}, expected ${want.pathIdx}/${want.fileIdx} (${want.f.path})`,
+      );
+    if (blk.content.length !== want.f.size)
+      fail(
+        `DATA block at byte ${blk.offset} has ${blk.content.length} bytes, ${want.f.path} has size ${want.f.size}`,
+      );
+    if (sha256(blk.content) !== want.f.sha256)
+      fail(`DATA block at byte ${blk.offset}: content of ${want.f.path} does not match its SHA-256`);
   });
-  out.files = files; out.dirs = dirs; out.dataBlocks = f.data.length;
+  out.files = files;
+  out.dirs = dirs;
+  out.dataBlocks = f.data.length;
   return out;
 }
 

@@ -5,7 +5,23 @@
 // APK_DIGEST_SHA256, adb_digest_adb in src/adb.c); the packages array is sorted
 // (schema_pkginfo_array pre_commit adb_wa_sort), the index is signed and compressed.
 import { createHash } from 'node:crypto';
-import { AdbWriter, ADB_BLOCK_ADB, ADB_BLOCK_SIG, ADB_NULL, ADB_SCHEMA_INDEX, ADB_SCHEMA_PACKAGE, ADB_TYPE_ARRAY, ADB_TYPE_OBJECT, ADB_TYPE_SPECIAL, ADB_TYPE_INT, blobSort, compressAdb, fileBlock, fileHeader, type AdbVal } from './adb.ts';
+import {
+  AdbWriter,
+  ADB_BLOCK_ADB,
+  ADB_BLOCK_SIG,
+  ADB_NULL,
+  ADB_SCHEMA_INDEX,
+  ADB_SCHEMA_PACKAGE,
+  ADB_TYPE_ARRAY,
+  ADB_TYPE_OBJECT,
+  ADB_TYPE_SPECIAL,
+  ADB_TYPE_INT,
+  blobSort,
+  compressAdb,
+  fileBlock,
+  fileHeader,
+  type AdbVal,
+} from './adb.ts';
 import { AdbReader, parseAdbFile } from './adb-read.ts';
 import { NDX, PI, PKG } from './adb-schema.ts';
 import { signAdb, type ApkSigningKey } from './adb-sign.ts';
@@ -35,7 +51,10 @@ export interface IndexInput {
   packages: readonly IndexedPackage[];
 }
 
-export interface BuiltIndex { file: Buffer; adb: Buffer }
+export interface BuiltIndex {
+  file: Buffer;
+  adb: Buffer;
+}
 
 /** Build, sign and compress a packages.adb for the given package files. */
 export function buildApkIndex(input: IndexInput, key?: ApkSigningKey): BuiltIndex {

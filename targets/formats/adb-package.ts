@@ -5,7 +5,22 @@
 // whole stream like adb_compress() does by default. Inputs are validated before any byte
 // is produced: a version apk would reject, a bad name, an unknown owner are clear errors.
 import { createHash } from 'node:crypto';
-import { AdbWriter, ADB_BLOCK_ADB, ADB_BLOCK_DATA, ADB_BLOCK_SIG, ADB_NULL, ADB_SCHEMA_PACKAGE, blobContentOffset, blobSort, compressAdb, compressAdbSplit, fileBlock, fileHeader, AdbFormatError, type AdbVal } from './adb.ts';
+import {
+  AdbWriter,
+  ADB_BLOCK_ADB,
+  ADB_BLOCK_DATA,
+  ADB_BLOCK_SIG,
+  ADB_NULL,
+  ADB_SCHEMA_PACKAGE,
+  blobContentOffset,
+  blobSort,
+  compressAdb,
+  compressAdbSplit,
+  fileBlock,
+  fileHeader,
+  AdbFormatError,
+  type AdbVal,
+} from './adb.ts';
 import { ACL, DEP, DI, FI, PI, PKG, S_IFLNK, SCRIPT_NAMES } from './adb-schema.ts';
 import { signAdb, type ApkSigningKey } from './adb-sign.ts';
 import { normPath, type FileEntry } from './tar.ts';
@@ -47,11 +62,17 @@ const APK_VERSION = /^[0-9]+(\.[0-9]+)*[a-z]?(_(alpha|beta|pre|rc|cvs|svn|git|hg
 const APK_NAME = /^[A-Za-z0-9][A-Za-z0-9+_.-]*$/;
 
 export function validateApkVersion(v: string): void {
-  if (!APK_VERSION.test(v)) throw new ApkInputError(`version "${v}" is not an apk version (digits.digits[letter][_rc1][-r1], apk-tools src/version.c): fix the package version mapping`);
+  if (!APK_VERSION.test(v))
+    throw new ApkInputError(
+      `version "${v}" is not an apk version (digits.digits[letter][_rc1][-r1], apk-tools src/version.c): fix the package version mapping`,
+    );
 }
 
 export function validateApkName(n: string): void {
-  if (!APK_NAME.test(n)) throw new ApkInputError(`package name "${n}" is invalid for apk (a letter or digit, then letters, digits, + _ . -)`);
+  if (!APK_NAME.test(n))
+    throw new ApkInputError(
+      `package name "${n}" is invalid for apk (a letter or digit, then letters, digits, + _ . -)`,
+    );
 }
 
 const OPS: Record<string, number> = { '=': 1, '<': 2, '<=': 3, '>': 4, '>=': 5, '~': 9 };
@@ -74,7 +95,9 @@ function writeDependency(w: AdbWriter, dep: string): AdbVal {
 
 function fill(slots: AdbVal[], n: number): AdbVal[] {
   const out = new Array<AdbVal>(n).fill(ADB_NULL);
-  slots.forEach((v, i) => { if (v !== undefined) out[i] = v; });
+  slots.forEach((v, i) => {
+    if (v !== undefined) out[i] = v;
+  });
   return out;
 }
 
@@ -85,11 +108,17 @@ function writeDeps(w: AdbWriter, deps: readonly string[] | undefined): AdbVal {
   return w.arr(sorted.map((d) => writeDependency(w, d)));
 }
 
-interface Dir { name: string; mode: number; files: FileEntry[]; }
+interface Dir {
+  name: string;
+  mode: number;
+  files: FileEntry[];
+}
 
 function ownerName(id: number | undefined, path: string): string {
   if (id === undefined || id === 0) return 'root';
-  throw new ApkInputError(`${path}: owner id ${id} has no name; APK v3 stores owner names (use 0 = root, create service users in post-install)`);
+  throw new ApkInputError(
+    `${path}: owner id ${id} has no name; APK v3 stores owner names (use 0 = root, create service users in post-install)`,
+  );
 }
 
 /** Group entries into directories (every ancestor and the root "" get an entry, as mkpkg walks a tree). */
@@ -109,12 +138,18 @@ function collectDirs(entries: readonly FileEntry[]): Dir[] {
     const path = normPath(e.path);
     if (seen.has(path)) throw new ApkInputError(`duplicate path in package: ${path}`);
     seen.add(path);
-    if (e.type === 'dir') { ensure(path).mode = e.mode & 0o7777; ownerName(e.uid, path); ownerName(e.gid, path); continue; }
+    if (e.type === 'dir') {
+      ensure(path).mode = e.mode & 0o7777;
+      ownerName(e.uid, path);
+      ownerName(e.gid, path);
+      continue;
+    }
     const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
     ensure(parent).files.push({ ...e, path });
   }
   for (const d of dirs.values()) {
-    for (const f of d.files) if (dirs.has(f.path)) throw new ApkInputError(`${f.path} is both a file and a directory`);
+    for (const f of d.files)
+      if (dirs.has(f.path)) throw new ApkInputError(`${f.path} is both a file and a directory`);
   }
   return [...dirs.values()];
 }
@@ -136,11 +171,16 @@ export interface BuildApkOptions {
 }
 
 /** Build, sign (when a key is given) and compress one APK v3 package. */
-export function buildApkPackage(input: ApkPackageInput, key?: ApkSigningKey, opts: BuildApkOptions = {}): BuiltApk {
+export function buildApkPackage(
+  input: ApkPackageInput,
+  key?: ApkSigningKey,
+  opts: BuildApkOptions = {},
+): BuiltApk {
   const { info } = input;
   validateApkName(info.name);
   validateApkVersion(info.version);
-  if (!info.arch || !/^[A-Za-z0-9_.-]+$/.test(info.arch)) throw new ApkInputError(`arch "${info.arch}" is not a valid apk arch name`);
+  if (!info.arch || !/^[A-Za-z0-9_.-]+$/.test(info.arch))
+    throw new ApkInputError(`arch "${info.arch}" is not a valid apk arch name`);
   const dirs = collectDirs(input.entries);
   const w = new AdbWriter();
 
@@ -173,21 +213,27 @@ export function buildApkPackage(input: ApkPackageInput, key?: ApkSigningKey, opt
     const fileVals = files.map((f, fi) => {
       const fv = fill([], 7);
       fv[FI.NAME] = w.blob(baseName(f.path));
-      let size: number; let mode: number;
+      let size: number;
+      let mode: number;
       if (f.type === 'file') {
-        size = f.data.length; mode = f.mode & 0o7777;
+        size = f.data.length;
+        mode = f.mode & 0o7777;
         fv[FI.HASHES] = w.blob(createHash('sha256').update(f.data).digest());
         installedSize += size; // mkpkg_process_dirent: the plain sum of the regular files' sizes
         if (size > 0) dataOrder.push({ pathIdx: di + 1, fileIdx: fi + 1, data: f.data });
       } else if (f.type === 'symlink') {
         const t = Buffer.from(f.target, 'utf8');
-        const hdr = Buffer.alloc(2); hdr.writeUInt16LE(S_IFLNK);
+        const hdr = Buffer.alloc(2);
+        hdr.writeUInt16LE(S_IFLNK);
         fv[FI.TARGET] = w.blob(Buffer.concat([hdr, t]));
-        size = t.length; mode = 0o777;
+        size = t.length;
+        mode = 0o777;
       } else throw new ApkInputError(`${f.path}: unsupported entry type`);
       fv[FI.MTIME] = w.int(input.mtime);
       fv[FI.SIZE] = w.int(size);
-      fv[FI.ACL] = w.obj(fill([0, w.int(mode), w.blob(ownerName(f.uid, f.path)), w.blob(ownerName(f.gid, f.path))], 5));
+      fv[FI.ACL] = w.obj(
+        fill([0, w.int(mode), w.blob(ownerName(f.uid, f.path)), w.blob(ownerName(f.gid, f.path))], 5),
+      );
       return w.obj(fv);
     });
     dv[DI.FILES] = w.arr(fileVals);
@@ -204,7 +250,9 @@ export function buildApkPackage(input: ApkPackageInput, key?: ApkSigningKey, opt
   pkg[PKG.PATHS] = w.arr(dirVals);
   if (input.scripts && Object.keys(input.scripts).length) {
     const sc = fill([], 8);
-    SCRIPT_NAMES.forEach((n, i) => { if (i > 0) sc[i] = w.blob(input.scripts?.[n as Exclude<ApkScriptName, ''>]); });
+    SCRIPT_NAMES.forEach((n, i) => {
+      if (i > 0) sc[i] = w.blob(input.scripts?.[n as Exclude<ApkScriptName, ''>]);
+    });
     pkg[PKG.SCRIPTS] = w.obj(sc);
   }
   w.setRoot(w.obj(pkg));
@@ -216,9 +264,15 @@ export function buildApkPackage(input: ApkPackageInput, key?: ApkSigningKey, opt
   const data: Buffer[] = [];
   for (const d of dataOrder) {
     const hdr = Buffer.alloc(8);
-    hdr.writeUInt32LE(d.pathIdx, 0); hdr.writeUInt32LE(d.fileIdx, 4);
+    hdr.writeUInt32LE(d.pathIdx, 0);
+    hdr.writeUInt32LE(d.fileIdx, 4);
     data.push(...fileBlock(ADB_BLOCK_DATA, [hdr, d.data]));
   }
   if (adb.length > 0x3fffffff) throw new AdbFormatError('ADB block too large');
-  return { file: opts.dataCache ? compressAdbSplit(head, data, opts.dataCache, opts.cacheDir) : compressAdb([...head, ...data]), adb };
+  return {
+    file: opts.dataCache
+      ? compressAdbSplit(head, data, opts.dataCache, opts.cacheDir)
+      : compressAdb([...head, ...data]),
+    adb,
+  };
 }

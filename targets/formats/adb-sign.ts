@@ -8,7 +8,13 @@
 //   SIG block payload = adb_sign_v0 header (18 bytes) || sig
 // Key id (apk_pkey_init): first 16 bytes of SHA-512 over i2d_PublicKey(), which for an EC key
 // is the uncompressed point 0x04||X||Y (mbedtls_pk_write_pubkey gives the same bytes).
-import { createHash, createPrivateKey, createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  verify as nodeVerify,
+  type KeyObject,
+} from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
 import { ecdsa } from '@noble/curves/abstract/weierstrass.js';
 import { sha512 } from '@noble/hashes/sha2.js';
@@ -42,16 +48,25 @@ export function loadApkKey(privatePem: string, source = 'the apk signing key'): 
   try {
     key = createPrivateKey({ key: privatePem, format: 'pem' });
   } catch (err) {
-    throw new ApkKeyError(`${source} is not a readable PEM private key: give a PKCS#8 PEM EC P-256 key (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)`, { cause: err });
+    throw new ApkKeyError(
+      `${source} is not a readable PEM private key: give a PKCS#8 PEM EC P-256 key (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)`,
+      { cause: err },
+    );
   }
   const details = key.asymmetricKeyDetails;
   if (key.asymmetricKeyType !== 'ec' || details?.namedCurve !== 'prime256v1') {
     const what = key.asymmetricKeyType === 'ec' ? `EC ${details?.namedCurve}` : String(key.asymmetricKeyType);
-    throw new ApkKeyError(`${source} is ${what}, but APK v3 packages for OpenWRT 25.12 need an EC P-256 key (apk-tools 3 accepts RSA and P-256, not Ed25519): make one with openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`);
+    throw new ApkKeyError(
+      `${source} is ${what}, but APK v3 packages for OpenWRT 25.12 need an EC P-256 key (apk-tools 3 accepts RSA and P-256, not Ed25519): make one with openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`,
+    );
   }
   const jwk = key.export({ format: 'jwk' });
   const secret = Buffer.from(String(jwk.d), 'base64url');
-  const point = Buffer.concat([Buffer.from([4]), Buffer.from(String(jwk.x), 'base64url'), Buffer.from(String(jwk.y), 'base64url')]);
+  const point = Buffer.concat([
+    Buffer.from([4]),
+    Buffer.from(String(jwk.x), 'base64url'),
+    Buffer.from(String(jwk.y), 'base64url'),
+  ]);
   const publicPem = createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString();
   return { secret, point, keyId: keyIdOfPoint(point), publicPem };
 }
@@ -64,7 +79,13 @@ export function keyIdOfPoint(point: Buffer): Buffer {
 export function keyIdOfPublicPem(pem: string): Buffer {
   const jwk = createPublicKey(pem).export({ format: 'jwk' });
   if (jwk.kty !== 'EC') throw new ApkKeyError('only EC public keys are supported here');
-  return keyIdOfPoint(Buffer.concat([Buffer.from([4]), Buffer.from(String(jwk.x), 'base64url'), Buffer.from(String(jwk.y), 'base64url')]));
+  return keyIdOfPoint(
+    Buffer.concat([
+      Buffer.from([4]),
+      Buffer.from(String(jwk.x), 'base64url'),
+      Buffer.from(String(jwk.y), 'base64url'),
+    ]),
+  );
 }
 
 /** The exact bytes apk-tools feeds to the SHA-512 signature (see header comment). */
@@ -92,7 +113,9 @@ export function signAdb(schema: number, adb: Buffer, key: ApkSigningKey): Buffer
  */
 export function ecdsaSha512Der(msg: Uint8Array, secret: Uint8Array): Buffer {
   // lowS keeps s in the lower half; openssl and mbedtls accept either half.
-  return Buffer.from(p256sha512.sign(msg, secret, { prehash: true, format: 'der', lowS: true, extraEntropy: false }));
+  return Buffer.from(
+    p256sha512.sign(msg, secret, { prehash: true, format: 'der', lowS: true, extraEntropy: false }),
+  );
 }
 
 export interface SigInfo {
@@ -103,8 +126,14 @@ export interface SigInfo {
 }
 
 export function parseSig(payload: Buffer): SigInfo {
-  if (payload.length < SIGN_V0_HEADER) throw new ApkKeyError(`SIG block of ${payload.length} bytes is shorter than adb_sign_v0 (18)`);
-  return { signVer: payload[0], hashAlg: payload[1], keyId: Buffer.from(payload.subarray(2, 18)), signature: Buffer.from(payload.subarray(18)) };
+  if (payload.length < SIGN_V0_HEADER)
+    throw new ApkKeyError(`SIG block of ${payload.length} bytes is shorter than adb_sign_v0 (18)`);
+  return {
+    signVer: payload[0],
+    hashAlg: payload[1],
+    keyId: Buffer.from(payload.subarray(2, 18)),
+    signature: Buffer.from(payload.subarray(18)),
+  };
 }
 
 /** Verify a SIG payload against a public key PEM (node:crypto, independent of noble). */

@@ -69,8 +69,14 @@ export class AdbWriter {
     this.buf.fill(0, this.len, this.len + pad);
     this.len += pad;
     const offs = this.len;
-    for (const p of parts) { p.copy(this.buf, this.len); this.len += p.length; }
-    if (offs > ADB_VALUE_MASK) throw new AdbFormatError(`ADB block exceeds the 28-bit value offset limit (${offs} bytes): too much metadata for one package`);
+    for (const p of parts) {
+      p.copy(this.buf, this.len);
+      this.len += p.length;
+    }
+    if (offs > ADB_VALUE_MASK)
+      throw new AdbFormatError(
+        `ADB block exceeds the 28-bit value offset limit (${offs} bytes): too much metadata for one package`,
+      );
     return offs;
   }
 
@@ -100,10 +106,20 @@ export class AdbWriter {
     const bytes = typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
     const n = bytes.length;
     if (n === 0) return ADB_NULL;
-    let hdr: Buffer; let type: number;
-    if (n > 0xffff) { hdr = Buffer.alloc(4); hdr.writeUInt32LE(n); type = ADB_TYPE_BLOB_32; }
-    else if (n > 0xff) { hdr = Buffer.alloc(2); hdr.writeUInt16LE(n); type = ADB_TYPE_BLOB_16; }
-    else { hdr = Buffer.from([n]); type = ADB_TYPE_BLOB_8; }
+    let hdr: Buffer;
+    let type: number;
+    if (n > 0xffff) {
+      hdr = Buffer.alloc(4);
+      hdr.writeUInt32LE(n);
+      type = ADB_TYPE_BLOB_32;
+    } else if (n > 0xff) {
+      hdr = Buffer.alloc(2);
+      hdr.writeUInt16LE(n);
+      type = ADB_TYPE_BLOB_16;
+    } else {
+      hdr = Buffer.from([n]);
+      type = ADB_TYPE_BLOB_8;
+    }
     return tag(type, this.data([hdr, bytes], hdr.length, dedup));
   }
 
@@ -113,11 +129,13 @@ export class AdbWriter {
     const n = BigInt(v);
     if (n < 0n || n >= 1n << 64n) throw new AdbFormatError(`integer ${n} out of range for an ADB value`);
     if (n >= 0x100000000n) {
-      const b = Buffer.alloc(8); b.writeBigUInt64LE(n);
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(n);
       return tag(ADB_TYPE_INT_64, this.data([b], 4));
     }
     if (n >= 0x10000000n) {
-      const b = Buffer.alloc(4); b.writeUInt32LE(Number(n));
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(Number(n));
       return tag(ADB_TYPE_INT_32, this.data([b], 4));
     }
     return tag(ADB_TYPE_INT, Number(n));
@@ -144,13 +162,19 @@ export class AdbWriter {
     return this.obj([0, ...items.filter((v) => v !== ADB_NULL)]);
   }
 
-  setRoot(v: AdbVal): void { this.buf.writeUInt32LE(v >>> 0, 4); }
+  setRoot(v: AdbVal): void {
+    this.buf.writeUInt32LE(v >>> 0, 4);
+  }
 
   /** The ADB block payload written so far (a copy). */
-  bytes(): Buffer { return Buffer.from(this.buf.subarray(0, this.len)); }
+  bytes(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.len));
+  }
 
   /** Patch bytes in place (mkpkg fills the package hash after the tree is written). */
-  patch(offset: number, bytes: Buffer): void { bytes.copy(this.buf, offset); }
+  patch(offset: number, bytes: Buffer): void {
+    bytes.copy(this.buf, offset);
+  }
 }
 
 /** Offset of a blob's content inside the ADB block (after its length prefix). */
@@ -209,14 +233,24 @@ export function compressAdb(stream: Buffer | Buffer[]): Buffer {
  * `cache` maps SHA-256 of the uncompressed DATA part to its compressed bytes.
  * `cacheDir` keeps them on disk between builds.
  */
-export function compressAdbSplit(head: Buffer[], data: Buffer[], cache?: Map<string, Buffer>, cacheDir?: string): Buffer {
+export function compressAdbSplit(
+  head: Buffer[],
+  data: Buffer[],
+  cache?: Map<string, Buffer>,
+  cacheDir?: string,
+): Buffer {
   const headZ = deflateRawSync(Buffer.concat(head), { ...DEFLATE, finishFlush: constants.Z_FULL_FLUSH });
   const dataIn = Buffer.concat(data);
   const key = sha256(dataIn);
   let dataZ = cache?.get(key);
   if (!dataZ) {
     // cacheDir: across builds too (targets/formats/memo.ts) — a no-op rebuild skips the deflate.
-    dataZ = memoBytesSync(cacheDir, 'deflate', [`zlib ${process.versions.zlib} raw ${JSON.stringify(DEFLATE)}`, dataIn], () => deflateRawSync(dataIn, DEFLATE));
+    dataZ = memoBytesSync(
+      cacheDir,
+      'deflate',
+      [`zlib ${process.versions.zlib} raw ${JSON.stringify(DEFLATE)}`, dataIn],
+      () => deflateRawSync(dataIn, DEFLATE),
+    );
     cache?.set(key, dataZ);
   }
   return Buffer.concat([Buffer.from('ADBd', 'latin1'), headZ, dataZ]);

@@ -31,7 +31,8 @@ export class ArFormatError extends Error {
 const MAGIC = '!<arch>\n';
 
 function field(value: string, width: number, what: string): string {
-  if (value.length > width) throw new ArFormatError(`ar header field ${what} "${value}" is longer than ${width} bytes`);
+  if (value.length > width)
+    throw new ArFormatError(`ar header field ${what} "${value}" is longer than ${width} bytes`);
   return value.padEnd(width, ' ');
 }
 
@@ -41,13 +42,20 @@ export function buildAr(members: readonly ArMember[], mtime: number): Buffer {
   const parts: Buffer[] = [Buffer.from(MAGIC, 'latin1')];
   for (const m of members) {
     if (!/^[\x21-\x7e]{1,15}$/.test(m.name) || m.name.includes('/')) {
-      throw new ArFormatError(`ar member name "${m.name}" must be 1–15 printable ASCII bytes without "/" or spaces`);
+      throw new ArFormatError(
+        `ar member name "${m.name}" must be 1–15 printable ASCII bytes without "/" or spaces`,
+      );
     }
     if (seen.has(m.name)) throw new ArFormatError(`duplicate ar member "${m.name}"`);
     seen.add(m.name);
-    const header = field(m.name, 16, 'name') + field(String(Math.floor(mtime)), 12, 'mtime') +
-      field('0', 6, 'uid') + field('0', 6, 'gid') + field((m.mode ?? 0o100644).toString(8), 8, 'mode') +
-      field(String(m.data.length), 10, 'size') + '`\n';
+    const header =
+      field(m.name, 16, 'name') +
+      field(String(Math.floor(mtime)), 12, 'mtime') +
+      field('0', 6, 'uid') +
+      field('0', 6, 'gid') +
+      field((m.mode ?? 0o100644).toString(8), 8, 'mode') +
+      field(String(m.data.length), 10, 'size') +
+      '`\n';
     parts.push(Buffer.from(header, 'latin1'), m.data);
     if (m.data.length % 2 === 1) parts.push(Buffer.from('\n'));
   }
@@ -64,7 +72,8 @@ export function readAr(buf: Buffer, label = 'archive'): ArReadMember[] {
   while (off < buf.length) {
     if (off + 60 > buf.length) throw new ArFormatError(`${label}: truncated ar header at byte ${off}`);
     const h = buf.subarray(off, off + 60).toString('latin1');
-    if (h.slice(58, 60) !== '`\n') throw new ArFormatError(`${label}: bad ar header terminator at byte ${off + 58}`);
+    if (h.slice(58, 60) !== '`\n')
+      throw new ArFormatError(`${label}: bad ar header terminator at byte ${off + 58}`);
     let name = h.slice(0, 16).trimEnd();
     if (name.endsWith('/') && name !== '/') name = name.slice(0, -1); // GNU style
     const num = (s: string, radix = 10) => {
@@ -74,11 +83,19 @@ export function readAr(buf: Buffer, label = 'archive'): ArReadMember[] {
     const size = num(h.slice(48, 58));
     const start = off + 60;
     if (!Number.isFinite(size) || start + size > buf.length) {
-      throw new ArFormatError(`${label}: member "${name}" at byte ${off} claims ${size} bytes past the end of the file`);
+      throw new ArFormatError(
+        `${label}: member "${name}" at byte ${off} claims ${size} bytes past the end of the file`,
+      );
     }
     out.push({
-      name, mtime: num(h.slice(16, 28)), uid: num(h.slice(28, 34)), gid: num(h.slice(34, 40)),
-      mode: num(h.slice(40, 48), 8), size, offset: start, data: buf.subarray(start, start + size),
+      name,
+      mtime: num(h.slice(16, 28)),
+      uid: num(h.slice(28, 34)),
+      gid: num(h.slice(34, 40)),
+      mode: num(h.slice(40, 48), 8),
+      size,
+      offset: start,
+      data: buf.subarray(start, start + size),
     });
     off = start + size + (size % 2);
   }

@@ -15,12 +15,15 @@ export class ControlError extends Error {
  */
 function foldValue(name: string, value: string): string {
   const lines = value.replace(/\s+$/, '').split('\n');
-  if (lines[0].trim() === '' && name === 'Description') throw new ControlError('Description needs a synopsis line');
-  return lines.map((l, i) => {
-    if (i === 0) return l.trimEnd();
-    const t = l.trimEnd();
-    return t === '' ? ' .' : ` ${t.replace(/^ /, '')}`;
-  }).join('\n');
+  if (lines[0].trim() === '' && name === 'Description')
+    throw new ControlError('Description needs a synopsis line');
+  return lines
+    .map((l, i) => {
+      if (i === 0) return l.trimEnd();
+      const t = l.trimEnd();
+      return t === '' ? ' .' : ` ${t.replace(/^ /, '')}`;
+    })
+    .join('\n');
 }
 
 /** One paragraph, newline-terminated. */
@@ -49,7 +52,11 @@ export function parseControl(text: string): Array<Record<string, string>> {
   let last: string | undefined;
   const lines = text.split('\n');
   lines.forEach((line, i) => {
-    if (line.trim() === '') { cur = undefined; last = undefined; return; }
+    if (line.trim() === '') {
+      cur = undefined;
+      last = undefined;
+      return;
+    }
     if (line.startsWith('#')) return;
     if (/^[ \t]/.test(line)) {
       if (!cur || !last) throw new ControlError(`control line ${i + 1}: continuation line without a field`);
@@ -57,8 +64,12 @@ export function parseControl(text: string): Array<Record<string, string>> {
       return;
     }
     const m = /^([^:\s]+):[ \t]*(.*)$/.exec(line);
-    if (!m) throw new ControlError(`control line ${i + 1}: expected "Field: value", got "${line.slice(0, 60)}"`);
-    if (!cur) { cur = {}; paras.push(cur); }
+    if (!m)
+      throw new ControlError(`control line ${i + 1}: expected "Field: value", got "${line.slice(0, 60)}"`);
+    if (!cur) {
+      cur = {};
+      paras.push(cur);
+    }
     cur[m[1]] = m[2];
     last = m[1];
   });
@@ -68,7 +79,9 @@ export function parseControl(text: string): Array<Record<string, string>> {
 /** Package names: Policy §5.6.1. */
 export function checkPackageName(name: string): void {
   if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) {
-    throw new ControlError(`package name "${name}" is not a valid Debian package name (lowercase letters, digits, + - .; at least 2 characters)`);
+    throw new ControlError(
+      `package name "${name}" is not a valid Debian package name (lowercase letters, digits, + - .; at least 2 characters)`,
+    );
   }
 }
 
@@ -76,7 +89,9 @@ export function checkPackageName(name: string): void {
 export function checkDebVersion(version: string): void {
   const m = /^(?:(\d+):)?([0-9][A-Za-z0-9.+~:-]*?)(?:-([A-Za-z0-9+.~]+))?$/.exec(version);
   if (!m || (!m[1] && m[2].includes(':')) || (!m[3] && m[2].includes('-'))) {
-    throw new ControlError(`version "${version}" is not a valid Debian version ([epoch:]upstream[-revision], upstream starting with a digit)`);
+    throw new ControlError(
+      `version "${version}" is not a valid Debian version ([epoch:]upstream[-revision], upstream starting with a digit)`,
+    );
   }
 }
 

@@ -44,12 +44,23 @@ export class DebFormatError extends Error {
 }
 
 /** List a tar, keeping file contents when keep(path) says so. */
-export async function listTar(tar: Buffer, keep: (path: string) => boolean = () => false): Promise<TarListing[]> {
+export async function listTar(
+  tar: Buffer,
+  keep: (path: string) => boolean = () => false,
+): Promise<TarListing[]> {
   return readTar(tar, 'tar member').map((e) => {
     const type = e.type === 'file' || e.type === 'dir' || e.type === 'symlink' ? e.type : 'other';
     const path = e.path.replace(/^\.\//, '').replace(/\/$/, '');
     return {
-      path, type, mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, uname: e.uname, gname: e.gname, mtime: e.mtime, size: e.size,
+      path,
+      type,
+      mode: e.mode & 0o7777,
+      uid: e.uid,
+      gid: e.gid,
+      uname: e.uname,
+      gname: e.gname,
+      mtime: e.mtime,
+      size: e.size,
       ...(e.linkname ? { linkname: e.linkname } : {}),
       ...(type === 'file' ? { md5: createHash('md5').update(e.data).digest('hex') } : {}),
       ...(type === 'file' && keep(path) ? { data: e.data } : {}),
@@ -61,7 +72,9 @@ async function decompress(name: string, data: Buffer, file: string): Promise<Buf
   if (name.endsWith('.gz')) return gunzipSync(data);
   if (name.endsWith('.xz')) return decompressXz(data);
   if (name.endsWith('.tar')) return data;
-  throw new DebFormatError(`${file}: member ${name} uses a compression this reader does not support (gz, xz, none)`);
+  throw new DebFormatError(
+    `${file}: member ${name} uses a compression this reader does not support (gz, xz, none)`,
+  );
 }
 
 /** Parse one .deb; `withData` keeps data-file contents (tests use it, inspect does not). */
@@ -69,11 +82,18 @@ export async function readDeb(path: string, withData: (p: string) => boolean = (
   const buf = await readFile(path);
   const members = readAr(buf, path);
   const names = members.map((m) => m.name);
-  if (names[0] !== 'debian-binary' || !/^control\.tar(\.gz|\.xz)?$/.test(names[1] ?? '') || !/^data\.tar(\.gz|\.xz)?$/.test(names[2] ?? '')) {
-    throw new DebFormatError(`${path}: members are [${names.join(', ')}]; deb(5) wants debian-binary, control.tar.*, data.tar.* in that order`);
+  if (
+    names[0] !== 'debian-binary' ||
+    !/^control\.tar(\.gz|\.xz)?$/.test(names[1] ?? '') ||
+    !/^data\.tar(\.gz|\.xz)?$/.test(names[2] ?? '')
+  ) {
+    throw new DebFormatError(
+      `${path}: members are [${names.join(', ')}]; deb(5) wants debian-binary, control.tar.*, data.tar.* in that order`,
+    );
   }
   const version = members[0].data.toString('latin1');
-  if (!version.startsWith('2.')) throw new DebFormatError(`${path}: debian-binary says "${version.trim()}", expected 2.0`);
+  if (!version.startsWith('2.'))
+    throw new DebFormatError(`${path}: debian-binary says "${version.trim()}", expected 2.0`);
   const ctl = await listTar(await decompress(names[1], members[1].data, path), () => true);
   const data = await listTar(await decompress(names[2], members[2].data, path), withData);
   const controlFiles: Record<string, string> = {};
@@ -81,10 +101,15 @@ export async function readDeb(path: string, withData: (p: string) => boolean = (
   if (!controlFiles.control) throw new DebFormatError(`${path}: control.tar has no ./control file`);
   const strip = ({ data: _d, ...rest }: TarListing) => rest;
   const inspection: DebInspection = {
-    format: 'deb', file: path, size: buf.length, sha256: sha256(buf),
+    format: 'deb',
+    file: path,
+    size: buf.length,
+    sha256: sha256(buf),
     members: members.map((m) => ({ name: m.name, size: m.size, mtime: m.mtime, mode: m.mode.toString(8) })),
     control: parseControl(controlFiles.control)[0] ?? {},
-    controlFiles, controlEntries: ctl.map(strip), data: data.map(strip),
+    controlFiles,
+    controlEntries: ctl.map(strip),
+    data: data.map(strip),
   };
   return { inspection, dataFiles: data };
 }

@@ -6,7 +6,13 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { buildAr } from './ar.ts';
-import { type ControlFields, renderControl, checkPackageName, checkDebVersion, ControlError } from './deb-control.ts';
+import {
+  type ControlFields,
+  renderControl,
+  checkPackageName,
+  checkDebVersion,
+  ControlError,
+} from './deb-control.ts';
 import { compressXz } from './xz.ts';
 import { buildTar, prepareEntries, type FileEntry } from './tar.ts';
 
@@ -68,7 +74,8 @@ export async function buildDeb(spec: DebSpec): Promise<DebResult> {
   for (const e of entries) {
     if (e.type === 'file') {
       kib += Math.ceil(e.data.length / 1024);
-      if (!conffileSet.has(`/${e.path}`)) md5sums += `${createHash('md5').update(e.data).digest('hex')}  ${e.path}\n`;
+      if (!conffileSet.has(`/${e.path}`))
+        md5sums += `${createHash('md5').update(e.data).digest('hex')}  ${e.path}\n`;
     } else {
       kib += 1;
     }
@@ -82,24 +89,39 @@ export async function buildDeb(spec: DebSpec): Promise<DebResult> {
   if (!fields.some(([k]) => k === 'Installed-Size')) fields.push(['Installed-Size', kib]);
   const control = renderControl(fields);
 
-  const controlEntries: FileEntry[] = [{ type: 'file', path: 'control', mode: 0o644, data: Buffer.from(control) }];
-  if (md5sums) controlEntries.push({ type: 'file', path: 'md5sums', mode: 0o644, data: Buffer.from(md5sums) });
+  const controlEntries: FileEntry[] = [
+    { type: 'file', path: 'control', mode: 0o644, data: Buffer.from(control) },
+  ];
+  if (md5sums)
+    controlEntries.push({ type: 'file', path: 'md5sums', mode: 0o644, data: Buffer.from(md5sums) });
   if (conffiles.length) {
-    controlEntries.push({ type: 'file', path: 'conffiles', mode: 0o644, data: Buffer.from(conffiles.map((c) => `${c}\n`).join('')) });
+    controlEntries.push({
+      type: 'file',
+      path: 'conffiles',
+      mode: 0o644,
+      data: Buffer.from(conffiles.map((c) => `${c}\n`).join('')),
+    });
   }
   for (const [name, body] of Object.entries(spec.scripts ?? {})) {
     if (body === undefined) continue;
     if (!body.startsWith('#!')) throw new ControlError(`maintainer script ${name} must start with "#!"`);
     controlEntries.push({ type: 'file', path: name, mode: 0o755, data: Buffer.from(body) });
   }
-  const controlTar = await buildTar(controlEntries, { mtime: spec.mtime, dotSlash: true, implicitDirs: false });
+  const controlTar = await buildTar(controlEntries, {
+    mtime: spec.mtime,
+    dotSlash: true,
+    implicitDirs: false,
+  });
   const dataTar = await buildTar(entries, { mtime: spec.mtime, dotSlash: true, implicitDirs: false });
   const xz = (spec.dataCompression ?? 'xz') === 'xz';
   const dataMember = xz ? await compressXz(dataTar, spec.cacheDir) : gzipDeterministic(dataTar);
-  const deb = buildAr([
-    { name: 'debian-binary', data: Buffer.from('2.0\n') },
-    { name: 'control.tar.gz', data: gzipDeterministic(controlTar) },
-    { name: xz ? 'data.tar.xz' : 'data.tar.gz', data: dataMember },
-  ], spec.mtime);
+  const deb = buildAr(
+    [
+      { name: 'debian-binary', data: Buffer.from('2.0\n') },
+      { name: 'control.tar.gz', data: gzipDeterministic(controlTar) },
+      { name: xz ? 'data.tar.xz' : 'data.tar.gz', data: dataMember },
+    ],
+    spec.mtime,
+  );
   return { deb, control, installedSizeKiB: kib };
 }

@@ -5,7 +5,16 @@
 // per package). Entries are written to a temporary name and renamed: a crash never leaves a
 // half-written entry that a later build would serve.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /** Key parts: everything that decides the output (tool version, options) plus the input. */
@@ -27,7 +36,12 @@ function read(file: string): Buffer | undefined {
   try {
     const data = readFileSync(file);
     // The mtime records the last use: pruneMemo() drops the least recently used first.
-    try { const now = new Date(); utimesSync(file, now, now); } catch { /* read-only cache */ }
+    try {
+      const now = new Date();
+      utimesSync(file, now, now);
+    } catch {
+      /* read-only cache */
+    }
     return data;
   } catch {
     return undefined;
@@ -46,7 +60,12 @@ function store(file: string, data: Buffer): void {
 }
 
 /** compute() once per key; later calls with the same key read the stored bytes. */
-export function memoBytesSync(cacheDir: string | undefined, namespace: string, parts: MemoKey, compute: () => Buffer): Buffer {
+export function memoBytesSync(
+  cacheDir: string | undefined,
+  namespace: string,
+  parts: MemoKey,
+  compute: () => Buffer,
+): Buffer {
   if (!cacheDir) return compute();
   const file = entryPath(cacheDir, namespace, parts);
   const hit = read(file);
@@ -57,7 +76,12 @@ export function memoBytesSync(cacheDir: string | undefined, namespace: string, p
 }
 
 /** Async form of memoBytesSync for transforms that run a child process. */
-export async function memoBytes(cacheDir: string | undefined, namespace: string, parts: MemoKey, compute: () => Promise<Buffer>): Promise<Buffer> {
+export async function memoBytes(
+  cacheDir: string | undefined,
+  namespace: string,
+  parts: MemoKey,
+  compute: () => Promise<Buffer>,
+): Promise<Buffer> {
   if (!cacheDir) return compute();
   const file = entryPath(cacheDir, namespace, parts);
   const hit = read(file);
@@ -71,19 +95,33 @@ export async function memoBytes(cacheDir: string | undefined, namespace: string,
  * Keep <cacheDir>/memo under maxBytes, least recently used first (every commit makes new
  * executables, hence new entries). Entries used since `keepSince` (ms) — this build's — stay.
  */
-export function pruneMemo(cacheDir: string, maxBytes: number, keepSince: number): { removed: number; bytes: number } {
+export function pruneMemo(
+  cacheDir: string,
+  maxBytes: number,
+  keepSince: number,
+): { removed: number; bytes: number } {
   const root = join(cacheDir, 'memo');
   const files: { path: string; size: number; used: number }[] = [];
   let namespaces: string[] = [];
-  try { namespaces = readdirSync(root); } catch { return { removed: 0, bytes: 0 }; }
+  try {
+    namespaces = readdirSync(root);
+  } catch {
+    return { removed: 0, bytes: 0 };
+  }
   for (const ns of namespaces) {
     let names: string[] = [];
-    try { names = readdirSync(join(root, ns)); } catch { continue; }
+    try {
+      names = readdirSync(join(root, ns));
+    } catch {
+      continue;
+    }
     for (const n of names) {
       try {
         const st = statSync(join(root, ns, n));
         if (st.isFile()) files.push({ path: join(root, ns, n), size: st.size, used: st.mtimeMs });
-      } catch { /* removed meanwhile */ }
+      } catch {
+        /* removed meanwhile */
+      }
     }
   }
   const victims = lruVictims(files, maxBytes, keepSince);
@@ -96,7 +134,11 @@ export function pruneMemo(cacheDir: string, maxBytes: number, keepSince: number)
  * least recently used first, never one used since `keepSince` (the current build's). Shared
  * by the memo and the step cache (scripts/cache.ts).
  */
-export function lruVictims<T extends { size: number; used: number }>(items: readonly T[], maxBytes: number, keepSince: number): T[] {
+export function lruVictims<T extends { size: number; used: number }>(
+  items: readonly T[],
+  maxBytes: number,
+  keepSince: number,
+): T[] {
   let total = items.reduce((n, f) => n + f.size, 0);
   const out: T[] = [];
   for (const f of [...items].sort((a, b) => a.used - b.used)) {

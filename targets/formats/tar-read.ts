@@ -67,24 +67,57 @@ export function readTar(buf: Buffer, name = 'archive'): TarEntry[] {
     for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i];
     if (sum !== num(h, 148, 8)) throw new TarReadError(`${name}: bad tar header checksum at byte ${off}`);
     const size = pax.size !== undefined ? Number(pax.size) : num(h, 124, 12);
-    if (!Number.isSafeInteger(size) || size < 0) throw new TarReadError(`${name}: bad entry size at byte ${off}`);
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new TarReadError(`${name}: bad entry size at byte ${off}`);
     const flag = String.fromCharCode(h[156] || 0x30);
     const data = buf.subarray(off + 512, off + 512 + size);
     if (data.length < size) throw new TarReadError(`${name}: truncated entry at byte ${off}`);
     off += 512 + Math.ceil(size / 512) * 512;
-    if (flag === 'x') { pax = { ...pax, ...paxRecords(data) }; continue; }
+    if (flag === 'x') {
+      pax = { ...pax, ...paxRecords(data) };
+      continue;
+    }
     if (flag === 'g') continue;
-    if (flag === 'L') { longName = str(data, 0, data.length); continue; }
-    if (flag === 'K') { longLink = str(data, 0, data.length); continue; }
+    if (flag === 'L') {
+      longName = str(data, 0, data.length);
+      continue;
+    }
+    if (flag === 'K') {
+      longLink = str(data, 0, data.length);
+      continue;
+    }
     const prefix = str(h, 345, 155);
     const base = str(h, 0, 100);
     const path = pax.path ?? longName ?? (prefix ? `${prefix}/${base}` : base);
     const linkname = pax.linkpath ?? longLink ?? str(h, 157, 100);
-    const type = flag === '0' || flag === '\0' || flag === '7' ? 'file' : flag === '5' ? 'dir' : flag === '2' ? 'symlink' : flag === '1' ? 'hardlink' : 'other';
+    const type =
+      flag === '0' || flag === '\0' || flag === '7'
+        ? 'file'
+        : flag === '5'
+          ? 'dir'
+          : flag === '2'
+            ? 'symlink'
+            : flag === '1'
+              ? 'hardlink'
+              : 'other';
     const uname = pax.uname ?? str(h, 265, 32);
     const gname = pax.gname ?? str(h, 297, 32);
-    out.push({ path, type, mode: num(h, 100, 8), uid: num(h, 108, 8), gid: num(h, 116, 8), mtime: num(h, 136, 12), size, linkname, uname, gname, data: type === 'file' ? data : Buffer.alloc(0) });
-    pax = {}; longName = undefined; longLink = undefined;
+    out.push({
+      path,
+      type,
+      mode: num(h, 100, 8),
+      uid: num(h, 108, 8),
+      gid: num(h, 116, 8),
+      mtime: num(h, 136, 12),
+      size,
+      linkname,
+      uname,
+      gname,
+      data: type === 'file' ? data : Buffer.alloc(0),
+    });
+    pax = {};
+    longName = undefined;
+    longLink = undefined;
   }
   return out;
 }

@@ -46,7 +46,8 @@ export function prepareEntries(entries: readonly FileEntry[], implicitDirs = tru
         const dir = parts.slice(0, i).join('/');
         const existing = byPath.get(dir);
         if (!existing) byPath.set(dir, { type: 'dir', path: dir, mode: 0o755 });
-        else if (existing.type !== 'dir') throw new DuplicatePathError(`${dir} is both a file and a directory`);
+        else if (existing.type !== 'dir')
+          throw new DuplicatePathError(`${dir} is both a file and a directory`);
       }
     }
   }
@@ -67,11 +68,28 @@ export async function buildTar(entries: readonly FileEntry[], opts: TarOptions):
   const mtime = new Date(opts.mtime * 1000);
   const name = (e: FileEntry) => (opts.dotSlash ? `./${e.path}` : e.path) + (e.type === 'dir' ? '/' : '');
   if (opts.dotSlash && opts.rootDir !== false) {
-    await addEntry(p, { name: './', type: 'directory', mode: 0o755, mtime, uid: 0, gid: 0, uname: 'root', gname: 'root' });
+    await addEntry(p, {
+      name: './',
+      type: 'directory',
+      mode: 0o755,
+      mtime,
+      uid: 0,
+      gid: 0,
+      uname: 'root',
+      gname: 'root',
+    });
   }
   for (const e of list) {
-    const common = { name: name(e), mtime, uid: e.uid ?? 0, gid: e.gid ?? 0, uname: e.uid ? '' : 'root', gname: e.gid ? '' : 'root' };
-    if (e.type === 'file') await addEntry(p, { ...common, type: 'file', mode: e.mode, size: e.data.length }, e.data);
+    const common = {
+      name: name(e),
+      mtime,
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      uname: e.uid ? '' : 'root',
+      gname: e.gid ? '' : 'root',
+    };
+    if (e.type === 'file')
+      await addEntry(p, { ...common, type: 'file', mode: e.mode, size: e.data.length }, e.data);
     else if (e.type === 'dir') await addEntry(p, { ...common, type: 'directory', mode: e.mode });
     else await addEntry(p, { ...common, type: 'symlink', mode: 0o777, linkname: e.target });
   }
@@ -79,7 +97,11 @@ export async function buildTar(entries: readonly FileEntry[], opts: TarOptions):
   return done;
 }
 
-function addEntry(p: ReturnType<typeof pack>, header: Parameters<ReturnType<typeof pack>['entry']>[0], data?: Buffer): Promise<void> {
+function addEntry(
+  p: ReturnType<typeof pack>,
+  header: Parameters<ReturnType<typeof pack>['entry']>[0],
+  data?: Buffer,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const cb = (err?: Error | null) => (err ? reject(err) : resolve());
     if (data) p.entry(header, data, cb);

@@ -31,16 +31,25 @@ function run(args: string[], input: Buffer): Promise<Buffer> {
     const out: Buffer[] = [];
     let err = '';
     p.stdout.on('data', (c: Buffer) => out.push(c));
-    p.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    p.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
     p.on('error', (e) => reject(new XzError(`cannot run xz: ${e.message}`, { cause: e })));
-    p.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new XzError(`xz ${args.join(' ')} failed (exit ${code}): ${err.trim()}`))));
-    p.stdin.on('error', () => { /* reported through close */ });
+    p.on('close', (code) =>
+      code === 0
+        ? resolve(Buffer.concat(out))
+        : reject(new XzError(`xz ${args.join(' ')} failed (exit ${code}): ${err.trim()}`)),
+    );
+    p.stdin.on('error', () => {
+      /* reported through close */
+    });
     p.stdin.end(input);
   });
 }
 
 export async function compressXz(data: Buffer, cacheDir?: string, preset = 6): Promise<Buffer> {
-  if (!Number.isInteger(preset) || preset < 0 || preset > 9) throw new XzError(`xz preset ${preset}: use 0 to 9`);
+  if (!Number.isInteger(preset) || preset < 0 || preset > 9)
+    throw new XzError(`xz preset ${preset}: use 0 to 9`);
   const args = argsFor(preset);
   return memoBytes(cacheDir, 'xz', [xzVersion(), args.join(' '), data], () => run(args, data));
 }

@@ -5,19 +5,28 @@
 // `make image PROFILE=… PACKAGES=… FILES=…` line.
 import type { PackageInfo } from '../target.ts';
 
-export interface RecipeFile { data: Buffer; mode: number; }
+export interface RecipeFile {
+  data: Buffer;
+  mode: number;
+}
 
 export function makeImageLine(name: string): string {
   return `make image PROFILE="$PROFILE" PACKAGES="${name} $EXTRA_PACKAGES" FILES="$FILES"`;
 }
 
 /** base: the URL of the feeds root (dist/openwrt/24.10); each arch's feed is base/<arch>. */
-export function imageBuilderFiles(info: PackageInfo, publicKey: Buffer, keyFile: string, base: string): Record<string, RecipeFile> {
+export function imageBuilderFiles(
+  info: PackageInfo,
+  publicKey: Buffer,
+  keyFile: string,
+  base: string,
+): Record<string, RecipeFile> {
   const n = info.name;
   const text = (s: string, mode = 0o644): RecipeFile => ({ data: Buffer.from(s), mode });
   return {
     [`files/etc/opkg/keys/${keyFile}`]: { data: publicKey, mode: 0o644 },
-    [`files/etc/uci-defaults/80-${n}-site`]: text(`#!/bin/sh
+    [`files/etc/uci-defaults/80-${n}-site`]: text(
+      `#!/bin/sh
 # Site defaults for ${n}, applied once at first boot (then deleted by OpenWRT).
 # Edit for your deployment; every option is described in /etc/config/${n} and docs/openwrt.md.
 # uci set ${n}.main.tunnel_connect='core.example.net:9618'
@@ -25,8 +34,11 @@ export function imageBuilderFiles(info: PackageInfo, publicKey: Buffer, keyFile:
 # uci set ${n}.main.state_dir='/mnt/data/${n}'
 uci -q commit ${n}
 exit 0
-`, 0o755),
-    'build.sh': text(`#!/bin/sh
+`,
+      0o755,
+    ),
+    'build.sh': text(
+      `#!/bin/sh
 # Bake ${n} into an OpenWRT 24.10 firmware image with the official Image Builder.
 # Usage: build.sh IMAGEBUILDER_DIR PROFILE OPENWRT_ARCH [EXTRA_PACKAGES]
 #   e.g. build.sh ./openwrt-imagebuilder-24.10.4-x86-64.Linux-x86_64 generic x86_64
@@ -48,6 +60,8 @@ mkdir -p "$FILES/etc/opkg"
 printf '# added by the ${n} Image Builder recipe: later opkg updates come from here\\nsrc/gz ${n} %s/%s\\n' '${base}' "$ARCH" > "$FILES/etc/opkg/customfeeds.conf"
 cd "$IB"
 ${makeImageLine(n)}
-`, 0o755),
+`,
+      0o755,
+    ),
   };
 }

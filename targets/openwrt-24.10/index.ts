@@ -16,8 +16,22 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, write
 import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, type Arch } from '../arch.ts';
 import type { Artifact, BuildInputs, PackageInfo, Target } from '../target.ts';
-import { buildFeed, feedsTemplate, inspectOpkgFeed, inspectOpkgFeeds, isOpkgFeedsRoot, type FeedPackage } from './feed.ts';
-import { OpenwrtPayloadError, openwrtPayload, patchExecutable, glibcEntries, type OpenwrtPayload, type Variant } from '../formats/openwrt/files.ts';
+import {
+  buildFeed,
+  feedsTemplate,
+  inspectOpkgFeed,
+  inspectOpkgFeeds,
+  isOpkgFeedsRoot,
+  type FeedPackage,
+} from './feed.ts';
+import {
+  OpenwrtPayloadError,
+  openwrtPayload,
+  patchExecutable,
+  glibcEntries,
+  type OpenwrtPayload,
+  type Variant,
+} from '../formats/openwrt/files.ts';
 import { imageBuilderFiles } from './imagebuilder.ts';
 import { buildIpk, controlText, dataTarGz, inspectIpk, ipkInstalledSize, type IpkControl } from './ipk.ts';
 import { keyNumHex, usignKey, usignPublicFile } from './usign.ts';
@@ -30,12 +44,17 @@ export const ALL_FEED = 'all';
 /** The issue's budget for edgewan-node: routers with little flash. */
 export const NODE_PACKAGE_MAX = 200 * 1024;
 
-
 export function ipkFileName(pkg: string, version: string, arch: string): string {
   return `${pkg}_${version}_${arch}.ipk`;
 }
 
-function control(info: PackageInfo, pkg: string, arch: string, variant: Variant, requireUser: string): IpkControl {
+function control(
+  info: PackageInfo,
+  pkg: string,
+  arch: string,
+  variant: Variant,
+  requireUser: string,
+): IpkControl {
   const node = variant === 'node';
   return {
     Package: pkg,
@@ -70,18 +89,32 @@ export const openwrtIpkTarget: Target = {
   glibc: true,
   owns: [FEED_DIR, 'openwrt/imagebuilder'],
   readers: [
-    { name: 'ipk', match: (p, h, dir) => !dir && p.endsWith('.ipk') && h[0] === 0x1f && h[1] === 0x8b, read: inspectIpk },
-    { name: 'opkg-feed', match: (p, _h, dir) => dir && existsSync(join(p, 'Packages')) && existsSync(join(p, 'Packages.sig')), read: inspectOpkgFeed },
+    {
+      name: 'ipk',
+      match: (p, h, dir) => !dir && p.endsWith('.ipk') && h[0] === 0x1f && h[1] === 0x8b,
+      read: inspectIpk,
+    },
+    {
+      name: 'opkg-feed',
+      match: (p, _h, dir) => dir && existsSync(join(p, 'Packages')) && existsSync(join(p, 'Packages.sig')),
+      read: inspectOpkgFeed,
+    },
     { name: 'opkg-feeds', match: (p, _h, dir) => dir && isOpkgFeedsRoot(p), read: inspectOpkgFeeds },
   ],
   validate(inputs) {
     if (!inputs.keys.usignPrivatePem) {
-      throw new OpenwrtPayloadError('EDGEWAN_ERR_OPENWRT_KEY', 'the opkg feed needs a usign (Ed25519 PKCS#8 PEM) key: set signing.usignPrivateKey in the manifest or EDGEWAN_USIGN_KEY');
+      throw new OpenwrtPayloadError(
+        'EDGEWAN_ERR_OPENWRT_KEY',
+        'the opkg feed needs a usign (Ed25519 PKCS#8 PEM) key: set signing.usignPrivateKey in the manifest or EDGEWAN_USIGN_KEY',
+      );
     }
     usignKey(inputs.keys.usignPrivatePem);
     for (const a of builtArches(inputs)) {
       if (!inputs.glibc?.[a]) {
-        throw new OpenwrtPayloadError('EDGEWAN_ERR_OPENWRT_INPUT', `no private glibc set for ${a} (BuildInputs.glibc): the build must run scripts/glibc.ts prepareGlibc for every built arch`);
+        throw new OpenwrtPayloadError(
+          'EDGEWAN_ERR_OPENWRT_INPUT',
+          `no private glibc set for ${a} (BuildInputs.glibc): the build must run scripts/glibc.ts prepareGlibc for every built arch`,
+        );
       }
     }
   },
@@ -92,9 +125,22 @@ export const openwrtIpkTarget: Target = {
     const artifacts: Artifact[] = [];
     /** feed directory name → its packages and the canonical arch of its standalone package */
     const feeds = new Map<string, { arch: Arch | 'noarch'; pkgs: FeedPackage[] }>();
-    const ipk = async (pkg: string, archName: string, variant: Variant, payload: OpenwrtPayload, dataGz?: Buffer) => {
+    const ipk = async (
+      pkg: string,
+      archName: string,
+      variant: Variant,
+      payload: OpenwrtPayload,
+      dataGz?: Buffer,
+    ) => {
       const ctl = control(info, pkg, archName, variant, payload.requireUser);
-      const data = await buildIpk({ control: ctl, files: payload.files, conffiles: payload.conffiles, scripts: payload.scripts, mtime, data: dataGz });
+      const data = await buildIpk({
+        control: ctl,
+        files: payload.files,
+        conffiles: payload.conffiles,
+        scripts: payload.scripts,
+        mtime,
+        data: dataGz,
+      });
       const filename = ipkFileName(pkg, info.versions.ipk, archName);
       inputs.log(`openwrt: ${filename} ${(data.length / 1048576).toFixed(2)} MiB`);
       return { filename, data, control: controlText(ctl, mtime, ipkInstalledSize(payload.files)) };
@@ -102,12 +148,20 @@ export const openwrtIpkTarget: Target = {
     for (const arch of builtArches(inputs)) {
       const libs = glibcEntries(inputs.glibc![arch]!, arch, info.name).map((l) => l.path.split('/').pop()!);
       // Patch and compress once per arch: the packages per OpenWRT name differ only in control.
-      const payload = openwrtPayload(inputs, { arch }, patchExecutable(inputs.executables[arch]!, arch, libs, info.name));
+      const payload = openwrtPayload(
+        inputs,
+        { arch },
+        patchExecutable(inputs.executables[arch]!, arch, libs, info.name),
+      );
       const dataGz = await dataTarGz(payload.files, mtime, inputs.cacheDir);
-      for (const name of ARCHES[arch].openwrt) feeds.set(name, { arch, pkgs: [await ipk(info.name, name, { arch }, payload, dataGz)] });
+      for (const name of ARCHES[arch].openwrt)
+        feeds.set(name, { arch, pkgs: [await ipk(info.name, name, { arch }, payload, dataGz)] });
     }
     const nodePkg = await ipk(`${info.name}-node`, 'all', 'node', openwrtPayload(inputs, 'node'));
-    if (nodePkg.data.length > NODE_PACKAGE_MAX) inputs.log(`openwrt: WARNING ${info.name}-node is ${nodePkg.data.length} bytes, over the ${NODE_PACKAGE_MAX}-byte budget for small flash`);
+    if (nodePkg.data.length > NODE_PACKAGE_MAX)
+      inputs.log(
+        `openwrt: WARNING ${info.name}-node is ${nodePkg.data.length} bytes, over the ${NODE_PACKAGE_MAX}-byte budget for small flash`,
+      );
     // As in OpenWRT's own feeds the `all` package sits in every arch's feed; the all/ feed
     // serves routers of the other arches whose feeds have node (docs/openwrt.md).
     for (const f of feeds.values()) f.pkgs.push(nodePkg);
@@ -119,7 +173,8 @@ export const openwrtIpkTarget: Target = {
     const feedName = (dir: string) => (dir === ALL_FEED ? `${info.name}_all` : info.name);
     // Remove what earlier builds left (the old single-directory feed, arches not built now,
     // other versions) so every feed lists exactly this build.
-    for (const f of readdirSync(root)) if (!feeds.has(f)) rmSync(join(root, f), { recursive: true, force: true });
+    for (const f of readdirSync(root))
+      if (!feeds.has(f)) rmSync(join(root, f), { recursive: true, force: true });
     for (const [dirName, { arch, pkgs }] of feeds) {
       const dir = join(root, dirName);
       mkdirSync(dir, { recursive: true });
@@ -128,18 +183,49 @@ export const openwrtIpkTarget: Target = {
       for (const p of pkgs) {
         writeAtomic(join(dir, p.filename), p.data);
         const node = p === nodePkg;
-        artifacts.push({ type: 'ipk', path: `${FEED_DIR}/${dirName}/${p.filename}`, arch: node ? 'noarch' : arch, platform: node ? 'all' : dirName,
-          target: 'openwrt-24.10', sha256: sha256(p.data), size: p.data.length });
+        artifacts.push({
+          type: 'ipk',
+          path: `${FEED_DIR}/${dirName}/${p.filename}`,
+          arch: node ? 'noarch' : arch,
+          platform: node ? 'all' : dirName,
+          target: 'openwrt-24.10',
+          sha256: sha256(p.data),
+          size: p.data.length,
+        });
       }
-      const { files } = buildFeed(pkgs, key, { name: feedName(dirName), keyName: info.name, url: `${base}/${dirName}` });
+      const { files } = buildFeed(pkgs, key, {
+        name: feedName(dirName),
+        keyName: info.name,
+        url: `${base}/${dirName}`,
+      });
       for (const [name, data] of Object.entries(files)) writeAtomic(join(dir, name), data);
       const size = readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
       const platforms = [...new Set(pkgs.map((p) => parseArch(p.control)))].sort();
-      artifacts.push({ type: 'opkg-feed', path: `${FEED_DIR}/${dirName}`, arch, target: 'openwrt-24.10', index: 'Packages', sha256: sha256(files.Packages), size, platforms });
+      artifacts.push({
+        type: 'opkg-feed',
+        path: `${FEED_DIR}/${dirName}`,
+        arch,
+        target: 'openwrt-24.10',
+        index: 'Packages',
+        sha256: sha256(files.Packages),
+        size,
+        platforms,
+      });
     }
     const publicKey = Buffer.from(usignPublicFile(key, info.name));
     writeAtomic(join(root, keyFile), publicKey);
-    writeAtomic(join(root, 'customfeeds.conf'), Buffer.from(feedsTemplate(info.name, keyFile, base, [...feeds.keys()].filter((d) => d !== ALL_FEED).sort(), ALL_FEED)));
+    writeAtomic(
+      join(root, 'customfeeds.conf'),
+      Buffer.from(
+        feedsTemplate(
+          info.name,
+          keyFile,
+          base,
+          [...feeds.keys()].filter((d) => d !== ALL_FEED).sort(),
+          ALL_FEED,
+        ),
+      ),
+    );
 
     const ib = join(outDir, 'openwrt', 'imagebuilder');
     rmSync(ib, { recursive: true, force: true });

@@ -26,8 +26,23 @@ export interface IpkControl {
 }
 
 /** Field order as OpenWRT writes them; SourceDateEpoch and Installed-Size are computed. */
-const ORDER = ['Package', 'Version', 'Depends', 'Conflicts', 'Require-User', 'Source', 'SourceName', 'License',
-  'Section', 'SourceDateEpoch', 'URL', 'Maintainer', 'Architecture', 'Installed-Size', 'Description'] as const;
+const ORDER = [
+  'Package',
+  'Version',
+  'Depends',
+  'Conflicts',
+  'Require-User',
+  'Source',
+  'SourceName',
+  'License',
+  'Section',
+  'SourceDateEpoch',
+  'URL',
+  'Maintainer',
+  'Architecture',
+  'Installed-Size',
+  'Description',
+] as const;
 
 export interface IpkInput {
   control: IpkControl;
@@ -43,7 +58,11 @@ export interface IpkInput {
 export const gzip = (b: Buffer, level = 9) => gzipSync(b, { level });
 
 /** cacheDir: memoize the gzip of the ~100 MB tar by its bytes (targets/formats/memo.ts). */
-export async function dataTarGz(files: readonly FileEntry[], mtime: number, cacheDir?: string): Promise<Buffer> {
+export async function dataTarGz(
+  files: readonly FileEntry[],
+  mtime: number,
+  cacheDir?: string,
+): Promise<Buffer> {
   const tar = await buildTar(files, { mtime, dotSlash: true, implicitDirs: true });
   return memoBytesSync(cacheDir, 'gzip', [`zlib ${process.versions.zlib} gzip -6`, tar], () => gzip(tar, 6));
 }
@@ -63,7 +82,10 @@ const NAME_FIELD = 100;
  */
 export function ipkInstalledSize(files: readonly FileEntry[]): number {
   const pad = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
-  const long = (s: string) => { const n = Buffer.byteLength(s); return n > NAME_FIELD ? BLOCK + pad(n + 1) : 0; };
+  const long = (s: string) => {
+    const n = Buffer.byteLength(s);
+    return n > NAME_FIELD ? BLOCK + pad(n + 1) : 0;
+  };
   let size = BLOCK; // "./"
   for (const e of prepareEntries(files, true)) {
     size += BLOCK + long(`./${e.path}${e.type === 'dir' ? '/' : ''}`);
@@ -74,12 +96,17 @@ export function ipkInstalledSize(files: readonly FileEntry[]): number {
 }
 
 export function controlText(c: IpkControl, mtime: number, size: number): string {
-  const all: Record<string, string | undefined> = { ...c, SourceDateEpoch: String(mtime), 'Installed-Size': String(size) };
+  const all: Record<string, string | undefined> = {
+    ...c,
+    SourceDateEpoch: String(mtime),
+    'Installed-Size': String(size),
+  };
   let out = '';
   for (const k of ORDER) {
     const v = all[k];
     if (v === undefined || v === '') continue;
-    if (/\n\s*\n/.test(v) || (k !== 'Description' && v.includes('\n'))) throw new Error(`control field ${k} must not contain blank lines`);
+    if (/\n\s*\n/.test(v) || (k !== 'Description' && v.includes('\n')))
+      throw new Error(`control field ${k} must not contain blank lines`);
     out += `${k}: ${v.split('\n').join('\n ')}\n`;
   }
   return out;
@@ -88,31 +115,70 @@ export function controlText(c: IpkControl, mtime: number, size: number): string 
 export async function buildIpk(input: IpkInput): Promise<Buffer> {
   const { mtime } = input;
   const size = ipkInstalledSize(input.files);
-  const ctl: FileEntry[] = [{ type: 'file', path: 'control', mode: 0o644, data: Buffer.from(controlText(input.control, mtime, size)) }];
-  if (input.conffiles.length) ctl.push({ type: 'file', path: 'conffiles', mode: 0o644, data: Buffer.from(input.conffiles.map((c) => `${c}\n`).join('')) });
+  const ctl: FileEntry[] = [
+    {
+      type: 'file',
+      path: 'control',
+      mode: 0o644,
+      data: Buffer.from(controlText(input.control, mtime, size)),
+    },
+  ];
+  if (input.conffiles.length)
+    ctl.push({
+      type: 'file',
+      path: 'conffiles',
+      mode: 0o644,
+      data: Buffer.from(input.conffiles.map((c) => `${c}\n`).join('')),
+    });
   for (const [name, body] of Object.entries(input.scripts)) {
     if (body) ctl.push({ type: 'file', path: name, mode: 0o755, data: Buffer.from(body) });
   }
   const controlTar = gzip(await buildTar(ctl, { mtime, dotSlash: true }), 6);
-  const dataTar = input.data ?? await dataTarGz(input.files, mtime);
-  const outer = await buildTar([
-    { type: 'file', path: 'debian-binary', mode: 0o644, data: Buffer.from('2.0\n') },
-    { type: 'file', path: 'control.tar.gz', mode: 0o644, data: controlTar },
-    { type: 'file', path: 'data.tar.gz', mode: 0o644, data: dataTar },
-  ], { mtime, dotSlash: true, rootDir: false, implicitDirs: false });
+  const dataTar = input.data ?? (await dataTarGz(input.files, mtime));
+  const outer = await buildTar(
+    [
+      { type: 'file', path: 'debian-binary', mode: 0o644, data: Buffer.from('2.0\n') },
+      { type: 'file', path: 'control.tar.gz', mode: 0o644, data: controlTar },
+      { type: 'file', path: 'data.tar.gz', mode: 0o644, data: dataTar },
+    ],
+    { mtime, dotSlash: true, rootDir: false, implicitDirs: false },
+  );
   // The outer members are already compressed: level 1 costs a fraction of the time, same size.
   return gzip(outer, 1);
 }
 
-export interface TarMember { name: string; type: string; mode: number; uid: number; gid: number; mtime: number; size: number; data: Buffer; linkname?: string; }
+export interface TarMember {
+  name: string;
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  size: number;
+  data: Buffer;
+  linkname?: string;
+}
 
 /** Read a (gzip'd or plain) tar into members (names as written, tar-stream's type names). */
 export async function readTar(buf: Buffer, keepData = true): Promise<TarMember[]> {
   const raw = buf[0] === 0x1f && buf[1] === 0x8b ? gunzipSync(buf) : buf;
-  const TYPE = { file: 'file', dir: 'directory', symlink: 'symlink', hardlink: 'link', other: 'other' } as const;
+  const TYPE = {
+    file: 'file',
+    dir: 'directory',
+    symlink: 'symlink',
+    hardlink: 'link',
+    other: 'other',
+  } as const;
   return readTarEntries(raw, 'ipk member').map((e) => ({
-    name: e.path, type: TYPE[e.type], mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, size: e.size,
-    data: keepData ? e.data : Buffer.alloc(0), linkname: e.linkname || undefined,
+    name: e.path,
+    type: TYPE[e.type],
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+    mtime: e.mtime,
+    size: e.size,
+    data: keepData ? e.data : Buffer.alloc(0),
+    linkname: e.linkname || undefined,
   }));
 }
 
@@ -137,7 +203,15 @@ export interface IpkInfo {
   control: Record<string, string>;
   conffiles: string[];
   scripts: Record<string, string>;
-  files: { path: string; type: string; mode: string; size: number; uid: number; gid: number; target?: string }[];
+  files: {
+    path: string;
+    type: string;
+    mode: string;
+    size: number;
+    uid: number;
+    gid: number;
+    target?: string;
+  }[];
   dataSize: number;
 }
 
@@ -147,7 +221,10 @@ export async function inspectIpk(path: string): Promise<IpkInfo> {
   const outer = await readTar(buf);
   const get = (n: string) => {
     const m = outer.find((e) => e.name === `./${n}`);
-    if (!m) throw new Error(`${path}: not an .ipk (no ./${n} in the outer tar; members: ${outer.map((e) => e.name).join(', ')})`);
+    if (!m)
+      throw new Error(
+        `${path}: not an .ipk (no ./${n} in the outer tar; members: ${outer.map((e) => e.name).join(', ')})`,
+      );
     return m.data;
   };
   if (get('debian-binary').toString() !== '2.0\n') throw new Error(`${path}: debian-binary is not "2.0"`);
@@ -155,9 +232,17 @@ export async function inspectIpk(path: string): Promise<IpkInfo> {
   const data = await readTar(get('data.tar.gz'), false); // headers only: no 100 MB copies
   const ctlFile = (n: string) => ctl.find((e) => e.name === `./${n}`)?.data.toString();
   const scripts: Record<string, string> = {};
-  for (const s of ['preinst', 'postinst', 'prerm', 'postrm']) { const b = ctlFile(s); if (b !== undefined) scripts[s] = b; }
+  for (const s of ['preinst', 'postinst', 'prerm', 'postrm']) {
+    const b = ctlFile(s);
+    if (b !== undefined) scripts[s] = b;
+  }
   const files = data.map((e) => ({
-    path: e.name, type: e.type, mode: e.mode.toString(8).padStart(4, '0'), size: e.size, uid: e.uid, gid: e.gid,
+    path: e.name,
+    type: e.type,
+    mode: e.mode.toString(8).padStart(4, '0'),
+    size: e.size,
+    uid: e.uid,
+    gid: e.gid,
     ...(e.linkname ? { target: e.linkname } : {}),
   }));
   return {

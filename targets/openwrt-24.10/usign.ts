@@ -7,7 +7,11 @@
 // SHA-512 over the raw public key: stable for a given key, documented in docs/openwrt.md.
 import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 
-export interface UsignKey { keyNum: Buffer; publicRaw: Buffer; privatePem: string; }
+export interface UsignKey {
+  keyNum: Buffer;
+  publicRaw: Buffer;
+  privatePem: string;
+}
 
 export function usignKey(privatePem: string): UsignKey {
   const pub = createPublicKey(createPrivateKey(privatePem)).export({ format: 'der', type: 'spki' }) as Buffer;
@@ -34,7 +38,8 @@ export function usignPublicFile(key: UsignKey, name: string): string {
 
 function b64Line(text: string, what: string): Buffer {
   const lines = text.split('\n');
-  if (!lines[0].startsWith('untrusted comment: ') || !lines[1]) throw new Error(`${what}: not a signify/usign file`);
+  if (!lines[0].startsWith('untrusted comment: ') || !lines[1])
+    throw new Error(`${what}: not a signify/usign file`);
   const b = Buffer.from(lines[1], 'base64');
   if (b.subarray(0, 2).toString() !== 'Ed') throw new Error(`${what}: not an Ed25519 (Ed) blob`);
   return b;

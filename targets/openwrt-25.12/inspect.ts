@@ -15,7 +15,11 @@ function nearbyKeys(file: string): { path: string; pem: string; keyId: string }[
       if (!f.endsWith('.pem')) continue;
       const pem = readFileSync(join(dir, f), 'utf8');
       if (!pem.includes('BEGIN PUBLIC KEY')) continue;
-      try { out.push({ path: join(dir, f), pem, keyId: keyIdOfPublicPem(pem).toString('hex') }); } catch { /* not an EC key */ }
+      try {
+        out.push({ path: join(dir, f), pem, keyId: keyIdOfPublicPem(pem).toString('hex') });
+      } catch {
+        /* not an EC key */
+      }
     }
     dir = dirname(dir);
   }
@@ -26,8 +30,15 @@ function nearbyKeys(file: string): { path: string; pem: string; keyId: string }[
 export async function inspectApk(path: string): Promise<unknown> {
   if (statSync(path).isDirectory()) {
     const index = join(path, 'packages.adb');
-    const apks = readdirSync(path).filter((f) => f.endsWith('.apk')).sort();
-    return { format: 'apk-feed', path, index: await inspectApk(index), packages: await Promise.all(apks.map((f) => inspectApk(join(path, f)))) };
+    const apks = readdirSync(path)
+      .filter((f) => f.endsWith('.apk'))
+      .sort();
+    return {
+      format: 'apk-feed',
+      path,
+      index: await inspectApk(index),
+      packages: await Promise.all(apks.map((f) => inspectApk(join(path, f)))),
+    };
   }
   const buf = readFileSync(path);
   const keys = nearbyKeys(path);

@@ -16,13 +16,17 @@ export const APK_META_DIR = 'lib/apk/packages';
 
 /** A script with every line that starts (after blanks) with "#!" removed. */
 export function withoutShebangs(script: string): string {
-  return script.split('\n').filter((l) => !/^\s*#!/.test(l)).join('\n');
+  return script
+    .split('\n')
+    .filter((l) => !/^\s*#!/.test(l))
+    .join('\n');
 }
 
 /** The three apk scripts, shaped like OpenWRT 25.12's package-pack.mk writes them. */
 export function apkScripts(name: string): NonNullable<ApkPackageInput['scripts']> {
   const guard = '[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0\n';
-  const load = '[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n' +
+  const load =
+    '[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n' +
     '. ${IPKG_INSTROOT}/lib/functions.sh\n' +
     'export root="${IPKG_INSTROOT}"\n' +
     `export pkgname="${name}"\n`;
@@ -40,11 +44,19 @@ export function apkScripts(name: string): NonNullable<ApkPackageInput['scripts']
 export function apkEntries(name: string, payload: OpenwrtPayload): FileEntry[] {
   const files = payload.files.map((f) => ({ ...f, path: f.path.replace(/^\/+/, '') }));
   const meta = (n: string) => `${APK_META_DIR}/${name}.${n}`;
-  const text = (n: string, s: string): FileEntry => ({ type: 'file', path: meta(n), mode: 0o644, data: Buffer.from(s) });
+  const text = (n: string, s: string): FileEntry => ({
+    type: 'file',
+    path: meta(n),
+    mode: 0o644,
+    data: Buffer.from(s),
+  });
   // package-pack.mk runs `find . -type f,l` after writing .rusers (so it is listed) into a
   // temporary file moved to .list afterwards (so .list does not list itself), before the
   // conffiles files are moved in (so they are not listed either).
-  const listed = [...files.filter((f) => f.type !== 'dir').map((f) => `/${f.path}`), `/${meta('rusers')}`].sort();
+  const listed = [
+    ...files.filter((f) => f.type !== 'dir').map((f) => `/${f.path}`),
+    `/${meta('rusers')}`,
+  ].sort();
   // "echo $file $csum": the path, one space, the SHA-256 in hex.
   const statics = payload.conffiles.map((c) => {
     const f = files.find((x) => `/${x.path}` === c);

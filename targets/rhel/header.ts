@@ -7,7 +7,18 @@
 // this "exact size" region for package files. The reader is ours too (inspect, tests).
 import type { BuilderErrorCode } from '../error-codes.ts';
 
-export const TYPE = { NULL: 0, CHAR: 1, INT8: 2, INT16: 3, INT32: 4, INT64: 5, STRING: 6, BIN: 7, STRING_ARRAY: 8, I18NSTRING: 9 } as const;
+export const TYPE = {
+  NULL: 0,
+  CHAR: 1,
+  INT8: 2,
+  INT16: 3,
+  INT32: 4,
+  INT64: 5,
+  STRING: 6,
+  BIN: 7,
+  STRING_ARRAY: 8,
+  I18NSTRING: 9,
+} as const;
 
 export type HeaderValue =
   | { type: typeof TYPE.INT16 | typeof TYPE.INT32; value: readonly number[] }
@@ -16,7 +27,10 @@ export type HeaderValue =
   | { type: typeof TYPE.STRING_ARRAY; value: readonly string[] }
   | { type: typeof TYPE.BIN; value: Buffer };
 
-export interface HeaderEntry { tag: number; v: HeaderValue }
+export interface HeaderEntry {
+  tag: number;
+  v: HeaderValue;
+}
 
 export const REGION = { SIGNATURES: 62, IMMUTABLE: 63 } as const;
 const MAGIC = Buffer.from([0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0]);
@@ -48,9 +62,13 @@ function encode(v: HeaderValue, tag: number): { data: Buffer; count: number } {
       v.value.forEach((n, i) => b.writeBigUInt64BE(n, i * 8));
       return { data: b, count: v.value.length };
     }
-    case TYPE.STRING: case TYPE.I18NSTRING: return { data: str(v.value), count: 1 };
-    case TYPE.STRING_ARRAY: return { data: Buffer.concat(v.value.map(str)), count: v.value.length };
-    case TYPE.BIN: return { data: v.value, count: v.value.length };
+    case TYPE.STRING:
+    case TYPE.I18NSTRING:
+      return { data: str(v.value), count: 1 };
+    case TYPE.STRING_ARRAY:
+      return { data: Buffer.concat(v.value.map(str)), count: v.value.length };
+    case TYPE.BIN:
+      return { data: v.value, count: v.value.length };
   }
 }
 
@@ -58,10 +76,12 @@ function encode(v: HeaderValue, tag: number): { data: Buffer; count: number } {
 export function writeHeader(entries: readonly HeaderEntry[], regionTag: number): Buffer {
   const sorted = [...entries].sort((a, b) => a.tag - b.tag);
   for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i].tag === sorted[i - 1].tag) throw new RpmFormatError(`header tag ${sorted[i].tag} given twice`);
+    if (sorted[i].tag === sorted[i - 1].tag)
+      throw new RpmFormatError(`header tag ${sorted[i].tag} given twice`);
   }
   const count = (e: HeaderEntry) => encode(e.v, e.tag).count;
-  if (sorted.some((e) => count(e) === 0)) throw new RpmFormatError(`header tag ${sorted.find((e) => count(e) === 0)!.tag} has no value`);
+  if (sorted.some((e) => count(e) === 0))
+    throw new RpmFormatError(`header tag ${sorted.find((e) => count(e) === 0)!.tag} has no value`);
   const il = sorted.length + 1;
   const index = Buffer.alloc(il * 16);
   const parts: Buffer[] = [];
@@ -70,22 +90,32 @@ export function writeHeader(entries: readonly HeaderEntry[], regionTag: number):
     const { data, count: n } = encode(e.v, e.tag);
     const pad = (ALIGN[e.v.type] ?? 1) - 1;
     const aligned = (off + pad) & ~pad;
-    if (aligned > off) { parts.push(Buffer.alloc(aligned - off)); off = aligned; }
+    if (aligned > off) {
+      parts.push(Buffer.alloc(aligned - off));
+      off = aligned;
+    }
     const at = (i + 1) * 16;
-    index.writeUInt32BE(e.tag, at); index.writeUInt32BE(e.v.type, at + 4);
-    index.writeUInt32BE(off, at + 8); index.writeUInt32BE(n, at + 12);
+    index.writeUInt32BE(e.tag, at);
+    index.writeUInt32BE(e.v.type, at + 4);
+    index.writeUInt32BE(off, at + 8);
+    index.writeUInt32BE(n, at + 12);
     parts.push(data);
     off += data.length;
   });
   const trailer = Buffer.alloc(16);
-  trailer.writeUInt32BE(regionTag, 0); trailer.writeUInt32BE(TYPE.BIN, 4);
-  trailer.writeInt32BE(-(il * 16), 8); trailer.writeUInt32BE(16, 12);
-  index.writeUInt32BE(regionTag, 0); index.writeUInt32BE(TYPE.BIN, 4);
-  index.writeUInt32BE(off, 8); index.writeUInt32BE(16, 12);
+  trailer.writeUInt32BE(regionTag, 0);
+  trailer.writeUInt32BE(TYPE.BIN, 4);
+  trailer.writeInt32BE(-(il * 16), 8);
+  trailer.writeUInt32BE(16, 12);
+  index.writeUInt32BE(regionTag, 0);
+  index.writeUInt32BE(TYPE.BIN, 4);
+  index.writeUInt32BE(off, 8);
+  index.writeUInt32BE(16, 12);
   parts.push(trailer);
   const dl = off + 16;
   const intro = Buffer.alloc(8);
-  intro.writeUInt32BE(il, 0); intro.writeUInt32BE(dl, 4);
+  intro.writeUInt32BE(il, 0);
+  intro.writeUInt32BE(dl, 4);
   return Buffer.concat([MAGIC, intro, index, ...parts]);
 }
 
@@ -115,7 +145,8 @@ export function readHeader(buf: Buffer, at: number): ParsedHeader {
   const dl = buf.readUInt32BE(at + 12);
   const ds = at + 16 + il * 16;
   const end = ds + dl;
-  if (il > 0xffff || dl > 256 * 1024 * 1024 || end > buf.length) throw new RpmFormatError(`RPM header at ${at} is truncated (${il} entries, ${dl} data bytes)`);
+  if (il > 0xffff || dl > 256 * 1024 * 1024 || end > buf.length)
+    throw new RpmFormatError(`RPM header at ${at} is truncated (${il} entries, ${dl} data bytes)`);
   const tags = new Map<number, { type: number; value: ParsedValue }>();
   const cstr = (p: number) => {
     const z = buf.indexOf(0, p);
@@ -124,24 +155,47 @@ export function readHeader(buf: Buffer, at: number): ParsedHeader {
   };
   for (let i = 0; i < il; i++) {
     const e = at + 16 + i * 16;
-    const tag = buf.readUInt32BE(e), type = buf.readUInt32BE(e + 4), off = buf.readInt32BE(e + 8), count = buf.readUInt32BE(e + 12);
+    const tag = buf.readUInt32BE(e),
+      type = buf.readUInt32BE(e + 4),
+      off = buf.readInt32BE(e + 8),
+      count = buf.readUInt32BE(e + 12);
     const p = ds + off;
     if (off < 0 || p > end) throw new RpmFormatError(`RPM header tag ${tag}: offset ${off} outside the data`);
     let value: ParsedValue;
     switch (type) {
-      case TYPE.CHAR: case TYPE.INT8: value = [...buf.subarray(p, p + count)]; break;
-      case TYPE.INT16: value = Array.from({ length: count }, (_, k) => buf.readUInt16BE(p + k * 2)); break;
-      case TYPE.INT32: value = Array.from({ length: count }, (_, k) => buf.readUInt32BE(p + k * 4)); break;
-      case TYPE.INT64: value = Array.from({ length: count }, (_, k) => buf.readBigUInt64BE(p + k * 8)); break;
-      case TYPE.STRING: case TYPE.I18NSTRING: value = cstr(p).s; break;
+      case TYPE.CHAR:
+      case TYPE.INT8:
+        value = [...buf.subarray(p, p + count)];
+        break;
+      case TYPE.INT16:
+        value = Array.from({ length: count }, (_, k) => buf.readUInt16BE(p + k * 2));
+        break;
+      case TYPE.INT32:
+        value = Array.from({ length: count }, (_, k) => buf.readUInt32BE(p + k * 4));
+        break;
+      case TYPE.INT64:
+        value = Array.from({ length: count }, (_, k) => buf.readBigUInt64BE(p + k * 8));
+        break;
+      case TYPE.STRING:
+      case TYPE.I18NSTRING:
+        value = cstr(p).s;
+        break;
       case TYPE.STRING_ARRAY: {
         const out: string[] = [];
         let q = p;
-        for (let k = 0; k < count; k++) { const r = cstr(q); out.push(r.s); q = r.next; }
-        value = out; break;
+        for (let k = 0; k < count; k++) {
+          const r = cstr(q);
+          out.push(r.s);
+          q = r.next;
+        }
+        value = out;
+        break;
       }
-      case TYPE.BIN: value = Buffer.from(buf.subarray(p, p + count)); break;
-      default: throw new RpmFormatError(`RPM header tag ${tag}: unknown type ${type}`);
+      case TYPE.BIN:
+        value = Buffer.from(buf.subarray(p, p + count));
+        break;
+      default:
+        throw new RpmFormatError(`RPM header tag ${tag}: unknown type ${type}`);
     }
     tags.set(tag, { type, value });
   }
@@ -152,7 +206,8 @@ export function readHeader(buf: Buffer, at: number): ParsedHeader {
 export function writeLead(nevr: string, archnum: number): Buffer {
   const l = Buffer.alloc(96);
   l.writeUInt32BE(0xedabeedb, 0);
-  l[4] = 3; l[5] = 0;
+  l[4] = 3;
+  l[5] = 0;
   l.writeUInt16BE(0, 6); // binary package
   l.writeUInt16BE(archnum, 8);
   // rpm itself truncates a long NEVR here (rstrlcpy into 66 bytes); readers use the header

@@ -29,34 +29,59 @@ export interface RhelBuildOptions {
   compression?: 'xz' | 'gzip';
 }
 
-interface Planned { arch: Arch; rpmArch: string; executable: string }
+interface Planned {
+  arch: Arch;
+  rpmArch: string;
+  executable: string;
+}
 
 /** Every check that can fail on bad input, before anything is written. */
 export function planRhel(inputs: BuildInputs): Planned[] {
   const { info } = inputs;
-  const wrap = (f: () => void) => { try { f(); } catch (e) { throw new RpmInputError((e as Error).message); } };
+  const wrap = (f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      throw new RpmInputError((e as Error).message);
+    }
+  };
   wrap(() => checkRpmName(info.name));
-  if (!/^[A-Za-z0-9@_.-]+$/.test(info.serviceName)) throw new RpmInputError(`branding.serviceName "${info.serviceName}" is not a valid systemd unit name: use letters, digits and @ _ . -`);
-  if (!info.versions.rpm) throw new RpmInputError(`no rpm version for "${info.versions.semver}" (PackageInfo.versions.rpm): map it with targets/version.ts mapVersion`);
+  if (!/^[A-Za-z0-9@_.-]+$/.test(info.serviceName))
+    throw new RpmInputError(
+      `branding.serviceName "${info.serviceName}" is not a valid systemd unit name: use letters, digits and @ _ . -`,
+    );
+  if (!info.versions.rpm)
+    throw new RpmInputError(
+      `no rpm version for "${info.versions.semver}" (PackageInfo.versions.rpm): map it with targets/version.ts mapVersion`,
+    );
   const { version, release } = splitRpmVersion(info.versions.rpm);
   wrap(() => checkRpmVersion(`version "${info.versions.semver}": RPM Version`, version));
   wrap(() => checkRpmVersion(`version "${info.versions.semver}": RPM Release`, release));
   if (!Number.isInteger(info.memoryMaxBytes) || heapCapMiB(info.memoryMaxBytes) < MIN_HEAP_CAP_MIB) {
-    throw new RpmInputError(`service.memoryMax (${info.memoryMaxBytes} bytes) is too small for a Node heap: use at least 32MiB`);
+    throw new RpmInputError(
+      `service.memoryMax (${info.memoryMaxBytes} bytes) is too small for a Node heap: use at least 32MiB`,
+    );
   }
   if (!inputs.keys.openpgpPrivate?.includes('BEGIN PGP PRIVATE KEY BLOCK')) {
-    throw new RpmInputError('signing.openpgpPrivateKey: no armored OpenPGP private key to sign the RPMs and the dnf repository: set EDGEWAN_OPENPGP_KEY or the manifest\'s signing.openpgpPrivateKey to an unencrypted key file, or let the build create the development key');
+    throw new RpmInputError(
+      "signing.openpgpPrivateKey: no armored OpenPGP private key to sign the RPMs and the dnf repository: set EDGEWAN_OPENPGP_KEY or the manifest's signing.openpgpPrivateKey to an unencrypted key file, or let the build create the development key",
+    );
   }
   const plan: Planned[] = [];
   for (const arch of RHEL_ARCHES) {
     const exe = inputs.executables[arch];
     if (exe === undefined) continue; // not built in this run (--arch)
-    if (!existsSync(exe)) throw new RpmInputError(`executables.${arch}: ${exe} (the ${arch} executable for the rhel ${ARCHES[arch].rpm} package) does not exist: build it first (edgewan-build build --arch ${arch} --target rhel)`);
+    if (!existsSync(exe))
+      throw new RpmInputError(
+        `executables.${arch}: ${exe} (the ${arch} executable for the rhel ${ARCHES[arch].rpm} package) does not exist: build it first (edgewan-build build --arch ${arch} --target rhel)`,
+      );
     plan.push({ arch, rpmArch: ARCHES[arch].rpm!, executable: exe });
   }
   if (plan.length === 0) {
     const built = Object.keys(inputs.executables);
-    throw new RpmInputError(`executables: the rhel target packages the x64 and arm64 executables (x86_64, aarch64 RPMs), and this build made ${built.length ? `only ${built.join(', ')}` : 'none'}: add --arch x64 or --arch arm64`);
+    throw new RpmInputError(
+      `executables: the rhel target packages the x64 and arm64 executables (x86_64, aarch64 RPMs), and this build made ${built.length ? `only ${built.join(', ')}` : 'none'}: add --arch x64 or --arch arm64`,
+    );
   }
   return plan;
 }
@@ -82,20 +107,50 @@ export async function buildRhel(inputs: BuildInputs, opts: RhelBuildOptions = {}
   for (const p of plan) {
     inputs.log(`rhel: packaging ${info.name} ${info.versions.rpm} ${p.rpmArch}`);
     const r = await buildServiceRpm({
-      info, mtime, rpmArch: p.rpmArch, executable: p.executable, notices: noticesFor(inputs, p.arch),
-      cacheDir: inputs.cacheDir, compression: opts.compression, sign,
+      info,
+      mtime,
+      rpmArch: p.rpmArch,
+      executable: p.executable,
+      notices: noticesFor(inputs, p.arch),
+      cacheDir: inputs.cacheDir,
+      compression: opts.compression,
+      sign,
     });
-    packages.push({ fileName: r.fileName, rpm: r.rpm, headerStart: r.headerStart, headerEnd: r.headerEnd, archiveSize: r.archiveSize });
-    artifacts.push({ type: 'rpm', path: `${RHEL_DIR}/Packages/${r.fileName}`, arch: p.arch, platform: p.rpmArch, target: 'rhel', sha256: sha256(r.rpm), size: r.rpm.length });
+    packages.push({
+      fileName: r.fileName,
+      rpm: r.rpm,
+      headerStart: r.headerStart,
+      headerEnd: r.headerEnd,
+      archiveSize: r.archiveSize,
+    });
+    artifacts.push({
+      type: 'rpm',
+      path: `${RHEL_DIR}/Packages/${r.fileName}`,
+      arch: p.arch,
+      platform: p.rpmArch,
+      target: 'rhel',
+      sha256: sha256(r.rpm),
+      size: r.rpm.length,
+    });
   }
   const repo = await writeRepo({
-    dir: join(inputs.outDir, RHEL_DIR), name: info.name, title: `${info.vendor} ${info.name} (EL 8/9: ${plan.map((p) => p.rpmArch).join(', ')})`,
-    packages, mtime, publicArmored: signer.publicArmored, detachSign: (d) => signer.detachSign(d),
+    dir: join(inputs.outDir, RHEL_DIR),
+    name: info.name,
+    title: `${info.vendor} ${info.name} (EL 8/9: ${plan.map((p) => p.rpmArch).join(', ')})`,
+    packages,
+    mtime,
+    publicArmored: signer.publicArmored,
+    detachSign: (d) => signer.detachSign(d),
   });
   inputs.log(`rhel: signed dnf repository ${RHEL_DIR}/ with key ${signer.fingerprint}`);
   artifacts.push({
-    type: 'rpm-repo', path: RHEL_DIR, platforms: plan.map((p) => p.rpmArch).sort(), target: 'rhel',
-    sha256: sha256(repo.repomd), size: repo.size, index: 'repodata/repomd.xml',
+    type: 'rpm-repo',
+    path: RHEL_DIR,
+    platforms: plan.map((p) => p.rpmArch).sort(),
+    target: 'rhel',
+    sha256: sha256(repo.repomd),
+    size: repo.size,
+    index: 'repodata/repomd.xml',
   });
   return artifacts;
 }

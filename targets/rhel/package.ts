@@ -27,8 +27,13 @@ import { buildRpm, FILEFLAG, SENSE, type Dependency, type RpmFile, type RpmResul
  * and libstdc++ from GCC 5+, both in every EL 8 and 9 base.
  */
 export const EXECUTABLE_REQUIRES: readonly string[] = [
-  'libc.so.6(GLIBC_2.28)(64bit)', 'libdl.so.2()(64bit)', 'libgcc_s.so.1(GCC_3.4)(64bit)', 'libm.so.6()(64bit)',
-  'libpthread.so.0()(64bit)', 'libstdc++.so.6(CXXABI_1.3.11)(64bit)', 'libstdc++.so.6(GLIBCXX_3.4.21)(64bit)',
+  'libc.so.6(GLIBC_2.28)(64bit)',
+  'libdl.so.2()(64bit)',
+  'libgcc_s.so.1(GCC_3.4)(64bit)',
+  'libm.so.6()(64bit)',
+  'libpthread.so.0()(64bit)',
+  'libstdc++.so.6(CXXABI_1.3.11)(64bit)',
+  'libstdc++.so.6(GLIBCXX_3.4.21)(64bit)',
 ];
 
 export interface RpmPackageSpec {
@@ -136,8 +141,15 @@ export async function buildServiceRpm(spec: RpmPackageSpec): Promise<RpmResult> 
   const user = info.name;
   const files: RpmFile[] = [];
   const file = (path: string, data: Buffer | string, mode = 0o644, extra: Partial<RpmFile> = {}) =>
-    files.push({ type: 'file', path, mode, data: typeof data === 'string' ? Buffer.from(data) : data, ...extra });
-  const dir = (path: string, mode = 0o755, extra: Partial<RpmFile> = {}) => files.push({ type: 'dir', path, mode, ...extra });
+    files.push({
+      type: 'file',
+      path,
+      mode,
+      data: typeof data === 'string' ? Buffer.from(data) : data,
+      ...extra,
+    });
+  const dir = (path: string, mode = 0o755, extra: Partial<RpmFile> = {}) =>
+    files.push({ type: 'dir', path, mode, ...extra });
 
   file(p.exec, readFileSync(spec.executable), 0o755);
   file(`/usr/lib/systemd/system/${info.serviceName}.service`, renderUnit(info));
@@ -146,7 +158,10 @@ export async function buildServiceRpm(spec: RpmPackageSpec): Promise<RpmResult> 
   dir(`/usr/lib/${user}`);
   file(hook.path, hook.script, 0o755);
   dir(`/etc/${user}`);
-  file(p.config, `${JSON.stringify(info.defaultConfig, null, 2)}\n`, 0o640, { group: user, flags: FILEFLAG.CONFIG | FILEFLAG.NOREPLACE });
+  file(p.config, `${JSON.stringify(info.defaultConfig, null, 2)}\n`, 0o640, {
+    group: user,
+    flags: FILEFLAG.CONFIG | FILEFLAG.NOREPLACE,
+  });
   dir(p.keysDir, 0o750, { group: user });
   dir(p.stateDir, 0o750, { user, group: user });
   const lic = `/usr/share/licenses/${user}`;
@@ -154,12 +169,19 @@ export async function buildServiceRpm(spec: RpmPackageSpec): Promise<RpmResult> 
   dir(lic);
   file(`${lic}/COPYRIGHT`, renderRpmCopyright(info, mtime, notices), 0o644, { flags: FILEFLAG.LICENSE });
   if (spec.notices) file(`${lic}/${notices}`, spec.notices, 0o644, { flags: FILEFLAG.LICENSE });
-  file(`/usr/share/man/man1/${user}.1.gz`, gzipDeterministic(Buffer.from(renderManPage(info, mtime))), 0o644, { flags: FILEFLAG.DOC });
+  file(
+    `/usr/share/man/man1/${user}.1.gz`,
+    gzipDeterministic(Buffer.from(renderManPage(info, mtime))),
+    0o644,
+    { flags: FILEFLAG.DOC },
+  );
 
   const [, ...rest] = info.description.split('\n');
   const description = [
     ...(rest.join(' ').trim() ? [wrap(rest.join(' ')).join('\n')] : []),
-    wrap(`${summaryOf(info)}. This package contains a self-contained executable (the engine and its own Node.js runtime); it needs no other runtime, only glibc 2.28 or later (EL 8 and later).`).join('\n'),
+    wrap(
+      `${summaryOf(info)}. This package contains a self-contained executable (the engine and its own Node.js runtime); it needs no other runtime, only glibc 2.28 or later (EL 8 and later).`,
+    ).join('\n'),
   ].join('\n\n');
   const requires: Dependency[] = [
     ...EXECUTABLE_REQUIRES.map((name) => ({ name, flags: SENSE.FIND_REQUIRES })),
@@ -183,7 +205,9 @@ export async function buildServiceRpm(spec: RpmPackageSpec): Promise<RpmResult> 
     mtime,
     files,
     requires,
-    provides: ISA[spec.rpmArch] ? [{ name: `${info.name}(${ISA[spec.rpmArch]})`, flags: SENSE.EQUAL, version: evr }] : [],
+    provides: ISA[spec.rpmArch]
+      ? [{ name: `${info.name}(${ISA[spec.rpmArch]})`, flags: SENSE.EQUAL, version: evr }]
+      : [],
     scripts: rpmScripts(info),
     changelog: { name: `${info.maintainer} - ${evr}`, text: `- Release ${info.versions.semver}.` },
     compression: spec.compression,

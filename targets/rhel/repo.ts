@@ -40,10 +40,15 @@ export interface RepoResult {
   size: number;
 }
 
-const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const xml = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 const FLAG_NAMES: Array<[number, string]> = [
-  [SENSE.LESS | SENSE.EQUAL, 'LE'], [SENSE.GREATER | SENSE.EQUAL, 'GE'], [SENSE.EQUAL, 'EQ'], [SENSE.LESS, 'LT'], [SENSE.GREATER, 'GT'],
+  [SENSE.LESS | SENSE.EQUAL, 'LE'],
+  [SENSE.GREATER | SENSE.EQUAL, 'GE'],
+  [SENSE.EQUAL, 'EQ'],
+  [SENSE.LESS, 'LT'],
+  [SENSE.GREATER, 'GT'],
 ];
 // pre="1": needed before the package's files are in place (createrepo_c: legacy PreReq or an
 // install-time scriptlet); %preun/%postun needs are ordinary requires
@@ -55,23 +60,41 @@ function describe(p: RepoPackage) {
   const str = (t: number) => String(h.get(t)?.value ?? '');
   const arr = (t: number) => (h.get(t)?.value ?? []) as string[];
   const num = (t: number) => (h.get(t)?.value ?? []) as number[];
-  const deps = (names: number, flags: number, versions: number) => arr(names).map((name, i) => ({ name, flags: num(flags)[i] ?? 0, version: arr(versions)[i] ?? '' }));
+  const deps = (names: number, flags: number, versions: number) =>
+    arr(names).map((name, i) => ({ name, flags: num(flags)[i] ?? 0, version: arr(versions)[i] ?? '' }));
   const dirs = arr(TAG.DIRNAMES);
   const modes = num(TAG.FILEMODES);
-  const files = arr(TAG.BASENAMES).map((b, i) => ({ path: dirs[num(TAG.DIRINDEXES)[i]] + b, dir: (modes[i] & 0o170000) === 0o040000 }));
+  const files = arr(TAG.BASENAMES).map((b, i) => ({
+    path: dirs[num(TAG.DIRINDEXES)[i]] + b,
+    dir: (modes[i] & 0o170000) === 0o040000,
+  }));
   return {
-    name: str(TAG.NAME), arch: str(TAG.ARCH), ver: str(TAG.VERSION), rel: str(TAG.RELEASE), summary: str(TAG.SUMMARY),
-    description: str(TAG.DESCRIPTION), packager: str(TAG.PACKAGER), url: str(TAG.URL), buildtime: num(TAG.BUILDTIME)[0] ?? 0,
-    size: num(TAG.SIZE)[0] ?? 0, license: str(TAG.LICENSE), vendor: str(TAG.VENDOR), group: str(TAG.GROUP),
-    buildhost: str(TAG.BUILDHOST), sourcerpm: str(TAG.SOURCERPM),
+    name: str(TAG.NAME),
+    arch: str(TAG.ARCH),
+    ver: str(TAG.VERSION),
+    rel: str(TAG.RELEASE),
+    summary: str(TAG.SUMMARY),
+    description: str(TAG.DESCRIPTION),
+    packager: str(TAG.PACKAGER),
+    url: str(TAG.URL),
+    buildtime: num(TAG.BUILDTIME)[0] ?? 0,
+    size: num(TAG.SIZE)[0] ?? 0,
+    license: str(TAG.LICENSE),
+    vendor: str(TAG.VENDOR),
+    group: str(TAG.GROUP),
+    buildhost: str(TAG.BUILDHOST),
+    sourcerpm: str(TAG.SOURCERPM),
     provides: deps(TAG.PROVIDENAME, TAG.PROVIDEFLAGS, TAG.PROVIDEVERSION),
     requires: deps(TAG.REQUIRENAME, TAG.REQUIREFLAGS, TAG.REQUIREVERSION),
-    files, changelog: { time: num(TAG.CHANGELOGTIME), name: arr(TAG.CHANGELOGNAME), text: arr(TAG.CHANGELOGTEXT) },
+    files,
+    changelog: { time: num(TAG.CHANGELOGTIME), name: arr(TAG.CHANGELOGNAME), text: arr(TAG.CHANGELOGTEXT) },
   };
 }
 
 function entry(d: { name: string; flags: number; version: string }, pre: boolean): string {
-  const flag = FLAG_NAMES.find(([bits]) => (d.flags & (SENSE.LESS | SENSE.GREATER | SENSE.EQUAL)) === bits)?.[1];
+  const flag = FLAG_NAMES.find(
+    ([bits]) => (d.flags & (SENSE.LESS | SENSE.GREATER | SENSE.EQUAL)) === bits,
+  )?.[1];
   let evr = '';
   if (flag && d.version) {
     const cut = d.version.lastIndexOf('-');
@@ -84,17 +107,28 @@ function entry(d: { name: string; flags: number; version: string }, pre: boolean
 // createrepo_c puts these in primary.xml (dnf resolves file requires on them without filelists)
 const PRIMARY_FILE = /^(\/etc\/|\/usr\/lib\/sendmail$|.*bin\/)/;
 
-export function renderMetadata(packages: readonly RepoPackage[]): { primary: string; filelists: string; other: string } {
+export function renderMetadata(packages: readonly RepoPackage[]): {
+  primary: string;
+  filelists: string;
+  other: string;
+} {
   const head = '<?xml version="1.0" encoding="UTF-8"?>\n';
-  const pkgs = [...packages].sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0)).map((p) => ({ p, d: describe(p), id: sha256(p.rpm) }));
-  const fileLine = (f: { path: string; dir: boolean }) => `    <file${f.dir ? ' type="dir"' : ''}>${xml(f.path)}</file>`;
-  const version = (d: ReturnType<typeof describe>) => `<version epoch="0" ver="${xml(d.ver)}" rel="${xml(d.rel)}"/>`;
+  const pkgs = [...packages]
+    .sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0))
+    .map((p) => ({ p, d: describe(p), id: sha256(p.rpm) }));
+  const fileLine = (f: { path: string; dir: boolean }) =>
+    `    <file${f.dir ? ' type="dir"' : ''}>${xml(f.path)}</file>`;
+  const version = (d: ReturnType<typeof describe>) =>
+    `<version epoch="0" ver="${xml(d.ver)}" rel="${xml(d.rel)}"/>`;
   const primary = `${head}<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="${pkgs.length}">
-${pkgs.map(({ p, d, id }) => {
+${pkgs
+  .map(({ p, d, id }) => {
     // as createrepo_c: no rpmlib() features, nothing the package provides itself, one entry
     // per name/flags/version/pre
     const own = new Set(d.provides.map((p) => `${p.name}\0${p.version}`));
-    const requires = d.requires.filter((r) => !r.name.startsWith('rpmlib(') && !own.has(`${r.name}\0${r.version}`));
+    const requires = d.requires.filter(
+      (r) => !r.name.startsWith('rpmlib(') && !own.has(`${r.name}\0${r.version}`),
+    );
     const seen = new Map<string, { name: string; flags: number; version: string; pre: boolean }>();
     for (const r of requires) {
       const pre = (r.flags & PRE) !== 0;
@@ -126,25 +160,37 @@ ${d.provides.map((e) => entry(e, false)).join('\n')}
     <rpm:requires>
 ${[...seen.values()].map((e) => entry(e, e.pre)).join('\n')}
     </rpm:requires>
-${d.files.filter((f) => PRIMARY_FILE.test(f.path)).map(fileLine).join('\n')}
+${d.files
+  .filter((f) => PRIMARY_FILE.test(f.path))
+  .map(fileLine)
+  .join('\n')}
   </format>
 </package>
 `;
-  }).join('')}</metadata>
+  })
+  .join('')}</metadata>
 `;
   const filelists = `${head}<filelists xmlns="http://linux.duke.edu/metadata/filelists" packages="${pkgs.length}">
-${pkgs.map(({ d, id }) => `<package pkgid="${id}" name="${xml(d.name)}" arch="${xml(d.arch)}">
+${pkgs
+  .map(
+    ({ d, id }) => `<package pkgid="${id}" name="${xml(d.name)}" arch="${xml(d.arch)}">
   ${version(d)}
 ${d.files.map(fileLine).join('\n')}
 </package>
-`).join('')}</filelists>
+`,
+  )
+  .join('')}</filelists>
 `;
   const other = `${head}<otherdata xmlns="http://linux.duke.edu/metadata/other" packages="${pkgs.length}">
-${pkgs.map(({ d, id }) => `<package pkgid="${id}" name="${xml(d.name)}" arch="${xml(d.arch)}">
+${pkgs
+  .map(
+    ({ d, id }) => `<package pkgid="${id}" name="${xml(d.name)}" arch="${xml(d.arch)}">
   ${version(d)}
 ${d.changelog.text.map((t, i) => `  <changelog author="${xml(d.changelog.name[i] ?? '')}" date="${d.changelog.time[i] ?? 0}">${xml(t)}</changelog>`).join('\n')}
 </package>
-`).join('')}</otherdata>
+`,
+  )
+  .join('')}</otherdata>
 `;
   return { primary, filelists, other };
 }

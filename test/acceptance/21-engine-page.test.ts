@@ -16,8 +16,20 @@ async function queryOnce(port: number): Promise<void> {
   try {
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('no DNS answer')), 3000);
-      sock.once('message', () => { clearTimeout(t); resolve(); });
-      sock.send(dnsPacket.encode({ type: 'query', id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'printer.branch.lan' }] }), port, '127.0.0.1');
+      sock.once('message', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      sock.send(
+        dnsPacket.encode({
+          type: 'query',
+          id: 7,
+          flags: dnsPacket.RECURSION_DESIRED,
+          questions: [{ type: 'A', name: 'printer.branch.lan' }],
+        }),
+        port,
+        '127.0.0.1',
+      );
     });
   } finally {
     sock.close();
@@ -32,12 +44,23 @@ test('status page shows /status, stays on the admin origin, screenshot kept', as
     env: { EDGEWAN_TEST_FAIL: 'probe:start:0:1' },
     config: {
       supervisor: { backoffMs: { initial: 100, max: 200 } },
-      dns: { enabled: true, listen: [`127.0.0.1:${dnsPort}`], upstreams: ['127.0.0.1:9'], records: [{ name: 'printer.branch.lan', type: 'A', value: '10.0.0.5' }] },
+      dns: {
+        enabled: true,
+        listen: [`127.0.0.1:${dnsPort}`],
+        upstreams: ['127.0.0.1:9'],
+        records: [{ name: 'printer.branch.lan', type: 'A', value: '10.0.0.5' }],
+      },
     },
   });
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+    ],
   });
   try {
     // some DNS traffic so the page has component figures that move, then let the probe
@@ -49,13 +72,15 @@ test('status page shows /status, stays on the admin origin, screenshot kept', as
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const origin = `http://127.0.0.1:${eng.port}`;
     const requests: string[] = [];
-    page.on('request', (r) => { requests.push(r.url()); });
+    page.on('request', (r) => {
+      requests.push(r.url());
+    });
     const statusResponse = page.waitForResponse((r) => r.url() === `${origin}/status`);
     await page.goto(`${origin}/`);
     const status = await (await statusResponse).json();
     await page.waitForFunction("document.querySelector('#comps tr') !== null");
     // a string, not a function: tsx's esbuild would inject its __name helper into a function
-    const shown = await page.evaluate(`(() => {
+    const shown = (await page.evaluate(`(() => {
       const v = (k) => JSON.parse(document.querySelector('[data-k="' + k + '"]').getAttribute('data-v'));
       const comps = [...document.querySelectorAll('#comps tr')].map((tr) => ({
         name: tr.getAttribute('data-component'),
@@ -70,10 +95,18 @@ test('status page shows /status, stays on the admin origin, screenshot kept', as
         uptimeText: document.querySelector('[data-k="uptimeS"]').textContent, comps, budgets,
         charts: document.querySelectorAll('#charts svg').length,
       };
-    })()`) as {
-      role: string; version: string; uptimeS: number; ready: boolean; limit: number; rss: number; heapCap: number;
-      uptimeText: string | null; comps: Array<{ name: string; state: string; restarts: number; budgetBytes: number }>;
-      budgets: Record<string, number>; charts: number;
+    })()`)) as {
+      role: string;
+      version: string;
+      uptimeS: number;
+      ready: boolean;
+      limit: number;
+      rss: number;
+      heapCap: number;
+      uptimeText: string | null;
+      comps: Array<{ name: string; state: string; restarts: number; budgetBytes: number }>;
+      budgets: Record<string, number>;
+      charts: number;
     };
     // the page rendered exactly the document it fetched (the first poll)
     assert.equal(shown.role, status.role);
@@ -84,7 +117,15 @@ test('status page shows /status, stays on the admin origin, screenshot kept', as
     assert.equal(shown.rss, status.memory.rssBytes);
     assert.equal(shown.heapCap, status.memory.heapCapBytes);
     assert.deepEqual(shown.budgets, status.memory.budgets);
-    assert.deepEqual(shown.comps, status.components.map((c: Record<string, unknown>) => ({ name: c.name, state: c.state, restarts: c.restarts, budgetBytes: c.budgetBytes })));
+    assert.deepEqual(
+      shown.comps,
+      status.components.map((c: Record<string, unknown>) => ({
+        name: c.name,
+        state: c.state,
+        restarts: c.restarts,
+        budgetBytes: c.budgetBytes,
+      })),
+    );
     assert.ok(shown.comps.some((c) => c.name === 'probe' && c.restarts === 1));
     assert.match(shown.uptimeText ?? '', /\d+s$/);
     assert.ok(shown.charts >= 2, 'memory charts drawn');

@@ -7,13 +7,16 @@ import { haveTool, needTool, skipsAllowed } from '../helpers/tools.ts';
 import { startStub, type Stub } from '../../engine/test/dns-stub.ts';
 import { dig, digAnswers, digFlags, digStatus, startDns, type DnsProc } from './30-dns-lib.ts';
 
-let stub: Stub; let dns: DnsProc;
+let stub: Stub;
+let dns: DnsProc;
 
 before(async () => {
-  if (!haveTool('dig') && skipsAllowed()) return; // the tests below then skip (partial run) 
+  if (!haveTool('dig') && skipsAllowed()) return; // the tests below then skip (partial run)
   stub = await startStub();
   dns = await startDns({
-    upstreams: [`127.0.0.1:${stub.port}`], upstreamTimeoutMs: 300, upstreamAttempts: 2,
+    upstreams: [`127.0.0.1:${stub.port}`],
+    upstreamTimeoutMs: 300,
+    upstreamAttempts: 2,
     records: [
       { name: 'printer.branch.lan', type: 'A', value: '192.168.1.50', ttlS: 120 },
       { name: 'ads.example', type: 'A', value: '0.0.0.0', subdomains: true },
@@ -22,7 +25,8 @@ before(async () => {
 });
 
 after(async () => {
-  await dns?.stop(); await stub?.close();
+  await dns?.stop();
+  await stub?.close();
 });
 
 test('dig: local record is authoritative', async (t) => {
@@ -82,14 +86,23 @@ test('dig: serve-stale answers with TTL 30 when the upstream is down', async (t)
     assert.equal(digStatus(out), 'NOERROR');
     assert.equal(digAnswers(out)[0][1], '30');
     assert.equal(digStatus(await dig(dns.port, 'unknown.example.test')), 'SERVFAIL');
-  } finally { stub.down = false; }
+  } finally {
+    stub.down = false;
+  }
 });
 
 test('hostile packets are harmless and counted', async (t) => {
   if (!needTool(t, 'dig', 'bind9-dnsutils')) return;
   const s = dgram.createSocket('udp4');
   const loop = Buffer.from('abcd01000001000000000000c00c00010001', 'hex');
-  const bad = [Buffer.alloc(0), Buffer.from('x'), Buffer.alloc(11), loop, Buffer.alloc(1400, 0x3f), Buffer.alloc(65000, 0xc0)];
+  const bad = [
+    Buffer.alloc(0),
+    Buffer.from('x'),
+    Buffer.alloc(11),
+    loop,
+    Buffer.alloc(1400, 0x3f),
+    Buffer.alloc(65000, 0xc0),
+  ];
   for (let i = 0; i < 20; i++) {
     for (const b of bad) s.send(b, dns.port, '127.0.0.1');
     await new Promise((r) => setTimeout(r, 10)); // paced: the point is hostile content, not a full socket buffer

@@ -13,7 +13,11 @@ import { startStub, udpAsk, query, type Stub } from '../../engine/test/dns-stub.
 import { dig, digAnswers, digStatus, startDns, type DnsProc } from './30-dns-lib.ts';
 import { freeUdpTcpPort } from '../helpers/ports.ts';
 
-let stub: Stub; let dns: DnsProc; let dir: string; let dnsmasq: ChildProcess | undefined; let dmPort = 0;
+let stub: Stub;
+let dns: DnsProc;
+let dir: string;
+let dnsmasq: ChildProcess | undefined;
+let dmPort = 0;
 
 const freePort = freeUdpTcpPort;
 
@@ -21,22 +25,42 @@ before(async () => {
   if (skipsAllowed() && (!haveTool('dnsmasq') || !haveTool('dig'))) return; // the tests below then skip (partial run)
   stub = await startStub();
   dir = mkdtempSync(join(tmpdir(), 'ewD-dnsmasq-'));
-  dns = await startDns({ upstreams: [`127.0.0.1:${stub.port}`], records: [{ name: 'printer.branch.lan', type: 'A', value: '192.168.1.50' }] });
+  dns = await startDns({
+    upstreams: [`127.0.0.1:${stub.port}`],
+    records: [{ name: 'printer.branch.lan', type: 'A', value: '192.168.1.50' }],
+  });
   dmPort = await freePort();
   // what the OpenWRT package sets through UCI (dhcp.@dnsmasq[0]: server, noresolv) on top of
   // OpenWRT's defaults (rebind protection with the local domain allowed)
-  writeFileSync(join(dir, 'dnsmasq.conf'), [
-    'no-resolv', 'no-hosts', 'bind-interfaces', 'listen-address=127.0.0.1', `port=${dmPort}`,
-    `server=127.0.0.1#${dns.port}`, 'stop-dns-rebind', 'rebind-domain-ok=/branch.lan/',
-    `pid-file=${join(dir, 'dnsmasq.pid')}`, '',
-  ].join('\n'));
-  dnsmasq = spawn('dnsmasq', ['--keep-in-foreground', `--conf-file=${join(dir, 'dnsmasq.conf')}`, '--user=root', '--log-facility=-'], { stdio: 'ignore' });
-  for (let i = 0; i < 50 && !(await udpAsk(dmPort, query('printer.branch.lan'), 200)); i++) { /* wait for dnsmasq */ }
+  writeFileSync(
+    join(dir, 'dnsmasq.conf'),
+    [
+      'no-resolv',
+      'no-hosts',
+      'bind-interfaces',
+      'listen-address=127.0.0.1',
+      `port=${dmPort}`,
+      `server=127.0.0.1#${dns.port}`,
+      'stop-dns-rebind',
+      'rebind-domain-ok=/branch.lan/',
+      `pid-file=${join(dir, 'dnsmasq.pid')}`,
+      '',
+    ].join('\n'),
+  );
+  dnsmasq = spawn(
+    'dnsmasq',
+    ['--keep-in-foreground', `--conf-file=${join(dir, 'dnsmasq.conf')}`, '--user=root', '--log-facility=-'],
+    { stdio: 'ignore' },
+  );
+  for (let i = 0; i < 50 && !(await udpAsk(dmPort, query('printer.branch.lan'), 200)); i++) {
+    /* wait for dnsmasq */
+  }
 });
 
 after(async () => {
   dnsmasq?.kill('SIGTERM');
-  await dns?.stop(); await stub?.close();
+  await dns?.stop();
+  await stub?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -50,6 +74,6 @@ test('dnsmasq forwarding to our cache: local, forwarded and negative answers arr
   assert.equal(digAnswers(fwd)[0][2], 'A');
   assert.equal(digStatus(await dig(dmPort, 'nxvia.example.test')), 'NXDOMAIN');
   const after = (await dns.status()).status.counters;
-  assert.ok(after.queries >= before + 2,  `our cache saw ${after.queries - before} of dnsmasq's queries`);
+  assert.ok(after.queries >= before + 2, `our cache saw ${after.queries - before} of dnsmasq's queries`);
   assert.equal(stub.queries.get('www.example.test'), 1, 'the upstream saw the name once, from us');
 });

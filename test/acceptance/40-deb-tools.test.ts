@@ -7,7 +7,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needTool } from '../helpers/tools.ts';
@@ -21,7 +30,10 @@ const DIST = process.env.EDGEWAN_TEST_DIST ?? join(import.meta.dirname, '..', '.
 function debs(): Artifact[] {
   const list = JSON.parse(readFileSync(join(DIST, 'artifacts.json'), 'utf8')) as Artifact[];
   const out = list.filter((a) => a.type === 'deb');
-  assert.ok(out.length > 0, 'no deb artifacts in dist/artifacts.json: the debian/raspbian targets were skipped (see the build log)');
+  assert.ok(
+    out.length > 0,
+    'no deb artifacts in dist/artifacts.json: the debian/raspbian targets were skipped (see the build log)',
+  );
   return out;
 }
 
@@ -48,26 +60,51 @@ test('every .deb: artifacts.json hash, platform and our reader agree with dpkg-d
   }
   for (const a of uniqueDebs()) {
     const file = join(DIST, a.path);
-    const d = await inspect(file) as DebInspection;
+    const d = (await inspect(file)) as DebInspection;
     assert.equal(d.format, 'deb');
     assert.equal(d.control.Architecture, a.platform, a.path);
     const f = run('dpkg-deb', ['-f', file]);
     assert.equal(f.status, 0, f.stderr);
-    const theirs = Object.fromEntries(f.stdout.trimEnd().split(/\n(?=\S)/).map((l) => {
-      const i = l.indexOf(':');
-      return [l.slice(0, i), l.slice(i + 1).replace(/^ /, '').replace(/\n /g, '\n')];
-    }));
+    const theirs = Object.fromEntries(
+      f.stdout
+        .trimEnd()
+        .split(/\n(?=\S)/)
+        .map((l) => {
+          const i = l.indexOf(':');
+          return [
+            l.slice(0, i),
+            l
+              .slice(i + 1)
+              .replace(/^ /, '')
+              .replace(/\n /g, '\n'),
+          ];
+        }),
+    );
     assert.deepEqual(d.control, theirs, `${a.path}: control fields`);
     const c = run('dpkg-deb', ['-c', file]);
     assert.equal(c.status, 0, c.stderr);
-    const listing = c.stdout.trimEnd().split('\n').map((l) => {
-      const m = /^(\S+) (\S+)\/(\S+)\s+(\d+) \S+ \S+ \.\/(.*?)(?: -> (.*))?$/.exec(l);
-      assert.ok(m, `unparsed dpkg-deb -c line: ${l}`);
-      return { type: m[1][0], mode: parseInt(modeBits(m[1]), 8), owner: `${m[2]}/${m[3]}`, size: Number(m[4]), path: m[5].replace(/\/$/, ''), link: m[6] };
-    });
+    const listing = c.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => {
+        const m = /^(\S+) (\S+)\/(\S+)\s+(\d+) \S+ \S+ \.\/(.*?)(?: -> (.*))?$/.exec(l);
+        assert.ok(m, `unparsed dpkg-deb -c line: ${l}`);
+        return {
+          type: m[1][0],
+          mode: parseInt(modeBits(m[1]), 8),
+          owner: `${m[2]}/${m[3]}`,
+          size: Number(m[4]),
+          path: m[5].replace(/\/$/, ''),
+          link: m[6],
+        };
+      });
     const ours = d.data.map((e) => ({
-      type: e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-', mode: e.type === 'symlink' ? 0o777 : e.mode,
-      owner: 'root/root', size: e.size, path: e.path, link: e.linkname,
+      type: e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-',
+      mode: e.type === 'symlink' ? 0o777 : e.mode,
+      owner: 'root/root',
+      size: e.size,
+      path: e.path,
+      link: e.linkname,
     }));
     assert.deepEqual(listing, ours, `${a.path}: data listing`);
   }
@@ -94,7 +131,8 @@ test('lintian --pedantic: no errors or warnings on any .deb; every override is j
     assert.ok(o?.data, `${f}: lintian overrides shipped`);
     const lines = o.data.toString().split('\n');
     lines.forEach((l, i) => {
-      if (l && !l.startsWith('#')) assert.ok(i > 0 && lines[i - 1].startsWith('#'), `${f}: override without a comment: ${l}`);
+      if (l && !l.startsWith('#'))
+        assert.ok(i > 0 && lines[i - 1].startsWith('#'), `${f}: override without a comment: ${l}`);
     });
   }
 });
@@ -105,7 +143,7 @@ test('systemd-analyze: the unit of every .deb verifies cleanly and exposure ≤ 
   // smallest of them: unpacking a 100 MB executable adds nothing to the unit check.
   const byUnit = new Map<string, Artifact>();
   for (const a of uniqueDebs()) {
-    const d = await inspect(join(DIST, a.path)) as DebInspection;
+    const d = (await inspect(join(DIST, a.path))) as DebInspection;
     const unit = d.data.find((e) => /^lib\/systemd\/system\/[^/]+\.service$/.test(e.path));
     assert.ok(unit?.md5, `${a.path}: no systemd unit`);
     const prev = byUnit.get(unit.md5);
@@ -130,7 +168,11 @@ test('systemd-analyze: the unit of every .deb verifies cleanly and exposure ≤ 
       const v = run('systemd-analyze', ['verify', `--root=${root}`, `/lib/systemd/system/${units[0]}`], env);
       assert.equal(v.stderr, '', `${a.path}: systemd-analyze verify printed:\n${v.stderr}`);
       assert.equal(v.status, 0);
-      const s = run('systemd-analyze', ['security', '--offline=yes', `--root=${root}`, '--no-pager', units[0]], env);
+      const s = run(
+        'systemd-analyze',
+        ['security', '--offline=yes', `--root=${root}`, '--no-pager', units[0]],
+        env,
+      );
       const m = /Overall exposure level for \S+: (\d+\.\d+)/.exec(s.stdout + s.stderr);
       assert.ok(m, `no exposure level in:\n${s.stdout}${s.stderr}`);
       t.diagnostic(`${a.path}: exposure ${m[1]}`);
@@ -143,13 +185,25 @@ test('systemd-analyze: the unit of every .deb verifies cleanly and exposure ≤ 
       mkdirSync(join(root, `etc/systemd/system/${units[0]}.d`), { recursive: true });
       symlinkSync(dropIn, join(root, `etc/systemd/system/${units[0]}.d/intercept.conf`));
       const vi = run('systemd-analyze', ['verify', `--root=${root}`, `/lib/systemd/system/${units[0]}`], env);
-      assert.equal(vi.stderr, '', `${a.path}: with the drop-in, systemd-analyze verify printed:\n${vi.stderr}`);
+      assert.equal(
+        vi.stderr,
+        '',
+        `${a.path}: with the drop-in, systemd-analyze verify printed:\n${vi.stderr}`,
+      );
       assert.equal(vi.status, 0);
-      const si = run('systemd-analyze', ['security', '--offline=yes', `--root=${root}`, '--no-pager', units[0]], env);
+      const si = run(
+        'systemd-analyze',
+        ['security', '--offline=yes', `--root=${root}`, '--no-pager', units[0]],
+        env,
+      );
       const mi = /Overall exposure level for \S+: (\d+\.\d+)/.exec(si.stdout + si.stderr);
       assert.ok(mi, `no exposure level with the drop-in:\n${si.stdout}${si.stderr}`);
       t.diagnostic(`${a.path}: exposure with the interception drop-in ${mi[1]}`);
-      assert.match(si.stdout, /CapabilityBoundingSet=~CAP_NET_ADMIN/, 'the drop-in takes effect: CAP_NET_ADMIN in the bounding set');
+      assert.match(
+        si.stdout,
+        /CapabilityBoundingSet=~CAP_NET_ADMIN/,
+        'the drop-in takes effect: CAP_NET_ADMIN in the bounding set',
+      );
       assert.ok(Number(mi[1]) <= 2.0, `${a.path}: exposure with the drop-in ${mi[1]} > 2.0`);
     } finally {
       rmSync(root, { recursive: true, force: true });

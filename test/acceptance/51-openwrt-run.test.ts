@@ -11,10 +11,21 @@ import { join } from 'node:path';
 import type { Arch } from '../../targets/arch.ts';
 import { needRoot, needTool, unavailable } from '../helpers/tools.ts';
 const STUBS = join(import.meta.dirname, '5x-openwrt-stubs');
-import { chrootRun, cleanup, feedsRoot, glibcFiles, ipkFor, makeRunnable, procdLog, unpackIpk } from './5x-openwrt-harness.ts';
+import {
+  chrootRun,
+  cleanup,
+  feedsRoot,
+  glibcFiles,
+  ipkFor,
+  makeRunnable,
+  procdLog,
+  unpackIpk,
+} from './5x-openwrt-harness.ts';
 
 let feed: string | undefined;
-before(async () => { feed = await feedsRoot(); });
+before(async () => {
+  feed = await feedsRoot();
+});
 
 const CASES: { arch: Arch; name: string; cpu?: string; machine: string }[] = [
   { arch: 'x64', name: 'x86_64', machine: 'x64' },
@@ -25,14 +36,32 @@ const CASES: { arch: Arch; name: string; cpu?: string; machine: string }[] = [
 
 for (const c of CASES) {
   test(`${c.name}${c.cpu ? ` (QEMU_CPU=${c.cpu})` : ''}: --version and check-config with no system glibc`, (t) => {
-    if (!needRoot(t) || !needTool(t, 'busybox', 'busybox-static') || (c.arch !== 'x64' && !needTool(t, `qemu-${c.machine === 'arm64' ? 'aarch64' : 'arm'}-static`, 'qemu-user-static'))) return;
-    if (!feed) { unavailable(t, 'no OpenWRT feed in dist/: run npm run build'); return; }
+    if (
+      !needRoot(t) ||
+      !needTool(t, 'busybox', 'busybox-static') ||
+      (c.arch !== 'x64' &&
+        !needTool(t, `qemu-${c.machine === 'arm64' ? 'aarch64' : 'arm'}-static`, 'qemu-user-static'))
+    )
+      return;
+    if (!feed) {
+      unavailable(t, 'no OpenWRT feed in dist/: run npm run build');
+      return;
+    }
     const ipk = ipkFor(feed, 'edgewan', c.name);
-    if (!ipk) { unavailable(t, `no edgewan package for ${c.name} in dist/ (${c.arch} not built)`); return; }
+    if (!ipk) {
+      unavailable(t, `no edgewan package for ${c.name} in dist/ (${c.arch} not built)`);
+      return;
+    }
     const u = unpackIpk(ipk);
     try {
       makeRunnable(u.root, c.arch);
-      assert.deepEqual(glibcFiles(u.root).sort(), [`/usr/lib/edgewan/glibc/${c.arch === 'x64' ? 'ld-linux-x86-64.so.2' : c.arch === 'arm64' ? 'ld-linux-aarch64.so.1' : 'ld-linux-armhf.so.3'}`, '/usr/lib/edgewan/glibc/libc.so.6'].sort());
+      assert.deepEqual(
+        glibcFiles(u.root).sort(),
+        [
+          `/usr/lib/edgewan/glibc/${c.arch === 'x64' ? 'ld-linux-x86-64.so.2' : c.arch === 'arm64' ? 'ld-linux-aarch64.so.1' : 'ld-linux-armhf.so.3'}`,
+          '/usr/lib/edgewan/glibc/libc.so.6',
+        ].sort(),
+      );
       const env: Record<string, string> = c.cpu ? { QEMU_CPU: c.cpu } : {};
       const v = chrootRun(u.root, ['/usr/bin/edgewan', '--version'], env);
       assert.equal(v.status, 0, `--version: ${v.stderr} ${v.signal ?? ''}`);
@@ -43,25 +72,33 @@ for (const c of CASES) {
       writeFileSync(join(u.root, 'tmp/edgewan.json'), tr.stdout);
       const cc = chrootRun(u.root, ['/usr/bin/edgewan', 'check-config', '/tmp/edgewan.json'], env);
       assert.equal(cc.status, 0, `check-config: ${cc.stdout}${cc.stderr}`);
-      if (c.arch === 'x64') { // one arch is enough for the engine's own refusal (qemu runs are slow)
+      if (c.arch === 'x64') {
+        // one arch is enough for the engine's own refusal (qemu runs are slow)
         writeFileSync(join(u.root, 'tmp/bad.json'), '{"role":"hub"}');
         const bad = chrootRun(u.root, ['/usr/bin/edgewan', 'check-config', '/tmp/bad.json'], env);
         assert.equal(bad.status, 78, `a bad config exits 78: ${bad.stderr}`);
       }
-    } finally { cleanup(u.work); }
+    } finally {
+      cleanup(u.work);
+    }
   });
 }
 
 // One unpacked x86_64 root for the init-script tests (unpacking 100+ MB per test is slow);
 // each test starts from the shipped UCI file and an empty procd log.
 let shared: { root: string; work: string; uci: string } | undefined;
-after(() => { if (shared) cleanup(shared.work); });
+after(() => {
+  if (shared) cleanup(shared.work);
+});
 
 function initRoot(t: import('node:test').TestContext) {
   if (!needRoot(t) || !needTool(t, 'busybox', 'busybox-static')) return undefined;
   if (!shared) {
     const ipk = feed && ipkFor(feed, 'edgewan', 'x86_64');
-    if (!ipk) { unavailable(t, 'no x86_64 edgewan package in dist/ (x64 not built)'); return undefined; }
+    if (!ipk) {
+      unavailable(t, 'no x86_64 edgewan package in dist/ (x64 not built)');
+      return undefined;
+    }
     const u = unpackIpk(ipk);
     makeRunnable(u.root, 'x64');
     shared = { ...u, uci: readFileSync(join(u.root, 'etc/config/edgewan'), 'utf8') };
@@ -72,7 +109,8 @@ function initRoot(t: import('node:test').TestContext) {
   return shared;
 }
 
-const start = (root: string) => chrootRun(root, ['/bin/sh', '/etc/rc.common', '/etc/init.d/edgewan', 'start']);
+const start = (root: string) =>
+  chrootRun(root, ['/bin/sh', '/etc/rc.common', '/etc/init.d/edgewan', 'start']);
 
 test('procd init: command, user, env heap cap, respawn, term_timeout, reload signal and trigger', (t) => {
   const u = initRoot(t);
@@ -96,22 +134,34 @@ test('procd init: command, user, env heap cap, respawn, term_timeout, reload sig
   const js = statSync(join(u.root, 'var/etc/edgewan/edgewan.json'));
   assert.deepEqual([js.mode & 0o777, js.uid, js.gid], [0o640, 0, 32768]);
   const sd = statSync(join(u.root, 'tmp/edgewan'));
-  assert.deepEqual([sd.mode & 0o777, sd.uid, sd.gid], [0o750, 32768, 32768], 'state dir owned by the service user');
+  assert.deepEqual(
+    [sd.mode & 0o777, sd.uid, sd.gid],
+    [0o750, 32768, 32768],
+    'state dir owned by the service user',
+  );
 });
 
 test('procd init: UCI memory_max, grace_s and DNS on port 53 reach procd', (t) => {
   const u = initRoot(t);
   if (!u) return;
   const cfg = join(u.root, 'etc/config/edgewan');
-  writeFileSync(cfg, readFileSync(cfg, 'utf8').replace("'128MiB'", "'256MiB'").replace("grace_s '5'", "grace_s '10'")
-    .replace("option dns '0'", "option dns '1'").replace("'127.0.0.1:5353'", "'127.0.0.1:53'"));
+  writeFileSync(
+    cfg,
+    readFileSync(cfg, 'utf8')
+      .replace("'128MiB'", "'256MiB'")
+      .replace("grace_s '5'", "grace_s '10'")
+      .replace("option dns '0'", "option dns '1'")
+      .replace("'127.0.0.1:5353'", "'127.0.0.1:53'"),
+  );
   const r = start(u.root);
   assert.equal(r.status, 0, r.stderr);
   const log = procdLog(u.root);
   assert.match(log, /^param env NODE_OPTIONS=--max-old-space-size=128 --max-semi-space-size=8$/m);
   assert.match(log, /^param term_timeout 15$/m);
   assert.match(log, /^param capabilities \/etc\/capabilities\/edgewan\.json$/m);
-  assert.deepEqual(JSON.parse(readFileSync(join(u.root, 'etc/capabilities/edgewan.json'), 'utf8')).ambient, ['CAP_NET_BIND_SERVICE']);
+  assert.deepEqual(JSON.parse(readFileSync(join(u.root, 'etc/capabilities/edgewan.json'), 'utf8')).ambient, [
+    'CAP_NET_BIND_SERVICE',
+  ]);
 });
 
 test('uci-defaults creates the key directory for the service group; keep.d keeps config and keys, not the cache', (t) => {
@@ -138,13 +188,20 @@ test('reload: a good UCI edit re-registers (procd then sends HUP); a bad one lea
   let r = reload();
   assert.equal(r.status, 0, r.stderr);
   assert.match(procdLog(u.root), /^open_instance instance1$/m);
-  assert.equal(JSON.parse(readFileSync(join(u.root, 'var/etc/edgewan/edgewan.json'), 'utf8')).log.level, 'debug');
+  assert.equal(
+    JSON.parse(readFileSync(join(u.root, 'var/etc/edgewan/edgewan.json'), 'utf8')).log.level,
+    'debug',
+  );
   writeFileSync(cfg, shared!.uci.replace("option log_level 'info'", "option log_level 'chatty'"));
   rmSync(join(u.root, 'tmp/procd.log'));
   r = reload();
   assert.equal(procdLog(u.root), 'rc=1\n', 'no message to procd at all: the running instance is untouched');
   assert.match(r.stderr, /edgewan\.main\.log_level='chatty'[\s\S]*reload refused/);
-  assert.equal(JSON.parse(readFileSync(join(u.root, 'var/etc/edgewan/edgewan.json'), 'utf8')).log.level, 'debug', 'previous config kept');
+  assert.equal(
+    JSON.parse(readFileSync(join(u.root, 'var/etc/edgewan/edgewan.json'), 'utf8')).log.level,
+    'debug',
+    'previous config kept',
+  );
 });
 
 test('procd init refuses to start (no instance to respawn) on a bad UCI value or a failing check-config', (t) => {
@@ -162,7 +219,10 @@ test('procd init refuses to start (no instance to respawn) on a bad UCI value or
   writeFileSync(cfg, good);
   writeFileSync(join(u.root, 'tmp/procd.log'), '');
   const exe = join(u.root, 'usr/bin/edgewan');
-  writeFileSync(exe, '#!/bin/sh\n[ "$1" = check-config ] && { echo "stand-in: /memory/limit invalid" >&2; exit 78; }\nexit 0\n');
+  writeFileSync(
+    exe,
+    '#!/bin/sh\n[ "$1" = check-config ] && { echo "stand-in: /memory/limit invalid" >&2; exit 78; }\nexit 0\n',
+  );
   chmodSync(exe, 0o755);
   r = start(u.root);
   log = procdLog(u.root);
@@ -172,22 +232,38 @@ test('procd init refuses to start (no instance to respawn) on a bad UCI value or
 });
 
 test('edgewan-node: the packaged bundle runs --version and check-config on Node 20 (the 24.10 feed ships node 20.20.2)', (t) => {
-  if (!feed) { unavailable(t, 'no OpenWRT feed in dist/: run npm run build'); return; }
+  if (!feed) {
+    unavailable(t, 'no OpenWRT feed in dist/: run npm run build');
+    return;
+  }
   const ipk = ipkFor(feed, 'edgewan-node', 'all');
   assert.ok(ipk);
   const u = unpackIpk(ipk);
   try {
     // The wrapper is what procd runs; it must point at the bundle the package ships.
-    assert.equal(readFileSync(join(u.root, 'usr/bin/edgewan'), 'utf8'), '#!/bin/sh\nexec /usr/bin/node /usr/lib/edgewan/edgewan.cjs "$@"\n');
+    assert.equal(
+      readFileSync(join(u.root, 'usr/bin/edgewan'), 'utf8'),
+      '#!/bin/sh\nexec /usr/bin/node /usr/lib/edgewan/edgewan.cjs "$@"\n',
+    );
     const bundle = join(u.root, 'usr/lib/edgewan/edgewan.cjs');
     const v = spawnSync(process.execPath, [bundle, '--version'], { encoding: 'utf8' });
     assert.equal(v.status, 0, v.stderr);
     assert.match(v.stdout, /\d+\.\d+\.\d+/);
-    const uci = spawnSync('sh', ['-c', `. ${STUBS}/functions.sh; logger() { :; }; . ${u.root}/usr/share/edgewan/uci2json.sh; uci2json_load edgewan && uci2json_write -`],
-      { encoding: 'utf8', env: { PATH: process.env.PATH, UCI_CONFIG_DIR: join(u.root, 'etc/config') } });
+    const uci = spawnSync(
+      'sh',
+      [
+        '-c',
+        `. ${STUBS}/functions.sh; logger() { :; }; . ${u.root}/usr/share/edgewan/uci2json.sh; uci2json_load edgewan && uci2json_write -`,
+      ],
+      { encoding: 'utf8', env: { PATH: process.env.PATH, UCI_CONFIG_DIR: join(u.root, 'etc/config') } },
+    );
     assert.equal(uci.status, 0, uci.stderr);
     writeFileSync(join(u.work, 'edgewan.json'), uci.stdout);
-    const cc = spawnSync(process.execPath, [bundle, 'check-config', join(u.work, 'edgewan.json')], { encoding: 'utf8' });
+    const cc = spawnSync(process.execPath, [bundle, 'check-config', join(u.work, 'edgewan.json')], {
+      encoding: 'utf8',
+    });
     assert.equal(cc.status, 0, cc.stdout + cc.stderr);
-  } finally { cleanup(u.work); }
+  } finally {
+    cleanup(u.work);
+  }
 });

@@ -15,7 +15,19 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Artifact } from '../../targets/target.ts';
@@ -26,12 +38,20 @@ import { allIpks, DIST, feedsRoot } from './5x-openwrt-harness.ts';
 
 const STUBS = join(import.meta.dirname, '5x-openwrt-stubs');
 let feeds: string | undefined;
-before(async () => { feeds = await feedsRoot(); });
+before(async () => {
+  feeds = await feedsRoot();
+});
 
-const which = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
+const which = (cmd: string) =>
+  spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
 
 function ready(t: import('node:test').TestContext): boolean {
-  return needRoot(t) && needTool(t, 'busybox', 'busybox-static') && needTool(t, 'strace') && needTool(t, 'unshare', 'util-linux');
+  return (
+    needRoot(t) &&
+    needTool(t, 'busybox', 'busybox-static') &&
+    needTool(t, 'strace') &&
+    needTool(t, 'unshare', 'util-linux')
+  );
 }
 
 /** A root as base-files leaves it, plus a PATH directory of busybox applets (no bash). */
@@ -52,7 +72,11 @@ function baseRoot(): { work: string; root: string; bin: string } {
   return { work, root, bin };
 }
 
-interface Traced { status: number | null; out: string; outside: string[] }
+interface Traced {
+  status: number | null;
+  out: string;
+  outside: string[];
+}
 
 /**
  * Run `busybox ash <script> <args>` in root as Image Builder does (IPKG_INSTROOT, cwd = root),
@@ -62,11 +86,30 @@ interface Traced { status: number | null; out: string; outside: string[] }
 function hostRun(root: string, bin: string, work: string, args: string[]): Traced {
   const log = join(work, `strace-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
   const busybox = which('busybox');
-  const r = spawnSync(which('unshare'), ['--mount', '--propagation', 'private', which('sh'), '-c',
-    `log=$1; shift; ${which('mount')} --bind "$0" /bin/sh && exec ${which('strace')} -f -qq -e trace=%file -o "$log" "$0" ash "$@"`, busybox, log, ...args],
-  { cwd: root, encoding: 'utf8', timeout: 120_000, env: { PATH: bin, IPKG_INSTROOT: root } });
-  const allowed = (p: string) => p === busybox || p === '/bin/busybox' || p === '/bin/sh' || p === '/dev/null' || p === '/proc/self/exe' ||
-    p.startsWith(`${bin}/`) || p === root || p.startsWith(`${root}/`);
+  const r = spawnSync(
+    which('unshare'),
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      which('sh'),
+      '-c',
+      `log=$1; shift; ${which('mount')} --bind "$0" /bin/sh && exec ${which('strace')} -f -qq -e trace=%file -o "$log" "$0" ash "$@"`,
+      busybox,
+      log,
+      ...args,
+    ],
+    { cwd: root, encoding: 'utf8', timeout: 120_000, env: { PATH: bin, IPKG_INSTROOT: root } },
+  );
+  const allowed = (p: string) =>
+    p === busybox ||
+    p === '/bin/busybox' ||
+    p === '/bin/sh' ||
+    p === '/dev/null' ||
+    p === '/proc/self/exe' ||
+    p.startsWith(`${bin}/`) ||
+    p === root ||
+    p.startsWith(`${root}/`);
   const outside = new Set<string>();
   for (const line of existsSync(log) ? readFileSync(log, 'utf8').split('\n') : []) {
     // "PID  syscall(args) = ret" (strace pads the PID), or the "<... syscall resumed>" half
@@ -84,17 +127,32 @@ function hostRun(root: string, bin: string, work: string, args: string[]): Trace
 }
 
 function assertEnabled(root: string, what: string): void {
-  assert.deepEqual(readdirSync(join(root, 'etc/rc.d')).sort(), ['K10edgewan', 'S95edgewan'], `${what}: the service is enabled in the root`);
-  for (const l of ['K10edgewan', 'S95edgewan']) assert.equal(readlinkSync(join(root, 'etc/rc.d', l)), '../init.d/edgewan');
+  assert.deepEqual(
+    readdirSync(join(root, 'etc/rc.d')).sort(),
+    ['K10edgewan', 'S95edgewan'],
+    `${what}: the service is enabled in the root`,
+  );
+  for (const l of ['K10edgewan', 'S95edgewan'])
+    assert.equal(readlinkSync(join(root, 'etc/rc.d', l)), '../init.d/edgewan');
 }
 
 function assertUser(root: string, what: string): void {
   assert.match(readFileSync(join(root, 'etc/group'), 'utf8'), /^edgewan:x:32768:edgewan$/m, `${what}: group`);
-  assert.match(readFileSync(join(root, 'etc/passwd'), 'utf8'), /^edgewan:x:32768:32768:edgewan:\/var\/run\/edgewan:\/bin\/false$/m, `${what}: user`);
+  assert.match(
+    readFileSync(join(root, 'etc/passwd'), 'utf8'),
+    /^edgewan:x:32768:32768:edgewan:\/var\/run\/edgewan:\/bin\/false$/m,
+    `${what}: user`,
+  );
 }
 
 /** Install, enable via the package's script, re-enable via Image Builder's loop, uninstall. */
-function exercise(t: import('node:test').TestContext, what: string, env: { work: string; root: string; bin: string }, post: string, pre: string): void {
+function exercise(
+  t: import('node:test').TestContext,
+  what: string,
+  env: { work: string; root: string; bin: string },
+  post: string,
+  pre: string,
+): void {
   const { work, root, bin } = env;
   const inst = hostRun(root, bin, work, [post]);
   t.diagnostic(`${what}: ${post} exit ${inst.status}; paths outside the root: ${inst.outside.length}`);
@@ -115,7 +173,10 @@ function exercise(t: import('node:test').TestContext, what: string, env: { work:
 }
 
 test('every .ipk installs into an offline root through busybox ash: the service is enabled, nothing outside the root is read', (t) => {
-  if (!feeds) { unavailable(t, 'no OpenWRT feed in dist/: run npm run build'); return; }
+  if (!feeds) {
+    unavailable(t, 'no OpenWRT feed in dist/: run npm run build');
+    return;
+  }
   if (!ready(t)) return;
   const seen = new Set<string>();
   let n = 0;
@@ -130,7 +191,11 @@ test('every .ipk installs into an offline root through busybox ash: the service 
       mkdirSync(info, { recursive: true });
       // What opkg does for `opkg -o ROOT install`: data into the root, control files into
       // usr/lib/opkg/info/<pkg>.*, the file list (GNU tar lists the data) as <pkg>.list.
-      const x = (args: string[]) => { const r = spawnSync('tar', args, { encoding: 'utf8' }); assert.equal(r.status, 0, r.stderr); return r.stdout; };
+      const x = (args: string[]) => {
+        const r = spawnSync('tar', args, { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        return r.stdout;
+      };
       x(['-xzf', ipk, '-C', env.work, './data.tar.gz', './control.tar.gz']);
       x(['-xzf', join(env.work, 'data.tar.gz'), '-C', env.root]);
       const ctl = join(env.work, 'control');
@@ -139,11 +204,16 @@ test('every .ipk installs into an offline root through busybox ash: the service 
       const pkg = parseControl(readFileSync(join(ctl, 'control'), 'utf8')).Package;
       for (const f of readdirSync(ctl)) copyFileSync(join(ctl, f), join(info, `${pkg}.${f}`));
       for (const s of ['postinst', 'prerm']) chmodSync(join(info, `${pkg}.${s}`), 0o755);
-      const list = x(['-tzf', join(env.work, 'data.tar.gz')]).split('\n').filter((l) => l && !l.endsWith('/')).map((l) => l.replace(/^\./, ''));
+      const list = x(['-tzf', join(env.work, 'data.tar.gz')])
+        .split('\n')
+        .filter((l) => l && !l.endsWith('/'))
+        .map((l) => l.replace(/^\./, ''));
       writeFileSync(join(info, `${pkg}.list`), list.map((l) => `${l}\n`).join(''));
       exercise(t, rel, env, `./usr/lib/opkg/info/${pkg}.postinst`, `./usr/lib/opkg/info/${pkg}.prerm`);
       n++;
-    } finally { rmSync(env.work, { recursive: true, force: true }); }
+    } finally {
+      rmSync(env.work, { recursive: true, force: true });
+    }
   }
   assert.ok(n >= 2, 'edgewan and edgewan-node at least');
 });
@@ -151,9 +221,15 @@ test('every .ipk installs into an offline root through busybox ash: the service 
 test('every .apk installs into an offline root through busybox ash: the service is enabled, nothing outside the root is read', (t) => {
   if (!ready(t)) return;
   const listFile = join(DIST, 'artifacts.json');
-  if (!existsSync(listFile)) { unavailable(t, 'no dist/artifacts.json: run npm run build'); return; }
+  if (!existsSync(listFile)) {
+    unavailable(t, 'no dist/artifacts.json: run npm run build');
+    return;
+  }
   const apks = (JSON.parse(readFileSync(listFile, 'utf8')) as Artifact[]).filter((a) => a.type === 'apk');
-  if (!apks.length) { unavailable(t, 'no apk artifacts in dist/artifacts.json: build with --target openwrt-25.12'); return; }
+  if (!apks.length) {
+    unavailable(t, 'no apk artifacts in dist/artifacts.json: build with --target openwrt-25.12');
+    return;
+  }
   const seen = new Set<string>();
   for (const a of apks) {
     if (seen.has(a.sha256)) continue;
@@ -169,13 +245,25 @@ test('every .apk installs into an offline root through busybox ash: the service 
         const p = join(env.root, f.path);
         mkdirSync(dirname(p), { recursive: true });
         if (f.type === 'symlink') symlinkSync(f.target!, p);
-        else { writeFileSync(p, contents.get(f.path) ?? Buffer.alloc(0)); chmodSync(p, f.mode); }
+        else {
+          writeFileSync(p, contents.get(f.path) ?? Buffer.alloc(0));
+          chmodSync(p, f.mode);
+        }
       }
       const scripts = d.root.scripts as Record<string, string>;
       const meta = join(env.root, 'lib/apk/packages');
-      for (const s of ['post-install', 'pre-deinstall']) writeFileSync(join(meta, `edgewan.${s}`), scripts[s], { mode: 0o755 });
-      exercise(t, a.path, env, './lib/apk/packages/edgewan.post-install', './lib/apk/packages/edgewan.pre-deinstall');
-    } finally { rmSync(env.work, { recursive: true, force: true }); }
+      for (const s of ['post-install', 'pre-deinstall'])
+        writeFileSync(join(meta, `edgewan.${s}`), scripts[s], { mode: 0o755 });
+      exercise(
+        t,
+        a.path,
+        env,
+        './lib/apk/packages/edgewan.post-install',
+        './lib/apk/packages/edgewan.pre-deinstall',
+      );
+    } finally {
+      rmSync(env.work, { recursive: true, force: true });
+    }
   }
 });
 
@@ -186,11 +274,17 @@ test('the test can fail: an init script sourcing a host path is caught (exit 2 u
     mkdirSync(join(env.root, 'etc/init.d'), { recursive: true });
     mkdirSync(join(env.root, 'usr/share/demo'), { recursive: true });
     writeFileSync(join(env.root, 'usr/share/demo/lib.sh'), 'demo_lib=1\n');
-    writeFileSync(join(env.root, 'etc/init.d/demo'), '#!/bin/sh /etc/rc.common\nSTART=50\n. /usr/share/demo/lib.sh\n', { mode: 0o755 });
+    writeFileSync(
+      join(env.root, 'etc/init.d/demo'),
+      '#!/bin/sh /etc/rc.common\nSTART=50\n. /usr/share/demo/lib.sh\n',
+      { mode: 0o755 },
+    );
     const r = hostRun(env.root, env.bin, env.work, ['./etc/rc.common', './etc/init.d/demo', 'enable']);
     assert.equal(r.status, 2, r.out);
     assert.match(r.out, /can't open '\/usr\/share\/demo\/lib\.sh'/);
     assert.deepEqual(readdirSync(join(env.root, 'etc/rc.d')), []);
     assert.deepEqual(r.outside, ['openat /usr/share/demo/lib.sh']);
-  } finally { rmSync(env.work, { recursive: true, force: true }); }
+  } finally {
+    rmSync(env.work, { recursive: true, force: true });
+  }
 });

@@ -22,12 +22,25 @@ test('oci tools: skopeo sees one index with three platforms; oci-image-tool vali
   if (!needTool(t, 'skopeo') || !needTool(t, 'oci-image-tool')) return;
   const a = ociArtifacts();
   const raw = mustRun('skopeo', ['inspect', '--raw', `oci:${a.layout}:edgewan:${a.version}`]);
-  const idx = JSON.parse(raw) as { mediaType: string; manifests: { platform: { os: string; architecture: string; variant?: string } }[] };
+  const idx = JSON.parse(raw) as {
+    mediaType: string;
+    manifests: { platform: { os: string; architecture: string; variant?: string } }[];
+  };
   assert.equal(idx.mediaType, 'application/vnd.oci.image.index.v1+json');
-  assert.deepEqual(idx.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}${m.platform.variant ? `/${m.platform.variant}` : ''}`), PLATFORMS.map((p) => p.platform));
+  assert.deepEqual(
+    idx.manifests.map(
+      (m) =>
+        `${m.platform.os}/${m.platform.architecture}${m.platform.variant ? `/${m.platform.variant}` : ''}`,
+    ),
+    PLATFORMS.map((p) => p.platform),
+  );
   const top = JSON.parse(readFileSync(join(a.layout, 'index.json'), 'utf8'));
   assert.equal(top.manifests[0].digest, `sha256:${sha(Buffer.from(raw))}`);
-  assert.equal(sha(readFileSync(join(a.layout, 'index.json'))), a.indexSha, 'artifacts.json sha256 is of index.json');
+  assert.equal(
+    sha(readFileSync(join(a.layout, 'index.json'))),
+    a.indexSha,
+    'artifacts.json sha256 is of index.json',
+  );
   // oci-image-tool 1.0.0-rc1 does not descend into a nested index; the per-platform copies below get the deep check.
   assert.match(mustRun('oci-image-tool', ['validate', '--type', 'image', a.layout]), /Validation succeeded/);
 });
@@ -40,12 +53,26 @@ test('oci tools: each platform copies out with skopeo, validates, and unpacks wi
     for (const p of PLATFORMS) {
       const single = join(dir, p.arch + p.variant);
       const over = ['--override-arch', p.arch, ...(p.variant ? ['--override-variant', p.variant] : [])];
-      mustRun('skopeo', [...over, 'copy', '-q', `oci:${a.layout}:edgewan:${a.version}`, `oci:${single}:edgewan`]);
-      assert.match(mustRun('oci-image-tool', ['validate', '--type', 'image', single]), /Validation succeeded/, p.platform);
+      mustRun('skopeo', [
+        ...over,
+        'copy',
+        '-q',
+        `oci:${a.layout}:edgewan:${a.version}`,
+        `oci:${single}:edgewan`,
+      ]);
+      assert.match(
+        mustRun('oci-image-tool', ['validate', '--type', 'image', single]),
+        /Validation succeeded/,
+        p.platform,
+      );
       const bundle = join(dir, `${p.arch}${p.variant}-bundle`);
       mustRun('umoci', ['unpack', '--rootless', '--image', `${single}:edgewan`, bundle]);
       const rootfs = join(bundle, 'rootfs');
-      assert.equal(sha(readFileSync(join(rootfs, 'usr/bin/edgewan'))), sha(readFileSync(join(distDir(), 'bin', p.exe))), `${p.platform}: /usr/bin/edgewan is dist/bin/${p.exe}`);
+      assert.equal(
+        sha(readFileSync(join(rootfs, 'usr/bin/edgewan'))),
+        sha(readFileSync(join(distDir(), 'bin', p.exe))),
+        `${p.platform}: /usr/bin/edgewan is dist/bin/${p.exe}`,
+      );
       assert.match(readFileSync(join(rootfs, 'etc/passwd'), 'utf8'), /^edgewan:x:10001:10001:/m);
       const cfg = JSON.parse(readFileSync(join(rootfs, 'etc/edgewan/edgewan.json'), 'utf8'));
       assert.equal(cfg.memory.limit, 'auto');
@@ -64,9 +91,15 @@ test('oci tools: two OCI builds (fresh dirs and caches, different TZ and umask) 
   if (!needTool(t, 'sh')) return;
   const a = ociArtifacts();
   const dir = mkdtempSync(join(tmpdir(), 'oci-repro-'));
-  const glibcRoot = join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/root', '.cache'), 'edgewan', 'glibc');
+  const glibcRoot = join(
+    process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/root', '.cache'),
+    'edgewan',
+    'glibc',
+  );
   const script = join(dir, 'build.mts');
-  writeFileSync(script, `
+  writeFileSync(
+    script,
+    `
 import { buildOci } from ${JSON.stringify(join(import.meta.dirname, '../../images/oci/index.ts'))};
 import { mapVersion } from ${JSON.stringify(join(import.meta.dirname, '../../targets/version.ts'))};
 const bin = ${JSON.stringify(join(distDir(), 'bin'))};
@@ -80,16 +113,23 @@ const r = await buildOci({
   bundle: '', licenses: '', sboms: {}, cacheDir: process.argv[2] + '/cache', keys: {}, log: () => {},
 });
 console.log(r.indexDigest);
-`);
+`,
+  );
   const build = (out: string, tz: string, umask: string) =>
-    mustRun('sh', ['-c', `umask ${umask} && exec node --import tsx ${script} ${out}`], { ...process.env, TZ: tz }).trim();
+    mustRun('sh', ['-c', `umask ${umask} && exec node --import tsx ${script} ${out}`], {
+      ...process.env,
+      TZ: tz,
+    }).trim();
   try {
     const d1 = build(join(dir, 'one'), 'UTC', '022');
     const d2 = build(join(dir, 'two'), 'Asia/Kolkata', '077');
     assert.match(d1, /^sha256:[a-f0-9]{64}$/);
     assert.equal(d1, d2);
     const f = `oci/edgewan-${a.version}.oci.tar`;
-    assert.ok(readFileSync(join(dir, 'one', f)).equals(readFileSync(join(dir, 'two', f))), 'oci-archive bytes differ');
+    assert.ok(
+      readFileSync(join(dir, 'one', f)).equals(readFileSync(join(dir, 'two', f))),
+      'oci-archive bytes differ',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

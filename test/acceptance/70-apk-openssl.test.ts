@@ -15,7 +15,11 @@ import { loadApkKey } from '../../targets/formats/adb-sign.ts';
 import { buildApkPackage } from '../../targets/formats/adb-package.ts';
 import { buildApkIndex } from '../../targets/formats/adb-index.ts';
 
-function run(cmd: string, args: string[], input?: Buffer): { status: number | null; out: Buffer; err: string } {
+function run(
+  cmd: string,
+  args: string[],
+  input?: Buffer,
+): { status: number | null; out: Buffer; err: string } {
   const r = spawnSync(cmd, args, { input });
   return { status: r.status, out: r.stdout, err: r.stderr.toString() };
 }
@@ -38,12 +42,16 @@ function gunzipRaw(file: Buffer): Buffer {
 /** Split a decompressed stream by hand: header, ADB block payload, SIG block payloads. */
 function blocks(stream: Buffer): { schema: Buffer; adb: Buffer; sigs: Buffer[] } {
   const schema = stream.subarray(4, 8);
-  let pos = 8; let adb: Buffer = Buffer.alloc(0); const sigs: Buffer[] = [];
+  let pos = 8;
+  let adb: Buffer = Buffer.alloc(0);
+  const sigs: Buffer[] = [];
   while (pos < stream.length) {
     const hdr = stream.readUInt32LE(pos);
-    const type = hdr >>> 30; const raw = hdr & 0x3fffffff;
+    const type = hdr >>> 30;
+    const raw = hdr & 0x3fffffff;
     const payload = stream.subarray(pos + 4, pos + raw);
-    if (type === 0) adb = payload; else if (type === 1) sigs.push(payload);
+    if (type === 0) adb = payload;
+    else if (type === 1) sigs.push(payload);
     pos += Math.ceil(raw / 8) * 8;
   }
   return { schema, adb, sigs };
@@ -55,9 +63,20 @@ test('SIG blocks of a package and an index verify with openssl, and only with th
   try {
     const p = (n: string) => join(dir, n);
     for (const k of ['key1', 'key2']) {
-      const g = run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', p(`${k}.pem`)]);
+      const g = run('openssl', [
+        'genpkey',
+        '-algorithm',
+        'EC',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-out',
+        p(`${k}.pem`),
+      ]);
       assert.equal(g.status, 0, g.err);
-      assert.equal(run('openssl', ['pkey', '-in', p(`${k}.pem`), '-pubout', '-out', p(`${k}.pub`)]).status, 0);
+      assert.equal(
+        run('openssl', ['pkey', '-in', p(`${k}.pem`), '-pubout', '-out', p(`${k}.pub`)]).status,
+        0,
+      );
     }
     const key = loadApkKey(readFileSync(p('key1.pem'), 'utf8'));
     // The public key we export is exactly what openssl writes for /etc/apk/keys/.
@@ -67,14 +86,22 @@ test('SIG blocks of a package and an index verify with openssl, and only with th
     const idHash = run('openssl', ['dgst', '-sha512', '-binary'], der.subarray(der.length - 65)).out;
     assert.deepEqual(key.keyId, idHash.subarray(0, 16));
 
-    const pkg = buildApkPackage({
-      info: { name: 'edgewan', version: '1.2.0-r1', arch: 'x86_64', description: 'openssl check' },
-      mtime: 1_700_000_000,
-      entries: [{ type: 'file', path: 'usr/bin/edgewan', mode: 0o755, data: Buffer.from('#!/bin/sh\necho hi\n') }],
-    }, key);
+    const pkg = buildApkPackage(
+      {
+        info: { name: 'edgewan', version: '1.2.0-r1', arch: 'x86_64', description: 'openssl check' },
+        mtime: 1_700_000_000,
+        entries: [
+          { type: 'file', path: 'usr/bin/edgewan', mode: 0o755, data: Buffer.from('#!/bin/sh\necho hi\n') },
+        ],
+      },
+      key,
+    );
     const ndx = buildApkIndex({ description: 'feed', packages: [{ file: pkg.file }] }, key);
     let checked = 0;
-    for (const [what, file] of [['package', pkg.file], ['index', ndx.file]] as const) {
+    for (const [what, file] of [
+      ['package', pkg.file],
+      ['index', ndx.file],
+    ] as const) {
       const { schema, adb, sigs } = blocks(gunzipRaw(file));
       assert.equal(sigs.length, 1, `${what}: one SIG block`);
       const sig = sigs[0];
@@ -84,17 +111,31 @@ test('SIG blocks of a package and an index verify with openssl, and only with th
       const msg = Buffer.concat([schema, sig.subarray(0, 18), md]);
       writeFileSync(p('msg.bin'), msg);
       writeFileSync(p('sig.der'), sig.subarray(18));
-      const verify = (pub: string, m = p('msg.bin')) => run('openssl', ['dgst', '-sha512', '-verify', p(pub), '-signature', p('sig.der'), m]);
+      const verify = (pub: string, m = p('msg.bin')) =>
+        run('openssl', ['dgst', '-sha512', '-verify', p(pub), '-signature', p('sig.der'), m]);
       const good = verify('key1.pub');
       assert.equal(good.status, 0, `${what}: ${good.out}${good.err}`);
       assert.match(good.out.toString(), /Verified OK/);
       assert.notEqual(verify('key2.pub').status, 0, `${what}: another key must not verify`);
-      const flipped = Buffer.from(msg); flipped[flipped.length - 1] ^= 0x01;
+      const flipped = Buffer.from(msg);
+      flipped[flipped.length - 1] ^= 0x01;
       writeFileSync(p('flip.bin'), flipped);
       assert.notEqual(verify('key1.pub', p('flip.bin')).status, 0, `${what}: a flipped byte must not verify`);
-      const flippedAdb = Buffer.from(adb); flippedAdb[9] ^= 0x01; // a byte of the package name
-      writeFileSync(p('flip2.bin'), Buffer.concat([schema, sig.subarray(0, 18), run('openssl', ['dgst', '-sha512', '-binary'], flippedAdb).out]));
-      assert.notEqual(verify('key1.pub', p('flip2.bin')).status, 0, `${what}: a flipped ADB byte must not verify`);
+      const flippedAdb = Buffer.from(adb);
+      flippedAdb[9] ^= 0x01; // a byte of the package name
+      writeFileSync(
+        p('flip2.bin'),
+        Buffer.concat([
+          schema,
+          sig.subarray(0, 18),
+          run('openssl', ['dgst', '-sha512', '-binary'], flippedAdb).out,
+        ]),
+      );
+      assert.notEqual(
+        verify('key1.pub', p('flip2.bin')).status,
+        0,
+        `${what}: a flipped ADB byte must not verify`,
+      );
       checked++;
     }
     assert.equal(checked, 2);

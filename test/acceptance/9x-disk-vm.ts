@@ -13,7 +13,12 @@ export function sh(cmd: string, args: string[], input?: string): string {
   return r.stdout;
 }
 
-export interface GptPart { name: string; start: number; size: number; uuid: string }
+export interface GptPart {
+  name: string;
+  start: number;
+  size: number;
+  uuid: string;
+}
 
 export function partitions(img: string): GptPart[] {
   const j = JSON.parse(sh('sfdisk', ['--json', img])) as { partitiontable: { partitions: GptPart[] } };
@@ -21,11 +26,26 @@ export function partitions(img: string): GptPart[] {
 }
 
 /** Replace one file in the ext4 partition `partName` of img, keeping owner and mode. */
-export function replaceFileInPartition(img: string, partName: string, path: string, content: string, work: string): void {
+export function replaceFileInPartition(
+  img: string,
+  partName: string,
+  path: string,
+  content: string,
+  work: string,
+): void {
   const p = partitions(img).find((x) => x.name === partName);
   if (!p) throw new Error(`${img}: no partition named ${partName}`);
   const part = join(work, `${partName}.part`);
-  sh('dd', [`if=${img}`, `of=${part}`, 'bs=4M', `skip=${p.start * 512}`, `count=${p.size * 512}`, 'iflag=skip_bytes,count_bytes', 'conv=sparse', 'status=none']);
+  sh('dd', [
+    `if=${img}`,
+    `of=${part}`,
+    'bs=4M',
+    `skip=${p.start * 512}`,
+    `count=${p.size * 512}`,
+    'iflag=skip_bytes,count_bytes',
+    'conv=sparse',
+    'status=none',
+  ]);
   const st = sh('debugfs', ['-R', `stat ${path}`, part]);
   const user = /User:\s+(\d+)\s+Group:\s+(\d+)/.exec(st);
   const mode = /Mode:\s+(0\d+)/.exec(st);
@@ -33,43 +53,101 @@ export function replaceFileInPartition(img: string, partName: string, path: stri
   const m = [user[0], user[1], user[2], mode[1]];
   const src = join(work, 'replacement');
   writeFileSync(src, content);
-  const cmds = [`rm ${path}`, `write ${src} ${path}`, `sif ${path} uid ${m[1]}`, `sif ${path} gid ${m[2]}`,
-    `sif ${path} mode 0100${m[3].slice(-3)}`].join('\n');
+  const cmds = [
+    `rm ${path}`,
+    `write ${src} ${path}`,
+    `sif ${path} uid ${m[1]}`,
+    `sif ${path} gid ${m[2]}`,
+    `sif ${path} mode 0100${m[3].slice(-3)}`,
+  ].join('\n');
   sh('debugfs', ['-w', '-f', '-', part], cmds);
   sh('e2fsck', ['-fn', part]);
-  sh('dd', [`if=${part}`, `of=${img}`, 'bs=4M', `seek=${p.start * 512}`, 'oflag=seek_bytes', 'conv=notrunc,sparse', 'status=none']);
+  sh('dd', [
+    `if=${part}`,
+    `of=${img}`,
+    'bs=4M',
+    `seek=${p.start * 512}`,
+    'oflag=seek_bytes',
+    'conv=notrunc,sparse',
+    'status=none',
+  ]);
 }
 
-export interface Vm { proc: ChildProcess; qgaPath: string; serial: string; exited: Promise<number | null> }
+export interface Vm {
+  proc: ChildProcess;
+  qgaPath: string;
+  serial: string;
+  exited: Promise<number | null>;
+}
 
 export function bootVm(arch: 'amd64' | 'arm64', img: string, work: string, adminPort: number): Vm {
   const qgaPath = join(work, 'qga.sock');
   const serial = join(work, 'serial.log');
-  const common = ['-m', '1024', '-smp', '2', '-display', 'none', '-no-reboot', '-serial', `file:${serial}`,
-    '-drive', `file=${img},format=raw,if=virtio,cache=unsafe`,
-    '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${adminPort}-:9617`, '-device', 'virtio-net-pci,netdev=n0',
-    '-chardev', `socket,id=qga,path=${qgaPath},server=on,wait=off`, '-device', 'virtio-serial',
-    '-device', 'virtserialport,chardev=qga,name=org.qemu.guest_agent.0'];
+  const common = [
+    '-m',
+    '1024',
+    '-smp',
+    '2',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-serial',
+    `file:${serial}`,
+    '-drive',
+    `file=${img},format=raw,if=virtio,cache=unsafe`,
+    '-netdev',
+    `user,id=n0,hostfwd=tcp:127.0.0.1:${adminPort}-:9617`,
+    '-device',
+    'virtio-net-pci,netdev=n0',
+    '-chardev',
+    `socket,id=qga,path=${qgaPath},server=on,wait=off`,
+    '-device',
+    'virtio-serial',
+    '-device',
+    'virtserialport,chardev=qga,name=org.qemu.guest_agent.0',
+  ];
   let cmd: string;
   let fw: string[];
   if (arch === 'amd64') {
     copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', join(work, 'vars.fd'));
     cmd = 'qemu-system-x86_64';
-    fw = ['-machine', 'q35', '-accel', 'tcg', '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
-      '-drive', `if=pflash,format=raw,unit=1,file=${join(work, 'vars.fd')}`];
+    fw = [
+      '-machine',
+      'q35',
+      '-accel',
+      'tcg',
+      '-drive',
+      'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
+      '-drive',
+      `if=pflash,format=raw,unit=1,file=${join(work, 'vars.fd')}`,
+    ];
   } else {
     copyFileSync('/usr/share/AAVMF/AAVMF_VARS.fd', join(work, 'vars.fd'));
     cmd = 'qemu-system-aarch64';
-    fw = ['-machine', 'virt', '-accel', 'tcg', '-cpu', 'cortex-a72', '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd',
-      '-drive', `if=pflash,format=raw,unit=1,file=${join(work, 'vars.fd')}`];
+    fw = [
+      '-machine',
+      'virt',
+      '-accel',
+      'tcg',
+      '-cpu',
+      'cortex-a72',
+      '-drive',
+      'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd',
+      '-drive',
+      `if=pflash,format=raw,unit=1,file=${join(work, 'vars.fd')}`,
+    ];
   }
   const proc = spawn(cmd, [...fw, ...common], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  proc.stderr?.on('data', (d) => { stderr += String(d); });
-  const exited = new Promise<number | null>((res) => proc.on('exit', (code) => {
-    if (code) process.stderr.write(`${cmd} exited ${code}: ${stderr}\n`);
-    res(code);
-  }));
+  proc.stderr?.on('data', (d) => {
+    stderr += String(d);
+  });
+  const exited = new Promise<number | null>((res) =>
+    proc.on('exit', (code) => {
+      if (code) process.stderr.write(`${cmd} exited ${code}: ${stderr}\n`);
+      res(code);
+    }),
+  );
   return { proc, qgaPath, serial, exited };
 }
 
@@ -80,8 +158,14 @@ export function qga(path: string, execute: string, args?: unknown, timeoutMs = 2
     const id = Math.floor(Math.random() * 1e9);
     let buf = '';
     let synced = false;
-    const timer = setTimeout(() => { s.destroy(); reject(new Error(`qga ${execute}: no answer in ${timeoutMs} ms`)); }, timeoutMs);
-    s.on('error', (e) => { clearTimeout(timer); reject(e); });
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`qga ${execute}: no answer in ${timeoutMs} ms`));
+    }, timeoutMs);
+    s.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     s.on('connect', () => s.write(`${JSON.stringify({ execute: 'guest-sync', arguments: { id } })}\n`));
     s.on('data', (d) => {
       buf += d.toString('utf8').replace(/\xff/g, '');
@@ -96,13 +180,18 @@ export function qga(path: string, execute: string, args?: unknown, timeoutMs = 2
             synced = true;
             s.write(`${JSON.stringify(args === undefined ? { execute } : { execute, arguments: args })}\n`);
             // guest-shutdown never answers on success
-            if (execute === 'guest-shutdown') { clearTimeout(timer); s.end(); resolve(undefined); }
+            if (execute === 'guest-shutdown') {
+              clearTimeout(timer);
+              s.end();
+              resolve(undefined);
+            }
           }
           continue;
         }
         clearTimeout(timer);
         s.end();
-        if (msg.error) reject(new Error(`qga ${execute}: ${msg.error.desc}`)); else resolve(msg.return);
+        if (msg.error) reject(new Error(`qga ${execute}: ${msg.error.desc}`));
+        else resolve(msg.return);
         return;
       }
     });
@@ -110,13 +199,31 @@ export function qga(path: string, execute: string, args?: unknown, timeoutMs = 2
 }
 
 /** Run a shell command in the guest as root; returns exit code and stdout. */
-export async function guestSh(qgaPath: string, script: string, timeoutMs = 60_000): Promise<{ code: number; out: string }> {
-  const { pid } = await qga(qgaPath, 'guest-exec', { path: '/bin/sh', arg: ['-c', script], 'capture-output': true }) as { pid: number };
+export async function guestSh(
+  qgaPath: string,
+  script: string,
+  timeoutMs = 60_000,
+): Promise<{ code: number; out: string }> {
+  const { pid } = (await qga(qgaPath, 'guest-exec', {
+    path: '/bin/sh',
+    arg: ['-c', script],
+    'capture-output': true,
+  })) as { pid: number };
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    const st = await qga(qgaPath, 'guest-exec-status', { pid }) as { exited: boolean; exitcode?: number; 'out-data'?: string; 'err-data'?: string };
+    const st = (await qga(qgaPath, 'guest-exec-status', { pid })) as {
+      exited: boolean;
+      exitcode?: number;
+      'out-data'?: string;
+      'err-data'?: string;
+    };
     if (st.exited) {
-      return { code: st.exitcode ?? -1, out: Buffer.from(st['out-data'] ?? '', 'base64').toString('utf8') + Buffer.from(st['err-data'] ?? '', 'base64').toString('utf8') };
+      return {
+        code: st.exitcode ?? -1,
+        out:
+          Buffer.from(st['out-data'] ?? '', 'base64').toString('utf8') +
+          Buffer.from(st['err-data'] ?? '', 'base64').toString('utf8'),
+      };
     }
     await new Promise((r) => setTimeout(r, 500));
   }

@@ -17,8 +17,18 @@ export interface MemoryCgroup {
 export function memoryCgroup(name: string, limit: number): MemoryCgroup | null {
   const tries = [
     { base: '/sys/fs/cgroup', limitFile: 'memory.max', peakFile: 'memory.peak', events: 'memory.events' },
-    { base: '/sys/fs/cgroup/unified', limitFile: 'memory.max', peakFile: 'memory.peak', events: 'memory.events' },
-    { base: '/sys/fs/cgroup/memory', limitFile: 'memory.limit_in_bytes', peakFile: 'memory.max_usage_in_bytes', events: 'memory.oom_control' },
+    {
+      base: '/sys/fs/cgroup/unified',
+      limitFile: 'memory.max',
+      peakFile: 'memory.peak',
+      events: 'memory.events',
+    },
+    {
+      base: '/sys/fs/cgroup/memory',
+      limitFile: 'memory.limit_in_bytes',
+      peakFile: 'memory.max_usage_in_bytes',
+      events: 'memory.oom_control',
+    },
   ];
   for (const t of tries) {
     const dir = join(t.base, name);
@@ -26,23 +36,46 @@ export function memoryCgroup(name: string, limit: number): MemoryCgroup | null {
       if (!existsSync(join(t.base, 'cgroup.procs'))) continue;
       if (t.limitFile === 'memory.max') {
         // v2: the memory controller must be enabled for children (fails harmlessly when it cannot be)
-        try { writeFileSync(join(t.base, 'cgroup.subtree_control'), '+memory'); } catch { /* keep trying */ }
+        try {
+          writeFileSync(join(t.base, 'cgroup.subtree_control'), '+memory');
+        } catch {
+          /* keep trying */
+        }
       }
       mkdirSync(dir);
-      try { writeFileSync(join(dir, t.limitFile), String(limit)); } catch { rmdirSync(dir); continue; }
-      const num = (f: string, key: string) => Number(new RegExp(`^${key} (\\d+)`, 'm').exec(readFileSync(join(dir, f), 'utf8'))?.[1] ?? 0);
+      try {
+        writeFileSync(join(dir, t.limitFile), String(limit));
+      } catch {
+        rmdirSync(dir);
+        continue;
+      }
+      const num = (f: string, key: string) =>
+        Number(new RegExp(`^${key} (\\d+)`, 'm').exec(readFileSync(join(dir, f), 'utf8'))?.[1] ?? 0);
       return {
         procsFile: join(dir, 'cgroup.procs'),
         add: (pid: number) => {
           // v1 moves a process's existing charges only when asked to; v2 charges from now on
-          try { writeFileSync(join(dir, 'memory.move_charge_at_immigrate'), '1'); } catch { /* v2 */ }
+          try {
+            writeFileSync(join(dir, 'memory.move_charge_at_immigrate'), '1');
+          } catch {
+            /* v2 */
+          }
           writeFileSync(join(dir, 'cgroup.procs'), String(pid));
         },
-        peak: () => (existsSync(join(dir, t.peakFile)) ? Number(readFileSync(join(dir, t.peakFile), 'utf8')) : NaN),
+        peak: () =>
+          existsSync(join(dir, t.peakFile)) ? Number(readFileSync(join(dir, t.peakFile), 'utf8')) : NaN,
         oomKills: () => num(t.events, 'oom_kill'),
-        remove: () => { try { rmdirSync(dir); } catch { /* still busy: left for the OS */ } },
+        remove: () => {
+          try {
+            rmdirSync(dir);
+          } catch {
+            /* still busy: left for the OS */
+          }
+        },
       };
-    } catch { /* not writable here */ }
+    } catch {
+      /* not writable here */
+    }
   }
   return null;
 }

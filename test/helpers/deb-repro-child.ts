@@ -8,19 +8,32 @@ import { raspbianTarget } from '../../targets/raspbian/index.ts';
 import type { BuildInputs, PackageInfo } from '../../targets/target.ts';
 
 interface Args {
-  info: PackageInfo; mtime: number; outDir: string; cacheDir: string;
-  exeX64: string; bundle: string; licenses: string; keyFile: string;
+  info: PackageInfo;
+  mtime: number;
+  outDir: string;
+  cacheDir: string;
+  exeX64: string;
+  bundle: string;
+  licenses: string;
+  keyFile: string;
 }
 
 const a = JSON.parse(process.argv[2]) as Args;
 const inputs: BuildInputs = {
-  info: a.info, mtime: a.mtime, outDir: a.outDir, cacheDir: a.cacheDir,
-  executables: { x64: a.exeX64 }, bundle: a.bundle, licenses: a.licenses, sboms: {},
-  keys: { openpgpPrivate: readFileSync(a.keyFile, 'utf8') }, log: () => {},
+  info: a.info,
+  mtime: a.mtime,
+  outDir: a.outDir,
+  cacheDir: a.cacheDir,
+  executables: { x64: a.exeX64 },
+  bundle: a.bundle,
+  licenses: a.licenses,
+  sboms: {},
+  keys: { openpgpPrivate: readFileSync(a.keyFile, 'utf8') },
+  log: () => {},
 };
 const artifacts = [];
 for (const target of [debianTarget, raspbianTarget]) {
   target.validate(inputs);
-  artifacts.push(...await target.build(inputs));
+  artifacts.push(...(await target.build(inputs)));
 }
 process.stdout.write(`${JSON.stringify(artifacts)}\n`);

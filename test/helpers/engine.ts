@@ -15,7 +15,8 @@ export const ENGINE_EXE = process.env.EDGEWAN_TEST_ENGINE_EXE || join(ROOT, 'dis
 
 export function engineCommand(): string[] {
   if (existsSync(ENGINE_EXE)) return [ENGINE_EXE];
-  if (process.env.CI) throw new Error(`${ENGINE_EXE} is missing: CI tests the built executable (run "npm run build" first)`);
+  if (process.env.CI)
+    throw new Error(`${ENGINE_EXE} is missing: CI tests the built executable (run "npm run build" first)`);
   return [process.execPath, '--import', 'tsx', join(ROOT, 'engine/src/main.ts')];
 }
 
@@ -46,16 +47,25 @@ export async function freePort(): Promise<number> {
         s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
       });
     });
-    if (!handedOut.has(port)) { handedOut.add(port); return port; }
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
   }
 }
 
-export function httpGet(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+export function httpGet(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = get({ host: '127.0.0.1', port, path, headers, timeout: 5000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (d) => { body += d; });
+      res.on('data', (d) => {
+        body += d;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
@@ -89,29 +99,53 @@ export interface StartOptions {
  * an engine's state after stop(), so not earlier; each run used to leave them in /tmp).
  */
 const tempDirs = new Set<string>();
-process.once('exit', () => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
+process.once('exit', () => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
 
 /** Write a config (free admin port, temp state dir, 128 MiB limit unless given) and run it. */
 export async function startEngine(opts: StartOptions = {}): Promise<RunningEngine> {
   const dir = mkdtempSync(join(tmpdir(), 'ewB-engine-'));
   tempDirs.add(dir);
   const port = await freePort();
-  const config = { stateDir: join(dir, 'state'), memory: { limit: '128MiB' }, ...opts.config, admin: { listen: `127.0.0.1:${port}`, ...(opts.config?.admin as object | undefined) } };
+  const config = {
+    stateDir: join(dir, 'state'),
+    memory: { limit: '128MiB' },
+    ...opts.config,
+    admin: { listen: `127.0.0.1:${port}`, ...(opts.config?.admin as object | undefined) },
+  };
   const configPath = join(dir, 'edgewan.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   const [cmd, ...pre] = engineCommand();
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
   // the tests' own EDGEWAN_* overrides must not leak into the engine unless asked for
-  for (const k of Object.keys(env)) if (k.startsWith('EDGEWAN_') && !(opts.env && k in opts.env)) delete env[k];
-  const proc = spawn(cmd, [...pre, 'run', '--config', configPath], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const k of Object.keys(env))
+    if (k.startsWith('EDGEWAN_') && !(opts.env && k in opts.env)) delete env[k];
+  const proc = spawn(cmd, [...pre, 'run', '--config', configPath], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
-  proc.stdout!.on('data', (d) => { out += d; });
-  proc.stderr!.on('data', (d) => { out += d; });
-  const exited = new Promise<number>((resolve) => proc.on('exit', (code, sig) => resolve(code ?? 128 + (sig === 'SIGKILL' ? 9 : 15))));
+  proc.stdout!.on('data', (d) => {
+    out += d;
+  });
+  proc.stderr!.on('data', (d) => {
+    out += d;
+  });
+  const exited = new Promise<number>((resolve) =>
+    proc.on('exit', (code, sig) => resolve(code ?? 128 + (sig === 'SIGKILL' ? 9 : 15))),
+  );
   let done = false;
-  void exited.then(() => { done = true; });
+  void exited.then(() => {
+    done = true;
+  });
   const eng: RunningEngine = {
-    proc, port, configPath, dir, exited,
+    proc,
+    port,
+    configPath,
+    dir,
+    exited,
     output: () => out,
     get: (path, headers) => httpGet(port, path, headers),
     async stop() {
@@ -122,19 +156,37 @@ export async function startEngine(opts: StartOptions = {}): Promise<RunningEngin
       return code;
     },
   };
-  if (opts.waitReady !== false) await waitFor(eng, async () => (await eng.get('/readyz')).status === 200, '/readyz = 200', opts.timeoutMs);
+  if (opts.waitReady !== false)
+    await waitFor(
+      eng,
+      async () => (await eng.get('/readyz')).status === 200,
+      '/readyz = 200',
+      opts.timeoutMs,
+    );
   return eng;
 }
 
 /** Poll until cond() is true; fails with the engine's output when it exits or times out. */
-export async function waitFor(eng: RunningEngine, cond: () => Promise<boolean>, what: string, timeoutMs = 30000): Promise<void> {
+export async function waitFor(
+  eng: RunningEngine,
+  cond: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 30000,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   let exited = false;
-  void eng.exited.then(() => { exited = true; });
+  void eng.exited.then(() => {
+    exited = true;
+  });
   for (;;) {
-    try { if (await cond()) return; } catch { /* not listening yet */ }
+    try {
+      if (await cond()) return;
+    } catch {
+      /* not listening yet */
+    }
     if (exited) throw new Error(`engine exited while waiting for ${what}:\n${eng.output()}`);
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}:\n${eng.output()}`);
+    if (Date.now() > end)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}:\n${eng.output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -9,7 +9,10 @@ export async function freeUdpTcpPort(): Promise<number> {
     await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
     const p = s.address().port;
     const tcp = net.createServer();
-    const ok = await new Promise<boolean>((r) => { tcp.once('error', () => r(false)); tcp.listen(p, '127.0.0.1', () => r(true)); });
+    const ok = await new Promise<boolean>((r) => {
+      tcp.once('error', () => r(false));
+      tcp.listen(p, '127.0.0.1', () => r(true));
+    });
     if (ok) await new Promise<void>((r) => tcp.close(() => r()));
     await new Promise<void>((r) => s.close(() => r()));
     if (ok) return p;

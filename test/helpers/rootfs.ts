@@ -26,14 +26,16 @@ const RECIPE = 1;
 
 /** bookworm arm64: what our arm64 .deb depends on, so `apt-get install` needs only our repo. */
 export const ARM64_ROOT: RootfsSpec = {
-  arch: 'arm64', suite: 'bookworm',
+  arch: 'arm64',
+  suite: 'bookworm',
   sources: [`deb ${MIRROR} bookworm main`, `deb ${MIRROR} bookworm-updates main`],
   include: ['adduser', 'init-system-helpers', 'libc6', 'libgcc-s1', 'libstdc++6'],
 };
 
 /** bookworm armhf with Debian's nodejs 18: only bookworm and bookworm-updates (docs/platform-notes.md §3) */
 export const ARMHF_NODE_ROOT: RootfsSpec = {
-  arch: 'armhf', suite: 'bookworm',
+  arch: 'armhf',
+  suite: 'bookworm',
   sources: [`deb ${MIRROR} bookworm main`, `deb ${MIRROR} bookworm-updates main`],
   include: ['adduser', 'init-system-helpers', 'nodejs'],
 };
@@ -43,10 +45,21 @@ export const ARMHF_NODE_ROOT: RootfsSpec = {
  * systemd-resolved and dig for the DNS coexistence test, and what our amd64 .deb depends on.
  */
 export const AMD64_SYSTEMD_ROOT: RootfsSpec = {
-  arch: 'amd64', suite: 'bookworm',
+  arch: 'amd64',
+  suite: 'bookworm',
   sources: [`deb ${MIRROR} bookworm main`, `deb ${MIRROR} bookworm-updates main`],
-  include: ['adduser', 'bind9-dnsutils', 'dbus', 'init-system-helpers', 'libc6', 'libgcc-s1', 'libstdc++6',
-    'systemd', 'systemd-resolved', 'systemd-sysv'],
+  include: [
+    'adduser',
+    'bind9-dnsutils',
+    'dbus',
+    'init-system-helpers',
+    'libc6',
+    'libgcc-s1',
+    'libstdc++6',
+    'systemd',
+    'systemd-resolved',
+    'systemd-sysv',
+  ],
 };
 
 export function rootfsCacheDir(): string {
@@ -55,15 +68,27 @@ export function rootfsCacheDir(): string {
 }
 
 export function rootfsKey(spec: RootfsSpec): string {
-  const canon = JSON.stringify({ RECIPE, arch: spec.arch, suite: spec.suite, sources: spec.sources,
-    include: [...spec.include].sort(), variant: 'minbase' });
+  const canon = JSON.stringify({
+    RECIPE,
+    arch: spec.arch,
+    suite: spec.suite,
+    sources: spec.sources,
+    include: [...spec.include].sort(),
+    variant: 'minbase',
+  });
   return `${spec.suite}-${spec.arch}-${createHash('sha256').update(canon).digest('hex').slice(0, 16)}`;
 }
 
 function run(cmd: string, args: string[], what: string): void {
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(cmd, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   if (r.status !== 0) {
-    throw new Error(`${what} failed (exit ${r.status ?? r.signal}): ${cmd} ${args.join(' ')}\n${(r.stderr || '').slice(-4000)}`);
+    throw new Error(
+      `${what} failed (exit ${r.status ?? r.signal}): ${cmd} ${args.join(' ')}\n${(r.stderr || '').slice(-4000)}`,
+    );
   }
 }
 
@@ -74,18 +99,29 @@ export function cachedRootfs(spec: RootfsSpec): string {
   mkdirSync(rootfsCacheDir(), { recursive: true });
   const tmp = `${dir}.tmp-${process.pid}`;
   removeRootTree(tmp);
-  run('mmdebstrap', [
-    '--variant=minbase', `--architectures=${spec.arch}`, `--include=${spec.include.join(',')}`,
-    // mmdebstrap drops apt's lists and archives at the end: the cached root stays small
-    spec.suite, tmp, ...spec.sources,
-  ], `mmdebstrap ${spec.suite} ${spec.arch}`);
+  run(
+    'mmdebstrap',
+    [
+      '--variant=minbase',
+      `--architectures=${spec.arch}`,
+      `--include=${spec.include.join(',')}`,
+      // mmdebstrap drops apt's lists and archives at the end: the cached root stays small
+      spec.suite,
+      tmp,
+      ...spec.sources,
+    ],
+    `mmdebstrap ${spec.suite} ${spec.arch}`,
+  );
   return publishRoot(tmp, dir, rootfsKey(spec));
 }
 
 export interface RootCopy {
   dir: string;
   /** run a command inside the root (chroot; foreign arches run through binfmt qemu) */
-  chroot(args: string[], env?: Record<string, string>): { status: number | null; stdout: string; stderr: string };
+  chroot(
+    args: string[],
+    env?: Record<string, string>,
+  ): { status: number | null; stdout: string; stderr: string };
   cleanup(): void;
 }
 
@@ -99,8 +135,14 @@ export function copyRootfs(spec: RootfsSpec): RootCopy {
     dir,
     chroot(args, env = {}) {
       const r = spawnSync('chroot', [dir, ...args], {
-        encoding: 'utf8', maxBuffer: 64 << 20,
-        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C.UTF-8', DEBIAN_FRONTEND: 'noninteractive', ...env },
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+        env: {
+          PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+          LC_ALL: 'C.UTF-8',
+          DEBIAN_FRONTEND: 'noninteractive',
+          ...env,
+        },
       });
       return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
     },

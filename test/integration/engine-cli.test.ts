@@ -31,18 +31,39 @@ test('check-config accepts the shipped default and rejects bad files with exit 7
   const ok = cli(['check-config', join(ROOT, 'engine/schema/default-config.json')]);
   assert.equal(ok.code, 0, ok.err);
   assert.match(ok.out, /^ok: .*role edge/);
-  const bad = cli(['check-config', file('bad.json', JSON.stringify({ role: 'hub', admin: { listen: '0.0.0.0:9617' }, supervisor: { maxRestarts: -1 }, extra: true }))]);
+  const bad = cli([
+    'check-config',
+    file(
+      'bad.json',
+      JSON.stringify({
+        role: 'hub',
+        admin: { listen: '0.0.0.0:9617' },
+        supervisor: { maxRestarts: -1 },
+        extra: true,
+      }),
+    ),
+  ]);
   assert.equal(bad.code, 78);
-  for (const p of ['#/role', '#/supervisor/maxRestarts', '#/extra']) assert.ok(bad.err.includes(p), `${p} in:\n${bad.err}`);
+  for (const p of ['#/role', '#/supervisor/maxRestarts', '#/extra'])
+    assert.ok(bad.err.includes(p), `${p} in:\n${bad.err}`);
   assert.match(bad.err, /got "hub"; allowed: "edge", "core"/);
   assert.doesNotMatch(bad.err, NO_STACK);
-  const json = cli(['check-config', file('broken.json', '{\n  "role": "edge",\n  "log": { "level": "info", }\n}\n')]);
+  const json = cli([
+    'check-config',
+    file('broken.json', '{\n  "role": "edge",\n  "log": { "level": "info", }\n}\n'),
+  ]);
   assert.equal(json.code, 78);
   assert.match(json.err, /malformed JSON at line 3, column 29/);
-  const token = cli(['check-config', file('open.json', JSON.stringify({ admin: { listen: '0.0.0.0:9617' } }))]);
+  const token = cli([
+    'check-config',
+    file('open.json', JSON.stringify({ admin: { listen: '0.0.0.0:9617' } })),
+  ]);
   assert.equal(token.code, 78);
   assert.match(token.err, /EDGEWAN_ERR_CONFIG_ADMIN_TOKEN/);
-  const env = cli(['check-config', join(ROOT, 'engine/schema/default-config.json')], { ...ENV, EDGEWAN_LOG_LEVEL: 'chatty' });
+  const env = cli(['check-config', join(ROOT, 'engine/schema/default-config.json')], {
+    ...ENV,
+    EDGEWAN_LOG_LEVEL: 'chatty',
+  });
   assert.equal(env.code, 78);
   assert.match(env.err, /from EDGEWAN_LOG_LEVEL/);
   const missing = cli(['check-config', join(tmp, 'nope.json')]);
@@ -63,12 +84,18 @@ test('print-config output is a complete config that passes check-config; print-s
 test('usage errors exit 64; --version keeps the parsed shape', () => {
   assert.equal(cli(['frobnicate']).code, 64);
   assert.equal(cli(['run']).code, 64);
-  assert.match(cli(['--version']).out, /^edgewan \S+ commit=\S+ runtime=node-v\d+\.\d+\.\d+ arch=x64 platform=linux\n$/);
+  assert.match(
+    cli(['--version']).out,
+    /^edgewan \S+ commit=\S+ runtime=node-v\d+\.\d+\.\d+ arch=x64 platform=linux\n$/,
+  );
   assert.match(cli(['--help']).out, /check-config FILE/);
 });
 
 test('run with an invalid config exits 78 before starting anything', () => {
-  const r = cli(['run', '--config', file('bad-run.json', '{"memory": {"limit": "8MiB"}}')], { ...ENV, EDGEWAN_MEMORY_LIMIT: '' });
+  const r = cli(['run', '--config', file('bad-run.json', '{"memory": {"limit": "8MiB"}}')], {
+    ...ENV,
+    EDGEWAN_MEMORY_LIMIT: '',
+  });
   assert.equal(r.code, 78);
   assert.match(r.err, /EDGEWAN_ERR_CONFIG_MEMORY_LIMIT/);
 });
@@ -78,7 +105,11 @@ test('SIGTERM drains and exits 0; healthcheck follows /readyz', async () => {
   const hc = cli(['healthcheck', '--config', eng.configPath]);
   assert.equal(hc.code, 0, hc.err);
   // a wildcard listen address is dialled on 127.0.0.1; readyz needs no token
-  const wild = cli(['healthcheck'], { ...ENV, EDGEWAN_ADMIN_LISTEN: `0.0.0.0:${eng.port}`, EDGEWAN_ADMIN_TOKEN: 'a-token-of-16-chars' });
+  const wild = cli(['healthcheck'], {
+    ...ENV,
+    EDGEWAN_ADMIN_LISTEN: `0.0.0.0:${eng.port}`,
+    EDGEWAN_ADMIN_TOKEN: 'a-token-of-16-chars',
+  });
   assert.equal(wild.code, 0, wild.err);
   assert.equal(await eng.stop(), 0);
   assert.match(eng.output(), /"msg":"engine stopped","exitCode":0/);
@@ -89,9 +120,21 @@ test('SIGHUP applies a good file and keeps the running config on a bad one', asy
   const eng = await startEngine();
   try {
     const newPort = await freePort();
-    writeFileSync(eng.configPath, JSON.stringify({ stateDir: join(eng.dir, 'state'), memory: { limit: '128MiB' }, admin: { listen: `127.0.0.1:${newPort}` }, log: { level: 'debug' } }));
+    writeFileSync(
+      eng.configPath,
+      JSON.stringify({
+        stateDir: join(eng.dir, 'state'),
+        memory: { limit: '128MiB' },
+        admin: { listen: `127.0.0.1:${newPort}` },
+        log: { level: 'debug' },
+      }),
+    );
     eng.proc.kill('SIGHUP');
-    await waitFor(eng, async () => (await httpGet(newPort, '/readyz')).status === 200, 'admin on the reloaded port');
+    await waitFor(
+      eng,
+      async () => (await httpGet(newPort, '/readyz')).status === 200,
+      'admin on the reloaded port',
+    );
     assert.match(eng.output(), /"msg":"config reloaded".*"restarted":\["admin"\]/);
     writeFileSync(eng.configPath, '{"admin": {"listen": "127.0.0.1:1"}, oops}');
     eng.proc.kill('SIGHUP');
@@ -106,23 +149,38 @@ test('SIGHUP applies a good file and keeps the running config on a bad one', asy
 test('the shipped default config reaches /readyz = 200 with container-style env overrides', async () => {
   const port = await freePort();
   const [cmd, ...pre] = engineCommand();
-  const env: NodeJS.ProcessEnv = { ...ENV, EDGEWAN_ADMIN_LISTEN: `127.0.0.1:${port}`, EDGEWAN_LOG_LEVEL: 'debug' };
+  const env: NodeJS.ProcessEnv = {
+    ...ENV,
+    EDGEWAN_ADMIN_LISTEN: `127.0.0.1:${port}`,
+    EDGEWAN_LOG_LEVEL: 'debug',
+  };
   delete env.EDGEWAN_MEMORY_LIMIT; // "auto", as images run it
-  const proc = spawn(cmd, [...pre, 'run', '--config', join(ROOT, 'engine/schema/default-config.json')], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(cmd, [...pre, 'run', '--config', join(ROOT, 'engine/schema/default-config.json')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
-  proc.stderr!.on('data', (d) => { log += d; });
+  proc.stderr!.on('data', (d) => {
+    log += d;
+  });
   const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
   try {
     const end = Date.now() + 30000;
     let ready = 0;
     while (Date.now() < end && ready !== 200) {
-      ready = await httpGet(port, '/readyz').then((r) => r.status, () => 0);
+      ready = await httpGet(port, '/readyz').then(
+        (r) => r.status,
+        () => 0,
+      );
       if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(ready, 200, log);
     const s = JSON.parse((await httpGet(port, '/status')).body);
     assert.equal(s.role, 'edge');
-    const states = Object.fromEntries(s.components.map((c: { name: string; state: string }) => [c.name, c.state]));
+    const states = Object.fromEntries(
+      s.components.map((c: { name: string; state: string }) => [c.name, c.state]),
+    );
     assert.equal(states.admin, 'running');
     assert.equal(states.dns, 'unconfigured');
     assert.equal(states.tunnel, 'unconfigured');

@@ -19,12 +19,23 @@ test('a changed cgroup limit resizes component budgets live', async () => {
   const eng = await startEngine({
     config: {
       memory: { limit: 'auto' },
-      dns: { enabled: true, listen: [`127.0.0.1:${await freePort()}`], upstreams: ['127.0.0.1:9'], records: [{ name: 'a.branch.lan', type: 'A', value: '10.0.0.1' }] },
+      dns: {
+        enabled: true,
+        listen: [`127.0.0.1:${await freePort()}`],
+        upstreams: ['127.0.0.1:9'],
+        records: [{ name: 'a.branch.lan', type: 'A', value: '10.0.0.1' }],
+      },
     },
     env: { EDGEWAN_TEST_CGROUP_ROOT: cg, EDGEWAN_TEST_MEMORY_INTERVAL_MS: '200', NODE_OPTIONS: '' },
   });
   const status = async () => JSON.parse((await eng.get('/status')).body);
-  const dnsOf = (s: { components: Array<{ name: string }> }) => s.components.find((c) => c.name === 'dns') as unknown as { state: string; restarts: number; budgetBytes: number; status: { cache?: { budgetBytes: number } } };
+  const dnsOf = (s: { components: Array<{ name: string }> }) =>
+    s.components.find((c) => c.name === 'dns') as unknown as {
+      state: string;
+      restarts: number;
+      budgetBytes: number;
+      status: { cache?: { budgetBytes: number } };
+    };
   try {
     let s = await status();
     assert.equal(s.memory.limitBytes, 128 * MiB);
@@ -42,7 +53,10 @@ test('a changed cgroup limit resizes component budgets live', async () => {
     assert.equal(dns.status.cache?.budgetBytes, 13 * MiB, 'the DNS cache itself was resized');
     assert.equal(dns.restarts, 0, 'resized without a restart');
     assert.equal(s.memory.heapCapBytes, 64 * MiB, 'the heap cap in force does not change at run time');
-    assert.match((await eng.get('/metrics')).body, /^edgewan_memory_limit_bytes\{source="cgroup-v2"\} 268435456$/m);
+    assert.match(
+      (await eng.get('/metrics')).body,
+      /^edgewan_memory_limit_bytes\{source="cgroup-v2"\} 268435456$/m,
+    );
     assert.match(eng.output(), /resizing caches/);
   } finally {
     assert.equal(await eng.stop(), 0);

@@ -9,14 +9,20 @@ import { startEngine, waitFor } from '../helpers/engine.ts';
 const FAST = { supervisor: { maxRestarts: 5, periodS: 60, backoffMs: { initial: 300, max: 1000 } } };
 
 function restartsOf(metrics: string, component: string): number {
-  const m = new RegExp(`^edgewan_component_restarts_total\\{component="${component}"\\} (\\d+)$`, 'm').exec(metrics);
+  const m = new RegExp(`^edgewan_component_restarts_total\\{component="${component}"\\} (\\d+)$`, 'm').exec(
+    metrics,
+  );
   return m ? Number(m[1]) : -1;
 }
 
 test('a failing component restarts with backoff, shows in /metrics, then the engine exits 70', async () => {
   const eng = await startEngine({ config: FAST, env: { EDGEWAN_TEST_FAIL: 'probe:run:150' } });
   try {
-    await waitFor(eng, async () => restartsOf((await eng.get('/metrics')).body, 'probe') >= 2, 'two restarts in /metrics');
+    await waitFor(
+      eng,
+      async () => restartsOf((await eng.get('/metrics')).body, 'probe') >= 2,
+      'two restarts in /metrics',
+    );
     // the admin endpoint survives the component's crashes
     assert.equal((await eng.get('/healthz')).status, 200);
     const status = JSON.parse((await eng.get('/status')).body);
@@ -32,11 +38,15 @@ test('a failing component restarts with backoff, shows in /metrics, then the eng
 test('an uncaught exception inside a component restarts only that component', async () => {
   const eng = await startEngine({ config: FAST, env: { EDGEWAN_TEST_FAIL: 'probe:throw:100:1' } });
   try {
-    await waitFor(eng, async () => {
-      const s = JSON.parse((await eng.get('/status')).body);
-      const p = s.components.find((c: { name: string }) => c.name === 'probe');
-      return p.restarts === 1 && p.state === 'running';
-    }, 'probe restarted once and running');
+    await waitFor(
+      eng,
+      async () => {
+        const s = JSON.parse((await eng.get('/status')).body);
+        const p = s.components.find((c: { name: string }) => c.name === 'probe');
+        return p.restarts === 1 && p.state === 'running';
+      },
+      'probe restarted once and running',
+    );
     assert.equal((await eng.get('/readyz')).status, 200);
     assert.equal(await eng.stop(), 0);
   } finally {
@@ -48,7 +58,10 @@ test('a port in use is a component failure: retried, then exit 70 (not 78)', asy
   const blocker = createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
   const port = (blocker.address() as { port: number }).port;
-  const eng = await startEngine({ config: { ...FAST, admin: { listen: `127.0.0.1:${port}` } }, waitReady: false });
+  const eng = await startEngine({
+    config: { ...FAST, admin: { listen: `127.0.0.1:${port}` } },
+    waitReady: false,
+  });
   try {
     assert.equal(await eng.exited, 70);
     assert.match(eng.output(), /EADDRINUSE/);

@@ -22,15 +22,28 @@ import { standInInputs } from '../unit/openwrt-fixture.ts';
 
 const STUBS = join(ROOT, 'test/acceptance/5x-openwrt-stubs');
 const spec = (table: string): TableSpec => ({
-  table, port: 9618, interfaces: ['br-lan'],
-  rules: compileRules({ rules: [{ destinations: ['10.20.0.0/16', 'fd00:20::/48'], ports: [443, '8000-8100'], exclude: [] }] } as never).rules,
+  table,
+  port: 9618,
+  interfaces: ['br-lan'],
+  rules: compileRules({
+    rules: [{ destinations: ['10.20.0.0/16', 'fd00:20::/48'], ports: [443, '8000-8100'], exclude: [] }],
+  } as never).rules,
 });
 
 function setup(t: import('node:test').TestContext): { ns: Netns; dir: string } | undefined {
-  if (!needRoot(t) || !needTool(t, 'nft', 'nftables') || !needTool(t, 'ip', 'iproute2') || !needTool(t, 'busybox')) return undefined;
+  if (
+    !needRoot(t) ||
+    !needTool(t, 'nft', 'nftables') ||
+    !needTool(t, 'ip', 'iproute2') ||
+    !needTool(t, 'busybox')
+  )
+    return undefined;
   const ns = new Netns(`ewH${process.pid % 10000}`);
   const dir = mkdtempSync(join(tmpdir(), 'ewH-'));
-  t.after(() => { ns.cleanup(); rmSync(dir, { recursive: true, force: true }); });
+  t.after(() => {
+    ns.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
   ns.add('r');
   return { ns, dir };
 }
@@ -52,15 +65,25 @@ function debianHook(dir: string, config: object): string {
   const [cmd, ...pre] = engineCommand();
   writeFileSync(exe, `#!/bin/sh\nexec ${[cmd, ...pre].map((a) => `'${a}'`).join(' ')} "$@"\n`);
   chmodSync(exe, 0o755);
-  assert.ok(f.hookScript.includes('/usr/bin/edgewan print-config /etc/edgewan/edgewan.json'), 'the hook reads the package config');
+  assert.ok(
+    f.hookScript.includes('/usr/bin/edgewan print-config /etc/edgewan/edgewan.json'),
+    'the hook reads the package config',
+  );
   const hook = join(dir, 'intercept-table');
-  writeFileSync(hook, f.hookScript.replace('/usr/bin/edgewan print-config /etc/edgewan/edgewan.json', `${exe} print-config ${conf}`));
+  writeFileSync(
+    hook,
+    f.hookScript.replace(
+      '/usr/bin/edgewan print-config /etc/edgewan/edgewan.json',
+      `${exe} print-config ${conf}`,
+    ),
+  );
   chmodSync(hook, 0o755);
   return hook;
 }
 
 const edge = (intercept: object) => ({
-  role: 'edge', tunnel: { connect: '10.9.9.9:9618' },
+  role: 'edge',
+  tunnel: { connect: '10.9.9.9:9618' },
   intercept: { enabled: true, rules: [{ destinations: ['10.20.0.0/16'], ports: [443] }], ...intercept },
 });
 
@@ -69,7 +92,10 @@ test('Debian ExecStopPost hook: a fail-open table left by a dead engine is remov
   if (!s) return;
   const { ns, dir } = s;
   apply(ns, renderActive(spec('edgewan')));
-  apply(ns, 'table inet mine {\n  chain c {\n    type filter hook input priority 0; policy accept;\n  }\n}\n');
+  apply(
+    ns,
+    'table inet mine {\n  chain c {\n    type filter hook input priority 0; policy accept;\n  }\n}\n',
+  );
   const open = debianHook(dir, edge({}));
   let r = ns.run('r', ['dash', open, 'stop']);
   assert.equal(r.code, 0, r.err);
@@ -100,14 +126,28 @@ test('Debian postrm remove: the default table goes with the package on a running
   writeFileSync(join(dir, 'block.sh'), `set -e\n${postrm.slice(begin, end)}`);
   apply(ns, renderActive(spec('edgewan')));
   // the block acts only where systemd runs: give it /run/systemd/system in a private mount namespace
-  const r = ns.run('r', ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
-    `mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && dash ${join(dir, 'block.sh')}`]);
+  const r = ns.run('r', [
+    'unshare',
+    '--mount',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    `mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && dash ${join(dir, 'block.sh')}`,
+  ]);
   assert.equal(r.code, 0, r.err);
   assert.doesNotMatch(tables(ns), /inet edgewan/);
   // without systemd (a chroot or image build) nothing is touched
   apply(ns, renderActive(spec('edgewan')));
-  const c = ns.run('r', ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
-    `mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd && dash ${join(dir, 'block.sh')}`]);
+  const c = ns.run('r', [
+    'unshare',
+    '--mount',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    `mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd && dash ${join(dir, 'block.sh')}`,
+  ]);
   assert.equal(c.code, 0, c.err);
   assert.match(tables(ns), /inet edgewan/);
 });
@@ -127,8 +167,9 @@ function openwrtStop(ns: Netns, dir: string, uci: string) {
   return ns.run('r', ['env', `UCI_CONFIG_DIR=${join(root, 'etc/config')}`, 'busybox', 'sh', '-c', script]);
 }
 
-const UCI = (extra: string) => `config edgewan 'main'\n\toption role 'edge'\n\toption tunnel_connect '10.9.9.9:9618'\n\toption intercept '1'\n${extra}`
-  + `\nconfig intercept 'dc'\n\tlist destination '10.20.0.0/16'\n\tlist port '443'\n`;
+const UCI = (extra: string) =>
+  `config edgewan 'main'\n\toption role 'edge'\n\toption tunnel_connect '10.9.9.9:9618'\n\toption intercept '1'\n${extra}` +
+  `\nconfig intercept 'dc'\n\tlist destination '10.20.0.0/16'\n\tlist port '443'\n`;
 
 test('OpenWRT service_stopped: removes a fail-open table left behind, keeps a fail-closed one', (t) => {
   const s = setup(t);

@@ -14,7 +14,15 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 test('oci dist: layout, oci-archive and docker-archives round-trip through inspectOci', async () => {
   const a = ociArtifacts();
-  const list = JSON.parse(readFileSync(join(distDir(), 'artifacts.json'), 'utf8')) as { type: string; path: string; sha256: string; size: number; platform?: string; platforms?: string[]; target?: string }[];
+  const list = JSON.parse(readFileSync(join(distDir(), 'artifacts.json'), 'utf8')) as {
+    type: string;
+    path: string;
+    sha256: string;
+    size: number;
+    platform?: string;
+    platforms?: string[];
+    target?: string;
+  }[];
   const oci = list.filter((x) => ['oci-layout', 'oci-archive', 'docker-archive'].includes(x.type));
   assert.equal(oci.length, 5, 'layout + archive + 3 docker-archives');
   for (const art of oci) {
@@ -29,14 +37,25 @@ test('oci dist: layout, oci-archive and docker-archives round-trip through inspe
   assert.deepEqual(layout.problems, []);
   assert.deepEqual(archive.problems, []);
   assert.equal(layout.index?.digest, archive.index?.digest);
-  assert.deepEqual(layout.images.map((i) => i.platform), ['linux/amd64', 'linux/arm64', 'linux/arm/v7']);
+  assert.deepEqual(
+    layout.images.map((i) => i.platform),
+    ['linux/amd64', 'linux/arm64', 'linux/arm/v7'],
+  );
   assert.deepEqual(layout.refs, [`edgewan:${a.version}`]);
-  const exe: Record<string, string> = { 'linux/amd64': 'edgewan-linux-x64', 'linux/arm64': 'edgewan-linux-arm64', 'linux/arm/v7': 'edgewan-linux-armv7' };
+  const exe: Record<string, string> = {
+    'linux/amd64': 'edgewan-linux-x64',
+    'linux/arm64': 'edgewan-linux-arm64',
+    'linux/arm/v7': 'edgewan-linux-armv7',
+  };
   for (const img of layout.images) {
     assert.ok(img.layers[1].paths.includes('usr/bin/edgewan'), `${img.platform} app layer`);
     const docker = await inspectOci(a.docker[img.platform]);
     assert.deepEqual(docker.problems, [], img.platform);
-    assert.deepEqual(docker.images[0].layers.map((l) => l.digest), img.layers.map((l) => l.digest), `${img.platform}: same layer blobs`);
+    assert.deepEqual(
+      docker.images[0].layers.map((l) => l.digest),
+      img.layers.map((l) => l.digest),
+      `${img.platform}: same layer blobs`,
+    );
     assert.deepEqual(docker.images[0].healthcheck, ['CMD', '/usr/bin/edgewan', 'healthcheck']);
     assert.ok(statSync(join(distDir(), 'bin', exe[img.platform])).size > 0);
   }

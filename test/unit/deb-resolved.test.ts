@@ -22,8 +22,14 @@ function setup() {
   const stub = join(dir, 'stub');
   mkdirSync(stub);
   // the engine from source stands in for /usr/bin/acmewan
-  writeFileSync(join(stub, 'acmewan'), `#!/bin/sh\ncd ${ROOT} && exec ${process.execPath} --import tsx engine/src/main.ts "$@"\n`, { mode: 0o755 });
-  writeFileSync(join(stub, 'systemctl'), `#!/bin/sh\necho "$*" >>${join(dir, 'systemctl.log')}\n`, { mode: 0o755 });
+  writeFileSync(
+    join(stub, 'acmewan'),
+    `#!/bin/sh\ncd ${ROOT} && exec ${process.execPath} --import tsx engine/src/main.ts "$@"\n`,
+    { mode: 0o755 },
+  );
+  writeFileSync(join(stub, 'systemctl'), `#!/bin/sh\necho "$*" >>${join(dir, 'systemctl.log')}\n`, {
+    mode: 0o755,
+  });
   const dropIn = join(dir, 'run/resolved.conf.d/acmewan-dns.conf');
   const admin = join(dir, 'etc/resolved.conf.d/acmewan-dns.conf');
   const config = join(dir, 'acmewan.json');
@@ -37,13 +43,18 @@ function setup() {
   const run = (arg: string) => {
     // the unit's UMask=0027 is inherited; the hook must still write a world-readable drop-in
     const r = spawnSync('/bin/sh', ['-c', 'umask 077; exec /bin/sh "$0" "$1"', join(dir, 'hook'), arg], {
-      encoding: 'utf8', env: { PATH: `${stub}:/usr/bin:/bin` }, timeout: 60_000,
+      encoding: 'utf8',
+      env: { PATH: `${stub}:/usr/bin:/bin` },
+      timeout: 60_000,
     });
     assert.equal(r.status, 0, `hook ${arg}: ${r.stderr}`);
     return r.stderr;
   };
-  const calls = () => existsSync(join(dir, 'systemctl.log')) ? readFileSync(join(dir, 'systemctl.log'), 'utf8').trim().split('\n') : [];
-  const dropInText = () => existsSync(dropIn) ? readFileSync(dropIn, 'utf8') : undefined;
+  const calls = () =>
+    existsSync(join(dir, 'systemctl.log'))
+      ? readFileSync(join(dir, 'systemctl.log'), 'utf8').trim().split('\n')
+      : [];
+  const dropInText = () => (existsSync(dropIn) ? readFileSync(dropIn, 'utf8') : undefined);
   return { hook, run, calls, dropInText, config, admin, dir, dropIn };
 }
 
@@ -53,14 +64,23 @@ test('resolved hook: a runtime drop-in only while DNS is enabled and bound; fail
   await new Promise<void>((res) => sock.bind(0, '127.0.0.1', res));
   const port = sock.address().port;
   try {
-    writeFileSync(s.config, JSON.stringify({ role: 'edge', dns: { enabled: false, listen: [`127.0.0.1:${port}`] } }));
+    writeFileSync(
+      s.config,
+      JSON.stringify({ role: 'edge', dns: { enabled: false, listen: [`127.0.0.1:${port}`] } }),
+    );
     s.run('start');
     assert.equal(s.dropInText(), undefined, 'DNS off: no drop-in');
     assert.deepEqual(s.calls(), [], 'DNS off: resolved untouched');
 
-    writeFileSync(s.config, JSON.stringify({ role: 'edge', dns: { enabled: true, listen: [`127.0.0.1:${port}`, '[::1]:5399'] } }));
+    writeFileSync(
+      s.config,
+      JSON.stringify({ role: 'edge', dns: { enabled: true, listen: [`127.0.0.1:${port}`, '[::1]:5399'] } }),
+    );
     s.run('start');
-    assert.match(s.dropInText() ?? '', new RegExp(`^\\[Resolve\\]\\nDNS=127\\.0\\.0\\.1:${port}\\nDomains=~\\.\\n$`, 'm'));
+    assert.match(
+      s.dropInText() ?? '',
+      new RegExp(`^\\[Resolve\\]\\nDNS=127\\.0\\.0\\.1:${port}\\nDomains=~\\.\\n$`, 'm'),
+    );
     assert.deepEqual(s.calls(), ['--no-block try-restart systemd-resolved.service']);
     assert.equal(statSync(s.dropIn).mode & 0o777, 0o644, 'resolved reads it as its own user: world-readable');
     s.run('start');
@@ -73,7 +93,10 @@ test('resolved hook: a runtime drop-in only while DNS is enabled and bound; fail
     assert.equal(s.calls().length, 2, 'nothing to remove: resolved not restarted');
 
     // a wildcard listen address is reached over loopback
-    writeFileSync(s.config, JSON.stringify({ role: 'edge', dns: { enabled: true, listen: [`0.0.0.0:${port}`] } }));
+    writeFileSync(
+      s.config,
+      JSON.stringify({ role: 'edge', dns: { enabled: true, listen: [`0.0.0.0:${port}`] } }),
+    );
     s.run('start');
     assert.match(s.dropInText() ?? '', new RegExp(`^DNS=127\\.0\\.0\\.1:${port}$`, 'm'));
 
@@ -95,8 +118,11 @@ test('resolved hook: a runtime drop-in only while DNS is enabled and bound; fail
 
 test('unit runs the hook as root after start, reload and stop, never failing the unit', () => {
   const u = renderUnit(info()).split('\n');
-  for (const l of ['ExecStartPost=-+/usr/lib/acmewan/resolved-dns start', 'ExecReload=-+/usr/lib/acmewan/resolved-dns start',
-    'ExecStopPost=-+/usr/lib/acmewan/resolved-dns stop']) {
+  for (const l of [
+    'ExecStartPost=-+/usr/lib/acmewan/resolved-dns start',
+    'ExecReload=-+/usr/lib/acmewan/resolved-dns start',
+    'ExecStopPost=-+/usr/lib/acmewan/resolved-dns stop',
+  ]) {
     assert.ok(u.includes(l), `unit lacks ${l}`);
   }
   assert.equal(resolvedHook(info()).path, '/usr/lib/acmewan/resolved-dns');

@@ -10,8 +10,12 @@ import { readDeb } from '../../targets/formats/deb-inspect.ts';
 
 const spec = (over: Partial<DebSpec> = {}): DebSpec => ({
   control: [
-    ['Package', 'acmewan'], ['Version', '1.2.0~rc.1-1'], ['Architecture', 'arm64'],
-    ['Maintainer', 'A <a@b.example>'], ['Depends', 'adduser'], ['Section', 'net'],
+    ['Package', 'acmewan'],
+    ['Version', '1.2.0~rc.1-1'],
+    ['Architecture', 'arm64'],
+    ['Maintainer', 'A <a@b.example>'],
+    ['Depends', 'adduser'],
+    ['Section', 'net'],
     ['Description', 'synopsis line\nfirst paragraph\n\nsecond paragraph'],
   ],
   files: [
@@ -34,10 +38,22 @@ async function roundTrip(s: DebSpec) {
 
 test('deb: members, control, md5sums, conffiles and scripts round-trip through our reader', async () => {
   const { r, inspection: d, dataFiles } = await roundTrip(spec());
-  assert.deepEqual(d.members.map((m) => m.name), ['debian-binary', 'control.tar.gz', 'data.tar.xz']);
+  assert.deepEqual(
+    d.members.map((m) => m.name),
+    ['debian-binary', 'control.tar.gz', 'data.tar.xz'],
+  );
   assert.equal(d.control.Package, 'acmewan');
   // Installed-Size sits after Maintainer: 3 KiB file + 1 KiB conffile + 5 dirs + 1 symlink
-  assert.deepEqual(Object.keys(d.control), ['Package', 'Version', 'Architecture', 'Maintainer', 'Installed-Size', 'Depends', 'Section', 'Description']);
+  assert.deepEqual(Object.keys(d.control), [
+    'Package',
+    'Version',
+    'Architecture',
+    'Maintainer',
+    'Installed-Size',
+    'Depends',
+    'Section',
+    'Description',
+  ]);
   assert.equal(d.control['Installed-Size'], String(r.installedSizeKiB));
   assert.equal(r.installedSizeKiB, 3 + 1 + 6);
   assert.equal(d.control.Description, 'synopsis line\nfirst paragraph\n.\nsecond paragraph');
@@ -45,9 +61,24 @@ test('deb: members, control, md5sums, conffiles and scripts round-trip through o
   assert.equal(d.controlFiles.md5sums, `${md5}  usr/bin/acmewan\n`, 'conffiles are not in md5sums');
   assert.equal(d.controlFiles.conffiles, '/etc/acmewan/acmewan.json\n');
   assert.equal(d.controlEntries.find((e) => e.path === 'postinst')?.mode, 0o755);
-  assert.deepEqual(d.data.map((e) => e.path), ['', 'etc', 'etc/acmewan', 'etc/acmewan/acmewan.json', 'usr', 'usr/bin', 'usr/bin/acmewan', 'usr/sbin', 'usr/sbin/acmewan']);
+  assert.deepEqual(
+    d.data.map((e) => e.path),
+    [
+      '',
+      'etc',
+      'etc/acmewan',
+      'etc/acmewan/acmewan.json',
+      'usr',
+      'usr/bin',
+      'usr/bin/acmewan',
+      'usr/sbin',
+      'usr/sbin/acmewan',
+    ],
+  );
   for (const e of [...d.data, ...d.controlEntries]) {
-    assert.equal(e.uid, 0); assert.equal(e.gid, 0); assert.equal(e.mtime, 1767225600);
+    assert.equal(e.uid, 0);
+    assert.equal(e.gid, 0);
+    assert.equal(e.mtime, 1767225600);
   }
   assert.equal(dataFiles.find((e) => e.path === 'usr/sbin/acmewan')?.linkname, '../bin/acmewan');
   assert.equal(dataFiles.find((e) => e.path === 'usr/bin/acmewan')?.mode, 0o755);
@@ -60,20 +91,54 @@ test('deb: byte-identical on rebuild; gzip data on request', async () => {
 });
 
 test('deb: bad input is refused with the reason', async () => {
-  await assert.rejects(buildDeb(spec({ conffiles: ['/etc/missing.json'] })), /conffile \/etc\/missing.json is not a regular file/);
+  await assert.rejects(
+    buildDeb(spec({ conffiles: ['/etc/missing.json'] })),
+    /conffile \/etc\/missing.json is not a regular file/,
+  );
   await assert.rejects(buildDeb(spec({ conffiles: ['/usr/bin/acmewan'] })), /must live under \/etc/);
   await assert.rejects(buildDeb(spec({ scripts: { postinst: 'set -e\n' } })), /must start with "#!"/);
-  const ctl = (k: string, v: string) => spec().control.map(([n, x]) => (n === k ? [n, v] as const : [n, x] as const));
-  await assert.rejects(buildDeb(spec({ control: ctl('Version', '1.2.0_rc1-1') })), /not a valid Debian version/);
-  await assert.rejects(buildDeb(spec({ control: ctl('Package', 'Acme_WAN') })), /not a valid Debian package name/);
-  await assert.rejects(buildDeb(spec({ files: [...spec().files, { type: 'file', path: 'usr/bin/acmewan', mode: 0o644, data: Buffer.alloc(1) }] })), /duplicate path in archive: usr\/bin\/acmewan/);
+  const ctl = (k: string, v: string) =>
+    spec().control.map(([n, x]) => (n === k ? ([n, v] as const) : ([n, x] as const)));
+  await assert.rejects(
+    buildDeb(spec({ control: ctl('Version', '1.2.0_rc1-1') })),
+    /not a valid Debian version/,
+  );
+  await assert.rejects(
+    buildDeb(spec({ control: ctl('Package', 'Acme_WAN') })),
+    /not a valid Debian package name/,
+  );
+  await assert.rejects(
+    buildDeb(
+      spec({
+        files: [
+          ...spec().files,
+          { type: 'file', path: 'usr/bin/acmewan', mode: 0o644, data: Buffer.alloc(1) },
+        ],
+      }),
+    ),
+    /duplicate path in archive: usr\/bin\/acmewan/,
+  );
 });
 
 test('control: render and parse agree; duplicates and empty values are refused', () => {
-  const text = renderControl([['Package', 'a1'], ['Skipped', undefined], ['Description', 'x\nlong  \n\nmore']]);
+  const text = renderControl([
+    ['Package', 'a1'],
+    ['Skipped', undefined],
+    ['Description', 'x\nlong  \n\nmore'],
+  ]);
   assert.equal(text, 'Package: a1\nDescription: x\n long\n .\n more\n');
-  assert.deepEqual(parseControl(`${text}\nPackage: b2\n`), [{ Package: 'a1', Description: 'x\nlong\n.\nmore' }, { Package: 'b2' }]);
-  assert.throws(() => renderControl([['A', '1'], ['a', '2']]), ControlError);
+  assert.deepEqual(parseControl(`${text}\nPackage: b2\n`), [
+    { Package: 'a1', Description: 'x\nlong\n.\nmore' },
+    { Package: 'b2' },
+  ]);
+  assert.throws(
+    () =>
+      renderControl([
+        ['A', '1'],
+        ['a', '2'],
+      ]),
+    ControlError,
+  );
   assert.throws(() => renderControl([['A', ' ']]), /control field "A" is empty/);
   assert.throws(() => parseControl(' orphan\n'), /line 1: continuation line without a field/);
 });

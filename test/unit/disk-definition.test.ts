@@ -14,12 +14,19 @@ import { rootName } from '../../images/disk/roots.ts';
 import { piTwin } from '../../images/disk/rpi-root.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const DEFAULT = JSON.parse(readFileSync(join(ROOT, 'engine/schema/default-config.json'), 'utf8')) as Record<string, unknown>;
-const amd64 = () => JSON.parse(readFileSync(join(ROOT, 'images/branch-box-amd64.json'), 'utf8')) as Record<string, any>;
+const DEFAULT = JSON.parse(readFileSync(join(ROOT, 'engine/schema/default-config.json'), 'utf8')) as Record<
+  string,
+  unknown
+>;
+const amd64 = () =>
+  JSON.parse(readFileSync(join(ROOT, 'images/branch-box-amd64.json'), 'utf8')) as Record<string, any>;
 
 test('the shipped definitions are valid and their configs keep the contract defaults', () => {
   const files = definitionFiles();
-  assert.deepEqual(files.map((f) => f.split('/').pop()), ['branch-box-amd64.json', 'branch-box-arm64.json', 'branch-box-rpi-arm64.json']);
+  assert.deepEqual(
+    files.map((f) => f.split('/').pop()),
+    ['branch-box-amd64.json', 'branch-box-arm64.json', 'branch-box-rpi-arm64.json'],
+  );
   for (const f of files) {
     const d = loadDefinition(f, DEFAULT);
     assert.equal((d.config.admin as { listen: string }).listen, '127.0.0.1:9617');
@@ -31,33 +38,77 @@ test('the shipped definitions are valid and their configs keep the contract defa
 test('a config overlay that fails the engine schema names the file and the pointer', () => {
   const raw = amd64();
   raw.config = { admin: { listen: '127.0.0.1:9617', tokn: 'x' } };
-  assert.throws(() => checkDefinition('images/x.json', raw, DEFAULT), (e: Error & { code?: string }) => {
-    assert.equal(e.code, 'EDGEWAN_ERR_DISK_CONFIG');
-    assert.match(e.message, /images\/x\.json: \/config\/admin\/tokn: unknown key/);
-    return true;
-  });
+  assert.throws(
+    () => checkDefinition('images/x.json', raw, DEFAULT),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'EDGEWAN_ERR_DISK_CONFIG');
+      assert.match(e.message, /images\/x\.json: \/config\/admin\/tokn: unknown key/);
+      return true;
+    },
+  );
   raw.config = { role: 'router' };
-  assert.throws(() => checkDefinition('images/x.json', raw, DEFAULT), /\/config\/role: "router" is not allowed/);
+  assert.throws(
+    () => checkDefinition('images/x.json', raw, DEFAULT),
+    /\/config\/role: "router" is not allowed/,
+  );
 });
 
 test('definition errors: unknown key, bad package name, partition below its minimum', () => {
   const cases: Array<[(r: Record<string, any>) => void, RegExp]> = [
-    [(r) => { r.extra = 1; }, /\/extra: unknown key/],
-    [(r) => { r.packages = ['Bad Name']; }, /\/packages\/0: must match pattern/],
-    [(r) => { r.sizes.rootMiB = 100; }, /\/sizes\/rootMiB: must be >= 256/],
-    [(r) => { r.arch = 'armv7'; }, /\/arch: "armv7" is not allowed/],
-    [(r) => { delete r.firstBoot; }, /missing required key "firstBoot"/],
-    [(r) => { r.board = 'rpi'; }, /\/board: "rpi" images are arm64/],
-    [(r) => { r.board = 'pi'; }, /\/board: "pi" is not allowed/],
+    [
+      (r) => {
+        r.extra = 1;
+      },
+      /\/extra: unknown key/,
+    ],
+    [
+      (r) => {
+        r.packages = ['Bad Name'];
+      },
+      /\/packages\/0: must match pattern/,
+    ],
+    [
+      (r) => {
+        r.sizes.rootMiB = 100;
+      },
+      /\/sizes\/rootMiB: must be >= 256/,
+    ],
+    [
+      (r) => {
+        r.arch = 'armv7';
+      },
+      /\/arch: "armv7" is not allowed/,
+    ],
+    [
+      (r) => {
+        delete r.firstBoot;
+      },
+      /missing required key "firstBoot"/,
+    ],
+    [
+      (r) => {
+        r.board = 'rpi';
+      },
+      /\/board: "rpi" images are arm64/,
+    ],
+    [
+      (r) => {
+        r.board = 'pi';
+      },
+      /\/board: "pi" is not allowed/,
+    ],
   ];
   for (const [mutate, re] of cases) {
     const raw = amd64();
     mutate(raw);
-    assert.throws(() => checkDefinition('images/x.json', raw, DEFAULT), (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'EDGEWAN_ERR_DISK_DEFINITION');
-      assert.match(e.message, re);
-      return true;
-    });
+    assert.throws(
+      () => checkDefinition('images/x.json', raw, DEFAULT),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'EDGEWAN_ERR_DISK_DEFINITION');
+        assert.match(e.message, re);
+        return true;
+      },
+    );
   }
 });
 
@@ -67,14 +118,23 @@ test('a root bigger than its partition fails with the size to use', () => {
     writeFileSync(join(dir, 'big'), Buffer.alloc(3 << 20, 1));
     const d = { ...loadDefinition(definitionFiles()[0], DEFAULT) };
     d.sizes = { ...d.sizes, rootMiB: 2 };
-    assert.throws(() => checkFits(d, dir), /\/sizes\/rootMiB: .* needs about [34] MiB and the partition has 2 MiB/);
+    assert.throws(
+      () => checkFits(d, dir),
+      /\/sizes\/rootMiB: .* needs about [34] MiB and the partition has 2 MiB/,
+    );
     d.sizes = { ...d.sizes, rootMiB: 64 };
     checkFits(d, dir);
     // a Pi's /boot/firmware moves to the FAT partition: it counts there, not in the root
     mkdirSync(join(dir, 'boot/firmware'), { recursive: true });
     writeFileSync(join(dir, 'boot/firmware/kernel'), Buffer.alloc(40 << 20, 1));
-    const pi = { ...loadDefinition(join(ROOT, 'images/branch-box-rpi-arm64.json'), DEFAULT), sizes: { espMiB: 40, rootMiB: 8, dataMiB: 16 } };
-    assert.throws(() => checkFits(pi, dir), /\/sizes\/espMiB: .* needs about 47 MiB and the firmware partition has 40 MiB/);
+    const pi = {
+      ...loadDefinition(join(ROOT, 'images/branch-box-rpi-arm64.json'), DEFAULT),
+      sizes: { espMiB: 40, rootMiB: 8, dataMiB: 16 },
+    };
+    assert.throws(
+      () => checkFits(pi, dir),
+      /\/sizes\/espMiB: .* needs about 47 MiB and the firmware partition has 40 MiB/,
+    );
     checkFits({ ...pi, sizes: { ...pi.sizes, espMiB: 64 } }, dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -107,7 +167,10 @@ test('Raspberry Pi layout: MBR, FAT firmware partition first, PARTUUIDs <disk id
   const l = planLayout(d);
   assert.equal(l.table, 'dos');
   assert.match(l.diskGuid, /^[0-9a-f]{8}$/);
-  assert.deepEqual([l.esp, l.root, l.data].map((p) => p.partuuid), ['01', '02', '03'].map((n) => `${l.diskGuid}-${n}`));
+  assert.deepEqual(
+    [l.esp, l.root, l.data].map((p) => p.partuuid),
+    ['01', '02', '03'].map((n) => `${l.diskGuid}-${n}`),
+  );
   assert.equal(l.esp.label, 'RASPIFIRM');
   const s = sfdiskScript(l);
   assert.match(s, /^label: dos\nlabel-id: 0x[0-9a-f]{8}\n/);
@@ -118,7 +181,11 @@ test('Raspberry Pi layout: MBR, FAT firmware partition first, PARTUUIDs <disk id
   assert.ok(spec.sources.every((x) => x.endsWith(' main non-free-firmware')));
   // the Pi root is a layer on the root of its UEFI twin, which is branch-box-arm64's root
   const arm64 = loadDefinition(join(ROOT, 'images/branch-box-arm64.json'), DEFAULT);
-  assert.equal(rootName(piTwin(d)), rootName(arm64), 'the Pi definition lists the same packages as branch-box-arm64');
+  assert.equal(
+    rootName(piTwin(d)),
+    rootName(arm64),
+    'the Pi definition lists the same packages as branch-box-arm64',
+  );
   assert.match(rootName(d), /^disk-bookworm-arm64-rpi-[0-9a-f]{16}$/);
   // the uefi definitions stay main-only and GPT, and default to board uefi
   const u = loadDefinition(definitionFiles()[0], DEFAULT);

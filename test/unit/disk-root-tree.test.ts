@@ -10,7 +10,7 @@ import { needRoot } from '../helpers/tools.ts';
 test('removeRootTree unmounts a leftover bind mount instead of deleting through it', (t) => {
   if (!needRoot(t)) return;
   const base = mkdtempSync(join(tmpdir(), 'ew-roottree-'));
-  const host = join(base, 'host-shm');       // stands in for the host's /dev/shm
+  const host = join(base, 'host-shm'); // stands in for the host's /dev/shm
   const tree = join(base, 'root.tmp-1');
   mkdirSync(host);
   writeFileSync(join(host, 'precious'), 'keep me');
@@ -31,8 +31,10 @@ test('publishRoot stamps and moves a finished root into place, replacing a stale
   try {
     const tmp = join(base, 'r.tmp-1');
     const dir = join(base, 'r');
-    mkdirSync(tmp); writeFileSync(join(tmp, 'etc'), 'new');
-    mkdirSync(dir); writeFileSync(join(dir, 'etc'), 'stale');
+    mkdirSync(tmp);
+    writeFileSync(join(tmp, 'etc'), 'new');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'etc'), 'stale');
     assert.equal(publishRoot(tmp, dir, 'key1'), dir);
     assert.equal(readFileSync(join(dir, '.complete'), 'utf8'), 'key1\n');
     assert.equal(readFileSync(join(dir, 'etc'), 'utf8'), 'new');

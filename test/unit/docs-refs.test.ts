@@ -25,7 +25,8 @@ function trackedFiles(): string[] {
       for (const name of readdirSync(join(ROOT, dir))) {
         if (skip.has(name)) continue;
         const rel = dir ? `${dir}/${name}` : name;
-        if (statSync(join(ROOT, rel)).isDirectory()) walk(rel); else files.push(rel);
+        if (statSync(join(ROOT, rel)).isDirectory()) walk(rel);
+        else files.push(rel);
       }
     };
     walk('');
@@ -35,7 +36,14 @@ function trackedFiles(): string[] {
 
 const FILES = trackedFiles();
 const TRACKED = new Set(FILES);
-const TRACKED_DIRS = new Set(FILES.flatMap((f) => f.split('/').slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join('/'))));
+const TRACKED_DIRS = new Set(
+  FILES.flatMap((f) =>
+    f
+      .split('/')
+      .slice(0, -1)
+      .map((_, i, a) => a.slice(0, i + 1).join('/')),
+  ),
+);
 
 function text(file: string): string | undefined {
   const buf = readFileSync(join(ROOT, file));
@@ -51,8 +59,14 @@ function lineOf(s: string, offset: number): number {
 
 // Built from pieces so this file does not cite what it forbids.
 const FORBIDDEN: ReadonlyArray<{ re: RegExp; what: string }> = [
-  { re: new RegExp(`${'INTER'}${'FACES'}\\.md`, 'g'), what: 'cites the team notes on interfaces (use docs/contract.md)' },
-  { re: new RegExp(`\\b${'FAC'}${'TS'}(?:\\s*§|\\.md)`, 'g'), what: 'cites the team notes on facts (use docs/platform-notes.md §N)' },
+  {
+    re: new RegExp(`${'INTER'}${'FACES'}\\.md`, 'g'),
+    what: 'cites the team notes on interfaces (use docs/contract.md)',
+  },
+  {
+    re: new RegExp(`\\b${'FAC'}${'TS'}(?:\\s*§|\\.md)`, 'g'),
+    what: 'cites the team notes on facts (use docs/platform-notes.md §N)',
+  },
   { re: new RegExp(`\\.\\./${'sha'}${'red'}\\b`, 'g'), what: 'points at a path outside the repository' },
   { re: new RegExp(`/${'wo'}${'rk'}/`, 'g'), what: 'points at a path outside the repository' },
 ];
@@ -63,11 +77,16 @@ test('no tracked file cites documents or paths outside the repository', () => {
     const s = text(f);
     if (s === undefined) continue;
     for (const { re, what } of FORBIDDEN) {
-      for (const m of s.matchAll(re)) bad.push(`${f}:${lineOf(s, m.index)}: ${what}: ${JSON.stringify(m[0])}`);
+      for (const m of s.matchAll(re))
+        bad.push(`${f}:${lineOf(s, m.index)}: ${what}: ${JSON.stringify(m[0])}`);
     }
   }
   bad.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-  assert.equal(bad.length, 0, `${bad.length} reference(s) to documents outside the repository:\n  ${bad.join('\n  ')}\n`);
+  assert.equal(
+    bad.length,
+    0,
+    `${bad.length} reference(s) to documents outside the repository:\n  ${bad.join('\n  ')}\n`,
+  );
 });
 
 /** The text with fenced code blocks and inline code blanked out (offsets and newlines kept). */
@@ -83,8 +102,14 @@ function anchors(md: string): Set<string> {
   const out = new Set<string>();
   const seen = new Map<string, number>();
   for (const m of withoutCode(md).matchAll(/^ {0,3}#{1,6}[ \t]+(.*?)[ \t#]*$/gm)) {
-    const raw = md.slice(m.index, m.index + m[0].length).replace(/^ {0,3}#{1,6}[ \t]+/, '').replace(/[ \t#]*$/, '');
-    const slug = raw.toLowerCase().replace(/[^\p{L}\p{N}\p{M} _-]/gu, '').replace(/ /g, '-');
+    const raw = md
+      .slice(m.index, m.index + m[0].length)
+      .replace(/^ {0,3}#{1,6}[ \t]+/, '')
+      .replace(/[ \t#]*$/, '');
+    const slug = raw
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\p{M} _-]/gu, '')
+      .replace(/ /g, '-');
     const n = seen.get(slug) ?? 0;
     seen.set(slug, n + 1);
     out.add(n ? `${slug}-${n}` : slug);
@@ -95,7 +120,10 @@ function anchors(md: string): Set<string> {
 function headings(md: string): Set<string> {
   const out = new Set<string>();
   for (const m of withoutCode(md).matchAll(/^ {0,3}#{1,6}[ \t]+(.*?)[ \t#]*$/gm)) {
-    const raw = md.slice(m.index, m.index + m[0].length).replace(/^ {0,3}#{1,6}[ \t]+/, '').replace(/[ \t#]*$/, '');
+    const raw = md
+      .slice(m.index, m.index + m[0].length)
+      .replace(/^ {0,3}#{1,6}[ \t]+/, '')
+      .replace(/[ \t#]*$/, '');
     out.add(raw.replace(/`/g, '').trim());
   }
   return out;
@@ -118,7 +146,8 @@ test('relative markdown links in docs/ and README.md reach tracked files and hea
       const at = `${f}:${lineOf(md, m.index)}`;
       const [pathPart, fragment] = target.split('#', 2) as [string, string | undefined];
       const path = decodeURIComponent(pathPart.split('?')[0]);
-      const resolved = path === '' ? f : posix.normalize(posix.join(posix.dirname(f), path)).replace(/\/$/, '');
+      const resolved =
+        path === '' ? f : posix.normalize(posix.join(posix.dirname(f), path)).replace(/\/$/, '');
       if (resolved === '..' || resolved.startsWith('../')) {
         bad.push(`${at}: link "${target}" leaves the repository`);
         continue;
@@ -129,7 +158,8 @@ test('relative markdown links in docs/ and README.md reach tracked files and hea
       }
       if (fragment && resolved.endsWith('.md') && TRACKED.has(resolved)) {
         const have = anchors(readFileSync(join(ROOT, resolved), 'utf8'));
-        if (!have.has(decodeURIComponent(fragment).toLowerCase())) bad.push(`${at}: link "${target}": ${resolved} has no heading #${fragment}`);
+        if (!have.has(decodeURIComponent(fragment).toLowerCase()))
+          bad.push(`${at}: link "${target}": ${resolved} has no heading #${fragment}`);
       }
     }
   }
@@ -148,16 +178,24 @@ test('citations of docs/platform-notes.md §N and docs/contract.md "Section" nam
     // `platform-notes.md §1, §3, §7` and `[platform-notes.md §2](…)`
     for (const m of s.matchAll(/platform-notes\.md((?:,?\s*(?:\/\/|\*|#)?\s*§\d+)+)/g)) {
       for (const n of m[1].matchAll(/§(\d+)/g)) {
-        if (!sections.has(n[1])) bad.push(`${f}:${lineOf(s, m.index)}: docs/platform-notes.md has no §${n[1]}`);
+        if (!sections.has(n[1]))
+          bad.push(`${f}:${lineOf(s, m.index)}: docs/platform-notes.md has no §${n[1]}`);
       }
     }
     // `docs/contract.md, "Runtimes"`, `docs/contract.md "Memory\n// limit and heap cap"`
-    for (const m of s.matchAll(/contract\.md\)?,? ?(?:\n\s*(?:\/\/|\*|#)?\s*)?(["'])([^"'\n]+(?:\n\s*(?:\/\/|\*|#)?\s*[^"'\n]+)*)\1/g)) {
+    for (const m of s.matchAll(
+      /contract\.md\)?,? ?(?:\n\s*(?:\/\/|\*|#)?\s*)?(["'])([^"'\n]+(?:\n\s*(?:\/\/|\*|#)?\s*[^"'\n]+)*)\1/g,
+    )) {
       const name = m[2].replace(/\n\s*(?:\/\/|\*|#)?\s*/g, ' ').trim();
-      if (!contract.has(name)) bad.push(`${f}:${lineOf(s, m.index)}: docs/contract.md has no section "${name}"`);
+      if (!contract.has(name))
+        bad.push(`${f}:${lineOf(s, m.index)}: docs/contract.md has no section "${name}"`);
     }
   }
-  assert.equal(bad.length, 0, `${bad.length} citation(s) of sections that do not exist:\n  ${bad.join('\n  ')}\n`);
+  assert.equal(
+    bad.length,
+    0,
+    `${bad.length} citation(s) of sections that do not exist:\n  ${bad.join('\n  ')}\n`,
+  );
 });
 
 // The checks above must see the files they guard.

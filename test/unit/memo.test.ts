@@ -17,7 +17,10 @@ function tmp(t: { after: (f: () => void) => void }): string {
 test('memo: computes once per key, then serves the stored bytes', async (t) => {
   const dir = tmp(t);
   let calls = 0;
-  const f = () => { calls++; return Buffer.from(`out${calls}`); };
+  const f = () => {
+    calls++;
+    return Buffer.from(`out${calls}`);
+  };
   assert.equal(memoBytesSync(dir, 'gz', ['v1', Buffer.from('in')], f).toString(), 'out1');
   assert.equal(memoBytesSync(dir, 'gz', ['v1', Buffer.from('in')], f).toString(), 'out1');
   assert.equal(calls, 1);
@@ -27,7 +30,10 @@ test('memo: computes once per key, then serves the stored bytes', async (t) => {
   assert.equal(memoBytesSync(dir, 'xz', ['v1', Buffer.from('in')], f).toString(), 'out4');
   // Part boundaries are part of the key.
   assert.equal(memoBytesSync(dir, 'gz', ['v', '1', Buffer.from('in')], f).toString(), 'out5');
-  assert.equal((await memoBytes(dir, 'gz', ['v1', Buffer.from('in')], async () => Buffer.from('never'))).toString(), 'out1');
+  assert.equal(
+    (await memoBytes(dir, 'gz', ['v1', Buffer.from('in')], async () => Buffer.from('never'))).toString(),
+    'out1',
+  );
 });
 
 test('memo: no cache dir computes every time; leftover temp files are never served', async (t) => {
@@ -46,7 +52,7 @@ test('memo: no cache dir computes every time; leftover temp files are never serv
   assert.equal((await memoBytes(dir, 'gz', ['b'], async () => Buffer.from('y'))).toString(), 'y');
 });
 
-test('memo: prune drops least recently used entries down to the bound, never this build\'s', (t) => {
+test("memo: prune drops least recently used entries down to the bound, never this build's", (t) => {
   const dir = tmp(t);
   const kb = Buffer.alloc(1024);
   for (const k of ['a', 'b', 'c', 'd']) memoBytesSync(dir, 'gz', [k], () => kb);
@@ -56,7 +62,10 @@ test('memo: prune drops least recently used entries down to the bound, never thi
   files.forEach((f, i) => utimesSync(join(ns, f), new Date(1e12 + i * 1e6), new Date(1e12 + i * 1e6)));
   const r = pruneMemo(dir, 2048, 1e12 + 3 * 1e6);
   assert.deepEqual(r, { removed: 2, bytes: 2048 });
-  assert.deepEqual(files.map((f) => existsSync(join(ns, f))), [false, false, true, true]);
+  assert.deepEqual(
+    files.map((f) => existsSync(join(ns, f))),
+    [false, false, true, true],
+  );
   // Everything used by the running build stays even over the bound.
   assert.equal(pruneMemo(dir, 0, 1e12 + 2 * 1e6).removed, 0);
   assert.deepEqual(pruneMemo(join(dir, 'absent'), 0, 0), { removed: 0, bytes: 0 });

@@ -6,7 +6,16 @@ import { needTool } from '../helpers/tools.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -27,13 +36,18 @@ async function build(key = usignPem(), outDir?: string) {
 
 /** Every file under dir, relative, sorted. */
 function tree(dir: string, pre = ''): string[] {
-  return readdirSync(join(dir, pre), { withFileTypes: true }).flatMap((e) =>
-    (e.isDirectory() ? tree(dir, join(pre, e.name)) : [join(pre, e.name)])).sort();
+  return readdirSync(join(dir, pre), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? tree(dir, join(pre, e.name)) : [join(pre, e.name)]))
+    .sort();
 }
 
 /** What ipkg-build measures: GNU tar of the unpacked tree to a pipe, counted (`| wc -c`). */
 function gnuTarBytes(t: import('node:test').TestContext, dir: string): number {
-  const r = spawnSync('tar', ['--format=gnu', '--numeric-owner', '--sort=name', '-cf', '-', `--mtime=@${MTIME}`, '.'], { cwd: dir, maxBuffer: 1 << 30 });
+  const r = spawnSync(
+    'tar',
+    ['--format=gnu', '--numeric-owner', '--sort=name', '-cf', '-', `--mtime=@${MTIME}`, '.'],
+    { cwd: dir, maxBuffer: 1 << 30 },
+  );
   assert.equal(r.status, 0, r.stderr?.toString());
   t.diagnostic(`GNU tar of ${dir}: ${r.stdout.length} bytes`);
   return r.stdout.length;
@@ -41,13 +55,18 @@ function gnuTarBytes(t: import('node:test').TestContext, dir: string): number {
 
 test('one feed directory per OpenWRT arch name (edgewan + edgewan-node) and an all/ feed, listed in artifacts', async () => {
   const { artifacts, root, inputs } = await build();
-  const ipks = artifacts.filter((a) => a.type === 'ipk').map((a) => `${a.platform} ${a.arch} ${a.path}`).sort();
+  const ipks = artifacts
+    .filter((a) => a.type === 'ipk')
+    .map((a) => `${a.platform} ${a.arch} ${a.path}`)
+    .sort();
   assert.deepEqual(ipks, [
     'all noarch openwrt/24.10/all/edgewan-node_0.1.0-r1_all.ipk',
     'all noarch openwrt/24.10/x86_64/edgewan-node_0.1.0-r1_all.ipk',
     'x86_64 x64 openwrt/24.10/x86_64/edgewan_0.1.0-r1_x86_64.ipk',
   ]);
-  const feeds = artifacts.filter((a) => a.type === 'opkg-feed').map((a) => [a.path, a.arch, a.index, a.platforms]);
+  const feeds = artifacts
+    .filter((a) => a.type === 'opkg-feed')
+    .map((a) => [a.path, a.arch, a.index, a.platforms]);
   assert.deepEqual(feeds.sort(), [
     ['openwrt/24.10/all', 'noarch', 'Packages', ['all']],
     ['openwrt/24.10/x86_64', 'x64', 'Packages', ['all', 'x86_64']],
@@ -56,20 +75,37 @@ test('one feed directory per OpenWRT arch name (edgewan + edgewan-node) and an a
   // Nothing but the feed directories, the key and the template at the root.
   assert.deepEqual(readdirSync(root).sort(), [key, 'all', 'customfeeds.conf', 'x86_64'].sort());
   for (const dir of ['x86_64', 'all']) {
-    for (const f of ['Packages', 'Packages.gz', 'Packages.manifest', 'Packages.sig', key, 'customfeeds.conf']) assert.ok(existsSync(join(root, dir, f)), `${dir}/${f}`);
+    for (const f of ['Packages', 'Packages.gz', 'Packages.manifest', 'Packages.sig', key, 'customfeeds.conf'])
+      assert.ok(existsSync(join(root, dir, f)), `${dir}/${f}`);
     // Every package of a feed has that feed's arch or all: opkg never meets a foreign arch.
     const archs = readFileSync(join(root, dir, 'Packages'), 'utf8').match(/^Architecture: .*$/gm)!;
-    assert.deepEqual([...new Set(archs)].sort(), dir === 'all' ? ['Architecture: all'] : ['Architecture: all', `Architecture: ${dir}`].sort());
+    assert.deepEqual(
+      [...new Set(archs)].sort(),
+      dir === 'all' ? ['Architecture: all'] : ['Architecture: all', `Architecture: ${dir}`].sort(),
+    );
   }
   // The same edgewan-node bytes in every feed; the key the same everywhere.
-  assert.ok(readFileSync(join(root, 'x86_64/edgewan-node_0.1.0-r1_all.ipk')).equals(readFileSync(join(root, 'all/edgewan-node_0.1.0-r1_all.ipk'))));
+  assert.ok(
+    readFileSync(join(root, 'x86_64/edgewan-node_0.1.0-r1_all.ipk')).equals(
+      readFileSync(join(root, 'all/edgewan-node_0.1.0-r1_all.ipk')),
+    ),
+  );
   assert.ok(readFileSync(join(root, key)).equals(readFileSync(join(root, 'x86_64', key))));
-  assert.match(readFileSync(join(root, 'x86_64/customfeeds.conf'), 'utf8'), /^src\/gz edgewan https:\/\/edgewan\.invalid\/openwrt\/24\.10\/x86_64$/m);
-  assert.match(readFileSync(join(root, 'all/customfeeds.conf'), 'utf8'), /^src\/gz edgewan_all https:\/\/edgewan\.invalid\/openwrt\/24\.10\/all$/m);
+  assert.match(
+    readFileSync(join(root, 'x86_64/customfeeds.conf'), 'utf8'),
+    /^src\/gz edgewan https:\/\/edgewan\.invalid\/openwrt\/24\.10\/x86_64$/m,
+  );
+  assert.match(
+    readFileSync(join(root, 'all/customfeeds.conf'), 'utf8'),
+    /^src\/gz edgewan_all https:\/\/edgewan\.invalid\/openwrt\/24\.10\/all$/m,
+  );
   const template = readFileSync(join(root, 'customfeeds.conf'), 'utf8');
   assert.match(template, /^# src\/gz edgewan https:\/\/edgewan\.invalid\/openwrt\/24\.10\/x86_64$/m);
   assert.match(template, /^# src\/gz edgewan_all https:\/\/edgewan\.invalid\/openwrt\/24\.10\/all$/m);
-  assert.match(template, new RegExp(`wget -O /etc/opkg/keys/${key} https://edgewan\\.invalid/openwrt/24\\.10/${key}`));
+  assert.match(
+    template,
+    new RegExp(`wget -O /etc/opkg/keys/${key} https://edgewan\\.invalid/openwrt/24\\.10/${key}`),
+  );
   assert.ok(existsSync(join(inputs.outDir, 'openwrt/imagebuilder/build.sh')));
   const { validateArtifacts } = await import('../../scripts/artifacts.ts');
   validateArtifacts([...artifacts].sort((x, y) => (x.path < y.path ? -1 : 1)));
@@ -84,7 +120,12 @@ test('a rebuild removes what an earlier build left: the old single-directory fee
   writeFileSync(join(root, 'Packages'), 'old');
   writeFileSync(join(root, 'aarch64_generic/Packages'), 'old');
   await openwrtIpkTarget.build(inputs);
-  assert.deepEqual(readdirSync(root).filter((f) => !/^[0-9a-f]{16}$/.test(f)).sort(), ['all', 'customfeeds.conf', 'x86_64']);
+  assert.deepEqual(
+    readdirSync(root)
+      .filter((f) => !/^[0-9a-f]{16}$/.test(f))
+      .sort(),
+    ['all', 'customfeeds.conf', 'x86_64'],
+  );
   rmSync(inputs.root, { recursive: true, force: true });
 });
 
@@ -93,7 +134,11 @@ test('ipk layout: outer members, control fields, Installed-Size in bytes, script
   const path = join(feed, 'edgewan_0.1.0-r1_x86_64.ipk');
   const outer = await readTar(readFileSync(path));
   assert.deepEqual(outer.map((m) => m.name).sort(), ['./control.tar.gz', './data.tar.gz', './debian-binary']);
-  for (const m of outer) { assert.equal(m.uid, 0); assert.equal(m.gid, 0); assert.equal(m.mtime, MTIME); }
+  for (const m of outer) {
+    assert.equal(m.uid, 0);
+    assert.equal(m.gid, 0);
+    assert.equal(m.mtime, MTIME);
+  }
   const info = await inspectIpk(path);
   const c = info.control;
   assert.equal(c.Package, 'edgewan');
@@ -102,36 +147,64 @@ test('ipk layout: outer members, control fields, Installed-Size in bytes, script
   assert.equal(c['Require-User'], 'edgewan:edgewan');
   assert.equal(c.SourceDateEpoch, String(MTIME));
   assert.equal(c.Conflicts, 'edgewan-node');
-  assert.ok(Number(c['Installed-Size']) > info.dataSize, 'the data tar\'s bytes (headers, padding), more than the files\' bytes');
+  assert.ok(
+    Number(c['Installed-Size']) > info.dataSize,
+    "the data tar's bytes (headers, padding), more than the files' bytes",
+  );
   assert.ok(info.dataSize > 1000, 'bytes, not KiB');
   assert.deepEqual(info.conffiles, ['/etc/config/edgewan']);
   assert.equal(info.scripts.postinst, maintainerScripts().postinst);
   // What OpenWRT's include/package-pack.mk writes (ipk branch), byte for byte: the prerm has
   // no IPKG_NO_SCRIPT guard.
   const load = '[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n. ${IPKG_INSTROOT}/lib/functions.sh\n';
-  assert.equal(info.scripts.postinst, `#!/bin/sh\n[ "\${IPKG_NO_SCRIPT}" = "1" ] && exit 0\n${load}default_postinst $0 $@\n`);
+  assert.equal(
+    info.scripts.postinst,
+    `#!/bin/sh\n[ "\${IPKG_NO_SCRIPT}" = "1" ] && exit 0\n${load}default_postinst $0 $@\n`,
+  );
   assert.equal(info.scripts.prerm, `#!/bin/sh\n${load}default_prerm $0 $@\n`);
   const paths = info.files.map((f) => f.path);
-  for (const p of ['./usr/bin/edgewan', './etc/init.d/edgewan', './etc/config/edgewan', './etc/uci-defaults/90-edgewan',
-    './lib/upgrade/keep.d/edgewan', './usr/share/edgewan/uci2json.sh', './usr/lib/edgewan/glibc/ld-linux-x86-64.so.2',
-    './usr/lib/edgewan/glibc/libstdc++.so.6']) assert.ok(paths.includes(p), p);
+  for (const p of [
+    './usr/bin/edgewan',
+    './etc/init.d/edgewan',
+    './etc/config/edgewan',
+    './etc/uci-defaults/90-edgewan',
+    './lib/upgrade/keep.d/edgewan',
+    './usr/share/edgewan/uci2json.sh',
+    './usr/lib/edgewan/glibc/ld-linux-x86-64.so.2',
+    './usr/lib/edgewan/glibc/libstdc++.so.6',
+  ])
+    assert.ok(paths.includes(p), p);
   assert.equal(info.files.find((f) => f.path === './etc/init.d/edgewan')!.mode, '0755');
-  assert.equal(info.files.find((f) => f.path === './usr/lib/edgewan/glibc/ld-linux-x86-64.so.2')!.mode, '0755');
+  assert.equal(
+    info.files.find((f) => f.path === './usr/lib/edgewan/glibc/ld-linux-x86-64.so.2')!.mode,
+    '0755',
+  );
   rmSync(inputs.root, { recursive: true, force: true });
 });
 
-test('Installed-Size is what ipkg-build writes: the bytes of GNU tar\'s data archive of the unpacked tree', async (t) => {
+test("Installed-Size is what ipkg-build writes: the bytes of GNU tar's data archive of the unpacked tree", async (t) => {
   const { feed, allFeed, inputs } = await build();
-  for (const path of [join(feed, 'edgewan_0.1.0-r1_x86_64.ipk'), join(allFeed, 'edgewan-node_0.1.0-r1_all.ipk')]) {
+  for (const path of [
+    join(feed, 'edgewan_0.1.0-r1_x86_64.ipk'),
+    join(allFeed, 'edgewan-node_0.1.0-r1_all.ipk'),
+  ]) {
     const work = mkdtempSync(join(tmpdir(), 'ewF-isz-'));
     try {
       mkdirSync(join(work, 'root'));
-      assert.equal(spawnSync('tar', ['-xzf', path, '-C', work, './data.tar.gz', './control.tar.gz']).status, 0);
+      assert.equal(
+        spawnSync('tar', ['-xzf', path, '-C', work, './data.tar.gz', './control.tar.gz']).status,
+        0,
+      );
       assert.equal(spawnSync('tar', ['-xzf', join(work, 'data.tar.gz'), '-C', join(work, 'root')]).status, 0);
-      assert.equal(spawnSync('tar', ['-xzf', join(work, 'control.tar.gz'), '-C', work, './control']).status, 0);
+      assert.equal(
+        spawnSync('tar', ['-xzf', join(work, 'control.tar.gz'), '-C', work, './control']).status,
+        0,
+      );
       const c = parseControl(readFileSync(join(work, 'control'), 'utf8'));
       assert.equal(Number(c['Installed-Size']), gnuTarBytes(t, join(work, 'root')), path);
-    } finally { rmSync(work, { recursive: true, force: true }); }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   }
   rmSync(inputs.root, { recursive: true, force: true });
 });
@@ -156,7 +229,9 @@ test('ipkInstalledSize matches GNU tar on long names, long symlink targets, empt
     entries.push({ type: 'symlink', path: 'r/link100', target: 't'.repeat(100) });
     assert.equal(ipkInstalledSize(entries), gnuTarBytes(t, dir));
     assert.equal(ipkInstalledSize([]), 10240, 'an empty tree: "./" and the end blocks, one record');
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('edgewan-node: Architecture all, Depends node, Conflicts edgewan, bundle only, small', async () => {
@@ -210,13 +285,27 @@ test('two builds with the same key are byte-identical', async () => {
 test('patchExecutable sets interpreter and RPATH to the private dir and refuses missing libraries', (t) => {
   if (!needTool(t, 'patchelf')) return;
   const inputs = standInInputs();
-  const out = patchExecutable(inputs.executables.x64!, 'x64', ['libc.so.6', 'ld-linux-x86-64.so.2'], 'edgewan');
+  const out = patchExecutable(
+    inputs.executables.x64!,
+    'x64',
+    ['libc.so.6', 'ld-linux-x86-64.so.2'],
+    'edgewan',
+  );
   const tmp = join(inputs.root, 'patched');
   writeFileSync(tmp, out);
-  assert.equal(spawnSync('patchelf', ['--print-interpreter', tmp], { encoding: 'utf8' }).stdout.trim(), '/usr/lib/edgewan/glibc/ld-linux-x86-64.so.2');
-  assert.equal(spawnSync('patchelf', ['--print-rpath', tmp], { encoding: 'utf8' }).stdout.trim(), '/usr/lib/edgewan/glibc');
+  assert.equal(
+    spawnSync('patchelf', ['--print-interpreter', tmp], { encoding: 'utf8' }).stdout.trim(),
+    '/usr/lib/edgewan/glibc/ld-linux-x86-64.so.2',
+  );
+  assert.equal(
+    spawnSync('patchelf', ['--print-rpath', tmp], { encoding: 'utf8' }).stdout.trim(),
+    '/usr/lib/edgewan/glibc',
+  );
   assert.match(spawnSync('readelf', ['-d', tmp], { encoding: 'utf8' }).stdout, /\(RPATH\)/);
-  assert.throws(() => patchExecutable(inputs.executables.x64!, 'x64', ['libm.so.6'], 'edgewan'), /needs libc\.so\.6/);
+  assert.throws(
+    () => patchExecutable(inputs.executables.x64!, 'x64', ['libm.so.6'], 'edgewan'),
+    /needs libc\.so\.6/,
+  );
   rmSync(inputs.root, { recursive: true, force: true });
 });
 
@@ -230,17 +319,32 @@ test('validate refuses a build without a usign key or without the glibc set', ()
 test('edgewan-build inspect reads our .ipk and the feed directory', async () => {
   const { inspect } = await import('../../scripts/inspect.ts');
   const { feed, inputs } = await build();
-  const ipk = await inspect(join(feed, 'edgewan_0.1.0-r1_x86_64.ipk')) as { control: Record<string, string> };
+  const ipk = (await inspect(join(feed, 'edgewan_0.1.0-r1_x86_64.ipk'))) as {
+    control: Record<string, string>;
+  };
   assert.equal(ipk.control.Architecture, 'x86_64');
-  const f = await inspect(feed) as { format: string; signatureValid: boolean; packages: { fileMatches: boolean }[] };
+  const f = (await inspect(feed)) as {
+    format: string;
+    signatureValid: boolean;
+    packages: { fileMatches: boolean }[];
+  };
   assert.equal(f.format, 'opkg-feed');
   assert.equal(f.signatureValid, true);
   assert.equal(f.packages.length, 2);
   assert.ok(f.packages.every((p) => p.fileMatches));
   // The feeds root: every arch feed.
-  const all = await inspect(join(feed, '..')) as { format: string; feeds: { path: string; signatureValid: boolean }[] };
+  const all = (await inspect(join(feed, '..'))) as {
+    format: string;
+    feeds: { path: string; signatureValid: boolean }[];
+  };
   assert.equal(all.format, 'opkg-feeds');
-  assert.deepEqual(all.feeds.map((x) => [x.path.split('/').pop(), x.signatureValid]), [['all', true], ['x86_64', true]]);
+  assert.deepEqual(
+    all.feeds.map((x) => [x.path.split('/').pop(), x.signatureValid]),
+    [
+      ['all', true],
+      ['x86_64', true],
+    ],
+  );
   rmSync(inputs.root, { recursive: true, force: true });
 });
 
@@ -251,17 +355,31 @@ test('Image Builder recipe: build.sh copies our package into packages/ and runs 
   const bin = join(inputs.root, 'stub-bin');
   spawnSync('mkdir', ['-p', ib, bin]);
   writeFileSync(join(bin, 'make'), '#!/bin/sh\nprintf "%s\\n" "$PWD" "$@" > make.args\n', { mode: 0o755 });
-  const r = spawnSync('sh', [join(recipe, 'build.sh'), ib, 'generic', 'x86_64'], { encoding: 'utf8', env: { PATH: `${bin}:${process.env.PATH}` } });
+  const r = spawnSync('sh', [join(recipe, 'build.sh'), ib, 'generic', 'x86_64'], {
+    encoding: 'utf8',
+    env: { PATH: `${bin}:${process.env.PATH}` },
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(readdirSync(join(ib, 'packages')), ['edgewan_0.1.0-r1_x86_64.ipk']);
   const args = readFileSync(join(ib, 'make.args'), 'utf8').split('\n');
-  assert.deepEqual(args.slice(0, 5), [ib, 'image', 'PROFILE=generic', 'PACKAGES=edgewan ', `FILES=${ib}/edgewan-files`]);
+  assert.deepEqual(args.slice(0, 5), [
+    ib,
+    'image',
+    'PROFILE=generic',
+    'PACKAGES=edgewan ',
+    `FILES=${ib}/edgewan-files`,
+  ]);
   // The staged overlay: the recipe's files plus the feed line of the image's arch.
-  assert.equal(readFileSync(join(ib, 'edgewan-files/etc/opkg/customfeeds.conf'), 'utf8'),
-    '# added by the edgewan Image Builder recipe: later opkg updates come from here\nsrc/gz edgewan https://edgewan.invalid/openwrt/24.10/x86_64\n');
+  assert.equal(
+    readFileSync(join(ib, 'edgewan-files/etc/opkg/customfeeds.conf'), 'utf8'),
+    '# added by the edgewan Image Builder recipe: later opkg updates come from here\nsrc/gz edgewan https://edgewan.invalid/openwrt/24.10/x86_64\n',
+  );
   assert.ok(existsSync(join(ib, 'edgewan-files/etc/uci-defaults/80-edgewan-site')));
   assert.ok(readdirSync(join(ib, 'edgewan-files/etc/opkg/keys')).length === 1);
-  const bad = spawnSync('sh', [join(recipe, 'build.sh'), ib, 'generic', 'mipsel_24kc'], { encoding: 'utf8', env: { PATH: `${bin}:${process.env.PATH}` } });
+  const bad = spawnSync('sh', [join(recipe, 'build.sh'), ib, 'generic', 'mipsel_24kc'], {
+    encoding: 'utf8',
+    env: { PATH: `${bin}:${process.env.PATH}` },
+  });
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /no edgewan package for mipsel_24kc/);
   rmSync(inputs.root, { recursive: true, force: true });

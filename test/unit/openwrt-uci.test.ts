@@ -23,7 +23,12 @@ const DEFAULT_UCI = file('etc/config/edgewan').data.toString();
 const schema = JSON.parse(readFileSync(join(ROOT, 'engine/schema/config.schema.json'), 'utf8'));
 const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
 
-interface Result { status: number | null; json?: Record<string, any>; stderr: string; vars: Record<string, string>; }
+interface Result {
+  status: number | null;
+  json?: Record<string, any>;
+  stderr: string;
+  vars: Record<string, string>;
+}
 
 function translate(uci: string, shell = 'sh'): Result {
   const dir = mkdtempSync(join(tmpdir(), 'ewF-uci-'));
@@ -34,10 +39,16 @@ function translate(uci: string, shell = 'sh'): Result {
       . ${dir}/uci2json.sh
       if uci2json_load edgewan; then uci2json_write -; rc=0; else rc=1; fi
       echo "VARS $UCI_ENABLED $UCI_STATE_DIR $UCI_MEMORY_MAX_BYTES $UCI_GRACE_S $UCI_PRIV_PORT" >&2; exit $rc`;
-    const r = spawnSync(shell === 'busybox' ? 'busybox' : shell, [...(shell === 'busybox' ? ['sh'] : []), '-c', script], { encoding: 'utf8', env: { PATH: process.env.PATH, UCI_CONFIG_DIR: dir } });
+    const r = spawnSync(
+      shell === 'busybox' ? 'busybox' : shell,
+      [...(shell === 'busybox' ? ['sh'] : []), '-c', script],
+      { encoding: 'utf8', env: { PATH: process.env.PATH, UCI_CONFIG_DIR: dir } },
+    );
     const v = /VARS (\S*) (\S*) (\S*) (\S*) (\S*)/.exec(r.stderr) ?? [];
     return {
-      status: r.status, stderr: r.stderr, json: r.status === 0 ? JSON.parse(r.stdout) : undefined,
+      status: r.status,
+      stderr: r.stderr,
+      json: r.status === 0 ? JSON.parse(r.stdout) : undefined,
       vars: { enabled: v[1], stateDir: v[2], memoryMaxBytes: v[3], graceS: v[4], privPort: v[5] },
     };
   } finally {
@@ -45,8 +56,10 @@ function translate(uci: string, shell = 'sh'): Result {
   }
 }
 
-const withOpts = (extra: string) => DEFAULT_UCI.replace("config edgewan 'main'\n", `config edgewan 'main'\n${extra}`);
-const setOpt = (name: string, value: string) => DEFAULT_UCI.replace(new RegExp(`option ${name} '[^']*'`), `option ${name} '${value}'`);
+const withOpts = (extra: string) =>
+  DEFAULT_UCI.replace("config edgewan 'main'\n", `config edgewan 'main'\n${extra}`);
+const setOpt = (name: string, value: string) =>
+  DEFAULT_UCI.replace(new RegExp(`option ${name} '[^']*'`), `option ${name} '${value}'`);
 
 test('the shipped UCI file translates into JSON the engine schema accepts', () => {
   const r = translate(DEFAULT_UCI);
@@ -57,21 +70,35 @@ test('the shipped UCI file translates into JSON the engine schema accepts', () =
   assert.deepEqual(r.json!.admin, { listen: '127.0.0.1:9617', token: null });
   assert.equal(r.json!.dns.enabled, false);
   assert.equal(r.json!.tunnel, undefined);
-  assert.deepEqual(r.vars, { enabled: '1', stateDir: '/tmp/edgewan', memoryMaxBytes: String(128 * 1048576), graceS: '5', privPort: '0' });
+  assert.deepEqual(r.vars, {
+    enabled: '1',
+    stateDir: '/tmp/edgewan',
+    memoryMaxBytes: String(128 * 1048576),
+    graceS: '5',
+    privPort: '0',
+  });
 });
 
 test('options, lists and forward sections map to the engine config', () => {
   let uci = setOpt('tunnel_connect', 'core.example.net:9618');
-  uci = uci.replace("option psk ''", 'option psk \'s3"cr\\et\'').replace("option dns '0'", "option dns '1'")
-    .replace("list dns_listen '127.0.0.1:5353'", "list dns_listen '0.0.0.0:53'\n\tlist dns_upstream '9.9.9.9:53'")
-    .replace("option memory_max '128MiB'", "option memory_max '256MiB'").replace("option grace_s '5'", "option grace_s '10'");
+  uci = uci
+    .replace("option psk ''", "option psk 's3\"cr\\et'")
+    .replace("option dns '0'", "option dns '1'")
+    .replace(
+      "list dns_listen '127.0.0.1:5353'",
+      "list dns_listen '0.0.0.0:53'\n\tlist dns_upstream '9.9.9.9:53'",
+    )
+    .replace("option memory_max '128MiB'", "option memory_max '256MiB'")
+    .replace("option grace_s '5'", "option grace_s '10'");
   uci += "\nconfig forward 'web'\n\toption listen '127.0.0.1:8080'\n\toption target '10.0.0.10:80'\n";
   const r = translate(uci);
   assert.equal(r.status, 0, r.stderr);
   assert.ok(validate(r.json), JSON.stringify(validate.errors));
   assert.deepEqual(r.json!.tunnel, { connect: 'core.example.net:9618', auth: { psk: 's3"cr\\et' } });
   assert.deepEqual(r.json!.dns, { enabled: true, listen: ['0.0.0.0:53'], upstreams: ['9.9.9.9:53'] });
-  assert.deepEqual(r.json!.forwards, [{ listen: '127.0.0.1:8080', target: '10.0.0.10:80', direction: 'edge-to-core' }]);
+  assert.deepEqual(r.json!.forwards, [
+    { listen: '127.0.0.1:8080', target: '10.0.0.10:80', direction: 'edge-to-core' },
+  ]);
   assert.equal(r.json!.supervisor.graceS, 10);
   assert.equal(r.vars.memoryMaxBytes, String(256 * 1048576));
   assert.equal(r.vars.privPort, '1', 'port 53 needs the bind capability');
@@ -80,17 +107,37 @@ test('options, lists and forward sections map to the engine config', () => {
 const BAD: [string, string, RegExp][] = [
   ['role', setOpt('role', 'hub'), /edgewan\.main\.role='hub': use one of: edge core/],
   ['log_level', setOpt('log_level', 'loud'), /edgewan\.main\.log_level='loud'/],
-  ['admin_listen', setOpt('admin_listen', '127.0.0.1'), /edgewan\.main\.admin_listen='127\.0\.0\.1': use HOST:PORT/],
-  ['admin_listen port', setOpt('admin_listen', '127.0.0.1:70000'), /admin_listen='127\.0\.0\.1:70000': the port must be 1-65535/],
+  [
+    'admin_listen',
+    setOpt('admin_listen', '127.0.0.1'),
+    /edgewan\.main\.admin_listen='127\.0\.0\.1': use HOST:PORT/,
+  ],
+  [
+    'admin_listen port',
+    setOpt('admin_listen', '127.0.0.1:70000'),
+    /admin_listen='127\.0\.0\.1:70000': the port must be 1-65535/,
+  ],
   ['memory_max', setOpt('memory_max', '12 potatoes'), /edgewan\.main\.memory_max='12 potatoes'/],
   ['memory_max small', setOpt('memory_max', '16MiB'), /memory_max='16MiB': at least 32MiB/],
   ['grace_s', setOpt('grace_s', 'soon'), /edgewan\.main\.grace_s='soon'/],
-  ['state_dir', setOpt('state_dir', 'relative/dir'), /edgewan\.main\.state_dir='relative\/dir': use an absolute path/],
+  [
+    'state_dir',
+    setOpt('state_dir', 'relative/dir'),
+    /edgewan\.main\.state_dir='relative\/dir': use an absolute path/,
+  ],
   ['enabled', setOpt('enabled', 'maybe'), /edgewan\.main\.enabled='maybe': use 1 or 0/],
   ['unknown option', withOpts("\toption rol 'core'\n"), /edgewan\.main\.rol='core': unknown option/],
   ['unknown section', `${DEFAULT_UCI}\nconfig tunnel 'x'\n`, /unknown section type 'tunnel'/],
-  ['forward', `${DEFAULT_UCI}\nconfig forward 'f'\n\toption listen '127.0.0.1:1'\n\toption target 'nowhere'\n`, /edgewan\.f\.target='nowhere'/],
-  ['dns list', DEFAULT_UCI.replace("list dns_listen '127.0.0.1:5353'", "list dns_listen 'localhost'"), /edgewan\.main\.dns_listen='localhost'/],
+  [
+    'forward',
+    `${DEFAULT_UCI}\nconfig forward 'f'\n\toption listen '127.0.0.1:1'\n\toption target 'nowhere'\n`,
+    /edgewan\.f\.target='nowhere'/,
+  ],
+  [
+    'dns list',
+    DEFAULT_UCI.replace("list dns_listen '127.0.0.1:5353'", "list dns_listen 'localhost'"),
+    /edgewan\.main\.dns_listen='localhost'/,
+  ],
 ];
 
 for (const [what, uci, message] of BAD) {
@@ -115,7 +162,14 @@ test('procd heap flags (init.sh, sh arithmetic) equal the engine re-exec flags f
   assert.ok(start > 0 && end > start, 'init.sh no longer computes heap/semi the way this test expects');
   const lines = init.slice(start, end);
   for (const mib of [32, 48, 64, 96, 127, 128, 130, 200, 256, 512, 1024, 4096]) {
-    const r = spawnSync('sh', ['-c', `UCI_MEMORY_MAX_BYTES=${mib * 1048576}\n${lines}\necho "--max-old-space-size=$heap --max-semi-space-size=$semi"`], { encoding: 'utf8' });
+    const r = spawnSync(
+      'sh',
+      [
+        '-c',
+        `UCI_MEMORY_MAX_BYTES=${mib * 1048576}\n${lines}\necho "--max-old-space-size=$heap --max-semi-space-size=$semi"`,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), engineHeapFlags(heapCapMiB(mib * 1048576)), `memory limit ${mib} MiB`);
   }
@@ -179,13 +233,21 @@ for (const shell of ['sh', 'busybox']) {
     assert.ok(validate(r.json), JSON.stringify(validate.errors));
     engineAccepts(r.json);
     assert.deepEqual(r.json!.tunnel, {
-      connect: ['core-a.example.net:9618', '[fd00::1]:9618'], failbackS: 60,
+      connect: ['core-a.example.net:9618', '[fd00::1]:9618'],
+      failbackS: 60,
       auth: { keyDir: '/etc/edgewan/keys', ca: '/etc/edgewan/keys/ca.crt' },
     });
     assert.deepEqual(r.json!.intercept, {
-      enabled: true, interfaces: ['br-lan'], failClosed: false, port: 9618,
+      enabled: true,
+      interfaces: ['br-lan'],
+      failClosed: false,
+      port: 9618,
       rules: [
-        { destinations: ['10.20.0.0/16', 'fd00:20::/48'], ports: [443, '8000-8100'], exclude: ['10.20.9.0/24'] },
+        {
+          destinations: ['10.20.0.0/16', 'fd00:20::/48'],
+          ports: [443, '8000-8100'],
+          exclude: ['10.20.9.0/24'],
+        },
         { destinations: ['10.30.0.5'], ports: [25] },
       ],
     });
@@ -198,16 +260,26 @@ for (const shell of ['sh', 'busybox']) {
     engineAccepts(r.json);
     assert.deepEqual(r.json!.tunnel, {
       listen: '[::]:9618',
-      auth: { keyDir: '/etc/edgewan/fleet', ca: '/etc/edgewan/fleet/ca.crt', revoked: '/etc/edgewan/fleet/revoked.txt' },
+      auth: {
+        keyDir: '/etc/edgewan/fleet',
+        ca: '/etc/edgewan/fleet/ca.crt',
+        revoked: '/etc/edgewan/fleet/revoked.txt',
+      },
     });
-    assert.deepEqual(r.json!.forwards, [{ listen: '127.0.0.1:8443', target: '10.1.0.5:443', direction: 'core-to-edge', edge: 'branch-17' }]);
+    assert.deepEqual(r.json!.forwards, [
+      { listen: '127.0.0.1:8443', target: '10.1.0.5:443', direction: 'core-to-edge', edge: 'branch-17' },
+    ]);
     assert.equal(r.json!.intercept, undefined, 'no intercept object unless asked for');
   });
 }
 
 test('a single tunnel_connect option stays a string; intercept_fail_closed and intercept_port reach the config', () => {
-  const r = translate(FLEET_EDGE.replace(/\tlist tunnel_connect '\[fd00::1\]:9618'\n/, '')
-    .replace("option intercept '1'", "option intercept '1'\n\toption intercept_fail_closed '1'\n\toption intercept_port '9700'"));
+  const r = translate(
+    FLEET_EDGE.replace(/\tlist tunnel_connect '\[fd00::1\]:9618'\n/, '').replace(
+      "option intercept '1'",
+      "option intercept '1'\n\toption intercept_fail_closed '1'\n\toption intercept_port '9700'",
+    ),
+  );
   assert.equal(r.status, 0, r.stderr);
   engineAccepts(r.json);
   assert.equal(r.json!.tunnel.connect, 'core-a.example.net:9618');
@@ -216,23 +288,75 @@ test('a single tunnel_connect option stays a string; intercept_fail_closed and i
 });
 
 const FLEET_BAD: [string, string, RegExp][] = [
-  ['edge name', FLEET_CORE.replace("'branch-17'", "'Branch_17'"), /edgewan\.web17\.edge='Branch_17': use an edge name/],
+  [
+    'edge name',
+    FLEET_CORE.replace("'branch-17'", "'Branch_17'"),
+    /edgewan\.web17\.edge='Branch_17': use an edge name/,
+  ],
   ['edge name dash', FLEET_CORE.replace("'branch-17'", "'-b'"), /edgewan\.web17\.edge='-b'/],
-  ['relative ca', FLEET_CORE.replace("option ca '/etc/edgewan/fleet/ca.crt'", "option ca 'ca.crt'"), /edgewan\.main\.ca='ca\.crt': use an absolute path/],
-  ['relative revoked', FLEET_CORE.replace("'/etc/edgewan/fleet/revoked.txt'", "'revoked.txt'"), /edgewan\.main\.revoked='revoked\.txt'/],
-  ['failback_s', FLEET_EDGE.replace("'060'", "'soon'"), /edgewan\.main\.failback_s='soon': use whole seconds, 0-86400/],
+  [
+    'relative ca',
+    FLEET_CORE.replace("option ca '/etc/edgewan/fleet/ca.crt'", "option ca 'ca.crt'"),
+    /edgewan\.main\.ca='ca\.crt': use an absolute path/,
+  ],
+  [
+    'relative revoked',
+    FLEET_CORE.replace("'/etc/edgewan/fleet/revoked.txt'", "'revoked.txt'"),
+    /edgewan\.main\.revoked='revoked\.txt'/,
+  ],
+  [
+    'failback_s',
+    FLEET_EDGE.replace("'060'", "'soon'"),
+    /edgewan\.main\.failback_s='soon': use whole seconds, 0-86400/,
+  ],
   ['failback_s range', FLEET_EDGE.replace("'060'", "'90000'"), /failback_s='90000'/],
-  ['core list item', FLEET_EDGE.replace("'[fd00::1]:9618'", "'core-b'"), /edgewan\.main\.tunnel_connect='core-b': use HOST:PORT/],
-  ['intercept without sections', FLEET_EDGE.slice(0, FLEET_EDGE.indexOf('config intercept')), /edgewan\.main\.intercept='1': add at least one 'config intercept' section/],
-  ['intercept bool', FLEET_EDGE.replace("option intercept '1'", "option intercept 'yes please'"), /edgewan\.main\.intercept='yes please': use 1 or 0/],
-  ['destination', FLEET_EDGE.replace("'10.20.0.0/16'", "'dc.example.net'"), /edgewan\.dc\.destination='dc\.example\.net': use an IPv4\/IPv6 network/],
-  ['port', FLEET_EDGE.replace("list port '443'", "list port 'https'"), /edgewan\.dc\.port='https': use a TCP port 1-65535 or a range/],
+  [
+    'core list item',
+    FLEET_EDGE.replace("'[fd00::1]:9618'", "'core-b'"),
+    /edgewan\.main\.tunnel_connect='core-b': use HOST:PORT/,
+  ],
+  [
+    'intercept without sections',
+    FLEET_EDGE.slice(0, FLEET_EDGE.indexOf('config intercept')),
+    /edgewan\.main\.intercept='1': add at least one 'config intercept' section/,
+  ],
+  [
+    'intercept bool',
+    FLEET_EDGE.replace("option intercept '1'", "option intercept 'yes please'"),
+    /edgewan\.main\.intercept='yes please': use 1 or 0/,
+  ],
+  [
+    'destination',
+    FLEET_EDGE.replace("'10.20.0.0/16'", "'dc.example.net'"),
+    /edgewan\.dc\.destination='dc\.example\.net': use an IPv4\/IPv6 network/,
+  ],
+  [
+    'port',
+    FLEET_EDGE.replace("list port '443'", "list port 'https'"),
+    /edgewan\.dc\.port='https': use a TCP port 1-65535 or a range/,
+  ],
   ['port range', FLEET_EDGE.replace("'08000-8100'", "'9000-8000'"), /edgewan\.dc\.port='9000-8000'/],
   ['port 0', FLEET_EDGE.replace("option port '25'", "option port '0'"), /edgewan\.mail\.port='0'/],
-  ['section without port', FLEET_EDGE.replace("\toption port '25'\n", ''), /edgewan\.mail\.port='': an intercept section needs at least one 'list port'/],
-  ['intercept option', FLEET_EDGE.replace("option exclude", "option excludes"), /edgewan\.dc\.excludes='10\.20\.9\.0\/24': unknown option/],
-  ['interface', FLEET_EDGE.replace("'br-lan'", "'br lan'"), /edgewan\.main\.intercept_interface='br lan': use an interface name/],
-  ['intercept_port', FLEET_EDGE.replace("option intercept '1'", "option intercept '1'\n\toption intercept_port '70000'"), /intercept_port='70000': use a TCP port 1-65535/],
+  [
+    'section without port',
+    FLEET_EDGE.replace("\toption port '25'\n", ''),
+    /edgewan\.mail\.port='': an intercept section needs at least one 'list port'/,
+  ],
+  [
+    'intercept option',
+    FLEET_EDGE.replace('option exclude', 'option excludes'),
+    /edgewan\.dc\.excludes='10\.20\.9\.0\/24': unknown option/,
+  ],
+  [
+    'interface',
+    FLEET_EDGE.replace("'br-lan'", "'br lan'"),
+    /edgewan\.main\.intercept_interface='br lan': use an interface name/,
+  ],
+  [
+    'intercept_port',
+    FLEET_EDGE.replace("option intercept '1'", "option intercept '1'\n\toption intercept_port '70000'"),
+    /intercept_port='70000': use a TCP port 1-65535/,
+  ],
 ];
 
 for (const shell of ['sh', 'busybox']) {
@@ -246,30 +370,42 @@ for (const shell of ['sh', 'busybox']) {
 }
 
 /** start_service of the shipped init script under busybox ash with the procd stand-ins; returns procd's log. */
-function procdStart(uci: string, withConntrack: boolean): { status: number | null; log: string; stderr: string } {
+function procdStart(
+  uci: string,
+  withConntrack: boolean,
+): { status: number | null; log: string; stderr: string } {
   const dir = mkdtempSync(join(tmpdir(), 'ewF-procd-'));
   try {
     mkdirSync(join(dir, 'usr/share/edgewan'), { recursive: true });
     mkdirSync(join(dir, 'bin'));
     writeFileSync(join(dir, 'usr/share/edgewan/uci2json.sh'), file('usr/share/edgewan/uci2json.sh').data);
     writeFileSync(join(dir, 'init'), file('etc/init.d/edgewan').data);
-    writeFileSync(join(dir, 'edgewan'), uci.replace("option state_dir '/tmp/edgewan'", `option state_dir '${dir}/state'`));
+    writeFileSync(
+      join(dir, 'edgewan'),
+      uci.replace("option state_dir '/tmp/edgewan'", `option state_dir '${dir}/state'`),
+    );
     writeFileSync(join(dir, 'engine'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
     if (withConntrack) writeFileSync(join(dir, 'bin/conntrack'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
     // PATH holds only busybox applets (as on a router) and, if asked, the conntrack stand-in
     mkdirSync(join(dir, 'tools'));
     const busybox = spawnSync('sh', ['-c', 'command -v busybox'], { encoding: 'utf8' }).stdout.trim();
-    for (const a of ['sh', 'mkdir', 'chown', 'chmod', 'mv', 'rm', 'cat', 'sed', 'printf']) symlinkSync(busybox, join(dir, 'tools', a));
+    for (const a of ['sh', 'mkdir', 'chown', 'chmod', 'mv', 'rm', 'cat', 'sed', 'printf'])
+      symlinkSync(busybox, join(dir, 'tools', a));
     const script = `. ${STUBS}/functions.sh; logger() { for m; do :; done; echo "$m" >&2; }
       IPKG_INSTROOT=${dir}; . ${dir}/init; . ${STUBS}/procd.sh
       _rec() { echo "$*" >> ${dir}/procd.log; }
       PROG=${dir}/engine RUNDIR=${dir}/run RUNCONF=${dir}/run/edgewan.json
       start_service`;
     const r = spawnSync(join(dir, 'tools/sh'), ['-c', script], {
-      encoding: 'utf8', env: { PATH: `${withConntrack ? `${dir}/bin:` : ''}${dir}/tools`, UCI_CONFIG_DIR: dir },
+      encoding: 'utf8',
+      env: { PATH: `${withConntrack ? `${dir}/bin:` : ''}${dir}/tools`, UCI_CONFIG_DIR: dir },
     });
     let log = '';
-    try { log = readFileSync(join(dir, 'procd.log'), 'utf8'); } catch { /* nothing registered */ }
+    try {
+      log = readFileSync(join(dir, 'procd.log'), 'utf8');
+    } catch {
+      /* nothing registered */
+    }
     return { status: r.status, log, stderr: r.stderr };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,14 @@ import { mapVersion, VersionError } from '../../targets/version.ts';
 import { parseArch, ociPlatformString, archForOpenwrt, UnknownArchError } from '../../targets/arch.ts';
 
 test('release versions map per docs/contract.md "Versions"', () => {
-  assert.deepEqual(mapVersion('1.2.0'), { semver: '1.2.0', deb: '1.2.0-1', ipk: '1.2.0-r1', apk: '1.2.0-r1', oci: '1.2.0', rpm: '1.2.0-1' });
+  assert.deepEqual(mapVersion('1.2.0'), {
+    semver: '1.2.0',
+    deb: '1.2.0-1',
+    ipk: '1.2.0-r1',
+    apk: '1.2.0-r1',
+    oci: '1.2.0',
+    rpm: '1.2.0-1',
+  });
 });
 
 test('prerelease versions map per docs/contract.md "Versions"', () => {

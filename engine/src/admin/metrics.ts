@@ -28,7 +28,8 @@ export function renderMetrics(samples: readonly MetricSample[]): string {
     const name = s.name.startsWith('edgewan_') ? s.name : `edgewan_${s.name}`;
     if (!NAME_RE.test(name) || typeof s.value !== 'number') continue;
     // a summary's or histogram's series share the HELP/TYPE of their base name
-    const family = s.type === 'summary' || s.type === 'histogram' ? name.replace(/_(sum|count|bucket)$/, '') : name;
+    const family =
+      s.type === 'summary' || s.type === 'histogram' ? name.replace(/_(sum|count|bucket)$/, '') : name;
     let g = groups.get(family);
     if (!g) {
       g = { help: s.help, type: s.type, lines: [], seen: new Set() };
@@ -38,7 +39,8 @@ export function renderMetrics(samples: readonly MetricSample[]): string {
     const labels = Object.entries(s.labels ?? {})
       .filter(([k]) => LABEL_RE.test(k))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, v]) => `${k}="${escapeLabel(String(v))}"`).join(',');
+      .map(([k, v]) => `${k}="${escapeLabel(String(v))}"`)
+      .join(',');
     if (g.seen.has(`${name}{${labels}}`)) continue; // duplicate series would fail the scrape
     g.seen.add(`${name}{${labels}}`);
     g.lines.push(`${name}${labels ? `{${labels}}` : ''} ${formatValue(s.value)}`);

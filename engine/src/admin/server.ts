@@ -37,7 +37,9 @@ function sameToken(given: string, want: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-export function createAdmin(opts: AdminOptions): Component & { address(): { host: string; port: number } | null } {
+export function createAdmin(
+  opts: AdminOptions,
+): Component & { address(): { host: string; port: number } | null } {
   let server: Server | undefined;
   let timer: NodeJS.Timeout | undefined;
   const sockets = new Set<Socket>();
@@ -51,40 +53,68 @@ export function createAdmin(opts: AdminOptions): Component & { address(): { host
       res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store', ...extra });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n', { allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return send(405, 'text/plain', 'method not allowed\n', { allow: 'GET, HEAD' });
     if (guarded && !PUBLIC.has(path)) {
       const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
       if (!m || !opts.token || !sameToken(m[1].trim(), opts.token)) {
-        return send(401, 'text/plain', 'admin token required: send "Authorization: Bearer <admin.token>"\n', { 'www-authenticate': 'Bearer realm="edgewan"' });
+        return send(401, 'text/plain', 'admin token required: send "Authorization: Bearer <admin.token>"\n', {
+          'www-authenticate': 'Bearer realm="edgewan"',
+        });
       }
     }
     switch (path) {
-      case '/healthz': return send(200, 'text/plain', 'ok\n');
+      case '/healthz':
+        return send(200, 'text/plain', 'ok\n');
       case '/readyz': {
         const ready = opts.ready();
-        return send(ready ? 200 : 503, 'text/plain', ready ? 'ready\n' : 'not ready: a component failed (see /status)\n');
+        return send(
+          ready ? 200 : 503,
+          'text/plain',
+          ready ? 'ready\n' : 'not ready: a component failed (see /status)\n',
+        );
       }
-      case '/metrics': return send(200, 'text/plain; version=0.0.4; charset=utf-8', renderMetrics([
-        ...opts.source.metrics(),
-        { name: 'admin_requests_total', help: 'Requests served by the admin endpoint.', type: 'counter', value: requests },
-      ]));
-      case '/status': return send(200, 'application/json', `${JSON.stringify(opts.source.status(), null, 2)}\n`);
-      case '/': return send(200, 'text/html; charset=utf-8', STATUS_PAGE, {
-        // the page may talk only to this endpoint: no external request is even possible
-        'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'",
-      });
-      default: return send(404, 'text/plain', 'not found: /healthz /readyz /metrics /status /\n');
+      case '/metrics':
+        return send(
+          200,
+          'text/plain; version=0.0.4; charset=utf-8',
+          renderMetrics([
+            ...opts.source.metrics(),
+            {
+              name: 'admin_requests_total',
+              help: 'Requests served by the admin endpoint.',
+              type: 'counter',
+              value: requests,
+            },
+          ]),
+        );
+      case '/status':
+        return send(200, 'application/json', `${JSON.stringify(opts.source.status(), null, 2)}\n`);
+      case '/':
+        return send(200, 'text/html; charset=utf-8', STATUS_PAGE, {
+          // the page may talk only to this endpoint: no external request is even possible
+          'content-security-policy':
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'",
+        });
+      default:
+        return send(404, 'text/plain', 'not found: /healthz /readyz /metrics /status /\n');
     }
   };
 
   return {
     name: 'admin',
     async start(ctx: ComponentContext) {
-      const srv = createServer({ headersTimeout: ADMIN_LIMITS.headersMs, requestTimeout: ADMIN_LIMITS.requestMs }, handle);
+      const srv = createServer(
+        { headersTimeout: ADMIN_LIMITS.headersMs, requestTimeout: ADMIN_LIMITS.requestMs },
+        handle,
+      );
       srv.maxConnections = ADMIN_LIMITS.maxConnections;
       srv.setTimeout(ADMIN_LIMITS.idleMs, (s) => s.destroy());
       server = srv;
-      srv.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+      srv.on('connection', (s) => {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+      });
       const i = opts.listen.lastIndexOf(':');
       await new Promise<void>((resolve, reject) => {
         srv.once('error', reject);
@@ -106,14 +136,28 @@ export function createAdmin(opts: AdminOptions): Component & { address(): { host
       server = undefined;
       if (!srv) return;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(() => { for (const s of sockets) s.destroy(); resolve(); }, Math.min(graceMs, 1000));
-        srv.close(() => { clearTimeout(t); resolve(); });
+        const t = setTimeout(
+          () => {
+            for (const s of sockets) s.destroy();
+            resolve();
+          },
+          Math.min(graceMs, 1000),
+        );
+        srv.close(() => {
+          clearTimeout(t);
+          resolve();
+        });
         srv.closeIdleConnections();
       });
     },
     status() {
       const a = server?.address();
-      return { listen: opts.listen, port: a && typeof a === 'object' ? a.port : null, tokenRequired: guarded, requests };
+      return {
+        listen: opts.listen,
+        port: a && typeof a === 'object' ? a.port : null,
+        tokenRequired: guarded,
+        requests,
+      };
     },
     address() {
       const a = server?.address();

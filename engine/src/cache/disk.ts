@@ -11,8 +11,19 @@
 // oldest segment before the bound is crossed. Synchronous I/O on purpose: records are small
 // (≤ 64 KiB), reads hit the page cache, and writes are batched (see flush()).
 import {
-  closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync,
-  readdirSync, statfsSync, unlinkSync, writeSync, writevSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  statfsSync,
+  unlinkSync,
+  writeSync,
+  writevSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -44,7 +55,12 @@ function hdrSum(b: Buffer, off: number): number {
   return h >>> 0;
 }
 
-interface Segment { id: number; fd: number; size: number; keys: string[]; }
+interface Segment {
+  id: number;
+  fd: number;
+  size: number;
+  keys: string[];
+}
 
 export class DiskStore {
   private ident: Uint8Array;
@@ -70,7 +86,10 @@ export class DiskStore {
     this.segBytes = opts.segmentBytes ?? Math.max(1 << 20, Math.min(16 << 20, Math.floor(opts.maxBytes / 8)));
     const idFile = join(opts.dir, 'identity');
     let id: Uint8Array | null = null;
-    if (existsSync(idFile)) { const b = readFileSync(idFile); if (b.length === 16) id = b; }
+    if (existsSync(idFile)) {
+      const b = readFileSync(idFile);
+      if (b.length === 16) id = b;
+    }
     // No (valid) identity: whatever segments exist cannot be vouched for; start fresh.
     this.ident = id ?? this.wipe();
     for (const n of this.segmentNames()) this.load(Number(n.slice(4, 12)));
@@ -82,22 +101,37 @@ export class DiskStore {
   }
 
   /** The persistent identity announced to peers (new after a wipe). */
-  get id(): Uint8Array { return this.ident; }
+  get id(): Uint8Array {
+    return this.ident;
+  }
 
   /** Damage past the threshold: the caller should rebuild the store (reset()). */
-  get tooDamaged(): boolean { return this.damage >= Math.max(DAMAGE_MIN, DAMAGE_SHARE * (this.index.size + this.damage)); }
-  get damaged(): number { return this.damage; }
+  get tooDamaged(): boolean {
+    return this.damage >= Math.max(DAMAGE_MIN, DAMAGE_SHARE * (this.index.size + this.damage));
+  }
+  get damaged(): number {
+    return this.damage;
+  }
 
   /** Start over: every segment deleted, a new identity, an empty index. */
   reset(): void {
-    this.pending = []; this.pendingBytes = 0; this.pendingMap = new Map();
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.pendingMap = new Map();
     for (const s of this.segs) closeSync(s.fd);
-    this.segs.length = 0; this.index.clear(); this.total = 0; this.damage = 0;
+    this.segs.length = 0;
+    this.index.clear();
+    this.total = 0;
+    this.damage = 0;
     this.ident = this.wipe();
     this.roll();
   }
 
-  private segmentNames(): string[] { return readdirSync(this.opts.dir).filter((n) => /^seg-\d{8}\.dat$/.test(n)).sort(); }
+  private segmentNames(): string[] {
+    return readdirSync(this.opts.dir)
+      .filter((n) => /^seg-\d{8}\.dat$/.test(n))
+      .sort();
+  }
 
   /** Delete every segment and write a new identity (returned). */
   private wipe(): Uint8Array {
@@ -108,11 +142,20 @@ export class DiskStore {
     return id;
   }
 
-  get sizeBytes(): number { return this.total + this.pendingBytes; }
-  get limitBytes(): number { return this.limit; }
-  get count(): number { return this.index.size + this.pendingMap.size; }
+  get sizeBytes(): number {
+    return this.total + this.pendingBytes;
+  }
+  get limitBytes(): number {
+    return this.limit;
+  }
+  get count(): number {
+    return this.index.size + this.pendingMap.size;
+  }
 
-  has(fp: Uint8Array): boolean { const k = fpKey(fp); return this.index.has(k) || this.pendingMap.has(k); }
+  has(fp: Uint8Array): boolean {
+    const k = fpKey(fp);
+    return this.index.has(k) || this.pendingMap.has(k);
+  }
 
   /** Verified bytes of a chunk, or undefined (absent, or corrupt and now dropped). */
   get(fp: Uint8Array): Uint8Array | undefined {
@@ -121,9 +164,13 @@ export class DiskStore {
     if (p) return p;
     const loc = this.index.get(k);
     if (loc === undefined) return undefined;
-    const segId = Math.floor(loc / 2 ** 32); const off = loc % 2 ** 32;
+    const segId = Math.floor(loc / 2 ** 32);
+    const off = loc % 2 ** 32;
     const seg = this.segs.find((s) => s.id === segId);
-    if (!seg) { this.index.delete(k); return undefined; }
+    if (!seg) {
+      this.index.delete(k);
+      return undefined;
+    }
     const hdr = Buffer.allocUnsafe(HDR);
     if (readSync(seg.fd, hdr, 0, HDR, off) !== HDR || !this.headerOk(hdr, 0)) return this.drop(k);
     const len = hdr.readUInt32BE(4);
@@ -131,7 +178,11 @@ export class DiskStore {
     // Buffer.poolSize (32 KiB on Node 24) would otherwise be a view that pins a pool slab.
     const data = Buffer.allocUnsafeSlow(len);
     if (readSync(seg.fd, data, 0, len, off + HDR) !== len) return this.drop(k);
-    if (Buffer.compare(fingerprint(data), Buffer.from(fp)) !== 0 || !hdr.subarray(8, 8 + FP_LEN).equals(Buffer.from(fp))) return this.drop(k);
+    if (
+      Buffer.compare(fingerprint(data), Buffer.from(fp)) !== 0 ||
+      !hdr.subarray(8, 8 + FP_LEN).equals(Buffer.from(fp))
+    )
+      return this.drop(k);
     return data;
   }
 
@@ -146,14 +197,22 @@ export class DiskStore {
     if (p) return Buffer.compare(p, data) === 0;
     const loc = this.index.get(k);
     if (loc === undefined) return false;
-    const segId = Math.floor(loc / 2 ** 32); const off = loc % 2 ** 32;
+    const segId = Math.floor(loc / 2 ** 32);
+    const off = loc % 2 ** 32;
     const seg = this.segs.find((s) => s.id === segId);
-    if (!seg) { this.index.delete(k); return false; }
-    if (this.scratch.length < HDR + data.length) this.scratch = Buffer.allocUnsafe(HDR + Math.max(data.length, 32 * 1024));
+    if (!seg) {
+      this.index.delete(k);
+      return false;
+    }
+    if (this.scratch.length < HDR + data.length)
+      this.scratch = Buffer.allocUnsafe(HDR + Math.max(data.length, 32 * 1024));
     const rec = this.scratch.subarray(0, HDR + data.length);
-    const ok = readSync(seg.fd, rec, 0, rec.length, off) === rec.length && this.headerOk(rec, 0)
-      && rec.readUInt32BE(4) === data.length && rec.subarray(8, 8 + FP_LEN).equals(Buffer.from(fp.subarray(0, FP_LEN)))
-      && Buffer.compare(rec.subarray(HDR), data) === 0;
+    const ok =
+      readSync(seg.fd, rec, 0, rec.length, off) === rec.length &&
+      this.headerOk(rec, 0) &&
+      rec.readUInt32BE(4) === data.length &&
+      rec.subarray(8, 8 + FP_LEN).equals(Buffer.from(fp.subarray(0, FP_LEN))) &&
+      Buffer.compare(rec.subarray(HDR), data) === 0;
     if (!ok) this.drop(k);
     return ok;
   }
@@ -166,9 +225,12 @@ export class DiskStore {
     const k = fpKey(fp);
     if (this.index.has(k) || this.pendingMap.has(k) || data.length > MAX_RECORD) return;
     const hdr = Buffer.allocUnsafe(HDR);
-    hdr.writeUInt32BE(MAGIC, 0); hdr.writeUInt32BE(data.length, 4); hdr.set(fp.subarray(0, FP_LEN), 8);
+    hdr.writeUInt32BE(MAGIC, 0);
+    hdr.writeUInt32BE(data.length, 4);
+    hdr.set(fp.subarray(0, FP_LEN), 8);
     hdr.writeUInt32BE(hdrSum(hdr, 0), 8 + FP_LEN);
-    this.pending.push(hdr, data); this.pendingBytes += HDR + data.length;
+    this.pending.push(hdr, data);
+    this.pendingBytes += HDR + data.length;
     this.pendingMap.set(k, data);
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
   }
@@ -176,14 +238,21 @@ export class DiskStore {
   /** Append batched records to the current segment (one writev); rolls and evicts as needed. Throws on I/O errors. */
   flush(): void {
     if (this.pending.length === 0) return;
-    const parts = this.pending; const size = this.pendingBytes;
+    const parts = this.pending;
+    const size = this.pendingBytes;
     const keys = [...this.pendingMap.keys()];
-    this.pending = []; this.pendingBytes = 0; this.pendingMap = new Map();
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.pendingMap = new Map();
     let seg = this.segs[this.segs.length - 1];
-    if (seg.size + size > this.segBytes) { this.roll(); seg = this.segs[this.segs.length - 1]; }
+    if (seg.size + size > this.segBytes) {
+      this.roll();
+      seg = this.segs[this.segs.length - 1];
+    }
     while (this.total + size > this.limit && this.segs.length > 1) this.evictOldest();
     let off = writevSync(seg.fd, parts, seg.size);
-    if (off < size) { // a short write (rare on a regular file): the rest from one joined copy
+    if (off < size) {
+      // a short write (rare on a regular file): the rest from one joined copy
       const all = Buffer.concat(parts, size);
       while (off < size) off += writeSync(seg.fd, all, off, size - off, seg.size + off);
     }
@@ -193,15 +262,26 @@ export class DiskStore {
       seg.keys.push(keys[i]);
       p += HDR + parts[2 * i + 1].length;
     }
-    seg.size += size; this.total += size;
+    seg.size += size;
+    this.total += size;
   }
 
   close(): void {
-    try { this.flush(); } finally { for (const s of this.segs) closeSync(s.fd); this.segs.length = 0; }
+    try {
+      this.flush();
+    } finally {
+      for (const s of this.segs) closeSync(s.fd);
+      this.segs.length = 0;
+    }
   }
 
   private headerOk(b: Buffer, o: number): boolean {
-    return b.readUInt32BE(o) === MAGIC && b.readUInt32BE(o + 4) <= MAX_RECORD && b.readUInt32BE(o + 4) > 0 && b.readUInt32BE(o + 8 + FP_LEN) === hdrSum(b, o);
+    return (
+      b.readUInt32BE(o) === MAGIC &&
+      b.readUInt32BE(o + 4) <= MAX_RECORD &&
+      b.readUInt32BE(o + 4) > 0 &&
+      b.readUInt32BE(o + 8 + FP_LEN) === hdrSum(b, o)
+    );
   }
 
   private drop(k: string): undefined {
@@ -229,15 +309,20 @@ export class DiskStore {
     const size = fstatSync(fd).size;
     const seg: Segment = { id, fd, size: 0, keys: [] };
     const hdr = Buffer.allocUnsafe(HDR);
-    let off = 0; let end = 0; // end: just past the last good record
+    let off = 0;
+    let end = 0; // end: just past the last good record
     while (off + HDR <= size) {
-      const ok = readSync(fd, hdr, 0, HDR, off) === HDR && this.headerOk(hdr, 0) && off + HDR + hdr.readUInt32BE(4) <= size;
+      const ok =
+        readSync(fd, hdr, 0, HDR, off) === HDR &&
+        this.headerOk(hdr, 0) &&
+        off + HDR + hdr.readUInt32BE(4) <= size;
       if (!ok) {
         // A bad header (or a length past the end): skip to the next valid header. None
         // after it: a torn tail (kill -9 mid-append), truncated below.
         const next = this.nextHeader(fd, off + 1, size);
         if (next < 0) break;
-        this.corruptDropped.records++; this.damage++;
+        this.corruptDropped.records++;
+        this.damage++;
         off = next;
         continue;
       }
@@ -245,10 +330,15 @@ export class DiskStore {
       const k = fpKey(hdr.subarray(8, 8 + FP_LEN));
       this.index.set(k, id * 2 ** 32 + off);
       seg.keys.push(k);
-      off += HDR + len; end = off;
+      off += HDR + len;
+      end = off;
     }
-    if (end < size) { ftruncateSync(fd, end); this.corruptDropped.records++; }
-    seg.size = end; this.total += end;
+    if (end < size) {
+      ftruncateSync(fd, end);
+      this.corruptDropped.records++;
+    }
+    seg.size = end;
+    this.total += end;
     this.segs.push(seg);
   }
 
@@ -262,7 +352,9 @@ export class DiskStore {
 
   private evictOldest(): void {
     const s = this.segs.shift()!;
-    for (const k of s.keys) if (this.index.get(k) !== undefined && Math.floor(this.index.get(k)! / 2 ** 32) === s.id) this.index.delete(k);
+    for (const k of s.keys)
+      if (this.index.get(k) !== undefined && Math.floor(this.index.get(k)! / 2 ** 32) === s.id)
+        this.index.delete(k);
     closeSync(s.fd);
     unlinkSync(join(this.opts.dir, `seg-${String(s.id).padStart(8, '0')}.dat`));
     this.total -= s.size;

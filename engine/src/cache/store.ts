@@ -64,22 +64,47 @@ export class ChunkStore {
   constructor(private readonly opts: ChunkStoreOptions) {
     this.mem = this.makeMem(opts.memoryBytes);
     if (opts.disk) {
-      try { this.disk = new DiskStore(opts.disk); } catch (e) { this.failDisk(e as Error); }
-      if (this.disk?.rebuiltAtLoad) { this.stats.rebuilds++; queueMicrotask(() => opts.onRebuild?.(`at load: ${this.disk?.rebuiltAtLoad}`)); }
+      try {
+        this.disk = new DiskStore(opts.disk);
+      } catch (e) {
+        this.failDisk(e as Error);
+      }
+      if (this.disk?.rebuiltAtLoad) {
+        this.stats.rebuilds++;
+        queueMicrotask(() => opts.onRebuild?.(`at load: ${this.disk?.rebuiltAtLoad}`));
+      }
     }
   }
 
   /** Cache identity announced to the peer: the disk store's persistent id, else per process. */
-  get id(): Uint8Array { return this.disk ? this.disk.id : this.memId; }
-  get diskEnabled(): boolean { return this.disk !== null; }
-  get diskFailure(): Error | null { return this.diskError; }
-  get memoryBytes(): number { return this.mem.calculatedSize; }
-  get memoryLimit(): number { return this.mem.maxSize; }
-  get diskBytes(): number { return this.disk?.sizeBytes ?? 0; }
-  get diskLimit(): number { return this.disk?.limitBytes ?? 0; }
-  get corruptDropped(): number { return this.disk?.corruptDropped.records ?? 0; }
+  get id(): Uint8Array {
+    return this.disk ? this.disk.id : this.memId;
+  }
+  get diskEnabled(): boolean {
+    return this.disk !== null;
+  }
+  get diskFailure(): Error | null {
+    return this.diskError;
+  }
+  get memoryBytes(): number {
+    return this.mem.calculatedSize;
+  }
+  get memoryLimit(): number {
+    return this.mem.maxSize;
+  }
+  get diskBytes(): number {
+    return this.disk?.sizeBytes ?? 0;
+  }
+  get diskLimit(): number {
+    return this.disk?.limitBytes ?? 0;
+  }
+  get corruptDropped(): number {
+    return this.disk?.corruptDropped.records ?? 0;
+  }
   /** Capacity announced to the peer, in MiB. */
-  get capacityMiB(): number { return Math.floor((this.memoryLimit + this.diskLimit) / 1048576); }
+  get capacityMiB(): number {
+    return Math.floor((this.memoryLimit + this.diskLimit) / 1048576);
+  }
 
   has(fp: Uint8Array): boolean {
     const k = fpKey(fp);
@@ -91,9 +116,17 @@ export class ChunkStore {
   get(fp: Uint8Array): Uint8Array | undefined {
     const k = fpKey(fp);
     const m = this.mem.get(k);
-    if (m) { this.stats.hits++; return m; }
+    if (m) {
+      this.stats.hits++;
+      return m;
+    }
     const d = this.guard(() => this.disk?.get(fp), undefined);
-    if (d) { this.stats.hits++; this.stats.diskHits++; this.memSet(k, d); return d; }
+    if (d) {
+      this.stats.hits++;
+      this.stats.diskHits++;
+      this.memSet(k, d);
+      return d;
+    }
     this.stats.misses++;
     this.checkDamage();
     return undefined;
@@ -109,7 +142,8 @@ export class ChunkStore {
   hold(fp: Uint8Array, data: Uint8Array): void {
     const k = fpKey(fp);
     if (this.mem.has(k) || !this.disk) return;
-    this.held[this.heldAt] = k; this.heldAt = (this.heldAt + 1) % HELD_RING;
+    this.held[this.heldAt] = k;
+    this.heldAt = (this.heldAt + 1) % HELD_RING;
     if (this.guard(() => this.disk?.matches(fp, data) ?? true, true)) {
       // A store that has shown damage may be rebuilt any moment: keep a copy in memory.
       if ((this.disk?.damaged ?? 0) > 0) this.put(fp, data);
@@ -149,7 +183,10 @@ export class ChunkStore {
     const cur = this.quick.get(quickKey(data));
     if (cur === undefined) return null;
     if (typeof cur === 'string') return this.holds(cur, data);
-    for (let i = cur.length - 1; i >= 0; i--) { const fp = this.holds(cur[i], data); if (fp) return fp; }
+    for (let i = cur.length - 1; i >= 0; i--) {
+      const fp = this.holds(cur[i], data);
+      if (fp) return fp;
+    }
     return null;
   }
 
@@ -158,7 +195,9 @@ export class ChunkStore {
     return m !== undefined && sameBytes(m, data) ? Buffer.from(k, 'latin1') : null;
   }
 
-  flush(): void { this.guard(() => this.disk?.flush(), undefined); }
+  flush(): void {
+    this.guard(() => this.disk?.flush(), undefined);
+  }
 
   /** New memory budget (memory policy changed): rebuild the LRU keeping the hottest entries. */
   resize(memoryBytes: number): void {
@@ -180,8 +219,12 @@ export class ChunkStore {
     const q = quickKey(v);
     const cur = this.quick.get(q);
     if (cur === undefined) this.quick.set(q, k);
-    else if (typeof cur === 'string') { if (cur !== k) this.quick.set(q, [cur, k]); }
-    else if (!cur.includes(k)) { cur.push(k); if (cur.length > QUICK_MAX) cur.shift(); }
+    else if (typeof cur === 'string') {
+      if (cur !== k) this.quick.set(q, [cur, k]);
+    } else if (!cur.includes(k)) {
+      cur.push(k);
+      if (cur.length > QUICK_MAX) cur.shift();
+    }
   }
 
   private unquick(v: Uint8Array, k: string): void {
@@ -197,7 +240,8 @@ export class ChunkStore {
 
   private makeMem(bytes: number): LRUCache<string, Uint8Array> {
     return new LRUCache<string, Uint8Array>({
-      maxSize: Math.max(1 << 20, bytes), sizeCalculation: (v) => v.length + ENTRY_OVERHEAD,
+      maxSize: Math.max(1 << 20, bytes),
+      sizeCalculation: (v) => v.length + ENTRY_OVERHEAD,
       dispose: (v, k) => this.unquick(v, k), // evicted: leave the quick index too
     });
   }
@@ -210,17 +254,28 @@ export class ChunkStore {
     // References we sent recently may still be answered by NEEDs: their (verified) bytes
     // move to the memory tier before the disk tier is wiped.
     this.guard(() => {
-      for (const k of this.held) { if (k && !this.mem.has(k)) { const v = d.get(Buffer.from(k, 'latin1')); if (v) this.memSet(k, v); } }
+      for (const k of this.held) {
+        if (k && !this.mem.has(k)) {
+          const v = d.get(Buffer.from(k, 'latin1'));
+          if (v) this.memSet(k, v);
+        }
+      }
       d.reset();
     }, undefined);
-    this.held.fill(''); this.heldAt = 0;
+    this.held.fill('');
+    this.heldAt = 0;
     this.stats.rebuilds++;
     this.opts.onRebuild?.(why);
   }
 
   private guard<R>(f: () => R, fallback: R): R {
     if (!this.disk) return f();
-    try { return f(); } catch (e) { this.failDisk(e as Error); return fallback; }
+    try {
+      return f();
+    } catch (e) {
+      this.failDisk(e as Error);
+      return fallback;
+    }
   }
 
   private failDisk(err: Error): void {
@@ -228,7 +283,11 @@ export class ChunkStore {
     this.disk = null;
     this.diskError = err;
     this.memId = randomBytes(16); // the peer must not assume we still hold the disk's chunks
-    try { d?.close(); } catch { /* already failing */ }
+    try {
+      d?.close();
+    } catch {
+      /* already failing */
+    }
     this.opts.onDiskFailure?.(err);
   }
 }

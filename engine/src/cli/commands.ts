@@ -9,7 +9,10 @@ import { keygen } from './keygen.ts';
 export const DEFAULT_CONFIG_PATH = '/etc/edgewan/edgewan.json';
 
 function configFailure(e: unknown): number {
-  if (e instanceof ConfigError) { process.stderr.write(e.format()); return 78; }
+  if (e instanceof ConfigError) {
+    process.stderr.write(e.format());
+    return 78;
+  }
   throw e;
 }
 
@@ -17,9 +20,13 @@ export function checkConfig(file: string, env: NodeJS.ProcessEnv): number {
   try {
     const r = loadConfig(file, { env });
     const b = r.budgets;
-    process.stdout.write(`ok: ${r.file} (role ${r.config.role}, memory limit ${formatBytes(b.limitBytes)} from ${b.limitSource}, heap cap ${b.heapCapMiB} MiB, admin ${r.config.admin.listen}${r.envApplied.length ? `, overridden by ${r.envApplied.join(' ')}` : ''})\n`);
+    process.stdout.write(
+      `ok: ${r.file} (role ${r.config.role}, memory limit ${formatBytes(b.limitBytes)} from ${b.limitSource}, heap cap ${b.heapCapMiB} MiB, admin ${r.config.admin.listen}${r.envApplied.length ? `, overridden by ${r.envApplied.join(' ')}` : ''})\n`,
+    );
     return 0;
-  } catch (e) { return configFailure(e); }
+  } catch (e) {
+    return configFailure(e);
+  }
 }
 
 export function printConfig(file: string, env: NodeJS.ProcessEnv): number {
@@ -27,7 +34,9 @@ export function printConfig(file: string, env: NodeJS.ProcessEnv): number {
     const r = loadConfig(file, { env, checkStateDir: false, checkFiles: false });
     process.stdout.write(`${JSON.stringify(r.document, null, 2)}\n`);
     return 0;
-  } catch (e) { return configFailure(e); }
+  } catch (e) {
+    return configFailure(e);
+  }
 }
 
 export function printSchema(): number {
@@ -42,7 +51,10 @@ export async function healthcheck(file: string | undefined, env: NodeJS.ProcessE
   try {
     listen = loadConfig(path, { env, checkStateDir: false, checkFiles: false }).config.admin.listen;
   } catch (e) {
-    if (e instanceof ConfigError) { process.stderr.write(e.format()); return 1; }
+    if (e instanceof ConfigError) {
+      process.stderr.write(e.format());
+      return 1;
+    }
     throw e;
   }
   let host = hostOf(listen);
@@ -53,13 +65,21 @@ export async function healthcheck(file: string | undefined, env: NodeJS.ProcessE
       res.resume();
       resolve(res.statusCode ?? 0);
     });
-    req.on('timeout', () => { req.destroy(); resolve('timeout after 3 s'); });
+    req.on('timeout', () => {
+      req.destroy();
+      resolve('timeout after 3 s');
+    });
     req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
     req.end();
   });
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/readyz`;
-  if (status === 200) { process.stdout.write(`healthy: ${url} answered 200\n`); return 0; }
-  process.stderr.write(`unhealthy: ${url} ${typeof status === 'number' ? `answered ${status}` : `failed: ${status}`}\n`);
+  if (status === 200) {
+    process.stdout.write(`healthy: ${url} answered 200\n`);
+    return 0;
+  }
+  process.stderr.write(
+    `unhealthy: ${url} ${typeof status === 'number' ? `answered ${status}` : `failed: ${status}`}\n`,
+  );
   return 1;
 }
 

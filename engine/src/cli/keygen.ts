@@ -12,7 +12,11 @@ export function serviceKeyHint(keys: string[]): string {
   return `the service reads keys as 0640 root:edgewan (group 10001 in the container): chgrp edgewan ${keys.join(' ')} && chmod 0640 ${keys.join(' ')}`;
 }
 
-export interface KeygenOutcome { code: number; out: string; err: string }
+export interface KeygenOutcome {
+  code: number;
+  out: string;
+  err: string;
+}
 
 export async function keygen(dir: string): Promise<KeygenOutcome> {
   const { generateCredentials } = await import('../tunnel/index.ts');
@@ -26,7 +30,9 @@ export async function keygen(dir: string): Promise<KeygenOutcome> {
     return { code: 0, out: `${lines.join('\n')}\n`, err: '' };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const msg = err.code ? `EDGEWAN_ERR_KEYGEN_WRITE: cannot write into ${dir} (${err.code}); choose a writable --out directory` : err.message;
+    const msg = err.code
+      ? `EDGEWAN_ERR_KEYGEN_WRITE: cannot write into ${dir} (${err.code}); choose a writable --out directory`
+      : err.message;
     // 73 = EX_CANTCREAT: existing keys are kept, never overwritten
     return { code: 73, out: '', err: `edgewan: ${msg}\n` };
   }

@@ -37,7 +37,10 @@ export async function runCommand(file: string, env: NodeJS.ProcessEnv): Promise<
     loaded = loadConfig(file, { env, roots: testRoots(env) });
     prepareStateDir(loaded.config.stateDir);
   } catch (e) {
-    if (e instanceof ConfigError) { process.stderr.write(e.format()); return EXIT.CONFIG; }
+    if (e instanceof ConfigError) {
+      process.stderr.write(e.format());
+      return EXIT.CONFIG;
+    }
     throw e;
   }
   if (needsReexec(env)) return reexecWithHeapCap(loaded.budgets.heapCapMiB);
@@ -53,11 +56,15 @@ function prepareStateDir(dir: string): void {
     rmSync(probe);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new ConfigError(null, [{
-      code: 'EDGEWAN_ERR_CONFIG_STATE_DIR', pointer: '/stateDir', value: dir,
-      message: `state directory is not writable (${err.code ?? err.message})`,
-      allowed: 'a directory the service user can write',
-    }]);
+    throw new ConfigError(null, [
+      {
+        code: 'EDGEWAN_ERR_CONFIG_STATE_DIR',
+        pointer: '/stateDir',
+        value: dir,
+        message: `state directory is not writable (${err.code ?? err.message})`,
+        allowed: 'a directory the service user can write',
+      },
+    ]);
   }
 }
 
@@ -72,7 +79,10 @@ class Engine {
   private shuttingDown = false;
   private stoppingSince = 0;
 
-  constructor(loaded: LoadResult, private readonly env: NodeJS.ProcessEnv) {
+  constructor(
+    loaded: LoadResult,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {
     this.cfg = loaded;
     this.fault = parseFaultSpec(env.EDGEWAN_TEST_FAIL);
     this.budgets = loaded.budgets;
@@ -94,11 +104,18 @@ class Engine {
   }
 
   run(): Promise<number> {
-    const done = new Promise<number>((resolve) => { this.finish = resolve; });
+    const done = new Promise<number>((resolve) => {
+      this.finish = resolve;
+    });
     const c = this.cfg.config;
     this.log.info('engine starting', {
-      config: this.cfg.file, role: c.role, env: this.cfg.envApplied, limitBytes: this.budgets.limitBytes,
-      limitSource: this.budgets.limitSource, heapCapMiB: this.budgets.heapCapMiB, nodeOptions: this.env.NODE_OPTIONS ?? '',
+      config: this.cfg.file,
+      role: c.role,
+      env: this.cfg.envApplied,
+      limitBytes: this.budgets.limitBytes,
+      limitSource: this.budgets.limitSource,
+      heapCapMiB: this.budgets.heapCapMiB,
+      nodeOptions: this.env.NODE_OPTIONS ?? '',
     });
     process.on('uncaughtException', (err) => this.uncaught(err));
     process.on('unhandledRejection', (r) => this.uncaught(r instanceof Error ? r : new Error(String(r))));
@@ -107,17 +124,32 @@ class Engine {
     process.on('SIGHUP', () => this.reload());
     this.sup.add(this.admin(c));
     for (const w of WIRINGS) this.addWired(w, c);
-    if (this.fault && !this.sup.names().includes(this.fault.name)) this.sup.add(withFault(standIn(this.fault.name), this.fault));
+    if (this.fault && !this.sup.names().includes(this.fault.name))
+      this.sup.add(withFault(standIn(this.fault.name), this.fault));
     const stopWatch = watchMemory({
-      log: this.log, memory: () => this.cfg.config.memory, current: () => this.budgets,
-      roots: testRoots(this.env), intervalMs: Number(this.env.EDGEWAN_TEST_MEMORY_INTERVAL_MS) || undefined,
-      apply: (b) => { this.budgets = b; this.sup.resize(); },
+      log: this.log,
+      memory: () => this.cfg.config.memory,
+      current: () => this.budgets,
+      roots: testRoots(this.env),
+      intervalMs: Number(this.env.EDGEWAN_TEST_MEMORY_INTERVAL_MS) || undefined,
+      apply: (b) => {
+        this.budgets = b;
+        this.sup.resize();
+      },
     });
-    return done.then((code) => { stopWatch(); return code; });
+    return done.then((code) => {
+      stopWatch();
+      return code;
+    });
   }
 
   private admin(c: ResolvedConfig): Component {
-    const a = createAdmin({ listen: c.admin.listen, token: c.admin.token, source: this.source, ready: () => !this.sup.anyFailed() });
+    const a = createAdmin({
+      listen: c.admin.listen,
+      token: c.admin.token,
+      source: this.source,
+      ready: () => !this.sup.anyFailed(),
+    });
     return this.fault?.name === 'admin' ? withFault(a, this.fault) : a;
   }
 
@@ -138,7 +170,8 @@ class Engine {
     if (this.shuttingDown) {
       // a second signal stops waiting — unless it is the same signal delivered twice at once
       // (Ctrl-C reaches the whole process group, and a re-exec wrapper forwards it too)
-      if ((reason === 'SIGTERM' || reason === 'SIGINT') && Date.now() - this.stoppingSince > 1000) this.finish(code);
+      if ((reason === 'SIGTERM' || reason === 'SIGINT') && Date.now() - this.stoppingSince > 1000)
+        this.finish(code);
       return;
     }
     this.shuttingDown = true;
@@ -184,7 +217,12 @@ class Engine {
       changed.push(w.name);
       const comp = w.create(c);
       if (!comp) void this.sup.remove(w.name, grace);
-      else void this.sup.replace(w.name, this.fault?.name === w.name ? withFault(comp, this.fault) : comp, grace);
+      else
+        void this.sup.replace(
+          w.name,
+          this.fault?.name === w.name ? withFault(comp, this.fault) : comp,
+          grace,
+        );
     }
     this.log.info('config reloaded', { config: file, restarted: changed, logLevel: c.log.level });
   }

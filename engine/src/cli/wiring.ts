@@ -19,7 +19,12 @@ export interface Wiring {
 }
 
 export const WIRINGS: Wiring[] = [
-  { name: 'tunnel', budget: ['chunkMemory'], section: (c) => [c.role, c.stateDir, c.tunnel, c.caches.chunkDisk], create: (c) => createTunnel(c) },
+  {
+    name: 'tunnel',
+    budget: ['chunkMemory'],
+    section: (c) => [c.role, c.stateDir, c.tunnel, c.caches.chunkDisk],
+    create: (c) => createTunnel(c),
+  },
   { name: 'forwards', section: (c) => [c.role, c.forwards], create: (c) => createForwards(c) },
   { name: 'socks', section: (c) => [c.role, c.socks], create: (c) => createSocks(c) },
   { name: 'intercept', section: (c) => [c.role, c.intercept], create: (c) => createIntercept(c) },

@@ -10,20 +10,29 @@ import { lz4BlockProblem, lz4Compress, lz4Decompress } from './lz4.ts';
 let wasmOk = true;
 
 /** Which implementation is in use ("wasm" until it misbehaves once, then "ts"). */
-export function lz4Impl(): 'wasm' | 'ts' { return wasmOk ? 'wasm' : 'ts'; }
+export function lz4Impl(): 'wasm' | 'ts' {
+  return wasmOk ? 'wasm' : 'ts';
+}
 
 /** Force one implementation (tests and benchmarks compare them). */
-export function setLz4Impl(impl: 'wasm' | 'ts'): void { wasmOk = impl === 'wasm'; }
+export function setLz4Impl(impl: 'wasm' | 'ts'): void {
+  wasmOk = impl === 'wasm';
+}
 
 export function compressBlock(src: Uint8Array): Uint8Array {
   if (wasmOk) {
     try {
       const out = wasm.compress(src);
       // lz4_flex's compress_prepend_size: u32 LE raw size, then a standard block.
-      if (out.length >= 4 && (out[0] | (out[1] << 8) | (out[2] << 16) | (out[3] << 24)) >>> 0 === src.length) {
+      if (
+        out.length >= 4 &&
+        (out[0] | (out[1] << 8) | (out[2] << 16) | (out[3] << 24)) >>> 0 === src.length
+      ) {
         return out.subarray(4);
       }
-    } catch { /* fall through to the TS codec for good */ }
+    } catch {
+      /* fall through to the TS codec for good */
+    }
     wasmOk = false;
   }
   return lz4Compress(src);
@@ -43,10 +52,14 @@ const SCRATCH_KEEP = 64 * 1024 + 4;
 export function decompressBlock(block: Uint8Array, rawLen: number): Uint8Array | null {
   if (wasmOk) {
     if (lz4BlockProblem(block, rawLen) !== null) return null;
-    if (scratch.length < block.length + 4) scratch = new Uint8Array(Math.max(block.length + 4, Math.min(SCRATCH_KEEP, 2 * scratch.length)));
+    if (scratch.length < block.length + 4)
+      scratch = new Uint8Array(Math.max(block.length + 4, Math.min(SCRATCH_KEEP, 2 * scratch.length)));
     const inp = scratch.subarray(0, block.length + 4);
     if (scratch.length > SCRATCH_KEEP) scratch = new Uint8Array(0); // a rare big block: not kept
-    inp[0] = rawLen & 255; inp[1] = (rawLen >>> 8) & 255; inp[2] = (rawLen >>> 16) & 255; inp[3] = rawLen >>> 24;
+    inp[0] = rawLen & 255;
+    inp[1] = (rawLen >>> 8) & 255;
+    inp[2] = (rawLen >>> 16) & 255;
+    inp[3] = rawLen >>> 24;
     inp.set(block, 4);
     try {
       const out = wasm.decompress(inp);

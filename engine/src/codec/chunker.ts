@@ -16,7 +16,13 @@ export interface ChunkerOptions {
   maxSize?: number;
 }
 
-export interface ChunkerParams { avgSize: number; minSize: number; maxSize: number; maskS: number; maskL: number; }
+export interface ChunkerParams {
+  avgSize: number;
+  minSize: number;
+  maxSize: number;
+  maskS: number;
+  maskL: number;
+}
 
 // Gear table from a fixed splitmix32 seed: deterministic across processes and versions.
 const GEAR = new Int32Array(256);
@@ -31,7 +37,9 @@ const GEAR = new Int32Array(256);
   }
 }
 /** A copy of the gear table (tests drive the WASM scanner with it). */
-export function gearTable(): Int32Array { return GEAR.slice(); }
+export function gearTable(): Int32Array {
+  return GEAR.slice();
+}
 
 const wasmScanner = wasmGearScanner(GEAR);
 let wasm: GearScanner | null = wasmScanner;
@@ -49,15 +57,25 @@ export function chunkerParams(opts: ChunkerOptions = {}): ChunkerParams {
   const avgSize = opts.avgSize ?? 8192;
   const bits = Math.round(Math.log2(avgSize));
   if (2 ** bits !== avgSize || bits < 8 || bits > 22) {
-    throw new RangeError(`EDGEWAN_ERR_CODEC_CHUNK_SIZE: expected chunk size ${avgSize} must be a power of two between 256 and 4 MiB`);
+    throw new RangeError(
+      `EDGEWAN_ERR_CODEC_CHUNK_SIZE: expected chunk size ${avgSize} must be a power of two between 256 and 4 MiB`,
+    );
   }
   const minSize = opts.minSize ?? avgSize / 4;
   const maxSize = opts.maxSize ?? avgSize * 4;
   if (!(minSize >= 64 && minSize < avgSize && maxSize > avgSize && maxSize <= 16 * 1024 * 1024)) {
-    throw new RangeError(`EDGEWAN_ERR_CODEC_CHUNK_SIZE: need 64 ≤ min (${minSize}) < avg (${avgSize}) < max (${maxSize}) ≤ 16 MiB`);
+    throw new RangeError(
+      `EDGEWAN_ERR_CODEC_CHUNK_SIZE: need 64 ≤ min (${minSize}) < avg (${avgSize}) < max (${maxSize}) ≤ 16 MiB`,
+    );
   }
   // Normalization level 2 (FastCDC §3.3): ±2 mask bits around the expected size.
-  return { avgSize, minSize, maxSize, maskS: spreadMask(Math.min(bits + 2, 16)), maskL: spreadMask(bits - 2) };
+  return {
+    avgSize,
+    minSize,
+    maxSize,
+    maskS: spreadMask(Math.min(bits + 2, 16)),
+    maskL: spreadMask(bits - 2),
+  };
 }
 
 /**
@@ -72,13 +90,23 @@ export function findCut(p: ChunkerParams, buf: Uint8Array, start: number, end: n
   const normal = Math.min(start + p.avgSize, limit);
   const from = start + p.minSize;
   // Small scans stay in JS: the copy into WASM memory and the call cost more than they save.
-  const i = wasm && limit - from >= 256 ? wasm.scan(buf, from, normal, limit, p.maskS, p.maskL) : scanJs(buf, from, normal, limit, p.maskS, p.maskL);
+  const i =
+    wasm && limit - from >= 256
+      ? wasm.scan(buf, from, normal, limit, p.maskS, p.maskL)
+      : scanJs(buf, from, normal, limit, p.maskS, p.maskL);
   if (i >= 0) return i - start;
   return n >= p.maxSize ? p.maxSize : -1;
 }
 
 /** The reference scan (and the fallback): index just past the first boundary, or -1. */
-export function scanJs(buf: Uint8Array, from: number, normal: number, limit: number, maskS: number, maskL: number): number {
+export function scanJs(
+  buf: Uint8Array,
+  from: number,
+  normal: number,
+  limit: number,
+  maskS: number,
+  maskL: number,
+): number {
   let h = 0;
   let i = from;
   for (; i < normal; i++) {
@@ -93,9 +121,13 @@ export function scanJs(buf: Uint8Array, from: number, normal: number, limit: num
 }
 
 /** Which scan findCut uses: "wasm" normally, "js" where WebAssembly is unavailable or off. */
-export function gearImpl(): 'wasm' | 'js' { return wasm ? 'wasm' : 'js'; }
+export function gearImpl(): 'wasm' | 'js' {
+  return wasm ? 'wasm' : 'js';
+}
 /** Force one scan implementation (tests and benchmarks compare them). */
-export function setGearImpl(impl: 'wasm' | 'js'): void { wasm = impl === 'wasm' ? wasmScanner : null; }
+export function setGearImpl(impl: 'wasm' | 'js'): void {
+  wasm = impl === 'wasm' ? wasmScanner : null;
+}
 
 /** Like findCut, but the bytes end at `end` for good: a short remainder is a chunk as is. */
 export function nextCut(p: ChunkerParams, buf: Uint8Array, start: number, end: number): number {
@@ -118,7 +150,8 @@ export function chunkAll(p: ChunkerParams, buf: Uint8Array): number[] {
 const EMPTY = new Uint8Array(0);
 
 /** buf[pos, pos+len) as a plain Uint8Array (Buffer#subarray's species path is slower). */
-const view = (buf: Uint8Array, pos: number, len: number) => new Uint8Array(buf.buffer, buf.byteOffset + pos, len);
+const view = (buf: Uint8Array, pos: number, len: number) =>
+  new Uint8Array(buf.buffer, buf.byteOffset + pos, len);
 
 /** A copy of buf[from..] that holds no reference to buf's memory (and skips the zero fill). */
 function copyOf(buf: Uint8Array, from: number): Uint8Array {
@@ -136,7 +169,9 @@ export class StreamChunker {
   private tail: Uint8Array = EMPTY;
   constructor(readonly params: ChunkerParams) {}
 
-  get pending(): number { return this.tail.length; }
+  get pending(): number {
+    return this.tail.length;
+  }
 
   push(data: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = [];
@@ -150,7 +185,10 @@ export class StreamChunker {
       joined.set(data.subarray(0, take), this.tail.length);
       const len = findCut(this.params, joined, 0, joined.length);
       // No cut means joined < maxSize, i.e. it took all of data: it is the new tail.
-      if (len < 0) { this.tail = joined; return out; }
+      if (len < 0) {
+        this.tail = joined;
+        return out;
+      }
       out.push(view(joined, 0, len));
       pos = len - this.tail.length; // > 0: the tail alone had no cut (same bytes, same start)
     }
@@ -172,5 +210,4 @@ export class StreamChunker {
     this.tail = EMPTY;
     return t;
   }
-
 }

@@ -63,7 +63,10 @@ export function buildDict(parts: Uint8Array[], window = DICT_WINDOW): Uint8Array
 // (less garbage outside the V8 heap, which the GC guard has to collect).
 export function deflateWithDict(raw: Uint8Array, dict: Uint8Array, level = DZ_LEVEL): Buffer {
   const chunkSize = Math.max(1024, (raw.length >>> 1) + 256);
-  return zlib.deflateRawSync(raw, dict.length > 0 ? { level, dictionary: dict, chunkSize } : { level, chunkSize });
+  return zlib.deflateRawSync(
+    raw,
+    dict.length > 0 ? { level, dictionary: dict, chunkSize } : { level, chunkSize },
+  );
 }
 
 /**
@@ -72,7 +75,11 @@ export function deflateWithDict(raw: Uint8Array, dict: Uint8Array, level = DZ_LE
  */
 export function inflateWithDict(z: Uint8Array, dict: Uint8Array, rawLen: number): Buffer | null {
   try {
-    const out = zlib.inflateRawSync(z, { ...(dict.length > 0 ? { dictionary: dict } : {}), maxOutputLength: rawLen + 1, chunkSize: Math.max(64, rawLen + 1) });
+    const out = zlib.inflateRawSync(z, {
+      ...(dict.length > 0 ? { dictionary: dict } : {}),
+      maxOutputLength: rawLen + 1,
+      chunkSize: Math.max(64, rawLen + 1),
+    });
     return out.length === rawLen ? out : null;
   } catch {
     return null;
@@ -82,14 +89,23 @@ export function inflateWithDict(z: Uint8Array, dict: Uint8Array, rawLen: number)
 /** zstd with a raw-content dictionary (only where zstdAvailable). */
 export function zstdWithDict(raw: Uint8Array, dict: Uint8Array, level = ZSTD_LEVEL): Buffer {
   const c = zz.constants!;
-  return zz.zstdCompressSync!(raw, { params: { [c.ZSTD_c_compressionLevel]: level, [c.ZSTD_c_contentSizeFlag]: 0 }, pledgedSrcSize: raw.length, chunkSize: Math.max(1024, (raw.length >>> 1) + 256), ...(dict.length > 0 ? { dictionary: dict } : {}) });
+  return zz.zstdCompressSync!(raw, {
+    params: { [c.ZSTD_c_compressionLevel]: level, [c.ZSTD_c_contentSizeFlag]: 0 },
+    pledgedSrcSize: raw.length,
+    chunkSize: Math.max(1024, (raw.length >>> 1) + 256),
+    ...(dict.length > 0 ? { dictionary: dict } : {}),
+  });
 }
 
 /** As inflateWithDict, for zstd: exactly rawLen bytes or null (a bomb stops at rawLen + 1). */
 export function unzstdWithDict(z: Uint8Array, dict: Uint8Array, rawLen: number): Buffer | null {
   if (!zstdAvailable) return null;
   try {
-    const out = zz.zstdDecompressSync!(z, { ...(dict.length > 0 ? { dictionary: dict } : {}), maxOutputLength: rawLen + 1, chunkSize: Math.max(64, rawLen + 1) });
+    const out = zz.zstdDecompressSync!(z, {
+      ...(dict.length > 0 ? { dictionary: dict } : {}),
+      maxOutputLength: rawLen + 1,
+      chunkSize: Math.max(64, rawLen + 1),
+    });
     return out.length === rawLen ? out : null;
   } catch {
     return null;
@@ -109,14 +125,21 @@ export class SendHistory {
   private bytes = 0;
   constructor(readonly max: number) {}
 
-  get length(): number { return this.lens.length; }
+  get length(): number {
+    return this.lens.length;
+  }
 
   push(fp: Uint8Array, len: number, window: number, max = this.max): void {
     if (!this.fps) this.fps = new Uint8Array(this.max * FP_LEN);
     if (this.lens.length === this.max) this.dropOldest();
     this.fps.set(fp.subarray(0, FP_LEN), ((this.start + this.lens.length) % this.max) * FP_LEN);
-    this.lens.push(len); this.bytes += len;
-    while (this.lens.length > Math.min(max, this.max) || (this.lens.length > 1 && this.bytes - this.lens[0] >= window)) this.dropOldest();
+    this.lens.push(len);
+    this.bytes += len;
+    while (
+      this.lens.length > Math.min(max, this.max) ||
+      (this.lens.length > 1 && this.bytes - this.lens[0] >= window)
+    )
+      this.dropOldest();
   }
 
   /** The i-th newest chunk (0: the last one): a fresh copy of its fingerprint, and its length. */
@@ -126,7 +149,12 @@ export class SendHistory {
     return { fp: Buffer.from(this.fps!.subarray(at, at + FP_LEN)), len: this.lens[n - 1 - i] };
   }
 
-  clear(): void { this.fps = null; this.lens.length = 0; this.start = 0; this.bytes = 0; }
+  clear(): void {
+    this.fps = null;
+    this.lens.length = 0;
+    this.start = 0;
+    this.bytes = 0;
+  }
 
   private dropOldest(): void {
     this.bytes -= this.lens.shift()!;

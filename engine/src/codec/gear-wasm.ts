@@ -11,12 +11,35 @@
 const DATA_AT = 1024;
 
 // Opcodes (WebAssembly core spec §5.4).
-const BLOCK = 0x02, LOOP = 0x03, IF = 0x04, END = 0x0b, BR = 0x0c, BR_IF = 0x0d, RETURN = 0x0f, VOID = 0x40;
-const GET = 0x20, SET = 0x21, I32_CONST = 0x41, LOAD = 0x28, LOAD8_U = 0x2d;
-const EQZ = 0x45, GT_U = 0x4b, GE_U = 0x4f, ADD = 0x6a, AND = 0x71, SHL = 0x74;
+const BLOCK = 0x02,
+  LOOP = 0x03,
+  IF = 0x04,
+  END = 0x0b,
+  BR = 0x0c,
+  BR_IF = 0x0d,
+  RETURN = 0x0f,
+  VOID = 0x40;
+const GET = 0x20,
+  SET = 0x21,
+  I32_CONST = 0x41,
+  LOAD = 0x28,
+  LOAD8_U = 0x2d;
+const EQZ = 0x45,
+  GT_U = 0x4b,
+  GE_U = 0x4f,
+  ADD = 0x6a,
+  AND = 0x71,
+  SHL = 0x74;
 // Params: 0 i (scan address), 1 normal (end of the strict-mask part), 2 limit, 3 maskS,
 // 4 maskL; locals 5 h (the hash), 6 and 7 the gear values of the current byte pair.
-const I = 0, NORMAL = 1, LIMIT = 2, MASK_S = 3, MASK_L = 4, H = 5, G0 = 6, G1 = 7;
+const I = 0,
+  NORMAL = 1,
+  LIMIT = 2,
+  MASK_S = 3,
+  MASK_L = 4,
+  H = 5,
+  G0 = 6,
+  G1 = 7;
 
 /** push GEAR[mem[i + off]] */
 const gear = (off: number) => [GET, I, LOAD8_U, 0, off, I32_CONST, 2, SHL, LOAD, 2, 0];
@@ -25,7 +48,26 @@ const advance = (k: number) => [GET, I, I32_CONST, k, ADD, SET, I];
 
 /** One byte: h = (h << 1) + GEAR[mem[i]]; i++; branch to $found (depth) when (h & mask) == 0. */
 function step(mask: number, found: number): number[] {
-  return [GET, H, I32_CONST, 1, SHL, ...gear(0), ADD, SET, H, ...advance(1), GET, H, GET, mask, AND, EQZ, BR_IF, found];
+  return [
+    GET,
+    H,
+    I32_CONST,
+    1,
+    SHL,
+    ...gear(0),
+    ADD,
+    SET,
+    H,
+    ...advance(1),
+    GET,
+    H,
+    GET,
+    mask,
+    AND,
+    EQZ,
+    BR_IF,
+    found,
+  ];
 }
 
 /**
@@ -35,42 +77,122 @@ function step(mask: number, found: number): number[] {
  */
 function pairStep(mask: number, found: number): number[] {
   return [
-    ...gear(0), SET, G0, ...gear(1), SET, G1,
-    GET, H, I32_CONST, 1, SHL, GET, G0, ADD, GET, mask, AND, EQZ,
-    IF, VOID, ...advance(1), BR, found + 1, END,
-    GET, H, I32_CONST, 2, SHL, GET, G0, I32_CONST, 1, SHL, GET, G1, ADD, ADD, SET, H,
+    ...gear(0),
+    SET,
+    G0,
+    ...gear(1),
+    SET,
+    G1,
+    GET,
+    H,
+    I32_CONST,
+    1,
+    SHL,
+    GET,
+    G0,
+    ADD,
+    GET,
+    mask,
+    AND,
+    EQZ,
+    IF,
+    VOID,
+    ...advance(1),
+    BR,
+    found + 1,
+    END,
+    GET,
+    H,
+    I32_CONST,
+    2,
+    SHL,
+    GET,
+    G0,
+    I32_CONST,
+    1,
+    SHL,
+    GET,
+    G1,
+    ADD,
+    ADD,
+    SET,
+    H,
     ...advance(2),
-    GET, H, GET, mask, AND, EQZ, BR_IF, found,
+    GET,
+    H,
+    GET,
+    mask,
+    AND,
+    EQZ,
+    BR_IF,
+    found,
   ];
 }
 
 /** `while (i + 2 <= end) pairStep; if (i < end) step;` — inside $found (depth 0 outside this). */
 function scan(end: number, mask: number): number[] {
   return [
-    BLOCK, VOID, LOOP, VOID,
-    GET, I, I32_CONST, 2, ADD, GET, end, GT_U, BR_IF, 1, // depth 1: this loop's exit block
-    ...pairStep(mask, 2), BR, 0,
-    END, END,
-    BLOCK, VOID, GET, I, GET, end, GE_U, BR_IF, 0, ...step(mask, 1), END,
+    BLOCK,
+    VOID,
+    LOOP,
+    VOID,
+    GET,
+    I,
+    I32_CONST,
+    2,
+    ADD,
+    GET,
+    end,
+    GT_U,
+    BR_IF,
+    1, // depth 1: this loop's exit block
+    ...pairStep(mask, 2),
+    BR,
+    0,
+    END,
+    END,
+    BLOCK,
+    VOID,
+    GET,
+    I,
+    GET,
+    end,
+    GE_U,
+    BR_IF,
+    0,
+    ...step(mask, 1),
+    END,
   ];
 }
 
 function body(): number[] {
   const code = [
-    1, 3, 0x7f, // one local group: 3 × i32 (h, g0, g1)
-    BLOCK, VOID, // $found: branching here returns i
+    1,
+    3,
+    0x7f, // one local group: 3 × i32 (h, g0, g1)
+    BLOCK,
+    VOID, // $found: branching here returns i
     ...scan(NORMAL, MASK_S),
     ...scan(LIMIT, MASK_L),
-    I32_CONST, 0, RETURN, // no boundary before limit
+    I32_CONST,
+    0,
+    RETURN, // no boundary before limit
     END,
-    GET, I, END,
+    GET,
+    I,
+    END,
   ];
   return [...leb(code.length), ...code];
 }
 
 function leb(n: number): number[] {
   const out: number[] = [];
-  do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; out.push(b); } while (n);
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
   return out;
 }
 const section = (id: number, bytes: number[]) => [id, ...leb(bytes.length), ...bytes];
@@ -79,7 +201,14 @@ const name = (s: string) => [s.length, ...Buffer.from(s, 'latin1')];
 function moduleBytes(): Uint8Array {
   const code = body();
   return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, [1, 0x60, 5, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 1, 0x7f]), // type: (i32 ×5) → i32
     ...section(3, [1, 0]), // one function of type 0
     ...section(5, [1, 0x00, 1]), // one memory, 1 page minimum, growable
@@ -97,7 +226,10 @@ export interface GearScanner {
 }
 
 // The few WebAssembly JS API pieces used here (the project's TS lib has no DOM types).
-interface WasmMemory { readonly buffer: ArrayBuffer; grow(pages: number): number; }
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
@@ -109,9 +241,17 @@ export function wasmGearScanner(gear: Int32Array): GearScanner | null {
   let inst: InstanceType<WasmApi['Instance']>;
   try {
     inst = new W!.Instance(new W!.Module(moduleBytes()), {});
-  } catch { return null; }
+  } catch {
+    return null;
+  }
   const mem = inst.exports.mem as WasmMemory;
-  const cut = inst.exports.cut as (i: number, normal: number, limit: number, ms: number, ml: number) => number;
+  const cut = inst.exports.cut as (
+    i: number,
+    normal: number,
+    limit: number,
+    ms: number,
+    ml: number,
+  ) => number;
   let view = new Uint8Array(mem.buffer);
   new Int32Array(mem.buffer, 0, 256).set(gear); // little-endian, as WASM loads it
   return {

@@ -23,12 +23,13 @@ let base = 0;
 
 function copyBytes(dst: Uint8Array, d: number, src: Uint8Array, s: number, len: number): void {
   // Short copies dominate; a loop beats subarray()+set() (an allocation each) below ~64 B.
-  if (len < 64) { for (let k = 0; k < len; k++) dst[d + k] = src[s + k]; }
-  else dst.set(src.subarray(s, s + len), d);
+  if (len < 64) {
+    for (let k = 0; k < len; k++) dst[d + k] = src[s + k];
+  } else dst.set(src.subarray(s, s + len), d);
 }
 
 function read32(b: Uint8Array, i: number): number {
-  return (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24));
+  return b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
 }
 
 function hash4(v: number): number {
@@ -45,7 +46,10 @@ export function lz4CompressInto(src: Uint8Array, dst: Uint8Array): number {
   let op = 0;
   let anchor = 0;
   if (n >= MF_LIMIT + 1) {
-    if (base > 0x7fffffff - n - 2) { table.fill(0); base = 0; }
+    if (base > 0x7fffffff - n - 2) {
+      table.fill(0);
+      base = 0;
+    }
     const b0 = base + 1; // table values < b0 are from earlier calls
     base = b0 + n;
     const matchLimit = n - LAST_LITERALS;
@@ -67,7 +71,10 @@ export function lz4CompressInto(src: Uint8Array, dst: Uint8Array): number {
         if (ip >= mflimit) break outer;
       }
       // Extend backwards over equal bytes.
-      while (ip > anchor && ref > 0 && src[ip - 1] === src[ref - 1]) { ip--; ref--; }
+      while (ip > anchor && ref > 0 && src[ip - 1] === src[ref - 1]) {
+        ip--;
+        ref--;
+      }
       // Extend forwards.
       let mlen = MIN_MATCH;
       while (ip + mlen < matchLimit && src[ip + mlen] === src[ref + mlen]) mlen++;
@@ -78,7 +85,10 @@ export function lz4CompressInto(src: Uint8Array, dst: Uint8Array): number {
       if (litLen >= 15) {
         token = 15 << 4;
         let r = litLen - 15;
-        while (r >= 255) { dst[op++] = 255; r -= 255; }
+        while (r >= 255) {
+          dst[op++] = 255;
+          r -= 255;
+        }
         dst[op++] = r;
       } else token = litLen << 4;
       copyBytes(dst, op, src, anchor, litLen);
@@ -90,7 +100,10 @@ export function lz4CompressInto(src: Uint8Array, dst: Uint8Array): number {
       if (ml >= 15) {
         token |= 15;
         let r = ml - 15;
-        while (r >= 255) { dst[op++] = 255; r -= 255; }
+        while (r >= 255) {
+          dst[op++] = 255;
+          r -= 255;
+        }
         dst[op++] = r;
       } else token |= ml;
       dst[tokenPos] = token;
@@ -106,7 +119,10 @@ export function lz4CompressInto(src: Uint8Array, dst: Uint8Array): number {
   if (litLen >= 15) {
     dst[op++] = 15 << 4;
     let r = litLen - 15;
-    while (r >= 255) { dst[op++] = 255; r -= 255; }
+    while (r >= 255) {
+      dst[op++] = 255;
+      r -= 255;
+    }
     dst[op++] = r;
   } else dst[op++] = litLen << 4;
   copyBytes(dst, op, src, anchor, litLen);
@@ -218,7 +234,8 @@ export function lz4BlockProblem(src: Uint8Array, rawLen: number): string | null 
     let lit = token >>> 4;
     if (lit === 15) {
       lit = extLength(src, ip, rawLen);
-      if (lit < 0) return `literal length ${lit === -1 ? 'runs past the end of the block' : `beyond the ${rawLen}-byte output`} (sequence at byte ${at})`;
+      if (lit < 0)
+        return `literal length ${lit === -1 ? 'runs past the end of the block' : `beyond the ${rawLen}-byte output`} (sequence at byte ${at})`;
       ip = lenEnd;
     }
     if (ip + lit > n) return `literals run past the end of the block (sequence at byte ${at})`;
@@ -229,17 +246,21 @@ export function lz4BlockProblem(src: Uint8Array, rawLen: number): string | null 
     if (ip + 2 > n) return `truncated offset at byte ${ip}`;
     const off = src[ip] | (src[ip + 1] << 8);
     if (off === 0) return `offset 0 at byte ${ip}`;
-    if (off > op) return `offset ${off} at byte ${ip} points before the start of the output (at output byte ${op})`;
-    if (op > rawLen - MF_LIMIT) return `match at output byte ${op} starts less than ${MF_LIMIT} bytes before the end (sequence at byte ${at})`;
+    if (off > op)
+      return `offset ${off} at byte ${ip} points before the start of the output (at output byte ${op})`;
+    if (op > rawLen - MF_LIMIT)
+      return `match at output byte ${op} starts less than ${MF_LIMIT} bytes before the end (sequence at byte ${at})`;
     ip += 2;
     let ml = token & 15;
     if (ml === 15) {
       ml = extLength(src, ip, rawLen);
-      if (ml < 0) return `match length ${ml === -1 ? 'runs past the end of the block' : `beyond the ${rawLen}-byte output`} (sequence at byte ${at})`;
+      if (ml < 0)
+        return `match length ${ml === -1 ? 'runs past the end of the block' : `beyond the ${rawLen}-byte output`} (sequence at byte ${at})`;
       ip = lenEnd;
     }
     ml += MIN_MATCH;
-    if (op + ml > rawLen - LAST_LITERALS) return `match ends within the last ${LAST_LITERALS} bytes of the output, which must be literals (sequence at byte ${at})`;
+    if (op + ml > rawLen - LAST_LITERALS)
+      return `match ends within the last ${LAST_LITERALS} bytes of the output, which must be literals (sequence at byte ${at})`;
     op += ml;
   }
   return op === rawLen ? null : `block decodes to ${op} bytes, not ${rawLen}`;

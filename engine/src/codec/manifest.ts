@@ -22,7 +22,9 @@ export class SpanBuilder {
   private buf: Uint8Array | null = null;
   private n = 0;
 
-  get length(): number { return this.n; }
+  get length(): number {
+    return this.n;
+  }
 
   /** A chunk passed (in stream order); returns the manifest when it completes a span. */
   push(fp: Uint8Array): Uint8Array | null {
@@ -41,10 +43,15 @@ export class SpanBuilder {
   }
 
   /** A chunk without a fingerprint passed: no manifest spans it. */
-  reset(): void { this.n = 0; }
+  reset(): void {
+    this.n = 0;
+  }
 
   /** The stream ended: drop the buffer. */
-  clear(): void { this.n = 0; this.buf = null; }
+  clear(): void {
+    this.n = 0;
+    this.buf = null;
+  }
 }
 
 /** The fingerprints a manifest lists, or null when it is not a well-formed manifest. */

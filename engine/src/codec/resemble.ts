@@ -50,7 +50,9 @@ export class SketchIndex {
     for (let s = 0; s < SUPER_FEATURES; s++) this.maps.push(new Map());
   }
 
-  get size(): number { return this.maps[0].size; }
+  get size(): number {
+    return this.maps[0].size;
+  }
 
   add(sf: Uint32Array, fp: Uint8Array): void {
     const k = fpKey(fp);

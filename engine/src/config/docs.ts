@@ -11,7 +11,7 @@ function deref(s: Schema): Schema {
   const ref = s.$ref as string | undefined;
   if (!ref) return s;
   const target = ref.replace('#/definitions/', '');
-  return { ...((CONFIG_SCHEMA.definitions as Record<string, Schema>)[target]), ...s, $ref: undefined };
+  return { ...(CONFIG_SCHEMA.definitions as Record<string, Schema>)[target], ...s, $ref: undefined };
 }
 
 function typeOf(s: Schema): string {
@@ -37,12 +37,16 @@ export function configRows(): string[] {
     const isObject = d.type === 'object' && props;
     if (pointer) {
       const def = s.default !== undefined ? `\`${JSON.stringify(s.default)}\`` : '(required)';
-      rows.push(`| \`${pointer}\` | ${isObject ? 'object' : cell(typeOf(s))} | ${isObject ? '' : def} | ${cell(String(d.description ?? ''))} |`);
+      rows.push(
+        `| \`${pointer}\` | ${isObject ? 'object' : cell(typeOf(s))} | ${isObject ? '' : def} | ${cell(String(d.description ?? ''))} |`,
+      );
     }
     if (isObject) for (const [k, v] of Object.entries(props)) walk(v, `${pointer}/${k}`);
     if (d.type === 'array' && d.items) {
       const items = deref(d.items as Schema);
-      if (items.properties) for (const [k, v] of Object.entries(items.properties as Record<string, Schema>)) walk(v, `${pointer}/N/${k}`);
+      if (items.properties)
+        for (const [k, v] of Object.entries(items.properties as Record<string, Schema>))
+          walk(v, `${pointer}/N/${k}`);
     }
   };
   walk(CONFIG_SCHEMA, '');

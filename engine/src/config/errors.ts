@@ -35,7 +35,9 @@ export class ConfigError extends Error {
   /** Human-readable report, one problem per line, for stderr. */
   format(): string {
     const where = this.file ?? '(built-in defaults)';
-    const lines = [`edgewan: invalid configuration in ${where} (${this.problems.length} problem${this.problems.length === 1 ? '' : 's'}):`];
+    const lines = [
+      `edgewan: invalid configuration in ${where} (${this.problems.length} problem${this.problems.length === 1 ? '' : 's'}):`,
+    ];
     for (const p of this.problems) {
       let line = `  ${p.code} ${where}#${p.pointer || '/'}: ${p.message}`;
       if (p.value !== undefined) line += `; got ${renderValue(p.value)}`;
@@ -43,7 +45,9 @@ export class ConfigError extends Error {
       if (p.allowed) line += `; allowed: ${p.allowed}`;
       lines.push(line);
     }
-    lines.push(`fix the file (see "edgewan print-schema" or docs/config.md), then run "edgewan check-config ${this.file ?? 'FILE'}"`);
+    lines.push(
+      `fix the file (see "edgewan print-schema" or docs/config.md), then run "edgewan check-config ${this.file ?? 'FILE'}"`,
+    );
     return `${lines.join('\n')}\n`;
   }
 }
@@ -59,7 +63,10 @@ export function lineColumn(text: string, offset: number): { line: number; column
   let line = 1;
   let last = -1;
   for (let i = 0; i < offset && i < text.length; i += 1) {
-    if (text.charCodeAt(i) === 10) { line += 1; last = i; }
+    if (text.charCodeAt(i) === 10) {
+      line += 1;
+      last = i;
+    }
   }
   return { line, column: offset - last };
 }
@@ -71,7 +78,9 @@ export function jsonSyntaxProblem(text: string, err: Error): ConfigProblem {
   return {
     code: 'EDGEWAN_ERR_CONFIG_JSON',
     pointer: '',
-    message: pos ? `malformed JSON at line ${pos.line}, column ${pos.column}: ${found!.reason}` : `malformed JSON: ${err.message}`,
+    message: pos
+      ? `malformed JSON at line ${pos.line}, column ${pos.column}: ${found!.reason}`
+      : `malformed JSON: ${err.message}`,
     allowed: 'a JSON object (no comments, no trailing commas)',
   };
 }

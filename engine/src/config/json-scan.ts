@@ -11,13 +11,22 @@ import { escapePointer } from './validate.ts';
 /** Deepest nesting accepted; the schema's deepest field (/dns/records/N/value) is at 4. */
 export const MAX_DEPTH = 32;
 
-interface Frame { array: boolean; keys: Set<string>; key: string | null; index: number }
+interface Frame {
+  array: boolean;
+  keys: Set<string>;
+  key: string | null;
+  index: number;
+}
 
 export function scanJson(text: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const stack: Frame[] = [];
-  const pointer = () => stack.map((f) => `/${f.array ? String(f.index) : escapePointer(f.key ?? '')}`).join('');
-  const at = (offset: number) => { const p = lineColumn(text, offset); return `line ${p.line}, column ${p.column}`; };
+  const pointer = () =>
+    stack.map((f) => `/${f.array ? String(f.index) : escapePointer(f.key ?? '')}`).join('');
+  const at = (offset: number) => {
+    const p = lineColumn(text, offset);
+    return `line ${p.line}, column ${p.column}`;
+  };
   let expectKey = false;
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   while (i < text.length) {
@@ -31,11 +40,16 @@ export function scanJson(text: string): ConfigProblem[] {
       const top = stack[stack.length - 1];
       if (expectKey && top && !top.array) {
         let key: string;
-        try { key = JSON.parse(text.slice(start, i)) as string; } catch { return problems; }
+        try {
+          key = JSON.parse(text.slice(start, i)) as string;
+        } catch {
+          return problems;
+        }
         top.key = key;
         if (top.keys.has(key)) {
           problems.push({
-            code: 'EDGEWAN_ERR_CONFIG_DUPLICATE_KEY', pointer: pointer(),
+            code: 'EDGEWAN_ERR_CONFIG_DUPLICATE_KEY',
+            pointer: pointer(),
             message: `key "${key}" appears more than once in the same object (again at ${at(start)}); only the last would apply`,
             allowed: 'each key once per object',
           });
@@ -48,7 +62,8 @@ export function scanJson(text: string): ConfigProblem[] {
     if (c === '{' || c === '[') {
       if (stack.length >= MAX_DEPTH) {
         problems.push({
-          code: 'EDGEWAN_ERR_CONFIG_DEPTH', pointer: pointer(),
+          code: 'EDGEWAN_ERR_CONFIG_DEPTH',
+          pointer: pointer(),
           message: `nested deeper than ${MAX_DEPTH} levels (at ${at(i)})`,
           allowed: `at most ${MAX_DEPTH} levels of objects and arrays (a config needs 4)`,
         });

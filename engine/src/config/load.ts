@@ -13,7 +13,13 @@ import { escapePointer, validateDocument } from './validate.ts';
 import { scanJson } from './json-scan.ts';
 import { checkRules } from './rules.ts';
 import { checkIntercept } from '../intercept/config.ts';
-import { computeBudgets, resolveLimit, REAL_ROOTS, type Budgets, type CgroupRoots } from '../memory/policy.ts';
+import {
+  computeBudgets,
+  resolveLimit,
+  REAL_ROOTS,
+  type Budgets,
+  type CgroupRoots,
+} from '../memory/policy.ts';
 
 /** Environment variable → JSON pointer it overrides (docs/config.md, "Environment overrides"). */
 export const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[]]> = [
@@ -35,7 +41,9 @@ export interface LoadOptions {
   checkFiles?: boolean;
 }
 
-export interface LoadResult extends LoadedConfig { readonly budgets: Budgets }
+export interface LoadResult extends LoadedConfig {
+  readonly budgets: Budgets;
+}
 
 export function loadConfig(file: string | null, opts: LoadOptions = {}): LoadResult {
   const path = file === null ? null : resolve(file);
@@ -46,11 +54,14 @@ export function loadConfig(file: string | null, opts: LoadOptions = {}): LoadRes
       text = readFileSync(path, 'utf8');
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      throw new ConfigError(path, [{
-        code: 'EDGEWAN_ERR_CONFIG_READ', pointer: '',
-        message: `cannot read the config file (${err.code ?? err.message})`,
-        allowed: 'an existing, readable JSON file; "edgewan print-config" shows the defaults to start from',
-      }]);
+      throw new ConfigError(path, [
+        {
+          code: 'EDGEWAN_ERR_CONFIG_READ',
+          pointer: '',
+          message: `cannot read the config file (${err.code ?? err.message})`,
+          allowed: 'an existing, readable JSON file; "edgewan print-config" shows the defaults to start from',
+        },
+      ]);
     }
     const scanned = scanJson(text); // duplicate keys, nesting depth: before JSON.parse can recurse
     if (scanned.some((p) => p.code === 'EDGEWAN_ERR_CONFIG_DEPTH')) throw new ConfigError(path, scanned);
@@ -60,7 +71,15 @@ export function loadConfig(file: string | null, opts: LoadOptions = {}): LoadRes
       throw new ConfigError(path, [jsonSyntaxProblem(text, e as Error)]);
     }
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-      throw new ConfigError(path, [{ code: 'EDGEWAN_ERR_CONFIG_TYPE', pointer: '', message: 'the document is not a JSON object', value: doc, allowed: 'an object such as {"role": "edge"}' }]);
+      throw new ConfigError(path, [
+        {
+          code: 'EDGEWAN_ERR_CONFIG_TYPE',
+          pointer: '',
+          message: 'the document is not a JSON object',
+          value: doc,
+          allowed: 'an object such as {"role": "edge"}',
+        },
+      ]);
     }
     if (scanned.length) throw new ConfigError(path, scanned);
   }
@@ -68,14 +87,22 @@ export function loadConfig(file: string | null, opts: LoadOptions = {}): LoadRes
 }
 
 /** Same as loadConfig for an already-parsed document (tests, reload). `doc` is not modified. */
-export function resolveDocument(input: Record<string, unknown>, path: string | null, opts: LoadOptions = {}): LoadResult {
+export function resolveDocument(
+  input: Record<string, unknown>,
+  path: string | null,
+  opts: LoadOptions = {},
+): LoadResult {
   const doc = structuredClone(input);
   const envApplied = applyEnv(doc, opts.env ?? {});
   const problems = validateDocument(doc).map((p) => withEnv(p, envApplied));
   if (problems.length) throw new ConfigError(path, problems);
 
   const sizes = checkSizes(doc);
-  if (sizes.length) throw new ConfigError(path, sizes.map((p) => withEnv(p, envApplied)));
+  if (sizes.length)
+    throw new ConfigError(
+      path,
+      sizes.map((p) => withEnv(p, envApplied)),
+    );
   const config = normalize(doc);
   const semantic: ConfigProblem[] = [];
   checkAdmin(config, semantic);
@@ -85,7 +112,11 @@ export function resolveDocument(input: Record<string, unknown>, path: string | n
   const limit = resolveLimit(config.memory.limit, opts.roots ?? REAL_ROOTS);
   const { budgets, problems: budgetProblems } = computeBudgets(limit, config.memory.split);
   semantic.push(...budgetProblems);
-  if (semantic.length || !budgets) throw new ConfigError(path, semantic.map((p) => withEnv(p, envApplied)));
+  if (semantic.length || !budgets)
+    throw new ConfigError(
+      path,
+      semantic.map((p) => withEnv(p, envApplied)),
+    );
 
   return deepFreeze({ config, document: doc, file: path, envApplied, budgets });
 }
@@ -101,7 +132,8 @@ function applyEnv(doc: Record<string, unknown>, env: Record<string, string | und
       target = target[k] as Record<string, unknown>;
     }
     // a limit given in plain digits is bytes, like in the file
-    target[keys[keys.length - 1]] = name === 'EDGEWAN_MEMORY_LIMIT' && /^[0-9]+$/.test(raw) ? Number(raw) : raw;
+    target[keys[keys.length - 1]] =
+      name === 'EDGEWAN_MEMORY_LIMIT' && /^[0-9]+$/.test(raw) ? Number(raw) : raw;
     applied.push(name);
   }
   return applied;
@@ -109,7 +141,8 @@ function applyEnv(doc: Record<string, unknown>, env: Record<string, string | und
 
 function withEnv(p: ConfigProblem, applied: string[]): ConfigProblem {
   for (const [name, keys] of ENV_OVERRIDES) {
-    if (applied.includes(name) && p.pointer === `/${keys.map(escapePointer).join('/')}`) return { ...p, env: name };
+    if (applied.includes(name) && p.pointer === `/${keys.map(escapePointer).join('/')}`)
+      return { ...p, env: name };
   }
   return p;
 }
@@ -136,12 +169,20 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Sizes past 2^53 bytes lose their integer value (and no budget or disk is that big). */
-function checkSizes(doc: Record<string, any>): ConfigProblem[] { // eslint-disable-line @typescript-eslint/no-explicit-any
+function checkSizes(doc: Record<string, any>): ConfigProblem[] {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   const out: ConfigProblem[] = [];
   const check = (pointer: string, v: unknown) => {
     if (v === 'auto' || (typeof v === 'number' && v <= 1)) return;
     const n = parseSize(v);
-    if (n === undefined || !Number.isSafeInteger(n)) out.push({ code: 'EDGEWAN_ERR_CONFIG_SIZE', pointer, value: v, message: 'size too large to be exact', allowed: 'at most 2^53 - 1 bytes (memory.limit at most 1 TiB)' });
+    if (n === undefined || !Number.isSafeInteger(n))
+      out.push({
+        code: 'EDGEWAN_ERR_CONFIG_SIZE',
+        pointer,
+        value: v,
+        message: 'size too large to be exact',
+        allowed: 'at most 2^53 - 1 bytes (memory.limit at most 1 TiB)',
+      });
   };
   check('/memory/limit', doc.memory.limit);
   for (const k of Object.keys(doc.memory.split)) check(`/memory/split/${k}`, doc.memory.split[k]);
@@ -152,9 +193,12 @@ function checkSizes(doc: Record<string, any>): ConfigProblem[] { // eslint-disab
 function checkAdmin(c: ResolvedConfig, out: ConfigProblem[]): void {
   if (!isLoopback(hostOf(c.admin.listen)) && !c.admin.token) {
     out.push({
-      code: 'EDGEWAN_ERR_CONFIG_ADMIN_TOKEN', pointer: '/admin/token', value: c.admin.token,
+      code: 'EDGEWAN_ERR_CONFIG_ADMIN_TOKEN',
+      pointer: '/admin/token',
+      value: c.admin.token,
       message: `admin.listen ${c.admin.listen} is reachable beyond loopback but no token is set`,
-      allowed: 'a token of at least 16 characters (or EDGEWAN_ADMIN_TOKEN), or a loopback admin.listen such as 127.0.0.1:9617',
+      allowed:
+        'a token of at least 16 characters (or EDGEWAN_ADMIN_TOKEN), or a loopback admin.listen such as 127.0.0.1:9617',
     });
   }
 }
@@ -166,14 +210,20 @@ function checkStateDir(dir: string, out: ConfigProblem[]): void {
   for (;;) {
     try {
       const st = statSync(probe);
-      if (!st.isDirectory()) throw Object.assign(new Error(`${probe} is not a directory`), { code: 'ENOTDIR' });
+      if (!st.isDirectory())
+        throw Object.assign(new Error(`${probe} is not a directory`), { code: 'ENOTDIR' });
       accessSync(probe, constants.W_OK | constants.X_OK);
       return;
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      if (err.code === 'ENOENT' && dirname(probe) !== probe) { probe = dirname(probe); continue; }
+      if (err.code === 'ENOENT' && dirname(probe) !== probe) {
+        probe = dirname(probe);
+        continue;
+      }
       out.push({
-        code: 'EDGEWAN_ERR_CONFIG_STATE_DIR', pointer: '/stateDir', value: dir,
+        code: 'EDGEWAN_ERR_CONFIG_STATE_DIR',
+        pointer: '/stateDir',
+        value: dir,
         message: `state directory is not writable (${probe}: ${err.code ?? err.message})`,
         allowed: 'a directory the service user can write (e.g. /var/lib/edgewan, or /tmp/edgewan on OpenWRT)',
       });

@@ -23,8 +23,11 @@ export function validateDocument(doc: unknown): ConfigProblem[] {
 }
 
 function describeOf(s: unknown): string | undefined {
-  return typeof s === 'object' && s !== null && typeof (s as { description?: unknown }).description === 'string'
-    ? (s as { description: string }).description : undefined;
+  return typeof s === 'object' &&
+    s !== null &&
+    typeof (s as { description?: unknown }).description === 'string'
+    ? (s as { description: string }).description
+    : undefined;
 }
 
 function translate(errors: ErrorObject[]): ConfigProblem[] {
@@ -65,32 +68,52 @@ function problemOf(e: ErrorObject): ConfigProblem {
         code: 'EDGEWAN_ERR_CONFIG_MISSING',
         pointer: `${e.instancePath}/${escapePointer(String(params.missingProperty))}`,
         message: 'required key is missing',
-        allowed: describeOf((parent?.properties as Record<string, unknown> | undefined)?.[String(params.missingProperty)]),
+        allowed: describeOf(
+          (parent?.properties as Record<string, unknown> | undefined)?.[String(params.missingProperty)],
+        ),
       };
     case 'enum':
       return {
-        code: 'EDGEWAN_ERR_CONFIG_VALUE', pointer: e.instancePath, message: 'not one of the allowed values',
-        value: e.data, allowed: (params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', '),
+        code: 'EDGEWAN_ERR_CONFIG_VALUE',
+        pointer: e.instancePath,
+        message: 'not one of the allowed values',
+        value: e.data,
+        allowed: (params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', '),
       };
     case 'type':
       return {
-        code: 'EDGEWAN_ERR_CONFIG_TYPE', pointer: e.instancePath, message: `wrong type (${jsonType(e.data)})`,
-        value: e.data, allowed: `${String(params.type).replace(/,/g, ' or ')}; ${describeOf(parent) ?? ''}`.replace(/; $/, ''),
+        code: 'EDGEWAN_ERR_CONFIG_TYPE',
+        pointer: e.instancePath,
+        message: `wrong type (${jsonType(e.data)})`,
+        value: e.data,
+        allowed: `${String(params.type).replace(/,/g, ' or ')}; ${describeOf(parent) ?? ''}`.replace(
+          /; $/,
+          '',
+        ),
       };
     case 'oneOf':
       return {
-        code: 'EDGEWAN_ERR_CONFIG_VALUE', pointer: e.instancePath, message: 'not an accepted value',
-        value: e.data, allowed: describeOf(parent),
+        code: 'EDGEWAN_ERR_CONFIG_VALUE',
+        pointer: e.instancePath,
+        message: 'not an accepted value',
+        value: e.data,
+        allowed: describeOf(parent),
       };
     case 'pattern':
       return {
-        code: 'EDGEWAN_ERR_CONFIG_VALUE', pointer: e.instancePath, message: 'does not have the expected form',
-        value: e.data, allowed: describeOf(parent),
+        code: 'EDGEWAN_ERR_CONFIG_VALUE',
+        pointer: e.instancePath,
+        message: 'does not have the expected form',
+        value: e.data,
+        allowed: describeOf(parent),
       };
     default:
       return {
-        code: 'EDGEWAN_ERR_CONFIG_VALUE', pointer: e.instancePath, message: e.message ?? `fails ${e.keyword}`,
-        value: e.data, allowed: describeOf(parent),
+        code: 'EDGEWAN_ERR_CONFIG_VALUE',
+        pointer: e.instancePath,
+        message: e.message ?? `fails ${e.keyword}`,
+        value: e.data,
+        allowed: describeOf(parent),
       };
   }
 }

@@ -72,8 +72,15 @@ export function makeEntry(key: string, resp: Buffer, now: number, pol: TtlPolicy
   if (!Number.isFinite(life) || life < 0) life = 0; // TTL 0: answer it, but do not cache (caller checks ttlS)
   wire = wire.length === resp.length ? wire : Buffer.from(wire); // drop the reference to the larger buffer
   const e: CacheEntry = {
-    wire, ttlOffsets: lay.ttlOffsets, questionEnd: lay.questionEnd, storedAt: now,
-    ttlS: life, negative, fixed: false, hits: 0, size: 0,
+    wire,
+    ttlOffsets: lay.ttlOffsets,
+    questionEnd: lay.questionEnd,
+    storedAt: now,
+    ttlS: life,
+    negative,
+    fixed: false,
+    hits: 0,
+    size: 0,
   };
   e.size = entrySize(key, e);
   return e;
@@ -88,14 +95,23 @@ export function remainingS(e: CacheEntry, now: number): number {
  * The client's answer from stored bytes: copy, patch ID, RD, the client's question bytes
  * (keeps 0x20 case randomisation intact), TTLs, and append an OPT when the client sent one.
  */
-export function render(e: CacheEntry, query: Buffer, q: Query, now: number, staleTtlS: number | null, udpSize: number): Buffer {
+export function render(
+  e: CacheEntry,
+  query: Buffer,
+  q: Query,
+  now: number,
+  staleTtlS: number | null,
+  udpSize: number,
+): Buffer {
   const w = e.wire;
   const extra = q.ednsSize > 0 ? 11 : 0;
   const out = Buffer.allocUnsafe(w.length + extra);
   out.set(w, 0); // TypedArray#set: no Buffer#copy argument checks on the hot path
-  out[0] = q.id >> 8; out[1] = q.id & 0xff;
+  out[0] = q.id >> 8;
+  out[1] = q.id & 0xff;
   out[2] = (out[2] & 0xfc) | (query[2] & 0x01);
-  if (q.plainQuestion && e.questionEnd === q.questionEnd) for (let i = 12; i < q.questionEnd; i++) out[i] = query[i];
+  if (q.plainQuestion && e.questionEnd === q.questionEnd)
+    for (let i = 12; i < q.questionEnd; i++) out[i] = query[i];
   if (!e.fixed) {
     const elapsed = Math.floor((now - e.storedAt) / 1000);
     const offs = e.ttlOffsets;
@@ -106,48 +122,80 @@ export function render(e: CacheEntry, query: Buffer, q: Query, now: number, stal
         t = ((w[o] << 24) >>> 0) + (w[o + 1] << 16) + (w[o + 2] << 8) + w[o + 3] - elapsed;
         if (t < 0) t = 0;
       }
-      out[o] = t >>> 24; out[o + 1] = (t >>> 16) & 0xff; out[o + 2] = (t >>> 8) & 0xff; out[o + 3] = t & 0xff;
+      out[o] = t >>> 24;
+      out[o + 1] = (t >>> 16) & 0xff;
+      out[o + 2] = (t >>> 8) & 0xff;
+      out[o + 3] = t & 0xff;
     }
   }
   if (extra) {
     const o = w.length;
-    out[o] = 0; out[o + 1] = 0; out[o + 2] = 41; out[o + 3] = udpSize >> 8; out[o + 4] = udpSize & 0xff;
-    out[o + 5] = 0; out[o + 6] = 0; out[o + 7] = q.dnssecOk ? 0x80 : 0; out[o + 8] = 0; out[o + 9] = 0; out[o + 10] = 0;
+    out[o] = 0;
+    out[o + 1] = 0;
+    out[o + 2] = 41;
+    out[o + 3] = udpSize >> 8;
+    out[o + 4] = udpSize & 0xff;
+    out[o + 5] = 0;
+    out[o + 6] = 0;
+    out[o + 7] = q.dnssecOk ? 0x80 : 0;
+    out[o + 8] = 0;
+    out[o + 9] = 0;
+    out[o + 10] = 0;
     const ar = ((out[10] << 8) | out[11]) + 1;
-    out[10] = ar >> 8; out[11] = ar & 0xff;
+    out[10] = ar >> 8;
+    out[11] = ar & 0xff;
   }
   return out;
 }
 
 export class DnsCache {
   private lru: LRUCache<string, CacheEntry>;
-  constructor(private budget: number, private readonly pol: TtlPolicy) {
+  constructor(
+    private budget: number,
+    private readonly pol: TtlPolicy,
+  ) {
     this.lru = DnsCache.make(budget);
   }
 
   private static make(budget: number): LRUCache<string, CacheEntry> {
-    return new LRUCache<string, CacheEntry>({ maxSize: Math.max(1024, budget), sizeCalculation: (e) => e.size });
+    return new LRUCache<string, CacheEntry>({
+      maxSize: Math.max(1024, budget),
+      sizeCalculation: (e) => e.size,
+    });
   }
 
   get(key: string, now: number): CacheEntry | undefined {
     const e = this.lru.get(key);
     if (!e) return undefined;
-    if (remainingS(e, now) < -this.pol.staleMaxS) { this.lru.delete(key); return undefined; }
+    if (remainingS(e, now) < -this.pol.staleMaxS) {
+      this.lru.delete(key);
+      return undefined;
+    }
     return e;
   }
 
   /** Peek without touching recency (used by prefetch and tests). */
-  peek(key: string): CacheEntry | undefined { return this.lru.peek(key); }
+  peek(key: string): CacheEntry | undefined {
+    return this.lru.peek(key);
+  }
 
   set(key: string, e: CacheEntry): void {
     this.lru.set(key, e);
   }
 
-  delete(key: string): void { this.lru.delete(key); }
+  delete(key: string): void {
+    this.lru.delete(key);
+  }
 
-  get bytes(): number { return this.lru.calculatedSize; }
-  get entries(): number { return this.lru.size; }
-  get budgetBytes(): number { return this.budget; }
+  get bytes(): number {
+    return this.lru.calculatedSize;
+  }
+  get entries(): number {
+    return this.lru.size;
+  }
+  get budgetBytes(): number {
+    return this.budget;
+  }
 
   /** Live resize: a smaller budget evicts the least recently used entries first. */
   resize(budget: number): void {
@@ -160,7 +208,11 @@ export class DnsCache {
   }
 
   /** Most recently used first. */
-  *all(): IterableIterator<[string, CacheEntry]> { yield* this.lru.entries(); }
+  *all(): IterableIterator<[string, CacheEntry]> {
+    yield* this.lru.entries();
+  }
 
-  clear(): void { this.lru.clear(); }
+  clear(): void {
+    this.lru.clear();
+  }
 }

@@ -54,31 +54,57 @@ export function createDnsComponent(section: DnsSection, deps: DnsComponentDeps):
   };
   const notSaved = (err: unknown) => {
     snap.lastError = (err as Error).message;
-    ctx?.log.warn('dns snapshot not saved', { file: opts?.snapshotFile, error: err as Error, code: 'EDGEWAN_ERR_DNS_SNAPSHOT_WRITE' });
+    ctx?.log.warn('dns snapshot not saved', {
+      file: opts?.snapshotFile,
+      error: err as Error,
+      code: 'EDGEWAN_ERR_DNS_SNAPSHOT_WRITE',
+    });
   };
   /** the periodic save in flight (asynchronous; at most one at a time) */
   let periodic: Promise<void> | null = null;
   const savePeriodic = () => {
     if (!opts?.snapshotFile || !cache || periodic) return;
-    periodic = saveSnapshotAsync(opts.snapshotFile, cache).then((b) => saved('periodic', b), notSaved).finally(() => { periodic = null; });
+    periodic = saveSnapshotAsync(opts.snapshotFile, cache)
+      .then((b) => saved('periodic', b), notSaved)
+      .finally(() => {
+        periodic = null;
+      });
   };
   /** on stop: after any periodic save in flight, synchronously (the process may exit next) */
   const save = async (why: string) => {
     if (periodic) await periodic;
     if (!opts?.snapshotFile || !cache) return;
-    try { saved(why, saveSnapshot(opts.snapshotFile, cache)); } catch (err) { notSaved(err); }
+    try {
+      saved(why, saveSnapshot(opts.snapshotFile, cache));
+    } catch (err) {
+      notSaved(err);
+    }
   };
 
   const startWorkers = async (c: ComponentContext, source: string) => {
-    const srv = server!; const res = resolver!; const o = opts!;
-    const w = new DnsWorkers(source, {
-      listen: [...srv.endpoints], records: o.records, hostsFile: o.hostsFile, allowFrom: o.allowFrom,
-      ednsUdpSize: o.ednsUdpSize, prefetch: o.prefetch, staleMaxS: o.serveStale ? o.staleMaxS : 0, budgetBytes: cache!.budgetBytes,
-    }, threads.n, {
-      query: (i, msg, port, address) => server?.answerForWorker(i, msg, port, address),
-      prefetch: (msg) => resolver?.prefetchQuery(msg),
-      entries: () => cache!.all(),
-    }, c.log);
+    const srv = server!;
+    const res = resolver!;
+    const o = opts!;
+    const w = new DnsWorkers(
+      source,
+      {
+        listen: [...srv.endpoints],
+        records: o.records,
+        hostsFile: o.hostsFile,
+        allowFrom: o.allowFrom,
+        ednsUdpSize: o.ednsUdpSize,
+        prefetch: o.prefetch,
+        staleMaxS: o.serveStale ? o.staleMaxS : 0,
+        budgetBytes: cache!.budgetBytes,
+      },
+      threads.n,
+      {
+        query: (i, msg, port, address) => server?.answerForWorker(i, msg, port, address),
+        prefetch: (msg) => resolver?.prefetchQuery(msg),
+        entries: () => cache!.all(),
+      },
+      c.log,
+    );
     res.onStore = (k, e) => w.store(k, e);
     const up = await w.start();
     if (up === 0) {
@@ -96,8 +122,12 @@ export function createDnsComponent(section: DnsSection, deps: DnsComponentDeps):
   const counters = (): DnsCounters => {
     const t = { ...resolver!.counters };
     if (workers) {
-      t.queries += workers.sum('queries'); t.localAnswers += workers.sum('localAnswers'); t.hits += workers.sum('hits');
-      t.negativeHits += workers.sum('negativeHits'); t.truncated += workers.sum('truncated'); t.refusedAcl += workers.sum('refusedAcl');
+      t.queries += workers.sum('queries');
+      t.localAnswers += workers.sum('localAnswers');
+      t.hits += workers.sum('hits');
+      t.negativeHits += workers.sum('negativeHits');
+      t.truncated += workers.sum('truncated');
+      t.refusedAcl += workers.sum('refusedAcl');
     }
     return t;
   };
@@ -106,18 +136,36 @@ export function createDnsComponent(section: DnsSection, deps: DnsComponentDeps):
     bytes: cache!.bytes + (workers?.sum('cacheBytes') ?? 0),
     budgetBytes: totalBudget,
   });
-  const perThread = () => [server?.received ?? 0, ...Array.from({ length: threads.n - 1 }, (_, i) => workers?.row(i + 1, 'received') ?? 0)];
+  const perThread = () => [
+    server?.received ?? 0,
+    ...Array.from({ length: threads.n - 1 }, (_, i) => workers?.row(i + 1, 'received') ?? 0),
+  ];
 
   return {
     name: 'dns',
     async start(c) {
       ctx = c;
-      if (!section.enabled) { c.unconfigured('dns.enabled is false'); return; }
+      if (!section.enabled) {
+        c.unconfigured('dns.enabled is false');
+        return;
+      }
       opts = dnsOptions(section, deps.snapshot ? join(deps.stateDir, SNAPSHOT_FILE) : null);
-      const upstreams = opts.upstreams.length ? opts.upstreams : systemUpstreams(opts.listen, deps.resolvConf);
-      pool = new UpstreamPool(upstreams, { timeoutMs: opts.upstreamTimeoutMs, attempts: opts.upstreamAttempts, maxInflight: opts.maxInflight, ednsUdpSize: opts.ednsUdpSize });
+      const upstreams = opts.upstreams.length
+        ? opts.upstreams
+        : systemUpstreams(opts.listen, deps.resolvConf);
+      pool = new UpstreamPool(upstreams, {
+        timeoutMs: opts.upstreamTimeoutMs,
+        attempts: opts.upstreamAttempts,
+        maxInflight: opts.maxInflight,
+        ednsUdpSize: opts.ednsUdpSize,
+      });
       const source = deps.workerSource !== undefined ? deps.workerSource : BUNDLED_WORKER_SOURCE;
-      threads = workerCount(opts.workers, opts.workers === 1 ? false : await reusePortWorks(), source, c.budgets().limitBytes ?? Infinity);
+      threads = workerCount(
+        opts.workers,
+        opts.workers === 1 ? false : await reusePortWorks(),
+        source,
+        c.budgets().limitBytes ?? Infinity,
+      );
       // every thread keeps a replica of the cache: each gets an equal share of the one budget
       totalBudget = c.budgetBytes();
       cache = new DnsCache(Math.floor(totalBudget / threads.n), opts);
@@ -127,9 +175,15 @@ export function createDnsComponent(section: DnsSection, deps: DnsComponentDeps):
           const entries = loadSnapshot(opts.snapshotFile, Date.now(), opts.serveStale ? opts.staleMaxS : 0);
           for (const [k, e] of entries) cache.set(k, e);
           snap.loaded = entries.length;
-          if (entries.length) c.log.info('dns cache restored', { file: opts.snapshotFile, entries: entries.length });
+          if (entries.length)
+            c.log.info('dns cache restored', { file: opts.snapshotFile, entries: entries.length });
         } catch (err) {
-          c.log.warn('dns snapshot ignored', { file: opts.snapshotFile, error: err as Error, code: (err as { code?: string }).code, hint: 'it is replaced at the next save' });
+          c.log.warn('dns snapshot ignored', {
+            file: opts.snapshotFile,
+            error: err as Error,
+            code: (err as { code?: string }).code,
+            hint: 'it is replaced at the next save',
+          });
         }
       }
       resolver = new Resolver(opts, cache, local, pool, c.log);
@@ -137,22 +191,40 @@ export function createDnsComponent(section: DnsSection, deps: DnsComponentDeps):
       try {
         await server.listen(opts.listen);
       } catch (err) {
-        pool.close(); server = undefined;
-        throw Object.assign(new Error(`dns: cannot listen on ${opts.listen.join(', ')}: ${(err as Error).message}`, { cause: err }), { code: 'EDGEWAN_ERR_DNS_LISTEN' });
+        pool.close();
+        server = undefined;
+        throw Object.assign(
+          new Error(`dns: cannot listen on ${opts.listen.join(', ')}: ${(err as Error).message}`, {
+            cause: err,
+          }),
+          { code: 'EDGEWAN_ERR_DNS_LISTEN' },
+        );
       }
       if (threads.n > 1) await startWorkers(c, source!);
-      c.log.info('dns listening', { listen: server.bound, upstreams, localRecords: local.count, budgetBytes: totalBudget, threads: threads.n, threadsWhy: threads.why });
+      c.log.info('dns listening', {
+        listen: server.bound,
+        upstreams,
+        localRecords: local.count,
+        budgetBytes: totalBudget,
+        threads: threads.n,
+        threadsWhy: threads.why,
+      });
       if (upstreams.length === 0) c.degraded('no upstream resolver: only local data is answered');
       if (opts.snapshotFile && opts.snapshotIntervalS > 0) {
         timers.push(setInterval(savePeriodic, opts.snapshotIntervalS * 1000).unref());
       }
       let wasDown = false;
-      timers.push(setInterval(() => {
-        const h = pool!.health();
-        const down = h.length > 0 && h.every((u) => !u.up);
-        if (down !== wasDown) { if (down) c.degraded('every upstream resolver is failing'); else c.healthy(); }
-        wasDown = down;
-      }, HEALTH_CHECK_MS).unref());
+      timers.push(
+        setInterval(() => {
+          const h = pool!.health();
+          const down = h.length > 0 && h.every((u) => !u.up);
+          if (down !== wasDown) {
+            if (down) c.degraded('every upstream resolver is failing');
+            else c.healthy();
+          }
+          wasDown = down;
+        }, HEALTH_CHECK_MS).unref(),
+      );
     },
     async stop() {
       for (const t of timers) clearInterval(t);
@@ -160,7 +232,11 @@ export function createDnsComponent(section: DnsSection, deps: DnsComponentDeps):
       if (resolver) resolver.onStore = null;
       await workers?.stop();
       workers = undefined;
-      try { await server?.close(); } catch { /* closing is best effort */ }
+      try {
+        await server?.close();
+      } catch {
+        /* closing is best effort */
+      }
       pool?.close();
       await save('stop');
       server = undefined;
@@ -173,10 +249,25 @@ export function createDnsComponent(section: DnsSection, deps: DnsComponentDeps):
         upstreams: pool.health(),
         cache: cacheFigures(),
         localRecords: local?.count ?? 0,
-        threads: { configured: opts.workers, running: 1 + (workers?.running ?? 0), of: threads.n, why: threads.why, restarts: workers?.restarts ?? 0, datagrams: perThread(), handedToMain: workers?.sum('forwarded') ?? 0 },
+        threads: {
+          configured: opts.workers,
+          running: 1 + (workers?.running ?? 0),
+          of: threads.n,
+          why: threads.why,
+          restarts: workers?.restarts ?? 0,
+          datagrams: perThread(),
+          handedToMain: workers?.sum('forwarded') ?? 0,
+        },
         counters: { ...counters(), ...pool.counters },
-        tcp: server ? { connections: server.tcpConnections, queuedBytes: server.tcpQueuedBytes, ...server.tcpStats } : null,
-        snapshot: { file: opts.snapshotFile, restoredEntries: snap.loaded, lastSavedAt: snap.lastSavedAt, lastError: snap.lastError },
+        tcp: server
+          ? { connections: server.tcpConnections, queuedBytes: server.tcpQueuedBytes, ...server.tcpStats }
+          : null,
+        snapshot: {
+          file: opts.snapshotFile,
+          restoredEntries: snap.loaded,
+          lastSavedAt: snap.lastSavedAt,
+          lastError: snap.lastError,
+        },
       };
     },
     metrics(): MetricSample[] {

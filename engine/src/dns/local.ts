@@ -15,9 +15,14 @@ import { isDomainName, recordProblem } from './records.ts';
 const QTYPE: Record<string, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28 };
 const TYPE_ANY = 255;
 
-interface Rule { records: LocalRecord[]; nxdomain: boolean; }
+interface Rule {
+  records: LocalRecord[];
+  nxdomain: boolean;
+}
 
-function normal(name: string): string { return name.toLowerCase().replace(/\.$/, ''); }
+function normal(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
+}
 
 /** 192.168.1.10 -> 10.1.168.192.in-addr.arpa; IPv6 to nibbles under ip6.arpa. */
 export function reverseName(ip: string): string {
@@ -26,7 +31,12 @@ export function reverseName(ip: string): string {
   const head = parts[0] ? parts[0].split(':') : [];
   const tail = parts.length > 1 && parts[1] ? parts[1].split(':') : [];
   const groups = [...head, ...Array(8 - head.length - tail.length).fill('0'), ...tail];
-  return `${groups.map((g) => g.padStart(4, '0')).join('').split('').reverse().join('.')}.ip6.arpa`;
+  return `${groups
+    .map((g) => g.padStart(4, '0'))
+    .join('')
+    .split('')
+    .reverse()
+    .join('.')}.ip6.arpa`;
 }
 
 /** Parses a hosts(5) file into exact-name A/AAAA records. */
@@ -63,10 +73,14 @@ export class LocalData {
     for (const r of all) {
       const name = normal(r.name);
       const bad = recordProblem(r);
-      if (bad) throw Object.assign(new Error(`dns record "${r.name}" (${r.type}): ${bad.message}`), { code: 'EDGEWAN_ERR_DNS_RECORD' });
+      if (bad)
+        throw Object.assign(new Error(`dns record "${r.name}" (${r.type}): ${bad.message}`), {
+          code: 'EDGEWAN_ERR_DNS_RECORD',
+        });
       if (r.subdomains || r.type === 'NXDOMAIN') {
         const rule = this.rules.get(name) ?? { records: [], nxdomain: false };
-        if (r.type === 'NXDOMAIN') rule.nxdomain = true; else rule.records.push(r);
+        if (r.type === 'NXDOMAIN') rule.nxdomain = true;
+        else rule.records.push(r);
         this.rules.set(name, rule);
         if (!r.subdomains) this.exact.set(name, this.exact.get(name) ?? []);
         continue;
@@ -77,7 +91,8 @@ export class LocalData {
     for (const r of all) {
       if ((r.type === 'A' || r.type === 'AAAA') && !r.subdomains && r.value) {
         const rev = reverseName(r.value);
-        if (!(this.exact.get(rev) ?? []).some((x) => x.type === 'PTR')) this.push(rev, { name: rev, type: 'PTR', value: normal(r.name), ttlS: r.ttlS });
+        if (!(this.exact.get(rev) ?? []).some((x) => x.type === 'PTR'))
+          this.push(rev, { name: rev, type: 'PTR', value: normal(r.name), ttlS: r.ttlS });
       }
     }
     this.count = all.length;
@@ -89,7 +104,9 @@ export class LocalData {
     this.exact.set(name, list);
   }
 
-  get empty(): boolean { return this.exact.size === 0 && this.rules.size === 0; }
+  get empty(): boolean {
+    return this.exact.size === 0 && this.rules.size === 0;
+  }
 
   /** The authoritative answer for name/type, or null when the name is not local. */
   lookup(name: string, qtype: number, qclass: number, key = `${name}|${qtype}`): CacheEntry | null {
@@ -100,14 +117,18 @@ export class LocalData {
     let nx = false;
     if (!records || records.length === 0) {
       const rule = this.findRule(name);
-      if (rule) { records = rule.records; nx = rule.nxdomain; }
-      else if (records === undefined) return null;
+      if (rule) {
+        records = rule.records;
+        nx = rule.nxdomain;
+      } else if (records === undefined) return null;
     }
     const list = records ?? [];
     const cname = list.find((r) => r.type === 'CNAME');
-    const chosen = nx ? [] : cname && qtype !== QTYPE.CNAME
-      ? [cname, ...(this.exact.get(normal(cname.value!)) ?? []).filter((r) => QTYPE[r.type] === qtype)]
-      : list.filter((r) => qtype === TYPE_ANY || QTYPE[r.type] === qtype);
+    const chosen = nx
+      ? []
+      : cname && qtype !== QTYPE.CNAME
+        ? [cname, ...(this.exact.get(normal(cname.value!)) ?? []).filter((r) => QTYPE[r.type] === qtype)]
+        : list.filter((r) => qtype === TYPE_ANY || QTYPE[r.type] === qtype);
     const entry = this.encode(name, qtype, chosen, nx);
     if (this.built.size > 4096) this.built.clear(); // subdomain answers are per name: keep the memo bounded
     this.built.set(key, entry);
@@ -125,19 +146,30 @@ export class LocalData {
 
   private encode(name: string, qtype: number, records: LocalRecord[], nx: boolean): CacheEntry {
     const wire = dnsPacket.encode({
-      type: 'response', id: 0,
+      type: 'response',
+      id: 0,
       flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_AVAILABLE | (nx ? 3 : 0),
       questions: [{ name, type: 'A', class: 'IN' }], // the real qtype is written below: any number is allowed
       answers: records.map((r) => ({
         name: r.type === 'CNAME' || records[0]?.type !== 'CNAME' ? name : normal(records[0].value!),
-        type: r.type as dnsPacket.RecordType, class: 'IN', ttl: r.ttlS ?? 300, data: answerData(r),
+        type: r.type as dnsPacket.RecordType,
+        class: 'IN',
+        ttl: r.ttlS ?? 300,
+        data: answerData(r),
       })) as dnsPacket.Answer[],
     });
     const lay = layoutResponse(wire);
     wire.writeUInt16BE(qtype, lay.questionEnd - 4);
     const e: CacheEntry = {
-      wire, ttlOffsets: lay.ttlOffsets, questionEnd: lay.questionEnd, storedAt: 0, ttlS: 0,
-      negative: records.length === 0, fixed: true, hits: 0, size: 0,
+      wire,
+      ttlOffsets: lay.ttlOffsets,
+      questionEnd: lay.questionEnd,
+      storedAt: 0,
+      ttlS: 0,
+      negative: records.length === 0,
+      fixed: true,
+      hits: 0,
+      size: 0,
     };
     e.size = entrySize(name, e);
     return e;

@@ -80,7 +80,10 @@ export function dnsOptions(section: DnsSection, snapshotFile: string | null): Dn
 /** A DNS listen or upstream address: host:port, [v6]:port, or a bare host or IPv6 address with defaultPort. */
 export function dnsAddress(s: string, defaultPort: number): HostPort {
   const hp = splitHostPort(s, defaultPort);
-  if (!hp) throw Object.assign(new Error(`bad address "${s}": expected host:port or [v6]:port, port 0-65535`), { code: 'EDGEWAN_ERR_DNS_ADDRESS' });
+  if (!hp)
+    throw Object.assign(new Error(`bad address "${s}": expected host:port or [v6]:port, port 0-65535`), {
+      code: 'EDGEWAN_ERR_DNS_ADDRESS',
+    });
   return hp;
 }
 
@@ -93,7 +96,11 @@ export const OPENWRT_UPSTREAM_FILES = ['/tmp/resolv.conf.d/resolv.conf.auto', '/
 
 function nameservers(file: string): string[] {
   let text = '';
-  try { text = readFileSync(file, 'utf8'); } catch { return []; }
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
   const out: string[] = [];
   for (const line of text.split('\n')) {
     const m = /^\s*nameserver\s+(\S+)/.exec(line);
@@ -107,7 +114,12 @@ function nameservers(file: string): string[] {
  * and systemd-resolved's stub are left out (either may be forwarding to us: a loop); when
  * nothing is left, resolved's own upstream list is read, then OpenWRT's resolv.conf.auto.
  */
-export function systemUpstreams(listen: string[], file = '/etc/resolv.conf', resolvedFile = RESOLVED_UPSTREAM_FILE, openwrtFiles = OPENWRT_UPSTREAM_FILES): string[] {
+export function systemUpstreams(
+  listen: string[],
+  file = '/etc/resolv.conf',
+  resolvedFile = RESOLVED_UPSTREAM_FILE,
+  openwrtFiles = OPENWRT_UPSTREAM_FILES,
+): string[] {
   const own = new Set(listen.map((l) => dnsAddress(l, 53).host));
   const usable = (hosts: string[]) => hosts.filter((h) => !RESOLVED_STUBS.has(h) && !own.has(h));
   let hosts = usable(nameservers(file));

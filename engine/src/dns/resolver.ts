@@ -9,7 +9,13 @@ import type { LocalData } from './local.ts';
 import type { DnsOptions } from './options.ts';
 import type { UpstreamPool } from './upstream.ts';
 import {
-  MalformedError, parseQuery, shortReply, RCODE_FORMERR, RCODE_NOTIMP, RCODE_SERVFAIL, type Query,
+  MalformedError,
+  parseQuery,
+  shortReply,
+  RCODE_FORMERR,
+  RCODE_NOTIMP,
+  RCODE_SERVFAIL,
+  type Query,
 } from './wire.ts';
 
 export { newCounters, type DnsCounters } from './fastpath.ts';
@@ -42,10 +48,23 @@ export class Resolver implements MemoryAnswerer {
       if (!(err instanceof MalformedError)) throw err;
       // a parseable header that is a query gets FORMERR; anything else is dropped silently
       if (msg.length < 12 || msg[2] & 0x80) return null;
-      return shortReply(msg, { id: msg.readUInt16BE(0), flags: msg.readUInt16BE(2), plainQuestion: false, ednsSize: 0, dnssecOk: false } as Query, RCODE_FORMERR);
+      return shortReply(
+        msg,
+        {
+          id: msg.readUInt16BE(0),
+          flags: msg.readUInt16BE(2),
+          plainQuestion: false,
+          ednsSize: 0,
+          dnssecOk: false,
+        } as Query,
+        RCODE_FORMERR,
+      );
     }
-    if (q.flags & 0x8000) { this.counters.malformed++; return null; } // a response sent to a server
-    if ((q.flags >> 11 & 0x0f) !== 0) return shortReply(msg, q, RCODE_NOTIMP);
+    if (q.flags & 0x8000) {
+      this.counters.malformed++;
+      return null;
+    } // a response sent to a server
+    if (((q.flags >> 11) & 0x0f) !== 0) return shortReply(msg, q, RCODE_NOTIMP);
     const limit = answerLimit(q, tcp, this.opts.ednsUdpSize);
     const now = Date.now();
     const key = q.key;
@@ -58,7 +77,13 @@ export class Resolver implements MemoryAnswerer {
       const stale = this.opts.serveStale ? this.cache.get(key, t) : undefined;
       if (stale) {
         this.counters.staleAnswers++;
-        return fit(this, render(stale, msg, q, t, this.opts.staleAnswerTtlS, this.opts.ednsUdpSize), msg, q, limit);
+        return fit(
+          this,
+          render(stale, msg, q, t, this.opts.staleAnswerTtlS, this.opts.ednsUdpSize),
+          msg,
+          q,
+          limit,
+        );
       }
       this.counters.servfail++;
       return shortReply(msg, q, RCODE_SERVFAIL, { udpSize: this.opts.ednsUdpSize });
@@ -68,24 +93,46 @@ export class Resolver implements MemoryAnswerer {
   /** One upstream query per key at a time; resolves to the entry (cached or not) or null on failure. */
   private fetch(key: string, q: Query): Promise<CacheEntry | null> {
     const pending = this.inflight.get(key);
-    if (pending) { this.counters.coalesced++; return pending; }
-    const p = this.pool.resolve(q.name, q.qtype, q.qclass, q.dnssecOk).then((resp) => {
-      const e = makeEntry(key, resp, Date.now(), this.opts);
-      if (!e) return null;
-      if (e.ttlS > 0) { this.cache.set(key, e); this.onStore?.(key, e); }
-      return e;
-    }, (err: Error & { code?: string }) => {
-      this.counters.upstreamFailures++;
-      this.log.debug('upstream failed', { name: q.name, qtype: q.qtype, code: err.code, error: err.message });
-      return null;
-    }).finally(() => this.inflight.delete(key));
+    if (pending) {
+      this.counters.coalesced++;
+      return pending;
+    }
+    const p = this.pool
+      .resolve(q.name, q.qtype, q.qclass, q.dnssecOk)
+      .then(
+        (resp) => {
+          const e = makeEntry(key, resp, Date.now(), this.opts);
+          if (!e) return null;
+          if (e.ttlS > 0) {
+            this.cache.set(key, e);
+            this.onStore?.(key, e);
+          }
+          return e;
+        },
+        (err: Error & { code?: string }) => {
+          this.counters.upstreamFailures++;
+          this.log.debug('upstream failed', {
+            name: q.name,
+            qtype: q.qtype,
+            code: err.code,
+            error: err.message,
+          });
+          return null;
+        },
+      )
+      .finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
     return p;
   }
 
   /** A worker thread saw a popular entry near expiry: refresh it here (it gets the new entry via onStore). */
   prefetchQuery(msg: Buffer): void {
-    try { const q = parseQuery(msg); this.prefetch(q.key, q); } catch { /* the worker parsed it: cannot happen */ }
+    try {
+      const q = parseQuery(msg);
+      this.prefetch(q.key, q);
+    } catch {
+      /* the worker parsed it: cannot happen */
+    }
   }
 
   private prefetch(key: string, q: Query): void {
@@ -94,5 +141,7 @@ export class Resolver implements MemoryAnswerer {
     void this.fetch(key, q);
   }
 
-  get pendingUpstream(): number { return this.inflight.size; }
+  get pendingUpstream(): number {
+    return this.inflight.size;
+  }
 }

@@ -31,15 +31,26 @@ export const TCP_LIMITS = {
   connQueries: 10_000,
 };
 
-let lastAddress = ''; let lastFamily = 0; // most answers go to the address the previous one went to
+let lastAddress = '';
+let lastFamily = 0; // most answers go to the address the previous one went to
 /**
  * Replies go to the literal address a datagram came from: resolving it through dns.lookup (the
  * default) costs an isIP check and a nextTick per answer, a visible share of a cache hit.
  */
-export function literalLookup(address: string, options: dns.LookupOneOptions, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
-  if (address === lastAddress) { cb(null, address, lastFamily); return; }
+export function literalLookup(
+  address: string,
+  options: dns.LookupOneOptions,
+  cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  if (address === lastAddress) {
+    cb(null, address, lastFamily);
+    return;
+  }
   const fam = isIP(address);
-  if (fam) { lastAddress = address; lastFamily = fam; }
+  if (fam) {
+    lastAddress = address;
+    lastFamily = fam;
+  }
   if (fam) cb(null, address, fam);
   else dns.lookup(address, options, cb); // a host name in `listen` (bind only); dgram passes the family number
 }
@@ -84,8 +95,12 @@ export class DnsServer {
   received = 0;
 
   /** reusePort: share the UDP ports with worker threads (workers.ts); TCP stays exclusive. */
-  constructor(private readonly resolver: Resolver, private readonly acl: BlockList | null, private readonly log: Logger,
-    private readonly reusePort = false) {}
+  constructor(
+    private readonly resolver: Resolver,
+    private readonly acl: BlockList | null,
+    private readonly log: Logger,
+    private readonly reusePort = false,
+  ) {}
 
   /** Binds every address or none: on a failure whatever was bound is closed again (no leaked port for the restart). */
   async listen(addrs: string[]): Promise<void> {
@@ -112,11 +127,25 @@ export class DnsServer {
   }
 
   private async bindPair(host: string, port: number): Promise<void> {
-    const sock = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup, ...(this.reusePort ? { reusePort: true } : {}) } as dgram.SocketOptions);
+    const sock = dgram.createSocket({
+      type: isIPv6(host) ? 'udp6' : 'udp4',
+      lookup: literalLookup,
+      ...(this.reusePort ? { reusePort: true } : {}),
+    } as dgram.SocketOptions);
     try {
-      await new Promise<void>((res, rej) => { sock.once('error', rej); sock.bind(port, host, () => { sock.off('error', rej); res(); }); });
+      await new Promise<void>((res, rej) => {
+        sock.once('error', rej);
+        sock.bind(port, host, () => {
+          sock.off('error', rej);
+          res();
+        });
+      });
     } catch (err) {
-      try { sock.close(); } catch { /* never bound */ }
+      try {
+        sock.close();
+      } catch {
+        /* never bound */
+      }
       throw err;
     }
     const realPort = sock.address().port;
@@ -124,7 +153,13 @@ export class DnsServer {
     const srv = net.createServer((c) => this.onTcp(c));
     srv.maxConnections = TCP_LIMITS.maxConnections;
     try {
-      await new Promise<void>((res, rej) => { srv.once('error', rej); srv.listen(realPort, host, () => { srv.off('error', rej); res(); }); });
+      await new Promise<void>((res, rej) => {
+        srv.once('error', rej);
+        srv.listen(realPort, host, () => {
+          srv.off('error', rej);
+          res();
+        });
+      });
     } catch (err) {
       await new Promise<void>((res) => sock.close(() => res()));
       throw err;
@@ -140,7 +175,10 @@ export class DnsServer {
 
   private onUdp(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     this.received++;
-    if (this.acl && !aclAllows(this.acl, rinfo.address)) { this.resolver.counters.refusedAcl++; return; }
+    if (this.acl && !aclAllows(this.acl, rinfo.address)) {
+      this.resolver.counters.refusedAcl++;
+      return;
+    }
     this.answerUdp(sock, msg, rinfo.port, rinfo.address);
   }
 
@@ -155,21 +193,45 @@ export class DnsServer {
 
   private answerUdp(sock: dgram.Socket, msg: Buffer, port: number, address: string): void {
     let r;
-    try { r = this.resolver.answer(msg, false); } catch (err) { this.log.error('dns query handling failed', { error: err as Error }); return; }
+    try {
+      r = this.resolver.answer(msg, false);
+    } catch (err) {
+      this.log.error('dns query handling failed', { error: err as Error });
+      return;
+    }
     if (r === null) return;
-    if (Buffer.isBuffer(r)) { sock.send(r, port, address); return; }
-    r.then((b) => { if (b) sock.send(b, port, address); }, (err) => this.log.error('dns query handling failed', { error: err as Error }));
+    if (Buffer.isBuffer(r)) {
+      sock.send(r, port, address);
+      return;
+    }
+    r.then(
+      (b) => {
+        if (b) sock.send(b, port, address);
+      },
+      (err) => this.log.error('dns query handling failed', { error: err as Error }),
+    );
   }
 
   /** TCP bytes queued for all clients now (status, tests). */
-  get tcpQueuedBytes(): number { return this.tcpQueued; }
-  get tcpConnections(): number { return this.conns.size; }
+  get tcpQueuedBytes(): number {
+    return this.tcpQueued;
+  }
+  get tcpConnections(): number {
+    return this.conns.size;
+  }
 
   private onTcp(c: net.Socket): void {
-    if (this.acl && !aclAllows(this.acl, c.remoteAddress ?? '')) { this.resolver.counters.refusedAcl++; c.destroy(); return; }
+    if (this.acl && !aclAllows(this.acl, c.remoteAddress ?? '')) {
+      this.resolver.counters.refusedAcl++;
+      c.destroy();
+      return;
+    }
     const L = TCP_LIMITS;
     this.conns.add(c);
-    c.setTimeout(L.idleMs, () => { this.tcpStats.idleClosed++; c.destroy(); });
+    c.setTimeout(L.idleMs, () => {
+      this.tcpStats.idleClosed++;
+      c.destroy();
+    });
     c.on('error', () => c.destroy());
     let buf = Buffer.alloc(0);
     let queued = 0; // this connection's answer bytes not yet handed to the kernel
@@ -177,18 +239,27 @@ export class DnsServer {
     let queries = 0;
     let reading = true;
     let closed = false;
-    const stop = () => { if (reading) { reading = false; this.tcpStats.throttled++; c.pause(); } };
+    const stop = () => {
+      if (reading) {
+        reading = false;
+        this.tcpStats.throttled++;
+        c.pause();
+      }
+    };
     const written = (n: number) => {
       if (closed) return;
-      queued -= n; this.tcpQueued -= n;
+      queued -= n;
+      this.tcpQueued -= n;
       if (this.tcpQueued <= L.totalQueue && this.blocked.size) this.unblock();
       pump();
     };
     const send = (b: Buffer | null) => {
       if (!b || c.destroyed) return;
       const frame = Buffer.allocUnsafe(2 + b.length);
-      frame.writeUInt16BE(b.length); b.copy(frame, 2);
-      queued += frame.length; this.tcpQueued += frame.length;
+      frame.writeUInt16BE(b.length);
+      b.copy(frame, 2);
+      queued += frame.length;
+      this.tcpQueued += frame.length;
       if (this.tcpQueued > this.tcpStats.queuedPeak) this.tcpStats.queuedPeak = this.tcpQueued;
       c.write(frame, () => written(frame.length));
     };
@@ -199,10 +270,17 @@ export class DnsServer {
         const len = buf.readUInt16BE(0);
         if (buf.length < 2 + len) break;
         if (queries >= L.connQueries) break;
-        if (queued > L.connQueue || inflight >= L.connInflight) { stop(); return; }
+        if (queued > L.connQueue || inflight >= L.connInflight) {
+          stop();
+          return;
+        }
         // over the total, a connection with nothing unsent may still answer one query at a
         // time: stalled clients hold the budget, new ones are not starved by them
-        if (this.tcpQueued > L.totalQueue && queued > 0) { stop(); this.blocked.add(pump); return; }
+        if (this.tcpQueued > L.totalQueue && queued > 0) {
+          stop();
+          this.blocked.add(pump);
+          return;
+        }
         const msg = Buffer.from(buf.subarray(2, 2 + len));
         buf = buf.subarray(2 + len);
         queries++;
@@ -211,23 +289,40 @@ export class DnsServer {
           if (r === null || Buffer.isBuffer(r)) send(r);
           else {
             inflight++;
-            r.then((b) => { inflight--; send(b); pump(); }, () => c.destroy());
+            r.then(
+              (b) => {
+                inflight--;
+                send(b);
+                pump();
+              },
+              () => c.destroy(),
+            );
           }
-        } catch { c.destroy(); return; }
+        } catch {
+          c.destroy();
+          return;
+        }
       }
       if (queries >= L.connQueries) {
         // the query limit: no more reading; close once every answer is out
         stop();
-        if (inflight === 0 && queued === 0 && !c.writableEnded) { this.tcpStats.closedAtQueryLimit++; c.end(); }
+        if (inflight === 0 && queued === 0 && !c.writableEnded) {
+          this.tcpStats.closedAtQueryLimit++;
+          c.end();
+        }
         return;
       }
-      if (!reading) { reading = true; c.resume(); }
+      if (!reading) {
+        reading = true;
+        c.resume();
+      }
     };
     c.on('close', () => {
       closed = true;
       this.conns.delete(c);
       this.blocked.delete(pump);
-      this.tcpQueued -= queued; queued = 0;
+      this.tcpQueued -= queued;
+      queued = 0;
       if (this.tcpQueued <= L.totalQueue && this.blocked.size) this.unblock();
     });
     c.on('data', (d) => {
@@ -240,16 +335,28 @@ export class DnsServer {
   private unblock(): void {
     const waiting = [...this.blocked];
     this.blocked.clear();
-    setImmediate(() => { for (const p of waiting) p(); });
+    setImmediate(() => {
+      for (const p of waiting) p();
+    });
   }
 
   async close(): Promise<void> {
     for (const s of this.udp) {
-      await new Promise<void>((res) => { try { s.close(() => res()); } catch { res(); } }); // never bound: nothing to close
+      await new Promise<void>((res) => {
+        try {
+          s.close(() => res());
+        } catch {
+          res();
+        }
+      }); // never bound: nothing to close
     }
     for (const s of this.tcp) s.close();
     for (const c of this.conns) c.destroy();
-    await Promise.all(this.tcp.map((s) => new Promise<void>((res) => (s.listening ? s.once('close', () => res()) : res()))));
-    this.udp.length = 0; this.tcp.length = 0; this.endpoints.length = 0;
+    await Promise.all(
+      this.tcp.map((s) => new Promise<void>((res) => (s.listening ? s.once('close', () => res()) : res()))),
+    );
+    this.udp.length = 0;
+    this.tcp.length = 0;
+    this.endpoints.length = 0;
   }
 }

@@ -30,21 +30,28 @@ export function encodeSnapshot(cache: DnsCache): Buffer {
     if (e.fixed || e.ttlS <= 0) continue;
     const k = Buffer.from(key, 'utf8');
     const h = Buffer.allocUnsafe(2 + k.length + 8 + 4 + 1 + 2);
-    let p = h.writeUInt16BE(k.length, 0); p += k.copy(h, p);
-    p = h.writeDoubleBE(e.storedAt, p); p = h.writeUInt32BE(e.ttlS, p);
-    p = h.writeUInt8(e.negative ? FLAG_NEGATIVE : 0, p); h.writeUInt16BE(e.wire.length, p);
+    let p = h.writeUInt16BE(k.length, 0);
+    p += k.copy(h, p);
+    p = h.writeDoubleBE(e.storedAt, p);
+    p = h.writeUInt32BE(e.ttlS, p);
+    p = h.writeUInt8(e.negative ? FLAG_NEGATIVE : 0, p);
+    h.writeUInt16BE(e.wire.length, p);
     parts.push(h, e.wire);
     count++;
   }
-  const head = Buffer.allocUnsafe(4); head.writeUInt32BE(count);
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32BE(count);
   const body = Buffer.concat([head, ...parts]);
   return Buffer.concat([MAGIC, createHash('sha256').update(body).digest(), body]);
 }
 
 /** Parses a whole snapshot or throws SnapshotError; entries expired beyond keepS are left out. */
 export function decodeSnapshot(buf: Buffer, now: number, keepS: number): Array<[string, CacheEntry]> {
-  const fail = (what: string, off: number): never => { throw new SnapshotError(`${what} at byte ${off}`); };
-  if (buf.length < MAGIC.length + 36 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) fail('not a DNS snapshot (bad magic)', 0);
+  const fail = (what: string, off: number): never => {
+    throw new SnapshotError(`${what} at byte ${off}`);
+  };
+  if (buf.length < MAGIC.length + 36 || !buf.subarray(0, MAGIC.length).equals(MAGIC))
+    fail('not a DNS snapshot (bad magic)', 0);
   const sum = buf.subarray(MAGIC.length, MAGIC.length + 32);
   const body = buf.subarray(MAGIC.length + 32);
   if (!createHash('sha256').update(body).digest().equals(sum)) fail('checksum mismatch', MAGIC.length);
@@ -54,21 +61,39 @@ export function decodeSnapshot(buf: Buffer, now: number, keepS: number): Array<[
   let p = 4;
   for (let i = 0; i < count; i++) {
     if (p + 2 > body.length) fail('entry header past the end', base + p);
-    const kl = body.readUInt16BE(p); p += 2;
+    const kl = body.readUInt16BE(p);
+    p += 2;
     if (p + kl + 15 > body.length) fail('entry past the end', base + p);
-    const key = body.toString('utf8', p, p + kl); p += kl;
-    const storedAt = Math.min(body.readDoubleBE(p), now); p += 8; // a clock that went back must not make entries fresher
-    const ttlS = body.readUInt32BE(p); p += 4;
-    const flags = body[p]; p += 1;
-    const wl = body.readUInt16BE(p); p += 2;
+    const key = body.toString('utf8', p, p + kl);
+    p += kl;
+    const storedAt = Math.min(body.readDoubleBE(p), now);
+    p += 8; // a clock that went back must not make entries fresher
+    const ttlS = body.readUInt32BE(p);
+    p += 4;
+    const flags = body[p];
+    p += 1;
+    const wl = body.readUInt16BE(p);
+    p += 2;
     if (p + wl > body.length) fail('answer bytes past the end', base + p);
-    const wire = Buffer.from(body.subarray(p, p + wl)); p += wl;
+    const wire = Buffer.from(body.subarray(p, p + wl));
+    p += wl;
     let lay;
-    try { lay = layoutResponse(wire); } catch (err) { return fail(`stored answer unreadable (${(err as Error).message})`, base + p - wl); }
+    try {
+      lay = layoutResponse(wire);
+    } catch (err) {
+      return fail(`stored answer unreadable (${(err as Error).message})`, base + p - wl);
+    }
     if (ttlS - (now - storedAt) / 1000 < -keepS) continue;
     const e: CacheEntry = {
-      wire, ttlOffsets: lay.ttlOffsets, questionEnd: lay.questionEnd,
-      storedAt, ttlS, negative: (flags & FLAG_NEGATIVE) !== 0, fixed: false, hits: 0, size: 0,
+      wire,
+      ttlOffsets: lay.ttlOffsets,
+      questionEnd: lay.questionEnd,
+      storedAt,
+      ttlS,
+      negative: (flags & FLAG_NEGATIVE) !== 0,
+      fixed: false,
+      hits: 0,
+      size: 0,
     };
     e.size = entrySize(key, e);
     out.push([key, e]);
@@ -101,7 +126,9 @@ export async function saveSnapshotAsync(file: string, cache: DnsCache): Promise<
 /** Entries to load, [] when there is no snapshot; throws SnapshotError when it is corrupt. */
 export function loadSnapshot(file: string, now: number, keepS: number): Array<[string, CacheEntry]> {
   let buf: Buffer;
-  try { buf = readFileSync(file); } catch (err) {
+  try {
+    buf = readFileSync(file);
+  } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }

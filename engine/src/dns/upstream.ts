@@ -23,78 +23,175 @@ export interface UpstreamHealth {
 }
 
 type Pending = (err: Error | null, resp?: Buffer) => boolean;
-interface PortSock { sock: dgram.Socket; ready: Promise<void>; uses: number; pending: Map<number, Pending>; retired: boolean; }
-interface Upstream extends UpstreamHealth { host: string; port: number; fails: number; downUntil: number; socks: PortSock[]; }
+interface PortSock {
+  sock: dgram.Socket;
+  ready: Promise<void>;
+  uses: number;
+  pending: Map<number, Pending>;
+  retired: boolean;
+}
+interface Upstream extends UpstreamHealth {
+  host: string;
+  port: number;
+  fails: number;
+  downUntil: number;
+  socks: PortSock[];
+}
 
 const SOCKS_PER_UPSTREAM = 16;
 const SOCK_USES = 64;
 
 export class UpstreamError extends Error {
-  constructor(msg: string, readonly code: EngineErrorCode, readonly response?: Buffer) { super(msg); }
+  constructor(
+    msg: string,
+    readonly code: EngineErrorCode,
+    readonly response?: Buffer,
+  ) {
+    super(msg);
+  }
 }
 
-export interface PoolOptions { timeoutMs: number; attempts: number; maxInflight: number; ednsUdpSize: number; }
+export interface PoolOptions {
+  timeoutMs: number;
+  attempts: number;
+  maxInflight: number;
+  ednsUdpSize: number;
+}
 
-export interface PoolCounters { mismatched: number; overload: number; tcpRetries: number; latencyMsSum: number; latencyCount: number; }
+export interface PoolCounters {
+  mismatched: number;
+  overload: number;
+  tcpRetries: number;
+  latencyMsSum: number;
+  latencyCount: number;
+}
 
-const ids = Buffer.alloc(2048); let idPos = ids.length;
+const ids = Buffer.alloc(2048);
+let idPos = ids.length;
 function randomId(): number {
-  if (idPos >= ids.length) { randomFillSync(ids); idPos = 0; }
-  const v = ids.readUInt16BE(idPos); idPos += 2; return v;
+  if (idPos >= ids.length) {
+    randomFillSync(ids);
+    idPos = 0;
+  }
+  const v = ids.readUInt16BE(idPos);
+  idPos += 2;
+  return v;
 }
 
 /** A recursion-desired query with an OPT record, for the name as the cache keys it. */
-export function buildQuery(id: number, name: string, qtype: number, qclass: number, udpSize: number, dnssecOk: boolean): Buffer {
+export function buildQuery(
+  id: number,
+  name: string,
+  qtype: number,
+  qclass: number,
+  udpSize: number,
+  dnssecOk: boolean,
+): Buffer {
   const labels = name === '' ? [] : name.split('.');
   const nameLen = labels.reduce((n, l) => n + 1 + Buffer.byteLength(l, 'latin1'), 1);
   const b = Buffer.allocUnsafe(12 + nameLen + 4 + 11).fill(0); // pooled: no ArrayBuffer per query
-  b.writeUInt16BE(id, 0); b[2] = 0x01; b.writeUInt16BE(1, 4); b.writeUInt16BE(1, 10);
+  b.writeUInt16BE(id, 0);
+  b[2] = 0x01;
+  b.writeUInt16BE(1, 4);
+  b.writeUInt16BE(1, 10);
   let p = 12;
-  for (const l of labels) { b[p] = l.length; p += 1 + b.write(l, p + 1, 'latin1'); }
+  for (const l of labels) {
+    b[p] = l.length;
+    p += 1 + b.write(l, p + 1, 'latin1');
+  }
   b[p++] = 0;
-  b.writeUInt16BE(qtype, p); b.writeUInt16BE(qclass, p + 2); p += 4;
-  b.writeUInt16BE(TYPE_OPT, p + 1); b.writeUInt16BE(udpSize, p + 3); if (dnssecOk) b[p + 7] = 0x80;
+  b.writeUInt16BE(qtype, p);
+  b.writeUInt16BE(qclass, p + 2);
+  p += 4;
+  b.writeUInt16BE(TYPE_OPT, p + 1);
+  b.writeUInt16BE(udpSize, p + 3);
+  if (dnssecOk) b[p + 7] = 0x80;
   return b;
 }
 
 /** Does resp answer exactly this query (ID, QR, question)? */
 function matches(resp: Buffer, id: number, name: string, qtype: number, qclass: number): boolean {
-  if (resp.length < 12 || resp.readUInt16BE(0) !== id || !(resp[2] & 0x80) || resp.readUInt16BE(4) !== 1) return false;
+  if (resp.length < 12 || resp.readUInt16BE(0) !== id || !(resp[2] & 0x80) || resp.readUInt16BE(4) !== 1)
+    return false;
   try {
     const q = readName(resp, 12);
-    return q.name === name && q.end + 4 <= resp.length && resp.readUInt16BE(q.end) === qtype && resp.readUInt16BE(q.end + 2) === qclass;
-  } catch { return false; }
+    return (
+      q.name === name &&
+      q.end + 4 <= resp.length &&
+      resp.readUInt16BE(q.end) === qtype &&
+      resp.readUInt16BE(q.end + 2) === qclass
+    );
+  } catch {
+    return false;
+  }
 }
 
 export class UpstreamPool {
   private readonly ups: Upstream[];
   private inflight = 0;
   private readonly waiters: Array<() => void> = [];
-  readonly counters: PoolCounters = { mismatched: 0, overload: 0, tcpRetries: 0, latencyMsSum: 0, latencyCount: 0 };
+  readonly counters: PoolCounters = {
+    mismatched: 0,
+    overload: 0,
+    tcpRetries: 0,
+    latencyMsSum: 0,
+    latencyCount: 0,
+  };
 
-  constructor(addrs: string[], private readonly opts: PoolOptions) {
+  constructor(
+    addrs: string[],
+    private readonly opts: PoolOptions,
+  ) {
     this.ups = addrs.map((a) => {
       const { host, port } = dnsAddress(a, 53);
-      return { address: a, host, port, up: true, queries: 0, errors: 0, timeouts: 0, rttMs: 0, lastError: null, fails: 0, downUntil: 0, socks: [] };
+      return {
+        address: a,
+        host,
+        port,
+        up: true,
+        queries: 0,
+        errors: 0,
+        timeouts: 0,
+        rttMs: 0,
+        lastError: null,
+        fails: 0,
+        downUntil: 0,
+        socks: [],
+      };
     });
   }
 
-  get size(): number { return this.ups.length; }
-  get active(): number { return this.inflight; }
+  get size(): number {
+    return this.ups.length;
+  }
+  get active(): number {
+    return this.inflight;
+  }
   health(): UpstreamHealth[] {
     const now = Date.now();
-    return this.ups.map(({ address, queries, errors, timeouts, rttMs, lastError, downUntil }) =>
-      ({ address, up: downUntil <= now, queries, errors, timeouts, rttMs: Math.round(rttMs * 100) / 100, lastError }));
+    return this.ups.map(({ address, queries, errors, timeouts, rttMs, lastError, downUntil }) => ({
+      address,
+      up: downUntil <= now,
+      queries,
+      errors,
+      timeouts,
+      rttMs: Math.round(rttMs * 100) / 100,
+      lastError,
+    }));
   }
 
   /** Resolves one question; throws UpstreamError when every attempt failed. */
   async resolve(name: string, qtype: number, qclass: number, dnssecOk: boolean): Promise<Buffer> {
-    if (this.ups.length === 0) throw new UpstreamError('no upstream configured', 'EDGEWAN_ERR_DNS_NO_UPSTREAM');
+    if (this.ups.length === 0)
+      throw new UpstreamError('no upstream configured', 'EDGEWAN_ERR_DNS_NO_UPSTREAM');
     await this.acquire();
     try {
       const now = Date.now();
       // failover order: configured order, upstreams in backoff last (still tried if all are down)
-      const order = [...this.ups.filter((u) => u.downUntil <= now), ...this.ups.filter((u) => u.downUntil > now)];
+      const order = [
+        ...this.ups.filter((u) => u.downUntil <= now),
+        ...this.ups.filter((u) => u.downUntil > now),
+      ];
       let last: UpstreamError | undefined;
       for (let i = 0; i < this.opts.attempts; i++) {
         const up = order[i % order.length];
@@ -103,7 +200,11 @@ export class UpstreamPool {
           const rcode = resp[3] & 0x0f;
           if (rcode !== RCODE_NOERROR && rcode !== RCODE_NXDOMAIN) {
             this.markFail(up, `rcode ${rcode}`, false);
-            last = new UpstreamError(`${up.address} answered rcode ${rcode}`, 'EDGEWAN_ERR_DNS_UPSTREAM_RCODE', resp);
+            last = new UpstreamError(
+              `${up.address} answered rcode ${rcode}`,
+              'EDGEWAN_ERR_DNS_UPSTREAM_RCODE',
+              resp,
+            );
             continue;
           }
           return resp;
@@ -118,12 +219,22 @@ export class UpstreamPool {
   }
 
   private acquire(): Promise<void> {
-    if (this.inflight < this.opts.maxInflight) { this.inflight++; return Promise.resolve(); }
+    if (this.inflight < this.opts.maxInflight) {
+      this.inflight++;
+      return Promise.resolve();
+    }
     if (this.waiters.length >= this.opts.maxInflight * 4) {
       this.counters.overload++;
-      return Promise.reject(new UpstreamError('too many upstream queries waiting', 'EDGEWAN_ERR_DNS_OVERLOAD'));
+      return Promise.reject(
+        new UpstreamError('too many upstream queries waiting', 'EDGEWAN_ERR_DNS_OVERLOAD'),
+      );
     }
-    return new Promise((res) => this.waiters.push(() => { this.inflight++; res(); }));
+    return new Promise((res) =>
+      this.waiters.push(() => {
+        this.inflight++;
+        res();
+      }),
+    );
   }
 
   private release(): void {
@@ -132,25 +243,38 @@ export class UpstreamPool {
   }
 
   private markFail(up: Upstream, why: string, timeout: boolean): void {
-    up.errors++; if (timeout) up.timeouts++;
-    up.lastError = why; up.fails++;
+    up.errors++;
+    if (timeout) up.timeouts++;
+    up.lastError = why;
+    up.fails++;
     if (up.fails >= 3) up.downUntil = Date.now() + Math.min(60_000, 1000 * 2 ** (up.fails - 3));
   }
 
   private markOk(up: Upstream, ms: number): void {
-    up.fails = 0; up.downUntil = 0;
+    up.fails = 0;
+    up.downUntil = 0;
     up.rttMs = up.rttMs === 0 ? ms : up.rttMs * 0.8 + ms * 0.2;
-    this.counters.latencyMsSum += ms; this.counters.latencyCount++;
+    this.counters.latencyMsSum += ms;
+    this.counters.latencyCount++;
   }
 
-  private async ask(up: Upstream, name: string, qtype: number, qclass: number, dnssecOk: boolean): Promise<Buffer> {
+  private async ask(
+    up: Upstream,
+    name: string,
+    qtype: number,
+    qclass: number,
+    dnssecOk: boolean,
+  ): Promise<Buffer> {
     up.queries++;
     const t0 = performance.now();
     const id = randomId();
     const query = buildQuery(id, name, qtype, qclass, this.opts.ednsUdpSize, dnssecOk);
     try {
       let resp = await this.udp(up, query, id, name, qtype, qclass);
-      if (resp[2] & 0x02) { this.counters.tcpRetries++; resp = await this.tcp(up, query, id, name, qtype, qclass); }
+      if (resp[2] & 0x02) {
+        this.counters.tcpRetries++;
+        resp = await this.tcp(up, query, id, name, qtype, qclass);
+      }
       this.markOk(up, performance.now() - t0);
       return resp;
     } catch (err) {
@@ -168,9 +292,16 @@ export class UpstreamPool {
   private sockFor(up: Upstream): PortSock {
     if (up.socks.length < SOCKS_PER_UPSTREAM) {
       const sock = dgram.createSocket(isIPv6(up.host) ? 'udp6' : 'udp4');
-      const ps: PortSock = { sock, uses: 0, pending: new Map(), retired: false, ready: new Promise((res) => sock.connect(up.port, up.host, () => res())) };
+      const ps: PortSock = {
+        sock,
+        uses: 0,
+        pending: new Map(),
+        retired: false,
+        ready: new Promise((res) => sock.connect(up.port, up.host, () => res())),
+      };
       sock.on('error', (err) => {
-        for (const p of ps.pending.values()) p(new UpstreamError(`${up.address}: ${err.message}`, 'EDGEWAN_ERR_DNS_UPSTREAM_IO'));
+        for (const p of ps.pending.values())
+          p(new UpstreamError(`${up.address}: ${err.message}`, 'EDGEWAN_ERR_DNS_UPSTREAM_IO'));
         this.retire(up, ps);
       });
       sock.on('message', (msg) => {
@@ -186,56 +317,132 @@ export class UpstreamPool {
   }
 
   private retire(up: Upstream, ps: PortSock): void {
-    if (!ps.retired) { ps.retired = true; up.socks.splice(up.socks.indexOf(ps), 1); }
-    if (ps.pending.size === 0) { try { ps.sock.close(); } catch { /* already closed */ } }
+    if (!ps.retired) {
+      ps.retired = true;
+      up.socks.splice(up.socks.indexOf(ps), 1);
+    }
+    if (ps.pending.size === 0) {
+      try {
+        ps.sock.close();
+      } catch {
+        /* already closed */
+      }
+    }
   }
 
-  private udp(up: Upstream, query: Buffer, id0: number, name: string, qtype: number, qclass: number): Promise<Buffer> {
+  private udp(
+    up: Upstream,
+    query: Buffer,
+    id0: number,
+    name: string,
+    qtype: number,
+    qclass: number,
+  ): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const ps = this.sockFor(up);
       let id = id0;
-      while (ps.pending.has(id)) { id = randomId(); }
+      while (ps.pending.has(id)) {
+        id = randomId();
+      }
       query.writeUInt16BE(id, 0);
       const finish = (err: Error | null, resp?: Buffer): boolean => {
         if (!err && !matches(resp!, id, name, qtype, qclass)) return false;
         clearTimeout(timer);
         ps.pending.delete(id);
         if (ps.retired && ps.pending.size === 0) this.retire(up, ps);
-        if (err) reject(err); else resolve(resp!);
+        if (err) reject(err);
+        else resolve(resp!);
         return true;
       };
-      const timer = setTimeout(() => finish(new UpstreamError(`${up.address}: no answer within ${this.opts.timeoutMs} ms`, 'EDGEWAN_ERR_DNS_UPSTREAM_TIMEOUT')), this.opts.timeoutMs);
+      const timer = setTimeout(
+        () =>
+          finish(
+            new UpstreamError(
+              `${up.address}: no answer within ${this.opts.timeoutMs} ms`,
+              'EDGEWAN_ERR_DNS_UPSTREAM_TIMEOUT',
+            ),
+          ),
+        this.opts.timeoutMs,
+      );
       ps.pending.set(id, finish);
       if (++ps.uses >= SOCK_USES) this.retire(up, ps);
-      void ps.ready.then(() => { if (ps.pending.get(id) === finish) ps.sock.send(query); });
+      void ps.ready.then(() => {
+        if (ps.pending.get(id) === finish) ps.sock.send(query);
+      });
     });
   }
 
   /** Closes every upstream socket (component stop). */
   close(): void {
-    for (const up of this.ups) for (const ps of [...up.socks]) { ps.pending.clear(); this.retire(up, ps); }
+    for (const up of this.ups)
+      for (const ps of [...up.socks]) {
+        ps.pending.clear();
+        this.retire(up, ps);
+      }
   }
 
-  private tcp(up: Upstream, query: Buffer, id: number, name: string, qtype: number, qclass: number): Promise<Buffer> {
+  private tcp(
+    up: Upstream,
+    query: Buffer,
+    id: number,
+    name: string,
+    qtype: number,
+    qclass: number,
+  ): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const s = net.connect({ host: up.host, port: up.port });
-      let buf = Buffer.alloc(0); let done = false;
+      let buf = Buffer.alloc(0);
+      let done = false;
       const finish = (err: Error | null, resp?: Buffer) => {
-        if (done) return; done = true; clearTimeout(timer); s.destroy();
-        if (err) reject(err); else resolve(resp!);
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        s.destroy();
+        if (err) reject(err);
+        else resolve(resp!);
       };
-      const timer = setTimeout(() => finish(new UpstreamError(`${up.address}: no TCP answer within ${this.opts.timeoutMs} ms`, 'EDGEWAN_ERR_DNS_UPSTREAM_TIMEOUT')), this.opts.timeoutMs);
-      s.on('error', (err) => finish(new UpstreamError(`${up.address} (tcp): ${err.message}`, 'EDGEWAN_ERR_DNS_UPSTREAM_IO')));
-      s.on('connect', () => { const len = Buffer.alloc(2); len.writeUInt16BE(query.length); s.write(Buffer.concat([len, query])); });
+      const timer = setTimeout(
+        () =>
+          finish(
+            new UpstreamError(
+              `${up.address}: no TCP answer within ${this.opts.timeoutMs} ms`,
+              'EDGEWAN_ERR_DNS_UPSTREAM_TIMEOUT',
+            ),
+          ),
+        this.opts.timeoutMs,
+      );
+      s.on('error', (err) =>
+        finish(new UpstreamError(`${up.address} (tcp): ${err.message}`, 'EDGEWAN_ERR_DNS_UPSTREAM_IO')),
+      );
+      s.on('connect', () => {
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(query.length);
+        s.write(Buffer.concat([len, query]));
+      });
       s.on('data', (d) => {
         buf = Buffer.concat([buf, d]);
-        if (buf.length > 65537) return finish(new UpstreamError(`${up.address} (tcp): oversized answer`, 'EDGEWAN_ERR_DNS_UPSTREAM_IO'));
+        if (buf.length > 65537)
+          return finish(
+            new UpstreamError(`${up.address} (tcp): oversized answer`, 'EDGEWAN_ERR_DNS_UPSTREAM_IO'),
+          );
         if (buf.length < 2 || buf.length < 2 + buf.readUInt16BE(0)) return;
         const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
         if (matches(msg, id, name, qtype, qclass)) finish(null, Buffer.from(msg));
-        else { this.counters.mismatched++; finish(new UpstreamError(`${up.address} (tcp): answer does not match the question`, 'EDGEWAN_ERR_DNS_UPSTREAM_MISMATCH')); }
+        else {
+          this.counters.mismatched++;
+          finish(
+            new UpstreamError(
+              `${up.address} (tcp): answer does not match the question`,
+              'EDGEWAN_ERR_DNS_UPSTREAM_MISMATCH',
+            ),
+          );
+        }
       });
-      s.on('end', () => finish(new UpstreamError(`${up.address} (tcp): closed before answering`, 'EDGEWAN_ERR_DNS_UPSTREAM_IO')));
+      s.on('end', () =>
+        finish(
+          new UpstreamError(`${up.address} (tcp): closed before answering`, 'EDGEWAN_ERR_DNS_UPSTREAM_IO'),
+        ),
+      );
     });
   }
 }

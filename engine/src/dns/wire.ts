@@ -7,16 +7,30 @@
 
 export class MalformedError extends Error {
   readonly code = 'EDGEWAN_ERR_DNS_MALFORMED';
-  constructor(what: string, readonly offset: number) {
+  constructor(
+    what: string,
+    readonly offset: number,
+  ) {
     super(`malformed DNS message: ${what} at byte ${offset}`);
   }
 }
 
-export const TYPE_A = 1; export const TYPE_NS = 2; export const TYPE_CNAME = 5; export const TYPE_SOA = 6;
-export const TYPE_PTR = 12; export const TYPE_MX = 15; export const TYPE_TXT = 16; export const TYPE_AAAA = 28;
-export const TYPE_OPT = 41; export const CLASS_IN = 1;
-export const RCODE_NOERROR = 0; export const RCODE_FORMERR = 1; export const RCODE_SERVFAIL = 2;
-export const RCODE_NXDOMAIN = 3; export const RCODE_NOTIMP = 4; export const RCODE_REFUSED = 5;
+export const TYPE_A = 1;
+export const TYPE_NS = 2;
+export const TYPE_CNAME = 5;
+export const TYPE_SOA = 6;
+export const TYPE_PTR = 12;
+export const TYPE_MX = 15;
+export const TYPE_TXT = 16;
+export const TYPE_AAAA = 28;
+export const TYPE_OPT = 41;
+export const CLASS_IN = 1;
+export const RCODE_NOERROR = 0;
+export const RCODE_FORMERR = 1;
+export const RCODE_SERVFAIL = 2;
+export const RCODE_NXDOMAIN = 3;
+export const RCODE_NOTIMP = 4;
+export const RCODE_REFUSED = 5;
 
 export interface Query {
   id: number;
@@ -41,16 +55,23 @@ const MAX_JUMPS = 16;
 const scratch = Buffer.allocUnsafe(260);
 // Buffer#latin1Slice skips toString()'s argument checks (a measurable share of a cache hit);
 // it has existed on every Node Buffer since 0.x but is not in the typings.
-const latin1 = (Buffer.prototype as unknown as { latin1Slice(this: Buffer, s: number, e: number): string }).latin1Slice;
+const latin1 = (Buffer.prototype as unknown as { latin1Slice(this: Buffer, s: number, e: number): string })
+  .latin1Slice;
 const u16 = (b: Buffer, o: number): number => (b[o] << 8) | b[o + 1];
 
 /** Reads a (possibly compressed) name at off into `scratch`, lower-cased and dotted. */
 function readNameInto(buf: Buffer, off: number): { len: number; end: number; compressed: boolean } {
-  let pos = off; let end = -1; let jumps = 0; let len = 0;
+  let pos = off;
+  let end = -1;
+  let jumps = 0;
+  let len = 0;
   for (;;) {
     if (pos >= buf.length) throw new MalformedError('name runs past the end', pos);
     const b = buf[pos];
-    if (b === 0) { if (end < 0) end = pos + 1; break; }
+    if (b === 0) {
+      if (end < 0) end = pos + 1;
+      break;
+    }
     if ((b & 0xc0) === 0xc0) {
       if (pos + 1 >= buf.length) throw new MalformedError('truncated compression pointer', pos);
       if (++jumps > MAX_JUMPS) throw new MalformedError('compression pointer loop', pos);
@@ -87,7 +108,10 @@ export function skipName(buf: Buffer, off: number): number {
     if (pos >= buf.length) throw new MalformedError('name runs past the end', pos);
     const b = buf[pos];
     if (b === 0) return pos + 1;
-    if ((b & 0xc0) === 0xc0) { if (pos + 2 > buf.length) throw new MalformedError('truncated compression pointer', pos); return pos + 2; }
+    if ((b & 0xc0) === 0xc0) {
+      if (pos + 2 > buf.length) throw new MalformedError('truncated compression pointer', pos);
+      return pos + 2;
+    }
     if (b & 0xc0) throw new MalformedError('reserved label type', pos);
     pos += 1 + b;
   }
@@ -102,20 +126,33 @@ export function parseQuery(buf: Buffer): Query {
   if (q.end + 4 > buf.length) throw new MalformedError('question runs past the end', q.end);
   // the cache key is the name plus the raw QTYPE/QCLASS bytes: one flat string per query
   const e = q.end;
-  scratch[q.len] = buf[e]; scratch[q.len + 1] = buf[e + 1]; scratch[q.len + 2] = buf[e + 2]; scratch[q.len + 3] = buf[e + 3];
+  scratch[q.len] = buf[e];
+  scratch[q.len + 1] = buf[e + 1];
+  scratch[q.len + 2] = buf[e + 2];
+  scratch[q.len + 3] = buf[e + 3];
   const key: string = latin1.call(scratch, 0, q.len + 4);
   const query: Query = {
-    id: u16(buf, 0), flags: u16(buf, 2), name: key.slice(0, q.len), key,
-    qtype: u16(buf, e), qclass: u16(buf, e + 2), questionEnd: e + 4,
-    plainQuestion: !q.compressed, ednsSize: 0, dnssecOk: false,
+    id: u16(buf, 0),
+    flags: u16(buf, 2),
+    name: key.slice(0, q.len),
+    key,
+    qtype: u16(buf, e),
+    qclass: u16(buf, e + 2),
+    questionEnd: e + 4,
+    plainQuestion: !q.compressed,
+    ednsSize: 0,
+    dnssecOk: false,
   };
-  const an = u16(buf, 6); const ns = u16(buf, 8); const ar = u16(buf, 10);
+  const an = u16(buf, 6);
+  const ns = u16(buf, 8);
+  const ar = u16(buf, 10);
   if (ar === 0) return query;
   let pos = query.questionEnd;
   for (let i = 0; i < an + ns + ar; i++) {
     pos = skipName(buf, pos);
     if (pos + 10 > buf.length) throw new MalformedError('record header runs past the end', pos);
-    const type = buf.readUInt16BE(pos); const rdlen = buf.readUInt16BE(pos + 8);
+    const type = buf.readUInt16BE(pos);
+    const rdlen = buf.readUInt16BE(pos + 8);
     if (type === TYPE_OPT && i >= an + ns) {
       query.ednsSize = Math.max(512, buf.readUInt16BE(pos + 2));
       query.dnssecOk = (buf[pos + 6] & 0x80) !== 0;
@@ -143,20 +180,31 @@ export interface ResponseLayout {
 
 export function layoutResponse(buf: Buffer): ResponseLayout {
   if (buf.length < 12) throw new MalformedError('header shorter than 12 bytes', buf.length);
-  const qd = buf.readUInt16BE(4); const an = buf.readUInt16BE(6);
-  const ns = buf.readUInt16BE(8); const ar = buf.readUInt16BE(10);
+  const qd = buf.readUInt16BE(4);
+  const an = buf.readUInt16BE(6);
+  const ns = buf.readUInt16BE(8);
+  const ar = buf.readUInt16BE(10);
   let pos = 12;
   for (let i = 0; i < qd; i++) {
     pos = skipName(buf, pos) + 4;
     if (pos > buf.length) throw new MalformedError('question runs past the end', pos);
   }
-  const out: ResponseLayout = { rcode: buf[3] & 0x0f, answers: an, questionEnd: pos, ttlOffsets: [], optStart: -1, hasOpt: false, soaNegTtl: -1 };
+  const out: ResponseLayout = {
+    rcode: buf[3] & 0x0f,
+    answers: an,
+    questionEnd: pos,
+    ttlOffsets: [],
+    optStart: -1,
+    hasOpt: false,
+    soaNegTtl: -1,
+  };
   const total = an + ns + ar;
   for (let i = 0; i < total; i++) {
     const start = pos;
     pos = skipName(buf, pos);
     if (pos + 10 > buf.length) throw new MalformedError('record header runs past the end', pos);
-    const type = buf.readUInt16BE(pos); const rdlen = buf.readUInt16BE(pos + 8);
+    const type = buf.readUInt16BE(pos);
+    const rdlen = buf.readUInt16BE(pos + 8);
     const rdEnd = pos + 10 + rdlen;
     if (rdEnd > buf.length) throw new MalformedError('record data runs past the end', rdEnd);
     if (type === TYPE_OPT) {
@@ -165,7 +213,8 @@ export function layoutResponse(buf: Buffer): ResponseLayout {
     } else {
       out.ttlOffsets.push(pos + 4);
       if (type === TYPE_SOA && i >= an && i < an + ns && rdlen >= 22) {
-        const ttl = buf.readUInt32BE(pos + 4); const min = buf.readUInt32BE(rdEnd - 4);
+        const ttl = buf.readUInt32BE(pos + 4);
+        const min = buf.readUInt32BE(rdEnd - 4);
         out.soaNegTtl = Math.min(ttl, min);
       }
     }
@@ -177,21 +226,29 @@ export function layoutResponse(buf: Buffer): ResponseLayout {
 /** A minimal OPT record (RFC 6891 §6.1.2) advertising our UDP payload size. */
 export function optRecord(udpSize: number, dnssecOk: boolean): Buffer {
   const b = Buffer.alloc(11);
-  b.writeUInt16BE(TYPE_OPT, 1); b.writeUInt16BE(udpSize, 3);
+  b.writeUInt16BE(TYPE_OPT, 1);
+  b.writeUInt16BE(udpSize, 3);
   if (dnssecOk) b[7] = 0x80;
   return b;
 }
 
 /** Header + the client's question (+ OPT), with an rcode: FORMERR, SERVFAIL, REFUSED, TC replies. */
-export function shortReply(query: Buffer, q: Query, rcode: number, opts: { tc?: boolean; ra?: boolean; udpSize?: number } = {}): Buffer {
+export function shortReply(
+  query: Buffer,
+  q: Query,
+  rcode: number,
+  opts: { tc?: boolean; ra?: boolean; udpSize?: number } = {},
+): Buffer {
   const opt = q.ednsSize > 0 ? optRecord(opts.udpSize ?? 1232, q.dnssecOk) : undefined;
   const qlen = q.plainQuestion ? q.questionEnd - 12 : 0;
   const out = Buffer.allocUnsafe(12 + qlen + (opt ? opt.length : 0));
   out.writeUInt16BE(q.id, 0);
   // QR=1, opcode copied, RD copied, RA as given, TC as given
-  out[2] = 0x80 | (q.flags >> 8 & 0x79) | (opts.tc ? 0x02 : 0);
+  out[2] = 0x80 | ((q.flags >> 8) & 0x79) | (opts.tc ? 0x02 : 0);
   out[3] = (opts.ra === false ? 0 : 0x80) | (rcode & 0x0f);
-  out.writeUInt16BE(qlen ? 1 : 0, 4); out.writeUInt32BE(0, 6); out.writeUInt16BE(opt ? 1 : 0, 10);
+  out.writeUInt16BE(qlen ? 1 : 0, 4);
+  out.writeUInt32BE(0, 6);
+  out.writeUInt16BE(opt ? 1 : 0, 10);
   if (qlen) query.copy(out, 12, 12, q.questionEnd);
   if (opt) opt.copy(out, 12 + qlen);
   return out;

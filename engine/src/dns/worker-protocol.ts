@@ -5,9 +5,7 @@
 /** [key, answer bytes, questionEnd, ttlOffsets, storedAt ms, ttlS, negative] — a CacheEntry without its objects */
 export type WireEntry = [string, Uint8Array, number, number[], number, number, boolean];
 
-export type ToWorker =
-  | { t: 'put'; e: WireEntry[] }
-  | { t: 'resize'; b: number };
+export type ToWorker = { t: 'put'; e: WireEntry[] } | { t: 'resize'; b: number };
 
 export type FromWorker =
   | { t: 'ready' }
@@ -18,7 +16,15 @@ export type FromWorker =
   | { t: 'pf'; m: Uint8Array };
 
 export const SLOT = {
-  received: 0, queries: 1, localAnswers: 2, hits: 3, negativeHits: 4, truncated: 5, refusedAcl: 6,
-  forwarded: 7, cacheBytes: 8, cacheEntries: 9,
+  received: 0,
+  queries: 1,
+  localAnswers: 2,
+  hits: 3,
+  negativeHits: 4,
+  truncated: 5,
+  refusedAcl: 6,
+  forwarded: 7,
+  cacheBytes: 8,
+  cacheEntries: 9,
 } as const;
 export const STRIDE = 10;

@@ -36,8 +36,15 @@ export interface WorkerInit {
 export function entryFromWire(w: WireEntry): [string, CacheEntry] {
   const [key, bytes, questionEnd, ttlOffsets, storedAt, ttlS, negative] = w;
   const e: CacheEntry = {
-    wire: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), ttlOffsets, questionEnd,
-    storedAt, ttlS, negative, fixed: false, hits: 0, size: 0,
+    wire: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    ttlOffsets,
+    questionEnd,
+    storedAt,
+    ttlS,
+    negative,
+    fixed: false,
+    hits: 0,
+    size: 0,
   };
   e.size = entrySize(key, e);
   return [key, e];
@@ -55,7 +62,13 @@ export function runDnsWorker(): void {
     d = {
       opts: { ednsUdpSize: init.ednsUdpSize, prefetch: init.prefetch },
       // only staleMaxS matters to a replica: entries come in with their TTLs already clamped
-      cache: new DnsCache(init.budgetBytes, { minTtlS: 0, maxTtlS: 0, negativeTtlS: 0, negativeMaxTtlS: 0, staleMaxS: init.staleMaxS }),
+      cache: new DnsCache(init.budgetBytes, {
+        minTtlS: 0,
+        maxTtlS: 0,
+        negativeTtlS: 0,
+        negativeMaxTtlS: 0,
+        staleMaxS: init.staleMaxS,
+      }),
       local: new LocalData(init.records, init.hostsFile),
       counters: newCounters(),
     };
@@ -66,12 +79,19 @@ export function runDnsWorker(): void {
   }
   const c = d.counters;
   const cache = d.cache;
-  let received = 0; let forwarded = 0;
+  let received = 0;
+  let forwarded = 0;
   const publish = () => {
-    row[SLOT.received] = received; row[SLOT.queries] = c.queries; row[SLOT.localAnswers] = c.localAnswers;
-    row[SLOT.hits] = c.hits; row[SLOT.negativeHits] = c.negativeHits; row[SLOT.truncated] = c.truncated;
-    row[SLOT.refusedAcl] = c.refusedAcl; row[SLOT.forwarded] = forwarded;
-    row[SLOT.cacheBytes] = cache.bytes; row[SLOT.cacheEntries] = cache.entries;
+    row[SLOT.received] = received;
+    row[SLOT.queries] = c.queries;
+    row[SLOT.localAnswers] = c.localAnswers;
+    row[SLOT.hits] = c.hits;
+    row[SLOT.negativeHits] = c.negativeHits;
+    row[SLOT.truncated] = c.truncated;
+    row[SLOT.refusedAcl] = c.refusedAcl;
+    row[SLOT.forwarded] = forwarded;
+    row[SLOT.cacheBytes] = cache.bytes;
+    row[SLOT.cacheEntries] = cache.entries;
   };
   // a popular entry near expiry: the main thread refreshes it (the new entry comes back as a
   // put); asked once per key, not once per hit
@@ -87,7 +107,11 @@ export function runDnsWorker(): void {
   const sockets: dgram.Socket[] = [];
   port.on('message', (m: ToWorker) => {
     if (m.t === 'put') {
-      for (const w of m.e) { const [k, e] = entryFromWire(w); cache.set(k, e); asked.delete(k); }
+      for (const w of m.e) {
+        const [k, e] = entryFromWire(w);
+        cache.set(k, e);
+        asked.delete(k);
+      }
     } else if (m.t === 'resize') {
       cache.resize(m.b);
     }
@@ -96,16 +120,32 @@ export function runDnsWorker(): void {
 
   let bound = 0;
   init.listen.forEach(({ host, port: p }, i) => {
-    const opts = { type: isIPv6(host) ? 'udp6' : 'udp4', reusePort: true, lookup: literalLookup } as dgram.SocketOptions;
+    const opts = {
+      type: isIPv6(host) ? 'udp6' : 'udp4',
+      reusePort: true,
+      lookup: literalLookup,
+    } as dgram.SocketOptions;
     const s = dgram.createSocket(opts);
     sockets.push(s);
-    s.once('error', (err) => post({ t: 'fail', error: `cannot bind ${host}:${p}: ${err.message}`, code: (err as NodeJS.ErrnoException).code }));
+    s.once('error', (err) =>
+      post({
+        t: 'fail',
+        error: `cannot bind ${host}:${p}: ${err.message}`,
+        code: (err as NodeJS.ErrnoException).code,
+      }),
+    );
     s.bind(p, host, () => {
       s.removeAllListeners('error');
-      s.on('error', () => { /* a send to a vanished client: nothing to do, as on the main thread */ });
+      s.on('error', () => {
+        /* a send to a vanished client: nothing to do, as on the main thread */
+      });
       s.on('message', (msg, rinfo) => {
         received++;
-        if (acl && !aclAllows(acl, rinfo.address)) { c.refusedAcl++; publish(); return; }
+        if (acl && !aclAllows(acl, rinfo.address)) {
+          c.refusedAcl++;
+          publish();
+          return;
+        }
         lastMsg = msg;
         const out = quickAnswer(d, msg, prefetch);
         if (!out) forwarded++;

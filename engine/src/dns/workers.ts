@@ -21,7 +21,8 @@ import { SLOT, STRIDE, type FromWorker, type WireEntry } from './worker-protocol
 
 declare const __EDGEWAN_DNS_WORKER__: string | undefined;
 /** The worker bundle's code, stamped in by scripts/bundle.ts; null when running from source. */
-export const BUNDLED_WORKER_SOURCE: string | null = typeof __EDGEWAN_DNS_WORKER__ === 'string' ? __EDGEWAN_DNS_WORKER__ : null;
+export const BUNDLED_WORKER_SOURCE: string | null =
+  typeof __EDGEWAN_DNS_WORKER__ === 'string' ? __EDGEWAN_DNS_WORKER__ : null;
 
 const READY_TIMEOUT_MS = 10_000;
 const MAX_RESTARTS = 5;
@@ -30,16 +31,23 @@ const RESTART_WINDOW_MS = 60_000;
 /** Whether this Node's dgram shares a port between sockets (reusePort: Node 22.12+/23.1+; ignored before). */
 export async function reusePortWorks(): Promise<boolean> {
   const mk = () => dgram.createSocket({ type: 'udp4', reusePort: true } as dgram.SocketOptions);
-  const a = mk(); const b = mk();
-  const bind = (s: dgram.Socket, port: number) => new Promise<boolean>((res) => {
-    s.once('error', () => res(false));
-    s.bind(port, '127.0.0.1', () => res(true));
-  });
+  const a = mk();
+  const b = mk();
+  const bind = (s: dgram.Socket, port: number) =>
+    new Promise<boolean>((res) => {
+      s.once('error', () => res(false));
+      s.bind(port, '127.0.0.1', () => res(true));
+    });
   try {
     if (!(await bind(a, 0))) return false;
     return await bind(b, a.address().port);
   } finally {
-    for (const s of [a, b]) try { s.close(); } catch { /* never bound */ }
+    for (const s of [a, b])
+      try {
+        s.close();
+      } catch {
+        /* never bound */
+      }
   }
 }
 
@@ -47,8 +55,14 @@ export async function reusePortWorks(): Promise<boolean> {
 export const AUTO_MIN_LIMIT = 128 * 2 ** 20;
 
 /** How many threads answer UDP, and why (logged at start). limitBytes: memory.limit. */
-export function workerCount(setting: number | 'auto', reusePort: boolean, source: string | null, limitBytes = Infinity): { n: number; why: string } {
-  if (setting === 'auto' && limitBytes < AUTO_MIN_LIMIT) return { n: 1, why: `auto: memory.limit under ${AUTO_MIN_LIMIT / 2 ** 20} MiB` };
+export function workerCount(
+  setting: number | 'auto',
+  reusePort: boolean,
+  source: string | null,
+  limitBytes = Infinity,
+): { n: number; why: string } {
+  if (setting === 'auto' && limitBytes < AUTO_MIN_LIMIT)
+    return { n: 1, why: `auto: memory.limit under ${AUTO_MIN_LIMIT / 2 ** 20} MiB` };
   const want = setting === 'auto' ? Math.min(2, availableParallelism()) : setting;
   if (want <= 1) return { n: 1, why: setting === 'auto' ? 'auto: one CPU' : 'dns.workers is 1' };
   if (!reusePort) return { n: 1, why: `node ${process.version} has no dgram reusePort` };
@@ -68,7 +82,11 @@ export interface WorkerHandlers {
   entries(): Iterable<[string, CacheEntry]>;
 }
 
-interface Slot { worker: Worker | null; restarts: number[]; timer: NodeJS.Timeout | null; }
+interface Slot {
+  worker: Worker | null;
+  restarts: number[];
+  timer: NodeJS.Timeout | null;
+}
 
 export class DnsWorkers {
   readonly stats: Float64Array;
@@ -82,8 +100,13 @@ export class DnsWorkers {
   restarts = 0;
 
   /** init: everything but index and stats; n counts the main thread. */
-  constructor(private readonly code: string, private init: Omit<WorkerInit, 'index' | 'stats'>, readonly n: number,
-    private readonly handlers: WorkerHandlers, private readonly log: Logger) {
+  constructor(
+    private readonly code: string,
+    private init: Omit<WorkerInit, 'index' | 'stats'>,
+    readonly n: number,
+    private readonly handlers: WorkerHandlers,
+    private readonly log: Logger,
+  ) {
     this.sab = new SharedArrayBuffer(n * STRIDE * 8);
     this.stats = new Float64Array(this.sab);
     this.retired = new Float64Array(n * STRIDE);
@@ -104,32 +127,57 @@ export class DnsWorkers {
     let w: Worker;
     try {
       w = new Worker(this.code, {
-        eval: true, workerData: { ...this.init, index, stats: this.sab } satisfies WorkerInit,
+        eval: true,
+        workerData: { ...this.init, index, stats: this.sab } satisfies WorkerInit,
         // a small young generation: the hit path allocates little, and the main isolate's
         // --max-semi-space-size would otherwise give each worker up to 3 x 8 MiB of it
-        resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 4 }, stdout: false, stderr: false,
+        resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 4 },
+        stdout: false,
+        stderr: false,
       });
     } catch (err) {
       this.log.warn('dns worker could not be created', { worker: index, error: err as Error });
       return Promise.resolve(false);
     }
     slot.worker = w;
-    this.send(w, [...this.handlers.entries()].reverse().map(([k, e]) => toWire(k, e))); // oldest first: same recency
+    this.send(
+      w,
+      [...this.handlers.entries()].reverse().map(([k, e]) => toWire(k, e)),
+    ); // oldest first: same recency
     return new Promise<boolean>((resolve) => {
       let settled = false;
-      const settle = (v: boolean) => { if (!settled) { settled = true; clearTimeout(t); resolve(v); } };
-      const t = setTimeout(() => { this.log.warn('dns worker did not start in time', { worker: index }); settle(false); void w.terminate(); }, READY_TIMEOUT_MS);
+      const settle = (v: boolean) => {
+        if (!settled) {
+          settled = true;
+          clearTimeout(t);
+          resolve(v);
+        }
+      };
+      const t = setTimeout(() => {
+        this.log.warn('dns worker did not start in time', { worker: index });
+        settle(false);
+        void w.terminate();
+      }, READY_TIMEOUT_MS);
       w.on('message', (m: FromWorker) => {
-        if (m.t === 'q') this.handlers.query(m.i, Buffer.from(m.m.buffer, m.m.byteOffset, m.m.byteLength), m.p, m.a);
-        else if (m.t === 'pf') this.handlers.prefetch(Buffer.from(m.m.buffer, m.m.byteOffset, m.m.byteLength));
+        if (m.t === 'q')
+          this.handlers.query(m.i, Buffer.from(m.m.buffer, m.m.byteOffset, m.m.byteLength), m.p, m.a);
+        else if (m.t === 'pf')
+          this.handlers.prefetch(Buffer.from(m.m.buffer, m.m.byteOffset, m.m.byteLength));
         else if (m.t === 'ready') settle(true);
-        else if (m.t === 'fail') { this.log.warn('dns worker failed to start', { worker: index, error: m.error, code: m.code }); settle(false); void w.terminate(); }
+        else if (m.t === 'fail') {
+          this.log.warn('dns worker failed to start', { worker: index, error: m.error, code: m.code });
+          settle(false);
+          void w.terminate();
+        }
       });
       w.on('error', (err) => this.log.warn('dns worker crashed', { worker: index, error: err }));
       w.on('exit', (code) => {
         if (slot.worker === w) slot.worker = null;
         this.retire(index);
-        if (!settled) { settle(false); return; }
+        if (!settled) {
+          settle(false);
+          return;
+        }
         if (!this.stopped) this.restart(index, code);
       });
     });
@@ -149,14 +197,21 @@ export class DnsWorkers {
     const now = Date.now();
     slot.restarts = slot.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
     if (slot.restarts.length >= MAX_RESTARTS) {
-      this.log.error('dns worker keeps exiting: not restarted, its share goes to the other threads', { worker: index, exitCode: code, restarts: slot.restarts.length });
+      this.log.error('dns worker keeps exiting: not restarted, its share goes to the other threads', {
+        worker: index,
+        exitCode: code,
+        restarts: slot.restarts.length,
+      });
       return;
     }
     slot.restarts.push(now);
     this.restarts++;
     const delay = 250 * 2 ** (slot.restarts.length - 1);
     this.log.warn('dns worker exited: restarting', { worker: index, exitCode: code, delayMs: delay });
-    slot.timer = setTimeout(() => { slot.timer = null; if (!this.stopped) void this.spawn(index); }, delay);
+    slot.timer = setTimeout(() => {
+      slot.timer = null;
+      if (!this.stopped) void this.spawn(index);
+    }, delay);
     slot.timer.unref();
   }
 
@@ -172,7 +227,8 @@ export class DnsWorkers {
     this.flushing = true;
     setImmediate(() => {
       this.flushing = false;
-      const batch = this.pending; this.pending = [];
+      const batch = this.pending;
+      this.pending = [];
       for (const s of this.slots) if (s.worker) this.send(s.worker, batch);
     });
   }
@@ -183,7 +239,9 @@ export class DnsWorkers {
   }
 
   /** Live workers (the main thread not counted). */
-  get running(): number { return this.slots.filter((s) => s.worker).length; }
+  get running(): number {
+    return this.slots.filter((s) => s.worker).length;
+  }
 
   /** Sum of one counter over the worker rows. */
   sum(slot: keyof typeof SLOT): number {
@@ -199,10 +257,13 @@ export class DnsWorkers {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all(this.slots.map(async (s) => {
-      if (s.timer) clearTimeout(s.timer);
-      const w = s.worker; s.worker = null;
-      if (w) await w.terminate();
-    }));
+    await Promise.all(
+      this.slots.map(async (s) => {
+        if (s.timer) clearTimeout(s.timer);
+        const w = s.worker;
+        s.worker = null;
+        if (w) await w.terminate();
+      }),
+    );
   }
 }

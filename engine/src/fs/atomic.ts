@@ -20,7 +20,12 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
   rmSync(tmp, { force: true });
   try {
     const fd = openSync(tmp, 'wx', opts.mode ?? 0o644);
-    try { writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data); fsyncSync(fd); } finally { closeSync(fd); }
+    try {
+      writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
@@ -29,12 +34,21 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
 }
 
 /** The same without blocking the event loop on the disk (an fsync on a busy SD card can take tens of ms). */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  opts: AtomicOptions = {},
+): Promise<void> {
   const tmp = tempFor(path, opts.tag);
   await rm(tmp, { force: true });
   try {
     const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
-    try { await fh.writeFile(data); await fh.sync(); } finally { await fh.close(); }
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });

@@ -36,7 +36,12 @@ export class InterceptComponent implements Component {
   private timer: NodeJS.Timeout | null = null;
   private lastError: string | null = null;
   readonly counts = { intercepted: 0, bypassed: 0 };
-  readonly failed: Record<FailReason, number> = { no_original_destination: 0, tunnel_down_fail_closed: 0, direct_connect: 0, tunnel_refused: 0 };
+  readonly failed: Record<FailReason, number> = {
+    no_original_destination: 0,
+    tunnel_down_fail_closed: 0,
+    direct_connect: 0,
+    tunnel_refused: 0,
+  };
 
   constructor(readonly opts: InterceptOptions) {}
 
@@ -48,11 +53,22 @@ export class InterceptComponent implements Component {
   async start(ctx: ComponentContext): Promise<void> {
     this.ctx = ctx;
     const c = this.opts.config;
-    if (!c.enabled) { ctx.unconfigured('intercept.enabled is false'); return; }
+    if (!c.enabled) {
+      ctx.unconfigured('intercept.enabled is false');
+      return;
+    }
     this.originals = new OriginalDestinations(c.port, { source: this.opts.source });
-    const srv = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (sock) => this.onConnection(sock));
+    const srv = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (sock) =>
+      this.onConnection(sock),
+    );
     await new Promise<void>((resolve, reject) => {
-      srv.once('error', (e) => reject(new Error(`EDGEWAN_ERR_INTERCEPT_LISTEN: cannot listen on port ${c.port}: ${e.message}`, { cause: e })));
+      srv.once('error', (e) =>
+        reject(
+          new Error(`EDGEWAN_ERR_INTERCEPT_LISTEN: cannot listen on port ${c.port}: ${e.message}`, {
+            cause: e,
+          }),
+        ),
+      );
       srv.listen({ port: c.port, host: '::', ipv6Only: false }, () => resolve());
     });
     srv.on('error', (e) => ctx.fail(e));
@@ -60,11 +76,18 @@ export class InterceptComponent implements Component {
     try {
       await applyNft(renderActive(this.spec), this.opts.nft);
     } catch (e) {
-      srv.close(); this.server = null;
+      srv.close();
+      this.server = null;
       throw e;
     }
     this.applied = true;
-    ctx.log.info('interception on', { table: `inet ${c.table}`, port: c.port, rules: this.opts.rules.length, lookup: this.originals.source, failClosed: c.failClosed });
+    ctx.log.info('interception on', {
+      table: `inet ${c.table}`,
+      port: c.port,
+      rules: this.opts.rules.length,
+      lookup: this.originals.source,
+      failClosed: c.failClosed,
+    });
     this.check();
     this.timer = setInterval(() => this.check(), 1000);
     this.timer.unref();
@@ -73,13 +96,18 @@ export class InterceptComponent implements Component {
   /** Tunnel state → component health (the supervisor shows it in /status and /metrics). */
   private check(): void {
     if (++this.ticks % 10 === 0) void this.ensureTable();
-    const t = hub.tunnel as (null | { currentLink?: () => unknown });
+    const t = hub.tunnel as null | { currentLink?: () => unknown };
     const up = !!t && typeof t.currentLink === 'function' && !!t.currentLink();
     if (up === this.tunnelUp && this.lastCheck) return;
     this.lastCheck = true;
     this.tunnelUp = up;
     if (up) this.ctx.healthy();
-    else this.ctx.degraded(this.opts.config.failClosed ? 'tunnel down: intercepted connections are refused (failClosed)' : 'tunnel down: intercepted connections go directly to their destination (fail-open)');
+    else
+      this.ctx.degraded(
+        this.opts.config.failClosed
+          ? 'tunnel down: intercepted connections are refused (failClosed)'
+          : 'tunnel down: intercepted connections go directly to their destination (fail-open)',
+      );
   }
   private lastCheck = false;
   private ticks = 0;
@@ -87,12 +115,16 @@ export class InterceptComponent implements Component {
 
   /** Someone else's `flush ruleset` (Debian's nftables.service) removed the table: put it back. */
   private async ensureTable(): Promise<void> {
-    if (!this.applied || await tableExists(this.opts.config.table, this.opts.nft)) return;
+    if (!this.applied || (await tableExists(this.opts.config.table, this.opts.nft))) return;
     try {
       await applyNft(renderActive(this.spec), this.opts.nft);
       this.reapplied++;
-      this.ctx.log.warn('the interception table had been removed by someone else; applied again', { table: `inet ${this.opts.config.table}` });
-    } catch (e) { this.lastError = (e as Error).message; }
+      this.ctx.log.warn('the interception table had been removed by someone else; applied again', {
+        table: `inet ${this.opts.config.table}`,
+      });
+    } catch (e) {
+      this.lastError = (e as Error).message;
+    }
   }
 
   private onConnection(sock: net.Socket): void {
@@ -107,8 +139,18 @@ export class InterceptComponent implements Component {
   }
 
   private async handle(sock: net.Socket): Promise<void> {
-    const orig = await this.originals.lookup({ client: sock.remoteAddress ?? '', clientPort: sock.remotePort ?? 0, local: sock.localAddress ?? '', localPort: sock.localPort ?? 0 });
-    if (!orig) { this.failed.no_original_destination++; throw new Error(`EDGEWAN_ERR_INTERCEPT_NO_ORIGINAL: no conntrack entry for ${sock.remoteAddress}:${sock.remotePort}`); }
+    const orig = await this.originals.lookup({
+      client: sock.remoteAddress ?? '',
+      clientPort: sock.remotePort ?? 0,
+      local: sock.localAddress ?? '',
+      localPort: sock.localPort ?? 0,
+    });
+    if (!orig) {
+      this.failed.no_original_destination++;
+      throw new Error(
+        `EDGEWAN_ERR_INTERCEPT_NO_ORIGINAL: no conntrack entry for ${sock.remoteAddress}:${sock.remotePort}`,
+      );
+    }
     if (sock.destroyed) return;
     const target = joinHostPort(orig.host, orig.port);
     let stream;
@@ -116,11 +158,20 @@ export class InterceptComponent implements Component {
       stream = await hub.open(target);
     } catch (e) {
       const msg = (e as Error).message;
-      if (!/LINK_DOWN|NOT_RUNNING/.test(msg)) { this.failed.tunnel_refused++; throw e; }
-      if (this.opts.config.failClosed) { this.failed.tunnel_down_fail_closed++; throw e; }
+      if (!/LINK_DOWN|NOT_RUNNING/.test(msg)) {
+        this.failed.tunnel_refused++;
+        throw e;
+      }
+      if (this.opts.config.failClosed) {
+        this.failed.tunnel_down_fail_closed++;
+        throw e;
+      }
       return this.direct(sock, orig.host, orig.port);
     }
-    if (sock.destroyed) { stream.destroy(); return; }
+    if (sock.destroyed) {
+      stream.destroy();
+      return;
+    }
     this.counts.intercepted++;
     splice(sock, stream);
   }
@@ -130,34 +181,93 @@ export class InterceptComponent implements Component {
     return new Promise((resolve, reject) => {
       const out = net.connect({ host, port, allowHalfOpen: true });
       out.pause();
-      const timer = setTimeout(() => out.destroy(new Error('EDGEWAN_ERR_TUNNEL_CONNECT_TIMEOUT: connect timed out after 10 s')), 10_000);
-      out.once('connect', () => { clearTimeout(timer); this.counts.bypassed++; splice(sock, out); resolve(); });
-      out.once('error', (e) => { clearTimeout(timer); if (!out.readyState || out.connecting) { this.failed.direct_connect++; reject(e); } });
+      const timer = setTimeout(
+        () => out.destroy(new Error('EDGEWAN_ERR_TUNNEL_CONNECT_TIMEOUT: connect timed out after 10 s')),
+        10_000,
+      );
+      out.once('connect', () => {
+        clearTimeout(timer);
+        this.counts.bypassed++;
+        splice(sock, out);
+        resolve();
+      });
+      out.once('error', (e) => {
+        clearTimeout(timer);
+        if (!out.readyState || out.connecting) {
+          this.failed.direct_connect++;
+          reject(e);
+        }
+      });
     });
   }
 
   status(): Record<string, unknown> {
     const c = this.opts.config;
     return {
-      enabled: c.enabled, table: `inet ${c.table}`, tableApplied: this.applied, port: c.port, rules: this.opts.rules.length,
+      enabled: c.enabled,
+      table: `inet ${c.table}`,
+      tableApplied: this.applied,
+      port: c.port,
+      rules: this.opts.rules.length,
       mode: c.failClosed ? 'fail-closed' : 'fail-open',
       path: !this.applied ? 'off' : this.tunnelUp ? 'tunnel' : c.failClosed ? 'refused' : 'direct',
-      lookup: this.originals?.source ?? null, connections: this.conns.size,
-      intercepted: this.counts.intercepted, bypassed: this.counts.bypassed, failed: { ...this.failed },
-      lookupReads: this.originals?.reads ?? 0, reapplied: this.reapplied, lastError: this.lastError,
+      lookup: this.originals?.source ?? null,
+      connections: this.conns.size,
+      intercepted: this.counts.intercepted,
+      bypassed: this.counts.bypassed,
+      failed: { ...this.failed },
+      lookupReads: this.originals?.reads ?? 0,
+      reapplied: this.reapplied,
+      lastError: this.lastError,
     };
   }
 
   metrics(): MetricSample[] {
     const o = this.originals;
     return [
-      { name: 'intercept_table_applied', help: 'The engine\'s nftables table is in place and redirecting (1) or not (0).', type: 'gauge', value: this.applied ? 1 : 0 },
-      { name: 'intercept_connections', help: 'Open intercepted connections.', type: 'gauge', value: this.conns.size },
-      { name: 'intercept_intercepted_total', help: 'Intercepted connections carried by the tunnel to their original destination.', type: 'counter', value: this.counts.intercepted },
-      { name: 'intercept_bypassed_total', help: 'Intercepted connections sent directly to their destination because the tunnel was down (fail-open).', type: 'counter', value: this.counts.bypassed },
-      ...Object.entries(this.failed).map(([reason, v]): MetricSample => ({ name: 'intercept_failed_total', help: 'Intercepted connections refused (reset), by reason.', type: 'counter', value: v, labels: { reason } })),
-      { name: 'intercept_lookup_seconds_sum', help: 'Time spent reading conntrack for original destinations (one read serves every lookup waiting).', type: 'summary', value: o?.readSeconds ?? 0 },
-      { name: 'intercept_lookup_seconds_count', help: 'Time spent reading conntrack for original destinations (one read serves every lookup waiting).', type: 'summary', value: o?.reads ?? 0 },
+      {
+        name: 'intercept_table_applied',
+        help: "The engine's nftables table is in place and redirecting (1) or not (0).",
+        type: 'gauge',
+        value: this.applied ? 1 : 0,
+      },
+      {
+        name: 'intercept_connections',
+        help: 'Open intercepted connections.',
+        type: 'gauge',
+        value: this.conns.size,
+      },
+      {
+        name: 'intercept_intercepted_total',
+        help: 'Intercepted connections carried by the tunnel to their original destination.',
+        type: 'counter',
+        value: this.counts.intercepted,
+      },
+      {
+        name: 'intercept_bypassed_total',
+        help: 'Intercepted connections sent directly to their destination because the tunnel was down (fail-open).',
+        type: 'counter',
+        value: this.counts.bypassed,
+      },
+      ...Object.entries(this.failed).map(([reason, v]): MetricSample => ({
+        name: 'intercept_failed_total',
+        help: 'Intercepted connections refused (reset), by reason.',
+        type: 'counter',
+        value: v,
+        labels: { reason },
+      })),
+      {
+        name: 'intercept_lookup_seconds_sum',
+        help: 'Time spent reading conntrack for original destinations (one read serves every lookup waiting).',
+        type: 'summary',
+        value: o?.readSeconds ?? 0,
+      },
+      {
+        name: 'intercept_lookup_seconds_count',
+        help: 'Time spent reading conntrack for original destinations (one read serves every lookup waiting).',
+        type: 'summary',
+        value: o?.reads ?? 0,
+      },
     ];
   }
 
@@ -166,8 +276,16 @@ export class InterceptComponent implements Component {
     this.server?.close();
     this.server = null;
     if (this.applied) {
-      const text = this.opts.config.failClosed ? renderClosed(this.spec) : renderRemove(this.opts.config.table);
-      try { await applyNft(text, this.opts.nft); } catch (e) { this.ctx.log.error('could not update the interception table on stop', { error: (e as Error).message }); }
+      const text = this.opts.config.failClosed
+        ? renderClosed(this.spec)
+        : renderRemove(this.opts.config.table);
+      try {
+        await applyNft(text, this.opts.nft);
+      } catch (e) {
+        this.ctx.log.error('could not update the interception table on stop', {
+          error: (e as Error).message,
+        });
+      }
       this.applied = false;
     }
     const until = Date.now() + graceMs;

@@ -27,7 +27,9 @@ function writeStderr(line: string): void {
   if (stderrBroken) return;
   if (!stderrGuarded) {
     stderrGuarded = true;
-    process.stderr.on('error', () => { stderrBroken = true; });
+    process.stderr.on('error', () => {
+      stderrBroken = true;
+    });
   }
   process.stderr.write(line);
 }
@@ -51,7 +53,9 @@ export function createLogger(opts: LoggerOptions = {}, bound: Record<string, unk
       warn: (m, f) => emit('warn', m, f),
       error: (m, f) => emit('error', m, f),
       child: (f) => make({ ...extra, ...f }),
-      setLevel: (l) => { state.level = l; },
+      setLevel: (l) => {
+        state.level = l;
+      },
     };
   };
   return make(bound);

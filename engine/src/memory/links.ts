@@ -36,12 +36,22 @@ export interface LinkSplit {
 /** The split of `budgetBytes` for `links` live links, with `sketchBytes` for the sketch index. */
 export function linkSplit(budgetBytes: number, links: number, sketchBytes: number): LinkSplit {
   const n = Math.max(1, links);
-  const storeMin = Math.max(Math.floor(STORE_MIN_SHARE * budgetBytes), Math.min(budgetBytes, STORE_MIN_BYTES));
+  const storeMin = Math.max(
+    Math.floor(STORE_MIN_SHARE * budgetBytes),
+    Math.min(budgetBytes, STORE_MIN_BYTES),
+  );
   const sketch = Math.min(sketchBytes, budgetBytes - storeMin);
   const room = Math.max(0, budgetBytes - storeMin - sketch); // what the peer models may ever take
   const floor = Math.min(PEER_LINK_FLOOR, Math.floor(room / n));
   const share = Math.floor(PEER_MODELS_SHARE * budgetBytes);
   const perLink = Math.min(Math.max(floor, Math.floor(share / n)), Math.floor(room / n));
   const peerModels = perLink * n;
-  return { budgetBytes, peerModelsBytes: peerModels, perLinkBytes: perLink, floorBytes: floor, sketchBytes: sketch, storeBytes: budgetBytes - peerModels - sketch };
+  return {
+    budgetBytes,
+    peerModelsBytes: peerModels,
+    perLinkBytes: perLink,
+    floorBytes: floor,
+    sketchBytes: sketch,
+    storeBytes: budgetBytes - peerModels - sketch,
+  };
 }

@@ -38,7 +38,10 @@ const UNLIMITED = 2 ** 60;
 
 export type LimitSource = 'config' | 'cgroup-v2' | 'cgroup-v1' | 'physical';
 
-export interface MemoryLimit { bytes: number; source: LimitSource }
+export interface MemoryLimit {
+  bytes: number;
+  source: LimitSource;
+}
 
 export interface Budgets {
   readonly limitBytes: number;
@@ -51,7 +54,11 @@ export interface Budgets {
 export type BudgetName = 'chunkMemory' | 'dns' | 'buffers';
 export const BUDGET_NAMES: readonly BudgetName[] = ['chunkMemory', 'dns', 'buffers'];
 
-export interface CgroupRoots { proc: string; sys: string; totalmem: () => number }
+export interface CgroupRoots {
+  proc: string;
+  sys: string;
+  totalmem: () => number;
+}
 export const REAL_ROOTS: CgroupRoots = { proc: '/proc', sys: '/sys/fs/cgroup', totalmem };
 
 function readNumber(file: string): number | undefined {
@@ -60,7 +67,9 @@ function readNumber(file: string): number | undefined {
     if (t === 'max') return Infinity;
     const n = Number(t);
     return Number.isFinite(n) ? n : undefined;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 /** Smallest limit on the path from the process's cgroup up to the mount root (limits nest). */
@@ -77,7 +86,11 @@ function smallestUpwards(base: string, cgPath: string, file: string): number | u
 /** The cgroup memory limit of this process (v2 first, then v1), or undefined when unlimited. */
 export function cgroupLimit(roots: CgroupRoots = REAL_ROOTS): MemoryLimit | undefined {
   let lines: string[];
-  try { lines = readFileSync(join(roots.proc, 'self/cgroup'), 'utf8').split('\n'); } catch { return undefined; }
+  try {
+    lines = readFileSync(join(roots.proc, 'self/cgroup'), 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
   for (const line of lines) {
     const m = /^0::(.*)$/.exec(line);
     if (m) {
@@ -119,38 +132,57 @@ export function shareBase(limitBytes: number): number {
 }
 
 /** Budgets for a limit, or the problems that make the split impossible (exit 78). */
-export function computeBudgets(limit: MemoryLimit, split: MemoryConfig['split']): { budgets?: Budgets; problems: ConfigProblem[] } {
+export function computeBudgets(
+  limit: MemoryLimit,
+  split: MemoryConfig['split'],
+): { budgets?: Budgets; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const L = limit.bytes;
   if (!(L <= MAX_LIMIT)) {
-    return { problems: [{
-      code: 'EDGEWAN_ERR_CONFIG_MEMORY_LIMIT', pointer: '/memory/limit', value: L,
-      message: `memory limit ${L} bytes (${limit.source}) is above the engine's maximum`,
-      allowed: `at most ${formatBytes(MAX_LIMIT)} (e.g. "512MiB", or "auto" for the cgroup's limit)`,
-    }] };
+    return {
+      problems: [
+        {
+          code: 'EDGEWAN_ERR_CONFIG_MEMORY_LIMIT',
+          pointer: '/memory/limit',
+          value: L,
+          message: `memory limit ${L} bytes (${limit.source}) is above the engine's maximum`,
+          allowed: `at most ${formatBytes(MAX_LIMIT)} (e.g. "512MiB", or "auto" for the cgroup's limit)`,
+        },
+      ],
+    };
   }
   if (L < MIN_LIMIT) {
     problems.push({
-      code: 'EDGEWAN_ERR_CONFIG_MEMORY_LIMIT', pointer: '/memory/limit', value: L,
+      code: 'EDGEWAN_ERR_CONFIG_MEMORY_LIMIT',
+      pointer: '/memory/limit',
+      value: L,
       message: `memory limit ${formatBytes(L)} (${limit.source}) is below the engine's minimum`,
       allowed: `at least ${formatBytes(MIN_LIMIT)}`,
     });
   }
   const base = shareBase(L);
   const bytesOf = (v: number) => Math.floor(v <= 1 ? v * base : v);
-  const b = { chunkMemory: bytesOf(split.chunkMemory), dns: bytesOf(split.dns), buffers: bytesOf(split.buffers) };
+  const b = {
+    chunkMemory: bytesOf(split.chunkMemory),
+    dns: bytesOf(split.dns),
+    buffers: bytesOf(split.buffers),
+  };
   const heapCap = heapCapMiB(L);
   const total = b.chunkMemory + b.dns + b.buffers;
   if (total > BUDGET_SHARE * base) {
     problems.push({
-      code: 'EDGEWAN_ERR_CONFIG_BUDGET', pointer: '/memory/split', value: split,
+      code: 'EDGEWAN_ERR_CONFIG_BUDGET',
+      pointer: '/memory/split',
+      value: split,
       message: `budgets add up to ${formatBytes(total)}, more than ${BUDGET_SHARE * 100}% of the ${formatBytes(base)} the runtime leaves of the ${formatBytes(L)} limit (${limit.source})`,
       allowed: `a total of at most ${formatBytes(Math.floor(BUDGET_SHARE * base))}: lower the split or raise memory.limit`,
     });
   }
   if (b.chunkMemory + b.dns > heapCap * 1024 * 1024) {
     problems.push({
-      code: 'EDGEWAN_ERR_CONFIG_BUDGET', pointer: '/memory/split', value: split,
+      code: 'EDGEWAN_ERR_CONFIG_BUDGET',
+      pointer: '/memory/split',
+      value: split,
       message: `chunkMemory + dns = ${formatBytes(b.chunkMemory + b.dns)} live in the V8 heap but the heap cap is ${heapCap} MiB`,
       allowed: `chunkMemory + dns of at most ${heapCap} MiB`,
     });

@@ -22,7 +22,11 @@ export function selfArgs(): string[] {
 
 function sameFile(a: string | undefined, b: string): boolean {
   if (!a) return false;
-  try { return realpathSync(a) === realpathSync(b); } catch { return false; }
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -43,20 +47,28 @@ export function needsReexec(env: NodeJS.ProcessEnv): boolean {
  * Re-run with the heap flag. Resolves with the child's exit code (wrapper mode); never
  * resolves when execve replaced the process.
  */
-export function reexecWithHeapCap(heapCapMiB: number, onSignalForwarded?: (sig: string) => void): Promise<number> {
+export function reexecWithHeapCap(
+  heapCapMiB: number,
+  onSignalForwarded?: (sig: string) => void,
+): Promise<number> {
   const env = {
     ...process.env,
     NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${heapFlags(heapCapMiB)}`.trim(),
     [REEXEC_MARK]: '1',
   };
   const args = selfArgs();
-  const execve = (process as unknown as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
+  const execve = (
+    process as unknown as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }
+  ).execve;
   if (typeof execve === 'function') {
     execve(process.execPath, [process.execPath, ...args], env);
   }
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { env, stdio: 'inherit' });
-    const forward = (sig: NodeJS.Signals) => { onSignalForwarded?.(sig); child.kill(sig); };
+    const forward = (sig: NodeJS.Signals) => {
+      onSignalForwarded?.(sig);
+      child.kill(sig);
+    };
     const sigs: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
     for (const s of sigs) process.on(s, forward);
     child.on('error', () => resolve(70));

@@ -24,15 +24,24 @@ export function checkMemory(opts: MemoryWatchOptions): Budgets | undefined {
   const { budgets, problems } = computeBudgets(limit, mem.split);
   if (!budgets) {
     opts.log.error('memory limit changed to an impossible value; keeping the current budgets', {
-      limitBytes: limit.bytes, source: limit.source, problems: problems.map((p) => p.message),
+      limitBytes: limit.bytes,
+      source: limit.source,
+      problems: problems.map((p) => p.message),
     });
     return undefined;
   }
   // the heap cap is fixed for the life of the process; keep reporting the one in force
   const next: Budgets = { ...budgets, heapCapMiB: cur.heapCapMiB };
-  opts.log.info('memory limit changed; resizing caches', { fromBytes: cur.limitBytes, toBytes: limit.bytes, source: limit.source });
+  opts.log.info('memory limit changed; resizing caches', {
+    fromBytes: cur.limitBytes,
+    toBytes: limit.bytes,
+    source: limit.source,
+  });
   if (budgets.heapCapMiB !== cur.heapCapMiB) {
-    opts.log.warn('the V8 heap cap follows the new limit only after a restart', { heapCapMiB: cur.heapCapMiB, wantMiB: budgets.heapCapMiB });
+    opts.log.warn('the V8 heap cap follows the new limit only after a restart', {
+      heapCapMiB: cur.heapCapMiB,
+      wantMiB: budgets.heapCapMiB,
+    });
   }
   opts.apply(next);
   return next;
@@ -40,7 +49,11 @@ export function checkMemory(opts: MemoryWatchOptions): Budgets | undefined {
 
 export function watchMemory(opts: MemoryWatchOptions): () => void {
   const t = setInterval(() => {
-    try { checkMemory(opts); } catch (e) { opts.log.error('memory check failed', { error: e as Error }); }
+    try {
+      checkMemory(opts);
+    } catch (e) {
+      opts.log.error('memory check failed', { error: e as Error });
+    }
   }, opts.intervalMs ?? 15000);
   t.unref();
   return () => clearInterval(t);

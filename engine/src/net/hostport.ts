@@ -3,7 +3,10 @@
 // callers raise their own coded errors on null.
 import { isIPv6 } from 'node:net';
 
-export interface HostPort { host: string; port: number }
+export interface HostPort {
+  host: string;
+  port: number;
+}
 
 /**
  * `host:port`, `[v6]:port`; with `defaultPort`, also a bare `host`, `[v6]` or unbracketed IPv6

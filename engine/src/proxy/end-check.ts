@@ -19,7 +19,9 @@ const pending: Array<{ key: number; fin: () => void; reset: () => void }> = [];
 let scheduled = false;
 /** For /status: whether ends are checked, how many were, and how many were resets in disguise. */
 export const endCheckStats = { confirmed: 0, resets: 0 };
-export function endCheckStatus(): Record<string, unknown> { return { state: verdict, ...endCheckStats }; }
+export function endCheckStatus(): Record<string, unknown> {
+  return { state: verdict, ...endCheckStats };
+}
 
 /**
  * Whether this runtime reads a reset behind unread data as a clean end: once the client has
@@ -35,21 +37,40 @@ export function eofHidesReset(): Promise<boolean> {
     const go = () => {
       if (!server || !connected) return;
       const s = server;
-      s.write(Buffer.from([1]), () => { s.once('close', () => c?.resume()); s.resetAndDestroy(); });
+      s.write(Buffer.from([1]), () => {
+        s.once('close', () => c?.resume());
+        s.resetAndDestroy();
+      });
     };
-    const srv = net.createServer((s) => { s.on('error', () => {}); server = s; go(); });
+    const srv = net.createServer((s) => {
+      s.on('error', () => {});
+      server = s;
+      go();
+    });
     // No answer (no loopback?): check anyway; a check costs a /proc read, a miss a truncation.
     const timer = setTimeout(() => done(true), 2000);
     timer.unref();
     function done(hides: boolean): void {
       if (settled) return;
-      settled = true; clearTimeout(timer); c?.destroy(); server?.destroy(); srv.close(); resolve(hides);
+      settled = true;
+      clearTimeout(timer);
+      c?.destroy();
+      server?.destroy();
+      srv.close();
+      resolve(hides);
     }
     srv.on('error', () => done(true));
     srv.listen(0, '127.0.0.1', () => {
-      c = net.connect({ port: (srv.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+      c = net.connect({
+        port: (srv.address() as net.AddressInfo).port,
+        host: '127.0.0.1',
+        allowHalfOpen: true,
+      });
       c.pause(); // nothing is read before the reset is in
-      c.once('connect', () => { connected = true; go(); });
+      c.once('connect', () => {
+        connected = true;
+        go();
+      });
       c.on('end', () => done(true));
       c.on('error', () => done(false));
     });
@@ -72,20 +93,32 @@ export function startEndCheck(): void {
  * connected): call `fin` if a FIN ended it, `reset` if it was reset behind the data we read.
  */
 export function confirmEnd(key: number, fin: () => void, reset: () => void): void {
-  if (verdict === 'not-needed') { fin(); return; }
+  if (verdict === 'not-needed') {
+    fin();
+    return;
+  }
   pending.push({ key, fin, reset });
-  if (verdict === 'needed' && !scheduled) { scheduled = true; setImmediate(flush); }
+  if (verdict === 'needed' && !scheduled) {
+    scheduled = true;
+    setImmediate(flush);
+  }
 }
 
 function flush(): void {
   scheduled = false;
   if (verdict === 'probing' || verdict === 'unknown') return;
   const batch = pending.splice(0);
-  if (verdict === 'not-needed') { for (const p of batch) p.fin(); return; }
+  if (verdict === 'not-needed') {
+    for (const p of batch) p.fin();
+    return;
+  }
   const table = tcpEntries(batch.map((p) => p.key));
   for (const p of batch) {
     endCheckStats.confirmed++;
     if (!table || table.has(p.key)) p.fin();
-    else { endCheckStats.resets++; p.reset(); }
+    else {
+      endCheckStats.resets++;
+      p.reset();
+    }
   }
 }

@@ -18,7 +18,15 @@ import net from 'node:net';
 import { connKey, tcpEntries } from './tcp-table.ts';
 
 type Handle = { reset?(cb: () => void): number; close?(cb?: () => void): void; fd?: number };
-interface IpcPipe { open(fd: number): number; readStart(): number; writeUtf8String(req: unknown, s: string, h: unknown): number; onread: ((...a: unknown[]) => void) | null; pendingHandle?: Handle | null; unref?(): void; connect(req: unknown, path: string): number }
+interface IpcPipe {
+  open(fd: number): number;
+  readStart(): number;
+  writeUtf8String(req: unknown, s: string, h: unknown): number;
+  onread: ((...a: unknown[]) => void) | null;
+  pendingHandle?: Handle | null;
+  unref?(): void;
+  connect(req: unknown, path: string): number;
+}
 
 const HOLD_MAX_MS = 30_000;
 const HOLD_POLL_MS = 50;
@@ -38,13 +46,22 @@ let keep: unknown[] = [];
 
 /** For /status: whether arming works, why not, and the counts. */
 export function lingerStatus(): Record<string, unknown> {
-  return { state, failure, ...lingerStats, inFlight: inFlight.length, holding: holds.size, pairOpen: keep.length > 0 };
+  return {
+    state,
+    failure,
+    ...lingerStats,
+    inFlight: inFlight.length,
+    holding: holds.size,
+    pairOpen: keep.length > 0,
+  };
 }
 
 function fail(why: string): void {
-  state = 'failed'; failure = why;
+  state = 'failed';
+  failure = why;
   lingerStats.failed += waiting.length + inFlight.length;
-  waiting.length = 0; inFlight.length = 0;
+  waiting.length = 0;
+  inFlight.length = 0;
 }
 
 async function start(): Promise<void> {
@@ -53,10 +70,17 @@ async function start(): Promise<void> {
   srv.on('error', () => {});
   try {
     const pb = (process as unknown as { binding(n: string): Record<string, unknown> }).binding;
-    const { Pipe, constants, PipeConnectWrap } = pb('pipe_wrap') as { Pipe: new (t: number) => IpcPipe; constants: { IPC: number }; PipeConnectWrap: new () => { oncomplete?: (st: number) => void } };
+    const { Pipe, constants, PipeConnectWrap } = pb('pipe_wrap') as {
+      Pipe: new (t: number) => IpcPipe;
+      constants: { IPC: number };
+      PipeConnectWrap: new () => { oncomplete?: (st: number) => void };
+    };
     WriteWrapCtor = (pb('stream_wrap') as { WriteWrap: typeof WriteWrapCtor }).WriteWrap;
     const path = `\0edgewan-linger-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    await new Promise<void>((res, rej) => { srv.once('error', rej); srv.listen(path, () => res()); });
+    await new Promise<void>((res, rej) => {
+      srv.once('error', rej);
+      srv.listen(path, () => res());
+    });
     const accepted = new Promise<net.Socket>((res) => srv.once('connection', res));
     const client = new Pipe(constants.IPC);
     await new Promise<void>((res, rej) => {
@@ -75,17 +99,26 @@ async function start(): Promise<void> {
     const rx = new Pipe(constants.IPC);
     if (rx.open(fd) !== 0) throw new Error('cannot open the receiving end');
     rx.onread = () => {
-      const h = rx.pendingHandle; rx.pendingHandle = null;
+      const h = rx.pendingHandle;
+      rx.pendingHandle = null;
       if (!h) return;
       const s = inFlight.shift();
       // Closed meanwhile: its own close already happened, so dropping the duplicate now is
       // an ordinary close (no reset for a socket that finished).
-      if (!s || s.destroyed) { h.close?.(); return; }
-      if (typeof h.reset !== 'function' || h.reset(() => {}) !== 0) { h.close?.(); lingerStats.failed++; return; }
+      if (!s || s.destroyed) {
+        h.close?.();
+        return;
+      }
+      if (typeof h.reset !== 'function' || h.reset(() => {}) !== 0) {
+        h.close?.();
+        lingerStats.failed++;
+        return;
+      }
       lingerStats.armed++;
     };
     if (rx.readStart() !== 0) throw new Error('cannot read the receiving end');
-    rx.unref?.(); client.unref?.();
+    rx.unref?.();
+    client.unref?.();
     keep = [sock, rx, client];
     tx = client;
     state = 'on';
@@ -103,9 +136,15 @@ function send(s: net.Socket): void {
   const req = new WriteWrapCtor();
   req.oncomplete = () => {};
   req.async = false;
-  if (inFlight.length >= MAX_IN_FLIGHT) { fail(`${inFlight.length} descriptor duplicates never came back`); return; }
+  if (inFlight.length >= MAX_IN_FLIGHT) {
+    fail(`${inFlight.length} descriptor duplicates never came back`);
+    return;
+  }
   inFlight.push(s);
-  if (tx.writeUtf8String(req, 'x', h) !== 0) { inFlight.pop(); lingerStats.failed++; }
+  if (tx.writeUtf8String(req, 'x', h) !== 0) {
+    inFlight.pop();
+    lingerStats.failed++;
+  }
 }
 
 const armedOnce = new WeakSet<net.Socket>();
@@ -114,7 +153,10 @@ const armedOnce = new WeakSet<net.Socket>();
 export function abortOnExit(s: net.Socket): void {
   if (process.platform !== 'linux' || state === 'failed' || armedOnce.has(s)) return;
   armedOnce.add(s);
-  if (state === 'on') { send(s); return; }
+  if (state === 'on') {
+    send(s);
+    return;
+  }
   waiting.push(s);
   if (state === 'off') void start();
 }
@@ -131,7 +173,10 @@ function pollHolds(): void {
   for (const [s, h] of holds) {
     // ≤ 1: only our FIN is unacknowledged (it counts one); every data byte arrived. A
     // connection no longer listed is closed: everything arrived.
-    if ((table?.get(h.key)?.txQueue ?? 0) <= 1 || now >= h.until || s.destroyed) { holds.delete(s); s.destroy(); }
+    if ((table?.get(h.key)?.txQueue ?? 0) <= 1 || now >= h.until || s.destroyed) {
+      holds.delete(s);
+      s.destroy();
+    }
   }
   // not unref'd: a held socket does nothing the event loop counts, and the process must not
   // exit (closing it abortively) before the bytes are delivered; bounded by HOLD_MAX_MS
@@ -144,7 +189,10 @@ function pollHolds(): void {
  * linger cannot turn their delivery into a reset.
  */
 export function closeWhenDelivered(s: net.Socket, ourFinLast: boolean): void {
-  if (!ourFinLast || state !== 'on' || process.platform !== 'linux') { s.destroy(); return; }
+  if (!ourFinLast || state !== 'on' || process.platform !== 'linux') {
+    s.destroy();
+    return;
+  }
   lingerStats.held++;
   holds.set(s, { key: connKey(s.localPort ?? 0, s.remotePort ?? 0), until: Date.now() + HOLD_MAX_MS });
   if (!holdTimer) holdTimer = setTimeout(pollHolds, 0);

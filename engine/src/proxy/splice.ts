@@ -20,7 +20,10 @@ export function resetSocket(sock: Socket): void {
   // close delivers them before its FIN (with the zero linger, proxy/linger.ts, it resets).
   // Ended with bytes still buffered in Node is no such case: a plain close would drop them
   // and then send a FIN, a clean end after a partial transfer.
-  if (sock.destroyed || (sock.writableEnded && sock.writableLength === 0)) { sock.destroy(); return; }
+  if (sock.destroyed || (sock.writableEnded && sock.writableLength === 0)) {
+    sock.destroy();
+    return;
+  }
   const s = sock as Socket & { resetAndDestroy?: () => void };
   if (typeof s.resetAndDestroy === 'function' && (sock as { _handle?: unknown })._handle) s.resetAndDestroy();
   else sock.destroy();
@@ -38,7 +41,10 @@ const handleOf = (sock: Socket): Handle => (sock as unknown as { _handle?: Handl
 export function stopReading(sock: Socket): void {
   sock.pause();
   const h = handleOf(sock);
-  if (h && h.reading && typeof h.readStop === 'function') { h.reading = false; h.readStop(); }
+  if (h && h.reading && typeof h.readStop === 'function') {
+    h.reading = false;
+    h.readStop();
+  }
 }
 
 /**
@@ -49,7 +55,10 @@ export function stopReading(sock: Socket): void {
 export function startReading(sock: Socket): void {
   sock.resume();
   const h = handleOf(sock);
-  if (h && !h.reading && typeof h.readStart === 'function' && !sock.connecting) { h.reading = true; h.readStart(); }
+  if (h && !h.reading && typeof h.readStart === 'function' && !sock.connecting) {
+    h.reading = true;
+    h.readStart();
+  }
 }
 
 /** Feed sock → stream one read at a time, while the gate allows; `onEnd` on the socket's end. */
@@ -63,12 +72,27 @@ function gatedPipe(sock: Socket, stream: Duplex, gate: ReadGate, onEnd: () => vo
   // an edge heap snapshot during the 1,000-stream bench). So _read starts the handle only
   // while the gate has armed this reader.
   const sockRead = sock._read;
-  sock._read = function gatedRead(this: Socket, n: number) { if (armed) sockRead.call(this, n); };
-  const reader: GateReader = {
-    arm: () => { if (!done) { armed = true; startReading(sock); } },
-    disarm: () => { armed = false; stopReading(sock); },
+  sock._read = function gatedRead(this: Socket, n: number) {
+    if (armed) sockRead.call(this, n);
   };
-  const finish = () => { if (!done) { done = true; gate.cancel(reader); } };
+  const reader: GateReader = {
+    arm: () => {
+      if (!done) {
+        armed = true;
+        startReading(sock);
+      }
+    },
+    disarm: () => {
+      armed = false;
+      stopReading(sock);
+    },
+  };
+  const finish = () => {
+    if (!done) {
+      done = true;
+      gate.cancel(reader);
+    }
+  };
   stopReading(sock);
   sock.on('data', (d: Buffer) => {
     armed = false;
@@ -77,9 +101,15 @@ function gatedPipe(sock: Socket, stream: Duplex, gate: ReadGate, onEnd: () => vo
     const more = stream.write(d); // the stream counts the bytes in the gate until it sent them
     gate.took(reader);
     if (more) gate.request(reader);
-    else stream.once('drain', () => { if (!done) gate.request(reader); });
+    else
+      stream.once('drain', () => {
+        if (!done) gate.request(reader);
+      });
   });
-  sock.once('end', () => { finish(); onEnd(); });
+  sock.once('end', () => {
+    finish();
+    onEnd();
+  });
   sock.once('close', finish);
   stream.once('close', finish);
   gate.request(reader);
@@ -90,13 +120,26 @@ function gatedPipe(sock: Socket, stream: Duplex, gate: ReadGate, onEnd: () => vo
  * destroy), so a close right after our own FIN can wait for delivery (proxy/linger.ts).
  */
 export function closeWhenBothEnded(sock: Socket): void {
-  const st = sock as unknown as { _readableState?: { autoDestroy: boolean }; _writableState?: { autoDestroy: boolean } };
+  const st = sock as unknown as {
+    _readableState?: { autoDestroy: boolean };
+    _writableState?: { autoDestroy: boolean };
+  };
   if (!st._readableState || !st._writableState) return;
-  st._readableState.autoDestroy = false; st._writableState.autoDestroy = false;
-  let ended = false; let finished = false;
-  const both = (ourFinLast: boolean) => { if (ended && finished && !sock.destroyed) closeWhenDelivered(sock, ourFinLast); };
-  sock.once('end', () => { ended = true; both(false); });
-  sock.once('finish', () => { finished = true; both(true); });
+  st._readableState.autoDestroy = false;
+  st._writableState.autoDestroy = false;
+  let ended = false;
+  let finished = false;
+  const both = (ourFinLast: boolean) => {
+    if (ended && finished && !sock.destroyed) closeWhenDelivered(sock, ourFinLast);
+  };
+  sock.once('end', () => {
+    ended = true;
+    both(false);
+  });
+  sock.once('finish', () => {
+    finished = true;
+    both(true);
+  });
 }
 
 export function splice(sock: Socket, stream: Duplex, onClose?: () => void): void {
@@ -104,19 +147,45 @@ export function splice(sock: Socket, stream: Duplex, onClose?: () => void): void
   abortOnExit(sock);
   closeWhenBothEnded(sock);
   let done = false;
-  const finish = () => { if (!done) { done = true; onClose?.(); } };
+  const finish = () => {
+    if (!done) {
+      done = true;
+      onClose?.();
+    }
+  };
   // The local end travels as FIN only once it is known to be one (proxy/end-check.ts).
   startEndCheck();
   const key = connKey(sock.localPort ?? 0, sock.remotePort ?? 0);
-  const onEnd = () => confirmEnd(key, () => { if (!stream.destroyed) stream.end(); },
-    () => stream.destroy(new Error('EDGEWAN_ERR_TUNNEL_LOCAL_RESET: the local connection was reset')));
+  const onEnd = () =>
+    confirmEnd(
+      key,
+      () => {
+        if (!stream.destroyed) stream.end();
+      },
+      () => stream.destroy(new Error('EDGEWAN_ERR_TUNNEL_LOCAL_RESET: the local connection was reset')),
+    );
   const gate = (stream as Duplex & { gate?: ReadGate }).gate;
   if (gate) gatedPipe(sock, stream, gate, onEnd);
-  else { sock.pipe(stream, { end: false }); sock.once('end', onEnd); sock.resume(); }
+  else {
+    sock.pipe(stream, { end: false });
+    sock.once('end', onEnd);
+    sock.resume();
+  }
   stream.pipe(sock);
-  sock.on('error', (e) => { stream.destroy(e); });
-  stream.on('error', () => { resetSocket(sock); });
+  sock.on('error', (e) => {
+    stream.destroy(e);
+  });
+  stream.on('error', () => {
+    resetSocket(sock);
+  });
   // The local side closed: anything the peer still sends cannot be delivered, so reset.
-  sock.on('close', (hadError) => { if (hadError || !stream.readableEnded) stream.destroy(new Error('EDGEWAN_ERR_TUNNEL_LOCAL_CLOSED: local connection closed')); finish(); });
-  stream.on('close', () => { if (!sock.destroyed && !(stream.readableEnded && stream.writableFinished)) resetSocket(sock); finish(); });
+  sock.on('close', (hadError) => {
+    if (hadError || !stream.readableEnded)
+      stream.destroy(new Error('EDGEWAN_ERR_TUNNEL_LOCAL_CLOSED: local connection closed'));
+    finish();
+  });
+  stream.on('close', () => {
+    if (!sock.destroyed && !(stream.readableEnded && stream.writableFinished)) resetSocket(sock);
+    finish();
+  });
 }

@@ -13,7 +13,7 @@ import type { Budgets } from '../memory/policy.ts';
  * failed       gave up or crashed; /readyz turns 503
  */
 export type ComponentState =
-  | 'starting' | 'running' | 'degraded' | 'unconfigured' | 'restarting' | 'stopped' | 'failed';
+  'starting' | 'running' | 'degraded' | 'unconfigured' | 'restarting' | 'stopped' | 'failed';
 
 /** One Prometheus sample; the admin endpoint renders HELP/TYPE and the edgewan_ prefix. */
 export interface MetricSample {

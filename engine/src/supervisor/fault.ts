@@ -7,7 +7,12 @@
 // Used by the restart/escalation tests (test/integration/engine-*.test.ts).
 import type { Component, ComponentContext } from './component.ts';
 
-export interface FaultSpec { name: string; mode: 'start' | 'run' | 'throw'; afterMs: number; times: number }
+export interface FaultSpec {
+  name: string;
+  mode: 'start' | 'run' | 'throw';
+  afterMs: number;
+  times: number;
+}
 
 export function parseFaultSpec(v: string | undefined): FaultSpec | undefined {
   if (!v) return undefined;
@@ -30,12 +35,16 @@ export function withFault(inner: Component, spec: FaultSpec): Component {
       starts += 1;
       const armed = starts <= spec.times;
       if (armed && spec.mode === 'start') {
-        throw Object.assign(new Error(`injected start failure #${starts} (EDGEWAN_TEST_FAIL)`), { code: 'EDGEWAN_ERR_TEST_FAULT' });
+        throw Object.assign(new Error(`injected start failure #${starts} (EDGEWAN_TEST_FAIL)`), {
+          code: 'EDGEWAN_ERR_TEST_FAULT',
+        });
       }
       await inner.start(ctx);
       if (!armed) return;
       timer = setTimeout(() => {
-        const err = Object.assign(new Error(`injected ${spec.mode} failure #${starts} (EDGEWAN_TEST_FAIL)`), { code: 'EDGEWAN_ERR_TEST_FAULT' });
+        const err = Object.assign(new Error(`injected ${spec.mode} failure #${starts} (EDGEWAN_TEST_FAIL)`), {
+          code: 'EDGEWAN_ERR_TEST_FAULT',
+        });
         if (spec.mode === 'run') ctx.fail(err);
         else throw err;
       }, spec.afterMs);

@@ -80,8 +80,18 @@ export class Supervisor {
 
   add(component: Component, opts: ChildOptions = {}): void {
     const ch: Child = {
-      component, opts, state: 'stopped', reason: null, restarts: 0, consecutive: 0, lastError: null,
-      since: this.now(), startedAt: 0, generation: 0, ac: new AbortController(), removed: false,
+      component,
+      opts,
+      state: 'stopped',
+      reason: null,
+      restarts: 0,
+      consecutive: 0,
+      lastError: null,
+      since: this.now(),
+      startedAt: 0,
+      generation: 0,
+      ac: new AbortController(),
+      removed: false,
     };
     this.children.push(ch);
     if (!this.stopping) void this.startChild(ch);
@@ -90,7 +100,10 @@ export class Supervisor {
   /** Replace a component (config reload): stop the old one, start the new one in its place. */
   async replace(name: string, next: Component, graceMs: number): Promise<void> {
     const i = this.children.findIndex((c) => c.component.name === name && !c.removed);
-    if (i < 0) { this.add(next); return; }
+    if (i < 0) {
+      this.add(next);
+      return;
+    }
     const old = this.children[i];
     await this.retire(old, graceMs);
     const opts = old.opts;
@@ -105,7 +118,9 @@ export class Supervisor {
     this.children.splice(i, 1);
   }
 
-  names(): string[] { return this.children.map((c) => c.component.name); }
+  names(): string[] {
+    return this.children.map((c) => c.component.name);
+  }
 
   /** Stop every component, last added first, within graceMs overall. Never rejects. */
   async stopAll(graceMs: number): Promise<void> {
@@ -120,22 +135,36 @@ export class Supervisor {
   resize(): void {
     for (const ch of this.children) {
       if (!ch.component.resize || ch.state === 'stopped' || ch.state === 'failed') continue;
-      try { this.als.run(ch, () => ch.component.resize!(this.budgetOf(ch))); } catch (e) { this.failed(ch, ch.generation, e as Error); }
+      try {
+        this.als.run(ch, () => ch.component.resize!(this.budgetOf(ch)));
+      } catch (e) {
+        this.failed(ch, ch.generation, e as Error);
+      }
     }
   }
 
   /** SIGHUP: every running component that watches files re-reads them. */
   reloadFiles(): void {
     for (const ch of this.children) {
-      if (!ch.component.reloadFiles || ch.state === 'stopped' || ch.state === 'failed' || ch.removed) continue;
-      try { this.als.run(ch, () => ch.component.reloadFiles!()); } catch (e) { this.failed(ch, ch.generation, e as Error); }
+      if (!ch.component.reloadFiles || ch.state === 'stopped' || ch.state === 'failed' || ch.removed)
+        continue;
+      try {
+        this.als.run(ch, () => ch.component.reloadFiles!());
+      } catch (e) {
+        this.failed(ch, ch.generation, e as Error);
+      }
     }
   }
 
   snapshot(): ChildInfo[] {
     return this.children.map((ch) => ({
-      name: ch.component.name, state: ch.state, reason: ch.reason, restarts: ch.restarts,
-      lastError: ch.lastError, sinceMs: ch.since, budgetBytes: this.budgetOf(ch),
+      name: ch.component.name,
+      state: ch.state,
+      reason: ch.reason,
+      restarts: ch.restarts,
+      lastError: ch.lastError,
+      sinceMs: ch.since,
+      budgetBytes: this.budgetOf(ch),
       status: safe(() => ch.component.status?.() ?? {}, {}),
       metrics: safe(() => ch.component.metrics?.() ?? [], []),
     }));
@@ -148,7 +177,9 @@ export class Supervisor {
   }
 
   /** /readyz: false when any component has failed. */
-  anyFailed(): boolean { return this.children.some((c) => c.state === 'failed'); }
+  anyFailed(): boolean {
+    return this.children.some((c) => c.state === 'failed');
+  }
 
   private budgetOf(ch: Child): number {
     const b = this.opts.budgets();
@@ -158,7 +189,11 @@ export class Supervisor {
   private setState(ch: Child, state: ComponentState, reason: string | null = null): void {
     if (ch.state !== state) ch.since = this.now();
     if (ch.state !== state || ch.reason !== reason) {
-      this.opts.log.info('component state', { component: ch.component.name, state, reason: reason ?? undefined });
+      this.opts.log.info('component state', {
+        component: ch.component.name,
+        state,
+        reason: reason ?? undefined,
+      });
     }
     ch.state = state;
     ch.reason = reason;
@@ -171,9 +206,15 @@ export class Supervisor {
       signal: ch.ac.signal,
       budgetBytes: () => this.budgetOf(ch),
       budgets: () => this.opts.budgets(),
-      degraded: (reason) => { if (live()) this.setState(ch, 'degraded', reason); },
-      healthy: () => { if (live() && ch.state !== 'starting') this.setState(ch, 'running'); },
-      unconfigured: (reason) => { if (live()) this.setState(ch, 'unconfigured', reason); },
+      degraded: (reason) => {
+        if (live()) this.setState(ch, 'degraded', reason);
+      },
+      healthy: () => {
+        if (live() && ch.state !== 'starting') this.setState(ch, 'running');
+      },
+      unconfigured: (reason) => {
+        if (live()) this.setState(ch, 'unconfigured', reason);
+      },
       fail: (err) => this.failed(ch, gen, err),
     };
   }
@@ -206,7 +247,11 @@ export class Supervisor {
     ch.consecutive += 1;
     this.recent.push(now);
     while (this.recent.length && this.recent[0] <= now - policy.periodS * 1000) this.recent.shift();
-    this.opts.log.error('component failed', { component: ch.component.name, error: ch.lastError, restartsInPeriod: this.recent.length });
+    this.opts.log.error('component failed', {
+      component: ch.component.name,
+      error: ch.lastError,
+      restartsInPeriod: this.recent.length,
+    });
     if (this.recent.length > policy.maxRestarts) {
       this.escalated = true;
       this.setState(ch, 'failed', ch.lastError);
@@ -220,7 +265,10 @@ export class Supervisor {
     const next = ch.generation;
     void safeStop(ch.component, Math.min(1000, policy.graceS * 1000)).then(() => {
       if (ch.removed || this.stopping || next !== ch.generation) return;
-      ch.timer = setTimeout(() => { ch.timer = undefined; void this.startChild(ch); }, delay);
+      ch.timer = setTimeout(() => {
+        ch.timer = undefined;
+        void this.startChild(ch);
+      }, delay);
     });
   }
 
@@ -237,10 +285,25 @@ export class Supervisor {
 async function safeStop(c: Component, graceMs: number): Promise<void> {
   // stop() must never reject, but a component bug must not block shutdown either
   let t: NodeJS.Timeout | undefined;
-  const cap = new Promise<void>((res) => { t = setTimeout(res, graceMs + 250); });
-  try { await Promise.race([Promise.resolve().then(() => c.stop(graceMs)).catch(() => undefined), cap]); } finally { clearTimeout(t); }
+  const cap = new Promise<void>((res) => {
+    t = setTimeout(res, graceMs + 250);
+  });
+  try {
+    await Promise.race([
+      Promise.resolve()
+        .then(() => c.stop(graceMs))
+        .catch(() => undefined),
+      cap,
+    ]);
+  } finally {
+    clearTimeout(t);
+  }
 }
 
 function safe<T>(f: () => T, fallback: T): T {
-  try { return f(); } catch { return fallback; }
+  try {
+    return f();
+  } catch {
+    return fallback;
+  }
 }

@@ -87,13 +87,20 @@ export class TunnelComponent implements Component {
   }
 
   /** The address the core listens on (after start), for tests and status. */
-  address(): net.AddressInfo | null { return (this.server?.address() as net.AddressInfo | null) ?? null; }
+  address(): net.AddressInfo | null {
+    return (this.server?.address() as net.AddressInfo | null) ?? null;
+  }
 
   async start(ctx: ComponentContext): Promise<void> {
     this.ctx = ctx;
     const o = this.opts;
-    if (o.role === 'edge' && (!o.connect || o.connect.length === 0)) { this.state = 'unconfigured'; ctx.unconfigured('no tunnel.connect: this edge has no core to talk to'); return; }
-    if (o.role === 'edge') this.cores = new CoreChoice(typeof o.connect === 'string' ? [o.connect] : o.connect!);
+    if (o.role === 'edge' && (!o.connect || o.connect.length === 0)) {
+      this.state = 'unconfigured';
+      ctx.unconfigured('no tunnel.connect: this edge has no core to talk to');
+      return;
+    }
+    if (o.role === 'edge')
+      this.cores = new CoreChoice(typeof o.connect === 'string' ? [o.connect] : o.connect!);
     this.transport = makeTransport(o.role, o.auth);
     const f = this.transport.fleet;
     if (o.role === 'core' && f) this.fleet = new EdgeRegistry(ctx.log, f.revoked, f.list);
@@ -106,8 +113,12 @@ export class TunnelComponent implements Component {
     this.store = new ChunkStore({
       memoryBytes: this.linkMemory.split.storeBytes,
       disk: o.diskMaxBytes > 0 ? { dir: diskDir, maxBytes: o.diskMaxBytes } : undefined,
-      onDiskFailure: (e) => { ctx.log.warn('chunk disk store failed; continuing with memory-only dedup', { error: e.message }); this.reportMode(); },
-      onRebuild: (why) => ctx.log.warn('chunk disk store damaged; rebuilt empty with a new identity', { reason: why }),
+      onDiskFailure: (e) => {
+        ctx.log.warn('chunk disk store failed; continuing with memory-only dedup', { error: e.message });
+        this.reportMode();
+      },
+      onRebuild: (why) =>
+        ctx.log.warn('chunk disk store damaged; rebuilt empty with a new identity', { reason: why }),
     });
     this.flushTimer = setInterval(() => this.store?.flush(), 1000);
     this.flushTimer.unref();
@@ -117,12 +128,27 @@ export class TunnelComponent implements Component {
     hub.register(this);
     if (o.role === 'core') {
       const [host, port] = tunnelAddress(o.listen ?? '[::]:9618');
-      this.server = tls.createServer(this.transport.server, (sock) => { this.track(sock); this.onSecure(sock); });
-      this.server.on('connection', (raw: net.Socket) => { raw.on('error', () => {}); this.locals.add(raw); raw.once('close', () => this.locals.delete(raw)); });
-      this.server.on('tlsClientError', (e, sock) => { ctx.log.warn('tunnel peer rejected during TLS handshake', { error: e.message, remote: sock.remoteAddress }); });
+      this.server = tls.createServer(this.transport.server, (sock) => {
+        this.track(sock);
+        this.onSecure(sock);
+      });
+      this.server.on('connection', (raw: net.Socket) => {
+        raw.on('error', () => {});
+        this.locals.add(raw);
+        raw.once('close', () => this.locals.delete(raw));
+      });
+      this.server.on('tlsClientError', (e, sock) => {
+        ctx.log.warn('tunnel peer rejected during TLS handshake', {
+          error: e.message,
+          remote: sock.remoteAddress,
+        });
+      });
       await new Promise<void>((resolve, reject) => {
         this.server!.once('error', reject);
-        this.server!.listen(port, host, () => { this.server!.off('error', reject); resolve(); });
+        this.server!.listen(port, host, () => {
+          this.server!.off('error', reject);
+          resolve();
+        });
       });
       this.server.on('error', (e) => ctx.fail(e));
       this.state = 'listening';
@@ -145,9 +171,15 @@ export class TunnelComponent implements Component {
   async open(target: string, edge?: string): Promise<TunnelStream> {
     let l: Link | null;
     if (this.fleet) {
-      if (!edge) throw new Error(`EDGEWAN_ERR_TUNNEL_EDGE_UNNAMED: this core serves a fleet; name the edge for ${target} (forwards[].edge, or the SOCKS username)`);
+      if (!edge)
+        throw new Error(
+          `EDGEWAN_ERR_TUNNEL_EDGE_UNNAMED: this core serves a fleet; name the edge for ${target} (forwards[].edge, or the SOCKS username)`,
+        );
       l = this.fleet.linkOf(edge);
-      if (!l) throw new Error(`EDGEWAN_ERR_TUNNEL_EDGE_DOWN: edge "${edge}" is not connected (connected: ${this.fleet.connectedNames().join(', ') || 'none'})`);
+      if (!l)
+        throw new Error(
+          `EDGEWAN_ERR_TUNNEL_EDGE_DOWN: edge "${edge}" is not connected (connected: ${this.fleet.connectedNames().join(', ') || 'none'})`,
+        );
     } else l = this.currentLink();
     if (!l) throw new Error('EDGEWAN_ERR_TUNNEL_LINK_DOWN: the tunnel to the peer is not connected');
     l.counters.streamsOpened++;
@@ -164,13 +196,21 @@ export class TunnelComponent implements Component {
     this.track(sock);
     sock.setNoDelay(true);
     let linked = false;
-    sock.once('secureConnect', () => { linked = this.onSecure(sock); });
+    sock.once('secureConnect', () => {
+      linked = this.onSecure(sock);
+    });
     const retry = (why: string) => {
       if (linked || this.stopped || this.retryTimer) return;
-      this.lastError = why; this.state = 'down';
+      this.lastError = why;
+      this.state = 'down';
       const failed = this.cores!.current;
       const round = this.cores!.advance();
-      this.ctx.log.warn('tunnel connect failed; retrying', { error: why, core: failed, next: this.cores!.current, inMs: this.backoff });
+      this.ctx.log.warn('tunnel connect failed; retrying', {
+        error: why,
+        core: failed,
+        next: this.cores!.current,
+        inMs: this.backoff,
+      });
       this.scheduleDial(!round);
     };
     sock.once('error', (e) => retry(e.message));
@@ -188,7 +228,10 @@ export class TunnelComponent implements Component {
     const initial = this.opts.backoffMs?.initial ?? 250;
     const wait = Math.round((quick ? initial : this.backoff) * (0.8 + 0.4 * Math.random()));
     if (!quick) this.backoff = Math.min(max, this.backoff * 2);
-    this.retryTimer = setTimeout(() => { this.retryTimer = null; this.dial(); }, wait);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.dial();
+    }, wait);
   }
 
   /** An authenticated-at-TLS-level socket: check the peer, then run a Link over it. */
@@ -197,8 +240,13 @@ export class TunnelComponent implements Component {
     if (this.fleet && !this.stopped) {
       // a fleet core: the CA check, then revocation and one live link per name
       const c = this.transport.fleet!.identify(sock);
-      const why = c.ok ? this.fleet.admit(c.id, sock.remoteAddress) : (this.fleet.refuse(c.reason, c.message, sock.remoteAddress), c.message);
-      if (why) { sock.destroy(); return false; }
+      const why = c.ok
+        ? this.fleet.admit(c.id, sock.remoteAddress)
+        : (this.fleet.refuse(c.reason, c.message, sock.remoteAddress), c.message);
+      if (why) {
+        sock.destroy();
+        return false;
+      }
       id = (c as { id: PeerIdentity }).id;
     }
     const bad = id ? null : this.transport.verify(sock);
@@ -214,19 +262,44 @@ export class TunnelComponent implements Component {
     // trips. It references only chunks that crossed this link (peer-model.ts).
     const peerFile = id ? null : join(this.opts.stateDir, 'chunks', `peer-of-${this.opts.role}`);
     const link = new Link(sock, {
-      role: this.opts.role, store, chunker: this.chunker, windowBytes: this.opts.windowBytes ?? 32 * 1024,
-      log: this.ctx.log, mode: () => this.mode, counters: id ? teeCounters(this.counters, this.fleet!.countersFor(id)) : this.counters, pingIntervalMs: this.opts.pingIntervalMs,
-      recvBudgetBytes: this.linkMemory!.recvBytes, gate: this.gate,
-      peerModelBytes: this.linkMemory!.peerModelBytes, sketches: this.linkMemory!.sketches,
-      rememberedPeer: () => (peerFile && store.diskEnabled && existsSync(peerFile) ? readFileSync(peerFile) : null),
-      rememberPeer: (cacheId) => { if (peerFile && store.diskEnabled) { try { writeFileSync(peerFile, cacheId); } catch { /* advisory only */ } } },
+      role: this.opts.role,
+      store,
+      chunker: this.chunker,
+      windowBytes: this.opts.windowBytes ?? 32 * 1024,
+      log: this.ctx.log,
+      mode: () => this.mode,
+      counters: id ? teeCounters(this.counters, this.fleet!.countersFor(id)) : this.counters,
+      pingIntervalMs: this.opts.pingIntervalMs,
+      recvBudgetBytes: this.linkMemory!.recvBytes,
+      gate: this.gate,
+      peerModelBytes: this.linkMemory!.peerModelBytes,
+      sketches: this.linkMemory!.sketches,
+      rememberedPeer: () =>
+        peerFile && store.diskEnabled && existsSync(peerFile) ? readFileSync(peerFile) : null,
+      rememberPeer: (cacheId) => {
+        if (peerFile && store.diskEnabled) {
+          try {
+            writeFileSync(peerFile, cacheId);
+          } catch {
+            /* advisory only */
+          }
+        }
+      },
     });
     this.links.add(link);
     this.relink();
     if (id) this.fleet!.attach(id, link, sock.remoteAddress ?? null);
     link.on('ready', () => {
-      this.state = 'up'; this.backoff = this.opts.backoffMs?.initial ?? 250; this.lastError = null;
-      if (this.cores) { this.ctx.log.info('tunnel linked to core', { core: this.cores.current, preferred: this.cores.preferred }); this.armFailback(link); }
+      this.state = 'up';
+      this.backoff = this.opts.backoffMs?.initial ?? 250;
+      this.lastError = null;
+      if (this.cores) {
+        this.ctx.log.info('tunnel linked to core', {
+          core: this.cores.current,
+          preferred: this.cores.preferred,
+        });
+        this.armFailback(link);
+      }
     });
     link.on('stream', (s: TunnelStream) => this.connectTarget(link, s));
     link.on('close', (reason: string) => {
@@ -235,11 +308,18 @@ export class TunnelComponent implements Component {
       this.ctx.log.warn('tunnel link down', { reason, ...(id ? { edge: id.name } : {}) });
       this.lastError = reason;
       if (this.opts.role === 'edge' && !this.stopped) {
-        this.counters.reconnects++; this.state = 'down';
-        if (this.failbackTimer) { clearInterval(this.failbackTimer); this.failbackTimer = null; }
+        this.counters.reconnects++;
+        this.state = 'down';
+        if (this.failbackTimer) {
+          clearInterval(this.failbackTimer);
+          this.failbackTimer = null;
+        }
         // failover: a lost link moves on to the next core at once (failback: to the first)
-        if (this.failingBack) { this.failingBack = false; this.cores!.backToFirst(); this.scheduleDial(true); }
-        else this.scheduleDial(!this.cores!.advance());
+        if (this.failingBack) {
+          this.failingBack = false;
+          this.cores!.backToFirst();
+          this.scheduleDial(true);
+        } else this.scheduleDial(!this.cores!.advance());
       }
     });
     return true;
@@ -252,51 +332,90 @@ export class TunnelComponent implements Component {
   private armFailback(link: Link): void {
     const every = (this.opts.failbackS ?? 0) * 1000;
     if (!every || this.cores!.preferred) return;
-    let probing = false; let reachable = false; let lastProbe = Date.now();
-    this.failbackTimer = setInterval(() => {
-      if (probing || link.isClosed) return;
-      if (reachable) {
-        if (link.activeStreams > 0) return; // wait for the streams in flight to end
-        this.ctx.log.info('tunnel failing back to the preferred core', { from: this.cores!.current, to: this.cores!.cores[0] });
-        this.failingBack = true; link.close('failing back to the preferred core'); return;
-      }
-      if (Date.now() - lastProbe < every) return;
-      probing = true; lastProbe = Date.now();
-      void probeCore(this.cores!.cores[0], this.transport).then((why) => { probing = false; reachable = why === null; });
-    }, Math.min(every, 1000));
+    let probing = false;
+    let reachable = false;
+    let lastProbe = Date.now();
+    this.failbackTimer = setInterval(
+      () => {
+        if (probing || link.isClosed) return;
+        if (reachable) {
+          if (link.activeStreams > 0) return; // wait for the streams in flight to end
+          this.ctx.log.info('tunnel failing back to the preferred core', {
+            from: this.cores!.current,
+            to: this.cores!.cores[0],
+          });
+          this.failingBack = true;
+          link.close('failing back to the preferred core');
+          return;
+        }
+        if (Date.now() - lastProbe < every) return;
+        probing = true;
+        lastProbe = Date.now();
+        void probeCore(this.cores!.cores[0], this.transport).then((why) => {
+          probing = false;
+          reachable = why === null;
+        });
+      },
+      Math.min(every, 1000),
+    );
     this.failbackTimer.unref();
   }
 
   /** The peer opened a stream: connect its target and join the two. */
   private connectTarget(link: Link, s: TunnelStream): void {
     let hp: [string, number];
-    try { hp = tunnelAddress(s.target); } catch (e) { link.refuse(s, (e as Error).message); return; }
+    try {
+      hp = tunnelAddress(s.target);
+    } catch (e) {
+      link.refuse(s, (e as Error).message);
+      return;
+    }
     // allowHalfOpen: the target's FIN must not cut off what we still have to write to it.
     this.fitCache();
     const sock = net.connect({ host: hp[0], port: hp[1], allowHalfOpen: true });
     sock.pause(); // no read before splice() has a read slot for it (tunnel/gate.ts)
     this.locals.add(sock);
-    const timer = setTimeout(() => sock.destroy(new Error('EDGEWAN_ERR_TUNNEL_CONNECT_TIMEOUT: connect timed out after 10 s')), 10000);
+    const timer = setTimeout(
+      () => sock.destroy(new Error('EDGEWAN_ERR_TUNNEL_CONNECT_TIMEOUT: connect timed out after 10 s')),
+      10000,
+    );
     let connected = false;
-    sock.once('connect', () => { connected = true; clearTimeout(timer); sock.setNoDelay(true); link.accept(s); splice(sock, s, () => this.locals.delete(sock)); });
+    sock.once('connect', () => {
+      connected = true;
+      clearTimeout(timer);
+      sock.setNoDelay(true);
+      link.accept(s);
+      splice(sock, s, () => this.locals.delete(sock));
+    });
     sock.once('error', (e) => {
       if (connected) return; // after connect, splice handles errors
-      clearTimeout(timer); this.locals.delete(sock);
+      clearTimeout(timer);
+      this.locals.delete(sock);
       link.refuse(s, `cannot connect ${s.target}: ${e.message}`);
     });
   }
 
   private buffersBudget(): number {
     let b = 0;
-    try { b = Number((this.ctx.budgets() as unknown as { buffers?: number }).buffers ?? 0); } catch { /* older context */ }
+    try {
+      b = Number((this.ctx.budgets() as unknown as { buffers?: number }).buffers ?? 0);
+    } catch {
+      /* older context */
+    }
     return b > 0 ? b : 0;
   }
 
   /** Links came or went: split the budget again (peer models trimmed at once, the store shrunk). */
-  private relink(): void { this.linkMemory?.relink(this.links); this.fitCache(); }
+  private relink(): void {
+    this.linkMemory?.relink(this.links);
+    this.fitCache();
+  }
 
   /** Bytes read from local sockets and not yet sent: half of memory.split.buffers (gate.ts). */
-  private sendBudget(): number { const b = this.buffersBudget(); return b > 0 ? Math.max(1 << 20, b >>> 1) : 8 << 20; }
+  private sendBudget(): number {
+    const b = this.buffersBudget();
+    return b > 0 ? Math.max(1 << 20, b >>> 1) : 8 << 20;
+  }
 
   /**
    * ArrayBuffer memory the tunnel may hold before a GC is forced (gc-guard.ts): the chunk
@@ -308,13 +427,20 @@ export class TunnelComponent implements Component {
   }
 
   /** Degrade chain: dedup (disk+memory) → dedup (memory) → lz4 → raw. */
-  setMode(m: Mode, why?: string): void { this.mode = m; if (why) this.ctx.log.warn('tunnel mode changed', { mode: m, reason: why }); this.reportMode(); }
+  setMode(m: Mode, why?: string): void {
+    this.mode = m;
+    if (why) this.ctx.log.warn('tunnel mode changed', { mode: m, reason: why });
+    this.reportMode();
+  }
 
   private reportMode(): void {
     if (!this.ctx) return;
     const diskWanted = this.opts.diskMaxBytes > 0;
     if (this.mode !== 'dedup') this.ctx.degraded(`data reduction mode ${this.mode}`);
-    else if (diskWanted && this.store && !this.store.diskEnabled) this.ctx.degraded(`chunk disk store unavailable (${this.store.diskFailure?.message ?? 'unknown'}); dedup memory-only`);
+    else if (diskWanted && this.store && !this.store.diskEnabled)
+      this.ctx.degraded(
+        `chunk disk store unavailable (${this.store.diskFailure?.message ?? 'unknown'}); dedup memory-only`,
+      );
     else this.ctx.healthy();
   }
 
@@ -326,15 +452,46 @@ export class TunnelComponent implements Component {
   status(): Record<string, unknown> {
     const l = this.currentLink();
     return {
-      role: this.opts.role, state: this.state, mode: this.modeName,
-      ...(this.cores ? { core: this.cores.current, cores: this.cores.cores, coreSwitches: this.cores.switches } : {}), lz4: lz4Impl(), auth: this.transport?.describe,
-      links: this.links.size, activeStreams: [...this.links].reduce((n, k) => n + k.activeStreams, 0),
-      rttMs: l?.rttMs ?? null, lastError: this.lastError, ...this.counters,
-      readGate: { budgetBytes: this.gate.budget, heldBytes: this.gate.held, peakHeldBytes: this.gate.peakHeld, reading: this.gate.armedCount, waiting: this.gate.waitingCount },
-      abortOnExit: lingerStatus(), endCheck: endCheckStatus(),
-      linkQueuedBytes: [...this.links].reduce((n, k) => n + k.socket.writableLength, 0), gcForced: this.gcGuard?.forced ?? 0,
-      gcGuard: this.gcGuard ? { gapMs: this.gcGuard.gapMs, maxGapMs: this.gcGuard.maxGapMs, limitBytes: this.gcGuard.limitBytes, arrayBuffersBytes: this.gcGuard.arrayBuffers } : null,
-      cache: this.store ? { memoryBytes: this.store.memoryBytes, memoryLimit: this.store.memoryLimit, diskBytes: this.store.diskBytes, diskLimit: this.store.diskLimit } : null,
+      role: this.opts.role,
+      state: this.state,
+      mode: this.modeName,
+      ...(this.cores
+        ? { core: this.cores.current, cores: this.cores.cores, coreSwitches: this.cores.switches }
+        : {}),
+      lz4: lz4Impl(),
+      auth: this.transport?.describe,
+      links: this.links.size,
+      activeStreams: [...this.links].reduce((n, k) => n + k.activeStreams, 0),
+      rttMs: l?.rttMs ?? null,
+      lastError: this.lastError,
+      ...this.counters,
+      readGate: {
+        budgetBytes: this.gate.budget,
+        heldBytes: this.gate.held,
+        peakHeldBytes: this.gate.peakHeld,
+        reading: this.gate.armedCount,
+        waiting: this.gate.waitingCount,
+      },
+      abortOnExit: lingerStatus(),
+      endCheck: endCheckStatus(),
+      linkQueuedBytes: [...this.links].reduce((n, k) => n + k.socket.writableLength, 0),
+      gcForced: this.gcGuard?.forced ?? 0,
+      gcGuard: this.gcGuard
+        ? {
+            gapMs: this.gcGuard.gapMs,
+            maxGapMs: this.gcGuard.maxGapMs,
+            limitBytes: this.gcGuard.limitBytes,
+            arrayBuffersBytes: this.gcGuard.arrayBuffers,
+          }
+        : null,
+      cache: this.store
+        ? {
+            memoryBytes: this.store.memoryBytes,
+            memoryLimit: this.store.memoryLimit,
+            diskBytes: this.store.diskBytes,
+            diskLimit: this.store.diskLimit,
+          }
+        : null,
       memory: this.linkMemory?.status(this.store) ?? null,
       ...(this.fleet ? { fleet: this.fleet.status() } : {}),
     };
@@ -342,14 +499,23 @@ export class TunnelComponent implements Component {
 
   metrics(): MetricSample[] {
     // a fleet core gives the traffic series per edge (label edge) instead of one total
-    const all = [...tunnelMetrics(this, [...this.links], !this.fleet), ...(this.linkMemory?.metrics(this.store) ?? [])];
+    const all = [
+      ...tunnelMetrics(this, [...this.links], !this.fleet),
+      ...(this.linkMemory?.metrics(this.store) ?? []),
+    ];
     return this.fleet ? [...all, ...this.fleet.metrics()] : all;
   }
 
   /** SIGHUP while this component keeps running: re-read the files it watches (revocation list). */
-  reloadFiles(): void { this.fleet?.reload(); }
+  reloadFiles(): void {
+    this.fleet?.reload();
+  }
 
-  resize(budgetBytes: number): void { this.cacheBudget = Math.max(1 << 20, budgetBytes); this.linkMemory?.relink(this.links, this.cacheBudget); this.fitCache(); }
+  resize(budgetBytes: number): void {
+    this.cacheBudget = Math.max(1 << 20, budgetBytes);
+    this.linkMemory?.relink(this.links, this.cacheBudget);
+    this.fitCache();
+  }
 
   /**
    * Open connections cost memory too (sockets, stream objects: ~16 KiB per stream in each
@@ -366,7 +532,12 @@ export class TunnelComponent implements Component {
     const top = this.linkMemory?.split.storeBytes ?? this.cacheBudget;
     const want = Math.max(Math.min(top, this.cacheBudget >>> 2), top - streams * PER_STREAM_COST, 1 << 20);
     const target = Math.floor(want / (1 << 20)) * (1 << 20);
-    if (target < this.store.memoryLimit || target - this.store.memoryLimit >= 2 << 20 || (want === top && this.store.memoryLimit < target)) this.store.resize(target);
+    if (
+      target < this.store.memoryLimit ||
+      target - this.store.memoryLimit >= 2 << 20 ||
+      (want === top && this.store.memoryLimit < target)
+    )
+      this.store.resize(target);
   }
 
   async stop(graceMs: number): Promise<void> {
@@ -381,10 +552,15 @@ export class TunnelComponent implements Component {
     this.server?.close();
     // Let streams finish within the grace period, then cut what is left.
     const until = Date.now() + graceMs;
-    while (Date.now() < until && [...this.links].some((l) => l.activeStreams > 0)) await new Promise((r) => setTimeout(r, 50));
+    while (Date.now() < until && [...this.links].some((l) => l.activeStreams > 0))
+      await new Promise((r) => setTimeout(r, 50));
     for (const l of [...this.links]) l.close('tunnel stopping');
     for (const s of this.locals) resetSocket(s);
     for (const s of this.peers) s.destroy();
-    try { this.store?.close(); } catch { /* never reject */ }
+    try {
+      this.store?.close();
+    } catch {
+      /* never reject */
+    }
   }
 }

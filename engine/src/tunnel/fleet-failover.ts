@@ -18,8 +18,12 @@ export class CoreChoice {
     if (cores.length === 0) throw new Error('EDGEWAN_ERR_TUNNEL_ADDRESS: no core to connect to');
   }
 
-  get current(): string { return this.cores[this.index]; }
-  get preferred(): boolean { return this.index === 0; }
+  get current(): string {
+    return this.cores[this.index];
+  }
+  get preferred(): boolean {
+    return this.index === 0;
+  }
 
   /** The current core failed: the next one. true when that starts a new round (back off). */
   advance(): boolean {
@@ -29,14 +33,25 @@ export class CoreChoice {
     return this.index === 0;
   }
 
-  backToFirst(): void { if (this.index !== 0) { this.index = 0; this.switches++; } }
+  backToFirst(): void {
+    if (this.index !== 0) {
+      this.index = 0;
+      this.switches++;
+    }
+  }
 }
 
 /** One TLS handshake with `addr` and the transport's peer check; resolves null or why not. */
 export function probeCore(addr: string, transport: Transport, timeoutMs = 5000): Promise<string | null> {
   return new Promise((resolve) => {
     let done = false;
-    const finish = (why: string | null) => { if (done) return; done = true; clearTimeout(timer); sock.destroy(); resolve(why); };
+    const finish = (why: string | null) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(why);
+    };
     const [host, port] = tunnelAddress(addr);
     const sock = tls.connect({ ...transport.client, host, port, servername: undefined });
     const timer = setTimeout(() => finish(`no TLS handshake within ${timeoutMs} ms`), timeoutMs);

@@ -30,8 +30,12 @@ export class ReadGate {
 
   constructor(public budget: number) {}
 
-  get armedCount(): number { return this.armed.size; }
-  get waitingCount(): number { return this.waiting.size; }
+  get armedCount(): number {
+    return this.armed.size;
+  }
+  get waitingCount(): number {
+    return this.waiting.size;
+  }
 
   /** The reader wants to read: armed at once when there is room, else queued. */
   request(r: GateReader): void {
@@ -51,7 +55,10 @@ export class ReadGate {
   }
 
   /** A stream accepted `n` bytes it has not sent yet. */
-  hold(n: number): void { this.held += n; if (this.held > this.peakHeld) this.peakHeld = this.held; }
+  hold(n: number): void {
+    this.held += n;
+    if (this.held > this.peakHeld) this.peakHeld = this.held;
+  }
 
   /** `n` held bytes left the process (sent on the link) or were dropped. */
   release(n: number): void {
@@ -69,7 +76,10 @@ export class ReadGate {
   private room(): boolean {
     // With nothing held or armed one reader may read whatever the budget (a budget below one
     // read must not stop everything); otherwise held bytes come back as streams send them.
-    return (this.armed.size === 0 && this.held === 0) || this.held + (this.armed.size + 1) * READ_MAX <= this.budget;
+    return (
+      (this.armed.size === 0 && this.held === 0) ||
+      this.held + (this.armed.size + 1) * READ_MAX <= this.budget
+    );
   }
 
   private admit(): void {

@@ -29,7 +29,9 @@ export function exposedGc(): (() => void) | null {
     v8.setFlagsFromString('--expose-gc');
     const f = vm.runInNewContext('gc') as unknown;
     gcFn = typeof f === 'function' ? (f as () => void) : null;
-  } catch { gcFn = null; }
+  } catch {
+    gcFn = null;
+  }
   return gcFn;
 }
 
@@ -51,7 +53,10 @@ let moved = 0;
 /** The data path moved `n` bytes (allocated Buffers for them): check now and then. */
 export function noteBytes(n: number): void {
   moved += n;
-  if (moved >= CHECK_BYTES && current) { moved = 0; current.check(); }
+  if (moved >= CHECK_BYTES && current) {
+    moved = 0;
+    current.check();
+  }
 }
 
 /** Start checking; `limitBytes()` is read at every check so budget changes apply at once. */
@@ -63,14 +68,20 @@ export function startGcGuard(limitBytes: () => number): GcGuard | null {
   // row the gap between forced GCs doubles (up to MAX_GAP_MS) until one is useful again.
   // What one freed is read at later checks: V8 frees the backing stores on a sweeper thread
   // after gc() returns.
-  let last = 0; let gap = MIN_GAP_MS; let before = 0; let low = Infinity; let judged = true; let useless = 0;
+  let last = 0;
+  let gap = MIN_GAP_MS;
+  let before = 0;
+  let low = Infinity;
+  let judged = true;
+  let useless = 0;
   const state = { forced: 0, maxGap: MIN_GAP_MS, limit: 0, ab: 0 };
   const me = {
     check(): void {
       const limit = limitBytes();
       if (!(limit > 0)) return;
       const ab = process.memoryUsage().arrayBuffers;
-      state.limit = limit; state.ab = ab;
+      state.limit = limit;
+      state.ab = ab;
       low = Math.min(low, ab);
       const now = Date.now();
       if (now - last < MIN_GAP_MS) return;
@@ -78,10 +89,19 @@ export function startGcGuard(limitBytes: () => number): GcGuard | null {
       // the level seen later can hide what a GC freed: only a run of useless ones backs off.
       if (!judged) {
         judged = true;
-        if (before - low >= USEFUL || low <= limit) { useless = 0; gap = MIN_GAP_MS; } else if (++useless >= USELESS_RUN) { gap = Math.min(gap * 2, MAX_GAP_MS); state.maxGap = Math.max(state.maxGap, gap); }
+        if (before - low >= USEFUL || low <= limit) {
+          useless = 0;
+          gap = MIN_GAP_MS;
+        } else if (++useless >= USELESS_RUN) {
+          gap = Math.min(gap * 2, MAX_GAP_MS);
+          state.maxGap = Math.max(state.maxGap, gap);
+        }
       }
       if (ab <= limit || now - last < gap) return;
-      last = now; before = ab; low = Infinity; judged = false;
+      last = now;
+      before = ab;
+      low = Infinity;
+      judged = false;
       state.forced++;
       gc();
     },
@@ -89,6 +109,25 @@ export function startGcGuard(limitBytes: () => number): GcGuard | null {
   current = me;
   const timer = setInterval(() => me.check(), CHECK_MS);
   timer.unref();
-  return { stop: () => { clearInterval(timer); if (current === me) current = null; }, get forced() { return state.forced; }, get gapMs() { return gap; },
-    get maxGapMs() { return state.maxGap; }, get limitBytes() { return state.limit; }, get arrayBuffers() { return state.ab; } };
+  return {
+    stop: () => {
+      clearInterval(timer);
+      if (current === me) current = null;
+    },
+    get forced() {
+      return state.forced;
+    },
+    get gapMs() {
+      return gap;
+    },
+    get maxGapMs() {
+      return state.maxGap;
+    },
+    get limitBytes() {
+      return state.limit;
+    },
+    get arrayBuffers() {
+      return state.ab;
+    },
+  };
 }

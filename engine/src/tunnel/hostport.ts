@@ -4,6 +4,9 @@ import { splitHostPort } from '../net/hostport.ts';
 
 export function tunnelAddress(s: string): [string, number] {
   const hp = splitHostPort(s);
-  if (!hp) throw new Error(`EDGEWAN_ERR_TUNNEL_ADDRESS: "${s}" is not host:port (IPv6 in brackets, e.g. "[::1]:8080")`);
+  if (!hp)
+    throw new Error(
+      `EDGEWAN_ERR_TUNNEL_ADDRESS: "${s}" is not host:port (IPv6 in brackets, e.g. "[::1]:8080")`,
+    );
   return [hp.host, hp.port];
 }

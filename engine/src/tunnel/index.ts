@@ -21,7 +21,12 @@ export function createTunnel(c: ResolvedConfig): TunnelComponent {
     diskMaxBytes: c.caches.chunkDisk.maxSize,
     chunkSize: t.chunkSizeBytes ?? 8192,
     windowBytes: Math.max(t.streamWindowBytes ?? 32768, 4 * (t.chunkSizeBytes ?? 8192)),
-    backoffMs: c.supervisor ? { initial: Math.max(100, c.supervisor.backoffMs.initial), max: Math.max(1000, c.supervisor.backoffMs.max) } : undefined,
+    backoffMs: c.supervisor
+      ? {
+          initial: Math.max(100, c.supervisor.backoffMs.initial),
+          max: Math.max(1000, c.supervisor.backoffMs.max),
+        }
+      : undefined,
   });
 }
 

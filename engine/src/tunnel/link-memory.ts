@@ -25,7 +25,11 @@ export class LinkMemory {
   private readonly live = new Set<Link>();
 
   /** `budgetBytes`: the tunnel's budget; `buffersBytes`: memory.split.buffers (0: no policy). */
-  constructor(private budgetBytes: number, avgChunk: number, private readonly buffersBytes: number) {
+  constructor(
+    private budgetBytes: number,
+    avgChunk: number,
+    private readonly buffersBytes: number,
+  ) {
     this.sketches = new SketchIndex(Math.max(256, Math.ceil(budgetBytes / avgChunk)));
     this.split = linkSplit(budgetBytes, 0, this.sketches.max * SKETCH_ENTRY_BYTES);
   }
@@ -36,32 +40,57 @@ export class LinkMemory {
   /** Receive buffers one link's streams share: memory.split.buffers divided between the links. */
   readonly recvBytes = (): number => {
     if (this.buffersBytes <= 0) return 16 << 20;
-    return Math.max(RECV_LINK_FLOOR, Math.floor(Math.max(1 << 20, this.buffersBytes) / Math.max(1, this.live.size)));
+    return Math.max(
+      RECV_LINK_FLOOR,
+      Math.floor(Math.max(1 << 20, this.buffersBytes) / Math.max(1, this.live.size)),
+    );
   };
 
   /** A link came or went (or the budget changed): split again and trim every peer model to its new share at once. */
   relink(links: Iterable<Link>, budgetBytes = this.budgetBytes): void {
     this.budgetBytes = budgetBytes;
     const now = new Set(links);
-    for (const l of this.live) if (!now.has(l)) { this.evictedClosed += l.peerModel?.evicted ?? 0; this.live.delete(l); }
+    for (const l of this.live)
+      if (!now.has(l)) {
+        this.evictedClosed += l.peerModel?.evicted ?? 0;
+        this.live.delete(l);
+      }
     for (const l of now) this.live.add(l);
     this.split = linkSplit(budgetBytes, this.live.size, this.sketches.max * SKETCH_ENTRY_BYTES);
     for (const l of this.live) l.peerModel?.trim();
   }
 
-  get peerModelBytesUsed(): number { let n = 0; for (const l of this.live) n += l.peerModel?.bytes ?? 0; return n; }
-  get sketchBytesUsed(): number { return this.sketches.size * SKETCH_ENTRY_BYTES; }
+  get peerModelBytesUsed(): number {
+    let n = 0;
+    for (const l of this.live) n += l.peerModel?.bytes ?? 0;
+    return n;
+  }
+  get sketchBytesUsed(): number {
+    return this.sketches.size * SKETCH_ENTRY_BYTES;
+  }
 
   status(store: ChunkStore | null): Record<string, unknown> {
     const s = this.split;
-    let entries = 0; let evicted = this.evictedClosed;
-    for (const l of this.live) { entries += l.peerModel?.entries ?? 0; evicted += l.peerModel?.evicted ?? 0; }
+    let entries = 0;
+    let evicted = this.evictedClosed;
+    for (const l of this.live) {
+      entries += l.peerModel?.entries ?? 0;
+      evicted += l.peerModel?.evicted ?? 0;
+    }
     const storeUsed = store?.memoryBytes ?? 0;
     return {
-      budgetBytes: s.budgetBytes, links: this.live.size,
+      budgetBytes: s.budgetBytes,
+      links: this.live.size,
       usedBytes: storeUsed + this.peerModelBytesUsed + this.sketchBytesUsed,
       store: { limitBytes: store?.memoryLimit ?? 0, splitBytes: s.storeBytes, usedBytes: storeUsed },
-      peerModels: { limitBytes: s.peerModelsBytes, perLinkBytes: s.perLinkBytes, floorBytes: s.floorBytes, usedBytes: this.peerModelBytesUsed, entries, evicted },
+      peerModels: {
+        limitBytes: s.peerModelsBytes,
+        perLinkBytes: s.perLinkBytes,
+        floorBytes: s.floorBytes,
+        usedBytes: this.peerModelBytesUsed,
+        entries,
+        evicted,
+      },
       sketches: { limitBytes: s.sketchBytes, usedBytes: this.sketchBytesUsed, entries: this.sketches.size },
       buffers: { budgetBytes: this.buffersBytes, perLinkRecvBytes: this.recvBytes() },
     };
@@ -69,8 +98,15 @@ export class LinkMemory {
 
   metrics(store: ChunkStore | null): MetricSample[] {
     const s = this.split;
-    const g = (name: string, help: string, value: number, labels?: Record<string, string>): MetricSample => ({ name, help, type: 'gauge', value, labels });
-    const budget = 'The tunnel memory budget (memory.split.chunkMemory) and its parts: the chunk store memory tier, the peer models of all links, the sketch index.';
+    const g = (name: string, help: string, value: number, labels?: Record<string, string>): MetricSample => ({
+      name,
+      help,
+      type: 'gauge',
+      value,
+      labels,
+    });
+    const budget =
+      'The tunnel memory budget (memory.split.chunkMemory) and its parts: the chunk store memory tier, the peer models of all links, the sketch index.';
     const used = 'Bytes held in each part of the tunnel memory budget.';
     let evicted = this.evictedClosed;
     for (const l of this.live) evicted += l.peerModel?.evicted ?? 0;
@@ -82,10 +118,29 @@ export class LinkMemory {
       g('tunnel_memory_used_bytes', used, store?.memoryBytes ?? 0, { part: 'store' }),
       g('tunnel_memory_used_bytes', used, this.peerModelBytesUsed, { part: 'peer_models' }),
       g('tunnel_memory_used_bytes', used, this.sketchBytesUsed, { part: 'sketches' }),
-      g('tunnel_peer_model_link_bytes', 'What one link\'s peer model may hold now (share) and whatever the other links do (floor).', s.perLinkBytes, { bound: 'share' }),
-      g('tunnel_peer_model_link_bytes', 'What one link\'s peer model may hold now (share) and whatever the other links do (floor).', s.floorBytes, { bound: 'floor' }),
-      { name: 'tunnel_peer_model_evictions_total', help: 'Chunks the peer models forgot to stay within their byte share.', type: 'counter', value: evicted },
-      g('tunnel_recv_buffer_link_bytes', 'Receive buffers one link\'s streams share (memory.split.buffers divided between the links).', this.recvBytes()),
+      g(
+        'tunnel_peer_model_link_bytes',
+        "What one link's peer model may hold now (share) and whatever the other links do (floor).",
+        s.perLinkBytes,
+        { bound: 'share' },
+      ),
+      g(
+        'tunnel_peer_model_link_bytes',
+        "What one link's peer model may hold now (share) and whatever the other links do (floor).",
+        s.floorBytes,
+        { bound: 'floor' },
+      ),
+      {
+        name: 'tunnel_peer_model_evictions_total',
+        help: 'Chunks the peer models forgot to stay within their byte share.',
+        type: 'counter',
+        value: evicted,
+      },
+      g(
+        'tunnel_recv_buffer_link_bytes',
+        "Receive buffers one link's streams share (memory.split.buffers divided between the links).",
+        this.recvBytes(),
+      ),
     ];
   }
 }

@@ -21,16 +21,25 @@ import type { ChunkStore } from '../cache/store.ts';
 export class RecentSet {
   private readonly m = new Map<string, true>();
   constructor(readonly max: number) {}
-  get size(): number { return this.m.size; }
-  has(k: string): boolean { return this.m.has(k); }
+  get size(): number {
+    return this.m.size;
+  }
+  has(k: string): boolean {
+    return this.m.has(k);
+  }
   add(k: string): void {
     this.m.delete(k);
     this.m.set(k, true);
     if (this.m.size > this.max) this.m.delete(this.m.keys().next().value as string);
   }
-  delete(k: string): void { this.m.delete(k); }
+  delete(k: string): void {
+    this.m.delete(k);
+  }
   /** Drop the least recently added key. */
-  dropOldest(): void { const k = this.m.keys().next(); if (!k.done) this.m.delete(k.value); }
+  dropOldest(): void {
+    const k = this.m.keys().next();
+    if (!k.done) this.m.delete(k.value);
+  }
 }
 
 /**
@@ -56,20 +65,30 @@ export class PeerModel {
   evicted = 0;
 
   /** `limitBytes`: this link's current share of the memory budget (none: only maxEntries bounds it). */
-  constructor(private readonly store: ChunkStore, private trustStore: boolean, maxEntries: number, private readonly limitBytes?: () => number) {
+  constructor(
+    private readonly store: ChunkStore,
+    private trustStore: boolean,
+    maxEntries: number,
+    private readonly limitBytes?: () => number,
+  ) {
     this.seen = new RecentSet(Math.max(1024, maxEntries));
   }
 
   /** Bytes this model holds (PEER_ENTRY_BYTES per remembered chunk). */
-  get bytes(): number { return (this.seen.size + this.missing.size) * PEER_ENTRY_BYTES; }
-  get entries(): number { return this.seen.size + this.missing.size; }
+  get bytes(): number {
+    return (this.seen.size + this.missing.size) * PEER_ENTRY_BYTES;
+  }
+  get entries(): number {
+    return this.seen.size + this.missing.size;
+  }
 
   /** Forget the oldest chunks until the model fits its byte limit (the limit may have shrunk). */
   trim(): void {
     if (!this.limitBytes) return;
     const max = Math.floor(this.limitBytes() / PEER_ENTRY_BYTES);
     while (this.seen.size + this.missing.size > max) {
-      if (this.missing.size > 0 && (this.missing.size > MISSING_SHARE * max || this.seen.size === 0)) this.missing.dropOldest();
+      if (this.missing.size > 0 && (this.missing.size > MISSING_SHARE * max || this.seen.size === 0))
+        this.missing.dropOldest();
       else this.seen.dropOldest();
       this.evicted++;
     }
@@ -85,19 +104,28 @@ export class PeerModel {
     return true;
   }
 
-  add(fp: Uint8Array): void { const k = fpKey(fp); this.seen.add(k); this.missing.delete(k); this.trim(); }
+  add(fp: Uint8Array): void {
+    const k = fpKey(fp);
+    this.seen.add(k);
+    this.missing.delete(k);
+    this.trim();
+  }
 
   /**
    * The peer asked for this chunk: it no longer holds it. Returns true when that made the
    * model drop everything it assumed (too many of our references missed).
    */
   lost(fp: Uint8Array): boolean {
-    const k = fpKey(fp); this.seen.delete(k); this.missing.add(k); this.trim();
+    const k = fpKey(fp);
+    this.seen.delete(k);
+    this.missing.add(k);
+    this.trim();
     this.losses++;
     if (this.losses < DROP_MIN || this.losses < DROP_SHARE * this.refs) return false;
     this.trustStore = false;
     this.seen = new RecentSet(this.seen.max);
-    this.refs = 0; this.losses = 0;
+    this.refs = 0;
+    this.losses = 0;
     return true;
   }
 }

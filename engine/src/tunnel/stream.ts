@@ -7,7 +7,14 @@
 import { Duplex } from 'node:stream';
 import { StreamChunker } from '../codec/chunker.ts';
 import { decompressBlock } from '../codec/block.ts';
-import { buildDict, inflateWithDict, unzstdWithDict, SendHistory, ZSTD_WINDOW, ZSTD_MAX_DICT } from '../codec/dict.ts';
+import {
+  buildDict,
+  inflateWithDict,
+  unzstdWithDict,
+  SendHistory,
+  ZSTD_WINDOW,
+  ZSTD_MAX_DICT,
+} from '../codec/dict.ts';
 import { fingerprint, fpKey } from '../codec/fingerprint.ts';
 import { Op, T, DZ_MAX_DICT, type DataOp } from '../codec/frame.ts';
 import { SpanBuilder, manifestFps } from '../codec/manifest.ts';
@@ -21,7 +28,12 @@ const TAIL_FLUSH_MS = 20;
 
 /** A stream reset for bad input on that stream only: the link stays up. `code` is typed. */
 export class TunnelStreamError extends Error {
-  constructor(readonly code: EngineErrorCode, message: string) { super(`${code}: ${message}`); }
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+  }
 }
 
 export class TunnelStream extends Duplex {
@@ -54,7 +66,11 @@ export class TunnelStream extends Duplex {
   private granted: number; // credit given to the peer so far (initial window + CREDIT frames)
   remoteReset = false;
 
-  constructor(readonly id: number, private readonly link: Link, readonly target: string) {
+  constructor(
+    readonly id: number,
+    private readonly link: Link,
+    readonly target: string,
+  ) {
     // Small high-water marks: with 1,000 streams, per-stream buffering is what RSS is made of.
     super({ allowHalfOpen: true, readableHighWaterMark: 16 * 1024, writableHighWaterMark: 16 * 1024 });
     this.sendCredit = link.peerWindow;
@@ -65,16 +81,23 @@ export class TunnelStream extends Duplex {
   }
 
   /** The process-wide admission control for local socket reads (proxy/splice.ts uses it). */
-  get gate(): ReadGate { return this.link.gate; }
+  get gate(): ReadGate {
+    return this.link.gate;
+  }
 
   // ---- send side -------------------------------------------------------------------------
   override _write(data: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.tailTimer) { clearTimeout(this.tailTimer); this.tailTimer = null; }
+    if (this.tailTimer) {
+      clearTimeout(this.tailTimer);
+      this.tailTimer = null;
+    }
     this.link.counters.appTx += data.length;
-    this.held += data.length; this.link.gate.hold(data.length);
+    this.held += data.length;
+    this.link.gate.hold(data.length);
     noteBytes(data.length);
     if (this.link.mode === 'raw' || this.link.mode === 'lz4') {
-      for (let o = 0; o < data.length; o += 65536) this.outQ.push(data.subarray(o, Math.min(data.length, o + 65536)));
+      for (let o = 0; o < data.length; o += 65536)
+        this.outQ.push(data.subarray(o, Math.min(data.length, o + 65536)));
     } else {
       for (const c of this.chunker.push(data)) this.outQ.push(c);
     }
@@ -83,7 +106,10 @@ export class TunnelStream extends Duplex {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    if (this.tailTimer) { clearTimeout(this.tailTimer); this.tailTimer = null; }
+    if (this.tailTimer) {
+      clearTimeout(this.tailTimer);
+      this.tailTimer = null;
+    }
     this.flushTail();
     this.finalCb = cb;
     this.link.schedule(this);
@@ -91,7 +117,10 @@ export class TunnelStream extends Duplex {
 
   private flushTail(): void {
     const t = this.chunker.flush();
-    if (t) { this.outQ.push(t); this.link.schedule(this); }
+    if (t) {
+      this.outQ.push(t);
+      this.link.schedule(this);
+    }
   }
 
   /** Something to send right now (credit and queue permitting)? */
@@ -107,8 +136,10 @@ export class TunnelStream extends Duplex {
     let batch = 0;
     while (this.outQ.length > 0 && batch < BATCH_BYTES) {
       let c = this.outQ[0];
-      if (c.length > this.link.peerWindow) { // a peer window below our max chunk: split raw
-        this.outQ[0] = c.subarray(this.link.peerWindow >>> 1); c = c.subarray(0, this.link.peerWindow >>> 1);
+      if (c.length > this.link.peerWindow) {
+        // a peer window below our max chunk: split raw
+        this.outQ[0] = c.subarray(this.link.peerWindow >>> 1);
+        c = c.subarray(0, this.link.peerWindow >>> 1);
         this.outQ.unshift(c);
       }
       if (c.length > this.sendCredit) break;
@@ -119,48 +150,72 @@ export class TunnelStream extends Duplex {
     }
     // Held references (an all-reference span, link.ts) go out once this stream would wait:
     // for credit, or for data with no partial chunk due (the tail timer flushes one in 20 ms).
-    const last = this.outQ.length === 0 ? this.chunker.pending === 0 || this.finalCb !== null : this.outQ[0].length > this.sendCredit;
-    const ops: DataOp[] = chunks.length > 0 || this.heldRefs.length > 0 ? this.link.encodeBatch(this, chunks, last) : [];
+    const last =
+      this.outQ.length === 0
+        ? this.chunker.pending === 0 || this.finalCb !== null
+        : this.outQ[0].length > this.sendCredit;
+    const ops: DataOp[] =
+      chunks.length > 0 || this.heldRefs.length > 0 ? this.link.encodeBatch(this, chunks, last) : [];
     if (ops.length > 0) this.link.sendData(this.id, ops);
     // Queued chunks are views of the Buffer they were read into, which stays alive until the
     // last of them is sent: so the gate gets the bytes back only when the queue is empty
     // (what stays held is the chunker's tail, a copy of its own).
     if (this.outQ.length === 0 && this.held > this.chunker.pending) {
-      const n = this.held - this.chunker.pending; this.held -= n; this.link.gate.release(n);
+      const n = this.held - this.chunker.pending;
+      this.held -= n;
+      this.link.gate.release(n);
     }
     if (this.outQ.length === 0 && this.writeCb) {
-      const cb = this.writeCb; this.writeCb = null;
+      const cb = this.writeCb;
+      this.writeCb = null;
       // All sent but a partial chunk: if the source stays quiet (no _write soon), send the
       // tail rather than hold it (latency). Armed only once we are idle, never while we wait
       // for credit, so bulk transfers keep purely content-defined cuts.
       if (this.chunker.pending > 0 && !this.finalCb) {
         if (this.tailTimer) clearTimeout(this.tailTimer);
-        this.tailTimer = setTimeout(() => { this.tailTimer = null; this.flushTail(); }, TAIL_FLUSH_MS);
+        this.tailTimer = setTimeout(() => {
+          this.tailTimer = null;
+          this.flushTail();
+        }, TAIL_FLUSH_MS);
       }
       cb();
     }
     if (this.outQ.length === 0 && this.finalCb && !this.finSent && this.chunker.pending === 0) {
       this.finSent = true;
       this.link.sendFrame(T.FIN, this.id);
-      const cb = this.finalCb; this.finalCb = null; cb();
+      const cb = this.finalCb;
+      this.finalCb = null;
+      cb();
       this.maybeDone();
     }
     return this.sendable;
   }
 
-  takeHeld(): DataOp[] { const h = this.heldRefs; this.heldRefs = []; return h; }
+  takeHeld(): DataOp[] {
+    const h = this.heldRefs;
+    this.heldRefs = [];
+    return h;
+  }
 
   /** A chunk was delivered here: extend the current span; a completed one's manifest is learned. */
   private delivered(fp: Uint8Array | null): void {
-    if (!fp) { this.rxSpan.reset(); return; }
+    if (!fp) {
+      this.rxSpan.reset();
+      return;
+    }
     const m = this.rxSpan.push(fp);
     if (m) this.link.learn(m, true);
   }
 
   /** A chunk went out on this stream (any op): keep the codec window's worth. */
-  noteSent(fp: Uint8Array, len: number): void { this.txHist.push(fp, len, this.link.histWindow, this.link.histMax); }
+  noteSent(fp: Uint8Array, len: number): void {
+    this.txHist.push(fp, len, this.link.histWindow, this.link.histMax);
+  }
 
-  addCredit(n: number): void { this.sendCredit += n; this.link.schedule(this); }
+  addCredit(n: number): void {
+    this.sendCredit += n;
+    this.link.schedule(this);
+  }
 
   // ---- receive side ----------------------------------------------------------------------
   /** DATA ops from the peer, in order. Returns an error message on a protocol violation. */
@@ -173,60 +228,101 @@ export class TunnelStream extends Duplex {
     return this.drainIn();
   }
 
-  remoteEnd(): void { this.remoteFin = true; this.drainIn(); }
+  remoteEnd(): void {
+    this.remoteFin = true;
+    this.drainIn();
+  }
 
   /** The literal we asked for arrived (already verified and stored by the link). */
-  resolve(data: Uint8Array): string | null { if (this.waiting) this.got.set(fpKey(this.waiting), data); this.waiting = null; return this.drainIn(); }
+  resolve(data: Uint8Array): string | null {
+    if (this.waiting) this.got.set(fpKey(this.waiting), data);
+    this.waiting = null;
+    return this.drainIn();
+  }
 
   /** Held chunk by fingerprint (a NEED answer first); asks the peer and returns undefined when missing. */
   private chunkFor(fp: Uint8Array): Uint8Array | undefined {
     const d = this.got.get(fpKey(fp)) ?? this.link.lookup(fp);
-    if (!d) { this.waiting = fp; this.link.need(this, fp); }
+    if (!d) {
+      this.waiting = fp;
+      this.link.need(this, fp);
+    }
     return d;
   }
 
   /** Reset this stream only, with a typed error (bad input that leaves the link usable). */
   private fail(code: EngineErrorCode, message: string): null {
-    this.inQ = []; this.got.clear();
+    this.inQ = [];
+    this.got.clear();
     this.destroy(new TunnelStreamError(code, `${message} (stream ${this.id})`));
     return null;
   }
 
   /** The chunks a REFM op stands for; null when the stream waits for one (NEED) or failed. */
   private expandRun(mfp: Uint8Array, rawLen: number): Array<[Uint8Array, Uint8Array]> | null {
-    if (!this.link.acceptsRuns) return this.fail('EDGEWAN_ERR_TUNNEL_CODEC', 'a REFM op although this side did not offer reference runs');
+    if (!this.link.acceptsRuns)
+      return this.fail(
+        'EDGEWAN_ERR_TUNNEL_CODEC',
+        'a REFM op although this side did not offer reference runs',
+      );
     const m = this.chunkFor(mfp);
     if (!m) return null;
     const fps = manifestFps(m);
-    if (!fps) return this.fail('EDGEWAN_ERR_TUNNEL_MANIFEST', `a REFM op names a chunk of ${m.length} bytes that is not a manifest`);
+    if (!fps)
+      return this.fail(
+        'EDGEWAN_ERR_TUNNEL_MANIFEST',
+        `a REFM op names a chunk of ${m.length} bytes that is not a manifest`,
+      );
     const out: Array<[Uint8Array, Uint8Array]> = [];
     let total = 0;
     for (const fp of fps) {
       const d = this.chunkFor(fp);
       if (!d) return null;
-      out.push([fp, d]); total += d.length;
+      out.push([fp, d]);
+      total += d.length;
     }
-    if (total !== rawLen) return this.fail('EDGEWAN_ERR_TUNNEL_MANIFEST', `a REFM op declares ${rawLen} bytes, its chunks hold ${total}`);
+    if (total !== rawLen)
+      return this.fail(
+        'EDGEWAN_ERR_TUNNEL_MANIFEST',
+        `a REFM op declares ${rawLen} bytes, its chunks hold ${total}`,
+      );
     return out;
   }
 
   /** Decode a DZ op into its chunks; null when the stream waits for a dictionary chunk or failed. */
   private decodeDz(o: Extract<DataOp, { op: Op.DZ }>): Uint8Array[] | null {
-    if (!this.link.acceptsDz) return this.fail('EDGEWAN_ERR_TUNNEL_CODEC', 'a DZ op although this side did not offer deflate with dictionaries');
-    if (o.zstd && !this.link.acceptsZstd) return this.fail('EDGEWAN_ERR_TUNNEL_CODEC', 'a zstd DZ op although this side did not offer zstd');
+    if (!this.link.acceptsDz)
+      return this.fail(
+        'EDGEWAN_ERR_TUNNEL_CODEC',
+        'a DZ op although this side did not offer deflate with dictionaries',
+      );
+    if (o.zstd && !this.link.acceptsZstd)
+      return this.fail('EDGEWAN_ERR_TUNNEL_CODEC', 'a zstd DZ op although this side did not offer zstd');
     const most = o.zstd ? ZSTD_MAX_DICT : DZ_MAX_DICT;
-    if (o.dict.length > most) return this.fail('EDGEWAN_ERR_TUNNEL_DICT_RANGE', `a DZ op names ${o.dict.length} dictionary chunks, at most ${most}`);
-    if (o.check && o.lens.length !== 1) return this.fail('EDGEWAN_ERR_TUNNEL_DICT_RANGE', 'a checked DZ op must carry one chunk');
+    if (o.dict.length > most)
+      return this.fail(
+        'EDGEWAN_ERR_TUNNEL_DICT_RANGE',
+        `a DZ op names ${o.dict.length} dictionary chunks, at most ${most}`,
+      );
+    if (o.check && o.lens.length !== 1)
+      return this.fail('EDGEWAN_ERR_TUNNEL_DICT_RANGE', 'a checked DZ op must carry one chunk');
     const parts: Uint8Array[] = [];
     for (const fp of o.dict) {
       const d = this.chunkFor(fp);
       if (!d) return null;
       parts.push(d);
     }
-    const out = o.zstd ? unzstdWithDict(o.data, buildDict(parts, ZSTD_WINDOW), o.rawLen) : inflateWithDict(o.data, buildDict(parts), o.rawLen);
-    if (!out) return this.fail('EDGEWAN_ERR_TUNNEL_DECOMPRESS', `a DZ op does not ${o.zstd ? 'decompress' : 'inflate'} to its declared ${o.rawLen} bytes`);
+    const out = o.zstd
+      ? unzstdWithDict(o.data, buildDict(parts, ZSTD_WINDOW), o.rawLen)
+      : inflateWithDict(o.data, buildDict(parts), o.rawLen);
+    if (!out)
+      return this.fail(
+        'EDGEWAN_ERR_TUNNEL_DECOMPRESS',
+        `a DZ op does not ${o.zstd ? 'decompress' : 'inflate'} to its declared ${o.rawLen} bytes`,
+      );
     noteBytes(o.rawLen);
-    if (o.check && !fingerprint(out).equals(o.check)) return this.fail('EDGEWAN_ERR_TUNNEL_CHECK', 'a delta does not match its fingerprint');
+    if (o.check && !fingerprint(out).equals(o.check))
+      return this.fail('EDGEWAN_ERR_TUNNEL_CHECK', 'a delta does not match its fingerprint');
     if (o.lens.length === 1) return [out];
     // One buffer per chunk, which the store adopts and the reader gets: the op's output is
     // garbage at once instead of staying alive behind views.
@@ -234,7 +330,8 @@ export class TunnelStream extends Duplex {
     let at = 0;
     for (const l of o.lens) {
       const b = Buffer.allocUnsafeSlow(l);
-      b.set(out.subarray(at, at + l)); at += l;
+      b.set(out.subarray(at, at + l));
+      at += l;
       chunks.push(new Uint8Array(b.buffer, b.byteOffset, l));
     }
     return chunks;
@@ -262,14 +359,18 @@ export class TunnelStream extends Duplex {
         this.inQ.shift();
         this.pushed += o.rawLen;
         this.link.counters.appRx += o.rawLen;
-        for (const [fp, d] of parts) { this.delivered(fp); this.push(d); }
+        for (const [fp, d] of parts) {
+          this.delivered(fp);
+          this.push(d);
+        }
         continue;
       }
       if (o.op === Op.REF) {
         data = this.chunkFor(o.fp);
         if (!data) return null;
         this.got.clear();
-        if (data.length !== o.rawLen) return `reference on stream ${this.id} resolves to ${data.length} bytes, expected ${o.rawLen}`;
+        if (data.length !== o.rawLen)
+          return `reference on stream ${this.id} resolves to ${data.length} bytes, expected ${o.rawLen}`;
         this.delivered(o.fp);
       } else if (o.op === Op.LZ4) {
         data = decompressBlock(o.data, o.rawLen);
@@ -284,12 +385,17 @@ export class TunnelStream extends Duplex {
       this.link.counters.appRx += data.length;
       this.push(data);
     }
-    if (this.inQ.length === 0 && this.remoteFin && !this.readableEnded) { this.push(null); this.maybeDone(); }
+    if (this.inQ.length === 0 && this.remoteFin && !this.readableEnded) {
+      this.push(null);
+      this.maybeDone();
+    }
     this.returnCredit();
     return null;
   }
 
-  override _read(): void { this.returnCredit(); }
+  override _read(): void {
+    this.returnCredit();
+  }
 
   /**
    * Keep the peer's credit topped up to the link's current window for this stream. The
@@ -319,10 +425,22 @@ export class TunnelStream extends Duplex {
     const clean = this.finSent && this.remoteFin && this.inQ.length === 0;
     if (!clean && !this.remoteReset) this.link.sendReset(this.id, err ? err.message : 'closed');
     this.link.forget(this.id);
-    this.outQ = []; this.inQ = []; this.got.clear(); this.heldRefs = [];
-    this.txSpan.clear(); this.rxSpan.clear(); this.txHist.clear();
-    if (this.held > 0) { this.link.gate.release(this.held); this.held = 0; }
-    if (this.writeCb) { const c = this.writeCb; this.writeCb = null; c(err ?? new Error('stream closed')); }
+    this.outQ = [];
+    this.inQ = [];
+    this.got.clear();
+    this.heldRefs = [];
+    this.txSpan.clear();
+    this.rxSpan.clear();
+    this.txHist.clear();
+    if (this.held > 0) {
+      this.link.gate.release(this.held);
+      this.held = 0;
+    }
+    if (this.writeCb) {
+      const c = this.writeCb;
+      this.writeCb = null;
+      c(err ?? new Error('stream closed'));
+    }
     cb(err);
   }
 }

@@ -31,7 +31,12 @@ export function makeTransport(role: Role, auth: AuthConfig): Transport {
     const key = m.key;
     return {
       server: { ...base, ciphers: PSK_CIPHERS, pskCallback: () => key, pskIdentityHint: 'edgewan' },
-      client: { ...base, ciphers: PSK_CIPHERS, pskCallback: () => ({ psk: key, identity: 'edgewan-edge' }), checkServerIdentity: () => undefined },
+      client: {
+        ...base,
+        ciphers: PSK_CIPHERS,
+        pskCallback: () => ({ psk: key, identity: 'edgewan-edge' }),
+        checkServerIdentity: () => undefined,
+      },
       verify: () => null,
       describe: 'psk',
     };
@@ -46,7 +51,9 @@ export function makeTransport(role: Role, auth: AuthConfig): Transport {
     const cert = sock.getPeerCertificate();
     if (!cert || !cert.raw) return 'the peer presented no certificate';
     const got = createHash('sha256').update(cert.raw).digest();
-    return pins.some((p) => timingSafeEqual(p, got)) ? null : `the peer's certificate (sha256:${got.toString('hex')}) does not match the pinned ${peerRole} certificate`;
+    return pins.some((p) => timingSafeEqual(p, got))
+      ? null
+      : `the peer's certificate (sha256:${got.toString('hex')}) does not match the pinned ${peerRole} certificate`;
   };
   if (f) {
     const identify = (sock: tls.TLSSocket): Checked => {
@@ -57,7 +64,10 @@ export function makeTransport(role: Role, auth: AuthConfig): Transport {
     return {
       server: { ...common, requestCert: true },
       client: { ...common, checkServerIdentity: () => undefined },
-      verify(sock) { const c = identify(sock); return !c.ok ? c.message : pins.length ? pinned(sock) : null; },
+      verify(sock) {
+        const c = identify(sock);
+        return !c.ok ? c.message : pins.length ? pinned(sock) : null;
+      },
       describe: 'fleet-ca',
       fleet: { ...f, identify },
     };

@@ -15,15 +15,20 @@ export function wrap(text: string, width = 72): string[] {
   const out: string[] = [];
   let line = '';
   for (const w of text.split(/\s+/).filter(Boolean)) {
-    if (line && line.length + 1 + w.length > width) { out.push(line); line = w; }
-    else line = line ? `${line} ${w}` : w;
+    if (line && line.length + 1 + w.length > width) {
+      out.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
   }
   if (line) out.push(line);
   return out;
 }
 
 const COMMON_LICENSES: Record<string, string> = {
-  'Apache-2.0': 'Apache-2.0', 'GPL-2.0': 'GPL-2', 'GPL-3.0': 'GPL-3', 'MPL-2.0': 'MPL-2.0',
+  'Apache-2.0': 'Apache-2.0',
+  'GPL-2.0': 'GPL-2',
+  'GPL-3.0': 'GPL-3',
+  'MPL-2.0': 'MPL-2.0',
 };
 
 export function renderCopyright(info: PackageInfo, mtime: number, notices: string): string {
@@ -56,7 +61,11 @@ export function renderChangelog(info: PackageInfo, mtime: number): string {
 `;
 }
 
-const roff = (s: string) => s.replace(/\\/g, '\\\\').replace(/-/g, '\\-').replace(/^([.'])/gm, '\\&$1');
+const roff = (s: string) =>
+  s
+    .replace(/\\/g, '\\\\')
+    .replace(/-/g, '\\-')
+    .replace(/^([.'])/gm, '\\&$1');
 
 export function renderManPage(info: PackageInfo, mtime: number): string {
   const p = unitPaths(info);

@@ -17,10 +17,17 @@ export interface AptSuiteInspection {
   signature: { verified: boolean; keyFingerprint: string | null; created: string | null; error?: string };
   release: Record<string, string>;
   indexes: Array<{ path: string; size: number; sha256Ok: boolean }>;
-  packages: Array<{ index: string; package: string; version: string; architecture: string; filename: string; size: number; sha256Ok: boolean }>;
+  packages: Array<{
+    index: string;
+    package: string;
+    version: string;
+    architecture: string;
+    filename: string;
+    size: number;
+    sha256Ok: boolean;
+  }>;
   allVerified: boolean;
 }
-
 
 export async function inspectAptSuite(dir: string): Promise<AptSuiteInspection> {
   const repo = resolve(dir, '..', '..');
@@ -45,33 +52,62 @@ export async function inspectAptSuite(dir: string): Promise<AptSuiteInspection> 
     }
   }
   const release = parseControl(text)[0] ?? {};
-  const indexes = (release.SHA256 ?? '').split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
-    const [hash, size, path] = l.split(/\s+/);
-    const f = join(dir, path);
-    const data = existsSync(f) ? readFileSync(f) : undefined;
-    return { path, size: Number(size), sha256Ok: !!data && data.length === Number(size) && sha256(data) === hash };
-  });
+  const indexes = (release.SHA256 ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => {
+      const [hash, size, path] = l.split(/\s+/);
+      const f = join(dir, path);
+      const data = existsSync(f) ? readFileSync(f) : undefined;
+      return {
+        path,
+        size: Number(size),
+        sha256Ok: !!data && data.length === Number(size) && sha256(data) === hash,
+      };
+    });
   const packages: AptSuiteInspection['packages'] = [];
   for (const ix of indexes.filter((i) => i.path.endsWith('/Packages'))) {
     for (const p of parseControl(readFileSync(join(dir, ix.path), 'utf8'))) {
       const f = join(repo, p.Filename);
       const data = existsSync(f) ? readFileSync(f) : undefined;
       packages.push({
-        index: ix.path, package: p.Package, version: p.Version, architecture: p.Architecture, filename: p.Filename,
-        size: Number(p.Size), sha256Ok: !!data && data.length === Number(p.Size) && sha256(data) === p.SHA256,
+        index: ix.path,
+        package: p.Package,
+        version: p.Version,
+        architecture: p.Architecture,
+        filename: p.Filename,
+        size: Number(p.Size),
+        sha256Ok: !!data && data.length === Number(p.Size) && sha256(data) === p.SHA256,
       });
     }
   }
   return {
-    format: 'apt-suite', path: dir, suite: release.Suite ?? '', signature, release: Object.fromEntries(
-      Object.entries(release).filter(([k]) => !['MD5Sum', 'SHA256'].includes(k))),
-    indexes, packages,
-    allVerified: signature.verified && indexes.length > 0 && indexes.every((i) => i.sha256Ok) && packages.every((p) => p.sha256Ok),
+    format: 'apt-suite',
+    path: dir,
+    suite: release.Suite ?? '',
+    signature,
+    release: Object.fromEntries(Object.entries(release).filter(([k]) => !['MD5Sum', 'SHA256'].includes(k))),
+    indexes,
+    packages,
+    allVerified:
+      signature.verified &&
+      indexes.length > 0 &&
+      indexes.every((i) => i.sha256Ok) &&
+      packages.every((p) => p.sha256Ok),
   };
 }
 
 /** The inspect readers of the formats the debian and raspbian targets write. */
 export const APT_READERS: readonly Reader[] = [
-  { name: 'deb', match: (p, h, dir) => !dir && h.toString('latin1', 0, 21) === '!<arch>\ndebian-binary', read: inspectDeb },
-  { name: 'apt-suite', match: (p, _h, dir) => dir && existsSync(join(p, 'InRelease')), read: inspectAptSuite },
+  {
+    name: 'deb',
+    match: (p, h, dir) => !dir && h.toString('latin1', 0, 21) === '!<arch>\ndebian-binary',
+    read: inspectDeb,
+  },
+  {
+    name: 'apt-suite',
+    match: (p, _h, dir) => dir && existsSync(join(p, 'InRelease')),
+    read: inspectAptSuite,
+  },
 ];

@@ -34,9 +34,11 @@ export interface InterceptFiles {
  */
 export function removeTableShell(table: string, indent = ''): string {
   if (!/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(table)) throw new Error(`unsafe nftables table name "${table}"`);
-  return `${indent}if command -v nft >/dev/null 2>&1; then\n`
-    + `${indent}\tprintf 'table inet ${table}\\ndelete table inet ${table}\\n' | nft -f - || true\n`
-    + `${indent}fi\n`;
+  return (
+    `${indent}if command -v nft >/dev/null 2>&1; then\n` +
+    `${indent}\tprintf 'table inet ${table}\\ndelete table inet ${table}\\n' | nft -f - || true\n` +
+    `${indent}fi\n`
+  );
 }
 
 export function interceptFiles(info: PackageInfo): InterceptFiles {

@@ -14,9 +14,7 @@ import { resolvedHook } from './resolved.ts';
 import { interceptFiles } from './intercept.ts';
 import { renderUnit, unitPaths } from './systemd.ts';
 
-export type Payload =
-  | { kind: 'executable'; path: string }
-  | { kind: 'bundle'; path: string };
+export type Payload = { kind: 'executable'; path: string } | { kind: 'bundle'; path: string };
 
 export interface PackageSpec {
   info: PackageInfo;
@@ -45,10 +43,14 @@ export function debFileName(info: PackageInfo, debArch: string): string {
 
 function description(info: PackageInfo, payload: Payload): string {
   const [synopsis, ...rest] = info.description.split('\n');
-  const flavour = payload.kind === 'executable'
-    ? 'This package contains a self-contained executable (the engine and its own Node.js runtime); it needs no other runtime.'
-    : 'This package runs the engine on the distribution\'s Node.js (18 or later) and contains no native code, so it serves every Raspberry Pi OS architecture including ARMv6 (Pi Zero and Pi 1), where it is untested.';
-  const body = [...rest.join(' ').trim() ? [wrap(rest.join(' ')).join('\n')] : [], wrap(flavour).join('\n')];
+  const flavour =
+    payload.kind === 'executable'
+      ? 'This package contains a self-contained executable (the engine and its own Node.js runtime); it needs no other runtime.'
+      : "This package runs the engine on the distribution's Node.js (18 or later) and contains no native code, so it serves every Raspberry Pi OS architecture including ARMv6 (Pi Zero and Pi 1), where it is untested.";
+  const body = [
+    ...(rest.join(' ').trim() ? [wrap(rest.join(' ')).join('\n')] : []),
+    wrap(flavour).join('\n'),
+  ];
   return `${synopsis}\n${body.join('\n\n')}`;
 }
 
@@ -66,12 +68,19 @@ export async function buildServiceDeb(spec: PackageSpec) {
   } else {
     const lib = `/usr/lib/${info.name}/${info.name}.cjs`;
     file(lib, readFileSync(payload.path));
-    file(p.exec, `#!/bin/sh
+    file(
+      p.exec,
+      `#!/bin/sh
 # ${info.name}: runs the bundle on the distribution's Node.js (>= 18).
 exec /usr/bin/node ${lib} "$@"
-`, 0o755);
+`,
+      0o755,
+    );
   }
-  file(`usr/share/lintian/overrides/${info.name}`, renderLintianOverrides(info, payload.kind === 'executable' ? p.exec : undefined));
+  file(
+    `usr/share/lintian/overrides/${info.name}`,
+    renderLintianOverrides(info, payload.kind === 'executable' ? p.exec : undefined),
+  );
   // /lib, not /usr/lib: bookworm's lintian and debhelper still expect units there.
   const icpt = interceptFiles(info);
   file(`lib/systemd/system/${info.serviceName}.service`, renderUnit(info, { interceptHook: icpt.hook }));
@@ -89,7 +98,9 @@ exec /usr/bin/node ${lib} "$@"
   file(icpt.dropIn, icpt.dropInText);
   for (const f of spec.extraFiles ?? []) files.push(f);
 
-  const depends = ['adduser', payload.kind === 'executable' ? EXECUTABLE_DEPENDS : BUNDLE_NODE_DEPENDS].join(', ');
+  const depends = ['adduser', payload.kind === 'executable' ? EXECUTABLE_DEPENDS : BUNDLE_NODE_DEPENDS].join(
+    ', ',
+  );
   return buildDeb({
     control: [
       ['Package', info.name],

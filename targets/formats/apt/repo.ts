@@ -81,7 +81,10 @@ function packagesEntry(p: SuitePackage, filename: string): string {
   // Filename/Size/hashes go before Description, where dpkg-scanpackages puts them.
   const at = p.control.search(/^Description:/m);
   const extra = renderControl([
-    ['Filename', filename], ['Size', p.deb.length], ['MD5sum', sha('md5', p.deb)], ['SHA256', sha('sha256', p.deb)],
+    ['Filename', filename],
+    ['Size', p.deb.length],
+    ['MD5sum', sha('md5', p.deb)],
+    ['SHA256', sha('sha256', p.deb)],
   ]);
   return at < 0 ? p.control + extra : p.control.slice(0, at) + extra + p.control.slice(at);
 }
@@ -92,7 +95,9 @@ export async function writeSuite(spec: SuiteSpec): Promise<SuiteResult> {
   const poolFiles: string[] = [];
   const byArch = new Map<string, string[]>(indexArches.map((a) => [a, []]));
   let size = 0;
-  for (const p of [...spec.packages].sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0))) {
+  for (const p of [...spec.packages].sort((a, b) =>
+    a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0,
+  )) {
     const rel = `pool/${suite}/${p.fileName}`;
     if (poolFiles.includes(rel) && byArch.get(p.indexArch)!.some((e) => e.includes(`Filename: ${rel}\n`))) {
       throw new Error(`apt suite ${suite}: ${rel} listed twice in binary-${p.indexArch}`);
@@ -109,7 +114,9 @@ export async function writeSuite(spec: SuiteSpec): Promise<SuiteResult> {
   // would be served by no index but still published).
   const poolDir = join(aptDir, 'pool', suite);
   if (existsSync(poolDir)) {
-    for (const f of readdirSync(poolDir)) if (!poolFiles.includes(`pool/${suite}/${f}`)) rmSync(join(poolDir, f), { recursive: true, force: true });
+    for (const f of readdirSync(poolDir))
+      if (!poolFiles.includes(`pool/${suite}/${f}`))
+        rmSync(join(poolDir, f), { recursive: true, force: true });
   }
 
   // Build the suite's indexes in a temp dir, then swap it in whole.
@@ -119,17 +126,32 @@ export async function writeSuite(spec: SuiteSpec): Promise<SuiteResult> {
   const indexes: Array<[string, Buffer]> = [];
   for (const arch of indexArches) {
     const text = Buffer.from(byArch.get(arch)!.join('\n'));
-    indexes.push([`main/binary-${arch}/Packages`, text], [`main/binary-${arch}/Packages.gz`, gzipDeterministic(text)]);
+    indexes.push(
+      [`main/binary-${arch}/Packages`, text],
+      [`main/binary-${arch}/Packages.gz`, gzipDeterministic(text)],
+    );
   }
-  const hashes = (alg: string) => indexes.map(([n, b]) => ` ${sha(alg, b)} ${String(b.length).padStart(8)} ${n}`).join('\n');
-  const release = renderControl([
-    ['Origin', spec.origin], ['Label', spec.label], ['Suite', suite], ['Codename', suite],
-    ['Date', releaseDate(spec.mtime)], ['Architectures', indexArches.join(' ')], ['Components', 'main'],
-    ['Description', spec.description],
-  ]) + `MD5Sum:\n${hashes('md5')}\nSHA256:\n${hashes('sha256')}\n`;
+  const hashes = (alg: string) =>
+    indexes.map(([n, b]) => ` ${sha(alg, b)} ${String(b.length).padStart(8)} ${n}`).join('\n');
+  const release =
+    renderControl([
+      ['Origin', spec.origin],
+      ['Label', spec.label],
+      ['Suite', suite],
+      ['Codename', suite],
+      ['Date', releaseDate(spec.mtime)],
+      ['Architectures', indexArches.join(' ')],
+      ['Components', 'main'],
+      ['Description', spec.description],
+    ]) + `MD5Sum:\n${hashes('md5')}\nSHA256:\n${hashes('sha256')}\n`;
   const inRelease = Buffer.from(await spec.signer.clearsign(release));
   const releaseGpg = Buffer.from(await spec.signer.detachSign(Buffer.from(release)));
-  for (const [n, b] of [...indexes, ['Release', Buffer.from(release)], ['InRelease', inRelease], ['Release.gpg', releaseGpg]] as Array<[string, Buffer]>) {
+  for (const [n, b] of [
+    ...indexes,
+    ['Release', Buffer.from(release)],
+    ['InRelease', inRelease],
+    ['Release.gpg', releaseGpg],
+  ] as Array<[string, Buffer]>) {
     writePublic(join(tmpDir, n), b);
     size += b.length;
   }
@@ -144,7 +166,11 @@ export async function writeSuite(spec: SuiteSpec): Promise<SuiteResult> {
 }
 
 /** The deb822 sources file a user drops into /etc/apt/sources.list.d/. */
-export function sourcesSnippet(name: string, suite: string, uri = 'https://REPLACE-WITH-YOUR-HOST/apt'): string {
+export function sourcesSnippet(
+  name: string,
+  suite: string,
+  uri = 'https://REPLACE-WITH-YOUR-HOST/apt',
+): string {
   return `# ${name} (${suite}): copy ${name}-archive-keyring.gpg to /usr/share/keyrings/ and this file to
 # /etc/apt/sources.list.d/${name}.sources, with URIs set to where dist/apt is published.
 Types: deb

@@ -23,7 +23,9 @@ const CONFIG = { nonDeterministicSignaturesViaNotation: false } as const;
 
 export async function loadSigner(armoredPrivate: string | undefined, mtime: number): Promise<AptSigner> {
   if (!armoredPrivate) {
-    throw new SigningError('no OpenPGP private key for the apt repository: set EDGEWAN_OPENPGP_KEY or the manifest\'s openpgpPrivateKey (the build makes dev keys otherwise)');
+    throw new SigningError(
+      "no OpenPGP private key for the apt repository: set EDGEWAN_OPENPGP_KEY or the manifest's openpgpPrivateKey (the build makes dev keys otherwise)",
+    );
   }
   let key: openpgp.PrivateKey;
   try {
@@ -31,7 +33,10 @@ export async function loadSigner(armoredPrivate: string | undefined, mtime: numb
   } catch (err) {
     throw new SigningError(`cannot read the OpenPGP private key: ${(err as Error).message}`, { cause: err });
   }
-  if (!key.isDecrypted()) throw new SigningError('the OpenPGP private key is passphrase-protected: supply an unencrypted key for the build');
+  if (!key.isDecrypted())
+    throw new SigningError(
+      'the OpenPGP private key is passphrase-protected: supply an unencrypted key for the build',
+    );
   const created = Math.ceil(key.getCreationTime().getTime() / 1000);
   const date = new Date(Math.max(mtime, created) * 1000);
   const pub = key.toPublic();
@@ -41,13 +46,23 @@ export async function loadSigner(armoredPrivate: string | undefined, mtime: numb
     publicArmored: pub.armor(),
     async clearsign(text) {
       // Cleartext signatures canonicalise trailing whitespace; Release files have none.
-      if (/[ \t]$/m.test(text)) throw new SigningError('refusing to clearsign text with trailing whitespace (apt would see different bytes)');
+      if (/[ \t]$/m.test(text))
+        throw new SigningError(
+          'refusing to clearsign text with trailing whitespace (apt would see different bytes)',
+        );
       const message = await openpgp.createCleartextMessage({ text });
       return openpgp.sign({ message, signingKeys: key, date, config: CONFIG });
     },
     async detachSign(data) {
       const message = await openpgp.createMessage({ binary: data });
-      return openpgp.sign({ message, signingKeys: key, date, detached: true, format: 'armored', config: CONFIG });
+      return openpgp.sign({
+        message,
+        signingKeys: key,
+        date,
+        detached: true,
+        format: 'armored',
+        config: CONFIG,
+      });
     },
   };
 }
@@ -55,8 +70,12 @@ export async function loadSigner(armoredPrivate: string | undefined, mtime: numb
 /** A v4 curve25519Legacy EdDSA key (bookworm's gpgv accepts it: docs/platform-notes.md §7), for tests. */
 export async function generateTestKey(name: string, created: Date): Promise<string> {
   const k = await openpgp.generateKey({
-    type: 'ecc', curve: 'curve25519Legacy', format: 'armored', date: created,
-    userIDs: [{ name: `${name} test key`, email: 'test@edgewan.invalid' }], config: { v6Keys: false },
+    type: 'ecc',
+    curve: 'curve25519Legacy',
+    format: 'armored',
+    date: created,
+    userIDs: [{ name: `${name} test key`, email: 'test@edgewan.invalid' }],
+    config: { v6Keys: false },
   });
   return k.privateKey;
 }

@@ -6,7 +6,15 @@
 // namespace), no DynamicUser (a state dir on a mount point cannot be renamed to private/).
 import type { PackageInfo } from '../../target.ts';
 import {
-  DEFAULT_GRACE_S, devicePaths, EXIT, heapCapMiB, heapFlags as flagsForCap, killTimeoutS, MIN_HEAP_CAP_MIB, RESTART, serviceUser,
+  DEFAULT_GRACE_S,
+  devicePaths,
+  EXIT,
+  heapCapMiB,
+  heapFlags as flagsForCap,
+  killTimeoutS,
+  MIN_HEAP_CAP_MIB,
+  RESTART,
+  serviceUser,
 } from '../../../engine/contract.ts';
 
 export { heapCapMiB };
@@ -41,7 +49,10 @@ export function renderUnit(info: PackageInfo, opts: UnitOptions = {}): string {
   const heap = heapCapMiB(info.memoryMaxBytes);
   // the hook's path (targets/formats/apt/resolved.ts), not imported to keep this module a leaf
   const hook = `/usr/lib/${info.name}/resolved-dns`;
-  if (heap < MIN_HEAP_CAP_MIB) throw new Error(`service.memoryMax ${info.memoryMaxBytes} bytes leaves a heap cap of ${heap} MiB; use at least 32MiB`);
+  if (heap < MIN_HEAP_CAP_MIB)
+    throw new Error(
+      `service.memoryMax ${info.memoryMaxBytes} bytes leaves a heap cap of ${heap} MiB; use at least 32MiB`,
+    );
   return `[Unit]
 Description=${info.description.split('\n')[0]}
 Documentation=${info.homepage} man:${info.name}(1)
@@ -62,10 +73,14 @@ ExecReload=/bin/kill -HUP $MAINPID
 ExecStartPost=-+${hook} start
 ExecReload=-+${hook} start
 ExecStopPost=-+${hook} stop
-${opts.interceptHook ? `# Interception (docs/intercept.md): a fail-open edge's nftables table goes with the engine,
+${
+  opts.interceptHook
+    ? `# Interception (docs/intercept.md): a fail-open edge's nftables table goes with the engine,
 # also when it died without removing it; a fail-closed table stays.
 ExecStopPost=-+${opts.interceptHook} stop
-` : ''}# Process contract: ${EXIT.CONFIG} = invalid configuration, restarting cannot help.
+`
+    : ''
+}# Process contract: ${EXIT.CONFIG} = invalid configuration, restarting cannot help.
 Restart=on-failure
 RestartSec=2
 RestartPreventExitStatus=${EXIT.CONFIG}

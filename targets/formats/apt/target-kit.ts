@@ -46,10 +46,15 @@ export function suiteNeeds(suite: SuiteConfig): HostNeed[] {
 /** The dpkg architecture of a canonical arch; a clear error for anything else. */
 export function debArchOf(arch: string): string {
   if (!(ALL_ARCHES as readonly string[]).includes(arch)) {
-    throw new UnknownArchError(`unknown architecture "${arch}" in the build's executables: Debian packages exist for ${ALL_ARCHES.filter((a) => ARCHES[a].deb).join(', ')}`);
+    throw new UnknownArchError(
+      `unknown architecture "${arch}" in the build's executables: Debian packages exist for ${ALL_ARCHES.filter((a) => ARCHES[a].deb).join(', ')}`,
+    );
   }
   const deb = ARCHES[arch as Arch].deb;
-  if (!deb) throw new DebInputError(`architecture ${arch} has no Debian standalone package (armhf gets the "all" bundle package)`);
+  if (!deb)
+    throw new DebInputError(
+      `architecture ${arch} has no Debian standalone package (armhf gets the "all" bundle package)`,
+    );
   return deb;
 }
 
@@ -61,10 +66,14 @@ export function planSuite(inputs: BuildInputs, cfg: SuiteConfig): PlannedPackage
   checkDebVersion(info.versions.deb);
   checkMaintainer(info.maintainer);
   if (!Number.isInteger(info.memoryMaxBytes) || heapCapMiB(info.memoryMaxBytes) < MIN_HEAP_CAP_MIB) {
-    throw new DebInputError(`service.memoryMax (${info.memoryMaxBytes} bytes) is too small for a Node heap: use at least 32MiB`);
+    throw new DebInputError(
+      `service.memoryMax (${info.memoryMaxBytes} bytes) is too small for a Node heap: use at least 32MiB`,
+    );
   }
   if (!inputs.keys.openpgpPrivate?.includes('BEGIN PGP PRIVATE KEY BLOCK')) {
-    throw new DebInputError('no armored OpenPGP private key (BuildInputs.keys.openpgpPrivate) to sign the apt repository: set EDGEWAN_OPENPGP_KEY or the manifest\'s openpgpPrivateKey, or let the build create the development key');
+    throw new DebInputError(
+      "no armored OpenPGP private key (BuildInputs.keys.openpgpPrivate) to sign the apt repository: set EDGEWAN_OPENPGP_KEY or the manifest's openpgpPrivateKey, or let the build create the development key",
+    );
   }
   for (const a of Object.keys(inputs.executables)) {
     if (!(ALL_ARCHES as readonly string[]).includes(a)) debArchOf(a);
@@ -74,28 +83,43 @@ export function planSuite(inputs: BuildInputs, cfg: SuiteConfig): PlannedPackage
     const exe = inputs.executables[arch];
     if (exe === undefined) continue; // not built in this run (--arch)
     const debArch = debArchOf(arch);
-    if (!existsSync(exe)) throw new DebInputError(`${exe} (the ${arch} executable for the ${cfg.target} ${debArch} package) does not exist: build it first`);
+    if (!existsSync(exe))
+      throw new DebInputError(
+        `${exe} (the ${arch} executable for the ${cfg.target} ${debArch} package) does not exist: build it first`,
+      );
     plan.push({ arch, debArch, indexArch: debArch, payload: { kind: 'executable', path: exe } });
   }
   if (cfg.bundleIndexArch) {
     if (!inputs.bundle || !existsSync(inputs.bundle)) {
-      throw new DebInputError(`${inputs.bundle || '(none)'} (the bundle for the ${cfg.target} "all" package) does not exist: build it first`);
+      throw new DebInputError(
+        `${inputs.bundle || '(none)'} (the bundle for the ${cfg.target} "all" package) does not exist: build it first`,
+      );
     }
-    plan.push({ arch: 'noarch', debArch: 'all', indexArch: cfg.bundleIndexArch, payload: { kind: 'bundle', path: inputs.bundle } });
+    plan.push({
+      arch: 'noarch',
+      debArch: 'all',
+      indexArch: cfg.bundleIndexArch,
+      payload: { kind: 'bundle', path: inputs.bundle },
+    });
   }
   if (plan.length === 0) {
-    throw new DebInputError(`the ${cfg.target} target packages the ${cfg.executableArches.join('/')} executables, and this build made none: add --arch ${cfg.executableArches[0]}`);
+    throw new DebInputError(
+      `the ${cfg.target} target packages the ${cfg.executableArches.join('/')} executables, and this build made none: add --arch ${cfg.executableArches[0]}`,
+    );
   }
   return plan;
 }
-
 
 export interface SuiteBuildOptions {
   /** data.tar compression (default xz; tests use gzip for quick throw-away versions) */
   dataCompression?: 'xz' | 'gzip';
 }
 
-export async function buildSuite(inputs: BuildInputs, cfg: SuiteConfig, opts: SuiteBuildOptions = {}): Promise<Artifact[]> {
+export async function buildSuite(
+  inputs: BuildInputs,
+  cfg: SuiteConfig,
+  opts: SuiteBuildOptions = {},
+): Promise<Artifact[]> {
   const plan = planSuite(inputs, cfg);
   const { info, mtime } = inputs;
   const signer = await loadSigner(inputs.keys.openpgpPrivate, mtime);
@@ -105,24 +129,46 @@ export async function buildSuite(inputs: BuildInputs, cfg: SuiteConfig, opts: Su
   for (const p of plan) {
     inputs.log(`${cfg.target}: packaging ${info.name} ${info.versions.deb} ${p.debArch}`);
     const r = await buildServiceDeb({
-      info, mtime, debArch: p.debArch, payload: p.payload, cacheDir: inputs.cacheDir, dataCompression: opts.dataCompression,
+      info,
+      mtime,
+      debArch: p.debArch,
+      payload: p.payload,
+      cacheDir: inputs.cacheDir,
+      dataCompression: opts.dataCompression,
       notices: noticesFor(inputs, p.arch),
     });
     const fileName = debFileName(info, p.debArch);
     packages.push({ indexArch: p.indexArch, fileName, deb: r.deb, control: r.control });
     artifacts.push({
-      type: 'deb', path: `apt/pool/${cfg.suite}/${fileName}`, arch: p.arch, platform: p.debArch,
-      target: cfg.target, sha256: sha256(r.deb), size: r.deb.length,
+      type: 'deb',
+      path: `apt/pool/${cfg.suite}/${fileName}`,
+      arch: p.arch,
+      platform: p.debArch,
+      target: cfg.target,
+      sha256: sha256(r.deb),
+      size: r.deb.length,
     });
   }
   const suite = await writeSuite({
-    aptDir, suite: cfg.suite, origin: info.vendor, label: info.name, description: cfg.description,
-    name: info.name, packages, signer, mtime,
+    aptDir,
+    suite: cfg.suite,
+    origin: info.vendor,
+    label: info.name,
+    description: cfg.description,
+    name: info.name,
+    packages,
+    signer,
+    mtime,
   });
   inputs.log(`${cfg.target}: signed apt suite ${cfg.suite} with key ${signer.fingerprint}`);
   artifacts.push({
-    type: 'apt-repo', path: suite.distsDir, platforms: [...new Set(plan.map((p) => p.indexArch))].sort(),
-    target: cfg.target, sha256: sha256(suite.inRelease), size: suite.size, index: 'InRelease',
+    type: 'apt-repo',
+    path: suite.distsDir,
+    platforms: [...new Set(plan.map((p) => p.indexArch))].sort(),
+    target: cfg.target,
+    sha256: sha256(suite.inRelease),
+    size: suite.size,
+    index: 'InRelease',
   });
   return artifacts;
 }

@@ -17,7 +17,13 @@ import type { BuilderErrorCode } from '../../error-codes.ts';
 const FILES = join(import.meta.dirname, 'files');
 
 export class OpenwrtPayloadError extends Error {
-  constructor(readonly code: BuilderErrorCode, message: string, opts?: { cause?: unknown }) { super(message, opts); }
+  constructor(
+    readonly code: BuilderErrorCode,
+    message: string,
+    opts?: { cause?: unknown },
+  ) {
+    super(message, opts);
+  }
 }
 
 /** `{ arch }` for the standalone package, `'node'` for the bundle on the feed's node. */
@@ -70,8 +76,8 @@ function render(file: string, info: PackageInfo): string {
  * ipk branch) writes them: only postinst has the IPKG_NO_SCRIPT guard.
  */
 export function maintainerScripts(): { postinst: string; prerm: string } {
-  const load = '[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n' +
-    '. ${IPKG_INSTROOT}/lib/functions.sh\n';
+  const load =
+    '[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n' + '. ${IPKG_INSTROOT}/lib/functions.sh\n';
   return {
     postinst: `#!/bin/sh\n[ "\${IPKG_NO_SCRIPT}" = "1" ] && exit 0\n${load}default_postinst $0 $@\n`,
     prerm: `#!/bin/sh\n${load}default_prerm $0 $@\n`,
@@ -81,8 +87,10 @@ export function maintainerScripts(): { postinst: string; prerm: string } {
 function run(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
-    throw new OpenwrtPayloadError('EDGEWAN_ERR_OPENWRT_PATCHELF',
-      `${cmd} ${args.join(' ')} failed: ${r.error?.message ?? r.stderr.trim()} (apt-get install patchelf)`);
+    throw new OpenwrtPayloadError(
+      'EDGEWAN_ERR_OPENWRT_PATCHELF',
+      `${cmd} ${args.join(' ')} failed: ${r.error?.message ?? r.stderr.trim()} (apt-get install patchelf)`,
+    );
   }
   return r.stdout;
 }
@@ -92,18 +100,32 @@ function run(cmd: string, args: string[]): string {
  * it needs nothing else. DT_RPATH (--force-rpath), not RUNPATH: RPATH also applies to the
  * libraries' own dependencies, so nothing is ever looked up in the router's musl /lib.
  */
-export function patchExecutable(exe: string, arch: Arch, glibcFiles: readonly string[], name: string): Buffer {
+export function patchExecutable(
+  exe: string,
+  arch: Arch,
+  glibcFiles: readonly string[],
+  name: string,
+): Buffer {
   const dir = `/${devicePaths(name).glibcDir}`;
   const tmp = mkdtempSync(join(tmpdir(), 'ewF-patch-'));
   try {
     const out = join(tmp, 'exe');
     copyFileSync(exe, out);
-    run('patchelf', ['--set-interpreter', `${dir}/${ARCHES[arch].loader}`, '--force-rpath', '--set-rpath', dir, out]);
+    run('patchelf', [
+      '--set-interpreter',
+      `${dir}/${ARCHES[arch].loader}`,
+      '--force-rpath',
+      '--set-rpath',
+      dir,
+      out,
+    ]);
     const needed = run('patchelf', ['--print-needed', out]).split('\n').filter(Boolean);
     const missing = needed.filter((n) => !glibcFiles.includes(n));
     if (missing.length) {
-      throw new OpenwrtPayloadError('EDGEWAN_ERR_OPENWRT_GLIBC_SET',
-        `${exe} needs ${missing.join(', ')}, which the private glibc set (scripts/glibc.ts) does not ship: add the Debian package to scripts/glibc.ts and re-pin`);
+      throw new OpenwrtPayloadError(
+        'EDGEWAN_ERR_OPENWRT_GLIBC_SET',
+        `${exe} needs ${missing.join(', ')}, which the private glibc set (scripts/glibc.ts) does not ship: add the Debian package to scripts/glibc.ts and re-pin`,
+      );
     }
     return readFileSync(out);
   } finally {
@@ -114,17 +136,26 @@ export function patchExecutable(exe: string, arch: Arch, glibcFiles: readonly st
 /** The private glibc set as files under /usr/lib/<name>/glibc (loader 0755, libraries 0644). */
 export function glibcEntries(glibcDir: string, arch: Arch, name: string): FileEntry[] {
   const dir = devicePaths(name).glibcDir;
-  return readdirSync(glibcDir).sort().map((f) => ({
-    type: 'file' as const, path: `${dir}/${f}`, data: readFileSync(join(glibcDir, f)),
-    mode: f === ARCHES[arch].loader ? 0o755 : 0o644,
-  }));
+  return readdirSync(glibcDir)
+    .sort()
+    .map((f) => ({
+      type: 'file' as const,
+      path: `${dir}/${f}`,
+      data: readFileSync(join(glibcDir, f)),
+      mode: f === ARCHES[arch].loader ? 0o755 : 0o644,
+    }));
 }
 
 /** Everything both OpenWRT package formats ship, for one variant. */
 export function openwrtPayload(inputs: BuildInputs, variant: Variant, patched?: Buffer): OpenwrtPayload {
   const { info } = inputs;
   const p = devicePaths(info.name);
-  const text = (path: string, s: string, mode = 0o644): FileEntry => ({ type: 'file', path, mode, data: Buffer.from(s) });
+  const text = (path: string, s: string, mode = 0o644): FileEntry => ({
+    type: 'file',
+    path,
+    mode,
+    data: Buffer.from(s),
+  });
   const files: FileEntry[] = [
     text(p.init, render('init.sh', info), 0o755),
     text(p.uci, render('config.uci', info), 0o600),
@@ -137,22 +168,47 @@ export function openwrtPayload(inputs: BuildInputs, variant: Variant, patched?: 
   if (variant === 'node') {
     // The feed's node runs the bundle; the same init script and paths work unchanged.
     files.push(text(p.bin, `#!/bin/sh\nexec /usr/bin/node /${p.libDir}/${info.name}.cjs "$@"\n`, 0o755));
-    files.push({ type: 'file', path: `${p.libDir}/${info.name}.cjs`, mode: 0o644, data: readFileSync(inputs.bundle) });
-    files.push({ type: 'file', path: `${p.libDir}/${info.name}.cjs.LICENSES.txt`, mode: 0o644, data: readFileSync(inputs.licenses) });
+    files.push({
+      type: 'file',
+      path: `${p.libDir}/${info.name}.cjs`,
+      mode: 0o644,
+      data: readFileSync(inputs.bundle),
+    });
+    files.push({
+      type: 'file',
+      path: `${p.libDir}/${info.name}.cjs.LICENSES.txt`,
+      mode: 0o644,
+      data: readFileSync(inputs.licenses),
+    });
   } else {
     const { arch } = variant;
     const exe = inputs.executables[arch];
     const glibc = inputs.glibc?.[arch];
     if (!exe || !glibc) {
-      throw new OpenwrtPayloadError('EDGEWAN_ERR_OPENWRT_INPUT',
-        `the ${arch} OpenWRT package needs the ${arch} executable and its private glibc set (BuildInputs.executables/glibc): build with --arch ${arch}`);
+      throw new OpenwrtPayloadError(
+        'EDGEWAN_ERR_OPENWRT_INPUT',
+        `the ${arch} OpenWRT package needs the ${arch} executable and its private glibc set (BuildInputs.executables/glibc): build with --arch ${arch}`,
+      );
     }
     const libs = glibcEntries(glibc, arch, info.name);
-    const data = patched ?? patchExecutable(exe, arch, libs.map((l) => l.path.split('/').pop()!), info.name);
+    const data =
+      patched ??
+      patchExecutable(
+        exe,
+        arch,
+        libs.map((l) => l.path.split('/').pop()!),
+        info.name,
+      );
     files.push({ type: 'file', path: p.bin, mode: 0o755, data }, ...libs);
     // notices of the bundle, the Node runtime and the glibc set (gzip: flash is small)
     const notices = noticesFor(inputs, arch, true);
-    if (notices) files.push({ type: 'file', path: `${p.libDir}/LICENSES.txt.gz`, mode: 0o644, data: gzipDeterministic(notices) });
+    if (notices)
+      files.push({
+        type: 'file',
+        path: `${p.libDir}/LICENSES.txt.gz`,
+        mode: 0o644,
+        data: gzipDeterministic(notices),
+      });
   }
   return {
     files,

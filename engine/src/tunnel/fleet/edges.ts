@@ -16,8 +16,15 @@ import { isRevoked, RevocationWatcher, type RevocationList } from './revocation.
 export const STALE_PROBE_MS = 3000;
 
 interface EdgeRecord {
-  name: string; serial: string; address: string | null; since: number | null; notAfter: number;
-  link: Link | null; counters: Counters; links: number; lastDown: string | null;
+  name: string;
+  serial: string;
+  address: string | null;
+  since: number | null;
+  notAfter: number;
+  link: Link | null;
+  counters: Counters;
+  links: number;
+  lastDown: string | null;
 }
 
 /**
@@ -30,7 +37,10 @@ export function teeCounters(shared: Counters, own: Counters): Counters {
     Object.defineProperty(t, k, {
       enumerable: true,
       get: () => own[k],
-      set: (v: number) => { shared[k] += v - own[k]; own[k] = v; },
+      set: (v: number) => {
+        shared[k] += v - own[k];
+        own[k] = v;
+      },
     });
   }
   return t;
@@ -45,15 +55,35 @@ export class EdgeRegistry {
   readonly watcher: RevocationWatcher | null;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly log: Logger, revokedFile: string | null, initial: RevocationList | null) {
-    this.watcher = revokedFile ? new RevocationWatcher(revokedFile, {
-      applied: (l) => { log.info('revocation list loaded', { file: revokedFile, entries: l.entries }); this.enforce(l); },
-      rejected: (msg) => log.error('revocation list rejected; the last good list stays in force', { file: revokedFile, error: msg, entries: this.watcher?.list.entries }),
-    }, initial ?? undefined) : null;
+  constructor(
+    private readonly log: Logger,
+    revokedFile: string | null,
+    initial: RevocationList | null,
+  ) {
+    this.watcher = revokedFile
+      ? new RevocationWatcher(
+          revokedFile,
+          {
+            applied: (l) => {
+              log.info('revocation list loaded', { file: revokedFile, entries: l.entries });
+              this.enforce(l);
+            },
+            rejected: (msg) =>
+              log.error('revocation list rejected; the last good list stays in force', {
+                file: revokedFile,
+                error: msg,
+                entries: this.watcher?.list.entries,
+              }),
+          },
+          initial ?? undefined,
+        )
+      : null;
     // certificates expire while linked too
     this.timer = setInterval(() => {
       const now = Date.now();
-      for (const e of this.edges.values()) if (e.link && !e.link.isClosed && now > e.notAfter) this.cutLink(e, 'expired', `certificate expired at ${new Date(e.notAfter).toISOString()}`);
+      for (const e of this.edges.values())
+        if (e.link && !e.link.isClosed && now > e.notAfter)
+          this.cutLink(e, 'expired', `certificate expired at ${new Date(e.notAfter).toISOString()}`);
     }, 1000);
     this.timer.unref();
   }
@@ -61,14 +91,21 @@ export class EdgeRegistry {
   /** Count and log a refused peer. */
   refuse(reason: RejectReason, message: string, remote: string | undefined, id?: PeerIdentity): void {
     this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
-    this.log.warn('tunnel edge refused', { reason, edge: id?.name, serial: id?.serial, remote, error: message });
+    this.log.warn('tunnel edge refused', {
+      reason,
+      edge: id?.name,
+      serial: id?.serial,
+      remote,
+      error: message,
+    });
   }
 
   /** null when an authenticated edge may link now, else why not (already counted and logged). */
   admit(id: PeerIdentity, remote: string | undefined): string | null {
     if (this.watcher && isRevoked(this.watcher.list, id)) {
       const m = `edge "${id.name}" (serial ${id.serial}) is revoked`;
-      this.refuse('revoked', m, remote, id); return m;
+      this.refuse('revoked', m, remote, id);
+      return m;
     }
     const live = this.edges.get(id.name);
     if (live?.link && !live.link.isClosed) {
@@ -90,28 +127,57 @@ export class EdgeRegistry {
     if (this.probing.has(link)) return;
     this.probing.add(link);
     const rx = e.counters.wireRx;
-    const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(Date.now()));
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(BigInt(Date.now()));
     link.sendFrame(T.PING, 0, b);
     setTimeout(() => {
       this.probing.delete(link);
-      if (!link.isClosed && e.counters.wireRx === rx) this.cutLink(e, 'stale', `no answer to a ping within ${STALE_PROBE_MS} ms after another link presented the name`);
+      if (!link.isClosed && e.counters.wireRx === rx)
+        this.cutLink(
+          e,
+          'stale',
+          `no answer to a ping within ${STALE_PROBE_MS} ms after another link presented the name`,
+        );
     }, STALE_PROBE_MS).unref();
   }
 
   /** `link` is now edge `id`'s live link (it was admitted and writes to countersFor(id)). */
   attach(id: PeerIdentity, link: Link, remote: string | null): void {
     const e = this.record(id);
-    e.serial = id.serial; e.notAfter = id.notAfter; e.address = remote; e.since = Date.now(); e.link = link; e.links++;
-    link.once('close', (reason: string) => { if (e.link === link) { e.link = null; e.since = null; e.lastDown = reason; } });
+    e.serial = id.serial;
+    e.notAfter = id.notAfter;
+    e.address = remote;
+    e.since = Date.now();
+    e.link = link;
+    e.links++;
+    link.once('close', (reason: string) => {
+      if (e.link === link) {
+        e.link = null;
+        e.since = null;
+        e.lastDown = reason;
+      }
+    });
   }
 
   /** The per-edge counters a link of this name writes to (kept across reconnects). */
-  countersFor(id: PeerIdentity): Counters { return this.record(id).counters; }
+  countersFor(id: PeerIdentity): Counters {
+    return this.record(id).counters;
+  }
 
   private record(id: PeerIdentity): EdgeRecord {
     let e = this.edges.get(id.name);
     if (!e) {
-      e = { name: id.name, serial: id.serial, address: null, since: null, notAfter: id.notAfter, link: null, counters: newCounters(), links: 0, lastDown: null };
+      e = {
+        name: id.name,
+        serial: id.serial,
+        address: null,
+        since: null,
+        notAfter: id.notAfter,
+        link: null,
+        counters: newCounters(),
+        links: 0,
+        lastDown: null,
+      };
       this.edges.set(id.name, e);
     }
     return e;
@@ -123,63 +189,129 @@ export class EdgeRegistry {
     return l && !l.isClosed ? l : null;
   }
 
-  connectedNames(): string[] { return [...this.edges.values()].filter((e) => e.link && !e.link.isClosed).map((e) => e.name); }
+  connectedNames(): string[] {
+    return [...this.edges.values()].filter((e) => e.link && !e.link.isClosed).map((e) => e.name);
+  }
 
   private cutLink(e: EdgeRecord, why: string, detail: string): void {
     this.cut.set(why, (this.cut.get(why) ?? 0) + 1);
-    this.log.warn('tunnel edge cut off', { edge: e.name, serial: e.serial, remote: e.address, reason: why, detail });
+    this.log.warn('tunnel edge cut off', {
+      edge: e.name,
+      serial: e.serial,
+      remote: e.address,
+      reason: why,
+      detail,
+    });
     e.link!.close(`edge ${e.name} cut off: ${detail}`);
   }
 
   /** A new list is in force: close the live links it revokes (now, not at the next check). */
   private enforce(list: RevocationList): void {
     for (const e of this.edges.values()) {
-      if (e.link && !e.link.isClosed && isRevoked(list, { name: e.name, serial: e.serial, notAfter: e.notAfter })) this.cutLink(e, 'revoked', `revoked (name or serial ${e.serial} in the revocation list)`);
+      if (
+        e.link &&
+        !e.link.isClosed &&
+        isRevoked(list, { name: e.name, serial: e.serial, notAfter: e.notAfter })
+      )
+        this.cutLink(e, 'revoked', `revoked (name or serial ${e.serial} in the revocation list)`);
     }
   }
 
   /** SIGHUP: re-read the revocation list. */
-  reload(): void { this.watcher?.reload(); }
+  reload(): void {
+    this.watcher?.reload();
+  }
 
   status(): Record<string, unknown> {
     const now = Date.now();
     return {
       edges: [...this.edges.values()].map((e) => {
-        const c = e.counters; const l = e.link && !e.link.isClosed ? e.link : null;
+        const c = e.counters;
+        const l = e.link && !e.link.isClosed ? e.link : null;
         const lookups = c.chunkHits + c.chunkMisses;
         return {
-          name: e.name, serial: e.serial, connected: !!l, address: e.address, connectedSince: e.since ? new Date(e.since).toISOString() : null,
-          connectedS: e.since ? Math.floor((now - e.since) / 1000) : null, rttMs: l ? l.rttMs : null, streams: l ? l.activeStreams : 0, peerModelBytes: l?.peerModel?.bytes ?? 0,
-          appTxBytes: c.appTx, appRxBytes: c.appRx, linkTxBytes: c.wireTx, linkRxBytes: c.wireRx, savedDedupBytes: c.savedDedup, savedLz4Bytes: c.savedLz4,
-          chunkHitRatio: lookups ? c.chunkHits / lookups : 0, streamsOpened: c.streamsOpened, links: e.links, lastDown: e.lastDown,
+          name: e.name,
+          serial: e.serial,
+          connected: !!l,
+          address: e.address,
+          connectedSince: e.since ? new Date(e.since).toISOString() : null,
+          connectedS: e.since ? Math.floor((now - e.since) / 1000) : null,
+          rttMs: l ? l.rttMs : null,
+          streams: l ? l.activeStreams : 0,
+          peerModelBytes: l?.peerModel?.bytes ?? 0,
+          appTxBytes: c.appTx,
+          appRxBytes: c.appRx,
+          linkTxBytes: c.wireTx,
+          linkRxBytes: c.wireRx,
+          savedDedupBytes: c.savedDedup,
+          savedLz4Bytes: c.savedLz4,
+          chunkHitRatio: lookups ? c.chunkHits / lookups : 0,
+          streamsOpened: c.streamsOpened,
+          links: e.links,
+          lastDown: e.lastDown,
           certificateNotAfter: new Date(e.notAfter).toISOString(),
         };
       }),
       rejected: Object.fromEntries(this.rejected),
       cut: Object.fromEntries(this.cut),
-      revocation: this.watcher ? { file: this.watcher.file, entries: this.watcher.list.entries, loads: this.watcher.loads, errors: this.watcher.errors, lastError: this.watcher.lastError } : null,
+      revocation: this.watcher
+        ? {
+            file: this.watcher.file,
+            entries: this.watcher.list.entries,
+            loads: this.watcher.loads,
+            errors: this.watcher.errors,
+            lastError: this.watcher.lastError,
+          }
+        : null,
     };
   }
 
   /** Per-edge tunnel series (label edge="NAME") and the fleet's own counters. */
   metrics(): MetricSample[] {
     const out: MetricSample[] = [];
-    const k = (name: string, help: string, value: number, labels: Record<string, string>) => out.push({ name, help, type: 'counter', value, labels });
-    const g = (name: string, help: string, value: number, labels: Record<string, string>) => out.push({ name, help, type: 'gauge', value, labels });
+    const k = (name: string, help: string, value: number, labels: Record<string, string>) =>
+      out.push({ name, help, type: 'counter', value, labels });
+    const g = (name: string, help: string, value: number, labels: Record<string, string>) =>
+      out.push({ name, help, type: 'gauge', value, labels });
     for (const e of this.edges.values()) {
       const l = e.link && !e.link.isClosed ? e.link : null;
       out.push(...trafficSeries(e.counters, l ? [l] : [], { edge: e.name }));
       g('tunnel_edge_up', 'Whether the edge has a live link (1) or not (0).', l ? 1 : 0, { edge: e.name });
     }
-    for (const [reason, n] of this.rejected) k('tunnel_edges_rejected_total', 'Edges refused at link set-up, by reason.', n, { reason });
-    for (const [reason, n] of this.cut) k('tunnel_edges_cut_total', 'Live edge links the core closed (revoked, expired, stale), by reason.', n, { reason });
+    for (const [reason, n] of this.rejected)
+      k('tunnel_edges_rejected_total', 'Edges refused at link set-up, by reason.', n, { reason });
+    for (const [reason, n] of this.cut)
+      k(
+        'tunnel_edges_cut_total',
+        'Live edge links the core closed (revoked, expired, stale), by reason.',
+        n,
+        { reason },
+      );
     if (this.watcher) {
-      out.push({ name: 'tunnel_revocation_list_entries', help: 'Entries of the revocation list in force.', type: 'gauge', value: this.watcher.list.entries });
-      out.push({ name: 'tunnel_revocation_list_errors_total', help: 'Re-reads of the revocation list that were rejected (the last good list stayed in force).', type: 'counter', value: this.watcher.errors });
-      out.push({ name: 'tunnel_revocation_list_loads_total', help: 'Revocation lists put in force (including the first).', type: 'counter', value: this.watcher.loads });
+      out.push({
+        name: 'tunnel_revocation_list_entries',
+        help: 'Entries of the revocation list in force.',
+        type: 'gauge',
+        value: this.watcher.list.entries,
+      });
+      out.push({
+        name: 'tunnel_revocation_list_errors_total',
+        help: 'Re-reads of the revocation list that were rejected (the last good list stayed in force).',
+        type: 'counter',
+        value: this.watcher.errors,
+      });
+      out.push({
+        name: 'tunnel_revocation_list_loads_total',
+        help: 'Revocation lists put in force (including the first).',
+        type: 'counter',
+        value: this.watcher.loads,
+      });
     }
     return out;
   }
 
-  stop(): void { clearInterval(this.timer); this.watcher?.stop(); }
+  stop(): void {
+    clearInterval(this.timer);
+    this.watcher?.stop();
+  }
 }

@@ -10,21 +10,30 @@ import { basename, dirname } from 'node:path';
 import { edgeNameProblem } from './names.ts';
 import { normSerial, type PeerIdentity } from './pki.ts';
 
-export interface RevocationList { names: ReadonlySet<string>; serials: ReadonlySet<string>; entries: number }
+export interface RevocationList {
+  names: ReadonlySet<string>;
+  serials: ReadonlySet<string>;
+  entries: number;
+}
 
 export const EMPTY_LIST: RevocationList = { names: new Set(), serials: new Set(), entries: 0 };
 
 /** Parse the text of a list; throws Error("line N: …") on the first bad line. */
 export function parseRevocationList(text: string): RevocationList {
-  const names = new Set<string>(); const serials = new Set<string>();
+  const names = new Set<string>();
+  const serials = new Set<string>();
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/#.*/, '').trim();
     if (!line) return;
     const m = /^serial:([0-9a-fA-F:]+)$/.exec(line);
     if (m) {
       const hex = m[1].replace(/:/g, '');
-      if (hex.length === 0 || hex.length > 40) throw new Error(`line ${i + 1}: "${line.slice(0, 60)}" is not a certificate serial (1-40 hex digits)`);
-      serials.add(normSerial(hex)); return;
+      if (hex.length === 0 || hex.length > 40)
+        throw new Error(
+          `line ${i + 1}: "${line.slice(0, 60)}" is not a certificate serial (1-40 hex digits)`,
+        );
+      serials.add(normSerial(hex));
+      return;
     }
     const bad = edgeNameProblem(line);
     if (bad) throw new Error(`line ${i + 1}: neither an edge name nor serial:HEX (${bad})`);
@@ -36,17 +45,28 @@ export function parseRevocationList(text: string): RevocationList {
 /** A revocation list that cannot be read or parsed (logged with its code; the last good list stays). */
 export class RevocationProblem extends Error {
   readonly code = 'EDGEWAN_ERR_FLEET_REVOCATION';
-  constructor(message: string) { super(message); this.name = 'RevocationProblem'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'RevocationProblem';
+  }
 }
 
 /** Read and parse `file`; throws RevocationProblem naming the file (and line). */
 export function readRevocationList(file: string): RevocationList {
   let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) {
-    throw new RevocationProblem(`cannot read the revocation list ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new RevocationProblem(
+      `cannot read the revocation list ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   if (text.length > 4 << 20) throw new RevocationProblem(`the revocation list ${file} is larger than 4 MiB`);
-  try { return parseRevocationList(text); } catch (e) { throw new RevocationProblem(`the revocation list ${file} is malformed, ${(e as Error).message}`); }
+  try {
+    return parseRevocationList(text);
+  } catch (e) {
+    throw new RevocationProblem(`the revocation list ${file} is malformed, ${(e as Error).message}`);
+  }
 }
 
 export function isRevoked(list: RevocationList, id: PeerIdentity): boolean {
@@ -71,26 +91,47 @@ export class RevocationWatcher {
   private readonly poll: NodeJS.Timeout;
   private debounce: NodeJS.Timeout | null = null;
 
-  constructor(readonly file: string, private readonly hooks: WatchHooks, initial?: RevocationList) {
+  constructor(
+    readonly file: string,
+    private readonly hooks: WatchHooks,
+    initial?: RevocationList,
+  ) {
     this.stamp = this.stat();
     this.list = initial ?? readRevocationList(file);
     this.loads = 1;
     try {
-      this.watcher = watch(dirname(file), { persistent: false }, (_ev, f) => { if (!f || f === basename(file)) this.soon(); });
-      this.watcher.on('error', () => { this.watcher?.close(); this.watcher = null; });
-    } catch { /* the poll still runs */ }
-    this.poll = setInterval(() => { if (this.stat() !== this.stamp) this.soon(); }, 500);
+      this.watcher = watch(dirname(file), { persistent: false }, (_ev, f) => {
+        if (!f || f === basename(file)) this.soon();
+      });
+      this.watcher.on('error', () => {
+        this.watcher?.close();
+        this.watcher = null;
+      });
+    } catch {
+      /* the poll still runs */
+    }
+    this.poll = setInterval(() => {
+      if (this.stat() !== this.stamp) this.soon();
+    }, 500);
     this.poll.unref();
   }
 
   private stat(): string {
-    try { const s = statSync(this.file); return `${s.ino}:${s.size}:${s.mtimeMs}`; } catch (e) { return `missing:${(e as NodeJS.ErrnoException).code}`; }
+    try {
+      const s = statSync(this.file);
+      return `${s.ino}:${s.size}:${s.mtimeMs}`;
+    } catch (e) {
+      return `missing:${(e as NodeJS.ErrnoException).code}`;
+    }
   }
 
   /** Several events for one save arrive together: re-read once, 50 ms after the first. */
   private soon(): void {
     if (this.debounce) return;
-    this.debounce = setTimeout(() => { this.debounce = null; this.reload(); }, 50);
+    this.debounce = setTimeout(() => {
+      this.debounce = null;
+      this.reload();
+    }, 50);
     this.debounce.unref();
   }
 
@@ -98,12 +139,17 @@ export class RevocationWatcher {
   reload(): boolean {
     this.stamp = this.stat();
     let next: RevocationList;
-    try { next = readRevocationList(this.file); } catch (e) {
-      this.errors++; this.lastError = (e as Error).message;
+    try {
+      next = readRevocationList(this.file);
+    } catch (e) {
+      this.errors++;
+      this.lastError = (e as Error).message;
       this.hooks.rejected(this.lastError);
       return false;
     }
-    this.list = next; this.loads++; this.lastError = null;
+    this.list = next;
+    this.loads++;
+    this.lastError = null;
     this.hooks.applied(next);
     return true;
   }
