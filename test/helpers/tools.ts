@@ -58,6 +58,8 @@ export const TEST_NEEDS: Record<string, HostNeed[]> = {
     cmd('sha256sum', 'coreutils', 'unit'),
     // RPM writer (test/unit/rpm-writer.test.ts): rpm reads and verifies our packages
     cmd('rpm', 'rpm', 'unit'),
+    // OpenWRT's uci2json.sh under busybox ash as well as dash (test/unit/openwrt-uci.test.ts)
+    cmd('busybox', 'busybox-static', 'unit'),
   ],
   integration: [
     cmd('patchelf', 'patchelf', 'integration'),

@@ -44,6 +44,8 @@ function translate(uci: string, shell = 'sh'): Result {
       [...(shell === 'busybox' ? ['sh'] : []), '-c', script],
       { encoding: 'utf8', env: { PATH: process.env.PATH, UCI_CONFIG_DIR: dir } },
     );
+    // a missing shell is a missing tool, not a translator failure (npm test installs busybox-static)
+    if (r.error) throw new Error(`cannot run ${shell}: ${r.error.message} (apt-get install busybox-static)`);
     const v = /VARS (\S*) (\S*) (\S*) (\S*) (\S*)/.exec(r.stderr) ?? [];
     return {
       status: r.status,
