@@ -243,7 +243,10 @@ async function dnfRoot(root: RootCopy, work: string, forcearch?: string) {
   const useRepo = (from: string) => {
     rmSync(served, { recursive: true, force: true });
     cpSync(from, served, { recursive: true });
-    rmSync(join(work, 'cache'), { recursive: true, force: true });
+    // with --installroot dnf keeps its cache inside the root (R(cachedir)), and it does not notice
+    // that a file:// repository changed under it: a stale primary.xml from the last repository
+    // served here would make the next install fail with 'incorrect checksum'
+    rmSync(R(join(work, 'cache')), { recursive: true, force: true });
     // the .repo file exactly as shipped, pointed at where the repository is "published"
     const repoFile = readdirSync(from).find((f) => f.endsWith('.repo'))!;
     writeFileSync(
