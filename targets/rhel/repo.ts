@@ -9,7 +9,7 @@
 // two builds. The whole directory is built under a temporary name and renamed into place.
 import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { gzipDeterministic } from '../formats/deb.ts';
+import { gzip } from '../formats/gzip.ts';
 import { sha256 } from '../formats/hash.ts';
 import { readHeader } from './header.ts';
 import { SENSE, TAG } from './rpm.ts';
@@ -232,7 +232,7 @@ export async function writeRepo(spec: RepoSpec): Promise<RepoResult> {
   for (const p of spec.packages) put(`Packages/${p.fileName}`, p.rpm);
   const data = (['primary', 'filelists', 'other'] as const).map((type) => {
     const open = Buffer.from(md[type]);
-    const gz = gzipDeterministic(open);
+    const gz = gzip(open);
     const href = `repodata/${sha256(gz)}-${type}.xml.gz`;
     put(href, gz);
     return `  <data type="${type}">

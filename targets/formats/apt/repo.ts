@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { gzipDeterministic } from '../deb.ts';
+import { gzip } from '../gzip.ts';
 import { renderControl } from '../deb-control.ts';
 import type { AptSigner } from './sign.ts';
 
@@ -126,10 +126,7 @@ export async function writeSuite(spec: SuiteSpec): Promise<SuiteResult> {
   const indexes: Array<[string, Buffer]> = [];
   for (const arch of indexArches) {
     const text = Buffer.from(byArch.get(arch)!.join('\n'));
-    indexes.push(
-      [`main/binary-${arch}/Packages`, text],
-      [`main/binary-${arch}/Packages.gz`, gzipDeterministic(text)],
-    );
+    indexes.push([`main/binary-${arch}/Packages`, text], [`main/binary-${arch}/Packages.gz`, gzip(text)]);
   }
   const hashes = (alg: string) =>
     indexes.map(([n, b]) => ` ${sha(alg, b)} ${String(b.length).padStart(8)} ${n}`).join('\n');
