@@ -318,6 +318,10 @@ export const ENGINE_ERRORS = {
     when: 'an intercepted connection had no conntrack entry (refused and counted)',
     fix: 'nothing if rare; if constant, check the rules redirect only what the table tracks',
   },
+  EDGEWAN_ERR_INTERCEPT_DIRECT: {
+    when: 'tunnel down, fail-open: the direct dial to an intercepted destination was refused or unreachable (the client is reset and counted)',
+    fix: "check the destination's reachability from the router, or bring the tunnel back (/status)",
+  },
   EDGEWAN_ERR_CODEC_CHUNK_SIZE: {
     when: 'a chunker asked for an average size that is not a power of two in [256 B, 4 MiB]',
     fix: 'a bug: report it',
