@@ -291,8 +291,8 @@ export const ENGINE_ERRORS = {
     fix: "set forwards[].edge, or the SOCKS username, to the edge's name",
   },
   EDGEWAN_ERR_TUNNEL_CONNECT_TIMEOUT: {
-    when: 'a target (or an intercepted destination dialled directly) did not accept within 10 s',
-    fix: "check the target's reachability from that side",
+    when: "a target (or an intercepted destination dialled directly) did not accept within 10 s, or an edge's dial to a core did not finish its TLS handshake within tunnel.connectTimeoutS (the next core is tried)",
+    fix: "check the target's (or core's) reachability from that side",
   },
   EDGEWAN_ERR_PROXY_LISTEN: {
     when: 'a forward or SOCKS listener cannot bind its address',
