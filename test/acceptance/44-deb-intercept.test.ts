@@ -101,8 +101,16 @@ test(
       };
       const admin = (path: string) =>
         n.run('r', ['curl', '-sf', '--max-time', '5', `http://127.0.0.1:9617${path}`]);
-      const intercept = (): Record<string, any> | undefined => {
-        // eslint-disable-line @typescript-eslint/no-explicit-any
+      /** the intercept component of /status (state + its status fields); undefined while down */
+      const intercept = ():
+        | {
+            state: string;
+            path?: string;
+            bypassed?: number;
+            failed?: Record<string, number>;
+            lastError?: string;
+          }
+        | undefined => {
         const r = admin('/status');
         if (r.code !== 0) return undefined;
         const s = JSON.parse(r.out) as { components: Array<{ name: string; state: string; status: object }> };
@@ -172,7 +180,7 @@ test(
       await t.test(
         'fail-open to a refused port resets at once; to a black hole after the 10 s connect timeout',
         async () => {
-          const failed = () => intercept()?.failed?.direct_connect as number;
+          const failed = () => intercept()?.failed?.direct_connect ?? -1;
           const before = failed();
           const refused = curl(PORTS.refused, 5);
           assert.equal(
@@ -183,7 +191,7 @@ test(
           assert.match(refused.err, /reset/i);
           assert.ok(refused.ms < 3000, `reset promptly (${refused.ms} ms)`);
           assert.equal(failed(), before + 1);
-          assert.match(intercept()?.lastError, /^EDGEWAN_ERR_INTERCEPT_DIRECT: /);
+          assert.match(intercept()?.lastError ?? '', /^EDGEWAN_ERR_INTERCEPT_DIRECT: /);
 
           const hole = curl(PORTS.blackhole, 20);
           assert.equal(
@@ -193,7 +201,7 @@ test(
           );
           assert.ok(hole.ms >= 9500 && hole.ms < 15_000, `reset after ~10 s (${hole.ms} ms)`);
           assert.equal(failed(), before + 2);
-          assert.match(intercept()?.lastError, /^EDGEWAN_ERR_TUNNEL_CONNECT_TIMEOUT: /);
+          assert.match(intercept()?.lastError ?? '', /^EDGEWAN_ERR_TUNNEL_CONNECT_TIMEOUT: /);
           assert.match(
             admin('/metrics').out,
             new RegExp(`^edgewan_intercept_failed_total\\{reason="direct_connect"\\} ${before + 2}$`, 'm'),
