@@ -8,7 +8,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ARCHES } from '../targets/arch.ts';
-import { readElf } from './elf.ts';
+import { readElf } from '../targets/formats/elf.ts';
 import { BuildError } from './errors.ts';
 import { sha256File } from './fsutil.ts';
 import { runnerFor } from './hosttools.ts';

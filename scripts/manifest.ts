@@ -11,6 +11,7 @@ import type { PackageInfo } from '../targets/target.ts';
 import { mapVersion } from '../targets/version.ts';
 import { BuildError } from './errors.ts';
 import { describeAjvErrors } from './schema-errors.ts';
+import { parseSize } from '../engine/size.ts';
 
 export const MANIFEST_NAME = 'edgewan.build.json';
 const SCHEMA_PATH = join(import.meta.dirname, 'manifest.schema.json');
@@ -41,16 +42,15 @@ export interface ResolvedManifest {
   signing: { openpgpPrivateKey?: string; usignPrivateKey?: string; apkPrivateKey?: string };
 }
 
-const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
-
+/** Bytes of service.memoryMax: whole binary units only, since the value goes to systemd and procd. */
 export function parseMemory(s: string): number {
-  const m = /^([0-9]+)(B|KiB|MiB|GiB)$/.exec(s);
-  if (!m)
+  const n = /^[0-9]+(B|KiB|MiB|GiB)$/.test(s) ? parseSize(s) : undefined;
+  if (n === undefined)
     throw new BuildError(
       'EDGEWAN_ERR_BUILD_MANIFEST',
       `memory size "${s}" must look like 128MiB (units B, KiB, MiB, GiB)`,
     );
-  return Number(m[1]) * UNITS[m[2]];
+  return n;
 }
 
 function isObj(v: unknown): v is Record<string, unknown> {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ARCHES, type Arch } from '../targets/arch.ts';
 import { StepCache, restoreFile } from './cache.ts';
-import { readElf } from './elf.ts';
+import { readElf } from '../targets/formats/elf.ts';
 import { BuildError } from './errors.ts';
 import { sha256File } from './fsutil.ts';
 import { runnerFor, stripFor } from './hosttools.ts';

@@ -175,13 +175,13 @@ export const BUILDER_ERRORS = {
     when: 'the oci target has no executable to put in an image',
     fix: 'build with --arch or leave out --target oci',
   },
-  EDGEWAN_ERR_OCI_ELF: {
-    when: 'an executable is not a little-endian ELF file the image writer can read',
-    fix: 'rebuild the executable',
-  },
   EDGEWAN_ERR_OCI_ROOTFS: {
     when: "an executable does not fit the image's base layer (wrong ELF machine, no interpreter, a library the glibc set lacks)",
     fix: "rebuild the executable or add the library's package to scripts/glibc.ts",
+  },
+  EDGEWAN_ERR_FORMAT_ELF: {
+    when: 'an executable the build checks, inspects or puts in an image is not ELF, or is truncated',
+    fix: 'rebuild the executable',
   },
   EDGEWAN_ERR_FORMAT_TAR: {
     when: 'a tar read back from an image or archive is malformed',

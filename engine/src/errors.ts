@@ -295,8 +295,8 @@ export const ENGINE_ERRORS = {
     fix: "set forwards[].edge, or the SOCKS username, to the edge's name",
   },
   EDGEWAN_ERR_TUNNEL_CONNECT_TIMEOUT: {
-    when: 'a target (or an intercepted destination dialled directly) did not accept within 10 s',
-    fix: "check the target's reachability from that side",
+    when: "a target (or an intercepted destination dialled directly) did not accept within 10 s, or an edge's dial to a core did not finish its TLS handshake within tunnel.connectTimeoutS (the next core is tried)",
+    fix: "check the target's (or core's) reachability from that side",
   },
   EDGEWAN_ERR_PROXY_LISTEN: {
     when: 'a forward or SOCKS listener cannot bind its address',
@@ -321,6 +321,10 @@ export const ENGINE_ERRORS = {
   EDGEWAN_ERR_INTERCEPT_NO_ORIGINAL: {
     when: 'an intercepted connection had no conntrack entry (refused and counted)',
     fix: 'nothing if rare; if constant, check the rules redirect only what the table tracks',
+  },
+  EDGEWAN_ERR_INTERCEPT_DIRECT: {
+    when: 'tunnel down, fail-open: the direct dial to an intercepted destination was refused or unreachable (the client is reset and counted)',
+    fix: "check the destination's reachability from the router, or bring the tunnel back (/status)",
   },
   EDGEWAN_ERR_CODEC_CHUNK_SIZE: {
     when: 'a chunker asked for an average size that is not a power of two in [256 B, 4 MiB]',

@@ -12,7 +12,7 @@ import { addressKey, cidrOverlap, parseCidr, type Cidr } from '../src/intercept/
 import { compileRules, intercepts } from '../src/intercept/config.ts';
 import { renderActive, renderClosed, renderRemove } from '../src/intercept/nft.ts';
 import { OriginalDestinations, parseConntrack, resolveAll } from '../src/intercept/conntrack.ts';
-import { InterceptComponent } from '../src/intercept/component.ts';
+import { InterceptComponent, type InterceptOptions } from '../src/intercept/component.ts';
 import { createLogger } from '../src/log/logger.ts';
 import type { ComponentContext } from '../src/supervisor/component.ts';
 import type { Budgets } from '../src/memory/policy.ts';
@@ -221,27 +221,33 @@ test('intercept conntrack: concurrent lookups share one read; a missing entry is
   }
 });
 
+/** A loopback port nothing listens on (just now). */
+function freePort(): Promise<number> {
+  return new Promise<number>((r) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => r(p));
+    });
+  });
+}
+
+const ctx: ComponentContext = {
+  log: createLogger({ write: () => {} }),
+  signal: new AbortController().signal,
+  budgetBytes: () => 0,
+  budgets: () => ({}) as Budgets,
+  degraded: () => {},
+  healthy: () => {},
+  unconfigured: () => {},
+  fail: (e) => {
+    throw e;
+  },
+};
+
 test('intercept component: nft missing or failing → start rejects with the reason and the listener is closed again', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ewI-nft-'));
   try {
-    const port = await new Promise<number>((r) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => r(p));
-      });
-    });
-    const ctx: ComponentContext = {
-      log: createLogger({ write: () => {} }),
-      signal: new AbortController().signal,
-      budgetBytes: () => 0,
-      budgets: () => ({}) as Budgets,
-      degraded: () => {},
-      healthy: () => {},
-      unconfigured: () => {},
-      fail: (e) => {
-        throw e;
-      },
-    };
+    const port = await freePort();
     const { rules } = compileRules({
       enabled: true,
       rules: [{ destinations: ['10.20.0.0/16'], ports: [80], exclude: [] }],
@@ -274,5 +280,137 @@ test('intercept component: nft missing or failing → start rejects with the rea
     assert.equal(c2.status().tableApplied, false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// Fail-open's direct dial, on loopback only: the component listens on 127.0.0.1 with a
+// stand-in nft, the "conntrack" is a /proc-format file naming 127.0.0.1:<dest> as the
+// client's original destination, and no tunnel runs (hub.open: NOT_RUNNING), so every
+// connection is dialled directly. A destination that never answers is an injected dial that
+// never connects (a listening server that does not accept still completes the handshake).
+async function failOpen(dest: number, hooks: Partial<InterceptOptions> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'ewI-direct-'));
+  const nft = join(dir, 'nft');
+  writeFileSync(nft, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  const [port, clientPort] = [await freePort(), await freePort()];
+  const procPath = join(dir, 'nf_conntrack');
+  writeFileSync(
+    procPath,
+    `ipv4     2 tcp      6 431999 ESTABLISHED src=127.0.0.1 dst=127.0.0.1 sport=${clientPort} dport=${dest} src=127.0.0.1 dst=127.0.0.1 sport=${port} dport=${clientPort} [ASSURED] mark=0 zone=0 use=2\n`,
+  );
+  const config = { enabled: true, rules: [], port, interfaces: [], failClosed: false, table: 'edgewan' };
+  const c = new InterceptComponent({
+    config,
+    rules: [],
+    nft,
+    source: 'proc',
+    procPath,
+    host: '127.0.0.1',
+    ...hooks,
+  });
+  await c.start(ctx);
+  const client = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.1', localPort: clientPort });
+  const done = async () => {
+    client.destroy();
+    await c.stop(100);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { c, client, done };
+}
+
+/** An injected dial whose sockets never connect (a destination that drops the SYN). */
+function blackHole() {
+  const dials: net.Socket[] = [];
+  const dial = () => {
+    const s = new net.Socket();
+    dials.push(s);
+    return s;
+  };
+  return { dials, dial };
+}
+
+/** How the client's connection ended: an error code, 'closed', or 'hung' after `ms`. */
+function outcome(s: net.Socket, ms = 3000): Promise<{ how: string; ms: number }> {
+  const t0 = Date.now();
+  return new Promise((r) => {
+    const t = setTimeout(() => r({ how: 'hung', ms }), ms);
+    const end = (how: string) => {
+      clearTimeout(t);
+      r({ how, ms: Date.now() - t0 });
+    };
+    s.once('error', (e: NodeJS.ErrnoException) => end(e.code ?? e.message));
+    s.once('close', () => end('closed'));
+  });
+}
+
+test('intercept fail-open: a refused destination resets the client, EDGEWAN_ERR_INTERCEPT_DIRECT, counted', async () => {
+  const { c, client, done } = await failOpen(await freePort());
+  try {
+    const got = await outcome(client);
+    assert.equal(got.how, 'ECONNRESET', 'the client is reset, not left hanging');
+    const st = c.status();
+    assert.match(
+      String(st.lastError),
+      /^EDGEWAN_ERR_INTERCEPT_DIRECT: cannot connect directly to 127\.0\.0\.1:\d+ .*ECONNREFUSED/,
+    );
+    assert.equal(c.failed.direct_connect, 1);
+    assert.equal(c.counts.bypassed, 0);
+    assert.equal(st.path, 'direct');
+  } finally {
+    await done();
+  }
+});
+
+test('intercept fail-open: no connect within the timeout → EDGEWAN_ERR_TUNNEL_CONNECT_TIMEOUT, reset, counted', async () => {
+  const { dials, dial } = blackHole();
+  const { c, client, done } = await failOpen(9, { dial, directTimeoutMs: 300 });
+  try {
+    const got = await outcome(client);
+    assert.equal(got.how, 'ECONNRESET');
+    assert.ok(got.ms >= 250, `reset after ${got.ms} ms, not before the timeout`);
+    assert.match(
+      String(c.status().lastError),
+      /^EDGEWAN_ERR_TUNNEL_CONNECT_TIMEOUT: 127\.0\.0\.1:9 .*within 300 ms/,
+    );
+    assert.equal(c.failed.direct_connect, 1);
+    assert.equal(dials.length, 1);
+    assert.ok(dials[0].destroyed, 'the dial is cancelled');
+  } finally {
+    await done();
+  }
+});
+
+test('intercept fail-open: the client hanging up first cancels the dial (not counted as a failure)', async () => {
+  const { dials, dial } = blackHole();
+  const { c, client, done } = await failOpen(9, { dial, directTimeoutMs: 60_000 });
+  try {
+    await new Promise<void>((r) => client.once('connect', () => r()));
+    const until = Date.now() + 3000;
+    while (dials.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(dials.length, 1, 'the direct dial started');
+    client.resetAndDestroy();
+    while (!dials[0].destroyed && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(dials[0].destroyed, 'the dial was cancelled when the client reset');
+    assert.equal(c.failed.direct_connect, 0);
+    assert.equal(c.counts.bypassed, 0);
+  } finally {
+    await done();
+  }
+});
+
+test('intercept fail-open: a reachable destination is spliced and counted as bypassed', async () => {
+  const echo = net.createServer((s) => s.pipe(s));
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+  const { c, client, done } = await failOpen((echo.address() as net.AddressInfo).port);
+  try {
+    client.end('hello through fail-open');
+    const chunks: Buffer[] = [];
+    for await (const d of client) chunks.push(d as Buffer);
+    assert.equal(Buffer.concat(chunks).toString(), 'hello through fail-open');
+    assert.equal(c.counts.bypassed, 1);
+    assert.equal(c.failed.direct_connect, 0);
+  } finally {
+    await done();
+    echo.close();
   }
 });

@@ -51,28 +51,39 @@ export function tmp(prefix = 'ewC-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** Options every test peer shares: the pinned pair in `keys`, a fast backoff. */
+export function peerOptions(keys: string) {
+  return {
+    auth: { keyDir: keys, psk: null, cert: null, key: null, pin: null },
+    diskMaxBytes: 64 << 20,
+    pingIntervalMs: 1000,
+    backoffMs: { initial: 50, max: 500 },
+  };
+}
+
+/** A core listening on a loopback port of its own. */
+export async function startCore(keys: string, extra: Partial<TunnelOptions> = {}, cctx = fakeCtx()) {
+  const core = new TunnelComponent({
+    role: 'core',
+    stateDir: tmp(),
+    listen: '127.0.0.1:0',
+    connect: null,
+    ...peerOptions(keys),
+    ...extra,
+  });
+  await core.start(cctx);
+  return core;
+}
+
 export async function pair(extra: Partial<TunnelOptions> = {}, keys = tmp('ewC-keys-')) {
   try {
     generateCredentials(keys);
   } catch {
     /* reuse existing */
   }
-  const base = {
-    auth: { keyDir: keys, psk: null, cert: null, key: null, pin: null },
-    diskMaxBytes: 64 << 20,
-    pingIntervalMs: 1000,
-    backoffMs: { initial: 50, max: 500 },
-  };
-  const core = new TunnelComponent({
-    role: 'core',
-    stateDir: tmp(),
-    listen: '127.0.0.1:0',
-    connect: null,
-    ...base,
-    ...extra,
-  });
+  const base = peerOptions(keys);
   const cctx = fakeCtx();
-  await core.start(cctx);
+  const core = await startCore(keys, extra, cctx);
   const port = core.address()!.port;
   const edge = new TunnelComponent({
     role: 'edge',

@@ -1,7 +1,6 @@
 // Content-addressed blobs and descriptors shared by the image builder, the layout and
 // archive writers, the reader and the registry client.
 // Spec: https://github.com/opencontainers/image-spec/blob/v1.1.0/descriptor.md
-import { gzipSync } from 'node:zlib';
 import { sha256 } from '../../targets/formats/hash.ts';
 
 export const MT = {
@@ -59,15 +58,6 @@ export function descriptor(b: Blob, extra: Partial<Descriptor> = {}): Descriptor
 export interface Layer {
   blob: Blob;
   diffId: string;
-}
-
-/**
- * gzip a layer tar. zlib's header carries no name and mtime 0 here, and the output depends
- * only on the input and the zlib inside this Node, so rebuilds give the same digest.
- */
-export function gzipLayer(tar: Buffer, level = 9): Layer {
-  const gz = gzipSync(tar, { level, memLevel: 9 });
-  return { blob: blob(MT.layerGzip, gz), diffId: digestOf(tar) };
 }
 
 /** "sha256:abc" → "blobs/sha256/abc", refusing anything that is not a sha256 digest. */

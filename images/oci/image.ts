@@ -5,14 +5,14 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
+import { gunzip } from 'node:zlib';
+import { gzipAsync } from '../../targets/formats/gzip.ts';
 import { buildTar, type FileEntry } from '../../targets/formats/tar.ts';
 import { ARCHES, type Arch } from '../../targets/arch.ts';
 import { blob, descriptor, digestOf, jsonBlob, MT, type Blob, type Layer, type Platform } from './blobs.ts';
 import { CONFIG_PATH, EXE_PATH, IMAGE_UID, STATE_DIR } from './rootfs.ts';
 import { killTimeoutS } from '../../engine/contract.ts';
 
-const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 
 export interface ImageMeta {
@@ -78,7 +78,7 @@ export async function layerFrom(
     );
     if (ok) return { blob: blob(MT.layerGzip, gz), diffId };
   }
-  const gz = await gzipAsync(tar, { level, memLevel: 9 });
+  const gz = await gzipAsync(tar, level, 9);
   if (cached) {
     mkdirSync(join(cacheDir, 'oci-layers'), { recursive: true });
     writeFileSync(`${cached}.tmp-${process.pid}`, gz);

@@ -12,7 +12,8 @@ import { composeYaml, runReadme, type RunFacts } from './compose.ts';
 import { buildPlatformImage, type ImageMeta, type PlatformImage } from './image.ts';
 import { inspectOci } from './inspect.ts';
 import { pushOci } from './push-cli.ts';
-import { dockerArchiveFiles, layoutFiles, tarOf, writeDir, writeFileAtomic } from './layout.ts';
+import { writeDirAtomic, writeFileAtomicSync } from '../../targets/formats/atomic.ts';
+import { dockerArchiveFiles, layoutFiles, tarOf } from './layout.ts';
 import { appEntries, baseEntries, imageConfig } from './rootfs.ts';
 
 type OciInputs = BuildInputs;
@@ -97,7 +98,7 @@ export async function buildOci(inputs: OciInputs, level = 9): Promise<OciResult>
   }
   const artifacts: Artifact[] = [];
   const platforms = arches.map(ociPlatformString);
-  writeDir(join(outDir, names.layout), layout.files);
+  writeDirAtomic(join(outDir, names.layout), layout.files);
   artifacts.push({
     type: 'oci-layout',
     path: `oci/${names.layout}`,
@@ -108,7 +109,7 @@ export async function buildOci(inputs: OciInputs, level = 9): Promise<OciResult>
     size: [...layout.files.values()].reduce((n, b) => n + b.length, 0),
   });
   const ociTar = await tarOf(layout.files, mtime);
-  writeFileAtomic(join(outDir, names.ociArchive), ociTar);
+  writeFileAtomicSync(join(outDir, names.ociArchive), ociTar);
   artifacts.push({
     type: 'oci-archive',
     path: `oci/${names.ociArchive}`,
@@ -121,7 +122,7 @@ export async function buildOci(inputs: OciInputs, level = 9): Promise<OciResult>
   for (const img of images) {
     const tar = await tarOf(dockerArchiveFiles(img, ref), mtime);
     const file = names.docker(img.arch);
-    writeFileAtomic(join(outDir, file), tar);
+    writeFileAtomicSync(join(outDir, file), tar);
     dockerArchives[ociPlatformString(img.arch)] = file;
     artifacts.push({
       type: 'docker-archive',
@@ -141,8 +142,8 @@ export async function buildOci(inputs: OciInputs, level = 9): Promise<OciResult>
     version: meta.version,
     files: { layout: names.layout, ociArchive: names.ociArchive, dockerArchives },
   };
-  writeFileAtomic(join(outDir, 'compose.yaml'), composeYaml(facts));
-  writeFileAtomic(join(outDir, 'README.md'), runReadme(facts));
+  writeFileAtomicSync(join(outDir, 'compose.yaml'), composeYaml(facts));
+  writeFileAtomicSync(join(outDir, 'README.md'), runReadme(facts));
   return { images, indexDigest: layout.index.digest, artifacts };
 }
 

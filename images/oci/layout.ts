@@ -4,8 +4,6 @@
 // Each is written to a temporary name and renamed when complete, so a failed build never
 // leaves a layout that looks whole. Spec: image-spec v1.1 image-layout.md; docker-archive:
 // moby image/spec/v1.2.md and image/tarexport.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { buildTar, type FileEntry } from '../../targets/formats/tar.ts';
 import { blobPath, descriptor, MT, sha256, type Blob } from './blobs.ts';
 import { buildIndex, type ImageMeta, type PlatformImage } from './image.ts';
@@ -48,26 +46,6 @@ export function layoutFiles(images: PlatformImage[], meta: ImageMeta, refName: s
   files.set('index.json', indexJson);
   files.set('oci-layout', Buffer.from(OCI_LAYOUT_FILE));
   return { files, index, indexJson };
-}
-
-/** Atomically replace dir with the given files. */
-export function writeDir(dir: string, files: Map<string, Buffer>): void {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  for (const [rel, data] of [...files].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    mkdirSync(dirname(join(tmp, rel)), { recursive: true });
-    writeFileSync(join(tmp, rel), data, { mode: 0o644 });
-  }
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
-}
-
-/** Atomically write one file. */
-export function writeFileAtomic(path: string, data: Buffer | string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data, { mode: 0o644 });
-  renameSync(tmp, path);
 }
 
 export function tarOf(files: Map<string, Buffer>, mtime: number): Promise<Buffer> {

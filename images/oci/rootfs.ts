@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'n
 import { basename, join } from 'node:path';
 import type { FileEntry } from '../../targets/formats/tar.ts';
 import { ARCHES, type Arch } from '../../targets/arch.ts';
-import { parseElf } from './elf.ts';
+import { parseElf } from '../../targets/formats/elf.ts';
 
 /** uid/gid of the service user inside the image: high, so it owns nothing on a host bind mount by accident. */
 export const IMAGE_UID = 10001;

@@ -4,7 +4,6 @@
 // file except conffiles, as dh_md5sums does), writes conffiles and maintainer scripts.
 // Everything is deterministic: one mtime, 0:0 owners, sorted entries, fixed compressors.
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
 import { buildAr } from './ar.ts';
 import {
   type ControlFields,
@@ -13,6 +12,7 @@ import {
   checkDebVersion,
   ControlError,
 } from './deb-control.ts';
+import { gzip } from './gzip.ts';
 import { compressXz } from './xz.ts';
 import { buildTar, prepareEntries, type FileEntry } from './tar.ts';
 
@@ -39,11 +39,6 @@ export interface DebResult {
   /** the rendered control file (with Installed-Size) */
   control: string;
   installedSizeKiB: number;
-}
-
-/** gzip -9n equivalent: Node's zlib writes mtime 0 and a fixed OS byte, so output is stable. */
-export function gzipDeterministic(data: Buffer): Buffer {
-  return gzipSync(data, { level: 9 });
 }
 
 function field(fields: ControlFields, name: string): string | undefined {
@@ -114,11 +109,11 @@ export async function buildDeb(spec: DebSpec): Promise<DebResult> {
   });
   const dataTar = await buildTar(entries, { mtime: spec.mtime, dotSlash: true, implicitDirs: false });
   const xz = (spec.dataCompression ?? 'xz') === 'xz';
-  const dataMember = xz ? await compressXz(dataTar, spec.cacheDir) : gzipDeterministic(dataTar);
+  const dataMember = xz ? await compressXz(dataTar, spec.cacheDir) : gzip(dataTar);
   const deb = buildAr(
     [
       { name: 'debian-binary', data: Buffer.from('2.0\n') },
-      { name: 'control.tar.gz', data: gzipDeterministic(controlTar) },
+      { name: 'control.tar.gz', data: gzip(controlTar) },
       { name: xz ? 'data.tar.xz' : 'data.tar.gz', data: dataMember },
     ],
     spec.mtime,

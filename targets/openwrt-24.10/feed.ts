@@ -6,7 +6,8 @@
 // One feed per OpenWRT arch (targets/openwrt-24.10/index.ts lays them out, docs/openwrt.md).
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzip, parseControl } from './ipk.ts';
+import { gzip } from '../formats/gzip.ts';
+import { parseControl } from './ipk.ts';
 import { keyNumHex, usignPublicFile, usignSign, usignVerify, type UsignKey } from './usign.ts';
 import { sha256 } from '../formats/hash.ts';
 

@@ -12,7 +12,7 @@
 //                 arch names that are not in its list);
 //   edgewan-node  Architecture: all, Depends: node — the bundle alone for small flash.
 // Everything is built in memory, then written with temp-name-and-rename.
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, type Arch } from '../arch.ts';
 import type { Artifact, BuildInputs, PackageInfo, Target } from '../target.ts';
@@ -36,6 +36,7 @@ import { imageBuilderFiles } from './imagebuilder.ts';
 import { buildIpk, controlText, dataTarGz, inspectIpk, ipkInstalledSize, type IpkControl } from './ipk.ts';
 import { keyNumHex, usignKey, usignPublicFile } from './usign.ts';
 import { sha256 } from '../formats/hash.ts';
+import { writeFileAtomicSync } from '../formats/atomic.ts';
 
 /** dist/-relative root of the 24.10 feeds: one directory per OpenWRT arch, plus ALL_FEED. */
 export const FEED_DIR = 'openwrt/24.10';
@@ -72,11 +73,6 @@ function control(
       ? `${info.description}\nThis variant runs the JavaScript bundle on the feed's node package (small flash).`
       : `${info.description}\nStandalone executable with a private glibc; needs nothing else on the router.`,
   };
-}
-
-function writeAtomic(path: string, data: Buffer): void {
-  writeFileSync(`${path}.tmp`, data, { mode: 0o644 });
-  renameSync(`${path}.tmp`, path);
 }
 
 function builtArches(inputs: BuildInputs): Arch[] {
@@ -181,7 +177,7 @@ export const openwrtIpkTarget: Target = {
       const keep = new Set(pkgs.map((p) => p.filename));
       for (const f of readdirSync(dir)) if (f.endsWith('.ipk') && !keep.has(f)) rmSync(join(dir, f));
       for (const p of pkgs) {
-        writeAtomic(join(dir, p.filename), p.data);
+        writeFileAtomicSync(join(dir, p.filename), p.data);
         const node = p === nodePkg;
         artifacts.push({
           type: 'ipk',
@@ -198,7 +194,7 @@ export const openwrtIpkTarget: Target = {
         keyName: info.name,
         url: `${base}/${dirName}`,
       });
-      for (const [name, data] of Object.entries(files)) writeAtomic(join(dir, name), data);
+      for (const [name, data] of Object.entries(files)) writeFileAtomicSync(join(dir, name), data);
       const size = readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
       const platforms = [...new Set(pkgs.map((p) => parseArch(p.control)))].sort();
       artifacts.push({
@@ -213,8 +209,8 @@ export const openwrtIpkTarget: Target = {
       });
     }
     const publicKey = Buffer.from(usignPublicFile(key, info.name));
-    writeAtomic(join(root, keyFile), publicKey);
-    writeAtomic(
+    writeFileAtomicSync(join(root, keyFile), publicKey);
+    writeFileAtomicSync(
       join(root, 'customfeeds.conf'),
       Buffer.from(
         feedsTemplate(

@@ -4,8 +4,8 @@
 // `gzip -n`). Control fields follow OpenWRT's package-pack.mk, with Installed-Size in BYTES as
 // ipkg-build measures it (ipkInstalledSize).
 import { readFile } from 'node:fs/promises';
-import { gunzipSync, gzipSync } from 'node:zlib';
-import { memoBytesSync } from '../formats/memo.ts';
+import { gunzipSync } from 'node:zlib';
+import { gzip, gzipCached } from '../formats/gzip.ts';
 import { readTar as readTarEntries } from '../formats/tar-read.ts';
 import { buildTar, prepareEntries, type FileEntry } from '../formats/tar.ts';
 
@@ -54,9 +54,6 @@ export interface IpkInput {
   data?: Buffer;
 }
 
-/** Header mtime 0 and no name, like `gzip -n`; level 9 for indexes (`gzip -9n`), 6 for packages. */
-export const gzip = (b: Buffer, level = 9) => gzipSync(b, { level });
-
 /** cacheDir: memoize the gzip of the ~100 MB tar by its bytes (targets/formats/memo.ts). */
 export async function dataTarGz(
   files: readonly FileEntry[],
@@ -64,7 +61,7 @@ export async function dataTarGz(
   cacheDir?: string,
 ): Promise<Buffer> {
   const tar = await buildTar(files, { mtime, dotSlash: true, implicitDirs: true });
-  return memoBytesSync(cacheDir, 'gzip', [`zlib ${process.versions.zlib} gzip -6`, tar], () => gzip(tar, 6));
+  return gzipCached(tar, 6, cacheDir);
 }
 
 const BLOCK = 512;

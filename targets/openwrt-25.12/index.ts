@@ -8,7 +8,7 @@
 // Everything is validated (version, name, arch names, key type, inputs) before any write;
 // each file is written to a temp name and renamed. OpenWRT 25.12's feeds carry no `node`, so
 // the bundle package (`edgewan-node`) stays ipk-only and there is no `noarch` apk today.
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALL_ARCHES, ARCHES, archForOpenwrt, type Arch } from '../arch.ts';
 import type { Artifact, BuildInputs, Target } from '../target.ts';
@@ -24,6 +24,7 @@ import { openwrtPayload, type OpenwrtPayload } from '../formats/openwrt/files.ts
 import { inspectApk } from './inspect.ts';
 import { apkEntries, apkScripts } from './package.ts';
 import { sha256 } from '../formats/hash.ts';
+import { writeFileAtomicSync } from '../formats/atomic.ts';
 
 export const APK_DIST = 'openwrt/25.12';
 
@@ -89,12 +90,6 @@ export function planApk(inputs: BuildInputs, opts: ApkBuildOptions = {}): Plan {
   return { key, arches: wanted };
 }
 
-function writeAtomic(path: string, data: Buffer | string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
-
 export function customfeedsList(name: string, names: readonly string[]): string {
   return (
     `# ${name} feed for OpenWRT 25.12 (apk-tools 3). On the router:\n` +
@@ -149,8 +144,8 @@ export async function buildOpenwrtApk(inputs: BuildInputs, opts: ApkBuildOptions
       );
       const dir = join(root, owrt);
       mkdirSync(dir, { recursive: true });
-      writeAtomic(join(dir, fileName), pkg.file);
-      writeAtomic(join(dir, 'packages.adb'), ndx.file);
+      writeFileAtomicSync(join(dir, fileName), pkg.file);
+      writeFileAtomicSync(join(dir, 'packages.adb'), ndx.file);
       // Packages of earlier versions would not be in the new index: remove them.
       for (const f of readdirSync(dir))
         if (f !== fileName && f.startsWith(`${info.name}-`) && f.endsWith('.apk')) rmSync(join(dir, f));
@@ -179,8 +174,8 @@ export async function buildOpenwrtApk(inputs: BuildInputs, opts: ApkBuildOptions
       );
     }
   }
-  writeAtomic(join(root, `${info.name}.pem`), plan.key.publicPem);
-  writeAtomic(
+  writeFileAtomicSync(join(root, `${info.name}.pem`), plan.key.publicPem);
+  writeFileAtomicSync(
     join(root, 'customfeeds.list'),
     customfeedsList(
       info.name,

@@ -18,7 +18,7 @@ import type { PackageInfo } from '../target.ts';
 import { renderManPage, wrap } from '../formats/apt/docs.ts';
 import { resolvedHook } from '../formats/apt/resolved.ts';
 import { renderUnit, unitPaths } from '../formats/apt/systemd.ts';
-import { gzipDeterministic } from '../formats/deb.ts';
+import { gzip } from '../formats/gzip.ts';
 import { buildRpm, FILEFLAG, SENSE, type Dependency, type RpmFile, type RpmResult } from './rpm.ts';
 
 /**
@@ -169,12 +169,9 @@ export async function buildServiceRpm(spec: RpmPackageSpec): Promise<RpmResult> 
   dir(lic);
   file(`${lic}/COPYRIGHT`, renderRpmCopyright(info, mtime, notices), 0o644, { flags: FILEFLAG.LICENSE });
   if (spec.notices) file(`${lic}/${notices}`, spec.notices, 0o644, { flags: FILEFLAG.LICENSE });
-  file(
-    `/usr/share/man/man1/${user}.1.gz`,
-    gzipDeterministic(Buffer.from(renderManPage(info, mtime))),
-    0o644,
-    { flags: FILEFLAG.DOC },
-  );
+  file(`/usr/share/man/man1/${user}.1.gz`, gzip(Buffer.from(renderManPage(info, mtime))), 0o644, {
+    flags: FILEFLAG.DOC,
+  });
 
   const [, ...rest] = info.description.split('\n');
   const description = [

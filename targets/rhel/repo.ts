@@ -7,9 +7,10 @@
 //   <name>.repo                    the one file a user drops into /etc/yum.repos.d/
 // Every file name under repodata/ carries its checksum, so a mirror never serves a mix of
 // two builds. The whole directory is built under a temporary name and renamed into place.
-import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { gzipDeterministic } from '../formats/deb.ts';
+
+import { join } from 'node:path';
+import { writeDirAtomic } from '../formats/atomic.ts';
+import { gzip } from '../formats/gzip.ts';
 import { sha256 } from '../formats/hash.ts';
 import { readHeader } from './header.ts';
 import { SENSE, TAG } from './rpm.ts';
@@ -211,28 +212,18 @@ gpgkey=${uri}/RPM-GPG-KEY-${name}
 }
 
 // fixed modes, not the builder's umask (a repo built under umask 077 must still be served)
-function writePublic(path: string, data: Buffer | string): void {
-  writeFileSync(path, data);
-  chmodSync(path, 0o644);
-}
-
 export async function writeRepo(spec: RepoSpec): Promise<RepoResult> {
   const md = renderMetadata(spec.packages);
-  const tmp = `${spec.dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  for (const d of [tmp, join(tmp, 'Packages'), join(tmp, 'repodata')]) {
-    mkdirSync(d, { recursive: true });
-    chmodSync(d, 0o755);
-  }
+  const files: Array<[string, Buffer | string]> = [];
   let size = 0;
   const put = (rel: string, data: Buffer | string) => {
-    writePublic(join(tmp, rel), data);
+    files.push([rel, data]);
     size += Buffer.byteLength(data);
   };
   for (const p of spec.packages) put(`Packages/${p.fileName}`, p.rpm);
   const data = (['primary', 'filelists', 'other'] as const).map((type) => {
     const open = Buffer.from(md[type]);
-    const gz = gzipDeterministic(open);
+    const gz = gzip(open);
     const href = `repodata/${sha256(gz)}-${type}.xml.gz`;
     put(href, gz);
     return `  <data type="${type}">
@@ -254,8 +245,6 @@ ${data.join('')}</repomd>
   put('repodata/repomd.xml.asc', await spec.detachSign(repomd));
   put(`RPM-GPG-KEY-${spec.name}`, spec.publicArmored);
   put(`${spec.name}.repo`, repoFile(spec.name, spec.title));
-  rmSync(spec.dir, { recursive: true, force: true });
-  mkdirSync(dirname(spec.dir), { recursive: true });
-  renameSync(tmp, spec.dir);
+  writeDirAtomic(spec.dir, files);
   return { repomd, size };
 }

@@ -10,10 +10,9 @@
 //   header + payload, the cpio size, and an OpenPGP v4 signature over the main header
 //   (RPMSIGTAG_RSA for RSA keys, RPMSIGTAG_DSA for EdDSA — the tags rpmsign uses).
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
 import { compressXz } from '../formats/xz.ts';
 import { sha256 } from '../formats/hash.ts';
-import { memoBytesSync } from '../formats/memo.ts';
+import { gzipCached } from '../formats/gzip.ts';
 import { buildCpio } from './cpio.ts';
 import {
   RpmFormatError,
@@ -219,12 +218,7 @@ export const XZ_PRESET = 1;
 
 function compress(cpio: Buffer, how: 'xz' | 'gzip', cacheDir?: string): Promise<Buffer> {
   if (how === 'xz') return compressXz(cpio, cacheDir, XZ_PRESET);
-  // gzip -9 via zlib: mtime 0 and a fixed OS byte, so the bytes are stable
-  return Promise.resolve(
-    memoBytesSync(cacheDir, 'gzip', [process.versions.zlib, 'level9', cpio], () =>
-      gzipSync(cpio, { level: 9 }),
-    ),
-  );
+  return Promise.resolve(gzipCached(cpio, 9, cacheDir));
 }
 
 export async function buildRpm(spec: RpmSpec): Promise<RpmResult> {

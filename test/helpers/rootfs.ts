@@ -42,7 +42,8 @@ export const ARMHF_NODE_ROOT: RootfsSpec = {
 
 /**
  * bookworm amd64 booted with systemd as PID 1 (in podman, test/acceptance/43-deb-resolved):
- * systemd-resolved and dig for the DNS coexistence test, and what our amd64 .deb depends on.
+ * systemd-resolved and dig for the DNS coexistence test, nftables and conntrack for the
+ * transparent interception test (44-deb-intercept), and what our amd64 .deb depends on.
  */
 export const AMD64_SYSTEMD_ROOT: RootfsSpec = {
   arch: 'amd64',
@@ -51,11 +52,13 @@ export const AMD64_SYSTEMD_ROOT: RootfsSpec = {
   include: [
     'adduser',
     'bind9-dnsutils',
+    'conntrack',
     'dbus',
     'init-system-helpers',
     'libc6',
     'libgcc-s1',
     'libstdc++6',
+    'nftables',
     'systemd',
     'systemd-resolved',
     'systemd-sysv',

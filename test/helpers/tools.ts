@@ -94,6 +94,11 @@ export const TEST_NEEDS: Record<string, HostNeed[]> = {
     { kind: 'binfmt', what: 'qemu-arm', pkg: 'qemu-user-static', for: 'acceptance tests' },
     cmd('nsenter', 'util-linux', 'acceptance'),
     cmd('ip', 'iproute2', 'acceptance'),
+    // interception from the installed .deb (44-deb-intercept): the dc's nft drop rule, a
+    // plain client, a real HTTP server (nftables and conntrack are inside the booted root)
+    cmd('nft', 'nftables', 'acceptance'),
+    cmd('curl', 'curl', 'acceptance'),
+    cmd('python3', 'python3', 'acceptance'),
     // OpenWRT: init/uci scripts, usign feed signatures, a static shell for the musl-only root,
     // strace for what an offline-root install reads outside the root
     cmd('busybox', 'busybox-static', 'acceptance'),

@@ -118,4 +118,9 @@ test('mergeOverlay and parseMemory', () => {
   });
   assert.equal(parseMemory('1GiB'), 1024 ** 3);
   assert.throws(() => parseMemory('1 GB'), /must look like 128MiB/);
+  // the engine's size parser underneath, restricted to whole binary units for systemd and procd
+  assert.equal(parseMemory('96MiB'), 96 * 1024 ** 2);
+  assert.equal(parseMemory('512B'), 512);
+  for (const bad of ['1.5GiB', '96MB', '96', ''])
+    assert.throws(() => parseMemory(bad), /must look like 128MiB/);
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { validateArtifacts } from '../../scripts/artifacts.ts';
 import { restoreFile, StepCache } from '../../scripts/cache.ts';
-import { readElf } from '../../scripts/elf.ts';
+import { ElfError, parseElf, readElf } from '../../targets/formats/elf.ts';
 import { bundledPackages, licenseNotices, packageDirOf } from '../../scripts/packages.ts';
 import { REPO_ROOT } from '../../scripts/paths.ts';
 import { parallel, Progress } from '../../scripts/progress.ts';
@@ -103,6 +103,37 @@ test('ELF reader identifies the host node as x64 with its loader', async () => {
   const f = join(tmp(join(tmpdir(), 'ewA-elf-')), 'x');
   writeFileSync(f, '#!/bin/sh\n');
   assert.equal(await readElf(f), undefined);
+});
+
+test('ELF reader: big-endian headers, and a truncated file names the offset', () => {
+  // a 64-bit big-endian header (e_machine 21, PowerPC64) with one PT_INTERP program header
+  const b = Buffer.alloc(64 + 56 + 16);
+  b.writeUInt32BE(0x7f454c46, 0);
+  b[4] = 2; // ELFCLASS64
+  b[5] = 2; // ELFDATA2MSB
+  b.writeUInt16BE(2, 16); // ET_EXEC
+  b.writeUInt16BE(21, 18);
+  b.writeBigUInt64BE(64n, 32); // e_phoff
+  b.writeUInt16BE(56, 54); // e_phentsize
+  b.writeUInt16BE(1, 56); // e_phnum
+  b.writeUInt32BE(3, 64); // PT_INTERP
+  b.writeBigUInt64BE(120n, 72); // p_offset
+  b.writeBigUInt64BE(8n, 96); // p_filesz
+  b.write('/ld.so\0', 120, 'latin1');
+  const e = parseElf(b);
+  assert.deepEqual(
+    [e.elfClass, e.littleEndian, e.type, e.machine, e.arch, e.interpreter],
+    [2, false, 2, 21, undefined, '/ld.so'],
+  );
+  assert.deepEqual(e.needed, []);
+  // program headers past the end of the file: an error with the offset, not a RangeError
+  assert.throws(
+    () => parseElf(b.subarray(0, 100), 'short'),
+    (err: unknown) =>
+      err instanceof ElfError &&
+      err.code === 'EDGEWAN_ERR_FORMAT_ELF' &&
+      /^short: truncated ELF \(8 bytes at offset 96, file 100\)/.test(err.message),
+  );
 });
 
 test('artifacts schema rejects unknown types and platform+platforms together', () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readElf } from '../../images/oci/elf.ts';
+import { readElf } from '../../targets/formats/elf.ts';
 import { glibcEntries, imageConfig } from '../../images/oci/rootfs.ts';
 import { buildOci, ociTarget } from '../../images/oci/index.ts';
 import { inspectOci } from '../../images/oci/inspect.ts';
@@ -50,8 +50,8 @@ function inputs(outDir: string, over: Partial<BuildInputs> = {}): BuildInputs {
   } as BuildInputs;
 }
 
-test('oci: ELF reader finds the interpreter and DT_NEEDED', { skip: !onX64 && 'x64 host only' }, () => {
-  const e = readElf(EXE);
+test('oci: ELF reader finds the interpreter and DT_NEEDED', { skip: !onX64 && 'x64 host only' }, async () => {
+  const e = (await readElf(EXE))!;
   assert.equal(e.machine, 62);
   assert.match(e.interpreter ?? '', /ld-linux-x86-64\.so\.2$/);
   assert.ok(e.needed.includes('libc.so.6'));

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dockerConfigCredentials, parseWwwAuthenticate } from '../../images/oci/auth.ts';
 import { parseRef, push } from '../../images/oci/push.ts';
-import { writeDir } from '../../images/oci/layout.ts';
+import { writeDirAtomic } from '../../targets/formats/atomic.ts';
 import { blobPath, jsonBlob, blob, MT, descriptor } from '../../images/oci/blobs.ts';
 
 test('oci push: WWW-Authenticate challenges parse', () => {
@@ -77,7 +77,7 @@ function tinyLayout(dir: string): string {
     [blobPath(config.digest), config.data],
     [blobPath(manifest.digest), manifest.data],
   ]);
-  writeDir(join(dir, 'layout'), files);
+  writeDirAtomic(join(dir, 'layout'), files);
   return join(dir, 'layout');
 }
 

@@ -10,5 +10,5 @@ export {
 } from './load.ts';
 export { ConfigError, type ConfigProblem } from './errors.ts';
 export { CONFIG_SCHEMA } from './validate.ts';
-export { parseSize, formatBytes } from './size.ts';
+export { parseSize, formatBytes } from '../../size.ts';
 export type * from './types.ts';

@@ -7,7 +7,7 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, jsonSyntaxProblem, type ConfigProblem } from './errors.ts';
-import { parseSize } from './size.ts';
+import { parseSize } from '../../size.ts';
 import type { LoadedConfig, ResolvedConfig } from './types.ts';
 import { escapePointer, validateDocument } from './validate.ts';
 import { scanJson } from './json-scan.ts';

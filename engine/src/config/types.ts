@@ -31,6 +31,8 @@ export interface TunnelConfig {
   readonly connect: string | readonly string[] | null;
   /** edge with several cores: seconds between probes of the first one (0: no failback) */
   readonly failbackS: number;
+  /** edge: seconds a dial to a core may take up to the end of its TLS handshake */
+  readonly connectTimeoutS: number;
   readonly auth: {
     readonly keyDir: string | null;
     readonly psk: string | null;

@@ -13,6 +13,7 @@ import { joinHostPort } from '../net/hostport.ts';
 import { splice, resetSocket } from '../proxy/splice.ts';
 import type { CompiledRule } from './config.ts';
 import { OriginalDestinations, type Source } from './conntrack.ts';
+import { dialDirect, type Dial } from './direct.ts';
 import { applyNft, renderActive, renderClosed, renderRemove, tableExists, type TableSpec } from './nft.ts';
 
 export interface InterceptOptions {
@@ -20,7 +21,13 @@ export interface InterceptOptions {
   rules: readonly CompiledRule[];
   /** test hooks */
   source?: Source;
+  procPath?: string;
   nft?: string;
+  /** the listener's address (default '::', every address) */
+  host?: string;
+  /** fail-open's direct dial: its connect timeout (default 10 s) and the socket it makes */
+  directTimeoutMs?: number;
+  dial?: Dial;
 }
 
 type FailReason = 'no_original_destination' | 'tunnel_down_fail_closed' | 'direct_connect' | 'tunnel_refused';
@@ -57,7 +64,10 @@ export class InterceptComponent implements Component {
       ctx.unconfigured('intercept.enabled is false');
       return;
     }
-    this.originals = new OriginalDestinations(c.port, { source: this.opts.source });
+    this.originals = new OriginalDestinations(c.port, {
+      source: this.opts.source,
+      procPath: this.opts.procPath,
+    });
     const srv = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (sock) =>
       this.onConnection(sock),
     );
@@ -69,7 +79,7 @@ export class InterceptComponent implements Component {
           }),
         ),
       );
-      srv.listen({ port: c.port, host: '::', ipv6Only: false }, () => resolve());
+      srv.listen({ port: c.port, host: this.opts.host ?? '::', ipv6Only: false }, () => resolve());
     });
     srv.on('error', (e) => ctx.fail(e));
     this.server = srv;
@@ -176,29 +186,25 @@ export class InterceptComponent implements Component {
     splice(sock, stream);
   }
 
-  /** Fail-open: the router connects to the destination itself (its own traffic is not redirected). */
-  private direct(sock: net.Socket, host: string, port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const out = net.connect({ host, port, allowHalfOpen: true });
-      out.pause();
-      const timer = setTimeout(
-        () => out.destroy(new Error('EDGEWAN_ERR_TUNNEL_CONNECT_TIMEOUT: connect timed out after 10 s')),
-        10_000,
-      );
-      out.once('connect', () => {
-        clearTimeout(timer);
-        this.counts.bypassed++;
-        splice(sock, out);
-        resolve();
+  /** Fail-open: the router connects to the destination itself (direct.ts), then splices. */
+  private async direct(sock: net.Socket, host: string, port: number): Promise<void> {
+    let out: net.Socket | null;
+    try {
+      out = await dialDirect(sock, host, port, {
+        timeoutMs: this.opts.directTimeoutMs,
+        dial: this.opts.dial,
       });
-      out.once('error', (e) => {
-        clearTimeout(timer);
-        if (!out.readyState || out.connecting) {
-          this.failed.direct_connect++;
-          reject(e);
-        }
-      });
-    });
+    } catch (e) {
+      this.failed.direct_connect++;
+      throw e;
+    }
+    if (!out) return; // the client went away first: the dial was cancelled
+    if (sock.destroyed) {
+      out.destroy();
+      return;
+    }
+    this.counts.bypassed++;
+    splice(sock, out);
   }
 
   status(): Record<string, unknown> {

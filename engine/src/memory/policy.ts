@@ -7,7 +7,7 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ConfigProblem } from '../config/errors.ts';
 import type { MemoryConfig } from '../config/types.ts';
-import { formatBytes } from '../config/size.ts';
+import { formatBytes } from '../../size.ts';
 import { heapCapMiB } from '../../contract.ts';
 
 export const MIN_LIMIT = 32 * 1024 * 1024;

@@ -30,6 +30,14 @@ import { LinkMemory } from './link-memory.ts';
 /** Memory one open stream costs in each process besides its data (see fitCache). */
 const PER_STREAM_COST = 16 * 1024;
 
+/**
+ * How long an edge's dial to a core may take, TCP connect and TLS handshake together. 10 s:
+ * the 10 s a stream's target gets; it lets a lossy link resend the SYN three times (Linux:
+ * after 1, 3 and 7 s) and a TLS 1.3 handshake over a slow satellite hop, and cuts failover
+ * to the next core from ~2 min (the OS SYN timeout) to 10 s.
+ */
+export const CORE_CONNECT_TIMEOUT_MS = 10_000;
+
 export interface TunnelOptions {
   role: 'edge' | 'core';
   stateDir: string;
@@ -38,6 +46,8 @@ export interface TunnelOptions {
   connect: string | readonly string[] | null;
   /** edge with several cores: probe the first every this many seconds and move back to it; 0: stay */
   failbackS?: number;
+  /** edge: a dial to a core must finish its TLS handshake within this (default 10 s), else the next core */
+  connectTimeoutMs?: number;
   auth: AuthConfig;
   /** bytes; 0 disables the disk tier */
   diskMaxBytes: number;
@@ -196,7 +206,21 @@ export class TunnelComponent implements Component {
     this.track(sock);
     sock.setNoDelay(true);
     let linked = false;
+    // Without a bound, a core that drops our SYNs holds the edge for the OS TCP timeout
+    // (~2 min with tcp_syn_retries 6) and one that accepts but never answers TLS holds it
+    // forever, before the next core of tunnel.connect is tried.
+    const ms = this.opts.connectTimeoutMs ?? CORE_CONNECT_TIMEOUT_MS;
+    const core = this.cores!.current;
+    const timer = setTimeout(
+      () =>
+        sock.destroy(
+          new Error(`EDGEWAN_ERR_TUNNEL_CONNECT_TIMEOUT: no TLS handshake with core ${core} within ${ms} ms`),
+        ),
+      ms,
+    );
+    sock.once('close', () => clearTimeout(timer));
     sock.once('secureConnect', () => {
+      clearTimeout(timer);
       linked = this.onSecure(sock);
     });
     const retry = (why: string) => {

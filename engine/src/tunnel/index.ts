@@ -17,6 +17,7 @@ export function createTunnel(c: ResolvedConfig): TunnelComponent {
     listen: t.listen,
     connect: t.connect,
     failbackS: t.failbackS,
+    connectTimeoutMs: t.connectTimeoutS * 1000,
     auth: t.auth,
     diskMaxBytes: c.caches.chunkDisk.maxSize,
     chunkSize: t.chunkSizeBytes ?? 8192,

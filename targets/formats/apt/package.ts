@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { PackageInfo } from '../../target.ts';
 import { buildDeb } from '../deb.ts';
-import { gzipDeterministic } from '../deb.ts';
+import { gzip } from '../gzip.ts';
 import { checkMaintainer } from '../deb-control.ts';
 import type { FileEntry } from '../tar.ts';
 import { renderChangelog, renderCopyright, renderLintianOverrides, renderManPage, wrap } from './docs.ts';
@@ -86,9 +86,9 @@ exec /usr/bin/node ${lib} "$@"
   file(`lib/systemd/system/${info.serviceName}.service`, renderUnit(info, { interceptHook: icpt.hook }));
   file(p.config, `${JSON.stringify(info.defaultConfig, null, 2)}\n`);
   file(`${doc}/copyright`, renderCopyright(info, mtime, NOTICES));
-  file(`${doc}/changelog.Debian.gz`, gzipDeterministic(Buffer.from(renderChangelog(info, mtime))));
-  if (spec.notices) file(`${doc}/${NOTICES}`, gzipDeterministic(spec.notices));
-  file(`usr/share/man/man1/${info.name}.1.gz`, gzipDeterministic(Buffer.from(renderManPage(info, mtime))));
+  file(`${doc}/changelog.Debian.gz`, gzip(Buffer.from(renderChangelog(info, mtime))));
+  if (spec.notices) file(`${doc}/${NOTICES}`, gzip(spec.notices));
+  file(`usr/share/man/man1/${info.name}.1.gz`, gzip(Buffer.from(renderManPage(info, mtime))));
   // DNS coexistence with systemd-resolved, always shipped: it acts only while the service
   // runs with dns.enabled (targets/formats/apt/resolved.ts), which users set after install.
   file(resolvedHook(info).path, resolvedHook(info).script, 0o755);

@@ -8,9 +8,10 @@
 // name_version_arch can never mean two different files. Everything is rewritten from
 // scratch per build, in temp names renamed into place.
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { gzipDeterministic } from '../deb.ts';
+import { mkdirPublic, writeFileAtomicSync, writePublic } from '../atomic.ts';
+import { gzip } from '../gzip.ts';
 import { renderControl } from '../deb-control.ts';
 import type { AptSigner } from './sign.ts';
 
@@ -48,30 +49,6 @@ export interface SuiteResult {
 
 const sha = (alg: string, b: Buffer) => createHash(alg).update(b).digest('hex');
 
-// Published files get fixed modes (0644, dirs 0755), not the builder's umask: under umask
-// 077 the repo was unreadable by the web server serving it, and two builds differed
-// (test/integration/deb-repro.test.ts).
-function mkdirPublic(dir: string): void {
-  const first = mkdirSync(dir, { recursive: true });
-  if (!first) return;
-  for (let d = dir; ; d = dirname(d)) {
-    chmodSync(d, 0o755);
-    if (d === first || d === dirname(d)) break;
-  }
-}
-
-function writePublic(path: string, data: Buffer | string): void {
-  mkdirPublic(dirname(path));
-  writeFileSync(path, data);
-  chmodSync(path, 0o644);
-}
-
-function writeAtomic(path: string, data: Buffer | string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writePublic(tmp, data);
-  renameSync(tmp, path);
-}
-
 /** Release date format apt expects (RFC 2822 in UTC). */
 export function releaseDate(mtime: number): string {
   return new Date(mtime * 1000).toUTCString().replace('GMT', 'UTC');
@@ -103,7 +80,7 @@ export async function writeSuite(spec: SuiteSpec): Promise<SuiteResult> {
       throw new Error(`apt suite ${suite}: ${rel} listed twice in binary-${p.indexArch}`);
     }
     if (!poolFiles.includes(rel)) {
-      writeAtomic(join(aptDir, rel), p.deb);
+      writeFileAtomicSync(join(aptDir, rel), p.deb);
       poolFiles.push(rel);
       size += p.deb.length;
     }
@@ -126,10 +103,7 @@ export async function writeSuite(spec: SuiteSpec): Promise<SuiteResult> {
   const indexes: Array<[string, Buffer]> = [];
   for (const arch of indexArches) {
     const text = Buffer.from(byArch.get(arch)!.join('\n'));
-    indexes.push(
-      [`main/binary-${arch}/Packages`, text],
-      [`main/binary-${arch}/Packages.gz`, gzipDeterministic(text)],
-    );
+    indexes.push([`main/binary-${arch}/Packages`, text], [`main/binary-${arch}/Packages.gz`, gzip(text)]);
   }
   const hashes = (alg: string) =>
     indexes.map(([n, b]) => ` ${sha(alg, b)} ${String(b.length).padStart(8)} ${n}`).join('\n');
@@ -159,9 +133,9 @@ export async function writeSuite(spec: SuiteSpec): Promise<SuiteResult> {
   mkdirPublic(dirname(finalDir));
   renameSync(tmpDir, finalDir);
 
-  writeAtomic(join(aptDir, `${spec.name}-archive-keyring.gpg`), spec.signer.publicBinary);
-  writeAtomic(join(aptDir, `${spec.name}-archive-keyring.asc`), spec.signer.publicArmored);
-  writeAtomic(join(aptDir, `${spec.name}-${suite}.sources`), sourcesSnippet(spec.name, suite));
+  writeFileAtomicSync(join(aptDir, `${spec.name}-archive-keyring.gpg`), spec.signer.publicBinary);
+  writeFileAtomicSync(join(aptDir, `${spec.name}-archive-keyring.asc`), spec.signer.publicArmored);
+  writeFileAtomicSync(join(aptDir, `${spec.name}-${suite}.sources`), sourcesSnippet(spec.name, suite));
   return { distsDir: `apt/dists/${suite}`, inRelease, size, poolFiles };
 }
 

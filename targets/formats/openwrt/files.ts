@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ARCHES, type Arch } from '../../arch.ts';
 import type { FileEntry } from '../tar.ts';
 import { noticesFor, type BuildInputs, type PackageInfo } from '../../target.ts';
-import { gzipDeterministic } from '../deb.ts';
+import { gzip } from '../gzip.ts';
 import type { BuilderErrorCode } from '../../error-codes.ts';
 
 const FILES = join(import.meta.dirname, 'files');
@@ -207,7 +207,7 @@ export function openwrtPayload(inputs: BuildInputs, variant: Variant, patched?: 
         type: 'file',
         path: `${p.libDir}/LICENSES.txt.gz`,
         mode: 0o644,
-        data: gzipDeterministic(notices),
+        data: gzip(notices),
       });
   }
   return {

@@ -1,5 +1,7 @@
-// Byte sizes in config: integers (bytes) or "96MiB"-style strings. KiB/MiB/GiB are powers of
-// 1024, KB/MB/GB powers of 1000, matching the schema's `size` definition.
+// Byte sizes: integers (bytes) or "96MiB"-style strings. KiB/MiB/GiB are powers of 1024,
+// KB/MB/GB powers of 1000, matching the config schema's `size` definition. The one size parser:
+// the engine's config and the build manifest's service.memoryMax (scripts/manifest.ts) both use
+// it. Pure like contract.ts beside it, so the builder imports it without engine source.
 
 const UNITS: Record<string, number> = {
   '': 1,
