@@ -242,6 +242,10 @@ export const ENGINE_ERRORS = {
     when: 'a reference run (REFM) that names something other than a manifest, or whose sizes disagree; the stream is reset',
     fix: 'a bug or a hostile peer: report it with both versions',
   },
+  EDGEWAN_ERR_TUNNEL_RUN_RANGE: {
+    when: 'a manifest range (REFN) beyond the entries of its manifest, or whose chunks do not add up to its declared length; the stream is reset',
+    fix: 'a bug or a hostile peer: report it with both versions',
+  },
   EDGEWAN_ERR_TUNNEL_DICT_RANGE: {
     when: 'a delta op that names more dictionary chunks than allowed, or a checked delta of several chunks; the stream is reset',
     fix: 'a bug or a hostile peer: report it with both versions',

@@ -42,7 +42,7 @@ function validFrame(r: Rng): Buffer {
       const ops: DataOp[] = [];
       for (let k = 0; k < 1 + r.int(4); k++) {
         const d = textLike(r, 1 + r.int(3000));
-        const kind = r.int(6);
+        const kind = r.int(7);
         if (kind === 4) {
           const zstd = r.int(2) === 1 && zstdAvailable; // zstd payloads where the runtime has it (Node 24)
           ops.push({
@@ -55,6 +55,8 @@ function validFrame(r: Rng): Buffer {
             data: zstd ? zstdWithDict(d, new Uint8Array(0)) : deflateWithDict(d, new Uint8Array(0)),
           });
         } else if (kind === 5) ops.push({ op: Op.REFM, rawLen: d.length, fp: r.bytes(24) });
+        else if (kind === 6)
+          ops.push({ op: Op.REFN, rawLen: d.length, fp: r.bytes(24), start: r.int(70), count: r.int(70) });
         else if (kind === 0) ops.push({ op: Op.REF, rawLen: d.length, fp: r.bytes(24) });
         else if (kind === 1) ops.push({ op: Op.LZ4, rawLen: d.length, data: compressBlock(d) });
         else ops.push({ op: kind === 2 ? Op.LIT : Op.RAW, rawLen: d.length, data: d });

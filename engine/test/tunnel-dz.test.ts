@@ -3,7 +3,8 @@
 // peer does not offer the codec, and bad input from a peer — a delta against a base nobody
 // holds, too many dictionary chunks, a decompression bomb, a codec not negotiated, a wrong
 // check fingerprint — each resets that stream with a typed error, keeps the link up and
-// stores nothing.
+// stores nothing. Manifest ranges (REFN): an edited version's references cross as ranges of
+// the old version's manifests; fallback, bad ranges, a manifest nobody holds, backpressure.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -22,8 +23,11 @@ import {
   CODEC_DEFLATE_DICT,
   CODEC_REF_RUNS,
   CODEC_ZSTD_DICT,
+  CODEC_REF_RANGES,
+  REFN_LEN,
   type DataOp,
 } from '../src/codec/frame.ts';
+import { RunIndex, RunCursor } from '../src/codec/runs.ts';
 import {
   buildDict,
   inflateWithDict,
@@ -531,4 +535,230 @@ test('kept fingerprints own their bytes: spans copy them, ownFp copies a pooled 
   const sf = sketch(text(8192, 1))!;
   idx.add(sf, fp);
   assert.equal(typeof idx.candidates(sf)[0], 'string');
+});
+
+/** v1 with 8 bytes changed every `every` bytes: most chunks stay, few spans stay all references. */
+function editEvery(v1: Buffer, every: number): Buffer {
+  const v2 = Buffer.from(v1);
+  for (let o = 1000; o < v2.length; o += every) v2.write('EDITED!!', o);
+  return v2;
+}
+
+const ALL_BUT_RANGES = CODEC_DEFLATE_DICT | CODEC_REF_RUNS | CODEC_ZSTD_DICT;
+
+test('REFN: an edited version crosses as ranges of the old manifests, byte-exact, well under one REF per chunk', async () => {
+  const v1 = randomBytes(3 << 20); // incompressible: what is left on the wire is references and deltas
+  const v2 = editEvery(v1, 96 * 1024);
+  const measure = async (coreCodecs?: number) => {
+    const p = await linkPair({}, coreCodecs === undefined ? {} : { codecs: coreCodecs });
+    try {
+      await send(p, v1);
+      const needs = p.core.link.counters.needs;
+      const edited = await send(p, v2);
+      return { edited, ranges: p.edge.link.sendsRanges, needs: p.core.link.counters.needs - needs };
+    } finally {
+      p.close();
+    }
+  };
+  const withRanges = await measure();
+  const without = await measure(ALL_BUT_RANGES); // an old peer: REF / REFM as before
+  assert.ok(withRanges.ranges && !without.ranges);
+  assert.equal(withRanges.needs, 0, 'every range names a manifest the receiver built');
+  // ~32 edits; the ~300 unchanged chunks not in an all-reference span: 29 bytes each as
+  // REFs, one 33-byte REFN per stretch between two edits.
+  const edits = Math.ceil(v1.length / (96 * 1024));
+  assert.ok(
+    without.edited - withRanges.edited > edits * 4 * 29,
+    `edited with REFN ${withRanges.edited} B, REF/REFM only ${without.edited} B (${edits} edits)`,
+  );
+});
+
+test('REFN fallback: a peer that did not offer it is sent REF/REFM and decodes exactly; the other way too', async () => {
+  const v1 = Buffer.concat([text(400000, 41), randomBytes(300000)]);
+  const v2 = editEvery(v1, 40000);
+  for (const [e, c] of [
+    [{}, { codecs: ALL_BUT_RANGES }],
+    [{ codecs: ALL_BUT_RANGES }, {}],
+  ] as Array<[Partial<LinkOptions>, Partial<LinkOptions>]>) {
+    const p = await linkPair(e, c);
+    try {
+      assert.equal(p.edge.link.sendsRanges, false);
+      assert.equal(p.core.link.sendsRanges, false);
+      await send(p, v1);
+      await send(p, v2);
+    } finally {
+      p.close();
+    }
+  }
+});
+
+/** `n` chunks held on both sides and their manifest (held by the edge, and by the core unless told). */
+function heldRun(p: Awaited<ReturnType<typeof linkPair>>, n: number, size = 5000, coreHasManifest = true) {
+  const chunks: Buffer[] = [];
+  for (let seed = 1; chunks.length < n; seed++) {
+    const c = text(size, 1000 + seed);
+    // Chunks that end no span at the receiver (first byte ≥ 16), so expanding one stores nothing.
+    if (fingerprint(c)[0] >= 16) chunks.push(c);
+  }
+  const fps = chunks.map((c) => fingerprint(c));
+  for (const [i, c] of chunks.entries()) {
+    p.core.store.put(fps[i], c);
+    p.edge.store.put(fps[i], c);
+  }
+  const man = Buffer.concat(fps);
+  const mfp = fingerprint(man);
+  if (coreHasManifest) p.core.store.put(mfp, man);
+  p.edge.store.put(mfp, man);
+  return { chunks, mfp };
+}
+
+test('REFN bad input: out of range, wrong length, not a manifest, manifest nobody holds, not offered', async () => {
+  const p = await linkPair();
+  try {
+    const { chunks, mfp } = heldRun(p, 3);
+    const refn = (start: number, count: number, rawLen: number, fp = mfp): DataOp => ({
+      op: Op.REFN,
+      rawLen,
+      fp,
+      start,
+      count,
+    });
+    let e = await injected(p, [refn(2, 2, 10000)]);
+    assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_RUN_RANGE/, 'beyond the entries');
+    e = await injected(p, [refn(0, 0, 10000)]);
+    assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_RUN_RANGE/, 'an empty range');
+    e = await injected(p, [refn(1, 2, 9999)]);
+    assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_RUN_RANGE/, 'shorter than its chunks');
+    e = await injected(p, [refn(0, 2, 10001)]);
+    assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_RUN_RANGE/, 'longer than its chunks');
+    e = await injected(p, [refn(0, 1, 5000, fingerprint(chunks[0]))]);
+    assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_MANIFEST/, 'a chunk that is not a manifest');
+    // A manifest nobody holds: NEED, then MISSING, like any reference.
+    const needs = p.core.link.counters.needs;
+    e = await injected(p, [refn(0, 1, 5000, randomBytes(FP_LEN))]);
+    assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_CHUNK_LOST/);
+    assert.equal(p.core.link.counters.needs, needs + 1);
+    // ... and well-formed ranges decode to exactly their entries.
+    const ok = await openPair(p);
+    p.edge.link.sendFrame(T.DATA, ok.tx.id, encodeOps([refn(1, 2, 10000), refn(0, 1, 5000)]));
+    p.edge.link.sendFrame(T.FIN, ok.tx.id);
+    await ok.ended;
+    assert.ok(ok.received().equals(Buffer.concat([chunks[1], chunks[2], chunks[0]])));
+  } finally {
+    p.close();
+  }
+  // A REFN to a side that did not offer manifest ranges.
+  const q = await linkPair({}, { codecs: ALL_BUT_RANGES });
+  try {
+    const { mfp } = heldRun(q, 2);
+    const e = await injected(q, [{ op: Op.REFN, rawLen: 10000, fp: mfp, start: 0, count: 2 }]);
+    assert.match(String(e?.message), /EDGEWAN_ERR_TUNNEL_CODEC/);
+  } finally {
+    q.close();
+  }
+});
+
+test('REFN: a manifest the receiver lacks is asked for (NEED) and the range then decodes', async () => {
+  const p = await linkPair();
+  try {
+    const { chunks, mfp } = heldRun(p, 4, 5000, false);
+    const ok = await openPair(p);
+    const needs = p.core.link.counters.needs;
+    p.edge.link.sendFrame(
+      T.DATA,
+      ok.tx.id,
+      encodeOps([{ op: Op.REFN, rawLen: 15000, fp: mfp, start: 1, count: 3 }]),
+    );
+    p.edge.link.sendFrame(T.FIN, ok.tx.id);
+    await ok.ended;
+    assert.ok(ok.received().equals(Buffer.concat(chunks.slice(1))));
+    assert.equal(p.core.link.counters.needs, needs + 1, 'the manifest was asked for');
+  } finally {
+    p.close();
+  }
+});
+
+test('REFN expands lazily: a reader that stops holds about one buffer, not the range', async () => {
+  const p = await linkPair();
+  try {
+    const { chunks, mfp } = heldRun(p, 60, 20000);
+    const s = await openPair(p);
+    s.rx.pause();
+    p.edge.link.sendFrame(
+      T.DATA,
+      s.tx.id,
+      encodeOps([{ op: Op.REFN, rawLen: 60 * 20000, fp: mfp, start: 0, count: 60 }]),
+    );
+    p.edge.link.sendFrame(T.FIN, s.tx.id);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(s.rx.readableLength <= 16384 + 20000, `buffered ${s.rx.readableLength} while paused`);
+    s.rx.resume();
+    await s.ended;
+    assert.ok(s.received().equals(Buffer.concat(chunks)));
+  } finally {
+    p.close();
+  }
+});
+
+test('REFN sender: consecutive references along one manifest become one op; index bounded; wire format', () => {
+  const fps = Array.from({ length: 10 }, () => randomBytes(FP_LEN));
+  const idx = new RunIndex(12);
+  const man = Buffer.concat(fps);
+  const mfp = fingerprint(man);
+  idx.add(mfp, man);
+  const ref = (fp: Uint8Array): DataOp => ({ op: Op.REF, rawLen: 100, fp });
+  const lit: DataOp = { op: Op.LIT, rawLen: 3, data: Buffer.from('abc') };
+  const c = new RunCursor();
+  const all = () => true;
+  // 2..5, a literal, then 7..9 (held over to the next batch), and a REF nothing indexes.
+  const other = randomBytes(FP_LEN);
+  let out = c.compact(
+    [ref(fps[2]), ref(fps[3]), ref(fps[4]), ref(fps[5]), lit, ref(fps[7])],
+    false,
+    idx,
+    all,
+  );
+  assert.deepEqual(
+    out.map((o) => [o.op, (o as { start?: number }).start, (o as { count?: number }).count]),
+    [
+      [Op.REFN, 2, 4],
+      [Op.LIT, undefined, undefined],
+    ],
+  );
+  assert.ok(c.holding, 'the run at 7 is held');
+  out = c.compact([ref(fps[8]), ref(fps[9]), ref(other)], true, idx, all);
+  assert.deepEqual(
+    out.map((o) => o.op),
+    [Op.REFN, Op.REF],
+  );
+  assert.equal((out[0] as { rawLen: number }).rawLen, 300);
+  assert.ok(!c.holding, 'last: nothing held');
+  assert.equal(c.saved, 4 * 29 - REFN_LEN + 3 * 29 - REFN_LEN);
+  // A single reference goes as a REF; a manifest the peer lacks gives no range.
+  out = c.compact([ref(fps[0])], true, idx, all);
+  assert.deepEqual(
+    out.map((o) => o.op),
+    [Op.REF],
+  );
+  assert.ok(Buffer.from((out[0] as { fp: Uint8Array }).fp).equals(fps[0]));
+  out = c.compact([ref(fps[0]), ref(fps[1])], true, idx, () => false);
+  assert.deepEqual(
+    out.map((o) => o.op),
+    [Op.REF, Op.REF],
+  );
+  // Bounded: a second manifest pushes out the least recently used entries.
+  const man2 = randomBytes(5 * FP_LEN);
+  idx.add(fingerprint(man2), man2);
+  assert.equal(idx.size, 12);
+  // Wire format: 33 bytes, round trip, bounds.
+  const op: DataOp = { op: Op.REFN, rawLen: 123456, fp: mfp, start: 3, count: 61 };
+  const b = encodeOps([op]);
+  assert.equal(b.length, REFN_LEN);
+  assert.equal(REFN_LEN, 33);
+  const [back] = decodeOps(b) as Array<Extract<DataOp, { op: Op.REFN }>>;
+  assert.deepEqual([back.start, back.count, back.rawLen], [3, 61, 123456]);
+  assert.ok(Buffer.from(back.fp).equals(mfp));
+  assert.throws(() => decodeOps(b.subarray(0, 30)), /OP_TRUNCATED/);
+  assert.throws(() => decodeOps(encodeOps([{ ...op, rawLen: 0 }])), /OP_LENGTH/);
+  assert.equal(CODEC_REF_RANGES, 8);
 });

@@ -101,11 +101,12 @@ test('a core with many links pushing distinct data keeps store + peer models + s
       store: { limitBytes: number; splitBytes: number; usedBytes: number };
       peerModels: { limitBytes: number; perLinkBytes: number; usedBytes: number };
       sketches: { limitBytes: number; usedBytes: number };
+      runs: { limitBytes: number; usedBytes: number };
     };
     samples++;
     if (st.budgetBytes !== BUDGET) violations.push(`budget ${st.budgetBytes}`);
     if (st.usedBytes > BUDGET) violations.push(`used ${st.usedBytes} > ${BUDGET}`);
-    if (st.store.limitBytes + st.peerModels.limitBytes + st.sketches.limitBytes > BUDGET)
+    if (st.store.limitBytes + st.peerModels.limitBytes + st.sketches.limitBytes + st.runs.limitBytes > BUDGET)
       violations.push(`limits ${JSON.stringify(st)}`);
     if (st.store.usedBytes > st.store.limitBytes || st.store.limitBytes > st.store.splitBytes)
       violations.push(`store ${JSON.stringify(st.store)}`);
@@ -113,6 +114,7 @@ test('a core with many links pushing distinct data keeps store + peer models + s
       violations.push(`peer models ${JSON.stringify(st.peerModels)}`);
     if (st.sketches.usedBytes > st.sketches.limitBytes)
       violations.push(`sketches ${JSON.stringify(st.sketches)}`);
+    if (st.runs.usedBytes > st.runs.limitBytes) violations.push(`runs ${JSON.stringify(st.runs)}`);
     for (const l of coreLinks())
       if ((l.peerModel?.bytes ?? 0) > st.peerModels.perLinkBytes)
         violations.push(`a link holds ${l.peerModel?.bytes} > ${st.peerModels.perLinkBytes}`);
@@ -167,7 +169,7 @@ test('a core with many links pushing distinct data keeps store + peer models + s
     const series = (name: string) => m.filter((x) => x.name === name);
     assert.deepEqual(
       series('tunnel_memory_budget_bytes').map((x) => x.labels?.part),
-      ['total', 'store', 'peer_models', 'sketches'],
+      ['total', 'store', 'peer_models', 'sketches', 'runs'],
     );
     assert.equal(series('tunnel_memory_budget_bytes')[0].value, BUDGET);
     assert.ok(series('tunnel_peer_model_evictions_total')[0].value > 0);

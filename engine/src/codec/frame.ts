@@ -36,6 +36,7 @@ export const enum Op {
   RAW = 4,
   DZ = 5,
   REFM = 6,
+  REFN = 7,
 }
 /** HELLO codec bits (byte 30; a peer that predates them sends 0: LZ4 per chunk only). */
 export const CODEC_DEFLATE_DICT = 1;
@@ -43,6 +44,11 @@ export const CODEC_DEFLATE_DICT = 1;
 export const CODEC_REF_RUNS = 2;
 /** HELLO codec bit: DZ ops whose payload is zstd instead of raw deflate (flag 2 of the op; codec/dict.ts). */
 export const CODEC_ZSTD_DICT = 4;
+/**
+ * HELLO codec bit: REFN ops (entries [start, start + count) of a manifest the receiver holds,
+ * codec/runs.ts): a run of references that continues another version's span without covering one.
+ */
+export const CODEC_REF_RANGES = 8;
 /** Largest run one REFM op may stand for (SPAN_MAX chunks of at most MAX_OP_RAW). */
 export const MAX_REFM_RAW = 64 * MAX_OP_RAW;
 /** Most dictionary chunks one DZ op may name, and most chunks it may carry. */
@@ -62,6 +68,8 @@ export type DataOp =
   | { op: Op.REF; rawLen: number; fp: Uint8Array }
   /** A run of references: the manifest chunk `fp` lists them (codec/manifest.ts). */
   | { op: Op.REFM; rawLen: number; fp: Uint8Array }
+  /** Entries [start, start + count) of the manifest chunk `fp`, `rawLen` bytes in all (codec/runs.ts). */
+  | { op: Op.REFN; rawLen: number; fp: Uint8Array; start: number; count: number }
   /**
    * Deflate with a dictionary: the chunks named by `dict` (fingerprints the receiver holds),
    * concatenated, last 32 KiB. `lens`: the chunks the output splits into (they sum to
@@ -207,9 +215,14 @@ function opsLength(ops: DataOp[]): number {
           ? 9 + o.data.length
           : o.op === Op.DZ
             ? dzLength(o)
-            : 5 + o.data.length;
+            : o.op === Op.REFN
+              ? REFN_LEN
+              : 5 + o.data.length;
   return n;
 }
+
+// REFN: u8 op · 24-byte manifest fp · u16 start · u16 count · u32 raw
+export const REFN_LEN = 1 + FP_LEN + 2 + 2 + 4;
 
 // DZ: u8 op · u8 flags (1: check fp follows, 2: zstd) · u8 dict count · [check fp] · dict fps ·
 //     u16 chunk count · u32 chunk lengths · u32 compressed length · deflate-raw bytes
@@ -241,6 +254,12 @@ function writeOps(b: Buffer, at: number, ops: DataOp[]): void {
       p += 4;
       b.set(o.data, p);
       p += o.data.length;
+    } else if (o.op === Op.REFN) {
+      b.set(o.fp, p);
+      b.writeUInt16BE(o.start, p + FP_LEN);
+      b.writeUInt16BE(o.count, p + FP_LEN + 2);
+      b.writeUInt32BE(o.rawLen, p + FP_LEN + 4);
+      p += FP_LEN + 8;
     } else if (o.op === Op.REF || o.op === Op.REFM) {
       b.set(o.fp, p);
       p += FP_LEN;
@@ -292,6 +311,21 @@ export function decodeOps(b: Uint8Array, at = 0): DataOp[] {
           at + p - 4,
         );
       ops.push({ op, rawLen, fp });
+    } else if (op === Op.REFN) {
+      // The range is checked by the stream against the manifest (a bad one resets that stream).
+      need(FP_LEN + 8);
+      const fp = b.subarray(p, p + FP_LEN);
+      const start = (b[p + FP_LEN] << 8) | b[p + FP_LEN + 1];
+      const count = (b[p + FP_LEN + 2] << 8) | b[p + FP_LEN + 3];
+      const rawLen = u32(b, p + FP_LEN + 4);
+      p += FP_LEN + 8;
+      if (rawLen === 0 || rawLen > MAX_REFM_RAW)
+        throw new FrameError(
+          'EDGEWAN_ERR_TUNNEL_OP_LENGTH',
+          `reference range of ${rawLen} bytes`,
+          at + p - 4,
+        );
+      ops.push({ op, rawLen, fp, start, count });
     } else if (op === Op.LZ4) {
       need(8);
       const rawLen = u32(b, p);

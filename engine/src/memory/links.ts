@@ -4,7 +4,8 @@
 //   - the peer models, one per link (tunnel/peer-model.ts: the chunks the peer is believed to
 //     hold), together at most PEER_MODELS_SHARE of the budget; each link may fill an equal
 //     share of that and never less than a floor, so one busy edge cannot push out the others;
-//   - the sender's sketch index (resemble.ts), one per process, sized like the memory tier;
+//   - the sender's sketch index (resemble.ts) and manifest-range index (runs.ts), one each per
+//     process, sized like the memory tier;
 //   - the chunk store's memory tier: what is left, but at least STORE_MIN_SHARE.
 // When N floors do not fit beside the store's minimum, the floor shrinks: the sum holds first.
 // Pure: the tunnel component (tunnel/component.ts) calls it whenever links come and go.
@@ -29,19 +30,22 @@ export interface LinkSplit {
   readonly floorBytes: number;
   /** reserved for the sketch index */
   readonly sketchBytes: number;
+  /** reserved for the manifest-range index (codec/runs.ts) */
+  readonly runBytes: number;
   /** the chunk store's memory tier before open streams take their part (component.ts fitCache) */
   readonly storeBytes: number;
 }
 
-/** The split of `budgetBytes` for `links` live links, with `sketchBytes` for the sketch index. */
-export function linkSplit(budgetBytes: number, links: number, sketchBytes: number): LinkSplit {
+/** The split of `budgetBytes` for `links` live links, with `sketchBytes` / `runBytes` for the two indexes. */
+export function linkSplit(budgetBytes: number, links: number, sketchBytes: number, runBytes = 0): LinkSplit {
   const n = Math.max(1, links);
   const storeMin = Math.max(
     Math.floor(STORE_MIN_SHARE * budgetBytes),
     Math.min(budgetBytes, STORE_MIN_BYTES),
   );
   const sketch = Math.min(sketchBytes, budgetBytes - storeMin);
-  const room = Math.max(0, budgetBytes - storeMin - sketch); // what the peer models may ever take
+  const runs = Math.min(runBytes, budgetBytes - storeMin - sketch);
+  const room = Math.max(0, budgetBytes - storeMin - sketch - runs); // what the peer models may ever take
   const floor = Math.min(PEER_LINK_FLOOR, Math.floor(room / n));
   const share = Math.floor(PEER_MODELS_SHARE * budgetBytes);
   const perLink = Math.min(Math.max(floor, Math.floor(share / n)), Math.floor(room / n));
@@ -52,6 +56,7 @@ export function linkSplit(budgetBytes: number, links: number, sketchBytes: numbe
     perLinkBytes: perLink,
     floorBytes: floor,
     sketchBytes: sketch,
-    storeBytes: budgetBytes - peerModels - sketch,
+    runBytes: runs,
+    storeBytes: budgetBytes - peerModels - sketch - runs,
   };
 }

@@ -298,6 +298,7 @@ export class TunnelComponent implements Component {
       gate: this.gate,
       peerModelBytes: this.linkMemory!.peerModelBytes,
       sketches: this.linkMemory!.sketches,
+      runs: this.linkMemory!.runs,
       rememberedPeer: () =>
         peerFile && store.diskEnabled && existsSync(peerFile) ? readFileSync(peerFile) : null,
       rememberPeer: (cacheId) => {

@@ -5,6 +5,7 @@
 // /metrics its tunnel_memory_* series (labels from fixed sets, never per link).
 import { linkSplit, type LinkSplit } from '../memory/links.ts';
 import { SketchIndex } from '../codec/resemble.ts';
+import { RunIndex, RUN_ENTRY_BYTES } from '../codec/runs.ts';
 import type { MetricSample } from '../supervisor/component.ts';
 import type { Link } from './link.ts';
 import type { ChunkStore } from '../cache/store.ts';
@@ -20,6 +21,8 @@ export const RECV_LINK_FLOOR = 256 * 1024;
 export class LinkMemory {
   split: LinkSplit;
   readonly sketches: SketchIndex;
+  /** The manifest-range index (REFN), as many chunks as the sketch index. */
+  readonly runs: RunIndex;
   /** Peer-model chunks forgotten by links that have closed (live links count their own). */
   private evictedClosed = 0;
   private readonly live = new Set<Link>();
@@ -31,7 +34,13 @@ export class LinkMemory {
     private readonly buffersBytes: number,
   ) {
     this.sketches = new SketchIndex(Math.max(256, Math.ceil(budgetBytes / avgChunk)));
-    this.split = linkSplit(budgetBytes, 0, this.sketches.max * SKETCH_ENTRY_BYTES);
+    this.runs = new RunIndex(this.sketches.max);
+    this.split = this.splitFor(0);
+  }
+
+  private splitFor(links: number): LinkSplit {
+    const runBytes = this.runs.max * RUN_ENTRY_BYTES;
+    return linkSplit(this.budgetBytes, links, this.sketches.max * SKETCH_ENTRY_BYTES, runBytes);
   }
 
   /** The link's share for its peer model, read on every chunk it notes. */
@@ -56,7 +65,7 @@ export class LinkMemory {
         this.live.delete(l);
       }
     for (const l of now) this.live.add(l);
-    this.split = linkSplit(budgetBytes, this.live.size, this.sketches.max * SKETCH_ENTRY_BYTES);
+    this.split = this.splitFor(this.live.size);
     for (const l of this.live) l.peerModel?.trim();
   }
 
@@ -67,6 +76,9 @@ export class LinkMemory {
   }
   get sketchBytesUsed(): number {
     return this.sketches.size * SKETCH_ENTRY_BYTES;
+  }
+  get runBytesUsed(): number {
+    return this.runs.size * RUN_ENTRY_BYTES;
   }
 
   status(store: ChunkStore | null): Record<string, unknown> {
@@ -81,7 +93,7 @@ export class LinkMemory {
     return {
       budgetBytes: s.budgetBytes,
       links: this.live.size,
-      usedBytes: storeUsed + this.peerModelBytesUsed + this.sketchBytesUsed,
+      usedBytes: storeUsed + this.peerModelBytesUsed + this.sketchBytesUsed + this.runBytesUsed,
       store: { limitBytes: store?.memoryLimit ?? 0, splitBytes: s.storeBytes, usedBytes: storeUsed },
       peerModels: {
         limitBytes: s.peerModelsBytes,
@@ -92,6 +104,7 @@ export class LinkMemory {
         evicted,
       },
       sketches: { limitBytes: s.sketchBytes, usedBytes: this.sketchBytesUsed, entries: this.sketches.size },
+      runs: { limitBytes: s.runBytes, usedBytes: this.runBytesUsed, entries: this.runs.size },
       buffers: { budgetBytes: this.buffersBytes, perLinkRecvBytes: this.recvBytes() },
     };
   }
@@ -106,7 +119,7 @@ export class LinkMemory {
       labels,
     });
     const budget =
-      'The tunnel memory budget (memory.split.chunkMemory) and its parts: the chunk store memory tier, the peer models of all links, the sketch index.';
+      'The tunnel memory budget (memory.split.chunkMemory) and its parts: the chunk store memory tier, the peer models of all links, the sketch index, the manifest-range index (runs).';
     const used = 'Bytes held in each part of the tunnel memory budget.';
     let evicted = this.evictedClosed;
     for (const l of this.live) evicted += l.peerModel?.evicted ?? 0;
@@ -115,9 +128,11 @@ export class LinkMemory {
       g('tunnel_memory_budget_bytes', budget, store?.memoryLimit ?? 0, { part: 'store' }),
       g('tunnel_memory_budget_bytes', budget, s.peerModelsBytes, { part: 'peer_models' }),
       g('tunnel_memory_budget_bytes', budget, s.sketchBytes, { part: 'sketches' }),
+      g('tunnel_memory_budget_bytes', budget, s.runBytes, { part: 'runs' }),
       g('tunnel_memory_used_bytes', used, store?.memoryBytes ?? 0, { part: 'store' }),
       g('tunnel_memory_used_bytes', used, this.peerModelBytesUsed, { part: 'peer_models' }),
       g('tunnel_memory_used_bytes', used, this.sketchBytesUsed, { part: 'sketches' }),
+      g('tunnel_memory_used_bytes', used, this.runBytesUsed, { part: 'runs' }),
       g(
         'tunnel_peer_model_link_bytes',
         "What one link's peer model may hold now (share) and whatever the other links do (floor).",

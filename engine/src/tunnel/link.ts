@@ -21,6 +21,7 @@ import {
   CODEC_DEFLATE_DICT,
   CODEC_REF_RUNS,
   CODEC_ZSTD_DICT,
+  CODEC_REF_RANGES,
   DZ_MAX_DICT,
   type DataOp,
   type Frame,
@@ -37,6 +38,7 @@ import {
   ZSTD_MAX_DICT,
 } from '../codec/dict.ts';
 import { sketch, SketchIndex } from '../codec/resemble.ts';
+import { RunIndex } from '../codec/runs.ts';
 import type { ChunkerParams } from '../codec/chunker.ts';
 import type { ChunkStore } from '../cache/store.ts';
 import type { Logger } from '../log/logger.ts';
@@ -66,6 +68,8 @@ export interface LinkOptions {
   peerModelBytes?(): number;
   /** the sender's sketch index, shared by the links of one process; default: one of its own */
   sketches?: SketchIndex;
+  /** the sender's manifest-range index (codec/runs.ts), shared like `sketches`; default: one of its own */
+  runs?: RunIndex;
   /** admission control for local socket reads, shared by the links of one process */
   gate?: ReadGate;
   /** CODEC_* bits this side offers in HELLO (default: all of them; zstd where the runtime has it) */
@@ -87,6 +91,10 @@ export class Link extends EventEmitter {
   private peerCodecs = 0;
   /** Sender side: super-feature → newest chunk with it, sized like the store's memory tier. */
   private readonly sketches: SketchIndex;
+  /** Chunk → newest manifest listing it (REFN ranges), sized like the sketch index. */
+  private readonly runs: RunIndex;
+  /** Spans the batch being encoded completed, indexed only after its ranges are cut (see ranges()). */
+  private spansDone: Array<[Uint8Array, Uint8Array]> = [];
   private blocked = false;
   private closed = false;
   private lastRx = Date.now();
@@ -106,6 +114,7 @@ export class Link extends EventEmitter {
     this.sketches =
       opts.sketches ??
       new SketchIndex(Math.max(256, Math.ceil(opts.store.memoryLimit / opts.chunker.avgSize)));
+    this.runs = opts.runs ?? new RunIndex(this.sketches.max);
     this.whenReady = new Promise((res) => {
       this.readyResolve = res;
     });
@@ -143,7 +152,7 @@ export class Link extends EventEmitter {
   /** CODEC_* bits we offer (and so accept). */
   get codecs(): number {
     return (
-      (this.opts.codecs ?? CODEC_DEFLATE_DICT | CODEC_REF_RUNS | CODEC_ZSTD_DICT) &
+      (this.opts.codecs ?? CODEC_DEFLATE_DICT | CODEC_REF_RUNS | CODEC_ZSTD_DICT | CODEC_REF_RANGES) &
       (zstdAvailable ? 255 : ~CODEC_ZSTD_DICT)
     );
   }
@@ -175,6 +184,13 @@ export class Link extends EventEmitter {
   }
   get sendsRuns(): boolean {
     return (this.codecs & this.peerCodecs & CODEC_REF_RUNS) !== 0;
+  }
+  /** May the peer send us REFN ops / may we send them? */
+  get acceptsRanges(): boolean {
+    return (this.codecs & CODEC_REF_RANGES) !== 0;
+  }
+  get sendsRanges(): boolean {
+    return (this.codecs & this.peerCodecs & CODEC_REF_RANGES) !== 0;
   }
   get activeStreams(): number {
     return this.streams.size;
@@ -270,6 +286,29 @@ export class Link extends EventEmitter {
    * chunk by chunk as encodeChunk.
    */
   encodeBatch(s: TunnelStream, chunks: Uint8Array[], last: boolean): DataOp[] {
+    return this.ranges(s, this.encodeOps(s, chunks, last), last);
+  }
+
+  /**
+   * REFs that continue consecutive entries of a manifest the peer holds go as one REFN
+   * (codec/runs.ts); an open range is held like the REFs of a span and goes out at `last`.
+   */
+  private ranges(s: TunnelStream, ops: DataOp[], last: boolean): DataOp[] {
+    let out = ops;
+    const peer = this.peer;
+    if (peer && this.sendsRanges && (s.txRuns.holding || ops.some((o) => o.op === Op.REF))) {
+      out = s.txRuns.compact(ops, last, this.runs, (fp) => peer.shouldRef(fp));
+      this.counters.savedDedup += s.txRuns.saved;
+      s.txRuns.saved = 0;
+    }
+    // A span this batch completed lists chunks of this batch: the receiver builds it only
+    // once it has them all, so no range of this batch may name it (it would cost a NEED).
+    for (const [fp, m] of this.spansDone) this.runs.add(fp, m);
+    this.spansDone = [];
+    return out;
+  }
+
+  private encodeOps(s: TunnelStream, chunks: Uint8Array[], last: boolean): DataOp[] {
     if (this.mode !== 'dedup' || !this.peer || !this.sendsDz) {
       const out = s.takeHeld();
       s.txSpan.reset();
@@ -331,6 +370,7 @@ export class Link extends EventEmitter {
         // The receiver builds the same manifest from the same chunks (else it asks for it).
         this.opts.store.put(mfp, m, true);
         this.peer.add(mfp);
+        this.spansDone.push([mfp, m]);
         s.spanAllRef = true;
       }
     }
@@ -442,6 +482,12 @@ export class Link extends EventEmitter {
     this.opts.store.put(fp, data, owned);
     this.peer.add(fp);
     return fp;
+  }
+
+  /** A span's manifest completed on the receive side: learned, and indexed for REFN the other way. */
+  learnManifest(m: Uint8Array): void {
+    const fp = this.learn(m, true);
+    if (fp) this.runs.add(ownFp(fp), m);
   }
 
   need(s: TunnelStream, fp: Uint8Array): void {

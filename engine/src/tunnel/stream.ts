@@ -18,6 +18,7 @@ import {
 import { fingerprint, fpKey } from '../codec/fingerprint.ts';
 import { Op, T, DZ_MAX_DICT, type DataOp } from '../codec/frame.ts';
 import { SpanBuilder, manifestFps } from '../codec/manifest.ts';
+import { RunCursor } from '../codec/runs.ts';
 import type { Link } from './link.ts';
 import type { ReadGate } from './gate.ts';
 import { noteBytes } from './gc-guard.ts';
@@ -58,8 +59,15 @@ export class TunnelStream extends Duplex {
   readonly txSpan = new SpanBuilder();
   heldRefs: DataOp[] = [];
   spanAllRef = true;
+  /** Send side: the manifest range being built (REFN, codec/runs.ts). */
+  readonly txRuns = new RunCursor();
   /** Receive side: spans of the chunks delivered, so a repeat can arrive as REFM. */
   private readonly rxSpan = new SpanBuilder();
+  /** Receive side: the REFN op at the head of inQ, expanded one chunk at a time. */
+  private range: { fps: Uint8Array[]; next: number; bytes: number } | null = null;
+  /** A REFN expansion stopped because the reader's buffer is full; _read() resumes it. */
+  private rangePaused = false;
+  private readWanted = false;
   private remoteFin = false;
   private received = 0; // decoded bytes received
   private pushed = 0;
@@ -155,7 +163,9 @@ export class TunnelStream extends Duplex {
         ? this.chunker.pending === 0 || this.finalCb !== null
         : this.outQ[0].length > this.sendCredit;
     const ops: DataOp[] =
-      chunks.length > 0 || this.heldRefs.length > 0 ? this.link.encodeBatch(this, chunks, last) : [];
+      chunks.length > 0 || this.heldRefs.length > 0 || this.txRuns.holding
+        ? this.link.encodeBatch(this, chunks, last)
+        : [];
     if (ops.length > 0) this.link.sendData(this.id, ops);
     // Queued chunks are views of the Buffer they were read into, which stays alive until the
     // last of them is sent: so the gate gets the bytes back only when the queue is empty
@@ -204,7 +214,7 @@ export class TunnelStream extends Duplex {
       return;
     }
     const m = this.rxSpan.push(fp);
-    if (m) this.link.learn(m, true);
+    if (m) this.link.learnManifest(m);
   }
 
   /** A chunk went out on this stream (any op): keep the codec window's worth. */
@@ -289,6 +299,66 @@ export class TunnelStream extends Duplex {
     return out;
   }
 
+  /**
+   * Deliver a REFN op's chunks, one at a time: stops (returns false) while one is asked for
+   * (NEED) or the reader's buffer is full, and resumes where it stopped; true once the whole
+   * range was delivered. The stream is reset when the range is not within the manifest or
+   * its chunks do not add up to the declared length.
+   */
+  private expandRange(o: Extract<DataOp, { op: Op.REFN }>): boolean {
+    if (!this.link.acceptsRanges) {
+      this.fail('EDGEWAN_ERR_TUNNEL_CODEC', 'a REFN op although this side did not offer manifest ranges');
+      return false;
+    }
+    if (!this.range) {
+      const m = this.chunkFor(o.fp);
+      if (!m) return false;
+      const fps = manifestFps(m);
+      if (!fps) {
+        this.fail(
+          'EDGEWAN_ERR_TUNNEL_MANIFEST',
+          `a REFN op names a chunk of ${m.length} bytes that is not a manifest`,
+        );
+        return false;
+      }
+      if (o.count === 0 || o.start + o.count > fps.length) {
+        this.fail(
+          'EDGEWAN_ERR_TUNNEL_RUN_RANGE',
+          `a REFN op names entries [${o.start}, ${o.start + o.count}) of a manifest of ${fps.length}`,
+        );
+        return false;
+      }
+      this.got.clear();
+      this.range = { fps: fps.slice(o.start, o.start + o.count), next: 0, bytes: 0 };
+    }
+    const r = this.range;
+    while (r.next < r.fps.length) {
+      const fp = r.fps[r.next];
+      const d = this.chunkFor(fp);
+      if (!d) return false;
+      this.got.clear();
+      if (r.bytes + d.length > o.rawLen || (r.next === r.fps.length - 1 && r.bytes + d.length !== o.rawLen)) {
+        this.fail(
+          'EDGEWAN_ERR_TUNNEL_RUN_RANGE',
+          `a REFN op declares ${o.rawLen} bytes, its chunks hold ${r.bytes + d.length}${r.next < r.fps.length - 1 ? ' or more' : ''}`,
+        );
+        return false;
+      }
+      r.next++;
+      r.bytes += d.length;
+      this.delivered(fp);
+      this.pushed += d.length;
+      this.link.counters.appRx += d.length;
+      this.readWanted = false;
+      if (!this.push(d) && !this.readWanted && r.next < r.fps.length) {
+        this.rangePaused = true;
+        return false;
+      }
+    }
+    this.range = null;
+    return true;
+  }
+
   /** Decode a DZ op into its chunks; null when the stream waits for a dictionary chunk or failed. */
   private decodeDz(o: Extract<DataOp, { op: Op.DZ }>): Uint8Array[] | null {
     if (!this.link.acceptsDz)
@@ -338,9 +408,14 @@ export class TunnelStream extends Duplex {
   }
 
   private drainIn(): string | null {
-    while (this.inQ.length > 0 && !this.waiting && !this.destroyed) {
+    while (this.inQ.length > 0 && !this.waiting && !this.rangePaused && !this.destroyed) {
       const o = this.inQ[0];
       let data: Uint8Array | null | undefined;
+      if (o.op === Op.REFN) {
+        if (!this.expandRange(o)) break;
+        this.inQ.shift();
+        continue;
+      }
       if (o.op === Op.DZ) {
         const chunks = this.decodeDz(o);
         if (!chunks) return null;
@@ -394,6 +469,13 @@ export class TunnelStream extends Duplex {
   }
 
   override _read(): void {
+    this.readWanted = true;
+    if (this.rangePaused) {
+      this.rangePaused = false;
+      const e = this.drainIn();
+      if (e) this.link.close(e);
+      return;
+    }
     this.returnCredit();
   }
 
@@ -429,6 +511,8 @@ export class TunnelStream extends Duplex {
     this.inQ = [];
     this.got.clear();
     this.heldRefs = [];
+    this.txRuns.clear();
+    this.range = null;
     this.txSpan.clear();
     this.rxSpan.clear();
     this.txHist.clear();
